@@ -1,0 +1,119 @@
+//! Roles within an organization and what each may do.
+//!
+//! Buyers need no organization at all: any signed-in user can buy. Organization
+//! roles only grant powers over that organization's venues, events and gates.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Shortest password accepted; NIST SP 800-63B asks for at least 8.
+pub const PASSWORD_LEN_MIN: usize = 8;
+/// Longest password accepted, in bytes: bounds the work argon2 does per request.
+pub const PASSWORD_LEN_MAX: usize = 256;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Created the organization; can do everything, including adding admins.
+    Owner,
+    /// Manages venues, events and members (but not other admins).
+    Admin,
+    /// Gate staff: may check tickets in, nothing else.
+    Gate,
+}
+
+impl Role {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Gate => "gate",
+        }
+    }
+
+    /// Create and change venues, events and ticket types; publish; see sales.
+    pub fn can_manage_events(&self) -> bool {
+        matches!(self, Role::Owner | Role::Admin)
+    }
+
+    /// Scan tickets at the gate. Managers may scan too: small organizers staff
+    /// their own doors.
+    pub fn can_check_in(&self) -> bool {
+        matches!(self, Role::Owner | Role::Admin | Role::Gate)
+    }
+
+    /// Whether this role may grant `granted` to someone else.
+    pub fn can_grant(&self, granted: Role) -> bool {
+        match (self, granted) {
+            (_, Role::Owner) => false,
+            (Role::Owner, _) => true,
+            (Role::Admin, Role::Gate) => true,
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not a role (owner, admin or gate)")]
+pub struct UnknownRole(pub String);
+
+impl FromStr for Role {
+    type Err = UnknownRole;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "owner" => Ok(Role::Owner),
+            "admin" => Ok(Role::Admin),
+            "gate" => Ok(Role::Gate),
+            other => Err(UnknownRole(other.to_owned())),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordPolicyError {
+    #[error("password must be at least {PASSWORD_LEN_MIN} characters")]
+    TooShort,
+    #[error("password must be at most {PASSWORD_LEN_MAX} bytes")]
+    TooLong,
+}
+
+pub fn check_password_policy(password: &str) -> Result<(), PasswordPolicyError> {
+    if password.chars().count() < PASSWORD_LEN_MIN {
+        return Err(PasswordPolicyError::TooShort);
+    }
+    if password.len() > PASSWORD_LEN_MAX {
+        return Err(PasswordPolicyError::TooLong);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gate_staff_only_scan() {
+        assert!(Role::Gate.can_check_in());
+        assert!(!Role::Gate.can_manage_events());
+        assert!(!Role::Gate.can_grant(Role::Gate));
+    }
+
+    #[test]
+    fn nobody_grants_ownership_and_admins_cannot_mint_admins() {
+        for r in [Role::Owner, Role::Admin, Role::Gate] {
+            assert!(!r.can_grant(Role::Owner));
+        }
+        assert!(Role::Owner.can_grant(Role::Admin));
+        assert!(!Role::Admin.can_grant(Role::Admin));
+        assert!(Role::Admin.can_grant(Role::Gate));
+    }
+}

@@ -1,0 +1,106 @@
+//! Check-in: what the gate says about a scanned barcode.
+//!
+//! The decision is pure; admitting "at most once" is enforced by the store's
+//! conditional update, which this decision only precedes.
+
+use serde::Serialize;
+
+use crate::Timestamp;
+use crate::barcode::BarcodeClaims;
+use crate::ids::{EventId, TicketId};
+
+/// Where a ticket stands, as far as the gate cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TicketStatus {
+    Valid,
+    Revoked,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TicketAtGate {
+    pub id: TicketId,
+    pub event: EventId,
+    pub status: TicketStatus,
+    pub serial: u32,
+    pub checked_in_at: Option<Timestamp>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckinOutcome {
+    Admitted,
+    AlreadyCheckedIn,
+    Invalid,
+    WrongEvent,
+    Revoked,
+}
+
+impl CheckinOutcome {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CheckinOutcome::Admitted => "admitted",
+            CheckinOutcome::AlreadyCheckedIn => "already_checked_in",
+            CheckinOutcome::Invalid => "invalid",
+            CheckinOutcome::WrongEvent => "wrong_event",
+            CheckinOutcome::Revoked => "revoked",
+        }
+    }
+}
+
+/// Decides a scan of a barcode whose signature has verified.
+///
+/// `ticket` is the ticket the barcode names, if the database knows it.
+pub fn decide(scanning_event: EventId, claims: &BarcodeClaims, ticket: Option<&TicketAtGate>) -> CheckinOutcome {
+    if claims.event != scanning_event {
+        return CheckinOutcome::WrongEvent;
+    }
+    let Some(ticket) = ticket else {
+        // Signed by our key but unknown to us: never admit what we did not issue.
+        return CheckinOutcome::Invalid;
+    };
+    if ticket.event != claims.event {
+        return CheckinOutcome::Invalid;
+    }
+    if ticket.status == TicketStatus::Revoked || ticket.serial != claims.serial {
+        // An older serial is a barcode from before a re-issue: revoked.
+        return CheckinOutcome::Revoked;
+    }
+    if ticket.checked_in_at.is_some() {
+        return CheckinOutcome::AlreadyCheckedIn;
+    }
+    CheckinOutcome::Admitted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn setup() -> (EventId, BarcodeClaims, TicketAtGate) {
+        let event = EventId::new();
+        let ticket = TicketId::new();
+        let claims = BarcodeClaims { ticket, event, serial: 1 };
+        let at_gate = TicketAtGate { id: ticket, event, status: TicketStatus::Valid, serial: 1, checked_in_at: None };
+        (event, claims, at_gate)
+    }
+
+    #[test]
+    fn admits_a_fresh_valid_ticket_once() {
+        let (event, claims, mut t) = setup();
+        assert_eq!(decide(event, &claims, Some(&t)), CheckinOutcome::Admitted);
+        t.checked_in_at = Some(Utc::now());
+        assert_eq!(decide(event, &claims, Some(&t)), CheckinOutcome::AlreadyCheckedIn);
+    }
+
+    #[test]
+    fn refuses_other_events_revoked_and_reissued_tickets() {
+        let (event, claims, mut t) = setup();
+        assert_eq!(decide(EventId::new(), &claims, Some(&t)), CheckinOutcome::WrongEvent);
+        assert_eq!(decide(event, &claims, None), CheckinOutcome::Invalid);
+        t.serial = 2;
+        assert_eq!(decide(event, &claims, Some(&t)), CheckinOutcome::Revoked);
+        t.serial = 1;
+        t.status = TicketStatus::Revoked;
+        assert_eq!(decide(event, &claims, Some(&t)), CheckinOutcome::Revoked);
+    }
+}

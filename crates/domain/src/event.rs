@@ -1,0 +1,401 @@
+//! Events, their lifecycle, and their ticket types.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::Duration;
+use serde::{Deserialize, Serialize};
+
+use crate::Timestamp;
+use crate::ids::{GaAreaId, TicketTypeId};
+use crate::money::{Currency, Money};
+
+/// Longest event title, in characters.
+pub const TITLE_LEN_MAX: usize = 200;
+/// Longest event description, in characters.
+pub const DESCRIPTION_LEN_MAX: usize = 20_000;
+/// Longest ticket-type name, in characters.
+pub const TICKET_TYPE_NAME_LEN_MAX: usize = 100;
+/// Ticket types per event.
+pub const TICKET_TYPES_PER_EVENT_MAX: usize = 100;
+/// The highest per-order limit an organizer may set for one ticket type.
+pub const MAX_PER_ORDER_LIMIT: u32 = 50;
+/// Longest an event may last: multi-week festivals exist, multi-month ones are
+/// a data-entry mistake.
+pub const EVENT_DURATION_DAYS_MAX: i64 = 60;
+
+/// What kind of event this is; a closed list so that browsing can facet on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    Concert,
+    Theatre,
+    Sports,
+    Comedy,
+    Festival,
+    Conference,
+    Family,
+    Other,
+}
+
+impl Category {
+    pub const ALL: [Category; 8] = [
+        Category::Concert,
+        Category::Theatre,
+        Category::Sports,
+        Category::Comedy,
+        Category::Festival,
+        Category::Conference,
+        Category::Family,
+        Category::Other,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Category::Concert => "concert",
+            Category::Theatre => "theatre",
+            Category::Sports => "sports",
+            Category::Comedy => "comedy",
+            Category::Festival => "festival",
+            Category::Conference => "conference",
+            Category::Family => "family",
+            Category::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not a category (concert, theatre, sports, comedy, festival, conference, family, other)")]
+pub struct UnknownCategory(pub String);
+
+impl FromStr for Category {
+    type Err = UnknownCategory;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Category::ALL.into_iter().find(|c| c.as_str() == s).ok_or_else(|| UnknownCategory(s.to_owned()))
+    }
+}
+
+/// The event lifecycle: draft → published → ended, or → cancelled from draft or
+/// published. Only a published event sells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventStatus {
+    Draft,
+    Published,
+    Ended,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    #[error("the event is {from}; it cannot be {to}")]
+    NotAllowed { from: EventStatus, to: &'static str },
+    #[error("an event needs at least one ticket type before it is published")]
+    NoTicketTypes,
+    #[error("the event has already ended; it cannot be published")]
+    InThePast,
+}
+
+impl EventStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            EventStatus::Draft => "draft",
+            EventStatus::Published => "published",
+            EventStatus::Ended => "ended",
+            EventStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn publish(self, ticket_types: usize, ends_at: Timestamp, now: Timestamp) -> Result<Self, TransitionError> {
+        match self {
+            EventStatus::Draft if ticket_types == 0 => Err(TransitionError::NoTicketTypes),
+            EventStatus::Draft if ends_at <= now => Err(TransitionError::InThePast),
+            EventStatus::Draft => Ok(EventStatus::Published),
+            from => Err(TransitionError::NotAllowed { from, to: "published" }),
+        }
+    }
+
+    pub fn cancel(self) -> Result<Self, TransitionError> {
+        match self {
+            EventStatus::Draft | EventStatus::Published => Ok(EventStatus::Cancelled),
+            from => Err(TransitionError::NotAllowed { from, to: "cancelled" }),
+        }
+    }
+
+    /// The status as the public sees it at `now`: a published event whose end
+    /// has passed is ended, whether or not anything has recorded that yet.
+    pub fn effective(self, ends_at: Timestamp, now: Timestamp) -> Self {
+        match self {
+            EventStatus::Published if ends_at <= now => EventStatus::Ended,
+            s => s,
+        }
+    }
+}
+
+impl fmt::Display for EventStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for EventStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "draft" => Ok(EventStatus::Draft),
+            "published" => Ok(EventStatus::Published),
+            "ended" => Ok(EventStatus::Ended),
+            "cancelled" => Ok(EventStatus::Cancelled),
+            other => Err(format!("unknown event status '{other}'")),
+        }
+    }
+}
+
+/// What a ticket type admits to: the seats of one price zone, or a GA area.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Admits {
+    PriceZone(String),
+    GaArea(GaAreaId),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TicketTypeSpec {
+    pub name: String,
+    pub price: Money,
+    pub admits: Admits,
+    pub max_per_order: u32,
+    pub sales_start: Option<Timestamp>,
+    pub sales_end: Option<Timestamp>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TicketType {
+    pub id: TicketTypeId,
+    pub name: String,
+    pub price: Money,
+    pub admits: Admits,
+    pub max_per_order: u32,
+    pub sales_start: Option<Timestamp>,
+    pub sales_end: Option<Timestamp>,
+}
+
+impl TicketType {
+    pub fn on_sale_at(&self, now: Timestamp) -> bool {
+        self.sales_start.is_none_or(|s| s <= now) && self.sales_end.is_none_or(|e| now < e)
+    }
+}
+
+/// A new event as the organizer describes it, before it is checked against
+/// its venue.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventSpec {
+    pub title: String,
+    pub description: String,
+    pub category: Category,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    pub ticket_types: Vec<TicketTypeSpec>,
+}
+
+/// What the venue offers, for checking ticket types against it.
+pub struct VenueOffer<'a> {
+    pub price_zones: &'a HashSet<String>,
+    pub ga_areas: &'a HashSet<GaAreaId>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EventSpecError {
+    #[error("title must be 1 to {TITLE_LEN_MAX} characters")]
+    BadTitle,
+    #[error("description must be at most {DESCRIPTION_LEN_MAX} characters")]
+    DescriptionTooLong,
+    #[error("ends_at must be after starts_at")]
+    EndsBeforeStart,
+    #[error("an event may last at most {EVENT_DURATION_DAYS_MAX} days")]
+    TooLong,
+    #[error("at most {TICKET_TYPES_PER_EVENT_MAX} ticket types per event")]
+    TooManyTicketTypes,
+    #[error("ticket type name must be 1 to {TICKET_TYPE_NAME_LEN_MAX} characters")]
+    BadTicketTypeName,
+    #[error("ticket type name '{0}' is used twice")]
+    DuplicateTicketType(String),
+    #[error("ticket type '{name}': max_per_order must be 1 to {MAX_PER_ORDER_LIMIT}, got {value}")]
+    BadMaxPerOrder { name: String, value: u32 },
+    #[error("ticket type '{name}': the venue has no price zone '{zone}'")]
+    UnknownPriceZone { name: String, zone: String },
+    #[error("ticket type '{0}': the GA area is not part of this venue")]
+    UnknownGaArea(String),
+    #[error("ticket type '{0}': sales_end must be after sales_start")]
+    BadSalesWindow(String),
+    #[error("all ticket types of an event share one currency; '{name}' is in {found}, others in {expected}")]
+    MixedCurrencies { name: String, found: Currency, expected: Currency },
+}
+
+impl EventSpec {
+    /// Checks the event on its own and against the venue it is held at.
+    pub fn validate(&self, venue: &VenueOffer<'_>) -> Result<(), EventSpecError> {
+        let title_len = self.title.trim().chars().count();
+        if title_len == 0 || title_len > TITLE_LEN_MAX {
+            return Err(EventSpecError::BadTitle);
+        }
+        if self.description.chars().count() > DESCRIPTION_LEN_MAX {
+            return Err(EventSpecError::DescriptionTooLong);
+        }
+        if self.ends_at <= self.starts_at {
+            return Err(EventSpecError::EndsBeforeStart);
+        }
+        if self.ends_at - self.starts_at > Duration::days(EVENT_DURATION_DAYS_MAX) {
+            return Err(EventSpecError::TooLong);
+        }
+        validate_ticket_types(&self.ticket_types, venue, None)
+    }
+}
+
+/// Checks ticket types against the venue, and against the currency already in
+/// use by the event, if any.
+pub fn validate_ticket_types(
+    types: &[TicketTypeSpec],
+    venue: &VenueOffer<'_>,
+    currency: Option<Currency>,
+) -> Result<(), EventSpecError> {
+    if types.len() > TICKET_TYPES_PER_EVENT_MAX {
+        return Err(EventSpecError::TooManyTicketTypes);
+    }
+    let mut names = HashSet::new();
+    let mut currency = currency;
+    for tt in types {
+        let len = tt.name.trim().chars().count();
+        if len == 0 || len > TICKET_TYPE_NAME_LEN_MAX {
+            return Err(EventSpecError::BadTicketTypeName);
+        }
+        if !names.insert(tt.name.trim().to_lowercase()) {
+            return Err(EventSpecError::DuplicateTicketType(tt.name.clone()));
+        }
+        if tt.max_per_order == 0 || tt.max_per_order > MAX_PER_ORDER_LIMIT {
+            return Err(EventSpecError::BadMaxPerOrder { name: tt.name.clone(), value: tt.max_per_order });
+        }
+        match &tt.admits {
+            Admits::PriceZone(zone) if !venue.price_zones.contains(zone) => {
+                return Err(EventSpecError::UnknownPriceZone { name: tt.name.clone(), zone: zone.clone() });
+            }
+            Admits::GaArea(area) if !venue.ga_areas.contains(area) => {
+                return Err(EventSpecError::UnknownGaArea(tt.name.clone()));
+            }
+            _ => {}
+        }
+        if let (Some(s), Some(e)) = (tt.sales_start, tt.sales_end)
+            && e <= s
+        {
+            return Err(EventSpecError::BadSalesWindow(tt.name.clone()));
+        }
+        match currency {
+            Some(expected) if expected != tt.price.currency() => {
+                return Err(EventSpecError::MixedCurrencies {
+                    name: tt.name.clone(),
+                    found: tt.price.currency(),
+                    expected,
+                });
+            }
+            _ => currency = Some(tt.price.currency()),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use chrono::Utc;
+
+    fn t(h: u32) -> Timestamp {
+        Utc.with_ymd_and_hms(2030, 1, 1, h, 0, 0).unwrap()
+    }
+
+    fn eur(a: i64) -> Money {
+        Money::new(a, "EUR".parse().unwrap()).unwrap()
+    }
+
+    fn tt(name: &str, zone: &str, price: Money) -> TicketTypeSpec {
+        TicketTypeSpec {
+            name: name.into(),
+            price,
+            admits: Admits::PriceZone(zone.into()),
+            max_per_order: 10,
+            sales_start: None,
+            sales_end: None,
+        }
+    }
+
+    fn spec(types: Vec<TicketTypeSpec>) -> EventSpec {
+        EventSpec {
+            title: "Gig".into(),
+            description: String::new(),
+            category: Category::Concert,
+            starts_at: t(19),
+            ends_at: t(22),
+            ticket_types: types,
+        }
+    }
+
+    #[test]
+    fn lifecycle_allows_only_forward_moves() {
+        let now = t(1);
+        assert_eq!(EventStatus::Draft.publish(1, t(22), now), Ok(EventStatus::Published));
+        assert_eq!(EventStatus::Draft.publish(0, t(22), now), Err(TransitionError::NoTicketTypes));
+        assert!(EventStatus::Published.publish(1, t(22), now).is_err());
+        assert!(EventStatus::Cancelled.cancel().is_err());
+        assert_eq!(EventStatus::Published.effective(t(22), t(23)), EventStatus::Ended);
+        assert_eq!(EventStatus::Draft.effective(t(22), t(23)), EventStatus::Draft);
+    }
+
+    #[test]
+    fn ticket_types_must_fit_the_venue() {
+        let zones: HashSet<String> = ["A".to_string()].into();
+        let areas = HashSet::new();
+        let venue = VenueOffer { price_zones: &zones, ga_areas: &areas };
+        assert!(spec(vec![tt("Adult", "A", eur(4500))]).validate(&venue).is_ok());
+        assert!(matches!(
+            spec(vec![tt("Adult", "Z", eur(4500))]).validate(&venue),
+            Err(EventSpecError::UnknownPriceZone { .. })
+        ));
+        let usd = Money::new(100, "USD".parse().unwrap()).unwrap();
+        assert!(matches!(
+            spec(vec![tt("Adult", "A", eur(1)), tt("Child", "A", usd)]).validate(&venue),
+            Err(EventSpecError::MixedCurrencies { .. })
+        ));
+        let mut bad = tt("Adult", "A", eur(1));
+        bad.max_per_order = 0;
+        assert!(matches!(spec(vec![bad]).validate(&venue), Err(EventSpecError::BadMaxPerOrder { .. })));
+        let mut backwards = spec(vec![]);
+        backwards.ends_at = t(18);
+        assert_eq!(backwards.validate(&venue), Err(EventSpecError::EndsBeforeStart));
+    }
+
+    #[test]
+    fn sales_window_is_half_open() {
+        let mut x = TicketType {
+            id: TicketTypeId::new(),
+            name: "A".into(),
+            price: eur(1),
+            admits: Admits::PriceZone("A".into()),
+            max_per_order: 1,
+            sales_start: Some(t(10)),
+            sales_end: Some(t(12)),
+        };
+        assert!(!x.on_sale_at(t(9)));
+        assert!(x.on_sale_at(t(10)));
+        assert!(!x.on_sale_at(t(12)));
+        x.sales_start = None;
+        assert!(x.on_sale_at(t(1)));
+    }
+}

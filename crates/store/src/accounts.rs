@@ -1,0 +1,222 @@
+//! Users, sessions, organizations and memberships.
+
+use domain::Timestamp;
+use domain::auth::Role;
+use domain::email::Email;
+use domain::ids::{OrganizationId, UserId};
+
+use crate::{Result, Store, StoreError, id, ms};
+
+#[derive(Clone, Debug)]
+pub struct UserRecord {
+    pub id: UserId,
+    pub email: String,
+    pub name: String,
+    pub password_hash: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateUserError {
+    #[error("an account with this e-mail address exists already")]
+    EmailTaken,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AddMemberError {
+    #[error("no account has this e-mail address; ask them to sign up first")]
+    UnknownUser,
+    #[error("this person is a member already")]
+    AlreadyMember,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+type UserRow = (String, String, String, String);
+
+fn user(row: UserRow) -> Result<UserRecord> {
+    Ok(UserRecord { id: id(&row.0)?, email: row.1, name: row.2, password_hash: row.3 })
+}
+
+impl Store {
+    pub async fn create_user(
+        &self,
+        user_id: UserId,
+        email: &Email,
+        name: &str,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> Result<(), CreateUserError> {
+        let result =
+            sqlx::query("INSERT INTO users (id, email, name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)")
+                .bind(user_id.to_string())
+                .bind(email.as_str())
+                .bind(name)
+                .bind(password_hash)
+                .bind(ms(now))
+                .execute(&self.writer)
+                .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Err(CreateUserError::EmailTaken),
+            Err(e) => Err(StoreError::from(e).into()),
+        }
+    }
+
+    pub async fn user_by_email(&self, email: &Email) -> Result<Option<UserRecord>> {
+        let row: Option<UserRow> = sqlx::query_as("SELECT id, email, name, password_hash FROM users WHERE email = ?")
+            .bind(email.as_str())
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(user).transpose()
+    }
+
+    pub async fn user_by_id(&self, user_id: UserId) -> Result<Option<UserRecord>> {
+        let row: Option<UserRow> = sqlx::query_as("SELECT id, email, name, password_hash FROM users WHERE id = ?")
+            .bind(user_id.to_string())
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(user).transpose()
+    }
+
+    pub async fn create_session(
+        &self,
+        token_hash: &[u8],
+        user_id: UserId,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<()> {
+        let mut tx = self.write().await?;
+        // Tidy expired sessions as we go; correctness never depends on it.
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= ?").bind(ms(now)).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
+            .bind(token_hash)
+            .bind(user_id.to_string())
+            .bind(ms(now))
+            .bind(ms(expires_at))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The user a bearer token belongs to, if the session is still valid.
+    pub async fn session_user(&self, token_hash: &[u8], now: Timestamp) -> Result<Option<UserId>> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT user_id FROM sessions WHERE token_hash = ? AND expires_at > ?")
+                .bind(token_hash)
+                .bind(ms(now))
+                .fetch_optional(&self.reader)
+                .await?;
+        row.map(|(u,)| id(&u)).transpose()
+    }
+
+    pub async fn delete_session(&self, token_hash: &[u8]) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = ?").bind(token_hash).execute(&self.writer).await?;
+        Ok(())
+    }
+
+    pub async fn memberships(&self, user_id: UserId) -> Result<Vec<(OrganizationId, Role)>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT organization_id, role FROM memberships WHERE user_id = ? ORDER BY created_at, organization_id",
+        )
+        .bind(user_id.to_string())
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter()
+            .map(|(org, role)| {
+                Ok((id(&org)?, role.parse().map_err(|_| StoreError::Corrupt(format!("bad role '{role}'")))?))
+            })
+            .collect()
+    }
+
+    /// The user's role in the organization, or `None` if not a member (or if
+    /// the organization does not exist).
+    pub async fn role_in(&self, user_id: UserId, org: OrganizationId) -> Result<Option<Role>> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT role FROM memberships WHERE user_id = ? AND organization_id = ?")
+                .bind(user_id.to_string())
+                .bind(org.to_string())
+                .fetch_optional(&self.reader)
+                .await?;
+        row.map(|(r,)| r.parse().map_err(|_| StoreError::Corrupt(format!("bad role '{r}'")))).transpose()
+    }
+
+    /// Creates an organization with `owner` as its owner, atomically.
+    pub async fn create_organization(
+        &self,
+        org: OrganizationId,
+        name: &str,
+        owner: UserId,
+        now: Timestamp,
+    ) -> Result<()> {
+        let mut tx = self.write().await?;
+        sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)")
+            .bind(org.to_string())
+            .bind(name)
+            .bind(ms(now))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO memberships (organization_id, user_id, role, created_at) VALUES (?, ?, 'owner', ?)")
+            .bind(org.to_string())
+            .bind(owner.to_string())
+            .bind(ms(now))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn organization_name(&self, org: OrganizationId) -> Result<Option<String>> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT name FROM organizations WHERE id = ?")
+            .bind(org.to_string())
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(row.map(|(n,)| n))
+    }
+
+    pub async fn add_member(
+        &self,
+        org: OrganizationId,
+        email: &Email,
+        role: Role,
+        now: Timestamp,
+    ) -> Result<UserId, AddMemberError> {
+        let mut tx = self.write().await.map_err(AddMemberError::Store)?;
+        let row: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE email = ?")
+            .bind(email.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        let Some((user,)) = row else {
+            return Err(AddMemberError::UnknownUser);
+        };
+        let inserted = sqlx::query(
+            "INSERT INTO memberships (organization_id, user_id, role, created_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (organization_id, user_id) DO NOTHING",
+        )
+        .bind(org.to_string())
+        .bind(&user)
+        .bind(role.as_str())
+        .bind(ms(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
+        if inserted.rows_affected() == 0 {
+            return Err(AddMemberError::AlreadyMember);
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(id(&user)?)
+    }
+
+    /// Whether any user exists: the demo loader only runs on an empty database.
+    pub async fn is_empty(&self) -> Result<bool> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(&self.reader).await?;
+        Ok(n == 0)
+    }
+}

@@ -1,0 +1,101 @@
+//! Check-in: admitting a ticket at most once, and the log of every scan.
+
+use domain::Timestamp;
+use domain::barcode::BarcodeClaims;
+use domain::checkin::{CheckinOutcome, TicketAtGate, TicketStatus, decide};
+use domain::ids::{CheckinId, EventId, TicketId, UserId};
+
+use crate::{Result, Store, StoreError, id, ms, ts};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckinRecord {
+    pub outcome: CheckinOutcome,
+    pub ticket: Option<TicketId>,
+    /// When the ticket was admitted: now for `Admitted`, earlier for
+    /// `AlreadyCheckedIn`.
+    pub checked_in_at: Option<Timestamp>,
+}
+
+impl Store {
+    /// Decides and records a scan of a barcode whose signature has verified.
+    /// One write transaction: of any number of concurrent scans of one ticket,
+    /// exactly one sees it unadmitted and admits it.
+    pub async fn check_in(
+        &self,
+        event: EventId,
+        claims: &BarcodeClaims,
+        scanner: UserId,
+        now: Timestamp,
+    ) -> Result<CheckinRecord> {
+        let mut tx = self.write().await?;
+        let row: Option<(String, String, i64, Option<i64>)> =
+            sqlx::query_as("SELECT event_id, status, serial, checked_in_at FROM tickets WHERE id = ?")
+                .bind(claims.ticket.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let at_gate = row
+            .map(|(e, status, serial, checked)| {
+                Ok::<_, StoreError>(TicketAtGate {
+                    id: claims.ticket,
+                    event: id(&e)?,
+                    status: if status == "valid" { TicketStatus::Valid } else { TicketStatus::Revoked },
+                    serial: u32::try_from(serial).map_err(|_| StoreError::Corrupt("serial".into()))?,
+                    checked_in_at: checked.map(ts).transpose()?,
+                })
+            })
+            .transpose()?;
+        let outcome = decide(event, claims, at_gate.as_ref());
+        let mut checked_in_at = at_gate.and_then(|t| t.checked_in_at);
+        if outcome == CheckinOutcome::Admitted {
+            let admitted = sqlx::query(
+                "UPDATE tickets SET checked_in_at = ? \
+                 WHERE id = ? AND event_id = ? AND status = 'valid' AND serial = ? AND checked_in_at IS NULL",
+            )
+            .bind(ms(now))
+            .bind(claims.ticket.to_string())
+            .bind(event.to_string())
+            .bind(i64::from(claims.serial))
+            .execute(&mut *tx)
+            .await?;
+            // Under the write lock the row cannot have changed since we read
+            // it; if it did, the invariant machinery is broken.
+            assert_eq!(admitted.rows_affected(), 1, "ticket {} changed under the write lock", claims.ticket);
+            checked_in_at = Some(now);
+        } else if outcome != CheckinOutcome::AlreadyCheckedIn {
+            checked_in_at = None;
+        }
+        let known = at_gate.is_some() && outcome != CheckinOutcome::Invalid;
+        sqlx::query(
+            "INSERT INTO checkins (id, event_id, ticket_id, result, scanned_by, scanned_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(CheckinId::new().to_string())
+        .bind(event.to_string())
+        .bind(known.then(|| claims.ticket.to_string()))
+        .bind(outcome.as_str())
+        .bind(scanner.to_string())
+        .bind(ms(now))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(CheckinRecord { outcome, ticket: known.then_some(claims.ticket), checked_in_at })
+    }
+
+    /// Logs a scan that never reached a ticket (unreadable or forged).
+    pub async fn log_rejected_scan(
+        &self,
+        event: EventId,
+        outcome: CheckinOutcome,
+        scanner: UserId,
+        now: Timestamp,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO checkins (id, event_id, ticket_id, result, scanned_by, scanned_at) VALUES (?, ?, NULL, ?, ?, ?)")
+            .bind(CheckinId::new().to_string())
+            .bind(event.to_string())
+            .bind(outcome.as_str())
+            .bind(scanner.to_string())
+            .bind(ms(now))
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+}

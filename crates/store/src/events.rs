@@ -1,0 +1,303 @@
+//! Events, ticket types and event signing keys.
+
+use domain::Timestamp;
+use domain::barcode::EventKey;
+use domain::event::{Admits, Category, EventStatus, TicketType};
+use domain::ids::{EventId, OrganizationId, VenueId};
+use domain::money::Money;
+
+use crate::{Result, Store, StoreError, id, money, ms, opt_id, ts};
+
+#[derive(Clone, Debug)]
+pub struct EventRecord {
+    pub id: EventId,
+    pub organization: OrganizationId,
+    pub venue: VenueId,
+    pub venue_name: String,
+    pub timezone: String,
+    pub title: String,
+    pub description: String,
+    pub category: Category,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    /// As stored; see [`EventStatus::effective`] for what the public sees.
+    pub status: EventStatus,
+    pub created_at: Timestamp,
+}
+
+#[derive(Clone, Debug)]
+pub struct EventSummary {
+    pub event: EventRecord,
+    pub min_price: Option<Money>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    pub id: EventId,
+    pub organization: OrganizationId,
+    pub venue: VenueId,
+    pub title: String,
+    pub description: String,
+    pub category: Category,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+}
+
+/// Filters for the public event listing. Results are ordered by start time,
+/// then id; `after` is the last (starts_at, id) of the previous page.
+#[derive(Clone, Debug, Default)]
+pub struct EventFilter {
+    pub query: Option<String>,
+    pub category: Option<Category>,
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
+    pub after: Option<(Timestamp, EventId)>,
+    pub limit: u32,
+}
+
+const EVENT_COLUMNS: &str = "e.id, e.organization_id, e.venue_id, v.name, v.timezone, e.title, e.description, \
+     e.category, e.starts_at, e.ends_at, e.status, e.created_at";
+
+type EventRow = (String, String, String, String, String, String, String, String, i64, i64, String, i64);
+
+fn event_record(row: EventRow) -> Result<EventRecord> {
+    let (e, o, v, venue_name, timezone, title, description, category, starts, ends, status, created) = row;
+    Ok(EventRecord {
+        id: id(&e)?,
+        organization: id(&o)?,
+        venue: id(&v)?,
+        venue_name,
+        timezone,
+        title,
+        description,
+        category: category.parse().map_err(|_| StoreError::Corrupt(format!("bad category '{category}'")))?,
+        starts_at: ts(starts)?,
+        ends_at: ts(ends)?,
+        status: status.parse().map_err(StoreError::Corrupt)?,
+        created_at: ts(created)?,
+    })
+}
+
+/// Escapes LIKE wildcards so a search for "50%" means the text "50%".
+fn like_pattern(q: &str) -> String {
+    let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+type TicketTypeRow = (String, String, i64, String, Option<String>, Option<String>, i64, Option<i64>, Option<i64>);
+
+fn ticket_type(row: TicketTypeRow) -> Result<TicketType> {
+    let (t, name, amount, currency, zone, area, max, start, end) = row;
+    let admits = match (zone, opt_id(area)?) {
+        (Some(z), None) => Admits::PriceZone(z),
+        (None, Some(a)) => Admits::GaArea(a),
+        _ => return Err(StoreError::Corrupt(format!("ticket type {t} admits to nothing"))),
+    };
+    Ok(TicketType {
+        id: id(&t)?,
+        name,
+        price: money(amount, &currency)?,
+        admits,
+        max_per_order: u32::try_from(max).map_err(|_| StoreError::Corrupt("max_per_order".into()))?,
+        sales_start: start.map(ts).transpose()?,
+        sales_end: end.map(ts).transpose()?,
+    })
+}
+
+impl Store {
+    /// Stores a draft event with its ticket types and signing key, atomically.
+    pub async fn create_event(
+        &self,
+        new: &NewEvent,
+        ticket_types: &[TicketType],
+        key: &EventKey,
+        now: Timestamp,
+    ) -> Result<()> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO events (id, organization_id, venue_id, title, description, category, starts_at, ends_at, status, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'draft', ?)",
+        )
+        .bind(new.id.to_string())
+        .bind(new.organization.to_string())
+        .bind(new.venue.to_string())
+        .bind(&new.title)
+        .bind(&new.description)
+        .bind(new.category.as_str())
+        .bind(ms(new.starts_at))
+        .bind(ms(new.ends_at))
+        .bind(ms(now))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO event_keys (event_id, public_key, secret_key, created_at) VALUES (?, ?, ?, ?)")
+            .bind(new.id.to_string())
+            .bind(key.public_bytes().to_vec())
+            .bind(key.secret_bytes().to_vec())
+            .bind(ms(now))
+            .execute(&mut *tx)
+            .await?;
+        for (pos, tt) in ticket_types.iter().enumerate() {
+            let (zone, area) = match &tt.admits {
+                Admits::PriceZone(z) => (Some(z.clone()), None),
+                Admits::GaArea(a) => (None, Some(a.to_string())),
+            };
+            sqlx::query(
+                "INSERT INTO ticket_types (id, event_id, name, price_amount, currency, price_zone, ga_area_id, \
+                 max_per_order, sales_start, sales_end, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(tt.id.to_string())
+            .bind(new.id.to_string())
+            .bind(&tt.name)
+            .bind(tt.price.amount_minor())
+            .bind(tt.price.currency().as_str())
+            .bind(zone)
+            .bind(area)
+            .bind(i64::from(tt.max_per_order))
+            .bind(tt.sales_start.map(ms))
+            .bind(tt.sales_end.map(ms))
+            .bind(pos as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn event(&self, event: EventId) -> Result<Option<EventRecord>> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events e JOIN venues v ON v.id = e.venue_id WHERE e.id = ?");
+        let row: Option<EventRow> =
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(event.to_string()).fetch_optional(&self.reader).await?;
+        row.map(event_record).transpose()
+    }
+
+    pub async fn events_of(&self, org: OrganizationId) -> Result<Vec<EventRecord>> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events e JOIN venues v ON v.id = e.venue_id \
+             WHERE e.organization_id = ? ORDER BY e.starts_at, e.id"
+        );
+        let rows: Vec<EventRow> =
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(org.to_string()).fetch_all(&self.reader).await?;
+        rows.into_iter().map(event_record).collect()
+    }
+
+    pub async fn ticket_types(&self, event: EventId) -> Result<Vec<TicketType>> {
+        let rows: Vec<TicketTypeRow> = sqlx::query_as(
+            "SELECT id, name, price_amount, currency, price_zone, ga_area_id, max_per_order, sales_start, sales_end \
+             FROM ticket_types WHERE event_id = ? ORDER BY position",
+        )
+        .bind(event.to_string())
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter().map(ticket_type).collect()
+    }
+
+    /// Moves an event from `from` to `to`; false if it was no longer in `from`
+    /// (someone else changed it first).
+    pub async fn set_event_status(
+        &self,
+        event: EventId,
+        from: EventStatus,
+        to: EventStatus,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let published_at = (to == EventStatus::Published).then(|| ms(now));
+        let done = sqlx::query(
+            "UPDATE events SET status = ?, published_at = COALESCE(?, published_at) WHERE id = ? AND status = ?",
+        )
+        .bind(to.as_str())
+        .bind(published_at)
+        .bind(event.to_string())
+        .bind(from.as_str())
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Published events that have not ended at `now`, filtered and paged.
+    pub async fn list_published(&self, filter: &EventFilter, now: Timestamp) -> Result<Vec<EventSummary>> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS}, \
+               (SELECT MIN(price_amount) FROM ticket_types t WHERE t.event_id = e.id), \
+               (SELECT currency FROM ticket_types t WHERE t.event_id = e.id LIMIT 1) \
+             FROM events e JOIN venues v ON v.id = e.venue_id \
+             WHERE e.status = 'published' AND e.ends_at > ? \
+               AND (? IS NULL OR e.title LIKE ? ESCAPE '\\' OR e.description LIKE ? ESCAPE '\\' OR v.name LIKE ? ESCAPE '\\') \
+               AND (? IS NULL OR e.category = ?) \
+               AND (? IS NULL OR e.starts_at >= ?) \
+               AND (? IS NULL OR e.starts_at < ?) \
+               AND (? IS NULL OR e.starts_at > ? OR (e.starts_at = ? AND e.id > ?)) \
+             ORDER BY e.starts_at, e.id LIMIT ?"
+        );
+        let pattern = filter.query.as_deref().map(like_pattern);
+        let category = filter.category.map(|c| c.as_str());
+        let from = filter.from.map(ms);
+        let to = filter.to.map(ms);
+        let after_ts = filter.after.map(|(t, _)| ms(t));
+        let after_id = filter.after.map(|(_, e)| e.to_string());
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            i64,
+            i64,
+            String,
+            i64,
+            Option<i64>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(ms(now))
+            .bind(&pattern)
+            .bind(&pattern)
+            .bind(&pattern)
+            .bind(&pattern)
+            .bind(category)
+            .bind(category)
+            .bind(from)
+            .bind(from)
+            .bind(to)
+            .bind(to)
+            .bind(after_ts)
+            .bind(after_ts)
+            .bind(after_ts)
+            .bind(&after_id)
+            .bind(i64::from(filter.limit))
+            .fetch_all(&self.reader)
+            .await?;
+        rows.into_iter()
+            .map(|r| {
+                let min_price = match (r.12, r.13.as_deref()) {
+                    (Some(a), Some(c)) => Some(money(a, c)?),
+                    _ => None,
+                };
+                let row: EventRow = (r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11);
+                Ok(EventSummary { event: event_record(row)?, min_price })
+            })
+            .collect()
+    }
+
+    pub async fn event_key(&self, event: EventId) -> Result<Option<EventKey>> {
+        let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT secret_key FROM event_keys WHERE event_id = ?")
+            .bind(event.to_string())
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|(secret,)| {
+            let bytes: [u8; 32] = secret.try_into().map_err(|_| StoreError::Corrupt("event key length".into()))?;
+            Ok(EventKey::from_secret(bytes))
+        })
+        .transpose()
+    }
+
+    pub async fn event_public_key(&self, event: EventId) -> Result<Option<[u8; 32]>> {
+        let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT public_key FROM event_keys WHERE event_id = ?")
+            .bind(event.to_string())
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|(public,)| public.try_into().map_err(|_| StoreError::Corrupt("public key length".into()))).transpose()
+    }
+}

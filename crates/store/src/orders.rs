@@ -1,0 +1,457 @@
+//! Orders, tickets and idempotency keys.
+
+use domain::Timestamp;
+use domain::checkin::TicketStatus;
+use domain::ids::{EventId, GaAreaId, HoldId, OrderId, SeatId, TicketId, TicketTypeId, UserId};
+use domain::money::Money;
+
+use crate::holds::SOLD_EXPIRES_AT;
+use crate::{Result, Store, StoreError, id, money, ms, opt_id, ts};
+
+#[derive(Clone, Debug)]
+pub struct NewTicket {
+    pub id: TicketId,
+    pub seat: Option<SeatId>,
+    pub ga_area: Option<GaAreaId>,
+    pub ticket_type: TicketTypeId,
+    pub price: Money,
+    pub serial: u32,
+    pub barcode: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct CompleteOrder<'a> {
+    pub order: OrderId,
+    pub hold: HoldId,
+    pub user: UserId,
+    pub event: EventId,
+    pub total: Money,
+    pub gateway: &'a str,
+    pub payment_reference: &'a str,
+    pub tickets: &'a [NewTicket],
+    pub idempotency_key: &'a str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CompleteOrderError {
+    #[error("the hold has expired or was released")]
+    HoldNotLive,
+    #[error("the hold has already been turned into order {0}")]
+    AlreadyOrdered(OrderId),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for CompleteOrderError {
+    fn from(e: sqlx::Error) -> Self {
+        CompleteOrderError::Store(e.into())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct TicketRecord {
+    pub id: TicketId,
+    pub order: OrderId,
+    pub event: EventId,
+    pub event_title: String,
+    pub event_starts_at: Timestamp,
+    pub venue_name: String,
+    pub ticket_type: TicketTypeId,
+    pub ticket_type_name: String,
+    pub seat: Option<SeatId>,
+    /// (section, row, seat) labels for a seated ticket.
+    pub seat_labels: Option<(String, String, String)>,
+    pub ga_area: Option<GaAreaId>,
+    pub ga_area_name: Option<String>,
+    pub holder: UserId,
+    pub status: TicketStatus,
+    pub serial: u32,
+    pub barcode: String,
+    pub price: Money,
+    pub checked_in_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Clone, Debug)]
+pub struct OrderRecord {
+    pub id: OrderId,
+    pub event: EventId,
+    pub user: UserId,
+    pub hold: HoldId,
+    pub status: String,
+    pub total: Money,
+    pub gateway: String,
+    pub payment_reference: String,
+    pub created_at: Timestamp,
+    pub tickets: Vec<TicketRecord>,
+}
+
+/// Where an Idempotency-Key stands when a request arrives with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IdempotencyBegin {
+    /// First use (or a take-over of an abandoned attempt): go ahead.
+    Proceed,
+    /// Another request with this key is running now.
+    InProgress,
+    /// Finished before: replay this outcome.
+    Done(IdempotentOutcome),
+    /// The key was used with a different request body.
+    Mismatch,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IdempotentOutcome {
+    Order(OrderId),
+    Failed { status: u16, detail: String },
+}
+
+const TICKET_SELECT: &str = "SELECT t.id, t.order_id, t.event_id, e.title AS event_title, e.starts_at AS event_starts_at, \
+       v.name AS venue_name, t.ticket_type_id, tt.name AS ticket_type_name, t.seat_id, sec.name AS section_name, \
+       s.row_label, s.label AS seat_label, t.ga_area_id, ga.name AS ga_area_name, t.holder_id, t.status, t.serial, \
+       t.barcode, t.price_amount, t.currency, t.checked_in_at, t.created_at \
+     FROM tickets t \
+     JOIN events e ON e.id = t.event_id \
+     JOIN venues v ON v.id = e.venue_id \
+     JOIN ticket_types tt ON tt.id = t.ticket_type_id \
+     LEFT JOIN seats s ON s.id = t.seat_id \
+     LEFT JOIN sections sec ON sec.id = s.section_id \
+     LEFT JOIN ga_areas ga ON ga.id = t.ga_area_id";
+
+#[derive(sqlx::FromRow)]
+struct TicketRow {
+    id: String,
+    order_id: String,
+    event_id: String,
+    event_title: String,
+    event_starts_at: i64,
+    venue_name: String,
+    ticket_type_id: String,
+    ticket_type_name: String,
+    seat_id: Option<String>,
+    section_name: Option<String>,
+    row_label: Option<String>,
+    seat_label: Option<String>,
+    ga_area_id: Option<String>,
+    ga_area_name: Option<String>,
+    holder_id: String,
+    status: String,
+    serial: i64,
+    barcode: String,
+    price_amount: i64,
+    currency: String,
+    checked_in_at: Option<i64>,
+    created_at: i64,
+}
+
+fn ticket(r: TicketRow) -> Result<TicketRecord> {
+    let seat_labels = match (r.section_name, r.row_label, r.seat_label) {
+        (Some(section), Some(row), Some(seat)) => Some((section, row, seat)),
+        _ => None,
+    };
+    Ok(TicketRecord {
+        id: id(&r.id)?,
+        order: id(&r.order_id)?,
+        event: id(&r.event_id)?,
+        event_title: r.event_title,
+        event_starts_at: ts(r.event_starts_at)?,
+        venue_name: r.venue_name,
+        ticket_type: id(&r.ticket_type_id)?,
+        ticket_type_name: r.ticket_type_name,
+        seat: opt_id(r.seat_id)?,
+        seat_labels,
+        ga_area: opt_id(r.ga_area_id)?,
+        ga_area_name: r.ga_area_name,
+        holder: id(&r.holder_id)?,
+        status: match r.status.as_str() {
+            "valid" => TicketStatus::Valid,
+            "revoked" => TicketStatus::Revoked,
+            other => return Err(StoreError::Corrupt(format!("bad ticket status '{other}'"))),
+        },
+        serial: u32::try_from(r.serial).map_err(|_| StoreError::Corrupt("serial".into()))?,
+        barcode: r.barcode,
+        price: money(r.price_amount, &r.currency)?,
+        checked_in_at: r.checked_in_at.map(ts).transpose()?,
+        created_at: ts(r.created_at)?,
+    })
+}
+
+type OrderRow = (String, String, String, String, String, i64, String, String, String, i64);
+
+impl Store {
+    /// Records the arrival of a request with an Idempotency-Key.
+    ///
+    /// A `pending` record older than `stale_after` belongs to a request whose
+    /// process died mid-way; the new request takes it over. That is safe
+    /// because the payment call reuses the same gateway idempotency key.
+    pub async fn begin_idempotent(
+        &self,
+        user: UserId,
+        key: &str,
+        request_hash: &[u8],
+        now: Timestamp,
+        stale_after: chrono::Duration,
+    ) -> Result<IdempotencyBegin> {
+        let mut tx = self.write().await?;
+        let row: Option<(Vec<u8>, String, Option<String>, Option<i64>, Option<String>, i64)> = sqlx::query_as(
+            "SELECT request_hash, state, order_id, failure_status, failure_detail, updated_at \
+             FROM idempotency_keys WHERE user_id = ? AND key = ?",
+        )
+        .bind(user.to_string())
+        .bind(key)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let outcome = match row {
+            None => {
+                sqlx::query(
+                    "INSERT INTO idempotency_keys (user_id, key, request_hash, state, created_at, updated_at) \
+                     VALUES (?, ?, ?, 'pending', ?, ?)",
+                )
+                .bind(user.to_string())
+                .bind(key)
+                .bind(request_hash)
+                .bind(ms(now))
+                .bind(ms(now))
+                .execute(&mut *tx)
+                .await?;
+                IdempotencyBegin::Proceed
+            }
+            Some((hash, _, _, _, _, _)) if hash != request_hash => IdempotencyBegin::Mismatch,
+            Some((_, state, order, status, detail, _)) if state == "done" => match (order, status) {
+                (Some(o), _) => IdempotencyBegin::Done(IdempotentOutcome::Order(id(&o)?)),
+                (None, Some(s)) => IdempotencyBegin::Done(IdempotentOutcome::Failed {
+                    status: u16::try_from(s).map_err(|_| StoreError::Corrupt("failure status".into()))?,
+                    detail: detail.unwrap_or_default(),
+                }),
+                (None, None) => return Err(StoreError::Corrupt(format!("idempotency key {key} done with no outcome"))),
+            },
+            Some((_, _, _, _, _, updated)) if updated <= ms(now - stale_after) => {
+                sqlx::query("UPDATE idempotency_keys SET updated_at = ? WHERE user_id = ? AND key = ?")
+                    .bind(ms(now))
+                    .bind(user.to_string())
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
+                IdempotencyBegin::Proceed
+            }
+            Some(_) => IdempotencyBegin::InProgress,
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Records a final failure for the key, so replays get the same answer.
+    pub async fn fail_idempotent(
+        &self,
+        user: UserId,
+        key: &str,
+        status: u16,
+        detail: &str,
+        now: Timestamp,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE idempotency_keys SET state = 'done', failure_status = ?, failure_detail = ?, updated_at = ? \
+             WHERE user_id = ? AND key = ? AND state = 'pending'",
+        )
+        .bind(i64::from(status))
+        .bind(detail)
+        .bind(ms(now))
+        .bind(user.to_string())
+        .bind(key)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets a pending key after a transient failure, so a retry with the
+    /// same key runs afresh.
+    pub async fn abandon_idempotent(&self, user: UserId, key: &str) -> Result<()> {
+        sqlx::query("DELETE FROM idempotency_keys WHERE user_id = ? AND key = ? AND state = 'pending'")
+            .bind(user.to_string())
+            .bind(key)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    /// The outcome of a finished key, or `None` while pending (or gone).
+    pub async fn idempotent_outcome(&self, user: UserId, key: &str) -> Result<Option<IdempotentOutcome>> {
+        let row: Option<(String, Option<String>, Option<i64>, Option<String>)> = sqlx::query_as(
+            "SELECT state, order_id, failure_status, failure_detail FROM idempotency_keys WHERE user_id = ? AND key = ?",
+        )
+        .bind(user.to_string())
+        .bind(key)
+        .fetch_optional(&self.writer)
+        .await?;
+        Ok(match row {
+            Some((state, Some(o), _, _)) if state == "done" => Some(IdempotentOutcome::Order(id(&o)?)),
+            Some((state, None, Some(s), d)) if state == "done" => Some(IdempotentOutcome::Failed {
+                status: u16::try_from(s).unwrap_or(500),
+                detail: d.unwrap_or_default(),
+            }),
+            _ => None,
+        })
+    }
+
+    /// Turns a live hold into a paid order with its tickets, in one
+    /// transaction: seats become sold, the hold becomes ordered, the
+    /// idempotency key records the order. Either all of it happens or none.
+    pub async fn complete_order(&self, c: &CompleteOrder<'_>, now: Timestamp) -> Result<(), CompleteOrderError> {
+        let (hold_s, event_s, user_s, now_ms) = (c.hold.to_string(), c.event.to_string(), c.user.to_string(), ms(now));
+        let mut tx = self.write().await?;
+        let existing: Option<(String,)> =
+            sqlx::query_as("SELECT id FROM orders WHERE hold_id = ?").bind(&hold_s).fetch_optional(&mut *tx).await?;
+        if let Some((order,)) = existing {
+            return Err(CompleteOrderError::AlreadyOrdered(id(&order)?));
+        }
+        let live: Option<(i64,)> = sqlx::query_as(
+            "SELECT 1 FROM holds WHERE id = ? AND user_id = ? AND event_id = ? AND status = 'active' AND expires_at > ?",
+        )
+        .bind(&hold_s)
+        .bind(&user_s)
+        .bind(&event_s)
+        .bind(now_ms)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if live.is_none() {
+            return Err(CompleteOrderError::HoldNotLive);
+        }
+        for t in c.tickets {
+            if let Some(seat) = t.seat {
+                let sold = sqlx::query(
+                    "UPDATE seat_claims SET state = 'sold', expires_at = ? \
+                     WHERE event_id = ? AND seat_id = ? AND hold_id = ? AND state = 'held'",
+                )
+                .bind(SOLD_EXPIRES_AT)
+                .bind(&event_s)
+                .bind(seat.to_string())
+                .bind(&hold_s)
+                .execute(&mut *tx)
+                .await?;
+                if sold.rows_affected() != 1 {
+                    // The hold is live, so its claims must be ours: anything
+                    // else means the claim table and holds disagree.
+                    return Err(CompleteOrderError::HoldNotLive);
+                }
+            }
+        }
+        sqlx::query(
+            "INSERT INTO orders (id, event_id, user_id, hold_id, status, total_amount, currency, payment_gateway, \
+             payment_reference, created_at) VALUES (?, ?, ?, ?, 'paid', ?, ?, ?, ?, ?)",
+        )
+        .bind(c.order.to_string())
+        .bind(&event_s)
+        .bind(&user_s)
+        .bind(&hold_s)
+        .bind(c.total.amount_minor())
+        .bind(c.total.currency().as_str())
+        .bind(c.gateway)
+        .bind(c.payment_reference)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+        for t in c.tickets {
+            sqlx::query(
+                "INSERT INTO tickets (id, order_id, event_id, ticket_type_id, seat_id, ga_area_id, holder_id, status, \
+                 serial, barcode, price_amount, currency, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'valid', ?, ?, ?, ?, ?)",
+            )
+            .bind(t.id.to_string())
+            .bind(c.order.to_string())
+            .bind(&event_s)
+            .bind(t.ticket_type.to_string())
+            .bind(t.seat.map(|s| s.to_string()))
+            .bind(t.ga_area.map(|a| a.to_string()))
+            .bind(&user_s)
+            .bind(i64::from(t.serial))
+            .bind(&t.barcode)
+            .bind(t.price.amount_minor())
+            .bind(t.price.currency().as_str())
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("UPDATE holds SET status = 'ordered' WHERE id = ?").bind(&hold_s).execute(&mut *tx).await?;
+        sqlx::query(
+            "UPDATE idempotency_keys SET state = 'done', order_id = ?, updated_at = ? WHERE user_id = ? AND key = ?",
+        )
+        .bind(c.order.to_string())
+        .bind(now_ms)
+        .bind(&user_s)
+        .bind(c.idempotency_key)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn order(&self, order: OrderId) -> Result<Option<OrderRecord>> {
+        let row: Option<OrderRow> = sqlx::query_as(
+            "SELECT id, event_id, user_id, hold_id, status, total_amount, currency, payment_gateway, payment_reference, created_at \
+             FROM orders WHERE id = ?",
+        )
+        .bind(order.to_string())
+        .fetch_optional(&self.reader)
+        .await?;
+        match row {
+            None => Ok(None),
+            Some(r) => Ok(Some(self.order_with_tickets(r).await?)),
+        }
+    }
+
+    pub async fn orders_of(&self, user: UserId) -> Result<Vec<OrderRecord>> {
+        let rows: Vec<OrderRow> = sqlx::query_as(
+            "SELECT id, event_id, user_id, hold_id, status, total_amount, currency, payment_gateway, payment_reference, created_at \
+             FROM orders WHERE user_id = ? ORDER BY created_at DESC, id DESC",
+        )
+        .bind(user.to_string())
+        .fetch_all(&self.reader)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            out.push(self.order_with_tickets(r).await?);
+        }
+        Ok(out)
+    }
+
+    async fn order_with_tickets(&self, r: OrderRow) -> Result<OrderRecord> {
+        let sql = format!("{TICKET_SELECT} WHERE t.order_id = ? ORDER BY t.id");
+        let tickets: Vec<TicketRow> =
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&r.0).fetch_all(&self.reader).await?;
+        Ok(OrderRecord {
+            id: id(&r.0)?,
+            event: id(&r.1)?,
+            user: id(&r.2)?,
+            hold: id(&r.3)?,
+            status: r.4,
+            total: money(r.5, &r.6)?,
+            gateway: r.7,
+            payment_reference: r.8,
+            created_at: ts(r.9)?,
+            tickets: tickets.into_iter().map(ticket).collect::<Result<_>>()?,
+        })
+    }
+
+    /// The user's tickets, soonest event first.
+    pub async fn tickets_of(&self, user: UserId) -> Result<Vec<TicketRecord>> {
+        let sql = format!("{TICKET_SELECT} WHERE t.holder_id = ? ORDER BY e.starts_at, t.id");
+        let rows: Vec<TicketRow> =
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(user.to_string()).fetch_all(&self.reader).await?;
+        rows.into_iter().map(ticket).collect()
+    }
+
+    pub async fn ticket(&self, ticket_id: TicketId) -> Result<Option<TicketRecord>> {
+        let sql = format!("{TICKET_SELECT} WHERE t.id = ?");
+        let row: Option<TicketRow> =
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(ticket_id.to_string()).fetch_optional(&self.reader).await?;
+        row.map(ticket).transpose()
+    }
+}
+
+impl Store {
+    pub async fn order_for_hold(&self, hold: HoldId) -> Result<Option<OrderId>> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT id FROM orders WHERE hold_id = ?")
+            .bind(hold.to_string())
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|(o,)| id(&o)).transpose()
+    }
+}

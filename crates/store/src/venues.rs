@@ -1,0 +1,237 @@
+//! Venues and their seat maps.
+
+use std::collections::{HashMap, HashSet};
+
+use domain::Timestamp;
+use domain::ids::{GaAreaId, OrganizationId, SeatId, SectionId, VenueId};
+use domain::seatmap::SeatMapPlan;
+
+use crate::{Result, Store, id, ms};
+
+#[derive(Clone, Debug)]
+pub struct VenueRecord {
+    pub id: VenueId,
+    pub organization: OrganizationId,
+    pub name: String,
+    pub address: String,
+    pub timezone: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct SeatRecord {
+    pub id: SeatId,
+    pub label: String,
+    pub x: f64,
+    pub y: f64,
+    pub accessible: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct RowRecord {
+    pub label: String,
+    pub seats: Vec<SeatRecord>,
+}
+
+#[derive(Clone, Debug)]
+pub struct SectionRecord {
+    pub id: SectionId,
+    pub name: String,
+    pub price_zone: String,
+    pub rows: Vec<RowRecord>,
+}
+
+#[derive(Clone, Debug)]
+pub struct GaAreaRecord {
+    pub id: GaAreaId,
+    pub name: String,
+    pub capacity: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct SeatMapRecord {
+    pub sections: Vec<SectionRecord>,
+    pub ga_areas: Vec<GaAreaRecord>,
+}
+
+/// What a venue offers, for validating ticket types.
+#[derive(Clone, Debug, Default)]
+pub struct VenueOfferRecord {
+    pub price_zones: HashSet<String>,
+    pub ga_areas: HashSet<GaAreaId>,
+}
+
+impl Store {
+    /// Stores a venue and its whole seat map in one transaction.
+    pub async fn create_venue(&self, venue: &VenueRecord, plan: &SeatMapPlan, now: Timestamp) -> Result<()> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO venues (id, organization_id, name, address, timezone, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(venue.id.to_string())
+        .bind(venue.organization.to_string())
+        .bind(&venue.name)
+        .bind(&venue.address)
+        .bind(&venue.timezone)
+        .bind(ms(now))
+        .execute(&mut *tx)
+        .await?;
+        let venue_id = venue.id.to_string();
+        let mut position = 0i64;
+        for (s_pos, section) in plan.sections.iter().enumerate() {
+            sqlx::query("INSERT INTO sections (id, venue_id, name, price_zone, position) VALUES (?, ?, ?, ?, ?)")
+                .bind(section.id.to_string())
+                .bind(&venue_id)
+                .bind(&section.name)
+                .bind(&section.price_zone)
+                .bind(s_pos as i64)
+                .execute(&mut *tx)
+                .await?;
+            let section_id = section.id.to_string();
+            for seat in &section.seats {
+                sqlx::query(
+                    "INSERT INTO seats (id, venue_id, section_id, row_label, label, x, y, accessible, position) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(seat.id.to_string())
+                .bind(&venue_id)
+                .bind(&section_id)
+                .bind(&seat.row_label)
+                .bind(&seat.label)
+                .bind(seat.x)
+                .bind(seat.y)
+                .bind(seat.accessible)
+                .bind(position)
+                .execute(&mut *tx)
+                .await?;
+                position += 1;
+            }
+        }
+        for (pos, area) in plan.ga_areas.iter().enumerate() {
+            sqlx::query("INSERT INTO ga_areas (id, venue_id, name, capacity, position) VALUES (?, ?, ?, ?, ?)")
+                .bind(area.id.to_string())
+                .bind(&venue_id)
+                .bind(&area.name)
+                .bind(i64::from(area.capacity))
+                .bind(pos as i64)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn venue(&self, venue: VenueId) -> Result<Option<VenueRecord>> {
+        let row: Option<(String, String, String, String, String)> =
+            sqlx::query_as("SELECT id, organization_id, name, address, timezone FROM venues WHERE id = ?")
+                .bind(venue.to_string())
+                .fetch_optional(&self.reader)
+                .await?;
+        row.map(|(v, o, name, address, timezone)| {
+            Ok(VenueRecord { id: id(&v)?, organization: id(&o)?, name, address, timezone })
+        })
+        .transpose()
+    }
+
+    pub async fn venues_of(&self, org: OrganizationId) -> Result<Vec<VenueRecord>> {
+        let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
+            "SELECT id, organization_id, name, address, timezone FROM venues WHERE organization_id = ? ORDER BY created_at, id",
+        )
+        .bind(org.to_string())
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter()
+            .map(|(v, o, name, address, timezone)| {
+                Ok(VenueRecord { id: id(&v)?, organization: id(&o)?, name, address, timezone })
+            })
+            .collect()
+    }
+
+    pub async fn seat_map(&self, venue: VenueId) -> Result<SeatMapRecord> {
+        let venue_id = venue.to_string();
+        let sections: Vec<(String, String, String)> =
+            sqlx::query_as("SELECT id, name, price_zone FROM sections WHERE venue_id = ? ORDER BY position")
+                .bind(&venue_id)
+                .fetch_all(&self.reader)
+                .await?;
+        let seats: Vec<(String, String, String, String, f64, f64, bool)> = sqlx::query_as(
+            "SELECT section_id, row_label, id, label, x, y, accessible FROM seats WHERE venue_id = ? ORDER BY position",
+        )
+        .bind(&venue_id)
+        .fetch_all(&self.reader)
+        .await?;
+        let mut out: Vec<SectionRecord> = Vec::with_capacity(sections.len());
+        let mut index = HashMap::new();
+        for (i, (s_id, name, price_zone)) in sections.into_iter().enumerate() {
+            index.insert(s_id.clone(), i);
+            out.push(SectionRecord { id: id(&s_id)?, name, price_zone, rows: Vec::new() });
+        }
+        for (section_id, row_label, seat_id, label, x, y, accessible) in seats {
+            let Some(&i) = index.get(&section_id) else {
+                return Err(crate::StoreError::Corrupt(format!("seat {seat_id} in unknown section")));
+            };
+            let rows = &mut out[i].rows;
+            // Seats come in position order, so a row's seats are contiguous.
+            if rows.last().is_none_or(|r| r.label != row_label) {
+                rows.push(RowRecord { label: row_label, seats: Vec::new() });
+            }
+            rows.last_mut().expect("pushed above").seats.push(SeatRecord {
+                id: id(&seat_id)?,
+                label,
+                x,
+                y,
+                accessible,
+            });
+        }
+        let areas: Vec<(String, String, i64)> =
+            sqlx::query_as("SELECT id, name, capacity FROM ga_areas WHERE venue_id = ? ORDER BY position")
+                .bind(&venue_id)
+                .fetch_all(&self.reader)
+                .await?;
+        let ga_areas = areas
+            .into_iter()
+            .map(|(a, name, capacity)| {
+                Ok(GaAreaRecord {
+                    id: id(&a)?,
+                    name,
+                    capacity: u32::try_from(capacity).map_err(|_| crate::StoreError::Corrupt("capacity".into()))?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(SeatMapRecord { sections: out, ga_areas })
+    }
+
+    pub async fn venue_offer(&self, venue: VenueId) -> Result<VenueOfferRecord> {
+        let zones: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT price_zone FROM sections WHERE venue_id = ?")
+            .bind(venue.to_string())
+            .fetch_all(&self.reader)
+            .await?;
+        let areas: Vec<(String,)> = sqlx::query_as("SELECT id FROM ga_areas WHERE venue_id = ?")
+            .bind(venue.to_string())
+            .fetch_all(&self.reader)
+            .await?;
+        Ok(VenueOfferRecord {
+            price_zones: zones.into_iter().map(|(z,)| z).collect(),
+            ga_areas: areas.into_iter().map(|(a,)| id(&a)).collect::<Result<_>>()?,
+        })
+    }
+
+    /// Price zones of those `seats` that belong to `venue`; others are left out.
+    pub async fn seat_zones(&self, venue: VenueId, seats: &[SeatId]) -> Result<HashMap<SeatId, String>> {
+        let mut out = HashMap::with_capacity(seats.len());
+        let mut conn = self.reader.acquire().await?;
+        for seat in seats {
+            let row: Option<(String,)> = sqlx::query_as(
+                "SELECT sections.price_zone FROM seats JOIN sections ON sections.id = seats.section_id \
+                 WHERE seats.id = ? AND seats.venue_id = ?",
+            )
+            .bind(seat.to_string())
+            .bind(venue.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+            if let Some((zone,)) = row {
+                out.insert(*seat, zone);
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,159 @@
+//! Sign-up, sign-in and bearer tokens.
+
+use argon2::password_hash::PasswordVerifier;
+use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use domain::auth::{PasswordPolicyError, Role, check_password_policy};
+use domain::email::{Email, InvalidEmail};
+use domain::ids::{OrganizationId, UserId};
+use sha2::{Digest, Sha256};
+use store::{CreateUserError, StoreError, UserRecord};
+
+use crate::Ticketing;
+
+/// Longest display name, in characters.
+pub const NAME_LEN_MAX: usize = 200;
+/// Bytes of randomness in a bearer token (256 bits).
+const TOKEN_BYTES: usize = 32;
+
+/// Argon2id cost. The default follows the OWASP recommendation
+/// (19 MiB, 2 passes, 1 lane).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PasswordHashing {
+    pub memory_kib: u32,
+    pub iterations: u32,
+}
+
+impl Default for PasswordHashing {
+    fn default() -> Self {
+        Self { memory_kib: Params::DEFAULT_M_COST, iterations: Params::DEFAULT_T_COST }
+    }
+}
+
+impl PasswordHashing {
+    /// A cheap setting for test suites that create hundreds of accounts.
+    /// Never for production: it makes stolen hashes cheap to crack.
+    pub fn insecure_fast() -> Self {
+        Self { memory_kib: 1024, iterations: 1 }
+    }
+
+    fn argon2(&self) -> Argon2<'static> {
+        let params = Params::new(self.memory_kib, self.iterations, 1, None).expect("argon2 parameters are valid");
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error(transparent)]
+    InvalidEmail(#[from] InvalidEmail),
+    #[error(transparent)]
+    WeakPassword(#[from] PasswordPolicyError),
+    #[error("name must be 1 to {NAME_LEN_MAX} characters")]
+    BadName,
+    #[error("an account with this e-mail address exists already")]
+    EmailTaken,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// Deliberately the same for unknown e-mail and wrong password.
+    #[error("e-mail address or password is wrong")]
+    BadCredentials,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub access_token: String,
+    pub expires_in_secs: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Me {
+    pub user: UserRecord,
+    pub memberships: Vec<(OrganizationId, Role)>,
+}
+
+fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+impl Ticketing {
+    pub async fn register(&self, email: &str, password: &str, name: &str) -> Result<UserRecord, RegisterError> {
+        let email = Email::parse(email)?;
+        check_password_policy(password)?;
+        let name = name.trim();
+        let n = name.chars().count();
+        if n == 0 || n > NAME_LEN_MAX {
+            return Err(RegisterError::BadName);
+        }
+        let hashing = self.settings.password_hashing;
+        let password = password.to_owned();
+        // argon2 is deliberately slow: keep it off the async worker threads.
+        let hash = tokio::task::spawn_blocking(move || {
+            hashing.argon2().hash_password(password.as_bytes()).map(|h| h.to_string())
+        })
+        .await
+        .expect("password hashing does not panic")
+        .expect("hashing with a random salt cannot fail");
+        let id = UserId::new();
+        match self.store.create_user(id, &email, name, &hash, self.now()).await {
+            Ok(()) => {}
+            Err(CreateUserError::EmailTaken) => return Err(RegisterError::EmailTaken),
+            Err(CreateUserError::Store(e)) => return Err(e.into()),
+        }
+        Ok(UserRecord { id, email: email.as_str().to_owned(), name: name.to_owned(), password_hash: hash })
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Result<Session, LoginError> {
+        let Ok(email) = Email::parse(email) else {
+            return Err(LoginError::BadCredentials);
+        };
+        let user = self.store.user_by_email(&email).await?;
+        let hashing = self.settings.password_hashing;
+        let password = password.to_owned();
+        let stored = user.as_ref().map(|u| u.password_hash.clone());
+        let ok = tokio::task::spawn_blocking(move || match stored {
+            // The parameters are read from the stored hash.
+            Some(hash) => hashing.argon2().verify_password(password.as_bytes(), hash.as_str()).is_ok(),
+            None => false,
+        })
+        .await
+        .expect("password verification does not panic");
+        let Some(user) = user.filter(|_| ok) else {
+            return Err(LoginError::BadCredentials);
+        };
+        let mut bytes = [0u8; TOKEN_BYTES];
+        rand::fill(&mut bytes);
+        let token = URL_SAFE_NO_PAD.encode(bytes);
+        let now = self.now();
+        let expires_at = now + self.settings.session_ttl;
+        self.store.create_session(&token_hash(&token), user.id, now, expires_at).await?;
+        Ok(Session { access_token: token, expires_in_secs: self.settings.session_ttl.num_seconds() })
+    }
+
+    /// The user a bearer token belongs to, if it is valid now.
+    pub async fn authenticate(&self, token: &str) -> Result<Option<UserId>, StoreError> {
+        if token.is_empty() || token.len() > 128 {
+            return Ok(None);
+        }
+        self.store.session_user(&token_hash(token), self.now()).await
+    }
+
+    pub async fn logout(&self, token: &str) -> Result<(), StoreError> {
+        self.store.delete_session(&token_hash(token)).await
+    }
+
+    pub async fn me(&self, user: UserId) -> Result<Option<Me>, StoreError> {
+        let Some(record) = self.store.user_by_id(user).await? else {
+            return Ok(None);
+        };
+        let memberships = self.store.memberships(user).await?;
+        Ok(Some(Me { user: record, memberships }))
+    }
+}

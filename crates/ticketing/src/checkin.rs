@@ -1,0 +1,49 @@
+//! Check-in at the gate.
+
+use domain::barcode::{self, BARCODE_LEN_MAX};
+use domain::checkin::CheckinOutcome;
+use domain::ids::{EventId, UserId};
+use store::{CheckinRecord, StoreError};
+
+use crate::{Denied, Ticketing, from_visible};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckinError {
+    #[error("barcode must be 1 to {BARCODE_LEN_MAX} characters")]
+    BadInput,
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+from_visible!(CheckinError);
+
+impl Ticketing {
+    /// Scans `code` at a gate of `event`. Every scan is logged; a ticket is
+    /// admitted at most once, however many gates scan it at the same time.
+    pub async fn check_in(&self, scanner: UserId, event: EventId, code: &str) -> Result<CheckinRecord, CheckinError> {
+        if code.trim().is_empty() || code.len() > BARCODE_LEN_MAX {
+            return Err(CheckinError::BadInput);
+        }
+        let record = self.visible_event(Some(scanner), event).await?;
+        self.require_role(scanner, record.organization, |r| r.can_check_in(), "only gate staff check tickets in")
+            .await?;
+        let now = self.now();
+        let verified = match barcode::peek(code) {
+            Ok(claims) => match self.store.event_public_key(claims.event).await? {
+                Some(public) => barcode::verify(&public, code).ok(),
+                None => None,
+            },
+            Err(_) => None,
+        };
+        let result = match verified {
+            Some(claims) => self.store.check_in(event, &claims, scanner, now).await?,
+            None => {
+                self.store.log_rejected_scan(event, CheckinOutcome::Invalid, scanner, now).await?;
+                CheckinRecord { outcome: CheckinOutcome::Invalid, ticket: None, checked_in_at: None }
+            }
+        };
+        metrics::counter!("checkins_total", "result" => result.outcome.as_str()).increment(1);
+        Ok(result)
+    }
+}

@@ -1,0 +1,297 @@
+//! Checkout: a live hold plus a payment becomes a paid order with tickets,
+//! exactly once per Idempotency-Key.
+//!
+//! The order of steps is what keeps money and seats consistent:
+//! 1. record the key as pending (a concurrent replay waits for the outcome);
+//! 2. check the hold is live, so an expired hold is refused before any charge;
+//! 3. charge the gateway with a key derived from the Idempotency-Key, so a
+//!    retry after a crash finds the same charge instead of making another;
+//! 4. in one transaction, turn the hold into an order with signed tickets and
+//!    mark the key done. If the hold expired between 2 and 4, the charge is
+//!    refunded and the buyer gets 409.
+
+use std::time::Duration;
+
+use domain::barcode::BarcodeClaims;
+use domain::hold::HoldLine;
+use domain::ids::{HoldId, OrderId, TicketId, UserId};
+use sha2::{Digest, Sha256};
+use store::{
+    CompleteOrder, CompleteOrderError, IdempotencyBegin, IdempotentOutcome, NewTicket, OrderRecord, StoreError,
+};
+
+use crate::payments::{Charge, ChargeRequest, PaymentError};
+use crate::{Denied, Ticketing};
+
+/// Longest Idempotency-Key accepted (Stripe allows 255).
+pub const IDEMPOTENCY_KEY_LEN_MAX: usize = 255;
+/// How long a replay waits for the first request with its key to finish.
+const IDEMPOTENCY_WAIT: Duration = Duration::from_secs(20);
+/// How often a waiting replay looks again.
+const IDEMPOTENCY_POLL: Duration = Duration::from_millis(20);
+/// A key pending for longer than this belongs to a request that died; a new
+/// request may take it over. Far longer than any gateway call takes.
+const IDEMPOTENCY_STALE_SECS: i64 = 120;
+
+/// A client-chosen Idempotency-Key: 1 to 255 visible ASCII characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_LEN_MAX} visible ASCII characters")]
+pub struct BadIdempotencyKey;
+
+impl IdempotencyKey {
+    pub fn parse(raw: &str) -> Result<Self, BadIdempotencyKey> {
+        if raw.is_empty() || raw.len() > IDEMPOTENCY_KEY_LEN_MAX || !raw.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(BadIdempotencyKey);
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct PlaceOrder {
+    pub hold: HoldId,
+    pub gateway: String,
+    pub token: String,
+    pub idempotency_key: IdempotencyKey,
+}
+
+/// A placed order, and whether this response replays an earlier request's.
+#[derive(Clone, Debug)]
+pub struct Placed {
+    pub order: OrderRecord,
+    pub replayed: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrderError {
+    #[error("payment gateway '{0}' is not available here (this installation accepts: {1})")]
+    UnknownGateway(String, String),
+    #[error("this Idempotency-Key was already used for a different request")]
+    KeyReused,
+    #[error("a request with this Idempotency-Key is still being processed; retry shortly")]
+    StillProcessing,
+    #[error("the hold has expired or was released; its seats are no longer reserved for you")]
+    HoldNotLive,
+    #[error("this hold has already been paid for (order {0})")]
+    AlreadyOrdered(OrderId),
+    #[error(transparent)]
+    Declined(PaymentError),
+    #[error(transparent)]
+    GatewayUnavailable(PaymentError),
+    /// A failure the first request with this key got, replayed.
+    #[error("{detail}")]
+    Replayed { status: u16, detail: String },
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl OrderError {
+    /// The status a failure is remembered under for replays; `None` for
+    /// transient failures, which a retry with the same key may overcome.
+    fn final_status(&self) -> Option<u16> {
+        match self {
+            OrderError::HoldNotLive | OrderError::AlreadyOrdered(_) => Some(409),
+            OrderError::Declined(_) => Some(402),
+            OrderError::Denied(Denied::NotFound(_)) => Some(404),
+            _ => None,
+        }
+    }
+}
+
+fn request_hash(cmd: &PlaceOrder) -> Vec<u8> {
+    let mut h = Sha256::new();
+    for part in [cmd.hold.to_string().as_str(), &cmd.gateway, &cmd.token] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    h.finalize().to_vec()
+}
+
+impl Ticketing {
+    pub async fn place_order(&self, user: UserId, cmd: PlaceOrder) -> Result<Placed, OrderError> {
+        if self.payments.get(&cmd.gateway).is_none() {
+            return Err(OrderError::UnknownGateway(cmd.gateway.clone(), self.payments.names().join(", ")));
+        }
+        let key = cmd.idempotency_key.as_str();
+        let begin = self
+            .store
+            .begin_idempotent(
+                user,
+                key,
+                &request_hash(&cmd),
+                self.now(),
+                chrono::Duration::seconds(IDEMPOTENCY_STALE_SECS),
+            )
+            .await?;
+        match begin {
+            IdempotencyBegin::Proceed => {}
+            IdempotencyBegin::Mismatch => return Err(OrderError::KeyReused),
+            IdempotencyBegin::Done(outcome) => return self.replay(outcome).await,
+            IdempotencyBegin::InProgress => return self.await_first(user, key).await,
+        }
+        let result = self.checkout(user, &cmd).await;
+        match &result {
+            Ok(_) => metrics::counter!("orders_paid_total").increment(1),
+            Err(e) => match e.final_status() {
+                Some(status) => self.store.fail_idempotent(user, key, status, &e.to_string(), self.now()).await?,
+                None => self.store.abandon_idempotent(user, key).await?,
+            },
+        }
+        result.map(|order| Placed { order, replayed: false })
+    }
+
+    async fn replay(&self, outcome: IdempotentOutcome) -> Result<Placed, OrderError> {
+        match outcome {
+            IdempotentOutcome::Order(order) => {
+                let order = self
+                    .store
+                    .order(order)
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt(format!("idempotency key names missing order {order}")))?;
+                Ok(Placed { order, replayed: true })
+            }
+            IdempotentOutcome::Failed { status, detail } => Err(OrderError::Replayed { status, detail }),
+        }
+    }
+
+    /// A concurrent replay: wait for the first request's outcome.
+    async fn await_first(&self, user: UserId, key: &str) -> Result<Placed, OrderError> {
+        let deadline = tokio::time::Instant::now() + IDEMPOTENCY_WAIT;
+        while tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(IDEMPOTENCY_POLL).await;
+            if let Some(outcome) = self.store.idempotent_outcome(user, key).await? {
+                return self.replay(outcome).await;
+            }
+        }
+        Err(OrderError::StillProcessing)
+    }
+
+    async fn checkout(&self, user: UserId, cmd: &PlaceOrder) -> Result<OrderRecord, OrderError> {
+        let hold = match self.store.hold(cmd.hold).await? {
+            Some(h) if h.user == user => h,
+            _ => return Err(Denied::NotFound("hold").into()),
+        };
+        if hold.status == store::HoldStatus::Ordered {
+            let order = self.store.order_for_hold(hold.id).await?;
+            return Err(order.map_or(OrderError::HoldNotLive, OrderError::AlreadyOrdered));
+        }
+        if !hold.is_live(self.now()) {
+            return Err(OrderError::HoldNotLive);
+        }
+        let key = self
+            .store
+            .event_key(hold.event)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("event {} has no signing key", hold.event)))?;
+        let gateway = self.payments.get(&cmd.gateway).expect("checked on entry").clone();
+        let order_id = OrderId::new();
+        let payment_key = format!("order:{user}:{}", cmd.idempotency_key.as_str());
+        let description = format!("hold {}", hold.id);
+        let charge = gateway
+            .charge(ChargeRequest {
+                idempotency_key: &payment_key,
+                amount: hold.total,
+                token: &cmd.token,
+                description: &description,
+            })
+            .await
+            .map_err(|e| match e {
+                PaymentError::Declined(_) => OrderError::Declined(e),
+                PaymentError::Unavailable(_) => OrderError::GatewayUnavailable(e),
+            })?;
+
+        let mut tickets = Vec::new();
+        for line in &hold.lines {
+            let (seat, area) = match line {
+                HoldLine::Seat { seat, .. } => (Some(*seat), None),
+                HoldLine::Ga { area, .. } => (None, Some(*area)),
+            };
+            for _ in 0..line.units() {
+                let id = TicketId::new();
+                let serial = 1;
+                tickets.push(NewTicket {
+                    id,
+                    seat,
+                    ga_area: area,
+                    ticket_type: line.ticket_type(),
+                    price: line.unit_price(),
+                    serial,
+                    barcode: key.sign(&BarcodeClaims { ticket: id, event: hold.event, serial }),
+                });
+            }
+        }
+        let complete = CompleteOrder {
+            order: order_id,
+            hold: hold.id,
+            user,
+            event: hold.event,
+            total: hold.total,
+            gateway: gateway.name(),
+            payment_reference: &charge.reference,
+            tickets: &tickets,
+            idempotency_key: cmd.idempotency_key.as_str(),
+        };
+        match self.store.complete_order(&complete, self.now()).await {
+            Ok(()) => {}
+            Err(e) => {
+                self.refund_after_failure(gateway.as_ref(), &charge, hold.total).await;
+                return Err(match e {
+                    CompleteOrderError::HoldNotLive => OrderError::HoldNotLive,
+                    CompleteOrderError::AlreadyOrdered(o) => OrderError::AlreadyOrdered(o),
+                    CompleteOrderError::Store(s) => OrderError::Store(s),
+                });
+            }
+        }
+        metrics::counter!("tickets_issued_total").increment(tickets.len() as u64);
+        self.store
+            .order(order_id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("order {order_id} vanished after commit")).into())
+    }
+
+    /// The order could not be recorded after the money was taken: give it back.
+    async fn refund_after_failure(
+        &self,
+        gateway: &dyn crate::PaymentGateway,
+        charge: &Charge,
+        amount: domain::money::Money,
+    ) {
+        if let Err(e) = gateway.refund(charge, amount).await {
+            // Left for reconciliation: the charge reference is in the log.
+            tracing::error!(charge = %charge.reference, error = %e, "refund after failed checkout did not go through");
+        } else {
+            metrics::counter!("payments_refunded_total").increment(1);
+        }
+    }
+
+    /// The user's own order.
+    pub async fn order(&self, user: UserId, order: OrderId) -> Result<OrderRecord, OrderError> {
+        match self.store.order(order).await? {
+            Some(o) if o.user == user => Ok(o),
+            _ => Err(Denied::NotFound("order").into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idempotency_keys_are_bounded_printable_ascii() {
+        assert!(IdempotencyKey::parse("order-42").is_ok());
+        assert!(IdempotencyKey::parse("").is_err());
+        assert!(IdempotencyKey::parse("has space").is_err());
+        assert!(IdempotencyKey::parse(&"k".repeat(256)).is_err());
+        assert!(IdempotencyKey::parse("ключ").is_err());
+    }
+}

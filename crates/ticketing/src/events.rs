@@ -1,0 +1,198 @@
+//! Events: creation, lifecycle and browsing.
+
+use domain::barcode::EventKey;
+use domain::event::{EventSpec, EventSpecError, EventStatus, TicketType, TransitionError, VenueOffer};
+use domain::ids::{EventId, OrganizationId, TicketTypeId, UserId, VenueId};
+use store::{EventFilter, EventRecord, EventSummary, NewEvent, StoreError};
+
+use crate::{Denied, Ticketing, from_visible};
+
+/// Events per page of the public listing, unless the client asks for fewer.
+pub const EVENTS_PAGE_SIZE_DEFAULT: u32 = 20;
+/// The most events one page may hold.
+pub const EVENTS_PAGE_SIZE_MAX: u32 = 100;
+/// Longest search text, in characters.
+pub const SEARCH_QUERY_LEN_MAX: usize = 200;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateEventError {
+    #[error("venue not found in this organization")]
+    UnknownVenue,
+    #[error(transparent)]
+    Invalid(#[from] EventSpecError),
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeEventError {
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    #[error("the event was changed by someone else at the same time; reload and try again")]
+    Concurrent,
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ViewEventError {
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ListEventsError {
+    #[error("search text must be at most {SEARCH_QUERY_LEN_MAX} characters")]
+    QueryTooLong,
+    #[error("'to' must be after 'from'")]
+    EmptyRange,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+from_visible!(CreateEventError, ChangeEventError, ViewEventError);
+
+#[derive(Clone, Debug)]
+pub struct EventDetails {
+    pub event: EventRecord,
+    pub ticket_types: Vec<TicketType>,
+}
+
+impl Ticketing {
+    pub async fn create_event(
+        &self,
+        user: UserId,
+        org: OrganizationId,
+        venue: VenueId,
+        spec: EventSpec,
+    ) -> Result<EventDetails, CreateEventError> {
+        self.require_role(user, org, |r| r.can_manage_events(), "only owners and admins create events").await?;
+        let venue_record = self.store.venue(venue).await?.filter(|v| v.organization == org);
+        let Some(venue_record) = venue_record else {
+            return Err(CreateEventError::UnknownVenue);
+        };
+        let offer = self.store.venue_offer(venue).await?;
+        spec.validate(&VenueOffer { price_zones: &offer.price_zones, ga_areas: &offer.ga_areas })?;
+        let ticket_types: Vec<TicketType> = spec
+            .ticket_types
+            .into_iter()
+            .map(|t| TicketType {
+                id: TicketTypeId::new(),
+                name: t.name.trim().to_owned(),
+                price: t.price,
+                admits: t.admits,
+                max_per_order: t.max_per_order,
+                sales_start: t.sales_start,
+                sales_end: t.sales_end,
+            })
+            .collect();
+        let new = NewEvent {
+            id: EventId::new(),
+            organization: org,
+            venue,
+            title: spec.title.trim().to_owned(),
+            description: spec.description,
+            category: spec.category,
+            starts_at: spec.starts_at,
+            ends_at: spec.ends_at,
+        };
+        let mut secret = [0u8; 32];
+        rand::fill(&mut secret);
+        let key = EventKey::from_secret(secret);
+        let now = self.now();
+        self.store.create_event(&new, &ticket_types, &key, now).await?;
+        let event = EventRecord {
+            id: new.id,
+            organization: org,
+            venue,
+            venue_name: venue_record.name,
+            timezone: venue_record.timezone,
+            title: new.title,
+            description: new.description,
+            category: new.category,
+            starts_at: new.starts_at,
+            ends_at: new.ends_at,
+            status: EventStatus::Draft,
+            created_at: now,
+        };
+        Ok(EventDetails { event, ticket_types })
+    }
+
+    async fn managed_event(&self, user: UserId, event: EventId) -> Result<EventRecord, ChangeEventError> {
+        let record = self.visible_event(Some(user), event).await?;
+        self.require_role(user, record.organization, |r| r.can_manage_events(), "only owners and admins manage events")
+            .await?;
+        Ok(record)
+    }
+
+    pub async fn publish_event(&self, user: UserId, event: EventId) -> Result<EventRecord, ChangeEventError> {
+        let mut record = self.managed_event(user, event).await?;
+        let types = self.store.ticket_types(event).await?;
+        let now = self.now();
+        let to = record.status.publish(types.len(), record.ends_at, now)?;
+        if !self.store.set_event_status(event, record.status, to, now).await? {
+            return Err(ChangeEventError::Concurrent);
+        }
+        record.status = to;
+        Ok(record)
+    }
+
+    pub async fn cancel_event(&self, user: UserId, event: EventId) -> Result<EventRecord, ChangeEventError> {
+        let mut record = self.managed_event(user, event).await?;
+        let to = record.status.cancel()?;
+        if !self.store.set_event_status(event, record.status, to, self.now()).await? {
+            return Err(ChangeEventError::Concurrent);
+        }
+        record.status = to;
+        Ok(record)
+    }
+
+    pub async fn event_details(&self, viewer: Option<UserId>, event: EventId) -> Result<EventDetails, ViewEventError> {
+        let mut record = self.visible_event(viewer, event).await?;
+        record.status = record.status.effective(record.ends_at, self.now());
+        let ticket_types = self.store.ticket_types(event).await?;
+        Ok(EventDetails { event: record, ticket_types })
+    }
+
+    /// Published, upcoming events, filtered; one page and whether more follow.
+    pub async fn list_events(&self, mut filter: EventFilter) -> Result<(Vec<EventSummary>, bool), ListEventsError> {
+        if let Some(q) = &filter.query {
+            if q.chars().count() > SEARCH_QUERY_LEN_MAX {
+                return Err(ListEventsError::QueryTooLong);
+            }
+            let trimmed = q.trim();
+            filter.query = (!trimmed.is_empty()).then(|| trimmed.to_owned());
+        }
+        if let (Some(from), Some(to)) = (filter.from, filter.to)
+            && to <= from
+        {
+            return Err(ListEventsError::EmptyRange);
+        }
+        let page = match filter.limit {
+            0 => EVENTS_PAGE_SIZE_DEFAULT,
+            n => n.min(EVENTS_PAGE_SIZE_MAX),
+        };
+        // Fetch one more than a page to know whether another page follows.
+        filter.limit = page + 1;
+        let mut items = self.store.list_published(&filter, self.now()).await?;
+        let more = items.len() > page as usize;
+        items.truncate(page as usize);
+        Ok((items, more))
+    }
+
+    /// All events of an organization, drafts included, for its managers.
+    pub async fn events_of(&self, user: UserId, org: OrganizationId) -> Result<Vec<EventRecord>, ViewEventError> {
+        self.require_role(user, org, |r| r.can_check_in(), "you are not a member of this organization").await?;
+        let now = self.now();
+        let mut events = self.store.events_of(org).await?;
+        for e in &mut events {
+            e.status = e.status.effective(e.ends_at, now);
+        }
+        Ok(events)
+    }
+}

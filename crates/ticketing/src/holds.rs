@@ -1,0 +1,106 @@
+//! Placing and releasing holds; availability.
+
+use domain::hold::{HoldError, HoldRequest, price_hold};
+use domain::ids::{EventId, HoldId, UserId};
+use store::{Availability, HoldConflict, HoldRecord, PlaceHoldError, ReleaseHoldError, StoreError};
+
+use crate::{Denied, Ticketing, from_visible};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HoldFailure {
+    #[error(transparent)]
+    Rejected(#[from] HoldError),
+    #[error(transparent)]
+    Unavailable(HoldConflict),
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseFailure {
+    #[error("the hold has become an order and can no longer be released")]
+    Ordered,
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AvailabilityError {
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+from_visible!(HoldFailure, AvailabilityError);
+
+impl Ticketing {
+    /// Holds seats and GA places for `user`, all or nothing, at today's prices.
+    pub async fn place_hold(
+        &self,
+        user: UserId,
+        event: EventId,
+        request: HoldRequest,
+    ) -> Result<HoldRecord, HoldFailure> {
+        let record = self.visible_event(Some(user), event).await?;
+        let now = self.now();
+        let status = record.status.effective(record.ends_at, now);
+        let ticket_types = self.store.ticket_types(event).await?;
+        let seats: Vec<_> = request.seats.iter().map(|s| s.seat).collect();
+        let zones = self.store.seat_zones(record.venue, &seats).await?;
+        let priced = price_hold(status, &ticket_types, &zones, &request, now)?;
+        let hold = HoldId::new();
+        let expires_at = now + self.settings.hold_ttl;
+        match self.store.place_hold(hold, event, user, &priced, now, expires_at).await {
+            Ok(()) => {}
+            Err(PlaceHoldError::Conflict(c)) => {
+                metrics::counter!("holds_rejected_total").increment(1);
+                return Err(HoldFailure::Unavailable(c));
+            }
+            Err(PlaceHoldError::Store(e)) => return Err(e.into()),
+        }
+        metrics::counter!("holds_placed_total").increment(1);
+        Ok(HoldRecord {
+            id: hold,
+            event,
+            user,
+            status: store::HoldStatus::Active,
+            total: priced.total,
+            created_at: now,
+            expires_at,
+            lines: priced.lines,
+        })
+    }
+
+    /// The user's own hold.
+    pub async fn hold(&self, user: UserId, hold: HoldId) -> Result<HoldRecord, AvailabilityError> {
+        match self.store.hold(hold).await? {
+            Some(h) if h.user == user => Ok(h),
+            _ => Err(Denied::NotFound("hold").into()),
+        }
+    }
+
+    pub async fn release_hold(&self, user: UserId, hold: HoldId) -> Result<(), ReleaseFailure> {
+        match self.store.release_hold(hold, user).await {
+            Ok(()) => {
+                metrics::counter!("holds_released_total").increment(1);
+                Ok(())
+            }
+            Err(ReleaseHoldError::NotFound) => Err(Denied::NotFound("hold").into()),
+            Err(ReleaseHoldError::Ordered) => Err(ReleaseFailure::Ordered),
+            Err(ReleaseHoldError::Store(e)) => Err(e.into()),
+        }
+    }
+
+    pub async fn availability(
+        &self,
+        viewer: Option<UserId>,
+        event: EventId,
+    ) -> Result<Availability, AvailabilityError> {
+        let record = self.visible_event(viewer, event).await?;
+        Ok(self.store.availability(event, record.venue, self.now()).await?)
+    }
+}

@@ -1,0 +1,151 @@
+//! Use cases: what a buyer, an organizer or gate staff can do, each a method
+//! on [`Ticketing`] with its own error enum.
+//!
+//! This crate orchestrates: it checks permissions, asks `domain` for the
+//! rules, `store` for the data and the atomic steps, and payment gateways for
+//! money. It knows nothing of HTTP; the web crate maps its errors to status
+//! codes in one place.
+
+pub mod accounts;
+pub mod checkin;
+pub mod checkout;
+pub mod events;
+pub mod holds;
+pub mod organizations;
+pub mod payments;
+pub mod venues;
+
+use std::sync::Arc;
+
+use domain::ids::{EventId, OrganizationId, UserId};
+use domain::{Clock, Timestamp};
+use store::{EventRecord, Store, StoreError};
+
+pub use payments::{PaymentGateway, Payments, TestGateway};
+
+/// Settings of the use cases, with their defaults in [`Settings::default`].
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub hold_ttl: chrono::Duration,
+    pub session_ttl: chrono::Duration,
+    pub password_hashing: accounts::PasswordHashing,
+}
+
+/// How long a bearer token stays valid: a working day, so gate staff sign in
+/// once per shift.
+pub const SESSION_TTL_SECS: i64 = 12 * 60 * 60;
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            hold_ttl: chrono::Duration::seconds(domain::hold::HOLD_TTL_SECS_DEFAULT as i64),
+            session_ttl: chrono::Duration::seconds(SESSION_TTL_SECS),
+            password_hashing: accounts::PasswordHashing::default(),
+        }
+    }
+}
+
+/// The application: cheap to clone, shared by every request.
+#[derive(Clone)]
+pub struct Ticketing {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    payments: Arc<Payments>,
+    settings: Arc<Settings>,
+}
+
+/// The wall clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        chrono::Utc::now()
+    }
+}
+
+/// Why a caller may not do what they asked, shared by every use case.
+#[derive(Debug, thiserror::Error)]
+pub enum Denied {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Forbidden(&'static str),
+}
+
+impl Ticketing {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, payments: Arc<Payments>, settings: Settings) -> Self {
+        Self { store, clock, payments, settings: Arc::new(settings) }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Now, to the millisecond: the precision the database keeps, so a time
+    /// returned to a client is the same time it will read back later.
+    pub fn now(&self) -> Timestamp {
+        use chrono::SubsecRound;
+        self.clock.now().trunc_subsecs(3)
+    }
+
+    /// The event, if it exists and `viewer` may see it: published, ended and
+    /// cancelled events are public; drafts only to their organization.
+    async fn visible_event(&self, viewer: Option<UserId>, event: EventId) -> Result<EventRecord, VisibleError> {
+        let record = self.store.event(event).await?.ok_or(Denied::NotFound("event"))?;
+        if record.status == domain::event::EventStatus::Draft {
+            let member = match viewer {
+                Some(user) => self.store.role_in(user, record.organization).await?.is_some(),
+                None => false,
+            };
+            if !member {
+                return Err(Denied::NotFound("event").into());
+            }
+        }
+        Ok(record)
+    }
+
+    /// Checks that `user` holds a role in `org` that satisfies `allowed`.
+    async fn require_role(
+        &self,
+        user: UserId,
+        org: OrganizationId,
+        allowed: fn(&domain::auth::Role) -> bool,
+        why: &'static str,
+    ) -> Result<domain::auth::Role, VisibleError> {
+        match self.store.role_in(user, org).await? {
+            Some(role) if allowed(&role) => Ok(role),
+            Some(_) => Err(Denied::Forbidden(why).into()),
+            None => Err(Denied::Forbidden("you are not a member of this organization").into()),
+        }
+    }
+}
+
+/// The errors of the shared checks above; each use case converts them.
+#[derive(Debug, thiserror::Error)]
+pub enum VisibleError {
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Implements `From<VisibleError>` for a use-case error with `Denied` and
+/// `Store` variants.
+macro_rules! from_visible {
+    ($($err:ty),*) => {$(
+        impl From<$crate::VisibleError> for $err {
+            fn from(e: $crate::VisibleError) -> Self {
+                match e {
+                    $crate::VisibleError::Denied(d) => Self::Denied(d),
+                    $crate::VisibleError::Store(s) => Self::Store(s),
+                }
+            }
+        }
+    )*};
+}
+pub(crate) use from_visible;

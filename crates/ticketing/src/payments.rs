@@ -1,0 +1,189 @@
+//! Payment gateways behind one trait, and the built-in `test` gateway.
+//!
+//! Every charge carries an idempotency key: a gateway must return the first
+//! charge for a key it has seen, never charge twice. Card data never reaches
+//! this process; clients hand over a gateway token.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use domain::money::Money;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+#[derive(Clone, Debug)]
+pub struct ChargeRequest<'a> {
+    /// Same key, same charge: the gateway deduplicates on it.
+    pub idempotency_key: &'a str,
+    pub amount: Money,
+    pub token: &'a str,
+    pub description: &'a str,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Charge {
+    /// The gateway's id for the charge, for refunds and reconciliation.
+    pub reference: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PaymentError {
+    /// Final: the card or account was refused. Retrying will not help.
+    #[error("payment declined: {0}")]
+    Declined(String),
+    /// Transient: the gateway could not be reached or failed. Nothing was
+    /// charged, or a retry with the same key will find the charge.
+    #[error("payment gateway unavailable: {0}")]
+    Unavailable(String),
+}
+
+pub trait PaymentGateway: Send + Sync + 'static {
+    /// The name clients use in `payment.gateway`.
+    fn name(&self) -> &'static str;
+    fn charge<'a>(&'a self, request: ChargeRequest<'a>) -> BoxFuture<'a, Result<Charge, PaymentError>>;
+    fn refund<'a>(&'a self, charge: &'a Charge, amount: Money) -> BoxFuture<'a, Result<(), PaymentError>>;
+}
+
+/// The gateways this installation accepts, by name.
+#[derive(Default)]
+pub struct Payments {
+    gateways: HashMap<&'static str, Arc<dyn PaymentGateway>>,
+}
+
+impl Payments {
+    pub fn with(mut self, gateway: Arc<dyn PaymentGateway>) -> Self {
+        self.gateways.insert(gateway.name(), gateway);
+        self
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn PaymentGateway>> {
+        self.gateways.get(name)
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut names: Vec<_> = self.gateways.keys().copied().collect();
+        names.sort_unstable();
+        names
+    }
+}
+
+/// Token the test gateway accepts.
+pub const TEST_TOKEN_OK: &str = "tok_ok";
+/// Token the test gateway declines.
+pub const TEST_TOKEN_DECLINED: &str = "tok_declined";
+/// Token for which the test gateway behaves as if it were down.
+pub const TEST_TOKEN_UNAVAILABLE: &str = "tok_unavailable";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TestCharge {
+    pub reference: String,
+    pub amount: Money,
+    pub refunded: bool,
+}
+
+/// A gateway for demos and tests that moves no money. It keeps its ledger in
+/// memory and honours idempotency keys like a real gateway.
+#[derive(Default)]
+pub struct TestGateway {
+    ledger: Mutex<TestLedger>,
+}
+
+#[derive(Default)]
+struct TestLedger {
+    by_key: HashMap<String, usize>,
+    charges: Vec<TestCharge>,
+}
+
+impl TestGateway {
+    /// Every charge made so far, in order.
+    pub fn charges(&self) -> Vec<TestCharge> {
+        self.ledger.lock().expect("test ledger poisoned").charges.clone()
+    }
+
+    /// Sum of charges not refunded, in minor units.
+    pub fn net_charged_minor(&self) -> i64 {
+        self.charges().iter().filter(|c| !c.refunded).map(|c| c.amount.amount_minor()).sum()
+    }
+}
+
+impl PaymentGateway for TestGateway {
+    fn name(&self) -> &'static str {
+        "test"
+    }
+
+    fn charge<'a>(&'a self, request: ChargeRequest<'a>) -> BoxFuture<'a, Result<Charge, PaymentError>> {
+        Box::pin(async move {
+            match request.token {
+                TEST_TOKEN_OK => {}
+                TEST_TOKEN_DECLINED => return Err(PaymentError::Declined("the test card was declined".into())),
+                TEST_TOKEN_UNAVAILABLE => return Err(PaymentError::Unavailable("test gateway is down".into())),
+                _ => {
+                    return Err(PaymentError::Declined(format!(
+                        "the test gateway accepts '{TEST_TOKEN_OK}' and declines '{TEST_TOKEN_DECLINED}'"
+                    )));
+                }
+            }
+            // std Mutex: held for a few instructions, never across an await.
+            let mut ledger = self.ledger.lock().expect("test ledger poisoned");
+            if let Some(&i) = ledger.by_key.get(request.idempotency_key) {
+                return Ok(Charge { reference: ledger.charges[i].reference.clone() });
+            }
+            let reference = format!("test_ch_{}", ledger.charges.len() + 1);
+            ledger.charges.push(TestCharge { reference: reference.clone(), amount: request.amount, refunded: false });
+            let index = ledger.charges.len() - 1;
+            ledger.by_key.insert(request.idempotency_key.to_owned(), index);
+            Ok(Charge { reference })
+        })
+    }
+
+    fn refund<'a>(&'a self, charge: &'a Charge, _amount: Money) -> BoxFuture<'a, Result<(), PaymentError>> {
+        Box::pin(async move {
+            let mut ledger = self.ledger.lock().expect("test ledger poisoned");
+            match ledger.charges.iter_mut().find(|c| c.reference == charge.reference) {
+                Some(c) => {
+                    c.refunded = true;
+                    Ok(())
+                }
+                None => Err(PaymentError::Declined(format!("no charge {}", charge.reference))),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eur(a: i64) -> Money {
+        Money::new(a, "EUR".parse().unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn test_gateway_charges_once_per_key() {
+        let g = TestGateway::default();
+        let req =
+            |key| ChargeRequest { idempotency_key: key, amount: eur(100), token: TEST_TOKEN_OK, description: "x" };
+        let a = g.charge(req("k1")).await.unwrap();
+        let b = g.charge(req("k1")).await.unwrap();
+        assert_eq!(a, b);
+        g.charge(req("k2")).await.unwrap();
+        assert_eq!(g.charges().len(), 2);
+        g.refund(&a, eur(100)).await.unwrap();
+        assert_eq!(g.net_charged_minor(), 100);
+    }
+
+    #[tokio::test]
+    async fn test_gateway_declines_and_fails_on_request() {
+        let g = TestGateway::default();
+        let mut req =
+            ChargeRequest { idempotency_key: "k", amount: eur(1), token: TEST_TOKEN_DECLINED, description: "x" };
+        assert!(matches!(g.charge(req.clone()).await, Err(PaymentError::Declined(_))));
+        req.token = TEST_TOKEN_UNAVAILABLE;
+        assert!(matches!(g.charge(req.clone()).await, Err(PaymentError::Unavailable(_))));
+        req.token = "4242424242424242";
+        assert!(matches!(g.charge(req).await, Err(PaymentError::Declined(_))));
+        assert!(g.charges().is_empty());
+    }
+}

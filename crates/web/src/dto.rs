@@ -1,0 +1,763 @@
+//! JSON shapes of the REST API: what clients send and receive. Request bodies
+//! become domain commands here, once, through `TryFrom`.
+
+use chrono::{DateTime, Utc};
+use domain::event::{Admits, Category, EventSpec, TicketType, TicketTypeSpec};
+use domain::hold::{GaRequest, HoldLine, HoldRequest, SeatRequest};
+use domain::ids::{GaAreaId, SeatId, TicketTypeId};
+use domain::money::{Currency, Money};
+use domain::seatmap::{GaAreaSpec, RowSeats, RowSpec, SeatMapSpec, SectionSpec};
+use serde::{Deserialize, Serialize};
+use store::{EventRecord, HoldRecord, OrderRecord, TicketRecord};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::problem::Problem;
+
+/// An amount in minor units (cents) of an ISO 4217 currency.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct MoneyDto {
+    #[schema(example = 4500)]
+    pub amount: i64,
+    #[schema(example = "EUR")]
+    pub currency: String,
+}
+
+impl From<Money> for MoneyDto {
+    fn from(m: Money) -> Self {
+        Self { amount: m.amount_minor(), currency: m.currency().to_string() }
+    }
+}
+
+impl TryFrom<&MoneyDto> for Money {
+    type Error = Problem;
+
+    fn try_from(m: &MoneyDto) -> Result<Self, Problem> {
+        let currency: Currency = m
+            .currency
+            .parse()
+            .map_err(|e: domain::money::MoneyError| Problem::unprocessable("invalid-money", e.to_string()))?;
+        Money::new(m.amount, currency).map_err(|e| Problem::unprocessable("invalid-money", e.to_string()))
+    }
+}
+
+// ---- accounts ----
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RegisterRequest {
+    pub email: String,
+    pub password: String,
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// Seconds until the token expires.
+    pub expires_in: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserResponse {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MembershipDto {
+    pub organization_id: Uuid,
+    #[schema(example = "owner")]
+    pub role: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeResponse {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub memberships: Vec<MembershipDto>,
+}
+
+// ---- organizations ----
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateOrganizationRequest {
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationResponse {
+    pub id: Uuid,
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AddMemberRequest {
+    pub email: String,
+    /// `admin` or `gate`.
+    pub role: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberResponse {
+    pub organization_id: Uuid,
+    pub user_id: Uuid,
+    pub role: String,
+}
+
+// ---- venues ----
+
+/// A row's seats: a count (labelled 1..n) or explicit labels.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum RowSeatsDto {
+    Count(u32),
+    Labels(Vec<String>),
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RowDto {
+    pub label: String,
+    pub seats: RowSeatsDto,
+    /// Labels of accessible (wheelchair) seats in this row.
+    #[serde(default)]
+    pub accessible: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PointDto {
+    pub x: f64,
+    pub y: f64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SectionDto {
+    pub name: String,
+    pub price_zone: String,
+    pub rows: Vec<RowDto>,
+    /// Front-centre of the section on the map; sections without one are stacked.
+    #[serde(default)]
+    pub origin: Option<PointDto>,
+    /// Bend rows on circles of this radius (in seat widths); omit for straight rows.
+    #[serde(default)]
+    pub curve_radius: Option<f64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct GaAreaDto {
+    pub name: String,
+    pub capacity: u32,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct SeatMapDto {
+    #[serde(default)]
+    pub sections: Vec<SectionDto>,
+    #[serde(default)]
+    pub ga_areas: Vec<GaAreaDto>,
+}
+
+impl From<SeatMapDto> for SeatMapSpec {
+    fn from(m: SeatMapDto) -> Self {
+        SeatMapSpec {
+            sections: m
+                .sections
+                .into_iter()
+                .map(|s| SectionSpec {
+                    name: s.name,
+                    price_zone: s.price_zone,
+                    rows: s
+                        .rows
+                        .into_iter()
+                        .map(|r| RowSpec {
+                            label: r.label,
+                            seats: match r.seats {
+                                RowSeatsDto::Count(n) => RowSeats::Count(n),
+                                RowSeatsDto::Labels(l) => RowSeats::Labels(l),
+                            },
+                            accessible: r.accessible,
+                        })
+                        .collect(),
+                    origin: s.origin.map(|p| (p.x, p.y)),
+                    curve_radius: s.curve_radius,
+                })
+                .collect(),
+            ga_areas: m.ga_areas.into_iter().map(|a| GaAreaSpec { name: a.name, capacity: a.capacity }).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateVenueRequest {
+    pub name: String,
+    #[serde(default)]
+    pub address: String,
+    /// IANA time zone, for example `Europe/Berlin`.
+    pub timezone: String,
+    pub seat_map: SeatMapDto,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VenueCreatedResponse {
+    pub id: Uuid,
+    pub seat_count: usize,
+    pub ga_capacity: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VenueResponse {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub name: String,
+    pub address: String,
+    pub timezone: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeatDto {
+    pub id: Uuid,
+    pub label: String,
+    pub x: f64,
+    pub y: f64,
+    pub accessible: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RowResponse {
+    pub label: String,
+    pub seats: Vec<SeatDto>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SectionResponse {
+    pub id: Uuid,
+    pub name: String,
+    pub price_zone: String,
+    pub rows: Vec<RowResponse>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GaAreaResponse {
+    pub id: Uuid,
+    pub name: String,
+    pub capacity: u32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeatMapResponse {
+    pub venue_id: Uuid,
+    pub name: String,
+    pub timezone: String,
+    pub sections: Vec<SectionResponse>,
+    pub ga_areas: Vec<GaAreaResponse>,
+}
+
+// ---- events ----
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TicketTypeRequest {
+    pub name: String,
+    pub price: MoneyDto,
+    /// Seats of this price zone; give this or `ga_area_id`.
+    #[serde(default)]
+    pub price_zone: Option<String>,
+    /// Places in this GA area; give this or `price_zone`.
+    #[serde(default)]
+    pub ga_area_id: Option<Uuid>,
+    /// Most tickets of this type in one order (default 10).
+    #[serde(default = "default_max_per_order")]
+    pub max_per_order: u32,
+    #[serde(default)]
+    pub sales_start: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub sales_end: Option<DateTime<Utc>>,
+}
+
+fn default_max_per_order() -> u32 {
+    10
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateEventRequest {
+    pub venue_id: Uuid,
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    /// concert, theatre, sports, comedy, festival, conference, family or other.
+    pub category: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub ticket_types: Vec<TicketTypeRequest>,
+}
+
+impl TryFrom<CreateEventRequest> for EventSpec {
+    type Error = Problem;
+
+    fn try_from(r: CreateEventRequest) -> Result<Self, Problem> {
+        let category: Category = r
+            .category
+            .parse()
+            .map_err(|e: domain::event::UnknownCategory| Problem::unprocessable("invalid-event", e.to_string()))?;
+        let ticket_types = r
+            .ticket_types
+            .into_iter()
+            .map(|t| {
+                let admits = match (t.price_zone, t.ga_area_id) {
+                    (Some(z), None) => Admits::PriceZone(z),
+                    (None, Some(a)) => Admits::GaArea(GaAreaId::from_uuid(a)),
+                    _ => {
+                        return Err(Problem::unprocessable(
+                            "invalid-event",
+                            format!("ticket type '{}' needs exactly one of price_zone and ga_area_id", t.name),
+                        ));
+                    }
+                };
+                Ok(TicketTypeSpec {
+                    price: Money::try_from(&t.price)?,
+                    name: t.name,
+                    admits,
+                    max_per_order: t.max_per_order,
+                    sales_start: t.sales_start,
+                    sales_end: t.sales_end,
+                })
+            })
+            .collect::<Result<_, Problem>>()?;
+        Ok(EventSpec {
+            title: r.title,
+            description: r.description,
+            category,
+            starts_at: r.starts_at,
+            ends_at: r.ends_at,
+            ticket_types,
+        })
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketTypeResponse {
+    pub id: Uuid,
+    pub name: String,
+    pub price: MoneyDto,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price_zone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ga_area_id: Option<Uuid>,
+    pub max_per_order: u32,
+    pub sales_start: Option<DateTime<Utc>>,
+    pub sales_end: Option<DateTime<Utc>>,
+}
+
+impl From<&TicketType> for TicketTypeResponse {
+    fn from(t: &TicketType) -> Self {
+        let (price_zone, ga_area_id) = match &t.admits {
+            Admits::PriceZone(z) => (Some(z.clone()), None),
+            Admits::GaArea(a) => (None, Some(*a.as_uuid())),
+        };
+        Self {
+            id: *t.id.as_uuid(),
+            name: t.name.clone(),
+            price: t.price.into(),
+            price_zone,
+            ga_area_id,
+            max_per_order: t.max_per_order,
+            sales_start: t.sales_start,
+            sales_end: t.sales_end,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VenueRef {
+    pub id: Uuid,
+    pub name: String,
+    pub timezone: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventResponse {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub venue_id: Uuid,
+    pub venue: VenueRef,
+    pub title: String,
+    pub description: String,
+    pub category: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// The venue's IANA time zone, for showing local times.
+    pub timezone: String,
+    /// draft, published, ended or cancelled.
+    pub status: String,
+    pub ticket_types: Vec<TicketTypeResponse>,
+}
+
+impl EventResponse {
+    pub fn new(e: &EventRecord, types: &[TicketType]) -> Self {
+        Self {
+            id: *e.id.as_uuid(),
+            organization_id: *e.organization.as_uuid(),
+            venue_id: *e.venue.as_uuid(),
+            venue: venue_ref(e),
+            title: e.title.clone(),
+            description: e.description.clone(),
+            category: e.category.to_string(),
+            starts_at: e.starts_at,
+            ends_at: e.ends_at,
+            timezone: e.timezone.clone(),
+            status: e.status.to_string(),
+            ticket_types: types.iter().map(TicketTypeResponse::from).collect(),
+        }
+    }
+}
+
+fn venue_ref(e: &EventRecord) -> VenueRef {
+    VenueRef { id: *e.venue.as_uuid(), name: e.venue_name.clone(), timezone: e.timezone.clone() }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventStatusResponse {
+    pub id: Uuid,
+    pub status: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventSummaryDto {
+    pub id: Uuid,
+    pub title: String,
+    pub category: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub status: String,
+    pub venue: VenueRef,
+    /// The cheapest ticket, or null when the event has no ticket types.
+    pub min_price: Option<MoneyDto>,
+}
+
+impl EventSummaryDto {
+    pub fn new(e: &EventRecord, min_price: Option<Money>) -> Self {
+        Self {
+            id: *e.id.as_uuid(),
+            title: e.title.clone(),
+            category: e.category.to_string(),
+            starts_at: e.starts_at,
+            ends_at: e.ends_at,
+            status: e.status.to_string(),
+            venue: venue_ref(e),
+            min_price: min_price.map(MoneyDto::from),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventListResponse {
+    pub items: Vec<EventSummaryDto>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventListQuery {
+    /// Words to look for in title, description and venue.
+    pub q: Option<String>,
+    pub category: Option<String>,
+    /// Only events starting at or after this time.
+    pub from: Option<DateTime<Utc>>,
+    /// Only events starting before this time.
+    pub to: Option<DateTime<Utc>>,
+    pub cursor: Option<String>,
+    /// Page size, 1 to 100 (default 20).
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeatAvailabilityDto {
+    pub id: Uuid,
+    /// available, held or sold.
+    pub status: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GaAvailabilityDto {
+    pub area_id: Uuid,
+    pub capacity: u32,
+    pub remaining: u32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AvailabilityResponse {
+    pub event_id: Uuid,
+    pub seats: Vec<SeatAvailabilityDto>,
+    pub ga: Vec<GaAvailabilityDto>,
+}
+
+// ---- holds ----
+
+/// A seat to hold: its id, or an object choosing the ticket type too.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum SeatPick {
+    Id(Uuid),
+    WithType { seat_id: Uuid, ticket_type_id: Option<Uuid> },
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct GaPick {
+    pub area_id: Uuid,
+    pub quantity: u32,
+    #[serde(default)]
+    pub ticket_type_id: Option<Uuid>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct HoldRequestDto {
+    #[serde(default)]
+    pub seats: Vec<SeatPick>,
+    #[serde(default)]
+    pub ga: Vec<GaPick>,
+}
+
+impl From<HoldRequestDto> for HoldRequest {
+    fn from(r: HoldRequestDto) -> Self {
+        HoldRequest {
+            seats: r
+                .seats
+                .into_iter()
+                .map(|p| match p {
+                    SeatPick::Id(id) => SeatRequest { seat: SeatId::from_uuid(id), ticket_type: None },
+                    SeatPick::WithType { seat_id, ticket_type_id } => SeatRequest {
+                        seat: SeatId::from_uuid(seat_id),
+                        ticket_type: ticket_type_id.map(TicketTypeId::from_uuid),
+                    },
+                })
+                .collect(),
+            ga: r
+                .ga
+                .into_iter()
+                .map(|g| GaRequest {
+                    area: GaAreaId::from_uuid(g.area_id),
+                    quantity: g.quantity,
+                    ticket_type: g.ticket_type_id.map(TicketTypeId::from_uuid),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HoldItemDto {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seat_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ga_area_id: Option<Uuid>,
+    pub quantity: u32,
+    pub ticket_type_id: Uuid,
+    /// Locked in when the hold was placed.
+    pub unit_price: MoneyDto,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HoldResponse {
+    pub id: Uuid,
+    pub event_id: Uuid,
+    /// active, ordered or released (an active hold past expires_at is expired).
+    pub status: &'static str,
+    pub expires_at: DateTime<Utc>,
+    pub items: Vec<HoldItemDto>,
+    pub total: MoneyDto,
+}
+
+impl HoldResponse {
+    pub fn new(h: &HoldRecord, now: DateTime<Utc>) -> Self {
+        let status = match h.status {
+            store::HoldStatus::Active if h.is_live(now) => "active",
+            store::HoldStatus::Active => "expired",
+            store::HoldStatus::Ordered => "ordered",
+            store::HoldStatus::Released => "released",
+        };
+        Self {
+            id: *h.id.as_uuid(),
+            event_id: *h.event.as_uuid(),
+            status,
+            expires_at: h.expires_at,
+            items: h
+                .lines
+                .iter()
+                .map(|l| {
+                    let (seat_id, ga_area_id) = match l {
+                        HoldLine::Seat { seat, .. } => (Some(*seat.as_uuid()), None),
+                        HoldLine::Ga { area, .. } => (None, Some(*area.as_uuid())),
+                    };
+                    HoldItemDto {
+                        seat_id,
+                        ga_area_id,
+                        quantity: l.units(),
+                        ticket_type_id: *l.ticket_type().as_uuid(),
+                        unit_price: l.unit_price().into(),
+                    }
+                })
+                .collect(),
+            total: h.total.into(),
+        }
+    }
+}
+
+// ---- orders and tickets ----
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PaymentDto {
+    /// `test` in the default installation.
+    pub gateway: String,
+    /// A gateway token; never card data. The test gateway takes `tok_ok` and declines `tok_declined`.
+    pub token: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct OrderRequest {
+    pub hold_id: Uuid,
+    pub payment: PaymentDto,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeatLabelsDto {
+    pub section: String,
+    pub row: String,
+    pub seat: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketResponse {
+    pub id: Uuid,
+    pub order_id: Uuid,
+    pub event_id: Uuid,
+    pub event_title: String,
+    pub starts_at: DateTime<Utc>,
+    pub venue_name: String,
+    pub ticket_type_id: Uuid,
+    pub ticket_type_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seat_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seat: Option<SeatLabelsDto>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ga_area_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ga_area_name: Option<String>,
+    /// valid or revoked.
+    pub status: &'static str,
+    /// Signed barcode payload: what the QR code encodes and the gate scans.
+    pub barcode: String,
+    pub price: MoneyDto,
+    pub checked_in_at: Option<DateTime<Utc>>,
+    pub qr_svg_url: String,
+    pub qr_png_url: String,
+}
+
+impl From<&TicketRecord> for TicketResponse {
+    fn from(t: &TicketRecord) -> Self {
+        Self {
+            id: *t.id.as_uuid(),
+            order_id: *t.order.as_uuid(),
+            event_id: *t.event.as_uuid(),
+            event_title: t.event_title.clone(),
+            starts_at: t.event_starts_at,
+            venue_name: t.venue_name.clone(),
+            ticket_type_id: *t.ticket_type.as_uuid(),
+            ticket_type_name: t.ticket_type_name.clone(),
+            seat_id: t.seat.map(|s| *s.as_uuid()),
+            seat: t.seat_labels.as_ref().map(|(section, row, seat)| SeatLabelsDto {
+                section: section.clone(),
+                row: row.clone(),
+                seat: seat.clone(),
+            }),
+            ga_area_id: t.ga_area.map(|a| *a.as_uuid()),
+            ga_area_name: t.ga_area_name.clone(),
+            status: match t.status {
+                domain::checkin::TicketStatus::Valid => "valid",
+                domain::checkin::TicketStatus::Revoked => "revoked",
+            },
+            barcode: t.barcode.clone(),
+            price: t.price.into(),
+            checked_in_at: t.checked_in_at,
+            qr_svg_url: format!("/api/v1/tickets/{}/qr.svg", t.id),
+            qr_png_url: format!("/api/v1/tickets/{}/qr.png", t.id),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderResponse {
+    pub id: Uuid,
+    /// paid or refunded.
+    pub status: String,
+    pub event_id: Uuid,
+    pub hold_id: Uuid,
+    pub total: MoneyDto,
+    pub payment_gateway: String,
+    pub created_at: DateTime<Utc>,
+    pub tickets: Vec<TicketResponse>,
+}
+
+impl From<&OrderRecord> for OrderResponse {
+    fn from(o: &OrderRecord) -> Self {
+        Self {
+            id: *o.id.as_uuid(),
+            status: o.status.clone(),
+            event_id: *o.event.as_uuid(),
+            hold_id: *o.hold.as_uuid(),
+            total: o.total.into(),
+            payment_gateway: o.gateway.clone(),
+            created_at: o.created_at,
+            tickets: o.tickets.iter().map(TicketResponse::from).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderListResponse {
+    pub items: Vec<OrderResponse>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketListResponse {
+    pub items: Vec<TicketResponse>,
+}
+
+// ---- check-in ----
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CheckinRequest {
+    pub barcode: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckinResponse {
+    /// admitted (200); errors carry already_checked_in (409), invalid, wrong_event or revoked (422).
+    pub result: &'static str,
+    pub ticket_id: Uuid,
+    pub checked_in_at: DateTime<Utc>,
+}
+
+/// An RFC 9457 problem: every error response has this shape.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProblemDto {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthResponse {
+    pub status: &'static str,
+}

@@ -1,0 +1,138 @@
+//! Request extractors whose rejections are problem+json, never axum's plain
+//! text: JSON bodies, path ids, query strings and the bearer token.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use domain::ids::UserId;
+use serde::de::DeserializeOwned;
+
+use crate::AppState;
+use crate::problem::Problem;
+
+/// A JSON body. Syntax errors are 400, well-formed JSON of the wrong shape is
+/// 422, a missing content type 415 and an oversized body 413.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => Err(json_problem(rejection)),
+        }
+    }
+}
+
+fn json_problem(rejection: JsonRejection) -> Problem {
+    match rejection {
+        JsonRejection::JsonDataError(e) => Problem::unprocessable("invalid-body", e.body_text()),
+        JsonRejection::JsonSyntaxError(e) => {
+            Problem::bad_request(format!("the body is not valid JSON: {}", e.body_text()))
+        }
+        JsonRejection::MissingJsonContentType(_) => Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "send the body as JSON with 'Content-Type: application/json'",
+        ),
+        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            "Request body too large",
+            format!("the body may be at most {} bytes", crate::REQUEST_BODY_BYTES_MAX),
+        ),
+        other => Problem::bad_request(other.body_text()),
+    }
+}
+
+/// Path parameters; an id that does not parse names nothing, so it is a 404.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(v)) => Ok(ApiPath(v)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => {
+                Err(Problem::not_found(format!("no such resource: {}", e.body_text())))
+            }
+            Err(other) => Err(Problem::bad_request(other.body_text())),
+        }
+    }
+}
+
+/// Query parameters; malformed ones are a 400 naming the parameter.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(v)) => Ok(ApiQuery(v)),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(Problem::bad_request(e.body_text())),
+            Err(other) => Err(Problem::bad_request(other.body_text())),
+        }
+    }
+}
+
+fn bearer(parts: &Parts) -> Result<Option<&str>, Problem> {
+    let Some(value) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| Problem::unauthorized("malformed Authorization header"))?;
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+            Ok(Some(token.trim()))
+        }
+        _ => Err(Problem::unauthorized("use 'Authorization: Bearer <access_token>'")),
+    }
+}
+
+/// The signed-in user. Requests without a valid bearer token get 401.
+pub struct AuthUser(pub UserId);
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts)?
+            .ok_or_else(|| Problem::unauthorized("sign in first: this needs 'Authorization: Bearer <access_token>'"))?;
+        match state.ticketing.authenticate(token).await? {
+            Some(user) => Ok(AuthUser(user)),
+            None => Err(Problem::unauthorized("the access token is unknown or has expired; sign in again")),
+        }
+    }
+}
+
+/// The signed-in user if a token is given; anonymous otherwise. A token that
+/// is given but invalid is still a 401: silently ignoring it hides bugs.
+pub struct MaybeUser(pub Option<UserId>);
+
+impl FromRequestParts<AppState> for MaybeUser {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if bearer(parts)?.is_none() {
+            return Ok(MaybeUser(None));
+        }
+        AuthUser::from_request_parts(parts, state).await.map(|AuthUser(u)| MaybeUser(Some(u)))
+    }
+}
+
+/// The raw bearer token, for signing out.
+pub struct BearerToken(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        bearer(parts)?
+            .map(|t| BearerToken(t.to_owned()))
+            .ok_or_else(|| Problem::unauthorized("sign in first: this needs 'Authorization: Bearer <access_token>'"))
+    }
+}

@@ -1,0 +1,182 @@
+//! The HTTP face of RobustTicketing: the versioned REST API under `/api/v1`,
+//! its OpenAPI document, health and metrics.
+//!
+//! This is the only crate that knows HTTP: status codes, headers, JSON
+//! shapes. It turns requests into use-case calls on [`ticketing::Ticketing`]
+//! and use-case errors into RFC 9457 problem+json in one place
+//! ([`problem`]). It never touches SQL.
+
+pub mod dto;
+pub mod extract;
+pub mod problem;
+pub mod qr;
+pub mod routes;
+
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use ticketing::Ticketing;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::problem::Problem;
+
+/// Largest request body accepted. A 200,000-seat map with explicit seat
+/// labels fits; anything bigger is not a ticketing request.
+pub const REQUEST_BODY_BYTES_MAX: usize = 4 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub ticketing: Ticketing,
+    metrics: PrometheusHandle,
+}
+
+impl AppState {
+    pub fn new(ticketing: Ticketing) -> Self {
+        Self { ticketing, metrics: metrics_handle() }
+    }
+}
+
+/// The process-wide Prometheus recorder. The `metrics` facade has one global
+/// recorder, so it is installed once however many apps a process builds.
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .set_buckets(&[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5])
+                .expect("bucket list is not empty")
+                .install_recorder()
+                .expect("no other metrics recorder is installed")
+        })
+        .clone()
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "RobustTicketing API", description = "Venues, events, holds, orders, tickets and check-in. \
+        Money is {amount, currency} in minor units; times are RFC 3339; errors are RFC 9457 problem+json."),
+    modifiers(&BearerAuth),
+    tags((name = "accounts"), (name = "organizations"), (name = "venues"), (name = "events"), (name = "holds"),
+         (name = "orders"), (name = "tickets"), (name = "check-in"), (name = "operations"))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The OpenAPI document is served from here (and documents itself).
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "operations",
+    responses((status = 200, content_type = "application/json", body = Object)))]
+async fn openapi_json(State(doc): State<Arc<String>>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], doc.as_str().to_owned())
+}
+
+/// Every API route, registered together with its OpenAPI description so the
+/// two cannot drift apart.
+fn api() -> OpenApiRouter<AppState> {
+    use routes::*;
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(accounts::register))
+        .routes(routes!(accounts::login))
+        .routes(routes!(accounts::logout))
+        .routes(routes!(accounts::me))
+        .routes(routes!(organizations::create))
+        .routes(routes!(organizations::add_member))
+        .routes(routes!(venues::create, venues::list))
+        .routes(routes!(venues::seat_map))
+        .routes(routes!(events::create, events::list_of_organization))
+        .routes(routes!(events::publish))
+        .routes(routes!(events::cancel))
+        .routes(routes!(events::list))
+        .routes(routes!(events::get))
+        .routes(routes!(events::availability))
+        .routes(routes!(holds::create))
+        .routes(routes!(holds::get, holds::release))
+        .routes(routes!(orders::create))
+        .routes(routes!(orders::get))
+        .routes(routes!(orders::mine))
+        .routes(routes!(tickets::mine))
+        .routes(routes!(tickets::get))
+        .routes(routes!(tickets::qr_svg))
+        .routes(routes!(tickets::qr_png))
+        .routes(routes!(checkins::create))
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::metrics))
+}
+
+/// The OpenAPI document of every route, as the server serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = api().split_for_parts();
+    let (_, own) = OpenApiRouter::<Arc<String>>::new().routes(routes!(openapi_json)).split_for_parts();
+    doc.merge(own);
+    doc
+}
+
+pub fn router(state: AppState) -> Router {
+    let (api_router, _) = api().split_for_parts();
+    let doc = Arc::new(openapi().to_pretty_json().expect("the OpenAPI document serialises"));
+    let docs = Router::new().route("/api/v1/openapi.json", axum::routing::get(openapi_json)).with_state(doc);
+    api_router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .merge(docs)
+        .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
+        .layer(middleware::from_fn(track_http))
+        .layer(CatchPanicLayer::custom(panic_problem))
+        .layer(TraceLayer::new_for_http())
+}
+
+async fn not_found() -> Problem {
+    Problem::not_found("no such route; see /api/v1/openapi.json")
+}
+
+async fn method_not_allowed() -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+        "this route does not take that method; see /api/v1/openapi.json",
+    )
+}
+
+fn panic_problem(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    Problem::internal(&"a request handler panicked").into_response()
+}
+
+/// Counts requests and records their latency per route and status.
+async fn track_http(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = request.method().to_string();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
+    response
+}

@@ -1,0 +1,333 @@
+//! RFC 9457 problem details, and the one place where use-case errors become
+//! HTTP status codes.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+use ticketing::Denied;
+use ticketing::accounts::{LoginError, RegisterError};
+use ticketing::checkin::CheckinError;
+use ticketing::checkout::OrderError;
+use ticketing::events::{ChangeEventError, CreateEventError, ListEventsError, ViewEventError};
+use ticketing::holds::{AvailabilityError, HoldFailure, ReleaseFailure};
+use ticketing::organizations::{AddMemberFailure, CreateOrganizationError};
+use ticketing::venues::{CreateVenueError, ViewVenueError};
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An error response: `type`, `title`, `status`, `detail`, plus extension
+/// members that clients can act on (which seats were taken, and so on).
+#[derive(Debug)]
+pub struct Problem {
+    status: StatusCode,
+    kind: &'static str,
+    title: &'static str,
+    detail: String,
+    extensions: Map<String, Value>,
+    headers: Vec<(header::HeaderName, HeaderValue)>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, kind: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self { status, kind, title, detail: detail.into(), extensions: Map::new(), headers: Vec::new() }
+    }
+
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.extensions.insert(key.to_owned(), value.into());
+        self
+    }
+
+    pub fn with_header(mut self, name: header::HeaderName, value: &'static str) -> Self {
+        self.headers.push((name, HeaderValue::from_static(value)));
+        self
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", detail)
+    }
+
+    pub fn unprocessable(kind: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, kind, "The request cannot be carried out as given", detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
+    pub fn conflict(kind: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, kind, "Conflict with the current state", detail)
+    }
+
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required", detail)
+            .with_header(header::WWW_AUTHENTICATE, "Bearer")
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed", detail)
+    }
+
+    /// A failure that is ours, not the client's. The cause goes to the log,
+    /// never to the client.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "something went wrong on our side; it has been logged. Retrying is safe.",
+        )
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let mut body = json!({
+            "type": format!("urn:robust-ticketing:problem:{}", self.kind),
+            "title": self.title,
+            "status": self.status.as_u16(),
+            "detail": self.detail,
+        });
+        if let Value::Object(map) = &mut body {
+            map.extend(self.extensions);
+        }
+        let mut response = (self.status, axum::Json(body)).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        for (name, value) in self.headers {
+            response.headers_mut().insert(name, value);
+        }
+        response
+    }
+}
+
+impl From<store::StoreError> for Problem {
+    fn from(e: store::StoreError) -> Self {
+        if e.is_overloaded() {
+            tracing::warn!(error = %e, "database overloaded");
+            return Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "Temporarily overloaded",
+                "the service is busy; retry in a moment",
+            )
+            .with_header(header::RETRY_AFTER, "1");
+        }
+        Problem::internal(&e)
+    }
+}
+
+impl From<Denied> for Problem {
+    fn from(d: Denied) -> Self {
+        match d {
+            Denied::NotFound(_) => Problem::not_found(d.to_string()),
+            Denied::Forbidden(_) => Problem::forbidden(d.to_string()),
+        }
+    }
+}
+
+impl From<RegisterError> for Problem {
+    fn from(e: RegisterError) -> Self {
+        match e {
+            RegisterError::EmailTaken => Problem::conflict("email-taken", e.to_string()),
+            RegisterError::Store(s) => s.into(),
+            other => Problem::unprocessable("invalid-account", other.to_string()),
+        }
+    }
+}
+
+impl From<LoginError> for Problem {
+    fn from(e: LoginError) -> Self {
+        match e {
+            LoginError::BadCredentials => Problem::unauthorized(e.to_string()),
+            LoginError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<CreateOrganizationError> for Problem {
+    fn from(e: CreateOrganizationError) -> Self {
+        match e {
+            CreateOrganizationError::BadName => Problem::unprocessable("invalid-organization", e.to_string()),
+            CreateOrganizationError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<AddMemberFailure> for Problem {
+    fn from(e: AddMemberFailure) -> Self {
+        match e {
+            AddMemberFailure::InvalidEmail(_) | AddMemberFailure::UnknownUser => {
+                Problem::unprocessable("invalid-member", e.to_string())
+            }
+            AddMemberFailure::AlreadyMember => Problem::conflict("already-member", e.to_string()),
+            AddMemberFailure::Denied(d) => d.into(),
+            AddMemberFailure::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<CreateVenueError> for Problem {
+    fn from(e: CreateVenueError) -> Self {
+        match e {
+            CreateVenueError::Venue(_) | CreateVenueError::SeatMap(_) => {
+                Problem::unprocessable("invalid-venue", e.to_string())
+            }
+            CreateVenueError::Denied(d) => d.into(),
+            CreateVenueError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<ViewVenueError> for Problem {
+    fn from(e: ViewVenueError) -> Self {
+        match e {
+            ViewVenueError::Denied(d) => d.into(),
+            ViewVenueError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<CreateEventError> for Problem {
+    fn from(e: CreateEventError) -> Self {
+        match e {
+            CreateEventError::UnknownVenue | CreateEventError::Invalid(_) => {
+                Problem::unprocessable("invalid-event", e.to_string())
+            }
+            CreateEventError::Denied(d) => d.into(),
+            CreateEventError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<ChangeEventError> for Problem {
+    fn from(e: ChangeEventError) -> Self {
+        match e {
+            ChangeEventError::Transition(_) | ChangeEventError::Concurrent => {
+                Problem::conflict("event-state", e.to_string())
+            }
+            ChangeEventError::Denied(d) => d.into(),
+            ChangeEventError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<ViewEventError> for Problem {
+    fn from(e: ViewEventError) -> Self {
+        match e {
+            ViewEventError::Denied(d) => d.into(),
+            ViewEventError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<ListEventsError> for Problem {
+    fn from(e: ListEventsError) -> Self {
+        match e {
+            ListEventsError::Store(s) => s.into(),
+            other => Problem::bad_request(other.to_string()),
+        }
+    }
+}
+
+impl From<HoldFailure> for Problem {
+    fn from(e: HoldFailure) -> Self {
+        use domain::hold::HoldError;
+        match e {
+            HoldFailure::Unavailable(c) => {
+                let seats: Vec<String> = c.seats.iter().map(|s| s.to_string()).collect();
+                let areas: Vec<String> = c.ga_areas.iter().map(|a| a.to_string()).collect();
+                let mut detail = String::from("nothing was held: ");
+                if !seats.is_empty() {
+                    detail.push_str(&format!("{} of the seats are taken", seats.len()));
+                }
+                if !areas.is_empty() {
+                    if !seats.is_empty() {
+                        detail.push_str("; ");
+                    }
+                    detail.push_str("not enough places remain in the requested GA area");
+                }
+                detail.push_str(". Choose other seats or fewer places.");
+                Problem::conflict("unavailable", detail)
+                    .with("unavailable_seats", seats)
+                    .with("unavailable_ga_areas", areas)
+            }
+            HoldFailure::Rejected(r @ (HoldError::EventNotOnSale(_) | HoldError::SalesClosed(_))) => {
+                Problem::conflict("not-on-sale", r.to_string())
+            }
+            HoldFailure::Rejected(r) => Problem::unprocessable("invalid-hold", r.to_string()),
+            HoldFailure::Denied(d) => d.into(),
+            HoldFailure::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<ReleaseFailure> for Problem {
+    fn from(e: ReleaseFailure) -> Self {
+        match e {
+            ReleaseFailure::Ordered => Problem::conflict("hold-ordered", e.to_string()),
+            ReleaseFailure::Denied(d) => d.into(),
+            ReleaseFailure::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<AvailabilityError> for Problem {
+    fn from(e: AvailabilityError) -> Self {
+        match e {
+            AvailabilityError::Denied(d) => d.into(),
+            AvailabilityError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<OrderError> for Problem {
+    fn from(e: OrderError) -> Self {
+        match e {
+            OrderError::UnknownGateway(..) | OrderError::KeyReused => {
+                Problem::unprocessable("invalid-order", e.to_string())
+            }
+            OrderError::StillProcessing => {
+                Problem::conflict("in-progress", e.to_string()).with_header(header::RETRY_AFTER, "1")
+            }
+            OrderError::HoldNotLive => Problem::conflict("hold-expired", e.to_string()),
+            OrderError::AlreadyOrdered(order) => {
+                Problem::conflict("hold-ordered", e.to_string()).with("order_id", order.to_string())
+            }
+            OrderError::Declined(_) => {
+                Problem::new(StatusCode::PAYMENT_REQUIRED, "payment-declined", "Payment declined", e.to_string())
+            }
+            OrderError::GatewayUnavailable(_) => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "gateway-unavailable",
+                "Payment gateway unavailable",
+                format!("{e}; nothing was charged. Retry with the same Idempotency-Key."),
+            )
+            .with_header(header::RETRY_AFTER, "5"),
+            OrderError::Replayed { status, detail } => {
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::CONFLICT);
+                let kind = match status {
+                    StatusCode::PAYMENT_REQUIRED => "payment-declined",
+                    StatusCode::NOT_FOUND => "not-found",
+                    _ => "hold-expired",
+                };
+                Problem::new(status, kind, "Replayed outcome of an earlier request with this Idempotency-Key", detail)
+            }
+            OrderError::Denied(d) => d.into(),
+            OrderError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<CheckinError> for Problem {
+    fn from(e: CheckinError) -> Self {
+        match e {
+            CheckinError::BadInput => Problem::unprocessable("invalid-barcode", e.to_string()),
+            CheckinError::Denied(d) => d.into(),
+            CheckinError::Store(s) => s.into(),
+        }
+    }
+}

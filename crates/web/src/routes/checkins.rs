@@ -1,0 +1,68 @@
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use domain::checkin::CheckinOutcome;
+use domain::ids::EventId;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::dto::{CheckinRequest, CheckinResponse, ProblemDto};
+use crate::extract::{ApiJson, ApiPath, AuthUser};
+use crate::problem::Problem;
+
+/// Scan a ticket at a gate of this event. A ticket is admitted at most once.
+#[utoipa::path(post, path = "/api/v1/events/{event}/checkins", tag = "check-in", security(("bearer" = [])),
+    params(("event" = Uuid, Path)), request_body = CheckinRequest,
+    responses((status = 200, body = CheckinResponse, description = "admitted"),
+               (status = 401, body = ProblemDto), (status = 403, body = ProblemDto), (status = 404, body = ProblemDto),
+               (status = 409, body = ProblemDto, description = "result already_checked_in, with checked_in_at"),
+               (status = 422, body = ProblemDto, description = "result invalid, wrong_event or revoked")))]
+pub async fn create(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(event): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<CheckinRequest>,
+) -> Result<(StatusCode, Json<CheckinResponse>), Problem> {
+    let record = state.ticketing.check_in(user, EventId::from_uuid(event), &req.barcode).await?;
+    let result = record.outcome.as_str();
+    let ticket_id = record.ticket.map(|t| t.to_string());
+    match record.outcome {
+        CheckinOutcome::Admitted => Ok((
+            StatusCode::OK,
+            Json(CheckinResponse {
+                result,
+                ticket_id: *record.ticket.expect("an admitted ticket is known").as_uuid(),
+                checked_in_at: record.checked_in_at.expect("an admitted ticket has a check-in time"),
+            }),
+        )),
+        CheckinOutcome::AlreadyCheckedIn => {
+            let at = record.checked_in_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+            Err(Problem::conflict(
+                "already-checked-in",
+                format!(
+                    "this ticket was already admitted at {}; do not let it in again",
+                    at.clone().unwrap_or_default()
+                ),
+            )
+            .with("result", result)
+            .with("ticket_id", ticket_id)
+            .with("checked_in_at", at))
+        }
+        CheckinOutcome::Invalid => Err(Problem::unprocessable(
+            "ticket-invalid",
+            "not a valid ticket: the barcode is unreadable, forged or altered",
+        )
+        .with("result", result)),
+        CheckinOutcome::WrongEvent => {
+            Err(Problem::unprocessable("ticket-wrong-event", "this ticket is for a different event")
+                .with("result", result)
+                .with("ticket_id", ticket_id))
+        }
+        CheckinOutcome::Revoked => Err(Problem::unprocessable(
+            "ticket-revoked",
+            "this ticket has been revoked (refunded or re-issued); it does not admit",
+        )
+        .with("result", result)
+        .with("ticket_id", ticket_id)),
+    }
+}

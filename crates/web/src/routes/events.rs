@@ -1,0 +1,156 @@
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use domain::event::{Category, EventSpec};
+use domain::ids::{EventId, OrganizationId, VenueId};
+use store::{EventFilter, SeatStatus};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::dto::{
+    AvailabilityResponse, CreateEventRequest, EventListQuery, EventListResponse, EventResponse, EventStatusResponse,
+    EventSummaryDto, GaAvailabilityDto, ProblemDto, SeatAvailabilityDto,
+};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, MaybeUser};
+use crate::problem::Problem;
+
+/// Create a draft event with its ticket types at one of the organization's venues.
+#[utoipa::path(post, path = "/api/v1/organizations/{org}/events", tag = "events", security(("bearer" = [])),
+    params(("org" = Uuid, Path)), request_body = CreateEventRequest,
+    responses((status = 201, body = EventResponse), (status = 401, body = ProblemDto), (status = 403, body = ProblemDto),
+               (status = 422, body = ProblemDto)))]
+pub async fn create(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(org): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<CreateEventRequest>,
+) -> Result<(StatusCode, Json<EventResponse>), Problem> {
+    let venue = VenueId::from_uuid(req.venue_id);
+    let spec = EventSpec::try_from(req)?;
+    let details = state.ticketing.create_event(user, OrganizationId::from_uuid(org), venue, spec).await?;
+    Ok((StatusCode::CREATED, Json(EventResponse::new(&details.event, &details.ticket_types))))
+}
+
+/// All of an organization's events, drafts included.
+#[utoipa::path(get, path = "/api/v1/organizations/{org}/events", tag = "events", security(("bearer" = [])),
+    params(("org" = Uuid, Path)),
+    responses((status = 200, body = Vec<EventSummaryDto>), (status = 401, body = ProblemDto), (status = 403, body = ProblemDto)))]
+pub async fn list_of_organization(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(org): ApiPath<Uuid>,
+) -> Result<Json<Vec<EventSummaryDto>>, Problem> {
+    let events = state.ticketing.events_of(user, OrganizationId::from_uuid(org)).await?;
+    Ok(Json(events.iter().map(|e| EventSummaryDto::new(e, None)).collect()))
+}
+
+/// Publish a draft event: it appears in listings and goes on sale.
+#[utoipa::path(post, path = "/api/v1/events/{event}/publish", tag = "events", security(("bearer" = [])),
+    params(("event" = Uuid, Path)),
+    responses((status = 200, body = EventStatusResponse), (status = 401, body = ProblemDto), (status = 403, body = ProblemDto),
+               (status = 404, body = ProblemDto), (status = 409, body = ProblemDto)))]
+pub async fn publish(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(event): ApiPath<Uuid>,
+) -> Result<Json<EventStatusResponse>, Problem> {
+    let e = state.ticketing.publish_event(user, EventId::from_uuid(event)).await?;
+    Ok(Json(EventStatusResponse { id: *e.id.as_uuid(), status: e.status.to_string() }))
+}
+
+/// Cancel an event: it stops selling at once.
+#[utoipa::path(post, path = "/api/v1/events/{event}/cancel", tag = "events", security(("bearer" = [])),
+    params(("event" = Uuid, Path)),
+    responses((status = 200, body = EventStatusResponse), (status = 401, body = ProblemDto), (status = 403, body = ProblemDto),
+               (status = 404, body = ProblemDto), (status = 409, body = ProblemDto)))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(event): ApiPath<Uuid>,
+) -> Result<Json<EventStatusResponse>, Problem> {
+    let e = state.ticketing.cancel_event(user, EventId::from_uuid(event)).await?;
+    Ok(Json(EventStatusResponse { id: *e.id.as_uuid(), status: e.status.to_string() }))
+}
+
+fn encode_cursor(starts_at: chrono::DateTime<chrono::Utc>, id: EventId) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}:{id}", starts_at.timestamp_millis()))
+}
+
+fn decode_cursor(cursor: &str) -> Result<(chrono::DateTime<chrono::Utc>, EventId), Problem> {
+    let bad = || Problem::bad_request("'cursor' is not one this API handed out; use next_cursor from a previous page");
+    let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let raw = String::from_utf8(raw).map_err(|_| bad())?;
+    let (ms, id) = raw.split_once(':').ok_or_else(bad)?;
+    let ms: i64 = ms.parse().map_err(|_| bad())?;
+    let at = chrono::DateTime::from_timestamp_millis(ms).ok_or_else(bad)?;
+    Ok((at, id.parse().map_err(|_| bad())?))
+}
+
+/// Upcoming published events, soonest first, with search and filters.
+#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventListQuery),
+    responses((status = 200, body = EventListResponse), (status = 400, body = ProblemDto)))]
+pub async fn list(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<EventListQuery>,
+) -> Result<Json<EventListResponse>, Problem> {
+    let category = match q.category.as_deref().filter(|c| !c.is_empty()) {
+        Some(c) => Some(c.parse::<Category>().map_err(|e| Problem::bad_request(e.to_string()))?),
+        None => None,
+    };
+    let after = q.cursor.as_deref().filter(|c| !c.is_empty()).map(decode_cursor).transpose()?;
+    if q.limit == Some(0) {
+        return Err(Problem::bad_request("'limit' must be between 1 and 100"));
+    }
+    let filter = EventFilter { query: q.q, category, from: q.from, to: q.to, after, limit: q.limit.unwrap_or(0) };
+    let (items, more) = state.ticketing.list_events(filter).await?;
+    let next_cursor = if more { items.last().map(|s| encode_cursor(s.event.starts_at, s.event.id)) } else { None };
+    Ok(Json(EventListResponse {
+        items: items.iter().map(|s| EventSummaryDto::new(&s.event, s.min_price)).collect(),
+        next_cursor,
+    }))
+}
+
+/// One event with its ticket types. Drafts are visible to their organization only.
+#[utoipa::path(get, path = "/api/v1/events/{event}", tag = "events", params(("event" = Uuid, Path)),
+    responses((status = 200, body = EventResponse), (status = 404, body = ProblemDto)))]
+pub async fn get(
+    State(state): State<AppState>,
+    MaybeUser(viewer): MaybeUser,
+    ApiPath(event): ApiPath<Uuid>,
+) -> Result<Json<EventResponse>, Problem> {
+    let details = state.ticketing.event_details(viewer, EventId::from_uuid(event)).await?;
+    Ok(Json(EventResponse::new(&details.event, &details.ticket_types)))
+}
+
+/// Every seat's status and the GA places remaining, right now.
+#[utoipa::path(get, path = "/api/v1/events/{event}/availability", tag = "events", params(("event" = Uuid, Path)),
+    responses((status = 200, body = AvailabilityResponse), (status = 404, body = ProblemDto)))]
+pub async fn availability(
+    State(state): State<AppState>,
+    MaybeUser(viewer): MaybeUser,
+    ApiPath(event): ApiPath<Uuid>,
+) -> Result<Json<AvailabilityResponse>, Problem> {
+    let a = state.ticketing.availability(viewer, EventId::from_uuid(event)).await?;
+    Ok(Json(AvailabilityResponse {
+        event_id: event,
+        seats: a
+            .seats
+            .into_iter()
+            .map(|(id, status)| SeatAvailabilityDto {
+                id: *id.as_uuid(),
+                status: match status {
+                    SeatStatus::Available => "available",
+                    SeatStatus::Held => "held",
+                    SeatStatus::Sold => "sold",
+                },
+            })
+            .collect(),
+        ga: a
+            .ga
+            .into_iter()
+            .map(|(area, capacity, remaining)| GaAvailabilityDto { area_id: *area.as_uuid(), capacity, remaining })
+            .collect(),
+    }))
+}

@@ -1,0 +1,109 @@
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use domain::ids::{OrganizationId, VenueId};
+use ticketing::venues::NewVenue;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::dto::{
+    CreateVenueRequest, GaAreaResponse, ProblemDto, RowResponse, SeatDto, SeatMapResponse, SectionResponse,
+    VenueCreatedResponse, VenueResponse,
+};
+use crate::extract::{ApiJson, ApiPath, AuthUser};
+use crate::problem::Problem;
+
+/// Create a venue with its seat map: sections of rows of seats, and GA areas.
+#[utoipa::path(post, path = "/api/v1/organizations/{org}/venues", tag = "venues", security(("bearer" = [])),
+    params(("org" = Uuid, Path)), request_body = CreateVenueRequest,
+    responses((status = 201, body = VenueCreatedResponse), (status = 401, body = ProblemDto), (status = 403, body = ProblemDto),
+               (status = 422, body = ProblemDto)))]
+pub async fn create(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(org): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<CreateVenueRequest>,
+) -> Result<(StatusCode, Json<VenueCreatedResponse>), Problem> {
+    let venue =
+        NewVenue { name: req.name, address: req.address, timezone: req.timezone, seat_map: req.seat_map.into() };
+    let created = state.ticketing.create_venue(user, OrganizationId::from_uuid(org), venue).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(VenueCreatedResponse {
+            id: *created.id.as_uuid(),
+            seat_count: created.seat_count,
+            ga_capacity: created.ga_capacity,
+        }),
+    ))
+}
+
+/// The organization's venues.
+#[utoipa::path(get, path = "/api/v1/organizations/{org}/venues", tag = "venues", security(("bearer" = [])),
+    params(("org" = Uuid, Path)),
+    responses((status = 200, body = Vec<VenueResponse>), (status = 401, body = ProblemDto), (status = 403, body = ProblemDto)))]
+pub async fn list(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(org): ApiPath<Uuid>,
+) -> Result<Json<Vec<VenueResponse>>, Problem> {
+    let venues = state.ticketing.venues_of(user, OrganizationId::from_uuid(org)).await?;
+    Ok(Json(
+        venues
+            .into_iter()
+            .map(|v| VenueResponse {
+                id: *v.id.as_uuid(),
+                organization_id: *v.organization.as_uuid(),
+                name: v.name,
+                address: v.address,
+                timezone: v.timezone,
+            })
+            .collect(),
+    ))
+}
+
+/// A venue's seat map with coordinates for drawing. Public.
+#[utoipa::path(get, path = "/api/v1/venues/{venue}/seat-map", tag = "venues", params(("venue" = Uuid, Path)),
+    responses((status = 200, body = SeatMapResponse), (status = 404, body = ProblemDto)))]
+pub async fn seat_map(
+    State(state): State<AppState>,
+    ApiPath(venue): ApiPath<Uuid>,
+) -> Result<Json<SeatMapResponse>, Problem> {
+    let (venue, map) = state.ticketing.seat_map(VenueId::from_uuid(venue)).await?;
+    Ok(Json(SeatMapResponse {
+        venue_id: *venue.id.as_uuid(),
+        name: venue.name,
+        timezone: venue.timezone,
+        sections: map
+            .sections
+            .into_iter()
+            .map(|s| SectionResponse {
+                id: *s.id.as_uuid(),
+                name: s.name,
+                price_zone: s.price_zone,
+                rows: s
+                    .rows
+                    .into_iter()
+                    .map(|r| RowResponse {
+                        label: r.label,
+                        seats: r
+                            .seats
+                            .into_iter()
+                            .map(|seat| SeatDto {
+                                id: *seat.id.as_uuid(),
+                                label: seat.label,
+                                x: seat.x,
+                                y: seat.y,
+                                accessible: seat.accessible,
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        ga_areas: map
+            .ga_areas
+            .into_iter()
+            .map(|a| GaAreaResponse { id: *a.id.as_uuid(), name: a.name, capacity: a.capacity })
+            .collect(),
+    }))
+}
