@@ -1,0 +1,150 @@
+//! Browsing events: listing, search, filters, paging, event details.
+
+use chrono::{Duration, Utc};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+async fn create_event(app: &TestApp, org: &Org, venue: &str, title: &str, category: &str, days: i64, publish: bool) -> String {
+    let starts = Utc::now() + Duration::days(days);
+    let r = app
+        .post(
+            &format!("/api/v1/organizations/{}/events", org.id),
+            Some(&org.owner.token),
+            &json!({"venue_id": venue, "title": title, "description": format!("{title} live"), "category": category,
+                    "starts_at": starts, "ends_at": starts + Duration::hours(2),
+                    "ticket_types": [{"name": "Seat", "price": {"amount": 1000 + days, "currency": "EUR"}, "price_zone": "main"}]}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    if publish {
+        let r = app.post(&format!("/api/v1/events/{id}/publish"), Some(&org.owner.token), &json!({})).await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    id
+}
+
+fn titles(page: &Value) -> Vec<String> {
+    page["items"].as_array().unwrap().iter().map(|e| e["title"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn the_listing_shows_published_upcoming_events_soonest_first_with_filters_and_pages() {
+    let app = spawn_app().await;
+    let org = app.org("owner@example.org").await;
+    let (venue, _, _) = app.venue(&org, 1, 5, 5).await;
+    create_event(&app, &org, &venue, "Jazz Night", "concert", 3, true).await;
+    create_event(&app, &org, &venue, "Hamlet", "theatre", 1, true).await;
+    create_event(&app, &org, &venue, "Rock 50% Off", "concert", 2, true).await;
+    create_event(&app, &org, &venue, "Secret Draft", "concert", 4, false).await;
+    let cancelled = create_event(&app, &org, &venue, "Called Off", "comedy", 5, true).await;
+    let r = app.post(&format!("/api/v1/events/{cancelled}/cancel"), Some(&org.owner.token), &json!({})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let all: Value = app.get("/api/v1/events", None).await.json().await.unwrap();
+    assert_eq!(titles(&all), ["Hamlet", "Rock 50% Off", "Jazz Night"]);
+    assert!(all["next_cursor"].is_null());
+    let first = &all["items"][0];
+    assert_eq!(first["venue"]["name"], "Test Hall");
+    assert_eq!(first["min_price"], json!({"amount": 1001, "currency": "EUR"}));
+
+    let concerts: Value = app.get("/api/v1/events?category=concert", None).await.json().await.unwrap();
+    assert_eq!(titles(&concerts), ["Rock 50% Off", "Jazz Night"]);
+    let search: Value = app.get("/api/v1/events?q=jazz", None).await.json().await.unwrap();
+    assert_eq!(titles(&search), ["Jazz Night"]);
+    // LIKE wildcards in the query are literal text.
+    let percent: Value = app.get("/api/v1/events?q=50%25", None).await.json().await.unwrap();
+    assert_eq!(titles(&percent), ["Rock 50% Off"]);
+    let from = (Utc::now() + Duration::hours(36)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let later: Value = app.get(&format!("/api/v1/events?from={from}"), None).await.json().await.unwrap();
+    assert_eq!(titles(&later), ["Rock 50% Off", "Jazz Night"]);
+
+    // Paging one at a time visits each event once, in order.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/events?limit=1&cursor={c}"),
+            None => "/api/v1/events?limit=1".to_owned(),
+        };
+        let page: Value = app.get(&path, None).await.json().await.unwrap();
+        seen.extend(titles(&page));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["Hamlet", "Rock 50% Off", "Jazz Night"]);
+}
+
+#[tokio::test]
+async fn event_details_show_ticket_types_venue_and_time_zone() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 3, 10).await;
+    let r = app.get(&format!("/api/v1/events/{}", f.event_id), None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["status"], "published");
+    assert_eq!(e["timezone"], "Europe/Berlin");
+    assert_eq!(e["venue_id"], f.venue_id.as_str());
+    let types = e["ticket_types"].as_array().unwrap();
+    assert_eq!(types.len(), 2);
+    assert_eq!(types[0]["price"], json!({"amount": SEAT_PRICE, "currency": "EUR"}));
+    assert_eq!(types[0]["price_zone"], "main");
+    assert_eq!(types[1]["ga_area_id"], f.ga_area.as_str());
+}
+
+#[tokio::test]
+async fn seat_maps_carry_rows_coordinates_and_accessible_seats() {
+    let app = spawn_app().await;
+    let org = app.org("owner@example.org").await;
+    let body = json!({
+        "name": "Curved Hall", "timezone": "America/New_York",
+        "seat_map": {
+            "sections": [
+                {"name": "Orchestra", "price_zone": "front", "curve_radius": 20.0,
+                 "rows": [{"label": "A", "seats": 10, "accessible": ["1", "10"]}, {"label": "B", "seats": ["101", "102", "103"]}]},
+                {"name": "Circle", "price_zone": "back", "rows": [{"label": "A", "seats": 4}]}
+            ],
+            "ga_areas": [{"name": "Pit", "capacity": 250}]
+        }
+    });
+    let r = app.post(&format!("/api/v1/organizations/{}/venues", org.id), Some(&org.owner.token), &body).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let created: Value = r.json().await.unwrap();
+    assert_eq!(created["seat_count"], 17);
+    assert_eq!(created["ga_capacity"], 250);
+    let map: Value = app.get(&format!("/api/v1/venues/{}/seat-map", created["id"].as_str().unwrap()), None).await.json().await.unwrap();
+    let orchestra = &map["sections"][0];
+    assert_eq!(orchestra["price_zone"], "front");
+    let row_a = orchestra["rows"][0]["seats"].as_array().unwrap();
+    assert_eq!(row_a.len(), 10);
+    assert_eq!(row_a[0]["accessible"], true);
+    assert_eq!(row_a[1]["accessible"], false);
+    assert!(row_a[0]["y"].as_f64().unwrap() < row_a[5]["y"].as_f64().unwrap(), "curved rows bend towards the stage");
+    let row_b: Vec<_> = orchestra["rows"][1]["seats"].as_array().unwrap().iter().map(|s| s["label"].clone()).collect();
+    assert_eq!(row_b, [json!("101"), json!("102"), json!("103")]);
+    assert!(map["sections"][1]["rows"][0]["seats"][0]["y"].as_f64().unwrap() > row_a[5]["y"].as_f64().unwrap());
+    assert_eq!(map["ga_areas"][0]["capacity"], 250);
+    assert_eq!(map["timezone"], "America/New_York");
+}
+
+#[tokio::test]
+async fn me_lists_memberships_and_metrics_count_business_events() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 2, 2).await;
+    let me: Value = app.get("/api/v1/me", Some(&f.org.owner.token)).await.json().await.unwrap();
+    assert_eq!(me["memberships"], json!([{"organization_id": f.org.id, "role": "owner"}]));
+    let buyer = app.signup("buyer@example.org").await;
+    app.buy(&buyer.token, &f.event_id, &[&f.seats[0]], &[]).await;
+    let r = app.get("/metrics", None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let text = r.text().await.unwrap();
+    for metric in ["http_requests_total", "http_request_duration_seconds", "holds_placed_total", "orders_paid_total", "tickets_issued_total"] {
+        assert!(text.contains(metric), "/metrics lacks {metric}");
+    }
+    let health: Value = app.get("/healthz", None).await.json().await.unwrap();
+    assert_eq!(health["status"], "ok");
+}

@@ -1,0 +1,281 @@
+//! The test harness: every test gets its own server on a free port with a
+//! fresh SQLite database in a temporary folder, a clock it controls, and the
+//! test payment gateway whose ledger it can read. Tests speak real HTTP.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, Utc};
+use domain::Clock;
+use reqwest::{Response, StatusCode};
+use robust_ticketing::{Config, Running};
+use serde_json::{Value, json};
+use ticketing::accounts::PasswordHashing;
+use ticketing::{Payments, TestGateway};
+
+/// A clock the test moves by hand, so expiry needs no sleeping.
+pub struct ManualClock(Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    pub fn advance(&self, by: Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`
+    pub root: String,
+    pub client: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    pub gateway: Arc<TestGateway>,
+    /// Dropping it would shut the server down: it holds the shutdown signal.
+    _running: Running,
+    _dir: tempfile::TempDir,
+}
+
+pub const HOLD_TTL_SECS: u64 = 600;
+pub const PASSWORD: &str = "correct horse battery";
+
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db_url = format!("sqlite://{}", dir.path().join("test.db").display());
+    let config = Config {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        database_url: db_url,
+        demo: false,
+        hold_ttl_secs: HOLD_TTL_SECS,
+        // Hundreds of accounts per test: the OWASP cost would dominate.
+        password_hashing: PasswordHashing::insecure_fast(),
+    };
+    let clock = Arc::new(ManualClock(Mutex::new(Utc::now())));
+    let gateway = Arc::new(TestGateway::default());
+    let payments = Payments::default().with(gateway.clone());
+    let running = robust_ticketing::start(&config, clock.clone(), payments).await.expect("server starts");
+    let client = reqwest::Client::builder().pool_max_idle_per_host(600).build().unwrap();
+    TestApp {
+        root: format!("http://{}", running.addr),
+        client,
+        clock,
+        gateway,
+        _running: running,
+        _dir: dir,
+    }
+}
+
+/// A signed-in account.
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub id: String,
+    pub email: String,
+    pub token: String,
+}
+
+/// An organization with its owner.
+#[derive(Clone, Debug)]
+pub struct Org {
+    pub id: String,
+    pub owner: Account,
+}
+
+/// A published event at a fresh venue.
+#[derive(Clone, Debug)]
+pub struct Fixture {
+    pub org: Org,
+    pub venue_id: String,
+    pub event_id: String,
+    /// Seat ids in map order.
+    pub seats: Vec<String>,
+    pub ga_area: String,
+    pub seat_type: String,
+    pub ga_type: String,
+}
+
+pub const SEAT_PRICE: i64 = 4500;
+pub const GA_PRICE: i64 = 2000;
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.root)
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        let mut req = self.client.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        let mut req = self.client.post(self.url(path)).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Response {
+        let mut req = self.client.delete(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    /// Registers and signs in a new account.
+    pub async fn signup(&self, email: &str) -> Account {
+        let r = self.post("/api/v1/auth/register", None, &json!({"email": email, "password": PASSWORD, "name": "Test Person"})).await;
+        assert_eq!(r.status(), StatusCode::CREATED, "register {email}: {}", r.text().await.unwrap());
+        let user: Value = r.json().await.unwrap();
+        let r = self.post("/api/v1/auth/login", None, &json!({"email": email, "password": PASSWORD})).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let session: Value = r.json().await.unwrap();
+        Account {
+            id: user["id"].as_str().unwrap().to_owned(),
+            email: email.to_owned(),
+            token: session["access_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    pub async fn org(&self, owner_email: &str) -> Org {
+        let owner = self.signup(owner_email).await;
+        let r = self.post("/api/v1/organizations", Some(&owner.token), &json!({"name": "Test Org"})).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let org: Value = r.json().await.unwrap();
+        Org {
+            id: org["id"].as_str().unwrap().to_owned(),
+            owner,
+        }
+    }
+
+    /// Adds a new account to the organization with `role`.
+    pub async fn member(&self, org: &Org, email: &str, role: &str) -> Account {
+        let account = self.signup(email).await;
+        let r = self
+            .post(&format!("/api/v1/organizations/{}/members", org.id), Some(&org.owner.token), &json!({"email": email, "role": role}))
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+        account
+    }
+
+    /// A venue with one section of `rows` × `per_row` seats and a GA area.
+    pub async fn venue(&self, org: &Org, rows: usize, per_row: u32, ga_capacity: u32) -> (String, Vec<String>, String) {
+        let rows: Vec<Value> = (0..rows).map(|i| json!({"label": format!("R{i}"), "seats": per_row})).collect();
+        let body = json!({
+            "name": "Test Hall", "address": "1 Test Street", "timezone": "Europe/Berlin",
+            "seat_map": {"sections": [{"name": "Main", "price_zone": "main", "rows": rows}],
+                         "ga_areas": [{"name": "Floor", "capacity": ga_capacity}]}
+        });
+        let r = self.post(&format!("/api/v1/organizations/{}/venues", org.id), Some(&org.owner.token), &body).await;
+        assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+        let venue: Value = r.json().await.unwrap();
+        let venue_id = venue["id"].as_str().unwrap().to_owned();
+        let map: Value = self.get(&format!("/api/v1/venues/{venue_id}/seat-map"), None).await.json().await.unwrap();
+        let seats = map["sections"][0]["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["seats"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_owned()))
+            .collect();
+        let area = map["ga_areas"][0]["id"].as_str().unwrap().to_owned();
+        (venue_id, seats, area)
+    }
+
+    /// Creates and publishes an event at the venue; returns (event, seat type, GA type).
+    pub async fn event(&self, org: &Org, venue_id: &str, ga_area: &str, max_per_order: u32) -> (String, String, String) {
+        let starts = self.clock.now() + Duration::days(30);
+        let body = json!({
+            "venue_id": venue_id, "title": "Test Gig", "description": "A test event", "category": "concert",
+            "starts_at": starts, "ends_at": starts + Duration::hours(3),
+            "ticket_types": [
+                {"name": "Seated", "price": {"amount": SEAT_PRICE, "currency": "EUR"}, "price_zone": "main", "max_per_order": max_per_order},
+                {"name": "Standing", "price": {"amount": GA_PRICE, "currency": "EUR"}, "ga_area_id": ga_area, "max_per_order": max_per_order}
+            ]
+        });
+        let r = self.post(&format!("/api/v1/organizations/{}/events", org.id), Some(&org.owner.token), &body).await;
+        assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+        let event: Value = r.json().await.unwrap();
+        let event_id = event["id"].as_str().unwrap().to_owned();
+        let r = self.post(&format!("/api/v1/events/{event_id}/publish"), Some(&org.owner.token), &json!({})).await;
+        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+        let types = event["ticket_types"].as_array().unwrap();
+        (event_id, types[0]["id"].as_str().unwrap().to_owned(), types[1]["id"].as_str().unwrap().to_owned())
+    }
+
+    /// An organization, a venue of `rows` × `per_row` seats plus a GA area,
+    /// and a published event there.
+    pub async fn fixture(&self, rows: usize, per_row: u32, ga_capacity: u32) -> Fixture {
+        let org = self.org(&format!("owner-{}@example.org", uuid::Uuid::new_v4())).await;
+        let (venue_id, seats, ga_area) = self.venue(&org, rows, per_row, ga_capacity).await;
+        let (event_id, seat_type, ga_type) = self.event(&org, &venue_id, &ga_area, 10).await;
+        Fixture {
+            org,
+            venue_id,
+            event_id,
+            seats,
+            ga_area,
+            seat_type,
+            ga_type,
+        }
+    }
+
+    pub async fn hold(&self, token: &str, event: &str, seats: &[&str], ga: &[(&str, i64)]) -> Response {
+        let ga: Vec<Value> = ga.iter().map(|(a, q)| json!({"area_id": a, "quantity": q})).collect();
+        self.post(&format!("/api/v1/events/{event}/holds"), Some(token), &json!({"seats": seats, "ga": ga})).await
+    }
+
+    pub async fn order(&self, token: &str, hold_id: &str, key: &str, payment_token: &str) -> Response {
+        self.client
+            .post(self.url("/api/v1/orders"))
+            .bearer_auth(token)
+            .header("Idempotency-Key", key)
+            .json(&json!({"hold_id": hold_id, "payment": {"gateway": "test", "token": payment_token}}))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Holds and pays; returns the order.
+    pub async fn buy(&self, token: &str, event: &str, seats: &[&str], ga: &[(&str, i64)]) -> Value {
+        let r = self.hold(token, event, seats, ga).await;
+        assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+        let hold: Value = r.json().await.unwrap();
+        let r = self.order(token, hold["id"].as_str().unwrap(), &uuid::Uuid::new_v4().to_string(), "tok_ok").await;
+        assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+        r.json().await.unwrap()
+    }
+
+    pub async fn availability(&self, event: &str) -> Value {
+        let r = self.get(&format!("/api/v1/events/{event}/availability"), None).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json().await.unwrap()
+    }
+
+    pub async fn checkin(&self, token: &str, event: &str, barcode: &str) -> Response {
+        self.post(&format!("/api/v1/events/{event}/checkins"), Some(token), &json!({"barcode": barcode})).await
+    }
+}
+
+/// Seat statuses from an availability document, by status.
+pub fn count_status(availability: &Value, status: &str) -> usize {
+    availability["seats"].as_array().unwrap().iter().filter(|s| s["status"] == status).count()
+}
+
+/// Asserts an RFC 9457 problem with `status` and a non-empty detail; returns the body.
+pub async fn assert_problem(r: Response, status: StatusCode) -> Value {
+    let got = r.status();
+    let content_type = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    let body = r.text().await.unwrap();
+    assert_eq!(got, status, "expected {status}, got {got}: {body}");
+    assert_eq!(content_type, "application/problem+json", "not a problem document: {body}");
+    let v: Value = serde_json::from_str(&body).expect("problem body is JSON");
+    assert_eq!(v["status"], status.as_u16(), "{v}");
+    assert!(v["detail"].as_str().is_some_and(|d| !d.is_empty()), "problem without a detail: {v}");
+    assert!(v["type"].as_str().is_some_and(|d| !d.is_empty()), "problem without a type: {v}");
+    v
+}

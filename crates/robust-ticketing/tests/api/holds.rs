@@ -1,0 +1,283 @@
+//! Holds: no oversell under concurrency, all-or-nothing, expiry without a sweep.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::Duration;
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::task::JoinSet;
+
+use crate::helpers::*;
+
+const BUYERS: usize = 500;
+const UNITS: usize = 100;
+
+/// What one racing buyer ended with.
+enum Outcome {
+    Bought(Value),
+    Refused(StatusCode, Value),
+}
+
+async fn buyers(app: &TestApp, n: usize) -> Vec<Account> {
+    let mut set = JoinSet::new();
+    let app = Arc::new((app.root.clone(), app.client.clone()));
+    for i in 0..n {
+        let app = app.clone();
+        set.spawn(async move {
+            let (root, client) = &*app;
+            let email = format!("buyer{i}-{}@example.org", uuid::Uuid::new_v4());
+            let body = serde_json::json!({"email": email, "password": PASSWORD, "name": "Buyer"});
+            let r = client.post(format!("{root}/api/v1/auth/register")).json(&body).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::CREATED);
+            let user: Value = r.json().await.unwrap();
+            let r = client.post(format!("{root}/api/v1/auth/login")).json(&body).send().await.unwrap();
+            let session: Value = r.json().await.unwrap();
+            Account {
+                id: user["id"].as_str().unwrap().to_owned(),
+                email,
+                token: session["access_token"].as_str().unwrap().to_owned(),
+            }
+        });
+    }
+    set.join_all().await
+}
+
+/// Each buyer holds what `pick` says and, if the hold succeeds, pays for it.
+async fn race(app: &TestApp, accounts: Vec<Account>, event: &str, pick: impl Fn(usize) -> Value) -> Vec<Outcome> {
+    let barrier = Arc::new(tokio::sync::Barrier::new(accounts.len()));
+    let mut set = JoinSet::new();
+    for (i, account) in accounts.into_iter().enumerate() {
+        let (root, client, barrier) = (app.root.clone(), app.client.clone(), barrier.clone());
+        let url = format!("{root}/api/v1/events/{event}/holds");
+        let body = pick(i);
+        set.spawn(async move {
+            barrier.wait().await;
+            let r = client.post(&url).bearer_auth(&account.token).json(&body).send().await.unwrap();
+            let status = r.status();
+            let hold: Value = r.json().await.unwrap();
+            if status != StatusCode::CREATED {
+                return Outcome::Refused(status, hold);
+            }
+            let r = client
+                .post(format!("{root}/api/v1/orders"))
+                .bearer_auth(&account.token)
+                .header("Idempotency-Key", format!("race-{i}"))
+                .json(&serde_json::json!({"hold_id": hold["id"], "payment": {"gateway": "test", "token": "tok_ok"}}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::CREATED, "a held seat must be payable");
+            Outcome::Bought(r.json().await.unwrap())
+        });
+    }
+    set.join_all().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn five_hundred_buyers_racing_for_one_hundred_seats_buy_exactly_one_hundred() {
+    let app = spawn_app().await;
+    let f = app.fixture(10, 10, 50).await;
+    assert_eq!(f.seats.len(), UNITS);
+    let accounts = buyers(&app, BUYERS).await;
+    // Five buyers want each seat, and all start at once.
+    let seats = f.seats.clone();
+    let outcomes = race(&app, accounts, &f.event_id, move |i| serde_json::json!({"seats": [seats[i % UNITS]]})).await;
+
+    let mut sold = Vec::new();
+    for o in &outcomes {
+        match o {
+            Outcome::Bought(order) => {
+                for t in order["tickets"].as_array().unwrap() {
+                    sold.push(t["seat_id"].as_str().unwrap().to_owned());
+                }
+            }
+            Outcome::Refused(status, problem) => {
+                assert_eq!(*status, StatusCode::CONFLICT, "every loser gets 409: {problem}");
+                assert_eq!(problem["unavailable_seats"].as_array().unwrap().len(), 1);
+            }
+        }
+    }
+    let distinct: HashSet<_> = sold.iter().collect();
+    assert_eq!(sold.len(), UNITS, "exactly the capacity is sold");
+    assert_eq!(distinct.len(), UNITS, "no seat is sold twice");
+    let refused = outcomes.iter().filter(|o| matches!(o, Outcome::Refused(..))).count();
+    assert_eq!(refused, BUYERS - UNITS);
+    let availability = app.availability(&f.event_id).await;
+    assert_eq!(count_status(&availability, "sold"), UNITS);
+    assert_eq!(app.gateway.charges().len(), UNITS, "only winners are charged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn five_hundred_buyers_racing_for_a_ga_area_of_one_hundred_buy_exactly_one_hundred() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 5, UNITS as u32).await;
+    let accounts = buyers(&app, BUYERS).await;
+    let area = f.ga_area.clone();
+    let outcomes =
+        race(&app, accounts, &f.event_id, move |_| serde_json::json!({"ga": [{"area_id": area, "quantity": 1}]})).await;
+
+    let mut tickets = HashSet::new();
+    for o in &outcomes {
+        match o {
+            Outcome::Bought(order) => {
+                for t in order["tickets"].as_array().unwrap() {
+                    assert_eq!(t["ga_area_id"], f.ga_area.as_str());
+                    assert!(tickets.insert(t["id"].as_str().unwrap().to_owned()));
+                }
+            }
+            Outcome::Refused(status, problem) => {
+                assert_eq!(*status, StatusCode::CONFLICT, "every loser gets 409: {problem}");
+                assert_eq!(problem["unavailable_ga_areas"][0], f.ga_area.as_str());
+            }
+        }
+    }
+    assert_eq!(tickets.len(), UNITS, "exactly the capacity is sold");
+    let availability = app.availability(&f.event_id).await;
+    assert_eq!(availability["ga"][0]["remaining"], 0);
+    assert_eq!(app.gateway.charges().len(), UNITS);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn overlapping_multi_seat_holds_never_share_a_seat() {
+    let app = spawn_app().await;
+    let f = app.fixture(2, 10, 10).await;
+    let accounts = buyers(&app, 60).await;
+    let barrier = Arc::new(tokio::sync::Barrier::new(accounts.len()));
+    let mut set = JoinSet::new();
+    for (i, account) in accounts.into_iter().enumerate() {
+        // Each buyer wants three neighbouring seats; neighbours overlap.
+        let seats: Vec<String> = (0..3).map(|k| f.seats[(i + k) % f.seats.len()].clone()).collect();
+        let (url, client, barrier) =
+            (app.url(&format!("/api/v1/events/{}/holds", f.event_id)), app.client.clone(), barrier.clone());
+        set.spawn(async move {
+            barrier.wait().await;
+            let r = client.post(&url).bearer_auth(&account.token).json(&serde_json::json!({"seats": seats})).send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap(), seats)
+        });
+    }
+    let mut held = HashSet::new();
+    for (status, body, seats) in set.join_all().await {
+        match status {
+            StatusCode::CREATED => {
+                assert_eq!(body["items"].as_array().unwrap().len(), 3, "all three or nothing");
+                for s in seats {
+                    assert!(held.insert(s), "a seat is in two live holds");
+                }
+            }
+            StatusCode::CONFLICT => {}
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    let availability = app.availability(&f.event_id).await;
+    assert_eq!(count_status(&availability, "held"), held.len(), "holds and availability agree");
+}
+
+#[tokio::test]
+async fn an_expired_hold_frees_its_seats_at_once_and_cannot_be_paid() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 4, 10).await;
+    let alice = app.signup("alice@example.org").await;
+    let bob = app.signup("bob@example.org").await;
+    let seat = f.seats[0].as_str();
+
+    let r = app.hold(&alice.token, &f.event_id, &[seat], &[(&f.ga_area, 3)]).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let hold: Value = r.json().await.unwrap();
+    let availability = app.availability(&f.event_id).await;
+    assert_eq!(count_status(&availability, "held"), 1);
+    assert_eq!(availability["ga"][0]["remaining"], 7);
+    let r = app.hold(&bob.token, &f.event_id, &[seat], &[]).await;
+    assert_problem(r, StatusCode::CONFLICT).await;
+
+    // One second past expiry; no sweeper has run.
+    app.clock.advance(Duration::seconds(HOLD_TTL_SECS as i64 + 1));
+    let availability = app.availability(&f.event_id).await;
+    assert_eq!(count_status(&availability, "available"), 4, "the seat is free the moment the hold expires");
+    assert_eq!(availability["ga"][0]["remaining"], 10);
+
+    let r = app.order(&alice.token, hold["id"].as_str().unwrap(), "late-payment", "tok_ok").await;
+    let problem = assert_problem(r, StatusCode::CONFLICT).await;
+    assert!(problem["detail"].as_str().unwrap().contains("expired"));
+    assert!(app.gateway.charges().is_empty(), "an expired hold charges nothing");
+
+    // Someone else can take the seat now, and the late payer still cannot.
+    let r = app.hold(&bob.token, &f.event_id, &[seat], &[]).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = app.order(&alice.token, hold["id"].as_str().unwrap(), "late-payment-2", "tok_ok").await;
+    assert_problem(r, StatusCode::CONFLICT).await;
+    assert!(app.gateway.charges().is_empty());
+}
+
+#[tokio::test]
+async fn a_released_hold_frees_its_seats() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 2, 10).await;
+    let alice = app.signup("alice@example.org").await;
+    let r = app.hold(&alice.token, &f.event_id, &[&f.seats[0]], &[(&f.ga_area, 2)]).await;
+    let hold: Value = r.json().await.unwrap();
+    let r = app.delete(&format!("/api/v1/holds/{}", hold["id"].as_str().unwrap()), Some(&alice.token)).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let availability = app.availability(&f.event_id).await;
+    assert_eq!(count_status(&availability, "available"), 2);
+    assert_eq!(availability["ga"][0]["remaining"], 10);
+    let r = app.order(&alice.token, hold["id"].as_str().unwrap(), "after-release", "tok_ok").await;
+    assert_problem(r, StatusCode::CONFLICT).await;
+    assert!(app.gateway.charges().is_empty());
+}
+
+#[tokio::test]
+async fn a_hold_locks_in_the_price_shown_and_holds_all_or_nothing() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 3, 2).await;
+    let alice = app.signup("alice@example.org").await;
+    let bob = app.signup("bob@example.org").await;
+    let r = app.hold(&alice.token, &f.event_id, &[&f.seats[0], &f.seats[1]], &[(&f.ga_area, 1)]).await;
+    let hold: Value = r.json().await.unwrap();
+    assert_eq!(hold["total"]["amount"], 2 * SEAT_PRICE + GA_PRICE);
+    assert_eq!(hold["total"]["currency"], "EUR");
+
+    // Bob asks for a free seat and a taken one, then for more GA than is left:
+    // neither request holds anything.
+    let r = app.hold(&bob.token, &f.event_id, &[&f.seats[2], &f.seats[1]], &[]).await;
+    let problem = assert_problem(r, StatusCode::CONFLICT).await;
+    assert_eq!(problem["unavailable_seats"], serde_json::json!([f.seats[1]]));
+    let r = app.hold(&bob.token, &f.event_id, &[&f.seats[2]], &[(&f.ga_area, 2)]).await;
+    assert_problem(r, StatusCode::CONFLICT).await;
+    let availability = app.availability(&f.event_id).await;
+    assert_eq!(count_status(&availability, "available"), 1, "seat 3 was not half-held");
+    assert_eq!(availability["ga"][0]["remaining"], 1);
+
+    let r = app.order(&alice.token, hold["id"].as_str().unwrap(), "k", "tok_ok").await;
+    let order: Value = r.json().await.unwrap();
+    assert_eq!(order["total"], hold["total"]);
+    assert_eq!(order["tickets"].as_array().unwrap().len(), 3);
+    assert_eq!(app.gateway.net_charged_minor(), 2 * SEAT_PRICE + GA_PRICE);
+}
+
+#[tokio::test]
+async fn holds_on_unpublished_events_are_refused() {
+    let app = spawn_app().await;
+    let org = app.org("owner@example.org").await;
+    let (venue, seats, area) = app.venue(&org, 1, 2, 5).await;
+    let starts = chrono::Utc::now() + Duration::days(3);
+    let r = app
+        .post(
+            &format!("/api/v1/organizations/{}/events", org.id),
+            Some(&org.owner.token),
+            &serde_json::json!({"venue_id": venue, "title": "Draft", "category": "theatre",
+                "starts_at": starts, "ends_at": starts + Duration::hours(2),
+                "ticket_types": [{"name": "A", "price": {"amount": 100, "currency": "EUR"}, "price_zone": "main"},
+                                 {"name": "B", "price": {"amount": 100, "currency": "EUR"}, "ga_area_id": area}]}),
+        )
+        .await;
+    let event: Value = r.json().await.unwrap();
+    let id = event["id"].as_str().unwrap();
+    // The organizer can see the draft but not sell it.
+    let r = app.hold(&org.owner.token, id, &[&seats[0]], &[]).await;
+    assert_problem(r, StatusCode::CONFLICT).await;
+    let r = app.post(&format!("/api/v1/events/{id}/cancel"), Some(&org.owner.token), &serde_json::json!({})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app.post(&format!("/api/v1/events/{id}/publish"), Some(&org.owner.token), &serde_json::json!({})).await;
+    assert_problem(r, StatusCode::CONFLICT).await;
+}

@@ -1,0 +1,13 @@
+//! API integration tests: one binary, one module per area. Each test starts
+//! its own server with a fresh database and talks to it over real HTTP.
+
+mod helpers;
+
+mod authorization;
+mod bad_input;
+mod checkin;
+mod events;
+mod holds;
+mod openapi;
+mod orders;
+mod restart;

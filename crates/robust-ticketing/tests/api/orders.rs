@@ -1,0 +1,152 @@
+//! Checkout: idempotency, declines, tickets and their QR codes.
+
+use std::collections::HashSet;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::task::JoinSet;
+
+use crate::helpers::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_idempotency_key_replayed_twenty_times_concurrently_makes_one_order() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 4, 10).await;
+    let buyer = app.signup("buyer@example.org").await;
+    let r = app.hold(&buyer.token, &f.event_id, &[&f.seats[0], &f.seats[1]], &[(&f.ga_area, 2)]).await;
+    let hold: Value = r.json().await.unwrap();
+    let hold_id = hold["id"].as_str().unwrap().to_owned();
+
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(20));
+    let mut set = JoinSet::new();
+    for _ in 0..20 {
+        let (client, url, token, hold_id, barrier) =
+            (app.client.clone(), app.url("/api/v1/orders"), buyer.token.clone(), hold_id.clone(), barrier.clone());
+        set.spawn(async move {
+            barrier.wait().await;
+            let r = client
+                .post(url)
+                .bearer_auth(token)
+                .header("Idempotency-Key", "checkout-once")
+                .json(&serde_json::json!({"hold_id": hold_id, "payment": {"gateway": "test", "token": "tok_ok"}}))
+                .send()
+                .await
+                .unwrap();
+            let replayed = r.headers().contains_key("idempotent-replayed");
+            (r.status(), replayed, r.json::<Value>().await.unwrap())
+        });
+    }
+    let results = set.join_all().await;
+    let mut order_ids = HashSet::new();
+    let mut ticket_sets = HashSet::new();
+    for (status, _, body) in &results {
+        assert_eq!(*status, StatusCode::CREATED, "every replay returns the first result: {body}");
+        order_ids.insert(body["id"].as_str().unwrap().to_owned());
+        let mut tickets: Vec<_> = body["tickets"].as_array().unwrap().iter().map(|t| t["id"].to_string()).collect();
+        tickets.sort();
+        ticket_sets.insert(tickets);
+    }
+    assert_eq!(order_ids.len(), 1, "one order");
+    assert_eq!(ticket_sets.len(), 1, "the same tickets every time");
+    assert_eq!(results.iter().filter(|(_, replayed, _)| !replayed).count(), 1, "exactly one original response");
+    assert_eq!(app.gateway.charges().len(), 1, "charged once");
+    assert_eq!(app.gateway.net_charged_minor(), 2 * SEAT_PRICE + 2 * GA_PRICE);
+
+    let mine: Value = app.get("/api/v1/me/orders", Some(&buyer.token)).await.json().await.unwrap();
+    assert_eq!(mine["items"].as_array().unwrap().len(), 1);
+    let tickets: Value = app.get("/api/v1/me/tickets", Some(&buyer.token)).await.json().await.unwrap();
+    assert_eq!(tickets["items"].as_array().unwrap().len(), 4, "two seats and two standing places");
+
+    // A new key for the same hold cannot buy it again.
+    let r = app.order(&buyer.token, &hold_id, "another-key", "tok_ok").await;
+    let problem = assert_problem(r, StatusCode::CONFLICT).await;
+    assert_eq!(problem["order_id"], serde_json::json!(order_ids.iter().next().unwrap()));
+    assert_eq!(app.gateway.charges().len(), 1);
+}
+
+#[tokio::test]
+async fn a_key_reused_with_a_different_request_is_refused() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 4, 10).await;
+    let buyer = app.signup("buyer@example.org").await;
+    let h1: Value = app.hold(&buyer.token, &f.event_id, &[&f.seats[0]], &[]).await.json().await.unwrap();
+    let h2: Value = app.hold(&buyer.token, &f.event_id, &[&f.seats[1]], &[]).await.json().await.unwrap();
+    let r = app.order(&buyer.token, h1["id"].as_str().unwrap(), "same-key", "tok_ok").await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = app.order(&buyer.token, h2["id"].as_str().unwrap(), "same-key", "tok_ok").await;
+    assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(app.gateway.charges().len(), 1);
+}
+
+#[tokio::test]
+async fn a_declined_payment_is_402_issues_nothing_and_the_hold_stays_payable() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 4, 10).await;
+    let buyer = app.signup("buyer@example.org").await;
+    let hold: Value = app.hold(&buyer.token, &f.event_id, &[&f.seats[0]], &[]).await.json().await.unwrap();
+    let hold_id = hold["id"].as_str().unwrap();
+
+    let r = app.order(&buyer.token, hold_id, "attempt-1", "tok_declined").await;
+    assert_problem(r, StatusCode::PAYMENT_REQUIRED).await;
+    // The same key replays the decline rather than trying again.
+    let r = app.order(&buyer.token, hold_id, "attempt-1", "tok_declined").await;
+    assert_problem(r, StatusCode::PAYMENT_REQUIRED).await;
+    let tickets: Value = app.get("/api/v1/me/tickets", Some(&buyer.token)).await.json().await.unwrap();
+    assert!(tickets["items"].as_array().unwrap().is_empty());
+    assert_eq!(count_status(&app.availability(&f.event_id).await, "held"), 1);
+
+    // A new attempt with another card works.
+    let r = app.order(&buyer.token, hold_id, "attempt-2", "tok_ok").await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(count_status(&app.availability(&f.event_id).await, "sold"), 1);
+}
+
+#[tokio::test]
+async fn a_gateway_outage_is_503_and_the_same_key_can_be_retried() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 4, 10).await;
+    let buyer = app.signup("buyer@example.org").await;
+    let hold: Value = app.hold(&buyer.token, &f.event_id, &[&f.seats[0]], &[]).await.json().await.unwrap();
+    let hold_id = hold["id"].as_str().unwrap();
+    let r = app.order(&buyer.token, hold_id, "retry-me", "tok_unavailable").await;
+    assert_problem(r, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert!(app.gateway.charges().is_empty());
+    // A transient failure is not remembered: a retry with the same key (and
+    // the same body) runs again. A different token is a different request.
+    let r = app.order(&buyer.token, hold_id, "retry-me", "tok_unavailable").await;
+    assert_problem(r, StatusCode::SERVICE_UNAVAILABLE).await;
+}
+
+#[tokio::test]
+async fn tickets_carry_signed_barcodes_and_qr_codes_that_encode_them() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 4, 10).await;
+    let buyer = app.signup("buyer@example.org").await;
+    let order = app.buy(&buyer.token, &f.event_id, &[&f.seats[0]], &[(&f.ga_area, 1)]).await;
+    let tickets = order["tickets"].as_array().unwrap();
+    assert_eq!(tickets.len(), 2);
+    let seated = tickets.iter().find(|t| t["seat_id"].is_string()).unwrap();
+    assert_eq!(seated["seat_id"], f.seats[0].as_str());
+    assert_eq!(seated["seat"]["row"], "R0");
+    assert_eq!(seated["price"]["amount"], SEAT_PRICE);
+    let id = seated["id"].as_str().unwrap();
+    let barcode = seated["barcode"].as_str().unwrap();
+    assert!(barcode.starts_with("RT1."));
+
+    let r = app.get(&format!("/api/v1/tickets/{id}"), Some(&buyer.token)).await;
+    let ticket: Value = r.json().await.unwrap();
+    assert_eq!(ticket["barcode"], barcode);
+
+    let r = app.get(&format!("/api/v1/tickets/{id}/qr.svg"), Some(&buyer.token)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "image/svg+xml");
+    assert!(r.text().await.unwrap().contains("<svg"));
+
+    let r = app.get(&format!("/api/v1/tickets/{id}/qr.png"), Some(&buyer.token)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "image/png");
+    let png = r.bytes().await.unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    // The QR encodes exactly the barcode: render it ourselves and compare.
+    assert_eq!(png.as_ref(), web::qr::png(barcode).unwrap().as_slice());
+}
