@@ -86,7 +86,7 @@ pub enum HoldError {
     TooManyUnits,
     #[error("seat {0} is listed twice")]
     DuplicateSeat(SeatId),
-    #[error("GA area {0} is listed twice")]
+    #[error("GA area {0} is listed twice for the same ticket type")]
     DuplicateGaArea(GaAreaId),
     #[error("GA quantity must be at least 1")]
     ZeroQuantity,
@@ -108,6 +108,26 @@ pub enum HoldError {
     Money(#[from] MoneyError),
 }
 
+/// Checks the shape of a request before anything is looked up: not empty,
+/// no zero quantities, at most [`UNITS_PER_HOLD_MAX`] units. Cheap, so a huge
+/// request is refused before it costs a database round trip per seat.
+pub fn check_hold_size(request: &HoldRequest) -> Result<(), HoldError> {
+    if request.seats.is_empty() && request.ga.is_empty() {
+        return Err(HoldError::Empty);
+    }
+    let mut units: u64 = request.seats.len() as u64;
+    for ga in &request.ga {
+        if ga.quantity == 0 {
+            return Err(HoldError::ZeroQuantity);
+        }
+        units += u64::from(ga.quantity);
+    }
+    if units > u64::from(UNITS_PER_HOLD_MAX) {
+        return Err(HoldError::TooManyUnits);
+    }
+    Ok(())
+}
+
 /// Checks and prices a hold request.
 ///
 /// `seat_zones` maps each requested seat that belongs to the event's venue to
@@ -122,19 +142,7 @@ pub fn price_hold(
     if status != EventStatus::Published {
         return Err(HoldError::EventNotOnSale(status));
     }
-    if request.seats.is_empty() && request.ga.is_empty() {
-        return Err(HoldError::Empty);
-    }
-    let mut units: u64 = request.seats.len() as u64;
-    for ga in &request.ga {
-        if ga.quantity == 0 {
-            return Err(HoldError::ZeroQuantity);
-        }
-        units += u64::from(ga.quantity);
-    }
-    if units > u64::from(UNITS_PER_HOLD_MAX) {
-        return Err(HoldError::TooManyUnits);
-    }
+    check_hold_size(request)?;
 
     let by_id: HashMap<TicketTypeId, &TicketType> = ticket_types.iter().map(|t| (t.id, t)).collect();
     let pick =
@@ -171,9 +179,6 @@ pub fn price_hold(
         .collect();
     let mut seen_areas = HashSet::new();
     for req in &request.ga {
-        if !seen_areas.insert((req.area, req.ticket_type)) {
-            return Err(HoldError::DuplicateGaArea(req.area));
-        }
         if !venue_areas.contains(&req.area) {
             // Either not at this venue or not sold for this event: to the
             // buyer both mean the same.
@@ -181,6 +186,11 @@ pub fn price_hold(
         }
         let admits = |a: &Admits| matches!(a, Admits::GaArea(x) if *x == req.area);
         let tt = pick(req.ticket_type, &admits)?.ok_or(HoldError::NoTicketTypeForArea(req.area))?;
+        // One line per area and ticket type: the same area may be asked for
+        // as different types (adult, child), but not twice as the same one.
+        if !seen_areas.insert((req.area, tt.id)) {
+            return Err(HoldError::DuplicateGaArea(req.area));
+        }
         lines.push(HoldLine::Ga { area: req.area, quantity: req.quantity, ticket_type: tt.id, unit_price: tt.price });
     }
 

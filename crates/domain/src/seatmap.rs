@@ -31,6 +31,10 @@ pub const PRICE_ZONE_LEN_MAX: usize = 64;
 pub const SEAT_PITCH: f64 = 1.0;
 /// Distance between rows, in map units.
 pub const ROW_PITCH: f64 = 1.2;
+/// Largest coordinate or curve radius accepted, in map units: a map is at
+/// most a few thousand seats across, and bounded inputs keep every computed
+/// coordinate finite.
+pub const COORDINATE_ABS_MAX: f64 = 100_000.0;
 /// Vertical gap between sections stacked automatically, in map units.
 const SECTION_GAP: f64 = 3.0;
 
@@ -149,7 +153,9 @@ pub enum SeatMapError {
     UnknownAccessibleSeat { section: String, row: String, seat: String },
     #[error("GA area '{0}' needs a capacity between 1 and {GA_CAPACITY_MAX}")]
     BadGaCapacity(String),
-    #[error("section '{0}': coordinates and curve radius must be finite, the radius positive")]
+    #[error(
+        "section '{0}': origin coordinates must be within ±{COORDINATE_ABS_MAX} and curve_radius between 1 and {COORDINATE_ABS_MAX}"
+    )]
     BadGeometry(String),
 }
 
@@ -194,7 +200,8 @@ pub fn plan_seat_map(spec: &SeatMapSpec) -> Result<SeatMapPlan, SeatMapError> {
         }
         let (ox, oy) = section.origin.unwrap_or((0.0, next_top));
         let radius = section.curve_radius;
-        if !ox.is_finite() || !oy.is_finite() || radius.is_some_and(|r| !r.is_finite() || r <= 0.0) {
+        let in_range = |v: f64| v.is_finite() && v.abs() <= COORDINATE_ABS_MAX;
+        if !in_range(ox) || !in_range(oy) || radius.is_some_and(|r| !in_range(r) || r < 1.0) {
             return Err(SeatMapError::BadGeometry(section.name.clone()));
         }
 
@@ -358,6 +365,19 @@ mod tests {
 
         let ga = SeatMapSpec { sections: vec![], ga_areas: vec![GaAreaSpec { name: "F".into(), capacity: 0 }] };
         assert!(matches!(plan_seat_map(&ga), Err(SeatMapError::BadGaCapacity(_))));
+    }
+
+    #[test]
+    fn refuses_geometry_that_would_not_draw() {
+        for (origin, radius) in
+            [(Some((1e307, 0.0)), None), (None, Some(1e307)), (None, Some(0.0)), (Some((f64::NAN, 0.0)), None)]
+        {
+            let mut s = section("S", vec![row("A", 3)]);
+            s.origin = origin;
+            s.curve_radius = radius;
+            let spec = SeatMapSpec { sections: vec![s], ga_areas: vec![] };
+            assert!(matches!(plan_seat_map(&spec), Err(SeatMapError::BadGeometry(_))), "{origin:?} {radius:?}");
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Placing and releasing holds; availability.
 
-use domain::hold::{HoldError, HoldRequest, price_hold};
+use domain::hold::{HoldError, HoldRequest, check_hold_size, price_hold};
 use domain::ids::{EventId, HoldId, UserId};
 use store::{Availability, HoldConflict, HoldRecord, PlaceHoldError, ReleaseHoldError, StoreError};
 
@@ -45,6 +45,7 @@ impl Ticketing {
         event: EventId,
         request: HoldRequest,
     ) -> Result<HoldRecord, HoldFailure> {
+        check_hold_size(&request)?;
         let record = self.visible_event(Some(user), event).await?;
         let now = self.now();
         let status = record.status.effective(record.ends_at, now);

@@ -35,7 +35,13 @@ async fn one_ticket_scanned_by_twenty_gates_at_once_is_admitted_exactly_once() {
         );
         set.spawn(async move {
             barrier.wait().await;
-            let r = client.post(url).bearer_auth(gate.token).json(&serde_json::json!({"barcode": barcode})).send().await.unwrap();
+            let r = client
+                .post(url)
+                .bearer_auth(gate.token)
+                .json(&serde_json::json!({"barcode": barcode}))
+                .send()
+                .await
+                .unwrap();
             (r.status(), r.json::<Value>().await.unwrap())
         });
     }

@@ -6,7 +6,15 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-async fn create_event(app: &TestApp, org: &Org, venue: &str, title: &str, category: &str, days: i64, publish: bool) -> String {
+async fn create_event(
+    app: &TestApp,
+    org: &Org,
+    venue: &str,
+    title: &str,
+    category: &str,
+    days: i64,
+    publish: bool,
+) -> String {
     let starts = Utc::now() + Duration::days(days);
     let r = app
         .post(
@@ -116,7 +124,12 @@ async fn seat_maps_carry_rows_coordinates_and_accessible_seats() {
     let created: Value = r.json().await.unwrap();
     assert_eq!(created["seat_count"], 17);
     assert_eq!(created["ga_capacity"], 250);
-    let map: Value = app.get(&format!("/api/v1/venues/{}/seat-map", created["id"].as_str().unwrap()), None).await.json().await.unwrap();
+    let map: Value = app
+        .get(&format!("/api/v1/venues/{}/seat-map", created["id"].as_str().unwrap()), None)
+        .await
+        .json()
+        .await
+        .unwrap();
     let orchestra = &map["sections"][0];
     assert_eq!(orchestra["price_zone"], "front");
     let row_a = orchestra["rows"][0]["seats"].as_array().unwrap();
@@ -142,7 +155,13 @@ async fn me_lists_memberships_and_metrics_count_business_events() {
     let r = app.get("/metrics", None).await;
     assert_eq!(r.status(), StatusCode::OK);
     let text = r.text().await.unwrap();
-    for metric in ["http_requests_total", "http_request_duration_seconds", "holds_placed_total", "orders_paid_total", "tickets_issued_total"] {
+    for metric in [
+        "http_requests_total",
+        "http_request_duration_seconds",
+        "holds_placed_total",
+        "orders_paid_total",
+        "tickets_issued_total",
+    ] {
         assert!(text.contains(metric), "/metrics lacks {metric}");
     }
     let health: Value = app.get("/healthz", None).await.json().await.unwrap();

@@ -57,14 +57,7 @@ pub async fn spawn_app() -> TestApp {
     let payments = Payments::default().with(gateway.clone());
     let running = robust_ticketing::start(&config, clock.clone(), payments).await.expect("server starts");
     let client = reqwest::Client::builder().pool_max_idle_per_host(600).build().unwrap();
-    TestApp {
-        root: format!("http://{}", running.addr),
-        client,
-        clock,
-        gateway,
-        _running: running,
-        _dir: dir,
-    }
+    TestApp { root: format!("http://{}", running.addr), client, clock, gateway, _running: running, _dir: dir }
 }
 
 /// A signed-in account.
@@ -129,7 +122,9 @@ impl TestApp {
 
     /// Registers and signs in a new account.
     pub async fn signup(&self, email: &str) -> Account {
-        let r = self.post("/api/v1/auth/register", None, &json!({"email": email, "password": PASSWORD, "name": "Test Person"})).await;
+        let r = self
+            .post("/api/v1/auth/register", None, &json!({"email": email, "password": PASSWORD, "name": "Test Person"}))
+            .await;
         assert_eq!(r.status(), StatusCode::CREATED, "register {email}: {}", r.text().await.unwrap());
         let user: Value = r.json().await.unwrap();
         let r = self.post("/api/v1/auth/login", None, &json!({"email": email, "password": PASSWORD})).await;
@@ -147,17 +142,18 @@ impl TestApp {
         let r = self.post("/api/v1/organizations", Some(&owner.token), &json!({"name": "Test Org"})).await;
         assert_eq!(r.status(), StatusCode::CREATED);
         let org: Value = r.json().await.unwrap();
-        Org {
-            id: org["id"].as_str().unwrap().to_owned(),
-            owner,
-        }
+        Org { id: org["id"].as_str().unwrap().to_owned(), owner }
     }
 
     /// Adds a new account to the organization with `role`.
     pub async fn member(&self, org: &Org, email: &str, role: &str) -> Account {
         let account = self.signup(email).await;
         let r = self
-            .post(&format!("/api/v1/organizations/{}/members", org.id), Some(&org.owner.token), &json!({"email": email, "role": role}))
+            .post(
+                &format!("/api/v1/organizations/{}/members", org.id),
+                Some(&org.owner.token),
+                &json!({"email": email, "role": role}),
+            )
             .await;
         assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
         account
@@ -187,7 +183,13 @@ impl TestApp {
     }
 
     /// Creates and publishes an event at the venue; returns (event, seat type, GA type).
-    pub async fn event(&self, org: &Org, venue_id: &str, ga_area: &str, max_per_order: u32) -> (String, String, String) {
+    pub async fn event(
+        &self,
+        org: &Org,
+        venue_id: &str,
+        ga_area: &str,
+        max_per_order: u32,
+    ) -> (String, String, String) {
         let starts = self.clock.now() + Duration::days(30);
         let body = json!({
             "venue_id": venue_id, "title": "Test Gig", "description": "A test event", "category": "concert",
@@ -213,15 +215,7 @@ impl TestApp {
         let org = self.org(&format!("owner-{}@example.org", uuid::Uuid::new_v4())).await;
         let (venue_id, seats, ga_area) = self.venue(&org, rows, per_row, ga_capacity).await;
         let (event_id, seat_type, ga_type) = self.event(&org, &venue_id, &ga_area, 10).await;
-        Fixture {
-            org,
-            venue_id,
-            event_id,
-            seats,
-            ga_area,
-            seat_type,
-            ga_type,
-        }
+        Fixture { org, venue_id, event_id, seats, ga_area, seat_type, ga_type }
     }
 
     pub async fn hold(&self, token: &str, event: &str, seats: &[&str], ga: &[(&str, i64)]) -> Response {

@@ -152,7 +152,13 @@ async fn overlapping_multi_seat_holds_never_share_a_seat() {
             (app.url(&format!("/api/v1/events/{}/holds", f.event_id)), app.client.clone(), barrier.clone());
         set.spawn(async move {
             barrier.wait().await;
-            let r = client.post(&url).bearer_auth(&account.token).json(&serde_json::json!({"seats": seats})).send().await.unwrap();
+            let r = client
+                .post(&url)
+                .bearer_auth(&account.token)
+                .json(&serde_json::json!({"seats": seats}))
+                .send()
+                .await
+                .unwrap();
             (r.status(), r.json::<Value>().await.unwrap(), seats)
         });
     }

@@ -43,7 +43,12 @@ async fn start(db_url: &str, port: u16) -> Server {
 }
 
 async fn login(client: &reqwest::Client, root: &str, email: &str, password: &str) -> String {
-    let r = client.post(format!("{root}/api/v1/auth/login")).json(&json!({"email": email, "password": password})).send().await.unwrap();
+    let r = client
+        .post(format!("{root}/api/v1/auth/login"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     r.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned()
 }
@@ -121,16 +126,25 @@ async fn orders_tickets_and_checkins_survive_kill_9() {
     let root = server.root.clone();
     // Every order the client saw as paid is there, with its tickets.
     for order in &confirmed {
-        let r = client.get(format!("{root}/api/v1/orders/{}", order["id"].as_str().unwrap())).bearer_auth(&buyer).send().await.unwrap();
+        let r = client
+            .get(format!("{root}/api/v1/orders/{}", order["id"].as_str().unwrap()))
+            .bearer_auth(&buyer)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::OK, "order {} lost", order["id"]);
         let stored: Value = r.json().await.unwrap();
         assert_eq!(stored["status"], "paid");
-        let barcodes = |o: &Value| -> Vec<Value> { o["tickets"].as_array().unwrap().iter().map(|t| t["barcode"].clone()).collect() };
+        let barcodes = |o: &Value| -> Vec<Value> {
+            o["tickets"].as_array().unwrap().iter().map(|t| t["barcode"].clone()).collect()
+        };
         assert_eq!(barcodes(&stored), barcodes(order), "the same tickets, with the same barcodes");
     }
     // No seat is sold twice, and every sold seat belongs to a stored order.
-    let all: Value = client.get(format!("{root}/api/v1/me/tickets")).bearer_auth(&buyer).send().await.unwrap().json().await.unwrap();
-    let ticket_seats: Vec<_> = all["items"].as_array().unwrap().iter().map(|t| t["seat_id"].as_str().unwrap().to_owned()).collect();
+    let all: Value =
+        client.get(format!("{root}/api/v1/me/tickets")).bearer_auth(&buyer).send().await.unwrap().json().await.unwrap();
+    let ticket_seats: Vec<_> =
+        all["items"].as_array().unwrap().iter().map(|t| t["seat_id"].as_str().unwrap().to_owned()).collect();
     let distinct: HashSet<_> = ticket_seats.iter().collect();
     assert_eq!(distinct.len(), ticket_seats.len(), "a seat was sold twice");
     let availability: Value =

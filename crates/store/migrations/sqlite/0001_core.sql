@@ -1,6 +1,6 @@
 -- Core ticketing schema (SQLite).
 -- Times are INTEGER milliseconds since the Unix epoch (UTC); ids are UUID text.
--- Money is INTEGER minor units plus an ISO 4217 code, never REAL.
+-- Money is INTEGER minor units plus an ISO 4217 code, never floating point.
 
 CREATE TABLE users (
     id            TEXT PRIMARY KEY,
