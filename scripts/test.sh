@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, then every test of
-# every crate (unit, property and HTTP integration tests).
+# every crate (unit, property, HTTP integration and browser tests) on SQLite,
+# the cluster tests (several server processes) on PostgreSQL, and the HTTP
+# integration suite once more on PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,5 +16,11 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== cargo test"
+echo "== browser for the end-to-end tests"
+./scripts/install-browser.sh
+echo "== PostgreSQL"
+./scripts/ensure-postgres.sh
+echo "== cargo test (SQLite; cluster tests on PostgreSQL)"
 cargo test --workspace --locked
+echo "== cargo test: the API suite on PostgreSQL"
+TEST_DATABASE=postgres cargo test --locked -p robust-ticketing --test api

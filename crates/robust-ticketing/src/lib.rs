@@ -2,6 +2,7 @@
 //! thin shell around [`start`]; tests start servers the same way.
 
 pub mod demo;
+pub mod ops;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -18,6 +19,9 @@ use tokio::task::JoinHandle;
 pub const DATABASE_URL_DEFAULT: &str = "sqlite://data/robust-ticketing.db";
 pub const BIND_DEFAULT: &str = "127.0.0.1:8080";
 
+/// How often expired holds are tidied and announced to live seat maps.
+const HOLD_SWEEP_INTERVAL_MILLIS: u64 = 1_000;
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub bind: SocketAddr,
@@ -26,6 +30,11 @@ pub struct Config {
     pub demo: bool,
     pub hold_ttl_secs: u64,
     pub password_hashing: PasswordHashing,
+    pub postgres_connections_max: u32,
+    /// Work the background job queue in this process.
+    pub run_jobs: bool,
+    pub job_lease_secs: u64,
+    pub job_poll_millis: u64,
 }
 
 impl Default for Config {
@@ -36,6 +45,10 @@ impl Default for Config {
             demo: true,
             hold_ttl_secs: domain::hold::HOLD_TTL_SECS_DEFAULT,
             password_hashing: PasswordHashing::default(),
+            postgres_connections_max: store::POSTGRES_CONNECTIONS_MAX_DEFAULT,
+            run_jobs: true,
+            job_lease_secs: ticketing::jobs::JOB_LEASE_SECS_DEFAULT,
+            job_poll_millis: ticketing::jobs::JOB_POLL_MILLIS_DEFAULT,
         }
     }
 }
@@ -47,6 +60,9 @@ pub struct Running {
     pub demo: Option<demo::DemoData>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    /// Stops the background tasks (job worker, sweeper, live relay).
+    background_stop: tokio::sync::watch::Sender<bool>,
+    background: Vec<JoinHandle<()>>,
 }
 
 impl Running {
@@ -57,6 +73,11 @@ impl Running {
             let _ = tx.send(());
         }
         self.task.await.context("server task failed")??;
+        // The job worker finishes the job in hand before it stops.
+        let _ = self.background_stop.send(true);
+        for task in self.background.drain(..) {
+            let _ = task.await;
+        }
         self.ticketing.store().close().await;
         Ok(())
     }
@@ -92,8 +113,13 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>, payments: Payments) -
         domain::hold::HOLD_TTL_SECS_MIN,
         domain::hold::HOLD_TTL_SECS_MAX
     );
+    anyhow::ensure!(
+        config.password_hashing.is_valid(),
+        "argon2 costs are out of range (memory at least 8 KiB, at least 1 pass)"
+    );
     ensure_sqlite_dir(&config.database_url)?;
-    let store = store::Store::connect(&config.database_url)
+    let options = store::ConnectOptions { postgres_connections_max: config.postgres_connections_max };
+    let store = store::Store::connect_with(&config.database_url, &options)
         .await
         .with_context(|| format!("cannot open database {}", config.database_url))?;
     let settings = Settings {
@@ -117,14 +143,68 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>, payments: Payments) -
         .await
         .with_context(|| format!("cannot listen on {}", config.bind))?;
     let addr = listener.local_addr()?;
-    let app = web::router(web::AppState::new(ticketing.clone()));
     let (tx, rx) = oneshot::channel::<()>();
+    let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
+    let app = web::router(web::AppState::new(ticketing.clone()).closing_on(closing_rx));
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
-            .with_graceful_shutdown(async {
+            .with_graceful_shutdown(async move {
                 let _ = rx.await;
+                // Long-lived streams end now; ordinary requests finish.
+                let _ = closing_tx.send(true);
             })
             .await
     });
-    Ok(Running { addr, ticketing, demo, shutdown: Some(tx), task })
+    let (background_stop, background) = spawn_background(&ticketing, config);
+    Ok(Running { addr, ticketing, demo, shutdown: Some(tx), task, background_stop, background })
+}
+
+/// The work a node does besides answering requests.
+fn spawn_background(ticketing: &Ticketing, config: &Config) -> (tokio::sync::watch::Sender<bool>, Vec<JoinHandle<()>>) {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+    let mut tasks = Vec::new();
+    if config.run_jobs {
+        let app = ticketing.clone();
+        let settings = ticketing::jobs::WorkerSettings {
+            lease: chrono::Duration::seconds(config.job_lease_secs as i64),
+            poll: std::time::Duration::from_millis(config.job_poll_millis),
+            ..ticketing::jobs::WorkerSettings::for_this_process()
+        };
+        let stop = stopped();
+        tasks.push(tokio::spawn(async move { app.run_jobs(settings, stop).await }));
+    }
+    let app = ticketing.clone();
+    let stop = stopped();
+    tasks.push(tokio::spawn(async move {
+        let sweep = async {
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(HOLD_SWEEP_INTERVAL_MILLIS));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = app.sweep_expired_holds().await {
+                    tracing::warn!(error = %e, "hold sweep failed");
+                }
+            }
+        };
+        tokio::select! { () = stop => {}, () = sweep => {} }
+    }));
+    if ticketing.store().is_shared() {
+        let app = ticketing.clone();
+        let stop = stopped();
+        tasks.push(tokio::spawn(async move {
+            tokio::select! {
+                () = stop => {}
+                r = app.relay_live_updates() => if let Err(e) = r {
+                    tracing::error!(error = %e, "live updates from other nodes are unavailable");
+                },
+            }
+        }));
+    }
+    (stop_tx, tasks)
 }

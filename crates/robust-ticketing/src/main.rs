@@ -1,16 +1,30 @@
 //! `robust-ticketing`: the server and its operator commands.
+//!
+//! Settings come from, in order of precedence: command-line flags, the
+//! environment, a TOML configuration file (`--config`, or
+//! `robust-ticketing.toml` in the working directory when present), then
+//! built-in defaults.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use robust_ticketing::{BIND_DEFAULT, Config, DATABASE_URL_DEFAULT};
+use robust_ticketing::{Config, ops};
+use serde::Deserialize;
+use ticketing::accounts::PasswordHashing;
 use ticketing::{Payments, SystemClock, TestGateway};
 use tracing_subscriber::EnvFilter;
+
+const CONFIG_FILE_DEFAULT: &str = "robust-ticketing.toml";
 
 #[derive(Parser)]
 #[command(name = "robust-ticketing", version, about = "Ticketing that never oversells.")]
 struct Cli {
+    /// TOML configuration file (default: ./robust-ticketing.toml if it exists).
+    #[arg(long, env = "CONFIG_FILE", global = true)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -21,31 +35,106 @@ enum Command {
     Serve(ServeArgs),
     /// Apply database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Write a consistent backup while the server keeps selling.
+    Backup {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The backup file to create (SQLite file, or pg_dump custom format).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Restore a backup into an empty database (stop the servers first).
+    Restore {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// A file written by `backup`.
+        #[arg(long)]
+        from: PathBuf,
+    },
+    /// List background jobs, failed ones by default.
+    Jobs {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// pending, running, done, failed, or all.
+        #[arg(long, default_value = "failed")]
+        status: String,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
 }
 
 #[derive(clap::Args)]
 struct DatabaseArgs {
-    /// sqlite://PATH (created if missing).
-    #[arg(long, env = "DATABASE_URL", default_value = DATABASE_URL_DEFAULT)]
-    database_url: String,
+    /// sqlite://PATH (created if missing) or postgres://USER@HOST/DB.
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
 }
 
 #[derive(clap::Args)]
 struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "BIND", default_value = BIND_DEFAULT)]
-    bind: SocketAddr,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "BIND")]
+    bind: Option<SocketAddr>,
     #[command(flatten)]
     database: DatabaseArgs,
     /// Do not load demo data into an empty database.
     #[arg(long, env = "NO_DEMO")]
     no_demo: bool,
-    /// How long a hold keeps seats for a buyer, in seconds.
-    #[arg(long, env = "HOLD_TTL_SECS", default_value_t = domain::hold::HOLD_TTL_SECS_DEFAULT)]
-    hold_ttl_secs: u64,
+    /// How long a hold keeps seats for a buyer, in seconds [default: 600].
+    #[arg(long, env = "HOLD_TTL_SECS")]
+    hold_ttl_secs: Option<u64>,
+    /// PostgreSQL connections of this process [default: 10].
+    #[arg(long, env = "POSTGRES_CONNECTIONS_MAX")]
+    postgres_connections_max: Option<u32>,
+    /// Do not work the background job queue in this process.
+    #[arg(long, env = "NO_JOBS")]
+    no_jobs: bool,
+    /// Seconds a claimed job stays claimed before another process may take it over [default: 60].
+    #[arg(long, env = "JOB_LEASE_SECS")]
+    job_lease_secs: Option<u64>,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "LOG_JSON")]
     log_json: bool,
+    /// Argon2id memory per password hash, in KiB [default: 19456, the OWASP minimum].
+    #[arg(long, env = "ARGON2_MEMORY_KIB")]
+    argon2_memory_kib: Option<u32>,
+    /// Argon2id passes per password hash [default: 2].
+    #[arg(long, env = "ARGON2_ITERATIONS")]
+    argon2_iterations: Option<u32>,
+}
+
+/// The configuration file: every key optional, the same names as the flags.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    bind: Option<SocketAddr>,
+    database_url: Option<String>,
+    demo: Option<bool>,
+    hold_ttl_secs: Option<u64>,
+    postgres_connections_max: Option<u32>,
+    jobs: Option<bool>,
+    job_lease_secs: Option<u64>,
+    log_json: Option<bool>,
+    argon2_memory_kib: Option<u32>,
+    argon2_iterations: Option<u32>,
+}
+
+fn read_config_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
+    let (path, required) = match path {
+        Some(p) => (p.to_path_buf(), true),
+        None => (PathBuf::from(CONFIG_FILE_DEFAULT), false),
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => toml::from_str(&text).with_context(|| format!("invalid configuration file {}", path.display())),
+        Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => Ok(FileConfig::default()),
+        Err(e) => Err(e).with_context(|| format!("cannot read configuration file {}", path.display())),
+    }
+}
+
+fn database_url(args: DatabaseArgs, file: &FileConfig) -> String {
+    args.database_url
+        .or_else(|| file.database_url.clone())
+        .unwrap_or_else(|| robust_ticketing::DATABASE_URL_DEFAULT.to_owned())
 }
 
 async fn shutdown_signal() {
@@ -82,22 +171,86 @@ fn init_tracing(json: bool) {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let file = read_config_file(cli.config.as_deref())?;
     match cli.command {
         Command::Migrate(db) => {
             init_tracing(false);
-            let config = Config { database_url: db.database_url, ..Config::default() };
+            let config = Config { database_url: database_url(db, &file), run_jobs: false, ..Config::default() };
             robust_ticketing::build(&config, Arc::new(SystemClock), Payments::default()).await?;
             println!("database {} is up to date", config.database_url);
             Ok(())
         }
+        Command::Backup { database, to } => {
+            init_tracing(false);
+            let url = database_url(database, &file);
+            ops::backup(&url, &to).await?;
+            println!("backup of {url} written to {}", to.display());
+            Ok(())
+        }
+        Command::Restore { database, from } => {
+            init_tracing(false);
+            let url = database_url(database, &file);
+            ops::restore(&url, &from).await?;
+            println!("{} restored into {url}", from.display());
+            Ok(())
+        }
+        Command::Jobs { database, status, limit } => {
+            init_tracing(false);
+            let config = Config { database_url: database_url(database, &file), ..Config::default() };
+            let app = robust_ticketing::build(&config, Arc::new(SystemClock), Payments::default()).await?;
+            let status = match status.as_str() {
+                "all" => None,
+                "pending" | "running" | "done" | "failed" => Some(status.as_str()),
+                other => bail!("unknown job status '{other}': pending, running, done, failed or all"),
+            };
+            let jobs = app.store().jobs(status, limit).await?;
+            if jobs.is_empty() {
+                println!("no jobs");
+            }
+            for j in jobs {
+                println!(
+                    "{}  {:<16} {:<8} attempts {}/{}  next {}  {}",
+                    j.id,
+                    j.kind,
+                    j.status,
+                    j.attempts,
+                    j.max_attempts,
+                    j.run_at.to_rfc3339(),
+                    j.last_error.unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
         Command::Serve(args) => {
-            init_tracing(args.log_json);
+            let log_json = args.log_json || file.log_json.unwrap_or(false);
+            init_tracing(log_json);
+            let defaults = Config::default();
+            let password_hashing = PasswordHashing {
+                memory_kib: args
+                    .argon2_memory_kib
+                    .or(file.argon2_memory_kib)
+                    .unwrap_or(defaults.password_hashing.memory_kib),
+                iterations: args
+                    .argon2_iterations
+                    .or(file.argon2_iterations)
+                    .unwrap_or(defaults.password_hashing.iterations),
+            };
+            if password_hashing.memory_kib < PasswordHashing::default().memory_kib {
+                tracing::warn!(memory_kib = password_hashing.memory_kib, "argon2 memory is below the OWASP minimum");
+            }
             let config = Config {
-                bind: args.bind,
-                database_url: args.database.database_url,
-                demo: !args.no_demo,
-                hold_ttl_secs: args.hold_ttl_secs,
-                ..Config::default()
+                password_hashing,
+                bind: args.bind.or(file.bind).unwrap_or(defaults.bind),
+                database_url: database_url(args.database, &file),
+                demo: !args.no_demo && file.demo.unwrap_or(true),
+                hold_ttl_secs: args.hold_ttl_secs.or(file.hold_ttl_secs).unwrap_or(defaults.hold_ttl_secs),
+                postgres_connections_max: args
+                    .postgres_connections_max
+                    .or(file.postgres_connections_max)
+                    .unwrap_or(defaults.postgres_connections_max),
+                run_jobs: !args.no_jobs && file.jobs.unwrap_or(true),
+                job_lease_secs: args.job_lease_secs.or(file.job_lease_secs).unwrap_or(defaults.job_lease_secs),
+                ..defaults
             };
             let payments = Payments::default().with(Arc::new(TestGateway::default()));
             let running = robust_ticketing::start(&config, Arc::new(SystemClock), payments).await?;

@@ -53,7 +53,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<(), CreateUserError> {
         let result =
-            sqlx::query("INSERT INTO users (id, email, name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)")
+            sqlx::query("INSERT INTO users (id, email, name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
                 .bind(user_id.to_string())
                 .bind(email.as_str())
                 .bind(name)
@@ -69,7 +69,7 @@ impl Store {
     }
 
     pub async fn user_by_email(&self, email: &Email) -> Result<Option<UserRecord>> {
-        let row: Option<UserRow> = sqlx::query_as("SELECT id, email, name, password_hash FROM users WHERE email = ?")
+        let row: Option<UserRow> = sqlx::query_as("SELECT id, email, name, password_hash FROM users WHERE email = $1")
             .bind(email.as_str())
             .fetch_optional(&self.reader)
             .await?;
@@ -77,7 +77,7 @@ impl Store {
     }
 
     pub async fn user_by_id(&self, user_id: UserId) -> Result<Option<UserRecord>> {
-        let row: Option<UserRow> = sqlx::query_as("SELECT id, email, name, password_hash FROM users WHERE id = ?")
+        let row: Option<UserRow> = sqlx::query_as("SELECT id, email, name, password_hash FROM users WHERE id = $1")
             .bind(user_id.to_string())
             .fetch_optional(&self.reader)
             .await?;
@@ -93,8 +93,8 @@ impl Store {
     ) -> Result<()> {
         let mut tx = self.write().await?;
         // Tidy expired sessions as we go; correctness never depends on it.
-        sqlx::query("DELETE FROM sessions WHERE expires_at <= ?").bind(ms(now)).execute(&mut *tx).await?;
-        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(ms(now)).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(token_hash)
             .bind(user_id.to_string())
             .bind(ms(now))
@@ -108,7 +108,7 @@ impl Store {
     /// The user a bearer token belongs to, if the session is still valid.
     pub async fn session_user(&self, token_hash: &[u8], now: Timestamp) -> Result<Option<UserId>> {
         let row: Option<(String,)> =
-            sqlx::query_as("SELECT user_id FROM sessions WHERE token_hash = ? AND expires_at > ?")
+            sqlx::query_as("SELECT user_id FROM sessions WHERE token_hash = $1 AND expires_at > $2")
                 .bind(token_hash)
                 .bind(ms(now))
                 .fetch_optional(&self.reader)
@@ -117,13 +117,13 @@ impl Store {
     }
 
     pub async fn delete_session(&self, token_hash: &[u8]) -> Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = ?").bind(token_hash).execute(&self.writer).await?;
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&self.writer).await?;
         Ok(())
     }
 
     pub async fn memberships(&self, user_id: UserId) -> Result<Vec<(OrganizationId, Role)>> {
         let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT organization_id, role FROM memberships WHERE user_id = ? ORDER BY created_at, organization_id",
+            "SELECT organization_id, role FROM memberships WHERE user_id = $1 ORDER BY created_at, organization_id",
         )
         .bind(user_id.to_string())
         .fetch_all(&self.reader)
@@ -139,7 +139,7 @@ impl Store {
     /// the organization does not exist).
     pub async fn role_in(&self, user_id: UserId, org: OrganizationId) -> Result<Option<Role>> {
         let row: Option<(String,)> =
-            sqlx::query_as("SELECT role FROM memberships WHERE user_id = ? AND organization_id = ?")
+            sqlx::query_as("SELECT role FROM memberships WHERE user_id = $1 AND organization_id = $2")
                 .bind(user_id.to_string())
                 .bind(org.to_string())
                 .fetch_optional(&self.reader)
@@ -156,24 +156,26 @@ impl Store {
         now: Timestamp,
     ) -> Result<()> {
         let mut tx = self.write().await?;
-        sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)")
+        sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)")
             .bind(org.to_string())
             .bind(name)
             .bind(ms(now))
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO memberships (organization_id, user_id, role, created_at) VALUES (?, ?, 'owner', ?)")
-            .bind(org.to_string())
-            .bind(owner.to_string())
-            .bind(ms(now))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO memberships (organization_id, user_id, role, created_at) VALUES ($1, $2, 'owner', $3)",
+        )
+        .bind(org.to_string())
+        .bind(owner.to_string())
+        .bind(ms(now))
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 
     pub async fn organization_name(&self, org: OrganizationId) -> Result<Option<String>> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT name FROM organizations WHERE id = ?")
+        let row: Option<(String,)> = sqlx::query_as("SELECT name FROM organizations WHERE id = $1")
             .bind(org.to_string())
             .fetch_optional(&self.reader)
             .await?;
@@ -188,7 +190,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<UserId, AddMemberError> {
         let mut tx = self.write().await.map_err(AddMemberError::Store)?;
-        let row: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE email = ?")
+        let row: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE email = $1")
             .bind(email.as_str())
             .fetch_optional(&mut *tx)
             .await
@@ -197,7 +199,7 @@ impl Store {
             return Err(AddMemberError::UnknownUser);
         };
         let inserted = sqlx::query(
-            "INSERT INTO memberships (organization_id, user_id, role, created_at) VALUES (?, ?, ?, ?) \
+            "INSERT INTO memberships (organization_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (organization_id, user_id) DO NOTHING",
         )
         .bind(org.to_string())

@@ -80,7 +80,7 @@ fn event_record(row: EventRow) -> Result<EventRecord> {
 
 /// Escapes LIKE wildcards so a search for "50%" means the text "50%".
 fn like_pattern(q: &str) -> String {
-    let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let escaped = q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     format!("%{escaped}%")
 }
 
@@ -116,7 +116,7 @@ impl Store {
         let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO events (id, organization_id, venue_id, title, description, category, starts_at, ends_at, status, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'draft', ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'draft', $9)",
         )
         .bind(new.id.to_string())
         .bind(new.organization.to_string())
@@ -129,7 +129,7 @@ impl Store {
         .bind(ms(now))
         .execute(&mut *tx)
         .await?;
-        sqlx::query("INSERT INTO event_keys (event_id, public_key, secret_key, created_at) VALUES (?, ?, ?, ?)")
+        sqlx::query("INSERT INTO event_keys (event_id, public_key, secret_key, created_at) VALUES ($1, $2, $3, $4)")
             .bind(new.id.to_string())
             .bind(key.public_bytes().to_vec())
             .bind(key.secret_bytes().to_vec())
@@ -143,7 +143,7 @@ impl Store {
             };
             sqlx::query(
                 "INSERT INTO ticket_types (id, event_id, name, price_amount, currency, price_zone, ga_area_id, \
-                 max_per_order, sales_start, sales_end, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 max_per_order, sales_start, sales_end, position) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(tt.id.to_string())
             .bind(new.id.to_string())
@@ -164,7 +164,7 @@ impl Store {
     }
 
     pub async fn event(&self, event: EventId) -> Result<Option<EventRecord>> {
-        let sql = format!("SELECT {EVENT_COLUMNS} FROM events e JOIN venues v ON v.id = e.venue_id WHERE e.id = ?");
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events e JOIN venues v ON v.id = e.venue_id WHERE e.id = $1");
         let row: Option<EventRow> =
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(event.to_string()).fetch_optional(&self.reader).await?;
         row.map(event_record).transpose()
@@ -173,7 +173,7 @@ impl Store {
     pub async fn events_of(&self, org: OrganizationId) -> Result<Vec<EventRecord>> {
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM events e JOIN venues v ON v.id = e.venue_id \
-             WHERE e.organization_id = ? ORDER BY e.starts_at, e.id"
+             WHERE e.organization_id = $1 ORDER BY e.starts_at, e.id"
         );
         let rows: Vec<EventRow> =
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(org.to_string()).fetch_all(&self.reader).await?;
@@ -183,7 +183,7 @@ impl Store {
     pub async fn ticket_types(&self, event: EventId) -> Result<Vec<TicketType>> {
         let rows: Vec<TicketTypeRow> = sqlx::query_as(
             "SELECT id, name, price_amount, currency, price_zone, ga_area_id, max_per_order, sales_start, sales_end \
-             FROM ticket_types WHERE event_id = ? ORDER BY position",
+             FROM ticket_types WHERE event_id = $1 ORDER BY position",
         )
         .bind(event.to_string())
         .fetch_all(&self.reader)
@@ -202,7 +202,7 @@ impl Store {
     ) -> Result<bool> {
         let published_at = (to == EventStatus::Published).then(|| ms(now));
         let done = sqlx::query(
-            "UPDATE events SET status = ?, published_at = COALESCE(?, published_at) WHERE id = ? AND status = ?",
+            "UPDATE events SET status = $1, published_at = COALESCE($2, published_at) WHERE id = $3 AND status = $4",
         )
         .bind(to.as_str())
         .bind(published_at)
@@ -220,13 +220,13 @@ impl Store {
                (SELECT MIN(price_amount) FROM ticket_types t WHERE t.event_id = e.id), \
                (SELECT currency FROM ticket_types t WHERE t.event_id = e.id LIMIT 1) \
              FROM events e JOIN venues v ON v.id = e.venue_id \
-             WHERE e.status = 'published' AND e.ends_at > ? \
-               AND (? IS NULL OR e.title LIKE ? ESCAPE '\\' OR e.description LIKE ? ESCAPE '\\' OR v.name LIKE ? ESCAPE '\\') \
-               AND (? IS NULL OR e.category = ?) \
-               AND (? IS NULL OR e.starts_at >= ?) \
-               AND (? IS NULL OR e.starts_at < ?) \
-               AND (? IS NULL OR e.starts_at > ? OR (e.starts_at = ? AND e.id > ?)) \
-             ORDER BY e.starts_at, e.id LIMIT ?"
+             WHERE e.status = 'published' AND e.ends_at > $1 \
+               AND ($2 IS NULL OR lower(e.title) LIKE $3 ESCAPE '\\' OR lower(e.description) LIKE $4 ESCAPE '\\' OR lower(v.name) LIKE $5 ESCAPE '\\') \
+               AND ($6 IS NULL OR e.category = $7) \
+               AND ($8 IS NULL OR e.starts_at >= $9) \
+               AND ($10 IS NULL OR e.starts_at < $11) \
+               AND ($12 IS NULL OR e.starts_at > $13 OR (e.starts_at = $14 AND e.id > $15)) \
+             ORDER BY e.starts_at, e.id LIMIT $16"
         );
         let pattern = filter.query.as_deref().map(like_pattern);
         let category = filter.category.map(|c| c.as_str());
@@ -282,7 +282,7 @@ impl Store {
     }
 
     pub async fn event_key(&self, event: EventId) -> Result<Option<EventKey>> {
-        let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT secret_key FROM event_keys WHERE event_id = ?")
+        let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT secret_key FROM event_keys WHERE event_id = $1")
             .bind(event.to_string())
             .fetch_optional(&self.reader)
             .await?;
@@ -294,7 +294,7 @@ impl Store {
     }
 
     pub async fn event_public_key(&self, event: EventId) -> Result<Option<[u8; 32]>> {
-        let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT public_key FROM event_keys WHERE event_id = ?")
+        let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT public_key FROM event_keys WHERE event_id = $1")
             .bind(event.to_string())
             .fetch_optional(&self.reader)
             .await?;

@@ -21,6 +21,8 @@ pub enum HoldStatus {
     Active,
     Ordered,
     Released,
+    /// Recorded by the sweeper; a hold past `expires_at` is dead either way.
+    Expired,
 }
 
 impl HoldStatus {
@@ -29,6 +31,7 @@ impl HoldStatus {
             "active" => Ok(HoldStatus::Active),
             "ordered" => Ok(HoldStatus::Ordered),
             "released" => Ok(HoldStatus::Released),
+            "expired" => Ok(HoldStatus::Expired),
             other => Err(StoreError::Corrupt(format!("bad hold status '{other}'"))),
         }
     }
@@ -84,6 +87,24 @@ pub enum ReleaseHoldError {
     Store(#[from] StoreError),
 }
 
+/// What the sweeper freed.
+#[derive(Clone, Debug)]
+pub struct ExpiredHold {
+    pub event: EventId,
+    pub seats: Vec<SeatId>,
+    pub ga_areas: Vec<GaAreaId>,
+}
+
+/// Deletes a hold's seat claims that are still only held; returns their seats.
+async fn free_claims(tx: &mut sqlx::Transaction<'static, sqlx::Any>, hold: &str) -> Result<Vec<SeatId>> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as("DELETE FROM seat_claims WHERE hold_id = $1 AND state = 'held' RETURNING seat_id")
+            .bind(hold)
+            .fetch_all(&mut **tx)
+            .await?;
+    rows.into_iter().map(|(s,)| id(&s)).collect()
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SeatStatus {
     Available,
@@ -99,10 +120,10 @@ pub struct Availability {
 }
 
 /// GA places of `area` taken for `event` at `now`: in live holds or sold.
-async fn ga_taken(conn: &mut sqlx::SqliteConnection, event: &str, area: &str, now: i64) -> Result<i64> {
+async fn ga_taken(conn: &mut sqlx::AnyConnection, event: &str, area: &str, now: i64) -> Result<i64> {
     let (held,): (i64,) = sqlx::query_as(
-        "SELECT COALESCE(SUM(l.quantity), 0) FROM hold_lines l JOIN holds h ON h.id = l.hold_id \
-         WHERE l.ga_area_id = ? AND h.event_id = ? AND h.status = 'active' AND h.expires_at > ?",
+        "SELECT CAST(COALESCE(SUM(l.quantity), 0) AS BIGINT) FROM hold_lines l JOIN holds h ON h.id = l.hold_id \
+         WHERE l.ga_area_id = $1 AND h.event_id = $2 AND h.status = 'active' AND h.expires_at > $3",
     )
     .bind(area)
     .bind(event)
@@ -110,7 +131,7 @@ async fn ga_taken(conn: &mut sqlx::SqliteConnection, event: &str, area: &str, no
     .fetch_one(&mut *conn)
     .await?;
     let (sold,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM tickets WHERE event_id = ? AND ga_area_id = ? AND status = 'valid'")
+        sqlx::query_as("SELECT COUNT(*) FROM tickets WHERE event_id = $1 AND ga_area_id = $2 AND status = 'valid'")
             .bind(event)
             .bind(area)
             .fetch_one(&mut *conn)
@@ -135,7 +156,7 @@ impl Store {
         let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO holds (id, event_id, user_id, status, total_amount, currency, created_at, expires_at) \
-             VALUES (?, ?, ?, 'active', ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, 'active', $4, $5, $6, $7)",
         )
         .bind(&hold_s)
         .bind(&event_s)
@@ -162,10 +183,10 @@ impl Store {
             };
             if let Some(seat_s) = &seat {
                 let claimed = sqlx::query(
-                    "INSERT INTO seat_claims (event_id, seat_id, hold_id, state, expires_at) VALUES (?, ?, ?, 'held', ?) \
+                    "INSERT INTO seat_claims (event_id, seat_id, hold_id, state, expires_at) VALUES ($1, $2, $3, 'held', $4) \
                      ON CONFLICT (event_id, seat_id) DO UPDATE \
                        SET hold_id = excluded.hold_id, state = 'held', expires_at = excluded.expires_at \
-                       WHERE seat_claims.state = 'held' AND seat_claims.expires_at <= ?",
+                       WHERE seat_claims.state = 'held' AND seat_claims.expires_at <= $5",
                 )
                 .bind(&event_s)
                 .bind(seat_s)
@@ -182,7 +203,14 @@ impl Store {
                 }
             }
             if let (Some(area_s), HoldLine::Ga { area, .. }) = (&area, line) {
-                let (capacity,): (i64,) = sqlx::query_as("SELECT capacity FROM ga_areas WHERE id = ?")
+                // Lock the area first: a no-op UPDATE takes its row lock on
+                // PostgreSQL (SQLite's write lock is already held), so GA holds
+                // on one area are counted one at a time.
+                sqlx::query("UPDATE ga_areas SET capacity = capacity WHERE id = $1")
+                    .bind(area_s)
+                    .execute(&mut *tx)
+                    .await?;
+                let (capacity,): (i64,) = sqlx::query_as("SELECT capacity FROM ga_areas WHERE id = $1")
                     .bind(area_s)
                     .fetch_one(&mut *tx)
                     .await?;
@@ -194,7 +222,7 @@ impl Store {
             }
             sqlx::query(
                 "INSERT INTO hold_lines (hold_id, line_no, seat_id, ga_area_id, quantity, ticket_type_id, unit_price) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(&hold_s)
             .bind(line_no as i64)
@@ -216,7 +244,7 @@ impl Store {
 
     pub async fn hold(&self, hold: HoldId) -> Result<Option<HoldRecord>> {
         let row: Option<(String, String, String, String, i64, String, i64, i64)> = sqlx::query_as(
-            "SELECT id, event_id, user_id, status, total_amount, currency, created_at, expires_at FROM holds WHERE id = ?",
+            "SELECT id, event_id, user_id, status, total_amount, currency, created_at, expires_at FROM holds WHERE id = $1",
         )
         .bind(hold.to_string())
         .fetch_optional(&self.reader)
@@ -226,7 +254,7 @@ impl Store {
         };
         let currency_code = currency.clone();
         let lines: Vec<(Option<String>, Option<String>, i64, String, i64)> = sqlx::query_as(
-            "SELECT seat_id, ga_area_id, quantity, ticket_type_id, unit_price FROM hold_lines WHERE hold_id = ? ORDER BY line_no",
+            "SELECT seat_id, ga_area_id, quantity, ticket_type_id, unit_price FROM hold_lines WHERE hold_id = $1 ORDER BY line_no",
         )
         .bind(hold.to_string())
         .fetch_all(&self.reader)
@@ -260,10 +288,11 @@ impl Store {
         }))
     }
 
-    /// Releases the user's hold and frees its seats at once.
-    pub async fn release_hold(&self, hold: HoldId, user: UserId) -> Result<(), ReleaseHoldError> {
+    /// Releases the user's hold and frees its seats at once; returns the
+    /// seats freed.
+    pub async fn release_hold(&self, hold: HoldId, user: UserId) -> Result<Vec<SeatId>, ReleaseHoldError> {
         let mut tx = self.write().await?;
-        let row: Option<(String,)> = sqlx::query_as("SELECT status FROM holds WHERE id = ? AND user_id = ?")
+        let row: Option<(String,)> = sqlx::query_as("SELECT status FROM holds WHERE id = $1 AND user_id = $2")
             .bind(hold.to_string())
             .bind(user.to_string())
             .fetch_optional(&mut *tx)
@@ -274,18 +303,76 @@ impl Store {
             Some("ordered") => return Err(ReleaseHoldError::Ordered),
             Some(_) => {}
         }
-        sqlx::query("UPDATE holds SET status = 'released' WHERE id = ? AND status = 'active'")
+        sqlx::query("UPDATE holds SET status = 'released' WHERE id = $1 AND status = 'active'")
             .bind(hold.to_string())
             .execute(&mut *tx)
             .await
             .map_err(StoreError::from)?;
-        sqlx::query("DELETE FROM seat_claims WHERE hold_id = ? AND state = 'held'")
-            .bind(hold.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
+        let freed = free_claims(&mut tx, &hold.to_string()).await?;
         tx.commit().await.map_err(StoreError::from)?;
-        Ok(())
+        Ok(freed)
+    }
+
+    /// Marks up to `limit` holds that expired by `now` as expired and deletes
+    /// their seat claims. Only tidying: an expired hold holds nothing anyway.
+    /// Safe to run on several processes at once.
+    pub async fn expire_holds(&self, now: Timestamp, limit: u32) -> Result<Vec<ExpiredHold>> {
+        let due: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, event_id FROM holds WHERE status = 'active' AND expires_at <= $1 ORDER BY expires_at LIMIT $2",
+        )
+        .bind(ms(now))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        let mut expired = Vec::with_capacity(due.len());
+        for (hold, event) in due {
+            let mut tx = self.write().await?;
+            let done = sqlx::query(
+                "UPDATE holds SET status = 'expired' WHERE id = $1 AND status = 'active' AND expires_at <= $2",
+            )
+            .bind(&hold)
+            .bind(ms(now))
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                continue; // ordered, released or swept elsewhere meanwhile
+            }
+            let seats = free_claims(&mut tx, &hold).await?;
+            let areas: Vec<(String,)> = sqlx::query_as(
+                "SELECT DISTINCT ga_area_id FROM hold_lines WHERE hold_id = $1 AND ga_area_id IS NOT NULL",
+            )
+            .bind(&hold)
+            .fetch_all(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            expired.push(ExpiredHold {
+                event: id(&event)?,
+                seats,
+                ga_areas: areas.into_iter().map(|(a,)| id(&a)).collect::<Result<_>>()?,
+            });
+        }
+        Ok(expired)
+    }
+
+    /// GA places remaining in `areas` for `event` at `now`.
+    pub async fn ga_remaining(
+        &self,
+        event: EventId,
+        areas: &[GaAreaId],
+        now: Timestamp,
+    ) -> Result<Vec<(GaAreaId, u32)>> {
+        let mut conn = self.snapshot().await?;
+        let event_s = event.to_string();
+        let mut out = Vec::with_capacity(areas.len());
+        for area in areas {
+            let (capacity,): (i64,) = sqlx::query_as("SELECT capacity FROM ga_areas WHERE id = $1")
+                .bind(area.to_string())
+                .fetch_one(&mut *conn)
+                .await?;
+            let taken = ga_taken(&mut conn, &event_s, &area.to_string(), ms(now)).await?;
+            out.push((*area, u32::try_from((capacity - taken).max(0)).unwrap_or(0)));
+        }
+        Ok(out)
     }
 
     /// Every seat of the venue with its status for the event, and the GA
@@ -293,11 +380,11 @@ impl Store {
     pub async fn availability(&self, event: EventId, venue: VenueId, now: Timestamp) -> Result<Availability> {
         let now_ms = ms(now);
         // One read transaction: seats, holds and tickets from one snapshot.
-        let mut conn = self.reader.begin().await?;
+        let mut conn = self.snapshot().await?;
         let rows: Vec<(String, Option<String>, Option<i64>)> = sqlx::query_as(
             "SELECT s.id, c.state, c.expires_at FROM seats s \
-             LEFT JOIN seat_claims c ON c.event_id = ? AND c.seat_id = s.id \
-             WHERE s.venue_id = ? ORDER BY s.position",
+             LEFT JOIN seat_claims c ON c.event_id = $1 AND c.seat_id = s.id \
+             WHERE s.venue_id = $2 ORDER BY s.position",
         )
         .bind(event.to_string())
         .bind(venue.to_string())
@@ -316,7 +403,7 @@ impl Store {
             .collect::<Result<_>>()?;
 
         let areas: Vec<(String, i64)> =
-            sqlx::query_as("SELECT id, capacity FROM ga_areas WHERE venue_id = ? ORDER BY position")
+            sqlx::query_as("SELECT id, capacity FROM ga_areas WHERE venue_id = $1 ORDER BY position")
                 .bind(venue.to_string())
                 .fetch_all(&mut *conn)
                 .await?;

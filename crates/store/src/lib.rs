@@ -6,9 +6,10 @@
 //! becomes an order at most once (`orders.hold_id` is unique); a ticket is
 //! admitted by a conditional update that only one scan can win.
 //!
-//! SQLite runs with WAL and `synchronous = FULL`: a commit that returned is on
-//! disk. All writes go through one connection (`writer`), so writers queue in
-//! the pool instead of spinning on `SQLITE_BUSY`; reads use their own pool.
+//! Two engines, one set of SQL: embedded SQLite (WAL, `synchronous = FULL`: a
+//! commit that returned is on disk; all writes through one connection, so
+//! writers queue in the pool instead of spinning on `SQLITE_BUSY`) and
+//! PostgreSQL, which any number of server processes share.
 //!
 //! Times are stored as milliseconds since the Unix epoch; ids as UUID text.
 
@@ -20,6 +21,8 @@ mod accounts;
 mod checkins;
 mod events;
 mod holds;
+mod jobs;
+mod live;
 mod orders;
 mod venues;
 
@@ -27,21 +30,27 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use domain::Timestamp;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::any::AnyPoolOptions;
+use sqlx::{Any, AnyPool, Executor};
 
 pub use accounts::*;
 pub use checkins::*;
 pub use events::*;
 pub use holds::*;
+pub use jobs::*;
+pub use live::*;
 pub use orders::*;
 pub use venues::*;
 
-/// How long a write waits for the database lock before giving up. Writers
+/// How long a SQLite write waits for the file lock before giving up. Writers
 /// normally queue in the single-connection pool; this only matters when
 /// another process holds the file.
-const BUSY_TIMEOUT_SECS: u64 = 10;
-/// Read connections. Reads never block each other under WAL.
-const READ_CONNECTIONS_MAX: u32 = 8;
+const SQLITE_BUSY_TIMEOUT_MS: u64 = 10_000;
+/// SQLite read connections. Reads never block each other under WAL.
+const SQLITE_READ_CONNECTIONS_MAX: u32 = 8;
+/// PostgreSQL connections per process. Several processes share one server,
+/// whose default limit is 100: ten nodes at 10 each still fit.
+pub const POSTGRES_CONNECTIONS_MAX_DEFAULT: u32 = 10;
 /// How long a request waits for a pooled connection before failing (503)
 /// rather than queueing without bound.
 const ACQUIRE_TIMEOUT_SECS: u64 = 30;
@@ -54,7 +63,7 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
-    #[error("unsupported database URL '{0}': use sqlite://PATH")]
+    #[error("unsupported database URL '{0}': use sqlite://PATH or postgres://USER@HOST/DB")]
     UnsupportedUrl(String),
 }
 
@@ -67,38 +76,115 @@ impl StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// Which database engine is behind the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded, one process: the zero-setup default.
+    Sqlite,
+    /// A server shared by any number of processes.
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::UnsupportedUrl(url.to_owned()))
+        }
+    }
+}
+
 /// A handle on the database, cheap to clone.
+///
+/// One set of SQL serves both engines: queries use `$1`-style placeholders
+/// (SQLite reads them as numbered parameters) and only types both share
+/// (BIGINT, DOUBLE, TEXT, BLOB/BYTEA). Where the engines must differ (how a
+/// write transaction starts), [`Backend`] decides.
 #[derive(Clone, Debug)]
 pub struct Store {
-    writer: SqlitePool,
-    reader: SqlitePool,
+    backend: Backend,
+    url: String,
+    writer: AnyPool,
+    reader: AnyPool,
+}
+
+/// Options for [`Store::connect_with`].
+#[derive(Clone, Debug)]
+pub struct ConnectOptions {
+    /// PostgreSQL pool size (SQLite always writes through one connection).
+    pub postgres_connections_max: u32,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self { postgres_connections_max: POSTGRES_CONNECTIONS_MAX_DEFAULT }
+    }
+}
+
+/// The SQLite URL with the given open mode, whatever query the user gave.
+fn sqlite_url(url: &str, mode: &str) -> String {
+    let base = url.split('?').next().unwrap_or(url);
+    format!("{base}?mode={mode}")
+}
+
+async fn sqlite_pool(url: &str, connections: u32) -> Result<AnyPool> {
+    Ok(AnyPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(Duration::from_secs(ACQUIRE_TIMEOUT_SECS))
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                // FULL: a committed order survives power loss, not just a crash.
+                conn.execute(sqlx::AssertSqlSafe(format!(
+                    "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS};"
+                )))
+                .await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await?)
 }
 
 impl Store {
     /// Opens (creating if missing) the database at `url` and applies migrations.
     pub async fn connect(url: &str) -> Result<Self> {
-        if !url.starts_with("sqlite:") {
-            return Err(StoreError::UnsupportedUrl(url.to_owned()));
-        }
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // FULL: a committed order survives power loss, not just a crash.
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(BUSY_TIMEOUT_SECS));
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(ACQUIRE_TIMEOUT_SECS))
-            .connect_with(options.clone())
-            .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(READ_CONNECTIONS_MAX)
-            .acquire_timeout(Duration::from_secs(ACQUIRE_TIMEOUT_SECS))
-            .connect_with(options.read_only(true))
-            .await?;
-        Ok(Self { writer, reader })
+        Self::connect_with(url, &ConnectOptions::default()).await
+    }
+
+    pub async fn connect_with(url: &str, options: &ConnectOptions) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of_url(url)?;
+        let store = match backend {
+            Backend::Sqlite => {
+                let writer = sqlite_pool(&sqlite_url(url, "rwc"), 1).await?;
+                // WAL is a property of the file: set once, before any reader.
+                writer.execute("PRAGMA journal_mode = WAL").await?;
+                sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+                let reader = sqlite_pool(&sqlite_url(url, "ro"), SQLITE_READ_CONNECTIONS_MAX).await?;
+                Self { backend, url: url.to_owned(), writer, reader }
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(options.postgres_connections_max)
+                    .acquire_timeout(Duration::from_secs(ACQUIRE_TIMEOUT_SECS))
+                    .connect(url)
+                    .await?;
+                sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+                Self { backend, url: url.to_owned(), writer: pool.clone(), reader: pool }
+            }
+        };
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// Checks that the database answers.
@@ -107,10 +193,23 @@ impl Store {
         Ok(())
     }
 
-    /// Starts a write transaction. `BEGIN IMMEDIATE` takes the write lock up
-    /// front, so a transaction never fails half-way on a lock upgrade.
-    async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    /// Starts a write transaction. On SQLite, `BEGIN IMMEDIATE` takes the
+    /// write lock up front, so a transaction never fails half-way on a lock
+    /// upgrade. On PostgreSQL (READ COMMITTED), contested rows are taken by
+    /// conditional `UPDATE`/upserts whose row counts are checked.
+    async fn write(&self) -> Result<sqlx::Transaction<'static, Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.writer.begin().await?,
+        })
+    }
+
+    /// Starts a read transaction whose statements all see one snapshot.
+    async fn snapshot(&self) -> Result<sqlx::Transaction<'static, Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.reader.begin().await?,
+            Backend::Postgres => self.reader.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?,
+        })
     }
 
     pub async fn close(&self) {
@@ -138,4 +237,18 @@ pub(crate) fn opt_id<T: FromStr>(s: Option<String>) -> Result<Option<T>> {
 pub(crate) fn money(amount: i64, currency: &str) -> Result<domain::money::Money> {
     let c = currency.parse().map_err(|_| StoreError::Corrupt(format!("bad currency '{currency}'")))?;
     domain::money::Money::new(amount, c).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+impl Store {
+    /// Writes a consistent copy of a SQLite database to `path` while it keeps
+    /// serving (`VACUUM INTO` reads one snapshot). PostgreSQL is backed up
+    /// with its own tools (`pg_dump`).
+    pub async fn backup_sqlite_to(&self, path: &std::path::Path) -> Result<()> {
+        if self.backend != Backend::Sqlite {
+            return Err(StoreError::UnsupportedUrl(self.url.clone()));
+        }
+        // Through a read connection: sales go on while the copy is written.
+        sqlx::query("VACUUM INTO $1").bind(path.to_string_lossy().into_owned()).execute(&self.reader).await?;
+        Ok(())
+    }
 }

@@ -30,6 +30,9 @@ pub struct CompleteOrder<'a> {
     pub payment_reference: &'a str,
     pub tickets: &'a [NewTicket],
     pub idempotency_key: &'a str,
+    /// Jobs the order sets off (webhooks, e-mails): enqueued in the order's
+    /// own transaction, so they exist exactly when the order does.
+    pub outbox: &'a [crate::NewJob],
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -191,49 +194,58 @@ impl Store {
         now: Timestamp,
         stale_after: chrono::Duration,
     ) -> Result<IdempotencyBegin> {
+        let (user_s, now_ms) = (user.to_string(), ms(now));
         let mut tx = self.write().await?;
-        let row: Option<(Vec<u8>, String, Option<String>, Option<i64>, Option<String>, i64)> = sqlx::query_as(
-            "SELECT request_hash, state, order_id, failure_status, failure_detail, updated_at \
-             FROM idempotency_keys WHERE user_id = ? AND key = ?",
+        // Insert first: of concurrent first uses, exactly one inserts.
+        let inserted = sqlx::query(
+            "INSERT INTO idempotency_keys (user_id, key, request_hash, state, created_at, updated_at) \
+             VALUES ($1, $2, $3, 'pending', $4, $5) ON CONFLICT (user_id, key) DO NOTHING",
         )
-        .bind(user.to_string())
+        .bind(&user_s)
         .bind(key)
-        .fetch_optional(&mut *tx)
+        .bind(request_hash)
+        .bind(now_ms)
+        .bind(now_ms)
+        .execute(&mut *tx)
         .await?;
-        let outcome = match row {
-            None => {
-                sqlx::query(
-                    "INSERT INTO idempotency_keys (user_id, key, request_hash, state, created_at, updated_at) \
-                     VALUES (?, ?, ?, 'pending', ?, ?)",
-                )
-                .bind(user.to_string())
-                .bind(key)
-                .bind(request_hash)
-                .bind(ms(now))
-                .bind(ms(now))
-                .execute(&mut *tx)
-                .await?;
-                IdempotencyBegin::Proceed
-            }
-            Some((hash, _, _, _, _, _)) if hash != request_hash => IdempotencyBegin::Mismatch,
-            Some((_, state, order, status, detail, _)) if state == "done" => match (order, status) {
+        if inserted.rows_affected() == 1 {
+            tx.commit().await?;
+            return Ok(IdempotencyBegin::Proceed);
+        }
+        let (hash, state, order, status, detail): (Vec<u8>, String, Option<String>, Option<i64>, Option<String>) =
+            sqlx::query_as(
+                "SELECT request_hash, state, order_id, failure_status, failure_detail \
+                 FROM idempotency_keys WHERE user_id = $1 AND key = $2",
+            )
+            .bind(&user_s)
+            .bind(key)
+            .fetch_one(&mut *tx)
+            .await?;
+        let outcome = if hash != request_hash {
+            IdempotencyBegin::Mismatch
+        } else if state == "done" {
+            match (order, status) {
                 (Some(o), _) => IdempotencyBegin::Done(IdempotentOutcome::Order(id(&o)?)),
                 (None, Some(s)) => IdempotencyBegin::Done(IdempotentOutcome::Failed {
                     status: u16::try_from(s).map_err(|_| StoreError::Corrupt("failure status".into()))?,
                     detail: detail.unwrap_or_default(),
                 }),
                 (None, None) => return Err(StoreError::Corrupt(format!("idempotency key {key} done with no outcome"))),
-            },
-            Some((_, _, _, _, _, updated)) if updated <= ms(now - stale_after) => {
-                sqlx::query("UPDATE idempotency_keys SET updated_at = ? WHERE user_id = ? AND key = ?")
-                    .bind(ms(now))
-                    .bind(user.to_string())
-                    .bind(key)
-                    .execute(&mut *tx)
-                    .await?;
-                IdempotencyBegin::Proceed
             }
-            Some(_) => IdempotencyBegin::InProgress,
+        } else {
+            // Pending. Take it over only if its request died long ago; the
+            // conditional update lets exactly one newcomer do so.
+            let taken = sqlx::query(
+                "UPDATE idempotency_keys SET updated_at = $1 \
+                 WHERE user_id = $2 AND key = $3 AND state = 'pending' AND updated_at <= $4",
+            )
+            .bind(now_ms)
+            .bind(&user_s)
+            .bind(key)
+            .bind(ms(now - stale_after))
+            .execute(&mut *tx)
+            .await?;
+            if taken.rows_affected() == 1 { IdempotencyBegin::Proceed } else { IdempotencyBegin::InProgress }
         };
         tx.commit().await?;
         Ok(outcome)
@@ -249,8 +261,8 @@ impl Store {
         now: Timestamp,
     ) -> Result<()> {
         sqlx::query(
-            "UPDATE idempotency_keys SET state = 'done', failure_status = ?, failure_detail = ?, updated_at = ? \
-             WHERE user_id = ? AND key = ? AND state = 'pending'",
+            "UPDATE idempotency_keys SET state = 'done', failure_status = $1, failure_detail = $2, updated_at = $3 \
+             WHERE user_id = $4 AND key = $5 AND state = 'pending'",
         )
         .bind(i64::from(status))
         .bind(detail)
@@ -265,7 +277,7 @@ impl Store {
     /// Forgets a pending key after a transient failure, so a retry with the
     /// same key runs afresh.
     pub async fn abandon_idempotent(&self, user: UserId, key: &str) -> Result<()> {
-        sqlx::query("DELETE FROM idempotency_keys WHERE user_id = ? AND key = ? AND state = 'pending'")
+        sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND state = 'pending'")
             .bind(user.to_string())
             .bind(key)
             .execute(&self.writer)
@@ -276,7 +288,7 @@ impl Store {
     /// The outcome of a finished key, or `None` while pending (or gone).
     pub async fn idempotent_outcome(&self, user: UserId, key: &str) -> Result<Option<IdempotentOutcome>> {
         let row: Option<(String, Option<String>, Option<i64>, Option<String>)> = sqlx::query_as(
-            "SELECT state, order_id, failure_status, failure_detail FROM idempotency_keys WHERE user_id = ? AND key = ?",
+            "SELECT state, order_id, failure_status, failure_detail FROM idempotency_keys WHERE user_id = $1 AND key = $2",
         )
         .bind(user.to_string())
         .bind(key)
@@ -299,27 +311,30 @@ impl Store {
         let (hold_s, event_s, user_s, now_ms) = (c.hold.to_string(), c.event.to_string(), c.user.to_string(), ms(now));
         let mut tx = self.write().await?;
         let existing: Option<(String,)> =
-            sqlx::query_as("SELECT id FROM orders WHERE hold_id = ?").bind(&hold_s).fetch_optional(&mut *tx).await?;
+            sqlx::query_as("SELECT id FROM orders WHERE hold_id = $1").bind(&hold_s).fetch_optional(&mut *tx).await?;
         if let Some((order,)) = existing {
             return Err(CompleteOrderError::AlreadyOrdered(id(&order)?));
         }
-        let live: Option<(i64,)> = sqlx::query_as(
-            "SELECT 1 FROM holds WHERE id = ? AND user_id = ? AND event_id = ? AND status = 'active' AND expires_at > ?",
+        // Taking the hold is the lock: exactly one transaction moves it from
+        // active to ordered, and only while it is live and the buyer's.
+        let taken = sqlx::query(
+            "UPDATE holds SET status = 'ordered' \
+             WHERE id = $1 AND user_id = $2 AND event_id = $3 AND status = 'active' AND expires_at > $4",
         )
         .bind(&hold_s)
         .bind(&user_s)
         .bind(&event_s)
         .bind(now_ms)
-        .fetch_optional(&mut *tx)
+        .execute(&mut *tx)
         .await?;
-        if live.is_none() {
+        if taken.rows_affected() != 1 {
             return Err(CompleteOrderError::HoldNotLive);
         }
         for t in c.tickets {
             if let Some(seat) = t.seat {
                 let sold = sqlx::query(
-                    "UPDATE seat_claims SET state = 'sold', expires_at = ? \
-                     WHERE event_id = ? AND seat_id = ? AND hold_id = ? AND state = 'held'",
+                    "UPDATE seat_claims SET state = 'sold', expires_at = $1 \
+                     WHERE event_id = $2 AND seat_id = $3 AND hold_id = $4 AND state = 'held'",
                 )
                 .bind(SOLD_EXPIRES_AT)
                 .bind(&event_s)
@@ -336,7 +351,7 @@ impl Store {
         }
         sqlx::query(
             "INSERT INTO orders (id, event_id, user_id, hold_id, status, total_amount, currency, payment_gateway, \
-             payment_reference, created_at) VALUES (?, ?, ?, ?, 'paid', ?, ?, ?, ?, ?)",
+             payment_reference, created_at) VALUES ($1, $2, $3, $4, 'paid', $5, $6, $7, $8, $9)",
         )
         .bind(c.order.to_string())
         .bind(&event_s)
@@ -352,7 +367,7 @@ impl Store {
         for t in c.tickets {
             sqlx::query(
                 "INSERT INTO tickets (id, order_id, event_id, ticket_type_id, seat_id, ga_area_id, holder_id, status, \
-                 serial, barcode, price_amount, currency, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'valid', ?, ?, ?, ?, ?)",
+                 serial, barcode, price_amount, currency, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'valid', $8, $9, $10, $11, $12)",
             )
             .bind(t.id.to_string())
             .bind(c.order.to_string())
@@ -369,9 +384,8 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query("UPDATE holds SET status = 'ordered' WHERE id = ?").bind(&hold_s).execute(&mut *tx).await?;
         sqlx::query(
-            "UPDATE idempotency_keys SET state = 'done', order_id = ?, updated_at = ? WHERE user_id = ? AND key = ?",
+            "UPDATE idempotency_keys SET state = 'done', order_id = $1, updated_at = $2 WHERE user_id = $3 AND key = $4",
         )
         .bind(c.order.to_string())
         .bind(now_ms)
@@ -379,6 +393,9 @@ impl Store {
         .bind(c.idempotency_key)
         .execute(&mut *tx)
         .await?;
+        for job in c.outbox {
+            crate::jobs::insert_job(&mut tx, job, now).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -386,7 +403,7 @@ impl Store {
     pub async fn order(&self, order: OrderId) -> Result<Option<OrderRecord>> {
         let row: Option<OrderRow> = sqlx::query_as(
             "SELECT id, event_id, user_id, hold_id, status, total_amount, currency, payment_gateway, payment_reference, created_at \
-             FROM orders WHERE id = ?",
+             FROM orders WHERE id = $1",
         )
         .bind(order.to_string())
         .fetch_optional(&self.reader)
@@ -400,7 +417,7 @@ impl Store {
     pub async fn orders_of(&self, user: UserId) -> Result<Vec<OrderRecord>> {
         let rows: Vec<OrderRow> = sqlx::query_as(
             "SELECT id, event_id, user_id, hold_id, status, total_amount, currency, payment_gateway, payment_reference, created_at \
-             FROM orders WHERE user_id = ? ORDER BY created_at DESC, id DESC",
+             FROM orders WHERE user_id = $1 ORDER BY created_at DESC, id DESC",
         )
         .bind(user.to_string())
         .fetch_all(&self.reader)
@@ -413,7 +430,7 @@ impl Store {
     }
 
     async fn order_with_tickets(&self, r: OrderRow) -> Result<OrderRecord> {
-        let sql = format!("{TICKET_SELECT} WHERE t.order_id = ? ORDER BY t.id");
+        let sql = format!("{TICKET_SELECT} WHERE t.order_id = $1 ORDER BY t.id");
         let tickets: Vec<TicketRow> =
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&r.0).fetch_all(&self.reader).await?;
         Ok(OrderRecord {
@@ -432,14 +449,14 @@ impl Store {
 
     /// The user's tickets, soonest event first.
     pub async fn tickets_of(&self, user: UserId) -> Result<Vec<TicketRecord>> {
-        let sql = format!("{TICKET_SELECT} WHERE t.holder_id = ? ORDER BY e.starts_at, t.id");
+        let sql = format!("{TICKET_SELECT} WHERE t.holder_id = $1 ORDER BY e.starts_at, t.id");
         let rows: Vec<TicketRow> =
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(user.to_string()).fetch_all(&self.reader).await?;
         rows.into_iter().map(ticket).collect()
     }
 
     pub async fn ticket(&self, ticket_id: TicketId) -> Result<Option<TicketRecord>> {
-        let sql = format!("{TICKET_SELECT} WHERE t.id = ?");
+        let sql = format!("{TICKET_SELECT} WHERE t.id = $1");
         let row: Option<TicketRow> =
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(ticket_id.to_string()).fetch_optional(&self.reader).await?;
         row.map(ticket).transpose()
@@ -448,7 +465,7 @@ impl Store {
 
 impl Store {
     pub async fn order_for_hold(&self, hold: HoldId) -> Result<Option<OrderId>> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT id FROM orders WHERE hold_id = ?")
+        let row: Option<(String,)> = sqlx::query_as("SELECT id FROM orders WHERE hold_id = $1")
             .bind(hold.to_string())
             .fetch_optional(&self.reader)
             .await?;

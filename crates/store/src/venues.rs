@@ -65,7 +65,7 @@ impl Store {
     pub async fn create_venue(&self, venue: &VenueRecord, plan: &SeatMapPlan, now: Timestamp) -> Result<()> {
         let mut tx = self.write().await?;
         sqlx::query(
-            "INSERT INTO venues (id, organization_id, name, address, timezone, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO venues (id, organization_id, name, address, timezone, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(venue.id.to_string())
         .bind(venue.organization.to_string())
@@ -78,7 +78,7 @@ impl Store {
         let venue_id = venue.id.to_string();
         let mut position = 0i64;
         for (s_pos, section) in plan.sections.iter().enumerate() {
-            sqlx::query("INSERT INTO sections (id, venue_id, name, price_zone, position) VALUES (?, ?, ?, ?, ?)")
+            sqlx::query("INSERT INTO sections (id, venue_id, name, price_zone, position) VALUES ($1, $2, $3, $4, $5)")
                 .bind(section.id.to_string())
                 .bind(&venue_id)
                 .bind(&section.name)
@@ -90,7 +90,7 @@ impl Store {
             for seat in &section.seats {
                 sqlx::query(
                     "INSERT INTO seats (id, venue_id, section_id, row_label, label, x, y, accessible, position) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
                 .bind(seat.id.to_string())
                 .bind(&venue_id)
@@ -99,7 +99,7 @@ impl Store {
                 .bind(&seat.label)
                 .bind(seat.x)
                 .bind(seat.y)
-                .bind(seat.accessible)
+                .bind(i64::from(seat.accessible))
                 .bind(position)
                 .execute(&mut *tx)
                 .await?;
@@ -107,7 +107,7 @@ impl Store {
             }
         }
         for (pos, area) in plan.ga_areas.iter().enumerate() {
-            sqlx::query("INSERT INTO ga_areas (id, venue_id, name, capacity, position) VALUES (?, ?, ?, ?, ?)")
+            sqlx::query("INSERT INTO ga_areas (id, venue_id, name, capacity, position) VALUES ($1, $2, $3, $4, $5)")
                 .bind(area.id.to_string())
                 .bind(&venue_id)
                 .bind(&area.name)
@@ -122,7 +122,7 @@ impl Store {
 
     pub async fn venue(&self, venue: VenueId) -> Result<Option<VenueRecord>> {
         let row: Option<(String, String, String, String, String)> =
-            sqlx::query_as("SELECT id, organization_id, name, address, timezone FROM venues WHERE id = ?")
+            sqlx::query_as("SELECT id, organization_id, name, address, timezone FROM venues WHERE id = $1")
                 .bind(venue.to_string())
                 .fetch_optional(&self.reader)
                 .await?;
@@ -134,7 +134,7 @@ impl Store {
 
     pub async fn venues_of(&self, org: OrganizationId) -> Result<Vec<VenueRecord>> {
         let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
-            "SELECT id, organization_id, name, address, timezone FROM venues WHERE organization_id = ? ORDER BY created_at, id",
+            "SELECT id, organization_id, name, address, timezone FROM venues WHERE organization_id = $1 ORDER BY created_at, id",
         )
         .bind(org.to_string())
         .fetch_all(&self.reader)
@@ -149,12 +149,12 @@ impl Store {
     pub async fn seat_map(&self, venue: VenueId) -> Result<SeatMapRecord> {
         let venue_id = venue.to_string();
         let sections: Vec<(String, String, String)> =
-            sqlx::query_as("SELECT id, name, price_zone FROM sections WHERE venue_id = ? ORDER BY position")
+            sqlx::query_as("SELECT id, name, price_zone FROM sections WHERE venue_id = $1 ORDER BY position")
                 .bind(&venue_id)
                 .fetch_all(&self.reader)
                 .await?;
-        let seats: Vec<(String, String, String, String, f64, f64, bool)> = sqlx::query_as(
-            "SELECT section_id, row_label, id, label, x, y, accessible FROM seats WHERE venue_id = ? ORDER BY position",
+        let seats: Vec<(String, String, String, String, f64, f64, i64)> = sqlx::query_as(
+            "SELECT section_id, row_label, id, label, x, y, accessible FROM seats WHERE venue_id = $1 ORDER BY position",
         )
         .bind(&venue_id)
         .fetch_all(&self.reader)
@@ -179,11 +179,11 @@ impl Store {
                 label,
                 x,
                 y,
-                accessible,
+                accessible: accessible != 0,
             });
         }
         let areas: Vec<(String, String, i64)> =
-            sqlx::query_as("SELECT id, name, capacity FROM ga_areas WHERE venue_id = ? ORDER BY position")
+            sqlx::query_as("SELECT id, name, capacity FROM ga_areas WHERE venue_id = $1 ORDER BY position")
                 .bind(&venue_id)
                 .fetch_all(&self.reader)
                 .await?;
@@ -201,11 +201,11 @@ impl Store {
     }
 
     pub async fn venue_offer(&self, venue: VenueId) -> Result<VenueOfferRecord> {
-        let zones: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT price_zone FROM sections WHERE venue_id = ?")
+        let zones: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT price_zone FROM sections WHERE venue_id = $1")
             .bind(venue.to_string())
             .fetch_all(&self.reader)
             .await?;
-        let areas: Vec<(String,)> = sqlx::query_as("SELECT id FROM ga_areas WHERE venue_id = ?")
+        let areas: Vec<(String,)> = sqlx::query_as("SELECT id FROM ga_areas WHERE venue_id = $1")
             .bind(venue.to_string())
             .fetch_all(&self.reader)
             .await?;
@@ -222,7 +222,7 @@ impl Store {
         for seat in seats {
             let row: Option<(String,)> = sqlx::query_as(
                 "SELECT sections.price_zone FROM seats JOIN sections ON sections.id = seats.section_id \
-                 WHERE seats.id = ? AND seats.venue_id = ?",
+                 WHERE seats.id = $1 AND seats.venue_id = $2",
             )
             .bind(seat.to_string())
             .bind(venue.to_string())

@@ -38,8 +38,13 @@ impl PasswordHashing {
         Self { memory_kib: 1024, iterations: 1 }
     }
 
+    /// Whether argon2 accepts these costs.
+    pub fn is_valid(&self) -> bool {
+        Params::new(self.memory_kib, self.iterations, 1, None).is_ok()
+    }
+
     fn argon2(&self) -> Argon2<'static> {
-        let params = Params::new(self.memory_kib, self.iterations, 1, None).expect("argon2 parameters are valid");
+        let params = Params::new(self.memory_kib, self.iterations, 1, None).expect("checked by is_valid at start-up");
         Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
     }
 }

@@ -21,6 +21,7 @@ use store::{
 };
 
 use crate::payments::{Charge, ChargeRequest, PaymentError};
+use crate::webhooks::{OrderPaid, PaidTicket};
 use crate::{Denied, Ticketing};
 
 /// Longest Idempotency-Key accepted (Stripe allows 255).
@@ -229,6 +230,7 @@ impl Ticketing {
                 });
             }
         }
+        let outbox = self.order_paid_outbox(order_id, user, &hold, &tickets).await?;
         let complete = CompleteOrder {
             order: order_id,
             hold: hold.id,
@@ -239,6 +241,7 @@ impl Ticketing {
             payment_reference: &charge.reference,
             tickets: &tickets,
             idempotency_key: cmd.idempotency_key.as_str(),
+            outbox: &outbox,
         };
         match self.store.complete_order(&complete, self.now()).await {
             Ok(()) => {}
@@ -252,10 +255,42 @@ impl Ticketing {
             }
         }
         metrics::counter!("tickets_issued_total").increment(tickets.len() as u64);
+        let (seats, areas) = crate::holds::inventory_of(&hold.lines);
+        self.publish(hold.event, &seats, store::SeatStatus::Sold, &areas).await;
         self.store
             .order(order_id)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("order {order_id} vanished after commit")).into())
+    }
+
+    /// The jobs a paid order sets off, built before the order's transaction
+    /// so they can be written inside it.
+    async fn order_paid_outbox(
+        &self,
+        order_id: OrderId,
+        user: UserId,
+        hold: &store::HoldRecord,
+        tickets: &[NewTicket],
+    ) -> Result<Vec<store::NewJob>, StoreError> {
+        let Some(event) = self.store.event(hold.event).await? else {
+            return Ok(Vec::new());
+        };
+        let paid = OrderPaid {
+            order_id: order_id.to_string(),
+            event_id: hold.event.to_string(),
+            buyer_id: user.to_string(),
+            total: hold.total,
+            tickets: tickets
+                .iter()
+                .map(|t| PaidTicket {
+                    id: t.id.to_string(),
+                    ticket_type_id: t.ticket_type.to_string(),
+                    seat_id: t.seat.map(|s| s.to_string()),
+                    ga_area_id: t.ga_area.map(|a| a.to_string()),
+                })
+                .collect(),
+        };
+        self.order_paid_webhooks(event.organization, &paid).await
     }
 
     /// The order could not be recorded after the money was taken: give it back.

@@ -1,7 +1,7 @@
 //! Placing and releasing holds; availability.
 
-use domain::hold::{HoldError, HoldRequest, check_hold_size, price_hold};
-use domain::ids::{EventId, HoldId, UserId};
+use domain::hold::{HoldError, HoldLine, HoldRequest, check_hold_size, price_hold};
+use domain::ids::{EventId, GaAreaId, HoldId, SeatId, UserId};
 use store::{Availability, HoldConflict, HoldRecord, PlaceHoldError, ReleaseHoldError, StoreError};
 
 use crate::{Denied, Ticketing, from_visible};
@@ -37,6 +37,20 @@ pub enum AvailabilityError {
 }
 from_visible!(HoldFailure, AvailabilityError);
 
+/// The seats and GA areas a hold's lines cover.
+pub(crate) fn inventory_of(lines: &[HoldLine]) -> (Vec<SeatId>, Vec<GaAreaId>) {
+    let mut seats = Vec::new();
+    let mut areas = Vec::new();
+    for line in lines {
+        match line {
+            HoldLine::Seat { seat, .. } => seats.push(*seat),
+            HoldLine::Ga { area, .. } if !areas.contains(area) => areas.push(*area),
+            HoldLine::Ga { .. } => {}
+        }
+    }
+    (seats, areas)
+}
+
 impl Ticketing {
     /// Holds seats and GA places for `user`, all or nothing, at today's prices.
     pub async fn place_hold(
@@ -64,6 +78,8 @@ impl Ticketing {
             Err(PlaceHoldError::Store(e)) => return Err(e.into()),
         }
         metrics::counter!("holds_placed_total").increment(1);
+        let (seats, areas) = inventory_of(&priced.lines);
+        self.publish(event, &seats, store::SeatStatus::Held, &areas).await;
         Ok(HoldRecord {
             id: hold,
             event,
@@ -85,9 +101,12 @@ impl Ticketing {
     }
 
     pub async fn release_hold(&self, user: UserId, hold: HoldId) -> Result<(), ReleaseFailure> {
+        let record = self.store.hold(hold).await?.filter(|h| h.user == user).ok_or(Denied::NotFound("hold"))?;
         match self.store.release_hold(hold, user).await {
-            Ok(()) => {
+            Ok(freed) => {
                 metrics::counter!("holds_released_total").increment(1);
+                let (_, areas) = inventory_of(&record.lines);
+                self.publish(record.event, &freed, store::SeatStatus::Available, &areas).await;
                 Ok(())
             }
             Err(ReleaseHoldError::NotFound) => Err(Denied::NotFound("hold").into()),

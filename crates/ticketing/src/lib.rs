@@ -11,9 +11,12 @@ pub mod checkin;
 pub mod checkout;
 pub mod events;
 pub mod holds;
+pub mod jobs;
+pub mod live;
 pub mod organizations;
 pub mod payments;
 pub mod venues;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -52,6 +55,7 @@ pub struct Ticketing {
     clock: Arc<dyn Clock>,
     payments: Arc<Payments>,
     settings: Arc<Settings>,
+    live: Arc<live::LiveHub>,
 }
 
 /// The wall clock.
@@ -73,9 +77,17 @@ pub enum Denied {
     Forbidden(&'static str),
 }
 
+/// Makes ring the process's TLS crypto provider, for outgoing HTTPS
+/// (webhooks). Idempotent; called by [`Ticketing::new`]. Any other HTTPS
+/// client in the process (tests, tools) relies on it too.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 impl Ticketing {
     pub fn new(store: Store, clock: Arc<dyn Clock>, payments: Arc<Payments>, settings: Settings) -> Self {
-        Self { store, clock, payments, settings: Arc::new(settings) }
+        install_crypto_provider();
+        Self { store, clock, payments, settings: Arc::new(settings), live: Arc::new(live::LiveHub::default()) }
     }
 
     pub fn store(&self) -> &Store {

@@ -583,6 +583,7 @@ impl HoldResponse {
             store::HoldStatus::Active => "expired",
             store::HoldStatus::Ordered => "ordered",
             store::HoldStatus::Released => "released",
+            store::HoldStatus::Expired => "expired",
         };
         Self {
             id: *h.id.as_uuid(),

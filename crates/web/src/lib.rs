@@ -8,6 +8,7 @@
 
 pub mod dto;
 pub mod extract;
+pub mod pages;
 pub mod problem;
 pub mod qr;
 pub mod routes;
@@ -39,11 +40,30 @@ pub const REQUEST_BODY_BYTES_MAX: usize = 4 * 1024 * 1024;
 pub struct AppState {
     pub ticketing: Ticketing,
     metrics: PrometheusHandle,
+    /// Turns true when the server begins shutting down: long-lived streams
+    /// end so that graceful shutdown does not wait for them forever.
+    closing: tokio::sync::watch::Receiver<bool>,
 }
 
 impl AppState {
     pub fn new(ticketing: Ticketing) -> Self {
-        Self { ticketing, metrics: metrics_handle() }
+        Self { ticketing, metrics: metrics_handle(), closing: tokio::sync::watch::channel(false).1 }
+    }
+
+    pub fn closing_on(mut self, closing: tokio::sync::watch::Receiver<bool>) -> Self {
+        self.closing = closing;
+        self
+    }
+
+    /// Resolves when the server starts shutting down.
+    pub fn closing(&self) -> impl std::future::Future<Output = ()> + Send + 'static + use<> {
+        let mut rx = self.closing.clone();
+        async move {
+            if rx.wait_for(|closing| *closing).await.is_err() {
+                // No one can announce a shutdown: never resolve.
+                std::future::pending::<()>().await;
+            }
+        }
     }
 }
 
@@ -102,6 +122,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::me))
         .routes(routes!(organizations::create))
         .routes(routes!(organizations::add_member))
+        .routes(routes!(webhooks::create))
         .routes(routes!(venues::create, venues::list))
         .routes(routes!(venues::seat_map))
         .routes(routes!(events::create, events::list_of_organization))
@@ -110,6 +131,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(events::list))
         .routes(routes!(events::get))
         .routes(routes!(events::availability))
+        .routes(routes!(live::stream))
         .routes(routes!(holds::create))
         .routes(routes!(holds::get, holds::release))
         .routes(routes!(orders::create))
@@ -136,19 +158,26 @@ pub fn router(state: AppState) -> Router {
     let (api_router, _) = api().split_for_parts();
     let doc = Arc::new(openapi().to_pretty_json().expect("the OpenAPI document serialises"));
     let docs = Router::new().route("/api/v1/openapi.json", axum::routing::get(openapi_json)).with_state(doc);
-    api_router
+    let api = api_router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
-        .merge(docs)
+        .with_state(state.clone())
+        .merge(docs);
+    // The web app: pages, assets, and `/app/api/…` (the API with cookie sessions).
+    api.clone()
+        .merge(pages::router(state, api))
         .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
         .layer(middleware::from_fn(track_http))
         .layer(CatchPanicLayer::custom(panic_problem))
         .layer(TraceLayer::new_for_http())
 }
 
-async fn not_found() -> Problem {
-    Problem::not_found("no such route; see /api/v1/openapi.json")
+async fn not_found(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> Response {
+    // Browsers asking for a page get a page; API clients get problem+json.
+    if !uri.path().starts_with("/api/") && pages::wants_html(&headers) {
+        return pages::not_found_page();
+    }
+    Problem::not_found("no such route; see /api/v1/openapi.json").into_response()
 }
 
 async fn method_not_allowed() -> Problem {

@@ -12,6 +12,7 @@ use ticketing::events::{ChangeEventError, CreateEventError, ListEventsError, Vie
 use ticketing::holds::{AvailabilityError, HoldFailure, ReleaseFailure};
 use ticketing::organizations::{AddMemberFailure, CreateOrganizationError};
 use ticketing::venues::{CreateVenueError, ViewVenueError};
+use ticketing::webhooks::WebhookError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -328,6 +329,16 @@ impl From<CheckinError> for Problem {
             CheckinError::BadInput => Problem::unprocessable("invalid-barcode", e.to_string()),
             CheckinError::Denied(d) => d.into(),
             CheckinError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<WebhookError> for Problem {
+    fn from(e: WebhookError) -> Self {
+        match e {
+            WebhookError::Denied(d) => d.into(),
+            WebhookError::Store(s) => s.into(),
+            other => Problem::unprocessable("invalid-webhook", other.to_string()),
         }
     }
 }

@@ -35,15 +35,70 @@ pub struct TestApp {
     pub gateway: Arc<TestGateway>,
     /// Dropping it would shut the server down: it holds the shutdown signal.
     _running: Running,
-    _dir: tempfile::TempDir,
+    _db: TestDatabase,
 }
 
 pub const HOLD_TTL_SECS: u64 = 600;
 pub const PASSWORD: &str = "correct horse battery";
 
+/// Set `TEST_DATABASE=postgres` to run the suite on PostgreSQL; each test
+/// then gets a database of its own on the server at `TEST_POSTGRES_URL`.
+pub const POSTGRES_URL_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A database for one test, removed when dropped.
+pub struct TestDatabase {
+    pub url: String,
+    postgres: Option<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestDatabase {
+    /// A fresh database of the backend under test (`TEST_DATABASE`).
+    pub async fn new() -> Self {
+        if std::env::var("TEST_DATABASE").as_deref() == Ok("postgres") {
+            return Self::postgres().await;
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        Self { url, postgres: None, _dir: dir }
+    }
+
+    /// A fresh, empty PostgreSQL database.
+    pub async fn postgres() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let admin_url = std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| POSTGRES_URL_DEFAULT.to_owned());
+        let name = format!("rt_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {admin_url} is not reachable: {e}"));
+        sqlx::Executor::execute(&mut admin, sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
+        let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url);
+        Self { url: format!("{base}/{name}"), postgres: Some((admin_url.clone(), name)), _dir: dir }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.postgres.take() else { return };
+        // Drop runs inside the test's runtime, which cannot block on async
+        // work: use a thread with a runtime of its own.
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                if let Ok(mut admin) = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url).await {
+                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::Executor::execute(&mut admin, sqlx::AssertSqlSafe(sql)).await;
+                }
+            });
+        })
+        .join()
+        .ok();
+    }
+}
+
 pub async fn spawn_app() -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db_url = format!("sqlite://{}", dir.path().join("test.db").display());
+    let db = TestDatabase::new().await;
+    let db_url = db.url.clone();
     let config = Config {
         bind: "127.0.0.1:0".parse().unwrap(),
         database_url: db_url,
@@ -51,13 +106,14 @@ pub async fn spawn_app() -> TestApp {
         hold_ttl_secs: HOLD_TTL_SECS,
         // Hundreds of accounts per test: the OWASP cost would dominate.
         password_hashing: PasswordHashing::insecure_fast(),
+        ..Config::default()
     };
     let clock = Arc::new(ManualClock(Mutex::new(Utc::now())));
     let gateway = Arc::new(TestGateway::default());
     let payments = Payments::default().with(gateway.clone());
     let running = robust_ticketing::start(&config, clock.clone(), payments).await.expect("server starts");
     let client = reqwest::Client::builder().pool_max_idle_per_host(600).build().unwrap();
-    TestApp { root: format!("http://{}", running.addr), client, clock, gateway, _running: running, _dir: dir }
+    TestApp { root: format!("http://{}", running.addr), client, clock, gateway, _running: running, _db: db }
 }
 
 /// A signed-in account.

@@ -2,8 +2,10 @@
 //! its own server with a fresh database and talks to it over real HTTP.
 
 mod helpers;
+mod node;
 
 mod authorization;
+mod backup;
 mod bad_input;
 mod checkin;
 mod events;

@@ -122,7 +122,7 @@ CREATE TABLE holds (
     id           TEXT PRIMARY KEY,
     event_id     TEXT NOT NULL REFERENCES events(id),
     user_id      TEXT NOT NULL REFERENCES users(id),
-    status       TEXT NOT NULL CHECK (status IN ('active', 'ordered', 'released')),
+    status       TEXT NOT NULL CHECK (status IN ('active', 'ordered', 'released', 'expired')),
     total_amount BIGINT NOT NULL,
     currency     TEXT NOT NULL,
     created_at   BIGINT NOT NULL,

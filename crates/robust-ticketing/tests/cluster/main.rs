@@ -1,0 +1,295 @@
+//! Several `serve` processes on one PostgreSQL database: the arbitration of
+//! seats, live updates across nodes, and jobs surviving a killed node.
+//! PostgreSQL is required (`TEST_POSTGRES_URL`, default the local server).
+
+#[allow(dead_code)]
+#[path = "../api/helpers.rs"]
+mod helpers;
+#[allow(dead_code)]
+#[path = "../api/node.rs"]
+mod node;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::task::JoinSet;
+
+use helpers::TestDatabase;
+use node::{Node, client, free_port, signup, start_node};
+
+/// An organizer's published event with `rows` × `per_row` seats, made via `node`.
+async fn event_on(client: &reqwest::Client, node: &Node, rows: usize, per_row: u32) -> (String, String, Vec<String>) {
+    let root = &node.root;
+    let owner = signup(client, root, &format!("owner-{}@example.org", uuid::Uuid::new_v4())).await;
+    let org: Value = client
+        .post(format!("{root}/api/v1/organizations"))
+        .bearer_auth(&owner)
+        .json(&json!({"name": "Cluster Org"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let org = org["id"].as_str().unwrap().to_owned();
+    let rows: Vec<Value> = (0..rows).map(|i| json!({"label": format!("R{i}"), "seats": per_row})).collect();
+    let venue: Value = client
+        .post(format!("{root}/api/v1/organizations/{org}/venues"))
+        .bearer_auth(&owner)
+        .json(&json!({"name": "Arena", "timezone": "Europe/Paris",
+                      "seat_map": {"sections": [{"name": "Main", "price_zone": "main", "rows": rows}]}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let starts = chrono::Utc::now() + chrono::Duration::days(10);
+    let event: Value = client
+        .post(format!("{root}/api/v1/organizations/{org}/events"))
+        .bearer_auth(&owner)
+        .json(&json!({"venue_id": venue["id"], "title": "Big On-Sale", "category": "concert",
+                      "starts_at": starts, "ends_at": starts + chrono::Duration::hours(3),
+                      "ticket_types": [{"name": "Seat", "price": {"amount": 5000, "currency": "EUR"}, "price_zone": "main"}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let event = event["id"].as_str().unwrap().to_owned();
+    let r = client.post(format!("{root}/api/v1/events/{event}/publish")).bearer_auth(&owner).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let seats = node::seats_of(client, root, &event).await;
+    (owner, event, seats)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_nodes_sell_two_hundred_seats_to_a_thousand_buyers_exactly_once() {
+    const BUYERS: usize = 1_000;
+    const SEATS: usize = 200;
+    let db = TestDatabase::postgres().await;
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        nodes.push(start_node(&db.url, free_port(), &["--no-demo", "--postgres-connections-max", "8"]).await);
+    }
+    let client = client();
+    let (_, event, seats) = event_on(&client, &nodes[0], 10, 20).await;
+    assert_eq!(seats.len(), SEATS);
+    let roots: Vec<String> = nodes.iter().map(|n| n.root.clone()).collect();
+
+    // Accounts, made across all three nodes.
+    let mut set = JoinSet::new();
+    let gate = Arc::new(tokio::sync::Semaphore::new(64));
+    for i in 0..BUYERS {
+        let (client, root, gate) = (client.clone(), roots[i % 3].clone(), gate.clone());
+        set.spawn(async move {
+            let _permit = gate.acquire().await.unwrap();
+            (i, signup(&client, &root, &format!("buyer{i}-{}@example.org", uuid::Uuid::new_v4())).await)
+        });
+    }
+    let mut tokens = set.join_all().await;
+    tokens.sort();
+
+    // Everyone at once, five buyers per seat, spread over the nodes.
+    let barrier = Arc::new(tokio::sync::Barrier::new(BUYERS));
+    let mut set = JoinSet::new();
+    for (i, token) in tokens {
+        let (client, root, barrier, event, seat) =
+            (client.clone(), roots[i % 3].clone(), barrier.clone(), event.clone(), seats[i % SEATS].clone());
+        set.spawn(async move {
+            barrier.wait().await;
+            let r = client
+                .post(format!("{root}/api/v1/events/{event}/holds"))
+                .bearer_auth(&token)
+                .json(&json!({"seats": [seat]}))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            let body: Value = r.json().await.unwrap();
+            if status != StatusCode::CREATED {
+                return (status, None);
+            }
+            let r = client
+                .post(format!("{root}/api/v1/orders"))
+                .bearer_auth(&token)
+                .header("Idempotency-Key", format!("cluster-{i}"))
+                .json(&json!({"hold_id": body["id"], "payment": {"gateway": "test", "token": "tok_ok"}}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::CREATED);
+            let order: Value = r.json().await.unwrap();
+            (StatusCode::CREATED, Some(order["tickets"][0]["seat_id"].as_str().unwrap().to_owned()))
+        });
+    }
+    let results = set.join_all().await;
+    let sold: Vec<String> = results.iter().filter_map(|(_, s)| s.clone()).collect();
+    let distinct: HashSet<&String> = sold.iter().collect();
+    assert_eq!(sold.len(), SEATS, "exactly the capacity is sold");
+    assert_eq!(distinct.len(), SEATS, "no seat is sold twice");
+    for (status, _) in results.iter().filter(|(_, s)| s.is_none()) {
+        assert_eq!(*status, StatusCode::CONFLICT, "every loser gets 409");
+    }
+    // Every node agrees.
+    for root in &roots {
+        let a: Value = client
+            .get(format!("{root}/api/v1/events/{event}/availability"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let n = a["seats"].as_array().unwrap().iter().filter(|s| s["status"] == "sold").count();
+        assert_eq!(n, SEATS, "{root}");
+    }
+}
+
+/// Reads server-sent events from `response` until `found` accepts one.
+async fn wait_for_event(mut response: reqwest::Response, found: impl Fn(&str, &Value) -> bool) {
+    let mut buffer = String::new();
+    loop {
+        let chunk = response.chunk().await.unwrap().expect("the stream stays open");
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let message: String = buffer.drain(..end + 2).collect();
+            let name = message.lines().find_map(|l| l.strip_prefix("event: ")).unwrap_or("message").to_owned();
+            let data = message.lines().find_map(|l| l.strip_prefix("data: ")).unwrap_or("{}");
+            if found(&name, &serde_json::from_str(data).unwrap_or(Value::Null)) {
+                return;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_seat_sold_on_one_node_shows_as_sold_on_another_nodes_stream_within_a_second() {
+    let db = TestDatabase::postgres().await;
+    let a = start_node(&db.url, free_port(), &["--no-demo"]).await;
+    let _b = start_node(&db.url, free_port(), &["--no-demo"]).await;
+    let c = start_node(&db.url, free_port(), &["--no-demo"]).await;
+    let client = client();
+    let (_, event, seats) = event_on(&client, &a, 2, 5).await;
+    let buyer = signup(&client, &a.root, "stream-buyer@example.org").await;
+
+    let stream = client.get(format!("{}/api/v1/events/{event}/live", c.root)).send().await.unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    // Wait until the stream is live before selling.
+    let mut stream = stream;
+    let first = stream.chunk().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("event: ready"));
+
+    let seat = seats[3].clone();
+    let sold_at = tokio::time::Instant::now();
+    let order = node::buy(&client, &a.root, &buyer, &event, &[&seat], "stream-order").await.expect("bought on node A");
+    assert_eq!(order["tickets"][0]["seat_id"], seat.as_str());
+    let watched = wait_for_event(stream, |name, data| {
+        name == "availability"
+            && data["seats"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|s| s["id"] == seat.as_str() && s["status"] == "sold"))
+    });
+    tokio::time::timeout(Duration::from_secs(1), watched).await.expect("node C's stream showed the sale within 1 s");
+    assert!(sold_at.elapsed() < Duration::from_secs(3));
+}
+
+/// A webhook receiver that stalls on its first delivery (so the sender can
+/// be killed mid-job) and applies each webhook-id once.
+#[derive(Default)]
+struct Receiver {
+    deliveries: Mutex<Vec<String>>,
+    applied: Mutex<HashSet<String>>,
+    stalled_once: Mutex<bool>,
+}
+
+async fn receive(
+    axum::extract::State(r): axum::extract::State<Arc<Receiver>>,
+    headers: axum::http::HeaderMap,
+    body: String,
+) -> StatusCode {
+    let id = headers.get("webhook-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    assert!(headers.get("webhook-signature").is_some_and(|s| s.to_str().unwrap().starts_with("v1,")));
+    let payload: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(payload["type"], "order.paid");
+    r.deliveries.lock().unwrap().push(id.clone());
+    let stall = {
+        let mut stalled = r.stalled_once.lock().unwrap();
+        !std::mem::replace(&mut *stalled, true)
+    };
+    if stall {
+        // Never answer: the test kills the sending node meanwhile.
+        tokio::time::sleep(Duration::from_secs(120)).await;
+    }
+    r.applied.lock().unwrap().insert(id);
+    StatusCode::NO_CONTENT
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_job_claimed_by_a_killed_process_is_completed_by_another_exactly_once() {
+    let receiver = Arc::new(Receiver::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_url = format!("http://{}/hooks", listener.local_addr().unwrap());
+    let app = axum::Router::new().route("/hooks", axum::routing::post(receive)).with_state(receiver.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let db = TestDatabase::postgres().await;
+    let lease = ["--no-demo", "--job-lease-secs", "2"];
+    let mut a = start_node(&db.url, free_port(), &lease).await;
+    let client = client();
+    let (owner, event, seats) = event_on(&client, &a, 1, 5).await;
+    let org: Value =
+        client.get(format!("{}/api/v1/me", a.root)).bearer_auth(&owner).send().await.unwrap().json().await.unwrap();
+    let org = org["memberships"][0]["organization_id"].as_str().unwrap().to_owned();
+    let r = client
+        .post(format!("{}/api/v1/organizations/{org}/webhooks", a.root))
+        .bearer_auth(&owner)
+        .json(&json!({"url": hook_url, "event_types": ["order.paid"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+
+    let buyer = signup(&client, &a.root, "hook-buyer@example.org").await;
+    node::buy(&client, &a.root, &buyer, &event, &[&seats[0]], "hook-order").await.expect("order on node A");
+    // Node A's worker claims the delivery job and is stuck in the call.
+    for _ in 0..100 {
+        if !receiver.deliveries.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(receiver.deliveries.lock().unwrap().len(), 1, "node A took the job");
+    a.kill_9().await;
+
+    // Node B takes the job over once A's lease has lapsed.
+    let _b = start_node(&db.url, free_port(), &lease).await;
+    for _ in 0..200 {
+        if !receiver.applied.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let deliveries = receiver.deliveries.lock().unwrap().clone();
+    let applied = receiver.applied.lock().unwrap().clone();
+    assert_eq!(applied.len(), 1, "the effect happened once");
+    assert_eq!(deliveries.len(), 2, "delivered again after the crash: {deliveries:?}");
+    assert_eq!(deliveries[0], deliveries[1], "with the same webhook-id, so the receiver can deduplicate");
+
+    // The job is recorded done, and nothing failed.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_robust-ticketing"))
+        .args(["jobs", "--database-url", &db.url, "--status", "all"])
+        .output()
+        .await
+        .unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    let lines: Vec<&str> = listing.lines().filter(|l| l.contains("webhook.deliver")).collect();
+    assert_eq!(lines.len(), 1, "{listing}");
+    assert!(lines[0].contains(" done ") && lines[0].contains("attempts 2/"), "{listing}");
+}

@@ -1,0 +1,238 @@
+//! Buyers: sign up, pick seats on the map, pay, QR codes that the gate
+//! admits; tickets offline; the map updates live; a 20,000-seat map.
+
+use std::time::Duration;
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, one_at_a_time, screenshot_dir, spawn_app};
+use crate::webdriver::Browser;
+
+/// Signs up in the browser; returns the e-mail.
+pub async fn sign_up(b: &Browser, name: &str, next: &str) -> String {
+    let email = format!("{}-{}@e2e.test", name.to_lowercase(), uuid::Uuid::new_v4().simple());
+    b.goto(&format!("/signup?next={next}")).await;
+    b.fill("#name", name).await;
+    b.fill("#email", &email).await;
+    b.fill("#password", PASSWORD).await;
+    b.click("form[action='/signup'] button[type=submit]").await;
+    b.wait_for(
+        &format!("location.pathname === '{}' && document.readyState === 'complete'", next.split('?').next().unwrap()),
+        "signed up",
+    )
+    .await;
+    email
+}
+
+pub async fn sign_in(b: &Browser, email: &str, next: &str) {
+    b.goto(&format!("/signin?next={next}")).await;
+    b.fill("#email", email).await;
+    b.fill("#password", PASSWORD).await;
+    b.click("form[action='/signin'] button[type=submit]").await;
+    b.wait_for(&format!("location.pathname === '{next}' && document.readyState === 'complete'"), "signed in").await;
+}
+
+/// The PNG behind an <img>, as the page loaded it.
+async fn image_bytes(b: &Browser, css: &str) -> Vec<u8> {
+    let v = b
+        .js_async(
+            "const done = arguments[arguments.length - 1];
+             fetch(document.querySelector(arguments[0]).src).then(r => r.arrayBuffer()).then(buf => {
+               let s = ''; const a = new Uint8Array(buf); for (let i = 0; i < a.length; i++) s += String.fromCharCode(a[i]);
+               done(btoa(s));
+             }).catch(e => done('ERR ' + e));",
+            vec![json!(css)],
+        )
+        .await;
+    base64::engine::general_purpose::STANDARD.decode(v.as_str().unwrap()).expect("image as base64")
+}
+
+fn decode_qr(png: &[u8]) -> String {
+    let img = image::load_from_memory(png).expect("a PNG").to_luma8();
+    let mut prepared = rqrr::PreparedImage::prepare(img);
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code in the image");
+    grids[0].decode().expect("the QR code decodes").1
+}
+
+/// Must hold 1: a buyer signs up, picks two seats on the map, pays, and sees
+/// two tickets with QR codes; the QR decodes to a barcode the gate admits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buyer_signs_up_picks_two_seats_pays_and_the_qr_code_is_admitted() {
+    let _one = one_at_a_time().await;
+    let app = spawn_app().await;
+    let event = app.small_event("Harbour Lights").await;
+    let b = Browser::start(&app.root, 1280).await;
+
+    sign_up(&b, "Bea", "/").await;
+    b.wait_for(&format!("document.body.innerText.includes('{}')", event.title), "the event on the home page").await;
+    b.click("#events a").await;
+    b.wait_for("document.documentElement.dataset.seatmapReady === '1'", "the seat map").await;
+    let shots = screenshot_dir();
+    if let Some(d) = &shots {
+        b.screenshot(&d.join("event-1280.png").display().to_string()).await;
+    }
+    // Two adjacent seats in the front row of the stalls.
+    b.click("#seatmap circle[data-i='4']").await;
+    b.click("#seatmap circle[data-i='5']").await;
+    b.wait_for("document.querySelectorAll('#pick-inputs input[name=seat]').length === 2", "two picked seats").await;
+    assert!(b.text("#pick-summary").await.starts_with("2 seats"));
+    b.click("#pick-submit").await;
+    b.wait_for("location.pathname.startsWith('/checkout/') && document.getElementById('pay-button')", "the checkout")
+        .await;
+    assert!(b.text("#cart-total").await.contains("EUR 90.00"), "two seats at EUR 45.00");
+    assert!(b.text("#countdown").await.contains("held for"), "the hold's countdown");
+    if let Some(d) = &shots {
+        b.screenshot(&d.join("checkout-1280.png").display().to_string()).await;
+    }
+    b.click("#pay-button").await;
+    b.wait_for(
+        "location.pathname.startsWith('/orders/') && document.querySelectorAll('.ticket').length === 2",
+        "the confirmation",
+    )
+    .await;
+    b.wait_for(
+        "[...document.querySelectorAll('.ticket img.qr')].every(i => i.complete && i.naturalWidth > 0)",
+        "QR codes loaded",
+    )
+    .await;
+    b.goto("/tickets").await;
+    b.wait_for("document.querySelectorAll('#tickets .ticket').length === 2", "two tickets under My tickets").await;
+    b.wait_for(
+        "[...document.querySelectorAll('.ticket img.qr')].every(i => i.complete && i.naturalWidth > 0)",
+        "QR images",
+    )
+    .await;
+    if let Some(d) = &shots {
+        b.screenshot(&d.join("tickets-1280.png").display().to_string()).await;
+    }
+
+    let png = image_bytes(&b, "#tickets .ticket img.qr").await;
+    let barcode = decode_qr(&png);
+    assert!(barcode.starts_with("RT1."), "a signed ticket barcode: {barcode}");
+    let (status, body) = app
+        .call(
+            reqwest::Method::POST,
+            &format!("/events/{}/checkins", event.id),
+            Some(&event.owner.token),
+            Some(json!({"barcode": barcode})),
+        )
+        .await;
+    assert_eq!((status, body["result"].as_str()), (200, Some("admitted")), "{body}");
+    b.quit().await;
+}
+
+/// Must hold 2: with the network cut, the tickets page still shows both tickets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tickets_open_with_the_network_cut() {
+    let _one = one_at_a_time().await;
+    let app = spawn_app().await;
+    let event = app.small_event("Offline Tour").await;
+    let buyer = app.account("buyer").await;
+    app.buy(&buyer, &event.id, &[&event.seats[0], &event.seats[1]]).await;
+    let b = Browser::start(&app.root, 360).await;
+    sign_in(&b, &buyer.email, "/tickets").await;
+    b.wait_for("document.querySelectorAll('#tickets .ticket').length === 2", "two tickets").await;
+    b.wait_for(
+        "navigator.serviceWorker.controller && document.documentElement.dataset.offlineReady === '1'",
+        "tickets saved for offline use",
+    )
+    .await;
+
+    // Pull the cable: the server is unreachable and the browser knows it is offline.
+    app.relay.set_cut(true);
+    b.set_offline(true).await;
+    let direct =
+        reqwest::Client::new().get(format!("{}/tickets", app.root)).timeout(Duration::from_secs(2)).send().await;
+    assert!(direct.is_err(), "the server is unreachable through the relay");
+
+    b.goto("/tickets").await;
+    b.wait_for("document.querySelectorAll('#tickets .ticket').length === 2", "two tickets while offline").await;
+    b.wait_for(
+        "[...document.querySelectorAll('.ticket img.qr')].every(i => i.complete && i.naturalWidth > 0)",
+        "QR codes offline",
+    )
+    .await;
+    assert_eq!(b.js("return navigator.onLine", vec![]).await, Value::Bool(false));
+    if let Some(d) = screenshot_dir() {
+        b.screenshot(&d.join("tickets-offline-360.png").display().to_string()).await;
+    }
+    b.quit().await;
+}
+
+/// Must hold 3: a seat bought through the API by someone else turns
+/// unavailable on an open seat map within 2 s, without reload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seat_sold_elsewhere_turns_grey_on_an_open_map_within_two_seconds() {
+    let _one = one_at_a_time().await;
+    let app = spawn_app().await;
+    let event = app.small_event("Live Update Night").await;
+    let b = Browser::start(&app.root, 1280).await;
+    b.goto(&format!("/events/{}", event.id)).await;
+    b.wait_for("document.documentElement.dataset.seatmapReady === '1'", "the seat map").await;
+    b.js("window.__noReload = 'still here'", vec![]).await;
+    // Let the live stream connect before the sale.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let seat = &event.seats[7];
+    let index = 7;
+    assert!(
+        !b.js(
+            &format!("return document.querySelector(\"#seatmap circle[data-i='{index}']\").classList.contains('sold')"),
+            vec![]
+        )
+        .await
+        .as_bool()
+        .unwrap()
+    );
+
+    let other = app.account("other").await;
+    app.buy(&other, &event.id, &[seat]).await;
+    let took = b
+        .wait_for_within(
+            &format!("document.querySelector(\"#seatmap circle[data-i='{index}']\").classList.contains('sold')"),
+            "the sold seat to turn grey",
+            Duration::from_secs(2),
+        )
+        .await;
+    assert_eq!(b.js("return window.__noReload", vec![]).await, json!("still here"), "no reload happened");
+    eprintln!("seat turned unavailable after {took:?}");
+    b.quit().await;
+}
+
+/// A 20,000-seat map becomes interactive in under 2 s in the browser.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_twenty_thousand_seat_map_is_interactive_in_under_two_seconds() {
+    let _one = one_at_a_time().await;
+    let app = spawn_app().await;
+    let sections: Vec<Value> = (0..4)
+        .map(|s| {
+            json!({"name": format!("Block {}", s + 1), "price_zone": if s < 2 { "lower" } else { "upper" },
+                   "rows": (0..50).map(|r| json!({"label": format!("R{r}"), "seats": 100})).collect::<Vec<_>>(),
+                   "origin": {"x": (s % 2) as f64 * 110.0 - 55.0, "y": (s / 2) as f64 * 70.0}, "curve_radius": 80.0})
+        })
+        .collect();
+    let event = app.event_with("Stadium Night", json!(sections), json!([])).await;
+    assert_eq!(event.seats.len(), 20_000);
+    let b = Browser::start(&app.root, 1280).await;
+    // Warm the server's caches and the browser's, as a second visitor would find them.
+    b.goto(&format!("/events/{}", event.id)).await;
+    b.wait_for_within("document.documentElement.dataset.seatmapReady === '1'", "the big map", Duration::from_secs(20))
+        .await;
+    b.goto(&format!("/events/{}", event.id)).await;
+    b.wait_for_within("document.documentElement.dataset.seatmapReady === '1'", "the big map", Duration::from_secs(20))
+        .await;
+    let ready_ms = b.js("return window.__seatmapReadyMs", vec![]).await.as_f64().unwrap();
+    assert_eq!(b.js("return document.querySelectorAll('#seatmap circle').length", vec![]).await, json!(20_000));
+    // Interactive: a click picks a seat at once.
+    let t0 = b.js("return performance.now()", vec![]).await.as_f64().unwrap();
+    b.click("#seatmap circle[data-i='10050']").await;
+    b.wait_for("document.querySelectorAll('#pick-inputs input').length === 1", "the click to pick the seat").await;
+    let t1 = b.js("return performance.now()", vec![]).await.as_f64().unwrap();
+    eprintln!("20,000-seat map interactive after {ready_ms:.0} ms; a pick took {:.0} ms", t1 - t0);
+    assert!(ready_ms < 2000.0, "the 20,000-seat map took {ready_ms:.0} ms to become interactive");
+    if let Some(d) = screenshot_dir() {
+        b.screenshot(&d.join("stadium-1280.png").display().to_string()).await;
+    }
+    b.quit().await;
+}

@@ -1,0 +1,256 @@
+// The gate scanner. Online, each scan asks the server (a ticket is admitted
+// at most once, whichever gate scans it). Offline, the page verifies the
+// barcode's Ed25519 signature with the event's public key, checks the
+// downloaded list of revoked and checked-in tickets and this device's own
+// scans, admits or rejects at once, and queues the scan; the queue syncs when
+// the network is back, and the server reports tickets admitted at two
+// offline gates as conflicts.
+import { api, ApiError, readIsland } from './api.js';
+
+const data = readIsland('gate-data');
+const eventId = data?.event_id;
+const form = document.getElementById('scan-form');
+const input = document.getElementById('barcode');
+const resultBox = document.getElementById('scan-result');
+const gateStatus = document.getElementById('gate-status');
+const offlineSummary = document.getElementById('offline-summary');
+const queueSummary = document.getElementById('queue-summary');
+const conflictsList = document.getElementById('conflicts');
+const syncButton = document.getElementById('sync-now');
+
+// How often the ticket list is refreshed and the queue synced while online.
+const MANIFEST_REFRESH_MS = 60_000;
+const SYNC_INTERVAL_MS = 10_000;
+// The same code seen by the camera again within this time is one scan.
+const CAMERA_REPEAT_MS = 3000;
+const SIGNED_PREFIX = new TextEncoder().encode('robust-ticketing/ticket-barcode/v1');
+const BARCODE_BYTES = 101;
+const SIGNED_BYTES = 37;
+
+const key = (name) => `rt-gate-${name}-${eventId}`;
+const load = (name, fallback) => { try { return JSON.parse(localStorage.getItem(key(name))) ?? fallback; } catch { return fallback; } };
+const save = (name, value) => { try { localStorage.setItem(key(name), JSON.stringify(value)); } catch (e) { console.warn('storage full', e); } };
+
+let deviceId = localStorage.getItem('rt-gate-device');
+if (!deviceId) { deviceId = crypto.randomUUID(); localStorage.setItem('rt-gate-device', deviceId); }
+
+let manifest = load('manifest', null); // {public_key, event_id, tickets: {id: [serial, status, checked]}, generated_at}
+let publicKey = null;
+const admittedHere = new Set(load('admitted', []));
+let queue = load('queue', []);
+let manifestSupported = true;
+
+function show(admitted, heading, reason) {
+  resultBox.classList.remove('idle', 'admitted', 'rejected');
+  // Restart the colour change even when two results in a row are the same.
+  void resultBox.offsetWidth;
+  resultBox.classList.add(admitted ? 'admitted' : 'rejected');
+  resultBox.replaceChildren(
+    Object.assign(document.createElement('span'), { className: 'scan-icon', ariaHidden: 'true', textContent: admitted ? '✓' : '✕' }),
+    Object.assign(document.createElement('strong'), { className: 'scan-heading', textContent: heading }),
+    Object.assign(document.createElement('span'), { className: 'scan-reason', textContent: reason }),
+  );
+  resultBox.dataset.result = admitted ? 'admitted' : 'rejected';
+  if (navigator.vibrate) navigator.vibrate(admitted ? 80 : [200, 80, 200]);
+}
+
+const REASONS = {
+  already_checked_in: ['Already checked in', 'This ticket was admitted before. Do not let it in again.'],
+  invalid: ['Invalid ticket', 'The code is unreadable, forged or altered.'],
+  wrong_event: ['Wrong event', 'This ticket is for a different event.'],
+  revoked: ['Revoked', 'This ticket was refunded or re-issued. It does not admit.'],
+};
+
+function b64urlBytes(s) {
+  const pad = s.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(s.length / 4) * 4, '=');
+  const bin = atob(pad);
+  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+}
+const hex = (b) => [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+const uuid = (b) => { const h = hex(b); return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`; };
+
+async function importKey() {
+  if (!manifest) return null;
+  if (!publicKey) publicKey = await crypto.subtle.importKey('raw', b64urlBytes(manifest.public_key), { name: 'Ed25519' }, false, ['verify']);
+  return publicKey;
+}
+
+// Offline decision; returns [result, ticketId].
+async function verifyLocally(code) {
+  if (!code.startsWith('RT1.')) return ['invalid', null];
+  let bytes;
+  try { bytes = b64urlBytes(code.slice(4)); } catch { return ['invalid', null]; }
+  if (bytes.length !== BARCODE_BYTES || bytes[0] !== 1) return ['invalid', null];
+  const ticketId = uuid(bytes.slice(1, 17));
+  const event = uuid(bytes.slice(17, 33));
+  const serial = new DataView(bytes.buffer).getUint32(33);
+  const signed = new Uint8Array(SIGNED_PREFIX.length + SIGNED_BYTES);
+  signed.set(SIGNED_PREFIX); signed.set(bytes.slice(0, SIGNED_BYTES), SIGNED_PREFIX.length);
+  if (event !== manifest.event_id) return ['wrong_event', ticketId];
+  const ok = await crypto.subtle.verify({ name: 'Ed25519' }, await importKey(), bytes.slice(SIGNED_BYTES), signed);
+  if (!ok) return ['invalid', ticketId];
+  const known = manifest.tickets[ticketId];
+  if (known) {
+    const [knownSerial, status, checked] = known;
+    if (status === 'revoked' || knownSerial !== serial) return ['revoked', ticketId];
+    if (checked) return ['already_checked_in', ticketId];
+  }
+  if (admittedHere.has(ticketId)) return ['already_checked_in', ticketId];
+  return ['admitted', ticketId];
+}
+
+async function scanOffline(code) {
+  if (!manifest) {
+    show(false, 'Cannot check', 'No network, and this device has not downloaded the ticket list yet. Call a supervisor.');
+    return;
+  }
+  const [result, ticketId] = await verifyLocally(code);
+  queue.push({ barcode: code, scanned_at: new Date().toISOString() });
+  save('queue', queue);
+  if (result === 'admitted') {
+    admittedHere.add(ticketId); save('admitted', [...admittedHere]);
+    show(true, 'Admitted', 'Valid ticket (checked on this device, offline). Let them in.');
+  } else {
+    const [h, r] = REASONS[result];
+    show(false, h, r);
+  }
+  renderQueue();
+}
+
+async function scan(raw) {
+  const code = raw.trim();
+  if (!code) return;
+  if (!navigator.onLine) return scanOffline(code);
+  try {
+    const r = await api(`/events/${eventId}/checkins`, { method: 'POST', body: { barcode: code } });
+    admittedHere.add(r.ticket_id); save('admitted', [...admittedHere]);
+    show(true, 'Admitted', 'Valid ticket. Let them in.');
+  } catch (e) {
+    if (e instanceof ApiError) {
+      const result = e.problem?.result;
+      if (result && REASONS[result]) {
+        const [h, why] = REASONS[result];
+        const at = e.problem.checked_in_at ? new Date(e.problem.checked_in_at).toLocaleTimeString() : null;
+        show(false, h, at ? `First admitted at ${at}. Do not let it in again.` : why);
+      } else {
+        show(false, 'Not checked', e.problem?.detail || 'The server refused the scan.');
+      }
+    } else {
+      setOnline(false);
+      await scanOffline(code);
+    }
+  }
+}
+
+async function refreshManifest() {
+  if (!navigator.onLine || !manifestSupported) return;
+  try {
+    const m = await api(`/events/${eventId}/gate-manifest`);
+    const tickets = {};
+    for (const t of m.tickets) tickets[t.id] = [t.serial, t.status, t.checked_in_at ? 1 : 0];
+    manifest = { event_id: m.event_id, public_key: m.public_key, tickets, generated_at: m.generated_at };
+    publicKey = null;
+    save('manifest', manifest);
+    renderQueue();
+  } catch (e) {
+    if (e instanceof ApiError && (e.status === 404 || e.status === 405)) manifestSupported = false;
+    renderQueue();
+  }
+}
+
+async function sync() {
+  if (!navigator.onLine || !queue.length) return;
+  const batch = queue.slice(0, 500);
+  try {
+    const r = await api(`/events/${eventId}/checkins/sync`, { method: 'POST', body: { device_id: deviceId, scans: batch } });
+    queue = queue.slice(batch.length);
+    save('queue', queue);
+    const conflicts = load('conflicts', []);
+    for (const res of r.results || []) {
+      if (res.result === 'conflict') conflicts.push({ barcode: res.barcode, ticket_id: res.ticket_id, first_device_id: res.first_device_id });
+    }
+    save('conflicts', conflicts);
+    renderQueue();
+    refreshManifest();
+  } catch (e) {
+    if (!(e instanceof ApiError)) setOnline(false);
+    renderQueue(e instanceof ApiError ? e.message : null);
+  }
+}
+
+function renderQueue(error) {
+  const count = manifest ? Object.keys(manifest.tickets).length : 0;
+  if (!manifestSupported && !manifest) offlineSummary.textContent = 'Offline checking is not available from this server; scans need the network.';
+  else if (manifest) offlineSummary.textContent = `Ready for offline use: ${count} tickets, list from ${new Date(manifest.generated_at).toLocaleTimeString()}.`;
+  queueSummary.textContent = queue.length
+    ? `${queue.length} offline scan${queue.length > 1 ? 's' : ''} waiting to sync.${error ? ' Last sync failed: ' + error : ''}`
+    : 'All scans are synced.';
+  syncButton.hidden = !queue.length;
+  const conflicts = load('conflicts', []);
+  conflictsList.replaceChildren(...conflicts.map((c) => Object.assign(document.createElement('li'), {
+    textContent: `Conflict: ticket ${c.ticket_id ?? c.barcode.slice(0, 16) + '…'} was also admitted at another gate while offline.`,
+  })));
+  document.documentElement.dataset.gateQueue = String(queue.length);
+  document.documentElement.dataset.gateConflicts = String(conflicts.length);
+  document.documentElement.dataset.gateManifest = manifest ? '1' : '0';
+}
+
+function setOnline(online) {
+  gateStatus.textContent = online ? 'Online' : 'Offline – checking on this device';
+  gateStatus.classList.toggle('offline', !online);
+}
+
+if (form && eventId) {
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const code = input.value;
+    input.value = '';
+    input.focus();
+    scan(code);
+  });
+  window.addEventListener('online', () => { setOnline(true); sync(); refreshManifest(); });
+  window.addEventListener('offline', () => setOnline(false));
+  syncButton.addEventListener('click', sync);
+  setOnline(navigator.onLine);
+  renderQueue();
+  refreshManifest().then(sync);
+  setInterval(refreshManifest, MANIFEST_REFRESH_MS);
+  setInterval(sync, SYNC_INTERVAL_MS);
+  document.documentElement.dataset.scannerReady = '1';
+
+  // Camera scanning where the browser can decode QR codes itself.
+  if ('BarcodeDetector' in window && navigator.mediaDevices?.getUserMedia) {
+    const box = document.getElementById('camera');
+    const toggle = document.getElementById('camera-toggle');
+    const video = document.getElementById('camera-video');
+    box.hidden = false;
+    let stream = null, lastCode = '', lastAt = 0;
+    const detector = new BarcodeDetector({ formats: ['qr_code'] });
+    const loop = async () => {
+      if (!stream) return;
+      try {
+        const codes = await detector.detect(video);
+        const now = Date.now();
+        if (codes.length && (codes[0].rawValue !== lastCode || now - lastAt > CAMERA_REPEAT_MS)) {
+          lastCode = codes[0].rawValue; lastAt = now;
+          scan(lastCode);
+        }
+      } catch { /* frame not ready */ }
+      setTimeout(loop, 150);
+    };
+    toggle.addEventListener('click', async () => {
+      if (stream) {
+        stream.getTracks().forEach((t) => t.stop()); stream = null; video.hidden = true; toggle.textContent = 'Scan with camera';
+        return;
+      }
+      try {
+        stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' } });
+        video.srcObject = stream; video.hidden = false; await video.play();
+        toggle.textContent = 'Stop camera';
+        loop();
+      } catch {
+        show(false, 'No camera', 'The camera is not available. Type or scan the code into the field instead.');
+      }
+    });
+  }
+}

@@ -1,0 +1,117 @@
+// The seat map: one SVG with a <circle> per seat, drawn from the venue's
+// coordinates. 20,000 seats render as one string and one DOM parse; clicks
+// and keys are handled by one delegated listener, never one per seat.
+
+const SEAT_R = 0.42;
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+// Flattens the API's seat map: seats[i] = {id, label, row, section, zone, x, y, accessible, rowIndex, pos}
+export function flatten(map) {
+  const seats = [];
+  const rows = [];
+  map.sections.forEach((section, si) => {
+    section.rows.forEach((row) => {
+      const ordered = [...row.seats].sort((a, b) => a.x - b.x);
+      const rowIndex = rows.length;
+      const members = [];
+      ordered.forEach((s, pos) => {
+        members.push(seats.length);
+        seats.push({
+          id: s.id, label: s.label, row: row.label, section: section.name, sectionIndex: si, zone: section.price_zone,
+          x: s.x, y: s.y, accessible: s.accessible, rowIndex, pos,
+        });
+      });
+      rows.push({ section: si, label: row.label, seats: members });
+    });
+  });
+  return { seats, rows };
+}
+
+function bounds(seats) {
+  let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
+  for (const s of seats) {
+    if (s.x < minX) minX = s.x; if (s.x > maxX) maxX = s.x;
+    if (s.y < minY) minY = s.y; if (s.y > maxY) maxY = s.y;
+  }
+  if (!seats.length) { minX = minY = 0; maxX = maxY = 10; }
+  return { minX, minY, maxX, maxY };
+}
+
+// Renders into `container`; returns the SVG and the circle of each seat.
+export function drawSeats(container, flat, { zoneClass = () => 'z0', label = 'Seat map', sectionLabels = [] } = {}) {
+  const { seats } = flat;
+  const b = bounds(seats);
+  const pad = 2;
+  const stageH = 2.2;
+  const x0 = b.minX - pad, y0 = b.minY - pad - stageH - 1.2;
+  const w = b.maxX - b.minX + pad * 2, h = b.maxY - y0 + pad;
+  const parts = [];
+  parts.push(`<svg xmlns="${SVG_NS}" viewBox="${x0} ${y0} ${w} ${h}" tabindex="0" role="application" aria-label="${label}" aria-describedby="seatmap-help" preserveAspectRatio="xMidYMin meet">`);
+  const stageW = Math.min(w * 0.5, 30);
+  const cx = (b.minX + b.maxX) / 2;
+  parts.push(`<rect class="stage" x="${cx - stageW / 2}" y="${b.minY - pad - stageH}" width="${stageW}" height="${stageH}" rx="0.6"/>`);
+  parts.push(`<text class="stage-label" x="${cx}" y="${b.minY - pad - stageH / 2 + 0.4}">STAGE</text>`);
+  for (const l of sectionLabels) parts.push(`<text class="section-label" x="${l.x}" y="${l.y}">${escapeXml(l.text)}</text>`);
+  parts.push('<g class="seats">');
+  for (let i = 0; i < seats.length; i++) {
+    const s = seats[i];
+    parts.push(`<circle data-i="${i}" class="${zoneClass(s)}" cx="${s.x}" cy="${s.y}" r="${SEAT_R}"/>`);
+  }
+  parts.push('</g></svg>');
+  container.innerHTML = parts.join('');
+  const svg = container.firstElementChild;
+  const circles = svg.querySelectorAll('circle');
+  return { svg, circles, viewBox: [x0, y0, w, h] };
+}
+
+export function escapeXml(s) {
+  return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+}
+
+// Labels above each section, at its front-centre.
+export function sectionLabels(flat, names) {
+  const by = new Map();
+  for (const s of flat.seats) {
+    const cur = by.get(s.sectionIndex) || { minX: Infinity, maxX: -Infinity, minY: Infinity };
+    cur.minX = Math.min(cur.minX, s.x); cur.maxX = Math.max(cur.maxX, s.x); cur.minY = Math.min(cur.minY, s.y);
+    by.set(s.sectionIndex, cur);
+  }
+  return [...by.entries()].map(([si, b]) => ({ x: (b.minX + b.maxX) / 2, y: b.minY - 0.9, text: names[si] }));
+}
+
+// Zoom with buttons and the wheel, pan by dragging: the viewBox moves, the
+// circles do not, so a 20,000-seat map stays smooth.
+export function enableZoom(svg, initial, host) {
+  let [x, y, w, h] = initial;
+  const apply = () => svg.setAttribute('viewBox', `${x} ${y} ${w} ${h}`);
+  const zoom = (f, cx = x + w / 2, cy = y + h / 2) => {
+    const nw = Math.min(initial[2], Math.max(initial[2] / 40, w * f));
+    const nh = nw * (initial[3] / initial[2]);
+    x = cx - (cx - x) * (nw / w); y = cy - (cy - y) * (nh / h); w = nw; h = nh; apply();
+  };
+  const bar = document.createElement('div');
+  bar.className = 'zoom-bar';
+  bar.innerHTML = '<button type="button" class="button small" data-z="in" aria-label="Zoom in">+</button>' +
+    '<button type="button" class="button small" data-z="out" aria-label="Zoom out">−</button>' +
+    '<button type="button" class="button small" data-z="reset">Whole venue</button>';
+  bar.addEventListener('click', (e) => {
+    const z = e.target.closest('button')?.dataset.z;
+    if (z === 'in') zoom(0.6); else if (z === 'out') zoom(1 / 0.6);
+    else if (z === 'reset') { [x, y, w, h] = initial; apply(); }
+  });
+  host.prepend(bar);
+  let drag = null;
+  svg.addEventListener('pointerdown', (e) => { if (w < initial[2]) drag = { px: e.clientX, py: e.clientY, x, y, moved: false }; });
+  svg.addEventListener('pointermove', (e) => {
+    if (!drag) return;
+    const scale = w / svg.clientWidth;
+    const dx = (e.clientX - drag.px) * scale, dy = (e.clientY - drag.py) * scale;
+    if (Math.abs(dx) + Math.abs(dy) > scale * 4) drag.moved = true;
+    x = drag.x - dx; y = drag.y - dy; apply();
+  });
+  const end = () => { setTimeout(() => { drag = null; }, 0); };
+  svg.addEventListener('pointerup', end);
+  svg.addEventListener('pointerleave', end);
+  svg.addEventListener('click', (e) => { if (drag?.moved) { e.stopImmediatePropagation(); e.preventDefault(); } }, true);
+  return { zoomTo(cx, cy) { if (w >= initial[2]) zoom(0.5, cx, cy); } };
+}

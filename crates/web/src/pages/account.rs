@@ -1,0 +1,173 @@
+//! Sign up, sign in, sign out.
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::layout::{self, Page, Section, alert, csrf_field, problem_detail};
+use super::session::{self, Fields, Viewer, csrf_ok, local_path};
+use crate::AppState;
+use crate::problem::Problem;
+
+#[derive(Deserialize, Default)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+const CSRF_MESSAGE: &str = "This form was open too long or came from another site. Please submit it again.";
+
+fn signup_markup(viewer: &Viewer, next: &str, email: &str, name: &str, error: Option<&str>) -> Markup {
+    html! {
+        section.panel.narrow {
+            h1 { "Create your account" }
+            p.muted { "Buy tickets, keep them on your phone, and sell your own events." }
+            @if let Some(e) = error { (alert(e)) }
+            form.stack method="post" action="/signup" {
+                (csrf_field(viewer))
+                input type="hidden" name="next" value=(next);
+                label for="name" { "Your name" }
+                input #name name="name" type="text" autocomplete="name" required value=(name) maxlength="200";
+                label for="email" { "E-mail" }
+                input #email name="email" type="email" autocomplete="email" required value=(email);
+                label for="password" { "Password" }
+                input #password name="password" type="password" autocomplete="new-password" required minlength="8"
+                    aria-describedby="password-hint";
+                p #password-hint.hint { "At least 8 characters." }
+                button.button.primary type="submit" { "Create account" }
+            }
+            p { "Already have an account? " a href={ "/signin?next=" (next) } { "Sign in" } }
+        }
+    }
+}
+
+fn signin_markup(viewer: &Viewer, next: &str, email: &str, error: Option<&str>) -> Markup {
+    html! {
+        section.panel.narrow {
+            h1 { "Sign in" }
+            @if let Some(e) = error { (alert(e)) }
+            form.stack method="post" action="/signin" {
+                (csrf_field(viewer))
+                input type="hidden" name="next" value=(next);
+                label for="email" { "E-mail" }
+                input #email name="email" type="email" autocomplete="username" required value=(email);
+                label for="password" { "Password" }
+                input #password name="password" type="password" autocomplete="current-password" required;
+                button.button.primary type="submit" { "Sign in" }
+            }
+            p { "New here? " a href={ "/signup?next=" (next) } { "Create an account" } }
+        }
+    }
+}
+
+fn page(viewer: &Viewer, status: StatusCode, title: &str, body: Markup) -> Response {
+    layout::respond(status, Page { title, viewer, section: Section::Account, scripts: &[], body })
+}
+
+pub async fn signup_form(viewer: Viewer, Query(q): Query<NextQuery>) -> Response {
+    let next = local_path(q.next.as_deref());
+    page(&viewer, StatusCode::OK, "Sign up", signup_markup(&viewer, &next, "", "", None))
+}
+
+pub async fn signin_form(viewer: Viewer, Query(q): Query<NextQuery>) -> Response {
+    let next = local_path(q.next.as_deref());
+    page(&viewer, StatusCode::OK, "Sign in", signin_markup(&viewer, &next, "", None))
+}
+
+/// Signs in and answers with the session cookie and a redirect to `next`.
+async fn start_session(
+    state: &AppState,
+    viewer: &Viewer,
+    email: &str,
+    password: &str,
+    next: &str,
+) -> Result<Response, Problem> {
+    let session = state.ticketing.login(email, password).await?;
+    let mut response = Redirect::to(next).into_response();
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        session::session_cookie(&session.access_token, session.expires_in_secs, viewer.secure),
+    );
+    Ok(response)
+}
+
+pub async fn signup(State(state): State<AppState>, headers: HeaderMap, viewer: Viewer, form: Fields) -> Response {
+    let next = local_path(form.get("next"));
+    let (email, name, password) = (form.text("email"), form.text("name"), form.get("password").unwrap_or_default());
+    let again = |status, error: &str| {
+        page(&viewer, status, "Sign up", signup_markup(&viewer, &next, &email, &name, Some(error)))
+    };
+    if !csrf_ok(&headers, form.csrf()) {
+        return again(StatusCode::FORBIDDEN, CSRF_MESSAGE);
+    }
+    if let Err(e) = state.ticketing.register(&email, password, &name).await {
+        let (status, detail, _) = problem_detail(e.into()).await;
+        return again(status, &detail);
+    }
+    match start_session(&state, &viewer, &email, password, &next).await {
+        Ok(r) => r,
+        Err(p) => {
+            let (status, detail, _) = problem_detail(p).await;
+            again(status, &detail)
+        }
+    }
+}
+
+pub async fn signin(State(state): State<AppState>, headers: HeaderMap, viewer: Viewer, form: Fields) -> Response {
+    let next = local_path(form.get("next"));
+    let email = form.text("email");
+    let again =
+        |status, error: &str| page(&viewer, status, "Sign in", signin_markup(&viewer, &next, &email, Some(error)));
+    if !csrf_ok(&headers, form.csrf()) {
+        return again(StatusCode::FORBIDDEN, CSRF_MESSAGE);
+    }
+    match start_session(&state, &viewer, &email, form.get("password").unwrap_or_default(), &next).await {
+        Ok(r) => r,
+        Err(p) => {
+            let (status, detail, _) = problem_detail(p).await;
+            again(status, &detail)
+        }
+    }
+}
+
+pub async fn signout_form(viewer: Viewer) -> Response {
+    let body = html! {
+        section.panel.narrow {
+            h1 { "Sign out" }
+            @if viewer.signed_in() {
+                p { "Sign out of RobustTicketing on this device? Saved tickets are removed from it." }
+                form method="post" action="/signout" {
+                    (csrf_field(&viewer))
+                    button.button.primary type="submit" { "Sign out" }
+                }
+            } @else {
+                p { "You are signed out." }
+                p { a.button href="/" { "Back to events" } }
+            }
+        }
+    };
+    page(&viewer, StatusCode::OK, "Sign out", body)
+}
+
+pub async fn signout(State(state): State<AppState>, headers: HeaderMap, viewer: Viewer, form: Fields) -> Response {
+    if !csrf_ok(&headers, form.csrf()) {
+        return page(&viewer, StatusCode::FORBIDDEN, "Sign out", alert(CSRF_MESSAGE));
+    }
+    if let Some(token) = &viewer.token
+        && let Err(e) = state.ticketing.logout(token).await
+    {
+        tracing::warn!(error = %e, "sign-out could not revoke the session");
+    }
+    let signed_out = Viewer { user: None, name: None, token: None, ..viewer.clone() };
+    let body = html! {
+        section.panel.narrow #signed-out data-signed-out="1" {
+            h1 { "You are signed out" }
+            p { "Tickets saved for offline use have been removed from this device." }
+            p { a.button href="/" { "Back to events" } " " a href="/signin" { "Sign in again" } }
+        }
+    };
+    let mut response = page(&signed_out, StatusCode::OK, "Signed out", body);
+    response.headers_mut().append(header::SET_COOKIE, session::clear_session_cookie(viewer.secure));
+    response
+}

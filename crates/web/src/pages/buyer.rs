@@ -1,0 +1,1075 @@
+//! Buyer pages: browse and search events, an event with its prices and seat
+//! map, choosing seats (on the map, from a list, or "best available"), the
+//! cart with the hold's countdown, checkout, confirmation, and My tickets
+//! with QR codes and calendar files.
+
+use std::collections::{HashMap, HashSet};
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{DateTime, Utc};
+use domain::event::{Admits, Category, EventStatus, TicketType};
+use domain::hold::{GaRequest, HoldLine, HoldRequest, SeatRequest};
+use domain::ids::{EventId, GaAreaId, HoldId, OrderId, SeatId, TicketId};
+use maud::{Markup, html};
+use serde::Deserialize;
+use serde_json::json;
+use store::{EventFilter, HoldRecord, HoldStatus, SeatMapRecord, SeatStatus, TicketRecord, VenueRecord};
+use ticketing::checkout::{IdempotencyKey, PlaceOrder};
+use uuid::Uuid;
+
+use super::layout::{
+    self, Page, Section, alert, csrf_field, json_island, local_date, local_time, money, problem_detail,
+};
+use super::seats::{BEST_AVAILABLE_SEATS_MAX, best_available};
+use super::session::{Fields, Viewer, csrf_ok};
+use crate::problem::Problem;
+use crate::{AppState, qr};
+
+/// Events per page of the home listing.
+const EVENTS_PER_PAGE: u32 = 24;
+/// Most places of one GA area a buyer can ask for in one go from the form.
+const GA_QUANTITY_FORM_MAX: u32 = 20;
+/// Zone colours come from a palette of this many (see app.css `.z0`…).
+pub const ZONE_COLOURS: usize = 8;
+/// How often "best available" re-reads availability after losing a race.
+const BEST_AVAILABLE_ATTEMPTS: usize = 3;
+
+fn page(
+    viewer: &Viewer,
+    status: StatusCode,
+    title: &str,
+    section: Section,
+    scripts: &[&str],
+    body: Markup,
+) -> Response {
+    layout::respond(status, Page { title, viewer, section, scripts, body })
+}
+
+async fn failure(viewer: &Viewer, problem: Problem) -> Response {
+    let (status, detail, _) = problem_detail(problem).await;
+    let heading = match status {
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::FORBIDDEN => "Not allowed",
+        s if s.is_server_error() => "Something went wrong",
+        _ => "That did not work",
+    };
+    layout::error_page(viewer, status, heading, &detail)
+}
+
+fn signin_redirect(next: &str) -> Response {
+    Redirect::to(&format!("/signin?next={}", urlencode(next))).into_response()
+}
+
+fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+fn category_label(c: &str) -> String {
+    let mut s = c.to_owned();
+    if let Some(f) = s.get_mut(0..1) {
+        f.make_ascii_uppercase();
+    }
+    s
+}
+
+// ---------------------------------------------------------------- home
+
+#[derive(Deserialize, Default)]
+pub struct HomeQuery {
+    q: Option<String>,
+    category: Option<String>,
+    /// `<millis>_<event id>` of the last event on the previous page.
+    after: Option<String>,
+}
+
+fn parse_after(raw: &str) -> Option<(DateTime<Utc>, EventId)> {
+    let (ms, id) = raw.split_once('_')?;
+    let at = DateTime::from_timestamp_millis(ms.parse().ok()?)?;
+    Some((at, EventId::from_uuid(id.parse().ok()?)))
+}
+
+fn more_url(last: &store::EventSummary, query: Option<&str>, category: &str) -> String {
+    let mut next = format!("/?after={}_{}", last.event.starts_at.timestamp_millis(), last.event.id);
+    if let Some(q) = query {
+        next.push_str(&format!("&q={}", urlencode(q)));
+    }
+    if !category.is_empty() {
+        next.push_str(&format!("&category={category}"));
+    }
+    next
+}
+
+pub async fn home(State(state): State<AppState>, viewer: Viewer, Query(q): Query<HomeQuery>) -> Response {
+    let query = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+    let category = q.category.as_deref().and_then(|c| c.parse::<Category>().ok());
+    let after = q.after.as_deref().and_then(parse_after);
+    let filter = EventFilter { query: query.clone(), category, from: None, to: None, after, limit: EVENTS_PER_PAGE };
+    let (events, error) = match state.ticketing.list_events(filter).await {
+        Ok((items, more)) => (Some((items, more)), None),
+        Err(e) => (None, Some(problem_detail(e.into()).await.1)),
+    };
+    let selected = category.map(|c| c.as_str()).unwrap_or("");
+    let body = html! {
+        section.hero {
+            h1 { "Find your next night out" }
+            form.search role="search" method="get" action="/" {
+                label.visually-hidden for="q" { "Search events" }
+                input #q type="search" name="q" placeholder="Artist, show, venue…" value=[query.as_deref()] maxlength="200";
+                label.visually-hidden for="category" { "Category" }
+                select #category name="category" {
+                    option value="" selected[selected.is_empty()] { "All categories" }
+                    @for c in Category::ALL {
+                        option value=(c.as_str()) selected[selected == c.as_str()] { (category_label(c.as_str())) }
+                    }
+                }
+                button.button.primary type="submit" { "Search" }
+            }
+        }
+        @if let Some(e) = &error { (alert(e)) }
+        @if let Some((items, more)) = &events {
+            @if items.is_empty() {
+                div.empty {
+                    h2 { "No events found" }
+                    @if query.is_some() || category.is_some() {
+                        p { "Nothing matches your search. Try fewer words or another category." }
+                        p { a.button href="/" { "Show all events" } }
+                    } @else {
+                        p { "No upcoming events are on sale right now. Check back soon." }
+                    }
+                }
+            } @else {
+                h2.visually-hidden { "Upcoming events" }
+                ul.event-grid #events {
+                    @for s in items {
+                        @let e = &s.event;
+                        @let (month, day, when) = local_date(e.starts_at, &e.timezone);
+                        li.event-card {
+                            a href={ "/events/" (e.id) } {
+                                div.date-badge aria-hidden="true" { span.month { (month) } span.day { (day) } }
+                                div.event-card-body {
+                                    span.tag { (category_label(e.category.as_str())) }
+                                    h3 { (e.title) }
+                                    p.muted { time datetime=(e.starts_at.to_rfc3339()) { (local_time(e.starts_at, &e.timezone)) } }
+                                    p.muted { (e.venue_name) }
+                                    @if let Some(p) = &s.min_price { p.price { "from " strong { (money(p)) } } }
+                                    span.visually-hidden { (when) }
+                                }
+                            }
+                        }
+                    }
+                }
+                @if *more && let Some(last) = items.last() {
+                    p.center { a.button href=(more_url(last, query.as_deref(), selected)) { "More events" } }
+                }
+            }
+        }
+    };
+    page(
+        &viewer,
+        if error.is_some() { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK },
+        "Events",
+        Section::Events,
+        &[],
+        body,
+    )
+}
+
+// ---------------------------------------------------------------- event
+
+/// Price zones in the order they are shown: cheapest first.
+fn zones(types: &[TicketType]) -> Vec<(String, &TicketType)> {
+    let mut seen = HashSet::new();
+    let mut zones: Vec<(String, &TicketType)> = types
+        .iter()
+        .filter_map(|t| match &t.admits {
+            Admits::PriceZone(z) if seen.insert(z.clone()) => Some((z.clone(), t)),
+            _ => None,
+        })
+        .collect();
+    zones.sort_by_key(|(_, t)| std::cmp::Reverse(t.price.amount_minor()));
+    zones.reverse();
+    zones
+}
+
+fn zone_class(zones: &[(String, &TicketType)], zone: &str) -> String {
+    let i = zones.iter().position(|(z, _)| z == zone).unwrap_or(0);
+    format!("z{}", i % ZONE_COLOURS)
+}
+
+struct EventView {
+    details: ticketing::events::EventDetails,
+    venue: VenueRecord,
+    map: SeatMapRecord,
+    availability: store::Availability,
+}
+
+async fn load_event(state: &AppState, viewer: &Viewer, event: Uuid) -> Result<EventView, Problem> {
+    let id = EventId::from_uuid(event);
+    let details = state.ticketing.event_details(viewer.user, id).await?;
+    let (venue, map) = state.ticketing.seat_map(details.event.venue).await?;
+    let availability = state.ticketing.availability(viewer.user, id).await?;
+    Ok(EventView { details, venue, map, availability })
+}
+
+pub async fn event_page(State(state): State<AppState>, viewer: Viewer, Path(event): Path<String>) -> Response {
+    render_event(&state, &viewer, &event, None, StatusCode::OK).await
+}
+
+async fn render_event(
+    state: &AppState,
+    viewer: &Viewer,
+    event: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let Ok(event) = event.parse::<Uuid>() else {
+        return super::not_found_page();
+    };
+    let view = match load_event(state, viewer, event).await {
+        Ok(v) => v,
+        Err(p) => return failure(viewer, p).await,
+    };
+    let e = &view.details.event;
+    let types = &view.details.ticket_types;
+    let now = state.ticketing.now();
+    let effective = e.status.effective(e.ends_at, now);
+    let on_sale = effective == EventStatus::Published && types.iter().any(|t| t.on_sale_at(now));
+    let zones = zones(types);
+    let status_of: HashMap<SeatId, SeatStatus> = view.availability.seats.iter().copied().collect();
+    let mut free_by_zone: HashMap<&str, usize> = HashMap::new();
+    for s in &view.map.sections {
+        let free = s
+            .rows
+            .iter()
+            .flat_map(|r| &r.seats)
+            .filter(|seat| status_of.get(&seat.id) == Some(&SeatStatus::Available))
+            .count();
+        *free_by_zone.entry(s.price_zone.as_str()).or_default() += free;
+    }
+    let ga_remaining: HashMap<GaAreaId, u32> = view.availability.ga.iter().map(|(a, _, r)| (*a, *r)).collect();
+    let ga_name: HashMap<GaAreaId, &str> = view.map.ga_areas.iter().map(|a| (a.id, a.name.as_str())).collect();
+    let seat_count: usize = view.map.sections.iter().flat_map(|s| &s.rows).map(|r| r.seats.len()).sum();
+    let island = json!({
+        "event_id": e.id.to_string(),
+        "venue_id": e.venue.to_string(),
+        "timezone": e.timezone,
+        "on_sale": on_sale,
+        "signed_in": viewer.signed_in(),
+        "zones": zones.iter().enumerate().map(|(i, (z, t))| json!({
+            "zone": z, "class": format!("z{}", i % ZONE_COLOURS), "price": money(&t.price),
+            "max_per_order": t.max_per_order,
+        })).collect::<Vec<_>>(),
+    });
+    let max_pick = zones.iter().map(|(_, t)| t.max_per_order as usize).max().unwrap_or(1).min(BEST_AVAILABLE_SEATS_MAX);
+    let body = html! {
+        article.event {
+            header.event-head {
+                span.tag { (category_label(e.category.as_str())) }
+                h1 { (e.title) }
+                p.event-meta {
+                    time datetime=(e.starts_at.to_rfc3339()) { (local_time(e.starts_at, &e.timezone)) }
+                    " · " (view.venue.name)
+                    @if !view.venue.address.is_empty() { ", " (view.venue.address) }
+                }
+                p { a href={ "/events/" (e.id) "/calendar.ics" } download { "Add to calendar" } }
+                @match effective {
+                    EventStatus::Cancelled => { (alert("This event has been cancelled.")) }
+                    EventStatus::Ended => { (alert("This event has ended.")) }
+                    EventStatus::Draft => { div.alert role="status" { p { "Draft: only your organization can see this event until it is published." } } }
+                    _ => {}
+                }
+            }
+            @if !e.description.is_empty() {
+                div.description { @for para in e.description.split("\n\n") { p { (para) } } }
+            }
+            section.panel aria-labelledby="prices-h" {
+                h2 #prices-h { "Prices" }
+                table.prices {
+                    thead { tr { th scope="col" { "Ticket" } th scope="col" { "Where" } th scope="col" { "Price" } th scope="col" { "Left" } } }
+                    tbody {
+                        @for t in types {
+                            tr {
+                                td { (t.name) }
+                                @match &t.admits {
+                                    Admits::PriceZone(z) => {
+                                        td { span class={ "swatch " (zone_class(&zones, z)) } aria-hidden="true" {} (category_label(z)) " seats" }
+                                        td { (money(&t.price)) }
+                                        td { (free_by_zone.get(z.as_str()).copied().unwrap_or(0)) }
+                                    }
+                                    Admits::GaArea(a) => {
+                                        td { (ga_name.get(a).copied().unwrap_or("Standing")) " (standing)" }
+                                        td { (money(&t.price)) }
+                                        td { (ga_remaining.get(a).copied().unwrap_or(0)) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if let Some(err) = error { div #hold-error { (alert(err)) } }
+            @if on_sale {
+                section.panel #buy aria-labelledby="buy-h" {
+                    h2 #buy-h { "Choose your seats" }
+                    @if !viewer.signed_in() {
+                        p.hint { a href={ "/signin?next=/events/" (e.id) } { "Sign in" } " or " a href={ "/signup?next=/events/" (e.id) } { "create an account" } " to buy." }
+                    }
+                    @if seat_count > 0 {
+                        div #seatmap-app.seatmap-app hidden data-event=(e.id) {
+                            div.map-toolbar {
+                                div.legend aria-label="Legend" {
+                                    @for (i, (z, t)) in zones.iter().enumerate() {
+                                        span.legend-item { span class={ "swatch z" (i % ZONE_COLOURS) } aria-hidden="true" {} (category_label(z)) " " (money(&t.price)) }
+                                    }
+                                    span.legend-item { span.swatch.taken aria-hidden="true" {} "Taken" }
+                                    span.legend-item { span.swatch.mine aria-hidden="true" {} "Your pick" }
+                                }
+                                div.map-view-switch role="group" aria-label="View" {
+                                    button.button.small type="button" #view-map aria-pressed="true" { "Map" }
+                                    button.button.small type="button" #view-list aria-pressed="false" { "List" }
+                                }
+                            }
+                            div #seatmap-status.map-status role="status" aria-live="polite" { "Loading the seat map…" }
+                            div #seatmap.seatmap {}
+                            div #seatlist.seatlist hidden {}
+                            form #pick-form.pick-bar method="post" action={ "/events/" (e.id) "/hold" } {
+                                (csrf_field(viewer))
+                                div #pick-summary aria-live="polite" { "No seats chosen yet: tap seats on the map." }
+                                div #pick-inputs {}
+                                button.button.primary #pick-submit type="submit" disabled { "Continue" }
+                            }
+                        }
+                        form.stack.inline-form #best-form method="post" action={ "/events/" (e.id) "/hold" } {
+                            (csrf_field(viewer))
+                            h3 { "Best available" }
+                            p.hint { "We pick adjacent seats where possible, front rows and centre first." }
+                            div.row-fields {
+                                div {
+                                    label for="best_qty" { "Seats" }
+                                    select #best_qty name="best_qty" {
+                                        @for n in 1..=max_pick { option value=(n) selected[n == 2] { (n) } }
+                                    }
+                                }
+                                div {
+                                    label for="best_zone" { "Area" }
+                                    select #best_zone name="best_zone" {
+                                        option value="" { "Any area" }
+                                        @for (z, t) in &zones { option value=(z) { (category_label(z)) " – " (money(&t.price)) } }
+                                    }
+                                }
+                                button.button.primary type="submit" { "Find seats" }
+                            }
+                            p { a href={ "/events/" (e.id) "/seats" } { "Choose seats from a list instead" } }
+                        }
+                    }
+                    @let ga_types: Vec<_> = types.iter().filter_map(|t| match &t.admits { Admits::GaArea(a) => Some((a, t)), _ => None }).collect();
+                    @if !ga_types.is_empty() {
+                        form.stack.inline-form #ga-form method="post" action={ "/events/" (e.id) "/hold" } {
+                            (csrf_field(viewer))
+                            h3 { "Standing" }
+                            @for (a, t) in &ga_types {
+                                @let left = ga_remaining.get(a).copied().unwrap_or(0);
+                                div.row-fields {
+                                    label for={ "ga_" (a) } { (ga_name.get(a).copied().unwrap_or("Standing")) " – " (money(&t.price)) " (" (left) " left)" }
+                                    input.qty id={ "ga_" (a) } name={ "ga_" (a) } type="number" min="0"
+                                        max=(left.min(t.max_per_order).min(GA_QUANTITY_FORM_MAX)) value="0" inputmode="numeric" disabled[left == 0];
+                                }
+                            }
+                            button.button.primary type="submit" { "Hold places" }
+                        }
+                    }
+                }
+            } @else if effective == EventStatus::Published {
+                p.panel { "Tickets are not on sale right now." }
+            }
+            (json_island("event-data", &island))
+        }
+    };
+    page(viewer, status, &e.title, Section::Events, &["event.js"], body)
+}
+
+#[derive(Deserialize, Default)]
+pub struct SeatListQuery {
+    section: Option<String>,
+}
+
+/// Every seat of one section as a checkbox list: buying by list, without
+/// JavaScript and with any screen reader.
+pub async fn seat_list(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(event): Path<String>,
+    Query(q): Query<SeatListQuery>,
+) -> Response {
+    let Ok(event) = event.parse::<Uuid>() else {
+        return super::not_found_page();
+    };
+    let view = match load_event(&state, &viewer, event).await {
+        Ok(v) => v,
+        Err(p) => return failure(&viewer, p).await,
+    };
+    let e = &view.details.event;
+    let zones = zones(&view.details.ticket_types);
+    let price: HashMap<&str, String> = zones.iter().map(|(z, t)| (z.as_str(), money(&t.price))).collect();
+    let status_of: HashMap<SeatId, SeatStatus> = view.availability.seats.iter().copied().collect();
+    let section = q
+        .section
+        .as_deref()
+        .and_then(|s| view.map.sections.iter().find(|x| x.id.to_string() == s))
+        .or(view.map.sections.first());
+    let body = html! {
+        p { a href={ "/events/" (e.id) } { "← " (e.title) } }
+        h1 { "Choose seats" }
+        p.muted { (local_time(e.starts_at, &e.timezone)) " · " (view.venue.name) }
+        nav.section-tabs aria-label="Sections" {
+            @for s in &view.map.sections {
+                a href={ "/events/" (e.id) "/seats?section=" (s.id) } aria-current=[section.is_some_and(|x| x.id == s.id).then_some("page")] {
+                    (s.name) @if let Some(p) = price.get(s.price_zone.as_str()) { " · " (p) }
+                }
+            }
+        }
+        @if let Some(s) = section {
+            form.stack method="post" action={ "/events/" (e.id) "/hold" } {
+                (csrf_field(&viewer))
+                @for row in &s.rows {
+                    fieldset.seat-row {
+                        legend { (s.name) ", row " (row.label) }
+                        div.seat-checks {
+                            @for seat in &row.seats {
+                                @let free = status_of.get(&seat.id) == Some(&SeatStatus::Available);
+                                label.seat-check.taken[!free] {
+                                    input type="checkbox" name="seat" value=(seat.id) disabled[!free];
+                                    span { (seat.label) @if seat.accessible { " ♿" } }
+                                    span.visually-hidden { ", row " (row.label) @if !free { ", taken" } @if seat.accessible { ", wheelchair space" } }
+                                }
+                            }
+                        }
+                    }
+                }
+                div.sticky-actions { button.button.primary type="submit" { "Hold chosen seats" } }
+            }
+        } @else {
+            p { "This venue has no numbered seats." }
+        }
+    };
+    page(&viewer, StatusCode::OK, &format!("Seats · {}", e.title), Section::Events, &[], body)
+}
+
+/// "Best available": how many seats, in which price zone (any when `None`).
+type BestRequest = Option<(Option<String>, usize)>;
+
+fn parse_hold_form(form: &Fields) -> Result<(HoldRequest, BestRequest), String> {
+    let mut seats = Vec::new();
+    for raw in form.all("seat") {
+        let id: Uuid =
+            raw.trim().parse().map_err(|_| "One of the chosen seats is not a seat of this event.".to_owned())?;
+        seats.push(SeatRequest { seat: SeatId::from_uuid(id), ticket_type: None });
+    }
+    let mut ga = Vec::new();
+    for (k, v) in &form.0 {
+        if let Some(area) = k.strip_prefix("ga_") {
+            let v = v.trim();
+            if v.is_empty() {
+                continue;
+            }
+            let quantity: u32 =
+                v.parse().map_err(|_| "Enter the number of standing places as a whole number.".to_owned())?;
+            if quantity == 0 {
+                continue;
+            }
+            let area: Uuid = area.parse().map_err(|_| "That standing area is not part of this event.".to_owned())?;
+            ga.push(GaRequest { area: GaAreaId::from_uuid(area), quantity, ticket_type: None });
+        }
+    }
+    let best = match form.get("best_qty").map(str::trim).filter(|s| !s.is_empty()) {
+        Some(q) => {
+            let n: usize = q.parse().map_err(|_| "Choose how many seats you want.".to_owned())?;
+            if n == 0 || n > BEST_AVAILABLE_SEATS_MAX {
+                return Err(format!("Best available finds 1 to {BEST_AVAILABLE_SEATS_MAX} seats at a time."));
+            }
+            Some((form.get("best_zone").map(str::trim).filter(|z| !z.is_empty()).map(str::to_owned), n))
+        }
+        None => None,
+    };
+    if seats.is_empty() && ga.is_empty() && best.is_none() {
+        return Err("Choose at least one seat or standing place.".to_owned());
+    }
+    Ok((HoldRequest { seats, ga }, best))
+}
+
+pub async fn create_hold(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    Path(event): Path<String>,
+    form: Fields,
+) -> Response {
+    let Ok(event_id) = event.parse::<Uuid>() else {
+        return super::not_found_page();
+    };
+    if !csrf_ok(&headers, form.csrf()) {
+        return render_event(
+            &state,
+            &viewer,
+            &event,
+            Some("This page was open too long. Please choose again."),
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+    }
+    let Some(user) = viewer.user else {
+        return signin_redirect(&format!("/events/{event_id}"));
+    };
+    let (request, best) = match parse_hold_form(&form) {
+        Ok(r) => r,
+        Err(msg) => return render_event(&state, &viewer, &event, Some(&msg), StatusCode::UNPROCESSABLE_ENTITY).await,
+    };
+    let id = EventId::from_uuid(event_id);
+    let mut attempts = 0;
+    let result = loop {
+        attempts += 1;
+        let mut req = request.clone();
+        if let Some((zone, n)) = &best {
+            let view = match load_event(&state, &viewer, event_id).await {
+                Ok(v) => v,
+                Err(p) => return failure(&viewer, p).await,
+            };
+            let free: HashSet<SeatId> = view
+                .availability
+                .seats
+                .iter()
+                .filter(|(_, s)| *s == SeatStatus::Available)
+                .map(|(id, _)| *id)
+                .collect();
+            match best_available(&view.map, &free, zone.as_deref(), *n) {
+                Some(seats) => req.seats.extend(seats.into_iter().map(|seat| SeatRequest { seat, ticket_type: None })),
+                None => {
+                    let msg = format!("There are not {n} seats left in that area. Try fewer seats or another area.");
+                    return render_event(&state, &viewer, &event, Some(&msg), StatusCode::CONFLICT).await;
+                }
+            }
+        }
+        match state.ticketing.place_hold(user, id, req).await {
+            Err(ticketing::holds::HoldFailure::Unavailable(_))
+                if best.is_some() && attempts < BEST_AVAILABLE_ATTEMPTS =>
+            {
+                continue;
+            }
+            other => break other,
+        }
+    };
+    match result {
+        Ok(hold) => Redirect::to(&format!("/checkout/{}", hold.id)).into_response(),
+        Err(e) => {
+            let (status, detail, _) = problem_detail(e.into()).await;
+            let msg = if status == StatusCode::CONFLICT {
+                format!("{detail} The seat map now shows what is still free; please choose again.")
+            } else {
+                detail
+            };
+            render_event(&state, &viewer, &event, Some(&msg), status).await
+        }
+    }
+}
+
+// ---------------------------------------------------------------- checkout
+
+/// Human labels for a hold's lines: "Stalls, row C, seat 12".
+fn line_labels(map: &SeatMapRecord) -> (HashMap<SeatId, String>, HashMap<GaAreaId, String>) {
+    let mut seats = HashMap::new();
+    for s in &map.sections {
+        for r in &s.rows {
+            for seat in &r.seats {
+                seats.insert(seat.id, format!("{}, row {}, seat {}", s.name, r.label, seat.label));
+            }
+        }
+    }
+    let areas = map.ga_areas.iter().map(|a| (a.id, a.name.clone())).collect();
+    (seats, areas)
+}
+
+pub async fn checkout(State(state): State<AppState>, viewer: Viewer, Path(hold): Path<String>) -> Response {
+    render_checkout(&state, &viewer, &hold, None, StatusCode::OK).await
+}
+
+async fn render_checkout(
+    state: &AppState,
+    viewer: &Viewer,
+    hold: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let Ok(hold_id) = hold.parse::<Uuid>() else {
+        return super::not_found_page();
+    };
+    let Some(user) = viewer.user else {
+        return signin_redirect(&format!("/checkout/{hold_id}"));
+    };
+    let hold = match state.ticketing.hold(user, HoldId::from_uuid(hold_id)).await {
+        Ok(h) => h,
+        Err(e) => return failure(viewer, e.into()).await,
+    };
+    let now = state.ticketing.now();
+    if hold.status == HoldStatus::Ordered {
+        if let Ok(orders) = state.ticketing.store().orders_of(user).await
+            && let Some(o) = orders.iter().find(|o| o.hold == hold.id)
+        {
+            return Redirect::to(&format!("/orders/{}", o.id)).into_response();
+        }
+        return Redirect::to("/tickets").into_response();
+    }
+    let details = match state.ticketing.event_details(Some(user), hold.event).await {
+        Ok(d) => d,
+        Err(e) => return failure(viewer, e.into()).await,
+    };
+    let e = &details.event;
+    let live = hold.status == HoldStatus::Active && hold.is_live(now);
+    if !live {
+        let body = html! {
+            section.panel.narrow {
+                h1 { "Your hold has ended" }
+                p { @if hold.status == HoldStatus::Released { "You released these seats." } @else { "The time to pay ran out and the seats went back on sale." } }
+                p { a.button.primary href={ "/events/" (e.id) } { "Choose seats again" } }
+            }
+        };
+        return page(viewer, StatusCode::GONE, "Hold ended", Section::Events, &[], body);
+    }
+    let (seat_labels, area_labels) = match state.ticketing.seat_map(e.venue).await {
+        Ok((_, map)) => line_labels(&map),
+        Err(_) => (HashMap::new(), HashMap::new()),
+    };
+    let type_name: HashMap<_, _> = details.ticket_types.iter().map(|t| (t.id, t.name.as_str())).collect();
+    let remaining = (hold.expires_at - now).num_seconds().max(0);
+    let key = Uuid::new_v4();
+    let body = html! {
+        h1 { "Checkout" }
+        (hold_summary(&hold, &e.title, &local_time(e.starts_at, &e.timezone), &seat_labels, &area_labels, &type_name))
+        div.countdown #countdown data-expires-at=(hold.expires_at.to_rfc3339()) data-remaining=(remaining) role="timer" aria-live="off" {
+            "Your seats are held until " strong { (local_time(hold.expires_at, &e.timezone)) } "."
+        }
+        @if let Some(err) = error { (alert(err)) }
+        section.panel aria-labelledby="pay-h" {
+            h2 #pay-h { "Payment" }
+            form.stack #pay-form method="post" action={ "/checkout/" (hold.id) "/pay" } {
+                (csrf_field(viewer))
+                input type="hidden" name="idempotency_key" value=(key);
+                fieldset {
+                    legend { "Card (test gateway)" }
+                    p.hint { "This installation takes payments through the built-in test gateway. No card data is stored." }
+                    label.radio { input type="radio" name="token" value="tok_ok" checked; " Test card – payment approved" }
+                    label.radio { input type="radio" name="token" value="tok_declined"; " Test card – payment declined" }
+                }
+                button.button.primary.big #pay-button type="submit" { "Pay " (money(&hold.total)) }
+            }
+            form method="post" action={ "/checkout/" (hold.id) "/release" } {
+                (csrf_field(viewer))
+                button.link-button type="submit" { "Cancel and release these seats" }
+            }
+        }
+    };
+    page(viewer, status, "Checkout", Section::Events, &["checkout.js"], body)
+}
+
+fn hold_summary(
+    hold: &HoldRecord,
+    title: &str,
+    when: &str,
+    seats: &HashMap<SeatId, String>,
+    areas: &HashMap<GaAreaId, String>,
+    types: &HashMap<domain::ids::TicketTypeId, &str>,
+) -> Markup {
+    html! {
+        section.panel.cart aria-labelledby="cart-h" {
+            h2 #cart-h { (title) }
+            p.muted { (when) }
+            table.cart-lines {
+                thead { tr { th scope="col" { "Item" } th scope="col" { "Ticket" } th.num scope="col" { "Price" } } }
+                tbody {
+                    @for line in &hold.lines {
+                        tr {
+                            @match line {
+                                HoldLine::Seat { seat, .. } => { td { (seats.get(seat).map(String::as_str).unwrap_or("Seat")) } }
+                                HoldLine::Ga { area, quantity, .. } => { td { (quantity) " × " (areas.get(area).map(String::as_str).unwrap_or("Standing")) } }
+                            }
+                            td { (types.get(&line.ticket_type()).copied().unwrap_or("Ticket")) }
+                            td.num { (money(&line.unit_price())) @if line.units() > 1 { " each" } }
+                        }
+                    }
+                }
+                tfoot { tr { th scope="row" colspan="2" { "Total" } td.num { strong #cart-total { (money(&hold.total)) } } } }
+            }
+        }
+    }
+}
+
+pub async fn pay(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    Path(hold): Path<String>,
+    form: Fields,
+) -> Response {
+    let Ok(hold_id) = hold.parse::<Uuid>() else {
+        return super::not_found_page();
+    };
+    let Some(user) = viewer.user else {
+        return signin_redirect(&format!("/checkout/{hold_id}"));
+    };
+    if !csrf_ok(&headers, form.csrf()) {
+        return render_checkout(
+            &state,
+            &viewer,
+            &hold,
+            Some("This page was open too long. Please press Pay again."),
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+    }
+    let Ok(key) = IdempotencyKey::parse(&form.text("idempotency_key")) else {
+        return render_checkout(
+            &state,
+            &viewer,
+            &hold,
+            Some("Please press Pay again."),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    let token = match form.text("token").as_str() {
+        "" => "tok_ok".to_owned(),
+        t => t.to_owned(),
+    };
+    let cmd = PlaceOrder { hold: HoldId::from_uuid(hold_id), gateway: "test".to_owned(), token, idempotency_key: key };
+    match state.ticketing.place_order(user, cmd).await {
+        Ok(placed) => Redirect::to(&format!("/orders/{}", placed.order.id)).into_response(),
+        Err(ticketing::checkout::OrderError::AlreadyOrdered(order)) => {
+            Redirect::to(&format!("/orders/{order}")).into_response()
+        }
+        Err(e) => {
+            let (status, detail, _) = problem_detail(e.into()).await;
+            render_checkout(&state, &viewer, &hold, Some(&detail), status).await
+        }
+    }
+}
+
+pub async fn release(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    Path(hold): Path<String>,
+    form: Fields,
+) -> Response {
+    let Ok(hold_id) = hold.parse::<Uuid>() else {
+        return super::not_found_page();
+    };
+    let Some(user) = viewer.user else {
+        return signin_redirect(&format!("/checkout/{hold_id}"));
+    };
+    if !csrf_ok(&headers, form.csrf()) {
+        return render_checkout(
+            &state,
+            &viewer,
+            &hold,
+            Some("This page was open too long. Please try again."),
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+    }
+    let record = match state.ticketing.hold(user, HoldId::from_uuid(hold_id)).await {
+        Ok(h) => h,
+        Err(e) => return failure(&viewer, e.into()).await,
+    };
+    match state.ticketing.release_hold(user, record.id).await {
+        Ok(()) => Redirect::to(&format!("/events/{}", record.event)).into_response(),
+        Err(e) => {
+            let (status, detail, _) = problem_detail(e.into()).await;
+            render_checkout(&state, &viewer, &hold, Some(&detail), status).await
+        }
+    }
+}
+
+// ---------------------------------------------------------------- tickets
+
+/// Event facts a ticket card needs that the ticket record does not carry.
+struct EventFacts {
+    timezone: String,
+    ends_at: DateTime<Utc>,
+}
+
+async fn event_facts(
+    state: &AppState,
+    user: domain::ids::UserId,
+    tickets: &[TicketRecord],
+) -> HashMap<EventId, EventFacts> {
+    let mut facts = HashMap::new();
+    for t in tickets {
+        if facts.contains_key(&t.event) {
+            continue;
+        }
+        if let Ok(d) = state.ticketing.event_details(Some(user), t.event).await {
+            facts.insert(t.event, EventFacts { timezone: d.event.timezone.clone(), ends_at: d.event.ends_at });
+        }
+    }
+    facts
+}
+
+fn ticket_card(t: &TicketRecord, timezone: &str) -> Markup {
+    let place = match (&t.seat_labels, &t.ga_area_name) {
+        (Some((section, row, seat)), _) => format!("{section}, row {row}, seat {seat}"),
+        (None, Some(area)) => area.clone(),
+        _ => "General admission".to_owned(),
+    };
+    let revoked = t.status == domain::checkin::TicketStatus::Revoked;
+    html! {
+        li.ticket data-ticket=(t.id) {
+            div.ticket-qr {
+                img.qr src={ "/tickets/" (t.id) "/qr.png" } width="240" height="240" alt={ "QR code of the ticket for " (place) };
+            }
+            div.ticket-info {
+                p.ticket-place { strong { (place) } }
+                p { (t.ticket_type_name) " · " (money(&t.price)) }
+                p.muted { (local_time(t.event_starts_at, timezone)) }
+                @if revoked {
+                    p.badge.bad { "Revoked – this ticket no longer admits" }
+                } @else if let Some(at) = t.checked_in_at {
+                    p.badge { "Checked in " (local_time(at, timezone)) }
+                } @else {
+                    p.badge.good { "Valid" }
+                }
+                details.barcode {
+                    summary { "Code for manual entry" }
+                    code { (t.barcode) }
+                }
+            }
+        }
+    }
+}
+
+fn tickets_by_event(tickets: &[TicketRecord], facts: &HashMap<EventId, EventFacts>) -> Markup {
+    let mut order: Vec<EventId> = Vec::new();
+    let mut groups: HashMap<EventId, Vec<&TicketRecord>> = HashMap::new();
+    for t in tickets {
+        if !groups.contains_key(&t.event) {
+            order.push(t.event);
+        }
+        groups.entry(t.event).or_default().push(t);
+    }
+    html! {
+        @for event in &order {
+            @let group = &groups[event];
+            @let first = group[0];
+            @let tz = facts.get(event).map(|f| f.timezone.as_str()).unwrap_or("UTC");
+            section.panel.ticket-group aria-labelledby={ "ev-" (event) } {
+                h2 id={ "ev-" (event) } { (first.event_title) }
+                p.muted {
+                    time datetime=(first.event_starts_at.to_rfc3339()) { (local_time(first.event_starts_at, tz)) }
+                    " · " (first.venue_name)
+                }
+                p { a href={ "/events/" (event) "/calendar.ics" } download { "Add to calendar" } }
+                ul.tickets { @for t in group { (ticket_card(t, tz)) } }
+            }
+        }
+    }
+}
+
+pub async fn order_page(State(state): State<AppState>, viewer: Viewer, Path(order): Path<String>) -> Response {
+    let Ok(order_id) = order.parse::<Uuid>() else {
+        return super::not_found_page();
+    };
+    let Some(user) = viewer.user else {
+        return signin_redirect(&format!("/orders/{order_id}"));
+    };
+    let order = match state.ticketing.order(user, OrderId::from_uuid(order_id)).await {
+        Ok(o) => o,
+        Err(e) => return failure(&viewer, e.into()).await,
+    };
+    let facts = event_facts(&state, user, &order.tickets).await;
+    let body = html! {
+        section.panel.confirmation {
+            h1 { "You're going!" }
+            p { "Order " code { (order.id.to_string()[..8].to_uppercase()) } " is paid: " strong { (money(&order.total)) } ". "
+                "Your " (order.tickets.len()) @if order.tickets.len() == 1 { " ticket is" } @else { " tickets are" } " below and under My tickets, also offline." }
+            p { a.button.primary href="/tickets" { "My tickets" } }
+        }
+        div data-offline-tickets="1" { (tickets_by_event(&order.tickets, &facts)) }
+    };
+    page(&viewer, StatusCode::OK, "Order confirmed", Section::Tickets, &["tickets.js"], body)
+}
+
+pub async fn tickets_page(State(state): State<AppState>, viewer: Viewer) -> Response {
+    let Some(user) = viewer.user else {
+        return signin_redirect("/tickets");
+    };
+    let tickets = match state.ticketing.store().tickets_of(user).await {
+        Ok(t) => t,
+        Err(e) => return failure(&viewer, e.into()).await,
+    };
+    let facts = event_facts(&state, user, &tickets).await;
+    let now = state.ticketing.now();
+    let (upcoming, past): (Vec<TicketRecord>, Vec<TicketRecord>) =
+        tickets.into_iter().partition(|t| facts.get(&t.event).is_none_or(|f| f.ends_at > now));
+    let body = html! {
+        h1 { "My tickets" }
+        p #offline-state.hint aria-live="polite" { "Show the QR code at the gate. Tickets you open here stay available without a network." }
+        @if upcoming.is_empty() && past.is_empty() {
+            div.empty {
+                h2 { "No tickets yet" }
+                p { "When you buy tickets they appear here, with the QR code to show at the gate." }
+                p { a.button.primary href="/" { "Find events" } }
+            }
+        }
+        div #tickets data-offline-tickets="1" {
+            (tickets_by_event(&upcoming, &facts))
+            @if !past.is_empty() {
+                h2 { "Past events" }
+                (tickets_by_event(&past, &facts))
+            }
+        }
+    };
+    let mut response = page(&viewer, StatusCode::OK, "My tickets", Section::Tickets, &["tickets.js"], body);
+    // Personal: never in a shared cache. The service worker keeps its own copy.
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    response
+}
+
+pub async fn ticket_qr(State(state): State<AppState>, viewer: Viewer, Path(ticket): Path<String>) -> Response {
+    let Some(user) = viewer.user else {
+        return (StatusCode::UNAUTHORIZED, "sign in to see your tickets").into_response();
+    };
+    let Ok(id) = ticket.parse::<Uuid>() else {
+        return (StatusCode::NOT_FOUND, "no such ticket").into_response();
+    };
+    match state.ticketing.store().ticket(TicketId::from_uuid(id)).await {
+        Ok(Some(t)) if t.holder == user => match qr::png(&t.barcode) {
+            Ok(png) => ([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "private, max-age=86400")], png)
+                .into_response(),
+            Err(e) => Problem::internal(&e).into_response(),
+        },
+        Ok(_) => (StatusCode::NOT_FOUND, "no such ticket").into_response(),
+        Err(e) => Problem::from(e).into_response(),
+    }
+}
+
+// ---------------------------------------------------------------- calendar
+
+/// RFC 5545 text escaping.
+fn ics_text(s: &str) -> String {
+    s.replace('\\', "\\\\").replace(';', "\\;").replace(',', "\\,").replace("\r\n", "\\n").replace('\n', "\\n")
+}
+
+/// Folds a content line at 75 octets (RFC 5545 §3.1), never inside a UTF-8 character.
+fn ics_fold(line: &str) -> String {
+    let mut out = String::new();
+    let mut len = 0;
+    for ch in line.chars() {
+        let n = ch.len_utf8();
+        if len + n > 75 {
+            out.push_str("\r\n ");
+            len = 1;
+        }
+        out.push(ch);
+        len += n;
+    }
+    out.push_str("\r\n");
+    out
+}
+
+pub fn ics(
+    uid: &str,
+    stamp: DateTime<Utc>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    summary: &str,
+    location: &str,
+    url: &str,
+) -> String {
+    let fmt = |t: DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
+    let lines = [
+        "BEGIN:VCALENDAR".to_owned(),
+        "VERSION:2.0".to_owned(),
+        "PRODID:-//RobustTicketing//Tickets//EN".to_owned(),
+        "CALSCALE:GREGORIAN".to_owned(),
+        "METHOD:PUBLISH".to_owned(),
+        "BEGIN:VEVENT".to_owned(),
+        format!("UID:{uid}"),
+        format!("DTSTAMP:{}", fmt(stamp)),
+        format!("DTSTART:{}", fmt(start)),
+        format!("DTEND:{}", fmt(end)),
+        format!("SUMMARY:{}", ics_text(summary)),
+        format!("LOCATION:{}", ics_text(location)),
+        format!("URL:{url}"),
+        "END:VEVENT".to_owned(),
+        "END:VCALENDAR".to_owned(),
+    ];
+    lines.iter().map(|l| ics_fold(l)).collect()
+}
+
+pub async fn calendar(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    Path(event): Path<String>,
+) -> Response {
+    let Ok(id) = event.parse::<Uuid>() else {
+        return super::not_found_page();
+    };
+    let details = match state.ticketing.event_details(viewer.user, EventId::from_uuid(id)).await {
+        Ok(d) => d,
+        Err(e) => return failure(&viewer, e.into()).await,
+    };
+    let e = &details.event;
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let scheme = if viewer.secure { "https" } else { "http" };
+    let body = ics(
+        &format!("{}@robust-ticketing", e.id),
+        state.ticketing.now(),
+        e.starts_at,
+        e.ends_at,
+        &e.title,
+        &e.venue_name,
+        &format!("{scheme}://{host}/events/{}", e.id),
+    );
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/calendar; charset=utf-8")),
+            (header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"event.ics\"")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calendar_files_follow_rfc_5545() {
+        let t: DateTime<Utc> = "2025-06-14T17:30:00Z".parse().unwrap();
+        let long = "A very long title, with commas; and semicolons, that goes on and on past the limit of a line";
+        let s = ics("u1", t, t, t + chrono::Duration::hours(2), long, "Hall", "http://x/events/1");
+        assert!(s.starts_with("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n"));
+        assert!(s.contains("DTSTART:20250614T173000Z\r\n") && s.contains("DTEND:20250614T193000Z\r\n"));
+        assert!(s.contains("\\,") && s.contains("\\;"));
+        assert!(s.split("\r\n").all(|l| l.len() <= 75), "lines are folded");
+        assert!(s.ends_with("END:VCALENDAR\r\n"));
+    }
+
+    #[test]
+    fn hold_forms_parse_or_explain() {
+        let f = Fields(vec![("seat".into(), Uuid::nil().to_string()), ("ga_x".into(), "0".into())]);
+        assert_eq!(parse_hold_form(&f).unwrap().0.seats.len(), 1);
+        assert!(parse_hold_form(&Fields(vec![])).is_err());
+        assert!(parse_hold_form(&Fields(vec![("seat".into(), "nope".into())])).is_err());
+        assert!(parse_hold_form(&Fields(vec![("best_qty".into(), "99".into())])).is_err());
+    }
+}

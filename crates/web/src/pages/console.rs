@@ -1,0 +1,909 @@
+//! The organizer console: events with sold / held / capacity and revenue,
+//! the venue builder, the event form, publishing, and live sales.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use domain::event::{Admits, Category, EventSpec, EventStatus, TicketTypeSpec};
+use domain::ids::{EventId, OrganizationId, UserId, VenueId};
+use domain::money::{Currency, Money};
+use domain::seatmap::{GaAreaSpec, RowSeats, RowSpec, SeatMapSpec, SectionSpec};
+use maud::{Markup, html};
+use serde::Deserialize;
+use serde_json::json;
+use store::{EventRecord, SeatStatus};
+use ticketing::venues::NewVenue;
+use uuid::Uuid;
+
+use super::layout::{self, Page, Section, alert, csrf_field, json_island, local_time, money, notice, problem_detail};
+use super::session::{Fields, Viewer, csrf_ok};
+use crate::AppState;
+use crate::problem::Problem;
+
+/// Sections and GA areas the builder form shows without JavaScript; scripts add more.
+const BUILDER_SECTIONS_DEFAULT: usize = 2;
+const BUILDER_GA_AREAS_DEFAULT: usize = 1;
+/// Radius of a curved section's first row, in seat widths, when the form does not say.
+const CURVE_RADIUS_DEFAULT: f64 = 40.0;
+/// Currencies the event form offers; any ISO 4217 code works through the API.
+const CURRENCIES: [&str; 8] = ["EUR", "USD", "GBP", "CHF", "SEK", "DKK", "PLN", "JPY"];
+/// Time zones the venue form suggests; any IANA zone is accepted.
+const TIMEZONES: [&str; 12] = [
+    "Europe/Berlin",
+    "Europe/London",
+    "Europe/Paris",
+    "Europe/Madrid",
+    "Europe/Amsterdam",
+    "Europe/Stockholm",
+    "Europe/Warsaw",
+    "America/New_York",
+    "America/Chicago",
+    "America/Los_Angeles",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+];
+
+fn page(viewer: &Viewer, status: StatusCode, title: &str, scripts: &[&str], body: Markup) -> Response {
+    layout::respond(status, Page { title, viewer, section: Section::Console, scripts, body })
+}
+
+fn signin(next: &str) -> Response {
+    Redirect::to(&format!("/signin?next={next}")).into_response()
+}
+
+async fn failure(viewer: &Viewer, problem: Problem) -> Response {
+    let (status, detail, _) = problem_detail(problem).await;
+    layout::error_page(viewer, status, "That did not work", &detail)
+}
+
+/// The organization the console works on: the first one the user manages.
+async fn managed_org(state: &AppState, user: UserId) -> Result<Option<(OrganizationId, String)>, Problem> {
+    let me = state.ticketing.me(user).await?.ok_or_else(|| Problem::unauthorized("the account no longer exists"))?;
+    for (org, role) in me.memberships {
+        if role.can_manage_events() {
+            let name =
+                state.ticketing.store().organization_name(org).await?.unwrap_or_else(|| "Your organization".into());
+            return Ok(Some((org, name)));
+        }
+    }
+    Ok(None)
+}
+
+/// Sold, held and total places of an event, seats and standing together.
+pub struct Counts {
+    pub sold: u64,
+    pub held: u64,
+    pub capacity: u64,
+}
+
+pub async fn counts(state: &AppState, user: UserId, event: EventId) -> Result<Counts, Problem> {
+    let a = state.ticketing.availability(Some(user), event).await?;
+    let mut c = Counts { sold: 0, held: 0, capacity: 0 };
+    for (_, s) in &a.seats {
+        c.capacity += 1;
+        match s {
+            SeatStatus::Sold => c.sold += 1,
+            SeatStatus::Held => c.held += 1,
+            SeatStatus::Available => {}
+        }
+    }
+    for (_, capacity, remaining) in &a.ga {
+        c.capacity += u64::from(*capacity);
+        // Standing places taken are sold or held; the availability read does
+        // not tell which, so the live stats refine this in the browser.
+        c.sold += u64::from(capacity - remaining);
+    }
+    Ok(c)
+}
+
+#[derive(Deserialize, Default)]
+pub struct ConsoleQuery {
+    created: Option<String>,
+    published: Option<String>,
+}
+
+pub async fn home(State(state): State<AppState>, viewer: Viewer, Query(q): Query<ConsoleQuery>) -> Response {
+    let Some(user) = viewer.user else { return signin("/console") };
+    let org = match managed_org(&state, user).await {
+        Ok(o) => o,
+        Err(p) => return failure(&viewer, p).await,
+    };
+    let Some((org, org_name)) = org else {
+        return page(&viewer, StatusCode::OK, "Console", &[], create_org_markup(&viewer, "", None));
+    };
+    let events = match state.ticketing.events_of(user, org).await {
+        Ok(e) => e,
+        Err(e) => return failure(&viewer, e.into()).await,
+    };
+    let venues = state.ticketing.venues_of(user, org).await.unwrap_or_default();
+    let mut rows = Vec::new();
+    for e in &events {
+        let c = counts(&state, user, e.id).await.ok();
+        rows.push((e, c));
+    }
+    let body = html! {
+        div.page-head {
+            div { h1 { "Console" } p.muted { (org_name) } }
+            div.actions {
+                a.button href="/console/venues/new" { "New venue" }
+                @if !venues.is_empty() { a.button.primary href="/console/events/new" { "New event" } }
+            }
+        }
+        @if q.created.is_some() { (notice("Event created as a draft. Publish it to put it on sale.")) }
+        @if q.published.is_some() { (notice("Published: the event is on sale and listed on the home page.")) }
+        @if venues.is_empty() {
+            div.empty {
+                h2 { "Start with a venue" }
+                p { "Build the seat map of the place where your events happen: sections of rows and seats, and standing areas." }
+                p { a.button.primary href="/console/venues/new" { "Build a venue" } }
+            }
+        } @else if events.is_empty() {
+            div.empty {
+                h2 { "No events yet" }
+                p { "Create an event at one of your venues, set its prices, and publish it." }
+                p { a.button.primary href="/console/events/new" { "Create an event" } }
+            }
+        } @else {
+            div.table-wrap {
+                table.console-events #console-events {
+                    caption.visually-hidden { "Your events" }
+                    thead { tr {
+                        th scope="col" { "Event" } th scope="col" { "Status" } th.num scope="col" { "Sold" }
+                        th.num scope="col" { "Held" } th.num scope="col" { "Capacity" } th.num scope="col" { "Revenue" } th scope="col" { span.visually-hidden { "Actions" } }
+                    } }
+                    tbody {
+                        @for (e, c) in &rows { (event_row(&viewer, e, c.as_ref())) }
+                    }
+                }
+            }
+        }
+        @if !venues.is_empty() {
+            section.panel {
+                h2 { "Venues" }
+                ul.plain { @for v in &venues { li { strong { (v.name) } " · " (v.timezone) @if !v.address.is_empty() { " · " (v.address) } } } }
+            }
+        }
+    };
+    page(&viewer, StatusCode::OK, "Console", &["sales.js"], body)
+}
+
+fn status_label(s: EventStatus) -> &'static str {
+    match s {
+        EventStatus::Draft => "Draft",
+        EventStatus::Published => "On sale",
+        EventStatus::Ended => "Ended",
+        EventStatus::Cancelled => "Cancelled",
+        #[allow(unreachable_patterns)]
+        _ => "—",
+    }
+}
+
+fn event_row(viewer: &Viewer, e: &EventRecord, c: Option<&Counts>) -> Markup {
+    html! {
+        tr data-event=(e.id) {
+            th scope="row" {
+                a href={ "/events/" (e.id) } { (e.title) }
+                br; span.muted.small { (local_time(e.starts_at, &e.timezone)) " · " (e.venue_name) }
+            }
+            td { span class={ "status status-" (e.status.as_str()) } { (status_label(e.status)) } }
+            @match c {
+                Some(c) => {
+                    td.num data-stat="sold" { (c.sold) }
+                    td.num data-stat="held" { (c.held) }
+                    td.num data-stat="capacity" { (c.capacity) }
+                }
+                None => { td.num { "–" } td.num { "–" } td.num { "–" } }
+            }
+            td.num data-stat="revenue" { span.muted { "–" } }
+            td.actions {
+                @if e.status == EventStatus::Draft {
+                    form.inline method="post" action={ "/console/events/" (e.id) "/publish" } {
+                        (csrf_field(viewer))
+                        button.button.small.primary type="submit" aria-label={ "Publish " (e.title) } { "Publish" }
+                    }
+                } @else {
+                    a.button.small href={ "/console/events/" (e.id) "/sales" } aria-label={ "Live sales of " (e.title) } { "Live sales" }
+                    a.button.small href={ "/gate/" (e.id) } aria-label={ "Scanner for " (e.title) } { "Scanner" }
+                }
+            }
+        }
+    }
+}
+
+fn create_org_markup(viewer: &Viewer, name: &str, error: Option<&str>) -> Markup {
+    html! {
+        section.panel.narrow {
+            h1 { "Sell your own events" }
+            p { "Create an organization to build venues, create events and sell tickets. You become its owner and can add admins and gate staff." }
+            @if let Some(e) = error { (alert(e)) }
+            form.stack method="post" action="/console/organization" {
+                (csrf_field(viewer))
+                label for="org_name" { "Organization name" }
+                input #org_name name="name" type="text" required maxlength="200" value=(name) autocomplete="organization";
+                button.button.primary type="submit" { "Create organization" }
+            }
+        }
+    }
+}
+
+pub async fn create_organization(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    form: Fields,
+) -> Response {
+    let Some(user) = viewer.user else { return signin("/console") };
+    let name = form.text("name");
+    if !csrf_ok(&headers, form.csrf()) {
+        let m = create_org_markup(&viewer, &name, Some("This form was open too long. Please submit it again."));
+        return page(&viewer, StatusCode::FORBIDDEN, "Console", &[], m);
+    }
+    match state.ticketing.create_organization(user, &name).await {
+        Ok(_) => Redirect::to("/console").into_response(),
+        Err(e) => {
+            let (status, detail, _) = problem_detail(e.into()).await;
+            page(&viewer, status, "Console", &[], create_org_markup(&viewer, &name, Some(&detail)))
+        }
+    }
+}
+
+// ---------------------------------------------------------------- venue builder
+
+/// One section as typed into the builder form.
+#[derive(Clone, Default)]
+struct SectionInput {
+    name: String,
+    zone: String,
+    rows: String,
+    seats: String,
+    shape: String,
+    radius: String,
+}
+
+#[derive(Clone, Default)]
+struct GaInput {
+    name: String,
+    capacity: String,
+}
+
+#[derive(Clone, Default)]
+struct VenueInput {
+    name: String,
+    address: String,
+    timezone: String,
+    sections: Vec<SectionInput>,
+    areas: Vec<GaInput>,
+}
+
+impl VenueInput {
+    fn from_form(f: &Fields) -> Self {
+        let col = |n: &str| f.all(n).map(|v| v.trim().to_owned()).collect::<Vec<_>>();
+        let (names, zones, rows, seats, shapes, radii) = (
+            col("section_name"),
+            col("section_zone"),
+            col("section_rows"),
+            col("section_seats"),
+            col("section_shape"),
+            col("section_radius"),
+        );
+        let at = |v: &Vec<String>, i: usize| v.get(i).cloned().unwrap_or_default();
+        let sections = (0..names.len())
+            .map(|i| SectionInput {
+                name: at(&names, i),
+                zone: at(&zones, i),
+                rows: at(&rows, i),
+                seats: at(&seats, i),
+                shape: at(&shapes, i),
+                radius: at(&radii, i),
+            })
+            .collect();
+        let (ga_names, ga_caps) = (col("ga_name"), col("ga_capacity"));
+        let areas =
+            (0..ga_names.len()).map(|i| GaInput { name: at(&ga_names, i), capacity: at(&ga_caps, i) }).collect();
+        Self { name: f.text("name"), address: f.text("address"), timezone: f.text("timezone"), sections, areas }
+    }
+
+    fn blank() -> Self {
+        let mut sections = vec![SectionInput {
+            name: "Stalls".into(),
+            zone: "stalls".into(),
+            rows: "10".into(),
+            seats: "20".into(),
+            shape: "curved".into(),
+            radius: String::new(),
+        }];
+        sections.resize(BUILDER_SECTIONS_DEFAULT, SectionInput { shape: "straight".into(), ..Default::default() });
+        Self {
+            timezone: "Europe/Berlin".into(),
+            sections,
+            areas: vec![GaInput::default(); BUILDER_GA_AREAS_DEFAULT],
+            ..Default::default()
+        }
+    }
+}
+
+/// Row labels A, B, …, Z, AA, AB, …
+pub fn row_label(mut i: usize) -> String {
+    let mut out = Vec::new();
+    loop {
+        out.push(b'A' + (i % 26) as u8);
+        if i < 26 {
+            break;
+        }
+        i = i / 26 - 1;
+    }
+    out.reverse();
+    String::from_utf8(out).expect("ASCII letters")
+}
+
+fn parse_venue(input: &VenueInput) -> Result<NewVenue, String> {
+    let mut sections = Vec::new();
+    for (i, s) in input.sections.iter().enumerate() {
+        if s.name.is_empty() && s.rows.is_empty() && s.seats.is_empty() {
+            continue;
+        }
+        let label = if s.name.is_empty() { format!("Section {}", i + 1) } else { s.name.clone() };
+        let rows: usize =
+            s.rows.parse().map_err(|_| format!("{label}: enter the number of rows as a whole number."))?;
+        let seats: u32 = s.seats.parse().map_err(|_| format!("{label}: enter the seats per row as a whole number."))?;
+        if rows == 0 || rows > domain::seatmap::ROWS_PER_SECTION_MAX {
+            return Err(format!("{label}: a section has 1 to {} rows.", domain::seatmap::ROWS_PER_SECTION_MAX));
+        }
+        let curve_radius = if s.shape == "curved" {
+            match s.radius.as_str() {
+                "" => Some(CURVE_RADIUS_DEFAULT),
+                r => Some(
+                    r.parse::<f64>().map_err(|_| format!("{label}: the curve radius is a number of seat widths."))?,
+                ),
+            }
+        } else {
+            None
+        };
+        sections.push(SectionSpec {
+            name: s.name.clone(),
+            price_zone: if s.zone.is_empty() { s.name.to_lowercase() } else { s.zone.clone() },
+            rows: (0..rows)
+                .map(|r| RowSpec { label: row_label(r), seats: RowSeats::Count(seats), accessible: vec![] })
+                .collect(),
+            origin: None,
+            curve_radius,
+        });
+    }
+    let mut ga_areas = Vec::new();
+    for a in &input.areas {
+        if a.name.is_empty() && a.capacity.is_empty() {
+            continue;
+        }
+        let capacity: u32 = a.capacity.parse().map_err(|_| {
+            format!(
+                "{}: enter the capacity as a whole number.",
+                if a.name.is_empty() { "Standing area" } else { &a.name }
+            )
+        })?;
+        ga_areas.push(GaAreaSpec { name: a.name.clone(), capacity });
+    }
+    if sections.is_empty() && ga_areas.is_empty() {
+        return Err("Add at least one section of seats or one standing area.".into());
+    }
+    Ok(NewVenue {
+        name: input.name.clone(),
+        address: input.address.clone(),
+        timezone: input.timezone.clone(),
+        seat_map: SeatMapSpec { sections, ga_areas },
+    })
+}
+
+fn venue_form_markup(viewer: &Viewer, v: &VenueInput, error: Option<&str>) -> Markup {
+    html! {
+        p { a href="/console" { "← Console" } }
+        h1 { "New venue" }
+        @if let Some(e) = error { (alert(e)) }
+        div.builder {
+            form.stack #venue-form method="post" action="/console/venues/new" {
+                (csrf_field(viewer))
+                label for="venue_name" { "Venue name" }
+                input #venue_name name="name" type="text" required maxlength="200" value=(v.name);
+                label for="venue_address" { "Address" }
+                input #venue_address name="address" type="text" maxlength="500" value=(v.address) autocomplete="street-address";
+                label for="venue_tz" { "Time zone" }
+                input #venue_tz name="timezone" type="text" required list="timezones" value=(v.timezone) aria-describedby="tz-hint";
+                datalist #timezones { @for tz in TIMEZONES { option value=(tz) {} } }
+                p #tz-hint.hint { "Event times are shown in this zone, for example Europe/Berlin." }
+                h2 { "Seated sections" }
+                p.hint { "Each section is rows × seats; rows are lettered A, B, C… from the front. Leave a section empty to skip it." }
+                div #sections {
+                    @for (i, s) in v.sections.iter().enumerate() { (section_fieldset(i, s)) }
+                }
+                button.button.small #add-section type="button" hidden { "Add a section" }
+                h2 { "Standing areas" }
+                div #ga-areas {
+                    @for (i, a) in v.areas.iter().enumerate() {
+                        fieldset.ga-fields {
+                            legend { "Standing area " (i + 1) }
+                            div.row-fields {
+                                div { label for={ "ga_name_" (i) } { "Name" } input id={ "ga_name_" (i) } name="ga_name" type="text" maxlength="200" value=(a.name) placeholder="Standing floor"; }
+                                div { label for={ "ga_capacity_" (i) } { "Capacity" } input id={ "ga_capacity_" (i) } name="ga_capacity" type="number" min="1" inputmode="numeric" value=(a.capacity); }
+                            }
+                        }
+                    }
+                }
+                button.button.small #add-ga type="button" hidden { "Add a standing area" }
+                p #builder-total.builder-total aria-live="polite" {}
+                button.button.primary.big type="submit" { "Create venue" }
+            }
+            section.panel.preview-panel aria-labelledby="preview-h" hidden #preview-panel {
+                h2 #preview-h { "Preview" }
+                div #venue-preview.seatmap.preview role="img" aria-label="Preview of the seat map" {}
+            }
+        }
+    }
+}
+
+fn section_fieldset(i: usize, s: &SectionInput) -> Markup {
+    html! {
+        fieldset.section-fields {
+            legend { "Section " (i + 1) }
+            div.row-fields {
+                div { label for={ "section_name_" (i) } { "Name" } input id={ "section_name_" (i) } name="section_name" type="text" maxlength="200" value=(s.name) placeholder="Balcony"; }
+                div { label for={ "section_zone_" (i) } { "Price zone" } input id={ "section_zone_" (i) } name="section_zone" type="text" maxlength="64" value=(s.zone) placeholder="balcony"; }
+            }
+            div.row-fields {
+                div { label for={ "section_rows_" (i) } { "Rows" } input id={ "section_rows_" (i) } name="section_rows" type="number" min="1" max="500" inputmode="numeric" value=(s.rows); }
+                div { label for={ "section_seats_" (i) } { "Seats per row" } input id={ "section_seats_" (i) } name="section_seats" type="number" min="1" max="1000" inputmode="numeric" value=(s.seats); }
+                div {
+                    label for={ "section_shape_" (i) } { "Rows" }
+                    select id={ "section_shape_" (i) } name="section_shape" {
+                        option value="straight" selected[s.shape != "curved"] { "Straight" }
+                        option value="curved" selected[s.shape == "curved"] { "Curved" }
+                    }
+                }
+                div { label for={ "section_radius_" (i) } { "Curve radius" } input id={ "section_radius_" (i) } name="section_radius" type="number" min="1" step="any" inputmode="decimal" value=(s.radius) placeholder="40"; }
+            }
+        }
+    }
+}
+
+pub async fn venue_form(State(state): State<AppState>, viewer: Viewer) -> Response {
+    let Some(user) = viewer.user else { return signin("/console/venues/new") };
+    match managed_org(&state, user).await {
+        Ok(Some(_)) => page(
+            &viewer,
+            StatusCode::OK,
+            "New venue",
+            &["builder.js"],
+            venue_form_markup(&viewer, &VenueInput::blank(), None),
+        ),
+        Ok(None) => Redirect::to("/console").into_response(),
+        Err(p) => failure(&viewer, p).await,
+    }
+}
+
+pub async fn create_venue(State(state): State<AppState>, headers: HeaderMap, viewer: Viewer, form: Fields) -> Response {
+    let Some(user) = viewer.user else { return signin("/console/venues/new") };
+    let input = VenueInput::from_form(&form);
+    let again = |status, msg: &str| {
+        page(&viewer, status, "New venue", &["builder.js"], venue_form_markup(&viewer, &input, Some(msg)))
+    };
+    if !csrf_ok(&headers, form.csrf()) {
+        return again(StatusCode::FORBIDDEN, "This form was open too long. Please submit it again.");
+    }
+    let org = match managed_org(&state, user).await {
+        Ok(Some((org, _))) => org,
+        Ok(None) => return Redirect::to("/console").into_response(),
+        Err(p) => return failure(&viewer, p).await,
+    };
+    let venue = match parse_venue(&input) {
+        Ok(v) => v,
+        Err(msg) => return again(StatusCode::UNPROCESSABLE_ENTITY, &msg),
+    };
+    match state.ticketing.create_venue(user, org, venue).await {
+        Ok(created) => Redirect::to(&format!("/console/events/new?venue={}", created.id)).into_response(),
+        Err(e) => {
+            let (status, detail, _) = problem_detail(e.into()).await;
+            again(status, &detail)
+        }
+    }
+}
+
+// ---------------------------------------------------------------- event form
+
+#[derive(Deserialize, Default)]
+pub struct EventFormQuery {
+    venue: Option<String>,
+}
+
+#[derive(Default)]
+struct EventInput {
+    venue: String,
+    title: String,
+    description: String,
+    category: String,
+    starts: String,
+    ends: String,
+    currency: String,
+    /// Price typed for each price zone / GA area id.
+    prices: HashMap<String, String>,
+    publish: bool,
+}
+
+fn event_form_markup(
+    viewer: &Viewer,
+    venues: &[store::VenueRecord],
+    venue: Option<(&store::VenueRecord, &store::SeatMapRecord)>,
+    input: &EventInput,
+    error: Option<&str>,
+) -> Markup {
+    html! {
+        p { a href="/console" { "← Console" } }
+        h1 { "New event" }
+        @if let Some(e) = error { (alert(e)) }
+        form.stack.inline-form method="get" action="/console/events/new" {
+            label for="venue_pick" { "Venue" }
+            div.row-fields {
+                select #venue_pick name="venue" {
+                    @for v in venues { option value=(v.id) selected[venue.is_some_and(|(x, _)| x.id == v.id)] { (v.name) } }
+                }
+                button.button type="submit" { "Use this venue" }
+            }
+        }
+        @if let Some((v, map)) = venue {
+            @let zones = price_zones(map);
+            form.stack #event-form method="post" action="/console/events/new" {
+                (csrf_field(viewer))
+                input type="hidden" name="venue" value=(v.id);
+                p.muted { "At " strong { (v.name) } "; times are in " (v.timezone) "." }
+                label for="title" { "Title" }
+                input #title name="title" type="text" required maxlength="200" value=(input.title);
+                label for="category" { "Category" }
+                select #category name="category" {
+                    @for c in Category::ALL { option value=(c.as_str()) selected[input.category == c.as_str()] { (c.as_str()) } }
+                }
+                label for="description" { "Description" }
+                textarea #description name="description" rows="4" maxlength="20000" { (input.description) }
+                div.row-fields {
+                    div { label for="starts" { "Starts (" (v.timezone) ")" } input #starts name="starts" type="datetime-local" required value=(input.starts); }
+                    div { label for="ends" { "Ends (" (v.timezone) ")" } input #ends name="ends" type="datetime-local" required value=(input.ends); }
+                }
+                fieldset {
+                    legend { "Prices" }
+                    label for="currency" { "Currency" }
+                    select #currency name="currency" {
+                        @for c in CURRENCIES { option value=(c) selected[input.currency == c] { (c) } }
+                    }
+                    @for z in &zones {
+                        label for={ "price_" (z) } { "Seats in zone “" (z) "”" }
+                        input id={ "price_" (z) } name={ "price_" (z) } type="text" inputmode="decimal" required
+                            value=(input.prices.get(*z).map(String::as_str).unwrap_or("")) placeholder="45.00";
+                    }
+                    @for a in &map.ga_areas {
+                        label for={ "price_" (a.id) } { "Standing: " (a.name) " (" (a.capacity) " places)" }
+                        input id={ "price_" (a.id) } name={ "price_" (a.id) } type="text" inputmode="decimal" required
+                            value=(input.prices.get(&a.id.to_string()).map(String::as_str).unwrap_or("")) placeholder="25.00";
+                    }
+                }
+                label.checkbox { input type="checkbox" name="publish" value="1" checked[input.publish]; " Publish now (put on sale and list it)" }
+                button.button.primary.big type="submit" { "Create event" }
+            }
+        }
+    }
+}
+
+/// The venue's price zones, each once, in map order.
+fn price_zones(map: &store::SeatMapRecord) -> Vec<&str> {
+    let mut zones: Vec<&str> = Vec::new();
+    for s in &map.sections {
+        if !zones.contains(&s.price_zone.as_str()) {
+            zones.push(&s.price_zone);
+        }
+    }
+    zones
+}
+
+/// "45", "45.5", "45.50" in a currency with `exponent` decimals → minor units.
+pub fn parse_price(raw: &str, exponent: u8) -> Option<i64> {
+    let raw = raw.trim().replace(',', ".");
+    let (whole, frac) = raw.split_once('.').unwrap_or((&raw, ""));
+    if whole.is_empty() && frac.is_empty()
+        || !whole.chars().all(|c| c.is_ascii_digit())
+        || !frac.chars().all(|c| c.is_ascii_digit())
+    {
+        return None;
+    }
+    if frac.len() > usize::from(exponent) || whole.len() > 12 {
+        return None;
+    }
+    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let scale = 10_i64.pow(u32::from(exponent));
+    let frac_minor: i64 =
+        if frac.is_empty() { 0 } else { format!("{frac:0<width$}", width = usize::from(exponent)).parse().ok()? };
+    whole.checked_mul(scale)?.checked_add(frac_minor)
+}
+
+fn local_to_utc(raw: &str, tz: &str) -> Option<DateTime<Utc>> {
+    let naive = NaiveDateTime::parse_from_str(raw.trim(), "%Y-%m-%dT%H:%M")
+        .or_else(|_| NaiveDateTime::parse_from_str(raw.trim(), "%Y-%m-%dT%H:%M:%S"))
+        .ok()?;
+    let tz: chrono_tz::Tz = tz.parse().ok()?;
+    tz.from_local_datetime(&naive).earliest().map(|t| t.with_timezone(&Utc))
+}
+
+async fn venue_choice(
+    state: &AppState,
+    user: UserId,
+    org: OrganizationId,
+    wanted: Option<&str>,
+) -> Result<(Vec<store::VenueRecord>, Option<(store::VenueRecord, store::SeatMapRecord)>), Problem> {
+    let venues = state.ticketing.venues_of(user, org).await?;
+    let pick = wanted.and_then(|w| venues.iter().find(|v| v.id.to_string() == w)).or(venues.first());
+    let chosen = match pick {
+        Some(v) => Some(state.ticketing.seat_map(v.id).await?),
+        None => None,
+    };
+    Ok((venues, chosen))
+}
+
+pub async fn event_form(State(state): State<AppState>, viewer: Viewer, Query(q): Query<EventFormQuery>) -> Response {
+    let Some(user) = viewer.user else { return signin("/console/events/new") };
+    let org = match managed_org(&state, user).await {
+        Ok(Some((org, _))) => org,
+        Ok(None) => return Redirect::to("/console").into_response(),
+        Err(p) => return failure(&viewer, p).await,
+    };
+    let (venues, chosen) = match venue_choice(&state, user, org, q.venue.as_deref()).await {
+        Ok(v) => v,
+        Err(p) => return failure(&viewer, p).await,
+    };
+    if venues.is_empty() {
+        return Redirect::to("/console/venues/new").into_response();
+    }
+    let input = EventInput { currency: "EUR".into(), category: "concert".into(), ..Default::default() };
+    let body = event_form_markup(&viewer, &venues, chosen.as_ref().map(|(v, m)| (v, m)), &input, None);
+    page(&viewer, StatusCode::OK, "New event", &[], body)
+}
+
+pub async fn create_event(State(state): State<AppState>, headers: HeaderMap, viewer: Viewer, form: Fields) -> Response {
+    let Some(user) = viewer.user else { return signin("/console/events/new") };
+    let org = match managed_org(&state, user).await {
+        Ok(Some((org, _))) => org,
+        Ok(None) => return Redirect::to("/console").into_response(),
+        Err(p) => return failure(&viewer, p).await,
+    };
+    let input = EventInput {
+        venue: form.text("venue"),
+        title: form.text("title"),
+        description: form.get("description").unwrap_or_default().trim().to_owned(),
+        category: form.text("category"),
+        starts: form.text("starts"),
+        ends: form.text("ends"),
+        currency: form.text("currency"),
+        prices: form
+            .0
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix("price_").map(|z| (z.to_owned(), v.trim().to_owned())))
+            .collect(),
+        publish: form.get("publish").is_some(),
+    };
+    let (venues, chosen) = match venue_choice(&state, user, org, Some(&input.venue)).await {
+        Ok(v) => v,
+        Err(p) => return failure(&viewer, p).await,
+    };
+    let again = |status, msg: &str| {
+        let body = event_form_markup(&viewer, &venues, chosen.as_ref().map(|(v, m)| (v, m)), &input, Some(msg));
+        page(&viewer, status, "New event", &[], body)
+    };
+    if !csrf_ok(&headers, form.csrf()) {
+        return again(StatusCode::FORBIDDEN, "This form was open too long. Please submit it again.");
+    }
+    let Some((venue, map)) = &chosen else {
+        return again(StatusCode::UNPROCESSABLE_ENTITY, "Choose a venue first.");
+    };
+    let spec = match event_spec(&input, venue, map) {
+        Ok(s) => s,
+        Err(msg) => return again(StatusCode::UNPROCESSABLE_ENTITY, &msg),
+    };
+    let details = match state.ticketing.create_event(user, org, VenueId::from_uuid(*venue.id.as_uuid()), spec).await {
+        Ok(d) => d,
+        Err(e) => {
+            let (status, detail, _) = problem_detail(e.into()).await;
+            return again(status, &detail);
+        }
+    };
+    if input.publish {
+        return match state.ticketing.publish_event(user, details.event.id).await {
+            Ok(_) => Redirect::to("/console?published=1").into_response(),
+            Err(e) => {
+                let (_, detail, _) = problem_detail(e.into()).await;
+                let body = html! { (alert(&format!("The event was created but not published: {detail}"))) p { a.button href="/console" { "Back to the console" } } };
+                page(&viewer, StatusCode::CONFLICT, "New event", &[], body)
+            }
+        };
+    }
+    Redirect::to("/console?created=1").into_response()
+}
+
+fn event_spec(input: &EventInput, venue: &store::VenueRecord, map: &store::SeatMapRecord) -> Result<EventSpec, String> {
+    let category: Category = input.category.parse().map_err(|_| "Choose a category.".to_owned())?;
+    let starts_at = local_to_utc(&input.starts, &venue.timezone).ok_or("Enter when the event starts.")?;
+    let ends_at = local_to_utc(&input.ends, &venue.timezone).ok_or("Enter when the event ends.")?;
+    let currency: Currency = input.currency.parse().map_err(|_| "Choose a currency.".to_owned())?;
+    let price = |key: &str, what: &str| -> Result<Money, String> {
+        let raw = input.prices.get(key).map(String::as_str).unwrap_or("");
+        let minor = parse_price(raw, currency.exponent()).ok_or_else(|| {
+            format!(
+                "Enter the price for {what} as a number, like {}.",
+                money(&Money::new(4500, currency).expect("in range"))
+            )
+        })?;
+        Money::new(minor, currency).map_err(|e| e.to_string())
+    };
+    let mut ticket_types = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for s in &map.sections {
+        if !seen.insert(s.price_zone.clone()) {
+            continue;
+        }
+        ticket_types.push(TicketTypeSpec {
+            name: format!("{} seat", capitalise(&s.price_zone)),
+            price: price(&s.price_zone, &format!("zone “{}”", s.price_zone))?,
+            admits: Admits::PriceZone(s.price_zone.clone()),
+            max_per_order: 10,
+            sales_start: None,
+            sales_end: None,
+        });
+    }
+    for a in &map.ga_areas {
+        ticket_types.push(TicketTypeSpec {
+            name: a.name.clone(),
+            price: price(&a.id.to_string(), &a.name)?,
+            admits: Admits::GaArea(a.id),
+            max_per_order: 10,
+            sales_start: None,
+            sales_end: None,
+        });
+    }
+    Ok(EventSpec {
+        title: input.title.clone(),
+        description: input.description.clone(),
+        category,
+        starts_at,
+        ends_at,
+        ticket_types,
+    })
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+}
+
+pub async fn publish(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    Path(event): Path<String>,
+    form: Fields,
+) -> Response {
+    let Some(user) = viewer.user else { return signin("/console") };
+    let Ok(id) = event.parse::<Uuid>() else { return super::not_found_page() };
+    if !csrf_ok(&headers, form.csrf()) {
+        return layout::error_page(
+            &viewer,
+            StatusCode::FORBIDDEN,
+            "Please try again",
+            "The console page was open too long. Reload it and press Publish again.",
+        );
+    }
+    match state.ticketing.publish_event(user, EventId::from_uuid(id)).await {
+        Ok(_) => Redirect::to("/console?published=1").into_response(),
+        Err(e) => failure(&viewer, e.into()).await,
+    }
+}
+
+// ---------------------------------------------------------------- live sales
+
+pub async fn sales(State(state): State<AppState>, viewer: Viewer, Path(event): Path<String>) -> Response {
+    let Some(user) = viewer.user else { return signin(&format!("/console/events/{event}/sales")) };
+    let Ok(id) = event.parse::<Uuid>() else { return super::not_found_page() };
+    let id = EventId::from_uuid(id);
+    let details = match state.ticketing.event_details(Some(user), id).await {
+        Ok(d) => d,
+        Err(e) => return failure(&viewer, e.into()).await,
+    };
+    let e = &details.event;
+    match state.ticketing.store().role_in(user, e.organization).await {
+        Ok(Some(role)) if role.can_manage_events() => {}
+        Ok(_) => {
+            return layout::error_page(
+                &viewer,
+                StatusCode::FORBIDDEN,
+                "Not allowed",
+                "Only the organizer's owners and admins see sales.",
+            );
+        }
+        Err(e) => return failure(&viewer, e.into()).await,
+    }
+    let c = match counts(&state, user, id).await {
+        Ok(c) => c,
+        Err(p) => return failure(&viewer, p).await,
+    };
+    let currency = details
+        .ticket_types
+        .first()
+        .map(|t| t.price.currency())
+        .unwrap_or_else(|| "EUR".parse().expect("EUR is known"));
+    let island = json!({
+        "event_id": e.id.to_string(), "venue_id": e.venue.to_string(), "timezone": e.timezone,
+        "currency": currency.as_str(), "exponent": currency.exponent(),
+    });
+    let body = html! {
+        p { a href="/console" { "← Console" } }
+        h1 { (e.title) }
+        p.muted { (local_time(e.starts_at, &e.timezone)) " · " (e.venue_name) " · " span #live-state aria-live="polite" { "Live" } }
+        div.stat-grid #sales-stats {
+            div.stat { span.stat-label { "Sold" } span.stat-value #stat-sold { (c.sold) } }
+            div.stat { span.stat-label { "Held now" } span.stat-value #stat-held { (c.held) } }
+            div.stat { span.stat-label { "Capacity" } span.stat-value #stat-capacity { (c.capacity) } }
+            div.stat { span.stat-label { "Revenue" } span.stat-value #stat-revenue { "–" } }
+        }
+        section.panel aria-labelledby="chart-h" {
+            h2 #chart-h { "Tickets sold per minute" }
+            div #sales-chart.chart role="img" aria-label="Tickets sold over time" { p.muted { "No sales yet." } }
+        }
+        section.panel aria-labelledby="heat-h" {
+            h2 #heat-h { "Sold seats" }
+            p.hint { "Sold seats are dark, held seats are amber, free seats are light." }
+            div #heatmap.seatmap.heatmap {}
+        }
+        (json_island("sales-data", &island))
+    };
+    page(&viewer, StatusCode::OK, &format!("Sales · {}", e.title), &["sales.js"], body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prices_parse_by_currency_exponent() {
+        assert_eq!(parse_price("45", 2), Some(4500));
+        assert_eq!(parse_price("45.5", 2), Some(4550));
+        assert_eq!(parse_price("45,50", 2), Some(4550));
+        assert_eq!(parse_price("45.505", 2), None);
+        assert_eq!(parse_price("4500", 0), Some(4500));
+        assert_eq!(parse_price("1.5", 0), None);
+        assert_eq!(parse_price("-1", 2), None);
+        assert_eq!(parse_price("", 2), None);
+        assert_eq!(parse_price("abc", 2), None);
+    }
+
+    #[test]
+    fn rows_are_lettered() {
+        assert_eq!(row_label(0), "A");
+        assert_eq!(row_label(25), "Z");
+        assert_eq!(row_label(26), "AA");
+        assert_eq!(row_label(27), "AB");
+    }
+
+    #[test]
+    fn local_times_become_utc_in_the_venue_zone() {
+        assert_eq!(
+            local_to_utc("2025-06-14T19:30", "Europe/Berlin").unwrap().to_rfc3339(),
+            "2025-06-14T17:30:00+00:00"
+        );
+        assert!(local_to_utc("not a time", "Europe/Berlin").is_none());
+    }
+
+    #[test]
+    fn the_builder_skips_empty_sections_and_explains_bad_ones() {
+        let mut v = VenueInput::blank();
+        v.name = "Hall".into();
+        let venue = parse_venue(&v).unwrap();
+        assert_eq!(venue.seat_map.sections.len(), 1);
+        assert!(venue.seat_map.sections[0].curve_radius.is_some());
+        v.sections[0].rows = "ten".into();
+        assert!(parse_venue(&v).unwrap_err().contains("rows"));
+    }
+}

@@ -1,0 +1,174 @@
+//! The web app: server-rendered pages for buyers, organizers and gate staff,
+//! served by the same binary as the API.
+//!
+//! Pages call the use cases on [`ticketing::Ticketing`] directly, so browsing
+//! and buying by list work without JavaScript; ES modules under `assets/`
+//! add the live seat map, the countdown, the venue builder preview, live
+//! sales and the offline scanner. Scripts reach the REST API through
+//! `/app/api/…`, which is the API itself with the session cookie standing in
+//! for the bearer token (and a CSRF header required on writes), so the token
+//! never has to be readable by scripts.
+//!
+//! This module never touches SQL and holds no business rule beyond choosing
+//! seats for "best available" (see [`seats`]).
+
+pub mod account;
+pub mod assets;
+pub mod buyer;
+pub mod console;
+pub mod gate;
+pub mod layout;
+pub mod seats;
+pub mod session;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use maud::html;
+use tower::ServiceExt;
+
+use crate::AppState;
+use crate::problem::Problem;
+use layout::{Page, Section};
+use session::Viewer;
+
+/// The API router that `/app/api/…` forwards to.
+#[derive(Clone)]
+struct ApiService(Router);
+
+pub fn router(state: AppState, api: Router) -> Router {
+    let pages = Router::new()
+        .route("/", get(buyer::home))
+        .route("/events/{event}", get(buyer::event_page))
+        .route("/events/{event}/seats", get(buyer::seat_list))
+        .route("/events/{event}/hold", post(buyer::create_hold))
+        .route("/events/{event}/calendar.ics", get(buyer::calendar))
+        .route("/checkout/{hold}", get(buyer::checkout))
+        .route("/checkout/{hold}/pay", post(buyer::pay))
+        .route("/checkout/{hold}/release", post(buyer::release))
+        .route("/orders/{order}", get(buyer::order_page))
+        .route("/tickets", get(buyer::tickets_page))
+        .route("/tickets/{ticket}/qr.png", get(buyer::ticket_qr))
+        .route("/signup", get(account::signup_form).post(account::signup))
+        .route("/signin", get(account::signin_form).post(account::signin))
+        .route("/signout", get(account::signout_form).post(account::signout))
+        .route("/offline", get(offline_page))
+        .route("/console", get(console::home))
+        .route("/console/organization", post(console::create_organization))
+        .route("/console/venues/new", get(console::venue_form).post(console::create_venue))
+        .route("/console/events/new", get(console::event_form).post(console::create_event))
+        .route("/console/events/{event}/publish", post(console::publish))
+        .route("/console/events/{event}/sales", get(console::sales))
+        .route("/gate", get(gate::choose_event))
+        .route("/gate/{event}", get(gate::scanner))
+        .route("/gate/{event}/scan", post(gate::scan))
+        .route("/app/api/{*rest}", any(api_proxy))
+        .layer(axum::Extension(ApiService(api)))
+        .layer(middleware::from_fn(session::ensure_csrf_cookie))
+        .with_state(state);
+    Router::new()
+        .route("/assets/{name}", get(assets::serve))
+        .route("/sw.js", get(assets::service_worker))
+        .route("/manifest.webmanifest", get(assets::manifest))
+        .merge(pages)
+        .layer(middleware::from_fn(security_headers))
+}
+
+/// Headers every page and asset gets: no framing, no sniffing, no inline
+/// scripts (every script is a module file), no third-party anything.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let is_api = request.uri().path().starts_with("/app/api/");
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    if !is_api {
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+                 connect-src 'self'; media-src 'self' blob:; object-src 'none'; base-uri 'none'; \
+                 form-action 'self'; frame-ancestors 'none'; manifest-src 'self'; worker-src 'self'",
+            ),
+        );
+    }
+    response
+}
+
+/// `/app/api/v1/…` is `/api/v1/…` for scripts of signed-in pages: the session
+/// cookie becomes the bearer token, and every method but GET/HEAD must carry
+/// the CSRF token in `x-csrf-token`.
+async fn api_proxy(axum::Extension(ApiService(api)): axum::Extension<ApiService>, request: Request) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let safe = parts.method == Method::GET || parts.method == Method::HEAD;
+    if !safe {
+        let submitted = parts.headers.get(session::CSRF_HEADER).and_then(|v| v.to_str().ok());
+        if !session::csrf_ok(&parts.headers, submitted) {
+            return Problem::forbidden("the CSRF token is missing or stale; reload the page and try again")
+                .into_response();
+        }
+    }
+    let token = session::cookie(&parts.headers, session::SESSION_COOKIE).map(str::to_owned);
+    parts.headers.remove(header::COOKIE);
+    parts.headers.remove(header::AUTHORIZATION);
+    if let Some(token) = token
+        && let Ok(value) = HeaderValue::from_str(&format!("Bearer {token}"))
+    {
+        parts.headers.insert(header::AUTHORIZATION, value);
+    }
+    let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let Some(rest) = path_and_query.strip_prefix("/app") else {
+        return Problem::not_found("no such route").into_response();
+    };
+    parts.uri = match rest.parse::<Uri>() {
+        Ok(uri) => uri,
+        Err(_) => return Problem::bad_request("malformed path").into_response(),
+    };
+    // A fresh request: the outer route's path parameters must not leak into
+    // the API's extractors.
+    parts.extensions = Default::default();
+    let request = Request::from_parts(parts, body);
+    match api.oneshot(request).await {
+        Ok(response) => response.map(Body::new),
+        Err(never) => match never {},
+    }
+}
+
+async fn offline_page(viewer: Viewer) -> Response {
+    layout::respond(
+        StatusCode::OK,
+        Page {
+            title: "Offline",
+            viewer: &viewer,
+            section: Section::Tickets,
+            scripts: &[],
+            body: html! {
+                section.panel.error-page {
+                    h1 { "You are offline" }
+                    p { "This page is not saved on this device. Tickets you have opened before are available under My tickets, even without a network." }
+                    p { a.button href="/tickets" { "My tickets" } }
+                }
+            },
+        },
+    )
+}
+
+/// The HTML 404 for browsers; API clients keep getting problem+json.
+pub fn wants_html(headers: &axum::http::HeaderMap) -> bool {
+    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"))
+}
+
+pub fn not_found_page() -> Response {
+    let viewer = Viewer { user: None, name: None, token: None, csrf: String::new(), secure: false };
+    layout::error_page(
+        &viewer,
+        StatusCode::NOT_FOUND,
+        "Page not found",
+        "There is nothing at this address. The event may have been removed, or the link is mistyped.",
+    )
+}
