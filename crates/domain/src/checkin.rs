@@ -16,13 +16,54 @@ pub enum TicketStatus {
     Revoked,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TicketAtGate {
     pub id: TicketId,
     pub event: EventId,
     pub status: TicketStatus,
     pub serial: u32,
     pub checked_in_at: Option<Timestamp>,
+    /// The offline gate that admitted it; `None` when admitted online.
+    pub checked_in_device: Option<String>,
+}
+
+/// Longest gate device id accepted.
+pub const DEVICE_ID_LEN_MAX: usize = 100;
+
+/// What a synced offline scan turns out to have been.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SyncOutcome {
+    /// The gate admitted it and it was the ticket's first use, or this very
+    /// device reporting the same admission again.
+    Admitted,
+    /// The ticket had been admitted elsewhere (another offline gate, named,
+    /// or online, `None`): it was used twice.
+    Conflict { first_device: Option<String> },
+    /// Refused for a reason the gate should have seen too.
+    Refused(CheckinOutcome),
+}
+
+/// Decides a scan that an offline gate made and now reports. The gate has
+/// already let the holder in; the question is whether that was the ticket's
+/// only use.
+pub fn decide_sync(
+    scanning_event: EventId,
+    claims: &BarcodeClaims,
+    ticket: Option<&TicketAtGate>,
+    device: &str,
+) -> SyncOutcome {
+    match decide(scanning_event, claims, ticket) {
+        CheckinOutcome::Admitted => SyncOutcome::Admitted,
+        CheckinOutcome::AlreadyCheckedIn => {
+            let first = ticket.and_then(|t| t.checked_in_device.clone());
+            if first.as_deref() == Some(device) {
+                SyncOutcome::Admitted
+            } else {
+                SyncOutcome::Conflict { first_device: first }
+            }
+        }
+        other => SyncOutcome::Refused(other),
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -80,7 +121,14 @@ mod tests {
         let event = EventId::new();
         let ticket = TicketId::new();
         let claims = BarcodeClaims { ticket, event, serial: 1 };
-        let at_gate = TicketAtGate { id: ticket, event, status: TicketStatus::Valid, serial: 1, checked_in_at: None };
+        let at_gate = TicketAtGate {
+            id: ticket,
+            event,
+            status: TicketStatus::Valid,
+            serial: 1,
+            checked_in_at: None,
+            checked_in_device: None,
+        };
         (event, claims, at_gate)
     }
 
@@ -90,6 +138,25 @@ mod tests {
         assert_eq!(decide(event, &claims, Some(&t)), CheckinOutcome::Admitted);
         t.checked_in_at = Some(Utc::now());
         assert_eq!(decide(event, &claims, Some(&t)), CheckinOutcome::AlreadyCheckedIn);
+    }
+
+    #[test]
+    fn offline_scans_conflict_when_two_devices_admit_one_ticket() {
+        let (event, claims, mut t) = setup();
+        assert_eq!(decide_sync(event, &claims, Some(&t), "gate-a"), SyncOutcome::Admitted);
+        t.checked_in_at = Some(Utc::now());
+        t.checked_in_device = Some("gate-a".into());
+        assert_eq!(decide_sync(event, &claims, Some(&t), "gate-a"), SyncOutcome::Admitted, "a re-sync is no conflict");
+        assert_eq!(
+            decide_sync(event, &claims, Some(&t), "gate-b"),
+            SyncOutcome::Conflict { first_device: Some("gate-a".into()) }
+        );
+        t.checked_in_device = None;
+        assert_eq!(decide_sync(event, &claims, Some(&t), "gate-b"), SyncOutcome::Conflict { first_device: None });
+        assert_eq!(
+            decide_sync(EventId::new(), &claims, Some(&t), "gate-b"),
+            SyncOutcome::Refused(CheckinOutcome::WrongEvent)
+        );
     }
 
     #[test]

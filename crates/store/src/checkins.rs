@@ -2,7 +2,7 @@
 
 use domain::Timestamp;
 use domain::barcode::BarcodeClaims;
-use domain::checkin::{CheckinOutcome, TicketAtGate, TicketStatus, decide};
+use domain::checkin::{CheckinOutcome, SyncOutcome, TicketAtGate, TicketStatus, decide, decide_sync};
 use domain::ids::{CheckinId, EventId, TicketId, UserId};
 
 use crate::{Result, Store, StoreError, id, ms, ts};
@@ -16,7 +16,124 @@ pub struct CheckinRecord {
     pub checked_in_at: Option<Timestamp>,
 }
 
+async fn read_ticket(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    claims: &BarcodeClaims,
+) -> Result<Option<TicketAtGate>> {
+    let row: Option<(String, String, i64, Option<i64>, Option<String>)> =
+        sqlx::query_as("SELECT event_id, status, serial, checked_in_at, checked_in_device FROM tickets WHERE id = $1")
+            .bind(claims.ticket.to_string())
+            .fetch_optional(&mut **tx)
+            .await?;
+    row.map(|(e, status, serial, checked, device)| {
+        Ok(TicketAtGate {
+            id: claims.ticket,
+            event: id(&e)?,
+            status: if status == "valid" { TicketStatus::Valid } else { TicketStatus::Revoked },
+            serial: u32::try_from(serial).map_err(|_| StoreError::Corrupt("serial".into()))?,
+            checked_in_at: checked.map(ts).transpose()?,
+            checked_in_device: device,
+        })
+    })
+    .transpose()
+}
+
+/// A synced offline scan, as recorded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncRecord {
+    pub outcome: SyncOutcome,
+    pub checked_in_at: Option<Timestamp>,
+}
+
+/// One ticket as an offline gate needs to know it.
+#[derive(Clone, Debug)]
+pub struct GateTicket {
+    pub id: TicketId,
+    pub serial: u32,
+    pub valid: bool,
+    pub checked_in_at: Option<Timestamp>,
+}
+
 impl Store {
+    /// Records a scan an offline gate made at `scanned_at` on `device`. The
+    /// first admission of a ticket wins; a later one from another device is
+    /// a conflict. A device re-sending its own scan changes nothing.
+    pub async fn sync_check_in(
+        &self,
+        event: EventId,
+        claims: &BarcodeClaims,
+        scanner: UserId,
+        device: &str,
+        scanned_at: Timestamp,
+    ) -> Result<SyncRecord> {
+        let mut tx = self.write().await?;
+        let mut ticket = read_ticket(&mut tx, claims).await?;
+        let mut outcome = decide_sync(event, claims, ticket.as_ref(), device);
+        if outcome == SyncOutcome::Admitted && ticket.as_ref().is_some_and(|t| t.checked_in_at.is_none()) {
+            let admitted = sqlx::query(
+                "UPDATE tickets SET checked_in_at = $1, checked_in_device = $2 \
+                 WHERE id = $3 AND event_id = $4 AND status = 'valid' AND serial = $5 AND checked_in_at IS NULL",
+            )
+            .bind(ms(scanned_at))
+            .bind(device)
+            .bind(claims.ticket.to_string())
+            .bind(event.to_string())
+            .bind(i64::from(claims.serial))
+            .execute(&mut *tx)
+            .await?;
+            if admitted.rows_affected() != 1 {
+                ticket = read_ticket(&mut tx, claims).await?;
+                outcome = decide_sync(event, claims, ticket.as_ref(), device);
+            } else if let Some(t) = ticket.as_mut() {
+                t.checked_in_at = Some(scanned_at);
+            }
+        }
+        let result = match &outcome {
+            SyncOutcome::Admitted => "admitted",
+            SyncOutcome::Conflict { .. } => "conflict",
+            SyncOutcome::Refused(o) => o.as_str(),
+        };
+        let known = ticket.is_some() && !matches!(outcome, SyncOutcome::Refused(CheckinOutcome::Invalid));
+        sqlx::query(
+            "INSERT INTO checkins (id, event_id, ticket_id, result, scanned_by, scanned_at, device_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(CheckinId::new().to_string())
+        .bind(event.to_string())
+        .bind(known.then(|| claims.ticket.to_string()))
+        .bind(result)
+        .bind(scanner.to_string())
+        .bind(ms(scanned_at))
+        .bind(device)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let checked_in_at = match outcome {
+            SyncOutcome::Refused(_) => None,
+            _ => ticket.and_then(|t| t.checked_in_at),
+        };
+        Ok(SyncRecord { outcome, checked_in_at })
+    }
+
+    /// Every ticket of the event with what a gate needs to judge it offline.
+    pub async fn gate_tickets(&self, event: EventId) -> Result<Vec<GateTicket>> {
+        let rows: Vec<(String, i64, String, Option<i64>)> =
+            sqlx::query_as("SELECT id, serial, status, checked_in_at FROM tickets WHERE event_id = $1 ORDER BY id")
+                .bind(event.to_string())
+                .fetch_all(&self.reader)
+                .await?;
+        rows.into_iter()
+            .map(|(t, serial, status, checked)| {
+                Ok(GateTicket {
+                    id: id(&t)?,
+                    serial: u32::try_from(serial).map_err(|_| StoreError::Corrupt("serial".into()))?,
+                    valid: status == "valid",
+                    checked_in_at: checked.map(ts).transpose()?,
+                })
+            })
+            .collect()
+    }
+
     /// Decides and records a scan of a barcode whose signature has verified.
     /// One write transaction: of any number of concurrent scans of one ticket,
     /// exactly one sees it unadmitted and admits it.
@@ -29,21 +146,7 @@ impl Store {
     ) -> Result<CheckinRecord> {
         let mut tx = self.write().await?;
         let read = async |tx: &mut sqlx::Transaction<'static, sqlx::Any>| -> Result<Option<TicketAtGate>> {
-            let row: Option<(String, String, i64, Option<i64>)> =
-                sqlx::query_as("SELECT event_id, status, serial, checked_in_at FROM tickets WHERE id = $1")
-                    .bind(claims.ticket.to_string())
-                    .fetch_optional(&mut **tx)
-                    .await?;
-            row.map(|(e, status, serial, checked)| {
-                Ok(TicketAtGate {
-                    id: claims.ticket,
-                    event: id(&e)?,
-                    status: if status == "valid" { TicketStatus::Valid } else { TicketStatus::Revoked },
-                    serial: u32::try_from(serial).map_err(|_| StoreError::Corrupt("serial".into()))?,
-                    checked_in_at: checked.map(ts).transpose()?,
-                })
-            })
-            .transpose()
+            read_ticket(tx, claims).await
         };
         let mut at_gate = read(&mut tx).await?;
         let mut outcome = decide(event, claims, at_gate.as_ref());
@@ -69,7 +172,7 @@ impl Store {
         }
         let checked_in_at = match outcome {
             CheckinOutcome::Admitted => Some(now),
-            CheckinOutcome::AlreadyCheckedIn => at_gate.and_then(|t| t.checked_in_at),
+            CheckinOutcome::AlreadyCheckedIn => at_gate.as_ref().and_then(|t| t.checked_in_at),
             _ => None,
         };
         let known = at_gate.is_some() && outcome != CheckinOutcome::Invalid;

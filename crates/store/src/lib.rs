@@ -24,6 +24,7 @@ mod holds;
 mod jobs;
 mod live;
 mod orders;
+mod stats;
 mod venues;
 
 use std::str::FromStr;
@@ -40,6 +41,7 @@ pub use holds::*;
 pub use jobs::*;
 pub use live::*;
 pub use orders::*;
+pub use stats::*;
 pub use venues::*;
 
 /// How long a SQLite write waits for the file lock before giving up. Writers

@@ -44,6 +44,9 @@ impl Ticketing {
             }
         };
         metrics::counter!("checkins_total", "result" => result.outcome.as_str()).increment(1);
+        if result.outcome == CheckinOutcome::Admitted {
+            self.publish_checkins(event).await;
+        }
         Ok(result)
     }
 }

@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod checkin;
 pub mod checkout;
 pub mod events;
+pub mod gate;
 pub mod holds;
 pub mod jobs;
 pub mod live;

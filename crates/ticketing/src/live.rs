@@ -28,6 +28,9 @@ pub struct AvailabilityChange {
     pub event: EventId,
     pub seats: Vec<SeatChange>,
     pub ga: Vec<GaChange>,
+    /// Tickets admitted so far, when a check-in caused the change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_in: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,18 +103,33 @@ impl Ticketing {
                 event,
                 seats: chunk.iter().map(|id| SeatChange { id: *id, status: status_name(status).to_owned() }).collect(),
                 ga: if i == 0 { ga.clone() } else { Vec::new() },
+                checked_in: None,
             };
             if change.seats.is_empty() && change.ga.is_empty() {
                 continue;
             }
-            if self.store.is_shared() {
-                let payload = serde_json::to_string(&change).expect("a change serialises");
-                if let Err(e) = self.store.notify(&payload).await {
-                    tracing::warn!(error = %e, "cannot publish a live update");
-                }
-            } else {
-                self.live.deliver(change);
+            self.send(change).await;
+        }
+    }
+
+    /// Tells watchers how many tickets have been admitted.
+    pub(crate) async fn publish_checkins(&self, event: EventId) {
+        match self.store.checked_in_count(event).await {
+            Ok(n) => {
+                self.send(AvailabilityChange { event, seats: Vec::new(), ga: Vec::new(), checked_in: Some(n) }).await
             }
+            Err(e) => tracing::warn!(error = %e, "cannot count check-ins for a live update"),
+        }
+    }
+
+    async fn send(&self, change: AvailabilityChange) {
+        if self.store.is_shared() {
+            let payload = serde_json::to_string(&change).expect("a change serialises");
+            if let Err(e) = self.store.notify(&payload).await {
+                tracing::warn!(error = %e, "cannot publish a live update");
+            }
+        } else {
+            self.live.deliver(change);
         }
     }
 

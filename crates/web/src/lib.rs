@@ -142,6 +142,9 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(tickets::qr_svg))
         .routes(routes!(tickets::qr_png))
         .routes(routes!(checkins::create))
+        .routes(routes!(gate::manifest))
+        .routes(routes!(gate::sync))
+        .routes(routes!(gate::stats))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::metrics))
 }

@@ -9,6 +9,7 @@ use ticketing::accounts::{LoginError, RegisterError};
 use ticketing::checkin::CheckinError;
 use ticketing::checkout::OrderError;
 use ticketing::events::{ChangeEventError, CreateEventError, ListEventsError, ViewEventError};
+use ticketing::gate::GateError;
 use ticketing::holds::{AvailabilityError, HoldFailure, ReleaseFailure};
 use ticketing::organizations::{AddMemberFailure, CreateOrganizationError};
 use ticketing::venues::{CreateVenueError, ViewVenueError};
@@ -339,6 +340,16 @@ impl From<WebhookError> for Problem {
             WebhookError::Denied(d) => d.into(),
             WebhookError::Store(s) => s.into(),
             other => Problem::unprocessable("invalid-webhook", other.to_string()),
+        }
+    }
+}
+
+impl From<GateError> for Problem {
+    fn from(e: GateError) -> Self {
+        match e {
+            GateError::Denied(d) => d.into(),
+            GateError::Store(s) => s.into(),
+            other => Problem::unprocessable("invalid-sync", other.to_string()),
         }
     }
 }

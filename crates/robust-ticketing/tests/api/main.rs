@@ -9,6 +9,7 @@ mod backup;
 mod bad_input;
 mod checkin;
 mod events;
+mod gate;
 mod holds;
 mod openapi;
 mod orders;

@@ -150,9 +150,9 @@ async fn three_nodes_sell_two_hundred_seats_to_a_thousand_buyers_exactly_once() 
     }
 }
 
-/// Reads server-sent events from `response` until `found` accepts one.
-async fn wait_for_event(mut response: reqwest::Response, found: impl Fn(&str, &Value) -> bool) {
-    let mut buffer = String::new();
+/// Reads server-sent events from `response` until `found` accepts one;
+/// `buffer` keeps what was read past it for the next call.
+async fn wait_for_event(response: &mut reqwest::Response, buffer: &mut String, found: impl Fn(&str, &Value) -> bool) {
     loop {
         let chunk = response.chunk().await.unwrap().expect("the stream stays open");
         buffer.push_str(&String::from_utf8_lossy(&chunk));
@@ -174,7 +174,7 @@ async fn a_seat_sold_on_one_node_shows_as_sold_on_another_nodes_stream_within_a_
     let _b = start_node(&db.url, free_port(), &["--no-demo"]).await;
     let c = start_node(&db.url, free_port(), &["--no-demo"]).await;
     let client = client();
-    let (_, event, seats) = event_on(&client, &a, 2, 5).await;
+    let (owner, event, seats) = event_on(&client, &a, 2, 5).await;
     let buyer = signup(&client, &a.root, "stream-buyer@example.org").await;
 
     let stream = client.get(format!("{}/api/v1/events/{event}/live", c.root)).send().await.unwrap();
@@ -189,7 +189,8 @@ async fn a_seat_sold_on_one_node_shows_as_sold_on_another_nodes_stream_within_a_
     let sold_at = tokio::time::Instant::now();
     let order = node::buy(&client, &a.root, &buyer, &event, &[&seat], "stream-order").await.expect("bought on node A");
     assert_eq!(order["tickets"][0]["seat_id"], seat.as_str());
-    let watched = wait_for_event(stream, |name, data| {
+    let mut buffer = String::new();
+    let watched = wait_for_event(&mut stream, &mut buffer, |name, data| {
         name == "availability"
             && data["seats"]
                 .as_array()
@@ -197,6 +198,20 @@ async fn a_seat_sold_on_one_node_shows_as_sold_on_another_nodes_stream_within_a_
     });
     tokio::time::timeout(Duration::from_secs(1), watched).await.expect("node C's stream showed the sale within 1 s");
     assert!(sold_at.elapsed() < Duration::from_secs(3));
+
+    // A check-in on node A reaches node C's watchers too.
+    let r = client
+        .post(format!("{}/api/v1/events/{event}/checkins", a.root))
+        .bearer_auth(&owner)
+        .json(&json!({"barcode": order["tickets"][0]["barcode"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let watched = wait_for_event(&mut stream, &mut buffer, |name, data| name == "checkins" && data["checked_in"] == 1);
+    tokio::time::timeout(Duration::from_secs(1), watched)
+        .await
+        .expect("node C's stream showed the check-in within 1 s");
 }
 
 /// A webhook receiver that stalls on its first delivery (so the sender can

@@ -21,6 +21,26 @@ struct Driver {
     url: String,
 }
 
+impl Drop for Browser {
+    /// Closes the browser even when a test panics before `quit`: killing
+    /// ChromeDriver alone would leave Chromium running.
+    fn drop(&mut self) {
+        use std::io::{Read, Write};
+        let Some(hostport) = self.driver.url.strip_prefix("http://") else { return };
+        if let Ok(mut s) = std::net::TcpStream::connect(hostport) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let req = format!(
+                "DELETE /session/{} HTTP/1.1\r\nHost: {hostport}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                self.session
+            );
+            if s.write_all(req.as_bytes()).is_ok() {
+                let mut sink = Vec::new();
+                let _ = s.read_to_end(&mut sink);
+            }
+        }
+    }
+}
+
 impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -236,8 +256,8 @@ impl Browser {
         .await;
     }
 
+    /// Closes the browser (dropping it does the same).
     pub async fn quit(self) {
-        let url = format!("{}/session/{}", self.driver.url, self.session);
-        let _ = self.http.delete(url).send().await;
+        drop(self);
     }
 }

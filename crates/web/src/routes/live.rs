@@ -19,7 +19,8 @@ const KEEP_ALIVE_SECS: u64 = 15;
 
 /// Live availability as Server-Sent Events. Each `availability` message lists
 /// the seats (`{id, status}`) and GA areas (`{area_id, remaining}`) that
-/// changed; read `/availability` first for the full picture. A `resync`
+/// changed; read `/availability` first for the full picture. A `checkins`
+/// message (`{checked_in}`) counts tickets admitted so far. A `resync`
 /// message means updates were missed: read `/availability` again.
 #[utoipa::path(get, path = "/api/v1/events/{event}/live", tag = "events", params(("event" = Uuid, Path)),
     responses((status = 200, content_type = "text/event-stream", body = String), (status = 404, body = ProblemDto)))]
@@ -33,10 +34,13 @@ pub async fn stream(
     state.ticketing.event_details(viewer, event).await?;
     let updates = BroadcastStream::new(state.ticketing.watch(event)).map(|item| {
         Ok(match item {
-            Ok(change) => {
-                let data = serde_json::json!({"seats": change.seats, "ga": change.ga});
-                Event::default().event("availability").data(data.to_string())
-            }
+            Ok(change) => match change.checked_in {
+                Some(n) => Event::default().event("checkins").data(serde_json::json!({"checked_in": n}).to_string()),
+                None => {
+                    let data = serde_json::json!({"seats": change.seats, "ga": change.ga});
+                    Event::default().event("availability").data(data.to_string())
+                }
+            },
             Err(BroadcastStreamRecvError::Lagged(_)) => Event::default().event("resync").data("{}"),
         })
     });

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod checkins;
 pub mod events;
+pub mod gate;
 pub mod holds;
 pub mod live;
 pub mod ops;

@@ -1,0 +1,138 @@
+//! Offline gates (manifest, sync, conflicts), organizer stats, webhooks.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Duration;
+use domain::Clock;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn the_gate_manifest_lets_a_gate_verify_barcodes_with_no_server() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 4, 10).await;
+    let gate = app.member(&f.org, "gate@example.org", "gate").await;
+    let buyer = app.signup("buyer@example.org").await;
+    let order = app.buy(&buyer.token, &f.event_id, &[&f.seats[0], &f.seats[1]], &[]).await;
+
+    let r = app.get(&format!("/api/v1/events/{}/gate-manifest", f.event_id), Some(&gate.token)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let m: Value = r.json().await.unwrap();
+    let key: [u8; 32] = URL_SAFE_NO_PAD.decode(m["public_key"].as_str().unwrap()).unwrap().try_into().unwrap();
+    for t in order["tickets"].as_array().unwrap() {
+        let claims = domain::barcode::verify(&key, t["barcode"].as_str().unwrap()).expect("verifies offline");
+        assert_eq!(claims.ticket.to_string(), t["id"].as_str().unwrap());
+        let listed = m["tickets"].as_array().unwrap().iter().find(|x| x["id"] == t["id"]).expect("listed");
+        assert_eq!(listed["serial"], claims.serial);
+        assert_eq!(listed["status"], "valid");
+    }
+    // Buyers and other organizations get nothing.
+    let r = app.get(&format!("/api/v1/events/{}/gate-manifest", f.event_id), Some(&buyer.token)).await;
+    assert_problem(r, StatusCode::FORBIDDEN).await;
+}
+
+#[tokio::test]
+async fn a_ticket_admitted_at_two_offline_gates_is_a_conflict_after_sync() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 4, 10).await;
+    let gate = app.member(&f.org, "gate@example.org", "gate").await;
+    let buyer = app.signup("buyer@example.org").await;
+    let order = app.buy(&buyer.token, &f.event_id, &[&f.seats[0], &f.seats[1]], &[]).await;
+    let (one, two) =
+        (order["tickets"][0]["barcode"].as_str().unwrap(), order["tickets"][1]["barcode"].as_str().unwrap());
+    let t0 = chrono::SubsecRound::trunc_subsecs(app.clock.now() - Duration::minutes(10), 3);
+    let path = format!("/api/v1/events/{}/checkins/sync", f.event_id);
+    let sync = async |device: &str, scans: Value| {
+        app.post(&path, Some(&gate.token), &json!({"device_id": device, "scans": scans})).await
+    };
+
+    // Gate A admitted both tickets offline; gate B admitted ticket one later.
+    let r = sync(
+        "gate-a",
+        json!([{"barcode": one, "scanned_at": t0}, {"barcode": two, "scanned_at": t0 + Duration::seconds(5)}]),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let a: Value = r.json().await.unwrap();
+    assert_eq!(a["results"][0]["result"], "admitted");
+    assert_eq!(a["results"][1]["result"], "admitted");
+    assert_eq!(a["results"][0]["checked_in_at"], json!(t0));
+
+    let r = sync(
+        "gate-b",
+        json!([{"barcode": one, "scanned_at": t0 + Duration::minutes(2)}, {"barcode": "RT1.bogus", "scanned_at": t0}]),
+    )
+    .await;
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["results"][0]["result"], "conflict", "{b}");
+    assert_eq!(b["results"][0]["first_device_id"], "gate-a");
+    assert_eq!(b["results"][0]["checked_in_at"], json!(t0), "the first admission stands");
+    assert_eq!(b["results"][1]["result"], "invalid");
+
+    // Gate A syncing the same scans again (a retry) changes nothing.
+    let r = sync("gate-a", json!([{"barcode": one, "scanned_at": t0}])).await;
+    let again: Value = r.json().await.unwrap();
+    assert_eq!(again["results"][0]["result"], "admitted");
+
+    // Online, the ticket is used.
+    let r = app.checkin(&gate.token, &f.event_id, one).await;
+    let p = assert_problem(r, StatusCode::CONFLICT).await;
+    assert_eq!(p["checked_in_at"], json!(t0));
+
+    // Bad batches are refused whole.
+    let r = sync("", json!([{"barcode": one, "scanned_at": t0}])).await;
+    assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let r = sync("gate-c", json!([])).await;
+    assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+}
+
+#[tokio::test]
+async fn organizers_see_sales_holds_check_ins_and_revenue() {
+    let app = spawn_app().await;
+    let f = app.fixture(2, 5, 20).await;
+    let buyer = app.signup("buyer@example.org").await;
+    let order = app.buy(&buyer.token, &f.event_id, &[&f.seats[0], &f.seats[1]], &[(&f.ga_area, 3)]).await;
+    app.hold(&buyer.token, &f.event_id, &[&f.seats[2]], &[]).await;
+    let r = app.checkin(&f.org.owner.token, &f.event_id, order["tickets"][0]["barcode"].as_str().unwrap()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let r = app.get(&format!("/api/v1/events/{}/stats", f.event_id), Some(&f.org.owner.token)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let s: Value = r.json().await.unwrap();
+    assert_eq!(s["capacity"], 10 + 20);
+    assert_eq!(s["sold"], 5);
+    assert_eq!(s["held"], 1);
+    assert_eq!(s["checked_in"], 1);
+    assert_eq!(s["revenue"], json!({"amount": 2 * SEAT_PRICE + 3 * GA_PRICE, "currency": "EUR"}));
+    let sales: i64 = s["sales"].as_array().unwrap().iter().map(|m| m["count"].as_i64().unwrap()).sum();
+    assert_eq!(sales, 5);
+
+    let gate = app.member(&f.org, "gate@example.org", "gate").await;
+    let r = app.get(&format!("/api/v1/events/{}/stats", f.event_id), Some(&gate.token)).await;
+    assert_problem(r, StatusCode::FORBIDDEN).await;
+}
+
+#[tokio::test]
+async fn webhook_endpoints_are_validated_and_for_organizers_only() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 2, 2).await;
+    let path = format!("/api/v1/organizations/{}/webhooks", f.org.id);
+    let r = app.post(&path, Some(&f.org.owner.token), &json!({"url": "https://hooks.example.org/rt"})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let hook: Value = r.json().await.unwrap();
+    assert!(hook["secret"].as_str().unwrap().starts_with("whsec_"));
+    assert_eq!(hook["event_types"], json!(["order.paid"]));
+    for bad in [
+        json!({"url": "ftp://x.org"}),
+        json!({"url": "not a url"}),
+        json!({"url": "https://x.org", "event_types": ["order.eaten"]}),
+    ] {
+        let r = app.post(&path, Some(&f.org.owner.token), &bad).await;
+        assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    let buyer = app.signup("buyer@example.org").await;
+    let r = app.post(&path, Some(&buyer.token), &json!({"url": "https://evil.example.org"})).await;
+    assert_problem(r, StatusCode::FORBIDDEN).await;
+}

@@ -1,0 +1,156 @@
+//! Offline gates and organizer numbers.
+//!
+//! A gate downloads a manifest (the event's public key and every ticket's
+//! serial and state), verifies barcodes locally while the network is down,
+//! and syncs its scans later. The server then settles them: the first
+//! admission of a ticket stands; another device's admission of the same
+//! ticket is reported as a conflict (the ticket got in twice).
+
+use domain::Timestamp;
+use domain::barcode::{self, BARCODE_LEN_MAX};
+use domain::checkin::{CheckinOutcome, DEVICE_ID_LEN_MAX, SyncOutcome};
+use domain::ids::{EventId, TicketId, UserId};
+use store::{EventStats, GateTicket, StoreError};
+
+use crate::{Denied, Ticketing, from_visible};
+
+/// Scans one sync may carry: an offline gate's backlog of a busy hour.
+pub const SYNC_SCANS_MAX: usize = 5_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    #[error("device_id must be 1 to {DEVICE_ID_LEN_MAX} printable characters")]
+    BadDevice,
+    #[error("a sync carries 1 to {SYNC_SCANS_MAX} scans")]
+    BadBatch,
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+from_visible!(GateError);
+
+#[derive(Clone, Debug)]
+pub struct GateManifest {
+    pub event: EventId,
+    pub public_key: [u8; 32],
+    pub tickets: Vec<GateTicket>,
+    pub generated_at: Timestamp,
+}
+
+#[derive(Clone, Debug)]
+pub struct OfflineScan {
+    pub barcode: String,
+    pub scanned_at: Timestamp,
+}
+
+#[derive(Clone, Debug)]
+pub struct SyncResult {
+    pub barcode: String,
+    pub outcome: SyncOutcome,
+    pub ticket: Option<TicketId>,
+    pub checked_in_at: Option<Timestamp>,
+}
+
+impl Ticketing {
+    async fn gate_event(&self, user: UserId, event: EventId) -> Result<store::EventRecord, GateError> {
+        let record = self.visible_event(Some(user), event).await?;
+        self.require_role(user, record.organization, |r| r.can_check_in(), "only gate staff check tickets in").await?;
+        Ok(record)
+    }
+
+    pub async fn gate_manifest(&self, user: UserId, event: EventId) -> Result<GateManifest, GateError> {
+        self.gate_event(user, event).await?;
+        let public_key = self
+            .store
+            .event_public_key(event)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("event {event} has no signing key")))?;
+        let tickets = self.store.gate_tickets(event).await?;
+        Ok(GateManifest { event, public_key, tickets, generated_at: self.now() })
+    }
+
+    /// Settles scans an offline gate made. Scan times in the future are
+    /// taken as now: a gate's clock may drift, the log must not.
+    pub async fn sync_checkins(
+        &self,
+        user: UserId,
+        event: EventId,
+        device: &str,
+        scans: Vec<OfflineScan>,
+    ) -> Result<Vec<SyncResult>, GateError> {
+        let device = device.trim();
+        if device.is_empty() || device.len() > DEVICE_ID_LEN_MAX || device.chars().any(char::is_control) {
+            return Err(GateError::BadDevice);
+        }
+        if scans.is_empty() || scans.len() > SYNC_SCANS_MAX {
+            return Err(GateError::BadBatch);
+        }
+        self.gate_event(user, event).await?;
+        let now = self.now();
+        let mut results = Vec::with_capacity(scans.len());
+        for scan in scans {
+            let scanned_at = chrono::SubsecRound::trunc_subsecs(scan.scanned_at, 3).min(now);
+            let verified = if scan.barcode.len() > BARCODE_LEN_MAX {
+                None
+            } else {
+                match barcode::peek(&scan.barcode) {
+                    Ok(claims) => match self.store.event_public_key(claims.event).await? {
+                        Some(key) => barcode::verify(&key, &scan.barcode).ok(),
+                        None => None,
+                    },
+                    Err(_) => None,
+                }
+            };
+            let result = match verified {
+                Some(claims) => {
+                    let record = self.store.sync_check_in(event, &claims, user, device, scanned_at).await?;
+                    let known = !matches!(record.outcome, SyncOutcome::Refused(CheckinOutcome::Invalid));
+                    SyncResult {
+                        barcode: scan.barcode,
+                        outcome: record.outcome,
+                        ticket: known.then_some(claims.ticket),
+                        checked_in_at: record.checked_in_at,
+                    }
+                }
+                None => {
+                    self.store.log_rejected_scan(event, CheckinOutcome::Invalid, user, scanned_at).await?;
+                    SyncResult {
+                        barcode: scan.barcode,
+                        outcome: SyncOutcome::Refused(CheckinOutcome::Invalid),
+                        ticket: None,
+                        checked_in_at: None,
+                    }
+                }
+            };
+            let label = match &result.outcome {
+                SyncOutcome::Admitted => "admitted",
+                SyncOutcome::Conflict { .. } => "conflict",
+                SyncOutcome::Refused(o) => o.as_str(),
+            };
+            metrics::counter!("checkins_synced_total", "result" => label).increment(1);
+            results.push(result);
+        }
+        if results.iter().any(|r| r.outcome == SyncOutcome::Admitted) {
+            self.publish_checkins(event).await;
+        }
+        Ok(results)
+    }
+
+    /// Sales and check-in numbers, for the event's owners and admins.
+    pub async fn event_stats(
+        &self,
+        user: UserId,
+        event: EventId,
+    ) -> Result<(EventStats, domain::money::Currency), GateError> {
+        let record = self.visible_event(Some(user), event).await?;
+        self.require_role(user, record.organization, |r| r.can_manage_events(), "only owners and admins see sales")
+            .await?;
+        let types = self.store.ticket_types(event).await?;
+        let currency = match types.first() {
+            Some(t) => t.price.currency(),
+            None => "EUR".parse().expect("EUR is a currency"),
+        };
+        Ok((self.store.event_stats(event, record.venue, self.now()).await?, currency))
+    }
+}

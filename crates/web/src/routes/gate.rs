@@ -1,0 +1,172 @@
+use axum::Json;
+use axum::extract::State;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use domain::checkin::SyncOutcome;
+use domain::ids::EventId;
+use serde::{Deserialize, Serialize};
+use ticketing::gate::OfflineScan;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::dto::{MoneyDto, ProblemDto};
+use crate::extract::{ApiJson, ApiPath, AuthUser};
+use crate::problem::Problem;
+
+/// How a barcode is built, for gates that verify offline.
+const BARCODE_FORMAT: &str = "RT1. + base64url(no padding) of: 1 byte version (1) | 16 bytes ticket id | \
+16 bytes event id | 4 bytes serial, big-endian | 64 bytes Ed25519 signature. The signature covers the ASCII \
+bytes 'robust-ticketing/ticket-barcode/v1' followed by the first 37 bytes.";
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GateTicketDto {
+    pub id: Uuid,
+    /// A barcode with another serial is from before a re-issue: revoked.
+    pub serial: u32,
+    /// valid or revoked.
+    pub status: &'static str,
+    pub checked_in_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GateManifestResponse {
+    pub event_id: Uuid,
+    /// The event's Ed25519 public key, base64url without padding.
+    pub public_key: String,
+    pub barcode_format: &'static str,
+    pub tickets: Vec<GateTicketDto>,
+    pub generated_at: DateTime<Utc>,
+}
+
+/// What an offline gate needs to verify tickets with no network.
+#[utoipa::path(get, path = "/api/v1/events/{event}/gate-manifest", tag = "check-in", security(("bearer" = [])),
+    params(("event" = Uuid, Path)),
+    responses((status = 200, body = GateManifestResponse), (status = 401, body = ProblemDto), (status = 403, body = ProblemDto),
+               (status = 404, body = ProblemDto)))]
+pub async fn manifest(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(event): ApiPath<Uuid>,
+) -> Result<Json<GateManifestResponse>, Problem> {
+    let m = state.ticketing.gate_manifest(user, EventId::from_uuid(event)).await?;
+    Ok(Json(GateManifestResponse {
+        event_id: *m.event.as_uuid(),
+        public_key: URL_SAFE_NO_PAD.encode(m.public_key),
+        barcode_format: BARCODE_FORMAT,
+        tickets: m
+            .tickets
+            .iter()
+            .map(|t| GateTicketDto {
+                id: *t.id.as_uuid(),
+                serial: t.serial,
+                status: if t.valid { "valid" } else { "revoked" },
+                checked_in_at: t.checked_in_at,
+            })
+            .collect(),
+        generated_at: m.generated_at,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct OfflineScanDto {
+    pub barcode: String,
+    pub scanned_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SyncRequest {
+    /// Stable id of the scanning device.
+    pub device_id: String,
+    pub scans: Vec<OfflineScanDto>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncResultDto {
+    pub barcode: String,
+    /// admitted, conflict (admitted elsewhere first), already_checked_in, invalid, wrong_event or revoked.
+    pub result: &'static str,
+    pub ticket_id: Option<Uuid>,
+    pub checked_in_at: Option<DateTime<Utc>>,
+    /// For a conflict: the device that admitted the ticket first (null: online).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_device_id: Option<Option<String>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncResponse {
+    pub results: Vec<SyncResultDto>,
+}
+
+/// Upload scans an offline gate made. The first admission of a ticket
+/// stands; another device's admission of it comes back as a conflict.
+#[utoipa::path(post, path = "/api/v1/events/{event}/checkins/sync", tag = "check-in", security(("bearer" = [])),
+    params(("event" = Uuid, Path)), request_body = SyncRequest,
+    responses((status = 200, body = SyncResponse), (status = 401, body = ProblemDto), (status = 403, body = ProblemDto),
+               (status = 404, body = ProblemDto), (status = 422, body = ProblemDto)))]
+pub async fn sync(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(event): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<SyncRequest>,
+) -> Result<Json<SyncResponse>, Problem> {
+    let scans = req.scans.into_iter().map(|s| OfflineScan { barcode: s.barcode, scanned_at: s.scanned_at }).collect();
+    let results = state.ticketing.sync_checkins(user, EventId::from_uuid(event), &req.device_id, scans).await?;
+    Ok(Json(SyncResponse {
+        results: results
+            .into_iter()
+            .map(|r| {
+                let (result, first_device_id) = match r.outcome {
+                    SyncOutcome::Admitted => ("admitted", None),
+                    SyncOutcome::Conflict { first_device } => ("conflict", Some(first_device)),
+                    SyncOutcome::Refused(o) => (o.as_str(), None),
+                };
+                SyncResultDto {
+                    barcode: r.barcode,
+                    result,
+                    ticket_id: r.ticket.map(|t| *t.as_uuid()),
+                    checked_in_at: r.checked_in_at,
+                    first_device_id,
+                }
+            })
+            .collect(),
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SalesMinuteDto {
+    pub minute: DateTime<Utc>,
+    pub count: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatsResponse {
+    pub capacity: i64,
+    pub sold: i64,
+    pub held: i64,
+    pub checked_in: i64,
+    pub revenue: MoneyDto,
+    pub sales: Vec<SalesMinuteDto>,
+}
+
+/// Sales, holds, check-ins and revenue of an event (owners and admins).
+#[utoipa::path(get, path = "/api/v1/events/{event}/stats", tag = "events", security(("bearer" = [])),
+    params(("event" = Uuid, Path)),
+    responses((status = 200, body = StatsResponse), (status = 401, body = ProblemDto), (status = 403, body = ProblemDto),
+               (status = 404, body = ProblemDto)))]
+pub async fn stats(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(event): ApiPath<Uuid>,
+) -> Result<Json<StatsResponse>, Problem> {
+    let (s, currency) = state.ticketing.event_stats(user, EventId::from_uuid(event)).await?;
+    Ok(Json(StatsResponse {
+        capacity: s.capacity,
+        sold: s.sold,
+        held: s.held,
+        checked_in: s.checked_in,
+        revenue: MoneyDto { amount: s.revenue_minor, currency: currency.to_string() },
+        sales: s.sales_per_minute.into_iter().map(|(minute, count)| SalesMinuteDto { minute, count }).collect(),
+    }))
+}
