@@ -27,7 +27,8 @@ if [[ ! -f "$AXE_DIR/node_modules/axe-core/axe.min.js" ]]; then
         mkdir -p "$AXE_DIR"
         npm install --silent --no-audit --no-fund --prefix "$AXE_DIR" axe-core@4 >/dev/null
     else
-        echo "npm is missing: the accessibility test will be skipped" >&2
+        echo "npm is missing: install Node.js and npm (the accessibility test needs axe-core)" >&2
+        exit 1
     fi
 fi
 echo "browser: $(/usr/bin/chromium --version 2>/dev/null || echo missing)"
