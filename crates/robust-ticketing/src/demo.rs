@@ -97,8 +97,13 @@ pub async fn load(app: &Ticketing) -> anyhow::Result<DemoData> {
     let standing = map.ga_areas[0].id;
 
     let eur = |cents| Money::new(cents, "EUR".parse().expect("EUR is a currency")).expect("demo prices are in range");
-    // Evening shows at 19:30 (UTC; the venue shows local times).
-    let today = app.now().date_naive().and_hms_opt(19, 30, 0).expect("19:30 is a time").and_utc();
+    // Evening shows, 19:30 local time in the hall's time zone.
+    let berlin = domain::venue::Timezone::parse("Europe/Berlin").expect("a real zone").tz();
+    let evening = |days: i64| {
+        let date = (app.now() + Duration::days(days)).with_timezone(&berlin).date_naive();
+        let local = date.and_hms_opt(19, 30, 0).expect("19:30 is a time");
+        local.and_local_timezone(berlin).earliest().expect("19:30 exists every day in Berlin").to_utc()
+    };
     let shows = [
         (
             "Nordic Lights Orchestra",
@@ -124,7 +129,7 @@ pub async fn load(app: &Ticketing) -> anyhow::Result<DemoData> {
     ];
     let mut events = Vec::new();
     for (title, category, days, description, (stalls, balcony, floor)) in shows {
-        let starts_at = today + Duration::days(days);
+        let starts_at = evening(days);
         let spec = EventSpec {
             title: title.into(),
             description: description.into(),

@@ -12,6 +12,9 @@ pub enum HoldFailure {
     Rejected(#[from] HoldError),
     #[error(transparent)]
     Unavailable(HoldConflict),
+    /// Best available found too few free seats.
+    #[error("{0}")]
+    NotEnoughSeats(String),
     #[error(transparent)]
     Denied(#[from] Denied),
     #[error(transparent)]

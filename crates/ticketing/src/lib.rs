@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod live;
 pub mod organizations;
 pub mod payments;
+pub mod seating;
 pub mod venues;
 pub mod webhooks;
 

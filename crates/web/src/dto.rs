@@ -518,15 +518,29 @@ pub struct GaPick {
     pub ticket_type_id: Option<Uuid>,
 }
 
+/// Let the server choose: the best `count` seats, adjacent where possible,
+/// front rows and centre first.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct BestAvailableDto {
+    pub count: u32,
+    /// Only seats of this price zone; any zone when omitted.
+    #[serde(default)]
+    pub price_zone: Option<String>,
+}
+
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct HoldRequestDto {
     #[serde(default)]
     pub seats: Vec<SeatPick>,
     #[serde(default)]
     pub ga: Vec<GaPick>,
+    /// Instead of (or besides GA places with) named seats: let the server pick.
+    #[serde(default)]
+    pub best_available: Option<BestAvailableDto>,
 }
 
 impl From<HoldRequestDto> for HoldRequest {
+    /// The named seats and GA places; `best_available` is handled apart.
     fn from(r: HoldRequestDto) -> Self {
         HoldRequest {
             seats: r

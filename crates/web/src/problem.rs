@@ -257,6 +257,7 @@ impl From<HoldFailure> for Problem {
                     .with("unavailable_seats", seats)
                     .with("unavailable_ga_areas", areas)
             }
+            HoldFailure::NotEnoughSeats(detail) => Problem::conflict("unavailable", detail),
             HoldFailure::Rejected(r @ (HoldError::EventNotOnSale(_) | HoldError::SalesClosed(_))) => {
                 Problem::conflict("not-on-sale", r.to_string())
             }

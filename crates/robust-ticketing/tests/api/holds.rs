@@ -287,3 +287,40 @@ async fn holds_on_unpublished_events_are_refused() {
     let r = app.post(&format!("/api/v1/events/{id}/publish"), Some(&org.owner.token), &serde_json::json!({})).await;
     assert_problem(r, StatusCode::CONFLICT).await;
 }
+
+#[tokio::test]
+async fn best_available_holds_adjacent_seats_in_front_and_never_taken_ones() {
+    let app = spawn_app().await;
+    let f = app.fixture(3, 6, 10).await;
+    let alice = app.signup("alice@example.org").await;
+    let bob = app.signup("bob@example.org").await;
+    // Alice takes the two middle seats of the front row.
+    let r = app.hold(&alice.token, &f.event_id, &[&f.seats[2], &f.seats[3]], &[]).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    // Bob asks for three together: the front row has no three in a row left.
+    let body = serde_json::json!({"best_available": {"count": 3, "price_zone": "main"}, "ga": [{"area_id": f.ga_area, "quantity": 1}]});
+    let r = app.post(&format!("/api/v1/events/{}/holds", f.event_id), Some(&bob.token), &body).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let hold: Value = r.json().await.unwrap();
+    let seats: Vec<&str> = hold["items"].as_array().unwrap().iter().filter_map(|i| i["seat_id"].as_str()).collect();
+    assert_eq!(seats, [&f.seats[7], &f.seats[8], &f.seats[9]], "the centre of the second row");
+    assert_eq!(hold["total"]["amount"], 3 * SEAT_PRICE + GA_PRICE);
+    // More than there are, or both named and chosen seats: refused, nothing held.
+    let r = app
+        .post(
+            &format!("/api/v1/events/{}/holds", f.event_id),
+            Some(&bob.token),
+            &serde_json::json!({"best_available": {"count": 14}}),
+        )
+        .await;
+    assert_problem(r, StatusCode::CONFLICT).await;
+    let r = app
+        .post(
+            &format!("/api/v1/events/{}/holds", f.event_id),
+            Some(&bob.token),
+            &serde_json::json!({"seats": [f.seats[0]], "best_available": {"count": 1}}),
+        )
+        .await;
+    assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(count_status(&app.availability(&f.event_id).await, "held"), 5);
+}

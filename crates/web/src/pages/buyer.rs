@@ -22,10 +22,10 @@ use uuid::Uuid;
 use super::layout::{
     self, Page, Section, alert, csrf_field, json_island, local_date, local_time, money, problem_detail,
 };
-use super::seats::{BEST_AVAILABLE_SEATS_MAX, best_available};
 use super::session::{Fields, Viewer, csrf_ok};
 use crate::problem::Problem;
 use crate::{AppState, qr};
+use ticketing::seating::BEST_AVAILABLE_SEATS_MAX;
 
 /// Events per page of the home listing.
 const EVENTS_PER_PAGE: u32 = 24;
@@ -34,7 +34,6 @@ const GA_QUANTITY_FORM_MAX: u32 = 20;
 /// Zone colours come from a palette of this many (see app.css `.z0`…).
 pub const ZONE_COLOURS: usize = 8;
 /// How often "best available" re-reads availability after losing a race.
-const BEST_AVAILABLE_ATTEMPTS: usize = 3;
 
 fn page(
     viewer: &Viewer,
@@ -534,38 +533,9 @@ pub async fn create_hold(
         Err(msg) => return render_event(&state, &viewer, &event, Some(&msg), StatusCode::UNPROCESSABLE_ENTITY).await,
     };
     let id = EventId::from_uuid(event_id);
-    let mut attempts = 0;
-    let result = loop {
-        attempts += 1;
-        let mut req = request.clone();
-        if let Some((zone, n)) = &best {
-            let view = match load_event(&state, &viewer, event_id).await {
-                Ok(v) => v,
-                Err(p) => return failure(&viewer, p).await,
-            };
-            let free: HashSet<SeatId> = view
-                .availability
-                .seats
-                .iter()
-                .filter(|(_, s)| *s == SeatStatus::Available)
-                .map(|(id, _)| *id)
-                .collect();
-            match best_available(&view.map, &free, zone.as_deref(), *n) {
-                Some(seats) => req.seats.extend(seats.into_iter().map(|seat| SeatRequest { seat, ticket_type: None })),
-                None => {
-                    let msg = format!("There are not {n} seats left in that area. Try fewer seats or another area.");
-                    return render_event(&state, &viewer, &event, Some(&msg), StatusCode::CONFLICT).await;
-                }
-            }
-        }
-        match state.ticketing.place_hold(user, id, req).await {
-            Err(ticketing::holds::HoldFailure::Unavailable(_))
-                if best.is_some() && attempts < BEST_AVAILABLE_ATTEMPTS =>
-            {
-                continue;
-            }
-            other => break other,
-        }
+    let result = match &best {
+        Some((zone, n)) => state.ticketing.place_best_available_hold(user, id, zone.as_deref(), *n, request).await,
+        None => state.ticketing.place_hold(user, id, request).await,
     };
     match result {
         Ok(hold) => Redirect::to(&format!("/checkout/{}", hold.id)).into_response(),

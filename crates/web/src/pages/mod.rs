@@ -18,7 +18,6 @@ pub mod buyer;
 pub mod console;
 pub mod gate;
 pub mod layout;
-pub mod seats;
 pub mod session;
 
 use axum::Router;

@@ -10,7 +10,7 @@ use crate::extract::{ApiJson, ApiPath, AuthUser};
 use crate::problem::Problem;
 
 /// Hold seats and GA places while paying: all or nothing, for a limited time,
-/// at the prices shown now.
+/// at the prices shown now. Name the seats, or ask for `best_available`.
 #[utoipa::path(post, path = "/api/v1/events/{event}/holds", tag = "holds", security(("bearer" = [])),
     params(("event" = Uuid, Path)), request_body = HoldRequestDto,
     responses((status = 201, body = HoldResponse), (status = 401, body = ProblemDto), (status = 404, body = ProblemDto),
@@ -20,9 +20,19 @@ pub async fn create(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     ApiPath(event): ApiPath<Uuid>,
-    ApiJson(req): ApiJson<HoldRequestDto>,
+    ApiJson(mut req): ApiJson<HoldRequestDto>,
 ) -> Result<(StatusCode, Json<HoldResponse>), Problem> {
-    let hold = state.ticketing.place_hold(user, EventId::from_uuid(event), req.into()).await?;
+    let event = EventId::from_uuid(event);
+    let hold = match req.best_available.take() {
+        Some(best) => {
+            if !req.seats.is_empty() {
+                return Err(Problem::unprocessable("invalid-hold", "name seats or ask for best_available, not both"));
+            }
+            let zone = best.price_zone.as_deref();
+            state.ticketing.place_best_available_hold(user, event, zone, best.count as usize, req.into()).await?
+        }
+        None => state.ticketing.place_hold(user, event, req.into()).await?,
+    };
     Ok((StatusCode::CREATED, Json(HoldResponse::new(&hold, state.ticketing.now()))))
 }
 

@@ -1,13 +1,22 @@
 //! "Best available N": which seats to offer a buyer who does not pick them.
 //!
-//! A pure function over the seat map and the current availability. It only
-//! proposes; the hold (`Ticketing::place_hold`) decides atomically, and a
-//! proposal that lost a race is retried with fresh availability.
+//! [`best_available`] is a pure function over the seat map and the current
+//! availability. It only proposes; the hold decides atomically, and a
+//! proposal that lost a race is retried with fresh availability
+//! ([`Ticketing::place_best_available_hold`]).
 
 use std::collections::HashSet;
 
-use domain::ids::SeatId;
-use store::SeatMapRecord;
+use domain::hold::{HoldRequest, SeatRequest};
+use domain::ids::{EventId, SeatId, UserId};
+use store::{HoldRecord, SeatMapRecord, SeatStatus};
+
+use crate::Ticketing;
+use crate::holds::HoldFailure;
+
+/// How often a best-available hold is retried when others took the proposed
+/// seats first.
+const BEST_AVAILABLE_ATTEMPTS: usize = 3;
 
 /// The most seats "best available" picks at once; larger groups choose on the map.
 pub const BEST_AVAILABLE_SEATS_MAX: usize = 20;
@@ -66,6 +75,47 @@ pub fn best_available(
     }
     fallback.sort_by_key(|(row, _)| *row);
     Some(fallback.into_iter().take(count).map(|(_, id)| id).collect())
+}
+
+impl Ticketing {
+    /// Holds the `count` best available seats (of `zone`, or anywhere), plus
+    /// whatever `extra` asks for (GA places). Retries with fresh availability
+    /// when other buyers take the proposed seats first.
+    pub async fn place_best_available_hold(
+        &self,
+        user: UserId,
+        event: EventId,
+        zone: Option<&str>,
+        count: usize,
+        extra: HoldRequest,
+    ) -> Result<HoldRecord, HoldFailure> {
+        if count == 0 || count > BEST_AVAILABLE_SEATS_MAX {
+            return Err(HoldFailure::NotEnoughSeats(format!(
+                "best available finds 1 to {BEST_AVAILABLE_SEATS_MAX} seats at a time"
+            )));
+        }
+        let record = self.visible_event(Some(user), event).await?;
+        let map = self.store.seat_map(record.venue).await?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let availability = self.store.availability(event, record.venue, self.now()).await?;
+            let free: HashSet<SeatId> =
+                availability.seats.iter().filter(|(_, s)| *s == SeatStatus::Available).map(|(id, _)| *id).collect();
+            let Some(seats) = best_available(&map, &free, zone, count) else {
+                return Err(HoldFailure::NotEnoughSeats(format!(
+                    "there are not {count} seats left{}; try fewer seats or another area",
+                    zone.map(|z| format!(" in {z}")).unwrap_or_default()
+                )));
+            };
+            let mut request = extra.clone();
+            request.seats.extend(seats.into_iter().map(|seat| SeatRequest { seat, ticket_type: None }));
+            match self.place_hold(user, event, request).await {
+                Err(HoldFailure::Unavailable(_)) if attempt < BEST_AVAILABLE_ATTEMPTS => continue,
+                other => return other,
+            }
+        }
+    }
 }
 
 #[cfg(test)]
