@@ -33,7 +33,6 @@ const EVENTS_PER_PAGE: u32 = 24;
 const GA_QUANTITY_FORM_MAX: u32 = 20;
 /// Zone colours come from a palette of this many (see app.css `.z0`…).
 pub const ZONE_COLOURS: usize = 8;
-/// How often "best available" re-reads availability after losing a race.
 
 fn page(
     viewer: &Viewer,
