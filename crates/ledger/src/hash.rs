@@ -19,8 +19,8 @@ const NODE_PREFIX: u8 = 0x01;
 
 /// `MTH({})`: SHA-256 of the empty string.
 pub const EMPTY_ROOT: Hash = [
-    0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24, 0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b,
-    0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
+    0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24, 0x27, 0xae, 0x41,
+    0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
 ];
 
 /// `SHA-256(0x00 || leaf_input)`.
@@ -64,7 +64,7 @@ pub(crate) fn split_point(n: usize) -> usize {
 
 #[cfg(test)]
 pub(crate) fn from_hex(s: &str) -> Vec<u8> {
-    assert!(s.len() % 2 == 0, "odd-length hex");
+    assert!(s.len().is_multiple_of(2), "odd-length hex");
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digit")).collect()
 }
 
@@ -89,7 +89,10 @@ mod tests {
     fn leaf_and_node_hashes_match_published_vectors() {
         // transparency-dev/merkle rfc6962/rfc6962_test.go
         assert_eq!(leaf_hash(b""), hash_from_hex("6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"));
-        assert_eq!(leaf_hash(b"L123456"), hash_from_hex("395aa064aa4c29f7010acfe3f25db9485bbd4b91897b6ad7ad547639252b4d56"));
+        assert_eq!(
+            leaf_hash(b"L123456"),
+            hash_from_hex("395aa064aa4c29f7010acfe3f25db9485bbd4b91897b6ad7ad547639252b4d56")
+        );
         // google/certificate-transparency python/ct/crypto/merkle_test.py
         assert_eq!(
             leaf_hash(&from_hex("101112131415161718191a1b1c1d1e1f")),

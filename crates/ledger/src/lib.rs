@@ -59,7 +59,10 @@ mod tree;
 mod tree_head;
 mod verify;
 
-pub use entry::{ENTRY_V1_BODY_LEN, ENTRY_V1_LEN, ENTRY_VERSION, Entry, EntryDecodeError, EntryKind, EventRef, HolderId, HolderKey, TicketRef};
+pub use entry::{
+    ENTRY_V1_BODY_LEN, ENTRY_V1_LEN, ENTRY_VERSION, Entry, EntryDecodeError, EntryKind, EventRef, HolderId, HolderKey,
+    TicketRef,
+};
 pub use hash::{EMPTY_ROOT, HASH_LEN, Hash, leaf_hash, node_hash, root_of};
 pub use tree::Tree;
 pub use tree_head::{STH_DOMAIN, TREE_HEAD_SIGNED_LEN, TreeHead, sign_tree_head, verify_tree_head};
