@@ -19,8 +19,10 @@ use tokio::task::JoinHandle;
 pub const DATABASE_URL_DEFAULT: &str = "sqlite://data/robust-ticketing.db";
 pub const BIND_DEFAULT: &str = "127.0.0.1:8080";
 
-/// How often expired holds are tidied and announced to live seat maps.
-const HOLD_SWEEP_INTERVAL_MILLIS: u64 = 1_000;
+/// How often each node tidies expired holds (announcing them to live seat
+/// maps) and sequences new ownership-log entries under a signed tree head:
+/// the longest a sale waits to appear in the public log.
+const HOUSEKEEPING_INTERVAL_MILLIS: u64 = 1_000;
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -183,12 +185,15 @@ fn spawn_background(ticketing: &Ticketing, config: &Config) -> (tokio::sync::wat
     let stop = stopped();
     tasks.push(tokio::spawn(async move {
         let sweep = async {
-            let mut tick = tokio::time::interval(std::time::Duration::from_millis(HOLD_SWEEP_INTERVAL_MILLIS));
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(HOUSEKEEPING_INTERVAL_MILLIS));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
                 if let Err(e) = app.sweep_expired_holds().await {
                     tracing::warn!(error = %e, "hold sweep failed");
+                }
+                if let Err(e) = app.sequence_ledger().await {
+                    tracing::warn!(error = %e, "ledger sequencing failed");
                 }
             }
         };

@@ -65,6 +65,7 @@ impl Store {
         scanner: UserId,
         device: &str,
         scanned_at: Timestamp,
+        ledger: Option<&crate::NewLedgerEntry>,
     ) -> Result<SyncRecord> {
         let mut tx = self.write().await?;
         let mut ticket = read_ticket(&mut tx, claims).await?;
@@ -84,8 +85,13 @@ impl Store {
             if admitted.rows_affected() != 1 {
                 ticket = read_ticket(&mut tx, claims).await?;
                 outcome = decide_sync(event, claims, ticket.as_ref(), device);
-            } else if let Some(t) = ticket.as_mut() {
-                t.checked_in_at = Some(scanned_at);
+            } else {
+                if let Some(t) = ticket.as_mut() {
+                    t.checked_in_at = Some(scanned_at);
+                }
+                if let Some(entry) = ledger {
+                    crate::ledger::insert_ledger_entry(&mut tx, entry, scanned_at).await?;
+                }
             }
         }
         let result = match &outcome {
@@ -137,12 +143,14 @@ impl Store {
     /// Decides and records a scan of a barcode whose signature has verified.
     /// One write transaction: of any number of concurrent scans of one ticket,
     /// exactly one sees it unadmitted and admits it.
+    /// `ledger` is the log entry to append if, and only if, the scan admits.
     pub async fn check_in(
         &self,
         event: EventId,
         claims: &BarcodeClaims,
         scanner: UserId,
         now: Timestamp,
+        ledger: Option<&crate::NewLedgerEntry>,
     ) -> Result<CheckinRecord> {
         let mut tx = self.write().await?;
         let read = async |tx: &mut sqlx::Transaction<'static, sqlx::Any>| -> Result<Option<TicketAtGate>> {
@@ -169,6 +177,11 @@ impl Store {
                 outcome = decide(event, claims, at_gate.as_ref());
                 assert_ne!(outcome, CheckinOutcome::Admitted, "ticket {} admitted twice", claims.ticket);
             }
+        }
+        if outcome == CheckinOutcome::Admitted
+            && let Some(entry) = ledger
+        {
+            crate::ledger::insert_ledger_entry(&mut tx, entry, now).await?;
         }
         let checked_in_at = match outcome {
             CheckinOutcome::Admitted => Some(now),

@@ -33,6 +33,8 @@ pub struct CompleteOrder<'a> {
     /// Jobs the order sets off (webhooks, e-mails): enqueued in the order's
     /// own transaction, so they exist exactly when the order does.
     pub outbox: &'a [crate::NewJob],
+    /// Log entries for the tickets issued, appended in the same transaction.
+    pub ledger: &'a [crate::NewLedgerEntry],
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -395,6 +397,9 @@ impl Store {
         .await?;
         for job in c.outbox {
             crate::jobs::insert_job(&mut tx, job, now).await?;
+        }
+        for entry in c.ledger {
+            crate::ledger::insert_ledger_entry(&mut tx, entry, now).await?;
         }
         tx.commit().await?;
         Ok(())

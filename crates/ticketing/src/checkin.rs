@@ -19,6 +19,18 @@ pub enum CheckinError {
 from_visible!(CheckinError);
 
 impl Ticketing {
+    /// The log entry a scan of this ticket appends if it admits.
+    pub(crate) async fn check_in_entry(
+        &self,
+        claims: &domain::barcode::BarcodeClaims,
+        at: domain::Timestamp,
+    ) -> Result<Option<store::NewLedgerEntry>, StoreError> {
+        match self.store.ticket(claims.ticket).await? {
+            Some(t) => Ok(Some(self.ledger_entry(ledger::EntryKind::CheckIn, t.id, t.event, t.holder, at).await?)),
+            None => Ok(None),
+        }
+    }
+
     /// Scans `code` at a gate of `event`. Every scan is logged; a ticket is
     /// admitted at most once, however many gates scan it at the same time.
     pub async fn check_in(&self, scanner: UserId, event: EventId, code: &str) -> Result<CheckinRecord, CheckinError> {
@@ -37,7 +49,10 @@ impl Ticketing {
             Err(_) => None,
         };
         let result = match verified {
-            Some(claims) => self.store.check_in(event, &claims, scanner, now).await?,
+            Some(claims) => {
+                let entry = self.check_in_entry(&claims, now).await?;
+                self.store.check_in(event, &claims, scanner, now, entry.as_ref()).await?
+            }
             None => {
                 self.store.log_rejected_scan(event, CheckinOutcome::Invalid, scanner, now).await?;
                 CheckinRecord { outcome: CheckinOutcome::Invalid, ticket: None, checked_in_at: None }

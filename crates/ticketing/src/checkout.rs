@@ -197,19 +197,8 @@ impl Ticketing {
         let order_id = OrderId::new();
         let payment_key = format!("order:{user}:{}", cmd.idempotency_key.as_str());
         let description = format!("hold {}", hold.id);
-        let charge = gateway
-            .charge(ChargeRequest {
-                idempotency_key: &payment_key,
-                amount: hold.total,
-                token: &cmd.token,
-                description: &description,
-            })
-            .await
-            .map_err(|e| match e {
-                PaymentError::Declined(_) => OrderError::Declined(e),
-                PaymentError::Unavailable(_) => OrderError::GatewayUnavailable(e),
-            })?;
-
+        // Everything the order writes is prepared before the money moves, so a
+        // failure here charges nothing.
         let mut tickets = Vec::new();
         for line in &hold.lines {
             let (seat, area) = match line {
@@ -231,6 +220,23 @@ impl Ticketing {
             }
         }
         let outbox = self.order_paid_outbox(order_id, user, &hold, &tickets).await?;
+        let mut ledger = Vec::with_capacity(tickets.len());
+        for t in &tickets {
+            ledger.push(self.ledger_entry(ledger::EntryKind::Issue, t.id, hold.event, user, self.now()).await?);
+        }
+        let charge = gateway
+            .charge(ChargeRequest {
+                idempotency_key: &payment_key,
+                amount: hold.total,
+                token: &cmd.token,
+                description: &description,
+            })
+            .await
+            .map_err(|e| match e {
+                PaymentError::Declined(_) => OrderError::Declined(e),
+                PaymentError::Unavailable(_) => OrderError::GatewayUnavailable(e),
+            })?;
+
         let complete = CompleteOrder {
             order: order_id,
             hold: hold.id,
@@ -242,6 +248,7 @@ impl Ticketing {
             tickets: &tickets,
             idempotency_key: cmd.idempotency_key.as_str(),
             outbox: &outbox,
+            ledger: &ledger,
         };
         match self.store.complete_order(&complete, self.now()).await {
             Ok(()) => {}

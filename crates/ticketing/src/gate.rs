@@ -104,7 +104,9 @@ impl Ticketing {
             };
             let result = match verified {
                 Some(claims) => {
-                    let record = self.store.sync_check_in(event, &claims, user, device, scanned_at).await?;
+                    let entry = self.check_in_entry(&claims, scanned_at).await?;
+                    let record =
+                        self.store.sync_check_in(event, &claims, user, device, scanned_at, entry.as_ref()).await?;
                     let known = !matches!(record.outcome, SyncOutcome::Refused(CheckinOutcome::Invalid));
                     SyncResult {
                         barcode: scan.barcode,

@@ -15,6 +15,7 @@ pub mod holds;
 pub mod jobs;
 pub mod live;
 pub mod organizations;
+pub mod ownership;
 pub mod payments;
 pub mod seating;
 pub mod venues;
@@ -58,6 +59,7 @@ pub struct Ticketing {
     payments: Arc<Payments>,
     settings: Arc<Settings>,
     live: Arc<live::LiveHub>,
+    ledger: Arc<ownership::LedgerState>,
 }
 
 /// The wall clock.
@@ -89,7 +91,14 @@ pub fn install_crypto_provider() {
 impl Ticketing {
     pub fn new(store: Store, clock: Arc<dyn Clock>, payments: Arc<Payments>, settings: Settings) -> Self {
         install_crypto_provider();
-        Self { store, clock, payments, settings: Arc::new(settings), live: Arc::new(live::LiveHub::default()) }
+        Self {
+            store,
+            clock,
+            payments,
+            settings: Arc::new(settings),
+            live: Arc::new(live::LiveHub::default()),
+            ledger: Arc::new(ownership::LedgerState::default()),
+        }
     }
 
     pub fn store(&self) -> &Store {

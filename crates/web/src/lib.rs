@@ -88,7 +88,7 @@ pub fn metrics_handle() -> PrometheusHandle {
         Money is {amount, currency} in minor units; times are RFC 3339; errors are RFC 9457 problem+json."),
     modifiers(&BearerAuth),
     tags((name = "accounts"), (name = "organizations"), (name = "venues"), (name = "events"), (name = "holds"),
-         (name = "orders"), (name = "tickets"), (name = "check-in"), (name = "operations"))
+         (name = "orders"), (name = "tickets"), (name = "check-in"), (name = "ledger"), (name = "operations"))
 )]
 struct ApiDoc;
 
@@ -145,6 +145,11 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(gate::manifest))
         .routes(routes!(gate::sync))
         .routes(routes!(gate::stats))
+        .routes(routes!(ledger::sth))
+        .routes(routes!(ledger::entries))
+        .routes(routes!(ledger::inclusion))
+        .routes(routes!(ledger::consistency))
+        .routes(routes!(ledger::history))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::metrics))
 }

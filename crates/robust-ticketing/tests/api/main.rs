@@ -11,6 +11,7 @@ mod checkin;
 mod events;
 mod gate;
 mod holds;
+mod ledger;
 mod openapi;
 mod orders;
 mod restart;

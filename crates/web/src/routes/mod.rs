@@ -7,6 +7,7 @@ pub mod checkins;
 pub mod events;
 pub mod gate;
 pub mod holds;
+pub mod ledger;
 pub mod live;
 pub mod ops;
 pub mod orders;
