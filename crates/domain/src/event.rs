@@ -204,6 +204,7 @@ pub struct EventSpec {
     pub starts_at: Timestamp,
     pub ends_at: Timestamp,
     pub ticket_types: Vec<TicketTypeSpec>,
+    pub transfer_policy: crate::transfer::TransferPolicy,
 }
 
 /// What the venue offers, for checking ticket types against it.
@@ -236,6 +237,8 @@ pub enum EventSpecError {
     UnknownGaArea(String),
     #[error("ticket type '{0}': sales_end must be after sales_start")]
     BadSalesWindow(String),
+    #[error("{0}")]
+    BadTransferPolicy(String),
     #[error("all ticket types of an event share one currency; '{name}' is in {found}, others in {expected}")]
     MixedCurrencies { name: String, found: Currency, expected: Currency },
 }
@@ -256,6 +259,7 @@ impl EventSpec {
         if self.ends_at - self.starts_at > Duration::days(EVENT_DURATION_DAYS_MAX) {
             return Err(EventSpecError::TooLong);
         }
+        self.transfer_policy.validate().map_err(|e| EventSpecError::BadTransferPolicy(e.to_string()))?;
         validate_ticket_types(&self.ticket_types, venue, None)
     }
 }
@@ -344,6 +348,7 @@ mod tests {
             starts_at: t(19),
             ends_at: t(22),
             ticket_types: types,
+            transfer_policy: crate::transfer::TransferPolicy::default(),
         }
     }
 

@@ -131,6 +131,7 @@ pub async fn load(app: &Ticketing) -> anyhow::Result<DemoData> {
     for (title, category, days, description, (stalls, balcony, floor)) in shows {
         let starts_at = evening(days);
         let spec = EventSpec {
+            transfer_policy: domain::transfer::TransferPolicy::default(),
             title: title.into(),
             description: description.into(),
             category,

@@ -5,6 +5,7 @@ use domain::barcode::EventKey;
 use domain::event::{Admits, Category, EventStatus, TicketType};
 use domain::ids::{EventId, OrganizationId, VenueId};
 use domain::money::Money;
+use domain::transfer::TransferPolicy;
 
 use crate::{Result, Store, StoreError, id, money, ms, opt_id, ts};
 
@@ -23,6 +24,7 @@ pub struct EventRecord {
     /// As stored; see [`EventStatus::effective`] for what the public sees.
     pub status: EventStatus,
     pub created_at: Timestamp,
+    pub transfer_policy: TransferPolicy,
 }
 
 #[derive(Clone, Debug)]
@@ -41,6 +43,7 @@ pub struct NewEvent {
     pub category: Category,
     pub starts_at: Timestamp,
     pub ends_at: Timestamp,
+    pub transfer_policy: TransferPolicy,
 }
 
 /// Filters for the public event listing. Results are ordered by start time,
@@ -55,26 +58,58 @@ pub struct EventFilter {
     pub limit: u32,
 }
 
-const EVENT_COLUMNS: &str = "e.id, e.organization_id, e.venue_id, v.name, v.timezone, e.title, e.description, \
-     e.category, e.starts_at, e.ends_at, e.status, e.created_at";
+const EVENT_COLUMNS: &str = "e.id, e.organization_id, e.venue_id, v.name AS venue_name, v.timezone AS timezone, e.title, \
+     e.description, e.category, e.starts_at, e.ends_at, e.status, e.created_at, e.transferable, \
+     e.transfer_cutoff_hours, e.transfers_per_ticket_max";
 
-type EventRow = (String, String, String, String, String, String, String, String, i64, i64, String, i64);
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    id: String,
+    organization_id: String,
+    venue_id: String,
+    venue_name: String,
+    timezone: String,
+    title: String,
+    description: String,
+    category: String,
+    starts_at: i64,
+    ends_at: i64,
+    status: String,
+    created_at: i64,
+    transferable: i64,
+    transfer_cutoff_hours: i64,
+    transfers_per_ticket_max: i64,
+}
 
-fn event_record(row: EventRow) -> Result<EventRecord> {
-    let (e, o, v, venue_name, timezone, title, description, category, starts, ends, status, created) = row;
+#[derive(sqlx::FromRow)]
+struct ListedRow {
+    #[sqlx(flatten)]
+    event: EventRow,
+    min_price: Option<i64>,
+    price_currency: Option<String>,
+}
+
+fn event_record(r: EventRow) -> Result<EventRecord> {
     Ok(EventRecord {
-        id: id(&e)?,
-        organization: id(&o)?,
-        venue: id(&v)?,
-        venue_name,
-        timezone,
-        title,
-        description,
-        category: category.parse().map_err(|_| StoreError::Corrupt(format!("bad category '{category}'")))?,
-        starts_at: ts(starts)?,
-        ends_at: ts(ends)?,
-        status: status.parse().map_err(StoreError::Corrupt)?,
-        created_at: ts(created)?,
+        id: id(&r.id)?,
+        organization: id(&r.organization_id)?,
+        venue: id(&r.venue_id)?,
+        venue_name: r.venue_name,
+        timezone: r.timezone,
+        title: r.title,
+        description: r.description,
+        category: r.category.parse().map_err(|_| StoreError::Corrupt(format!("bad category '{}'", r.category)))?,
+        starts_at: ts(r.starts_at)?,
+        ends_at: ts(r.ends_at)?,
+        status: r.status.parse().map_err(StoreError::Corrupt)?,
+        created_at: ts(r.created_at)?,
+        transfer_policy: TransferPolicy {
+            transferable: r.transferable != 0,
+            cutoff_hours: u32::try_from(r.transfer_cutoff_hours)
+                .map_err(|_| StoreError::Corrupt("transfer cutoff".into()))?,
+            transfers_max: u32::try_from(r.transfers_per_ticket_max)
+                .map_err(|_| StoreError::Corrupt("transfers max".into()))?,
+        },
     })
 }
 
@@ -115,8 +150,9 @@ impl Store {
     ) -> Result<()> {
         let mut tx = self.write().await?;
         sqlx::query(
-            "INSERT INTO events (id, organization_id, venue_id, title, description, category, starts_at, ends_at, status, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'draft', $9)",
+            "INSERT INTO events (id, organization_id, venue_id, title, description, category, starts_at, ends_at, status, \
+             created_at, transferable, transfer_cutoff_hours, transfers_per_ticket_max) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'draft', $9, $10, $11, $12)",
         )
         .bind(new.id.to_string())
         .bind(new.organization.to_string())
@@ -127,6 +163,9 @@ impl Store {
         .bind(ms(new.starts_at))
         .bind(ms(new.ends_at))
         .bind(ms(now))
+        .bind(i64::from(new.transfer_policy.transferable))
+        .bind(i64::from(new.transfer_policy.cutoff_hours))
+        .bind(i64::from(new.transfer_policy.transfers_max))
         .execute(&mut *tx)
         .await?;
         sqlx::query("INSERT INTO event_keys (event_id, public_key, secret_key, created_at) VALUES ($1, $2, $3, $4)")
@@ -217,8 +256,8 @@ impl Store {
     pub async fn list_published(&self, filter: &EventFilter, now: Timestamp) -> Result<Vec<EventSummary>> {
         let sql = format!(
             "SELECT {EVENT_COLUMNS}, \
-               (SELECT MIN(price_amount) FROM ticket_types t WHERE t.event_id = e.id), \
-               (SELECT currency FROM ticket_types t WHERE t.event_id = e.id LIMIT 1) \
+               (SELECT MIN(price_amount) FROM ticket_types t WHERE t.event_id = e.id) AS min_price, \
+               (SELECT currency FROM ticket_types t WHERE t.event_id = e.id LIMIT 1) AS price_currency \
              FROM events e JOIN venues v ON v.id = e.venue_id \
              WHERE e.status = 'published' AND e.ends_at > $1 \
                AND ($2 IS NULL OR lower(e.title) LIKE $3 ESCAPE '\\' OR lower(e.description) LIKE $4 ESCAPE '\\' OR lower(v.name) LIKE $5 ESCAPE '\\') \
@@ -234,23 +273,7 @@ impl Store {
         let to = filter.to.map(ms);
         let after_ts = filter.after.map(|(t, _)| ms(t));
         let after_id = filter.after.map(|(_, e)| e.to_string());
-        type Row = (
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            i64,
-            i64,
-            String,
-            i64,
-            Option<i64>,
-            Option<String>,
-        );
-        let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let rows: Vec<ListedRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(ms(now))
             .bind(&pattern)
             .bind(&pattern)
@@ -271,12 +294,11 @@ impl Store {
             .await?;
         rows.into_iter()
             .map(|r| {
-                let min_price = match (r.12, r.13.as_deref()) {
+                let min_price = match (r.min_price, r.price_currency.as_deref()) {
                     (Some(a), Some(c)) => Some(money(a, c)?),
                     _ => None,
                 };
-                let row: EventRow = (r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11);
-                Ok(EventSummary { event: event_record(row)?, min_price })
+                Ok(EventSummary { event: event_record(r.event)?, min_price })
             })
             .collect()
     }

@@ -26,6 +26,7 @@ mod ledger;
 mod live;
 mod orders;
 mod stats;
+mod transfers;
 mod venues;
 
 use std::str::FromStr;
@@ -44,6 +45,7 @@ pub use ledger::*;
 pub use live::*;
 pub use orders::*;
 pub use stats::*;
+pub use transfers::*;
 pub use venues::*;
 
 /// How long a SQLite write waits for the file lock before giving up. Writers

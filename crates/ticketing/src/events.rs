@@ -100,6 +100,7 @@ impl Ticketing {
             category: spec.category,
             starts_at: spec.starts_at,
             ends_at: spec.ends_at,
+            transfer_policy: spec.transfer_policy,
         };
         let mut secret = [0u8; 32];
         rand::fill(&mut secret);
@@ -119,6 +120,7 @@ impl Ticketing {
             ends_at: new.ends_at,
             status: EventStatus::Draft,
             created_at: now,
+            transfer_policy: new.transfer_policy,
         };
         Ok(EventDetails { event, ticket_types })
     }

@@ -18,6 +18,7 @@ pub mod organizations;
 pub mod ownership;
 pub mod payments;
 pub mod seating;
+pub mod transfers;
 pub mod venues;
 pub mod webhooks;
 

@@ -297,6 +297,31 @@ pub struct CreateEventRequest {
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     pub ticket_types: Vec<TicketTypeRequest>,
+    /// Who may pass tickets on, and until when; transferable up to the start,
+    /// three times per ticket, when omitted.
+    #[serde(default)]
+    pub transfer_policy: Option<TransferPolicyDto>,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct TransferPolicyDto {
+    pub transferable: bool,
+    /// Transfers close this many hours before the start.
+    #[serde(default)]
+    pub closes_hours_before_start: u32,
+    /// How many times one ticket may change hands by transfer.
+    #[serde(default = "default_transfers_max")]
+    pub max_transfers: u32,
+}
+
+fn default_transfers_max() -> u32 {
+    domain::transfer::TransferPolicy::default().transfers_max
+}
+
+impl From<&domain::transfer::TransferPolicy> for TransferPolicyDto {
+    fn from(p: &domain::transfer::TransferPolicy) -> Self {
+        Self { transferable: p.transferable, closes_hours_before_start: p.cutoff_hours, max_transfers: p.transfers_max }
+    }
 }
 
 impl TryFrom<CreateEventRequest> for EventSpec {
@@ -331,7 +356,16 @@ impl TryFrom<CreateEventRequest> for EventSpec {
                 })
             })
             .collect::<Result<_, Problem>>()?;
+        let transfer_policy = match r.transfer_policy {
+            Some(p) => domain::transfer::TransferPolicy {
+                transferable: p.transferable,
+                cutoff_hours: p.closes_hours_before_start,
+                transfers_max: p.max_transfers,
+            },
+            None => domain::transfer::TransferPolicy::default(),
+        };
         Ok(EventSpec {
+            transfer_policy,
             title: r.title,
             description: r.description,
             category,
@@ -398,6 +432,7 @@ pub struct EventResponse {
     /// draft, published, ended or cancelled.
     pub status: String,
     pub ticket_types: Vec<TicketTypeResponse>,
+    pub transfer_policy: TransferPolicyDto,
 }
 
 impl EventResponse {
@@ -415,6 +450,7 @@ impl EventResponse {
             timezone: e.timezone.clone(),
             status: e.status.to_string(),
             ticket_types: types.iter().map(TicketTypeResponse::from).collect(),
+            transfer_policy: TransferPolicyDto::from(&e.transfer_policy),
         }
     }
 }

@@ -193,6 +193,13 @@ impl TestApp {
         }
     }
 
+    /// A fresh bearer token for an existing account.
+    pub async fn login(&self, email: &str) -> String {
+        let r = self.post("/api/v1/auth/login", None, &json!({"email": email, "password": PASSWORD})).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned()
+    }
+
     pub async fn org(&self, owner_email: &str) -> Org {
         let owner = self.signup(owner_email).await;
         let r = self.post("/api/v1/organizations", Some(&owner.token), &json!({"name": "Test Org"})).await;

@@ -15,3 +15,4 @@ mod ledger;
 mod openapi;
 mod orders;
 mod restart;
+mod transfers;

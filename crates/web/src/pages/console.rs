@@ -765,6 +765,7 @@ fn event_spec(input: &EventInput, venue: &store::VenueRecord, map: &store::SeatM
         });
     }
     Ok(EventSpec {
+        transfer_policy: domain::transfer::TransferPolicy::default(),
         title: input.title.clone(),
         description: input.description.clone(),
         category,

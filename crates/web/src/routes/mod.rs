@@ -13,5 +13,6 @@ pub mod ops;
 pub mod orders;
 pub mod organizations;
 pub mod tickets;
+pub mod transfers;
 pub mod venues;
 pub mod webhooks;

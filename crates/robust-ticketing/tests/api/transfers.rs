@@ -1,0 +1,168 @@
+//! Transfers: the recipient gets a new barcode, the old one stops working,
+//! the organizer's policy is enforced, and the log records each step.
+
+use chrono::Duration;
+use domain::Clock;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+async fn offer(app: &TestApp, token: &str, ticket: &str, to: &str) -> reqwest::Response {
+    app.post(&format!("/api/v1/tickets/{ticket}/transfers"), Some(token), &json!({"to_email": to})).await
+}
+
+async fn accept(app: &TestApp, token: &str, transfer: &str) -> reqwest::Response {
+    app.post(&format!("/api/v1/transfers/{transfer}/accept"), Some(token), &json!({})).await
+}
+
+#[tokio::test]
+async fn after_a_transfer_the_old_barcode_is_refused_and_the_new_one_admitted() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 4, 10).await;
+    let alice = app.signup("alice@example.org").await;
+    let order = app.buy(&alice.token, &f.event_id, &[&f.seats[0]], &[]).await;
+    let ticket = order["tickets"][0]["id"].as_str().unwrap().to_owned();
+    let old_barcode = order["tickets"][0]["barcode"].as_str().unwrap().to_owned();
+
+    let r = offer(&app, &alice.token, &ticket, "Bob@Example.org").await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let transfer: Value = r.json().await.unwrap();
+    assert_eq!(transfer["status"], "pending");
+    let id = transfer["id"].as_str().unwrap().to_owned();
+    // One open offer at a time; a stranger cannot accept it.
+    assert_problem(offer(&app, &alice.token, &ticket, "carol@example.org").await, StatusCode::CONFLICT).await;
+    let carol = app.signup("carol@example.org").await;
+    assert_problem(accept(&app, &carol.token, &id).await, StatusCode::NOT_FOUND).await;
+
+    let bob = app.signup("bob@example.org").await;
+    let incoming: Value = app.get("/api/v1/me/transfers", Some(&bob.token)).await.json().await.unwrap();
+    assert_eq!(incoming["items"][0]["id"], id.as_str());
+    let r = accept(&app, &bob.token, &id).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let accepted: Value = r.json().await.unwrap();
+    let new_barcode = accepted["ticket"]["barcode"].as_str().unwrap().to_owned();
+    assert_ne!(new_barcode, old_barcode);
+    assert_eq!(accepted["ticket"]["id"], ticket.as_str());
+    assert_problem(accept(&app, &bob.token, &id).await, StatusCode::CONFLICT).await;
+
+    // The ticket moved: Alice no longer sees or controls it, Bob does.
+    let mine: Value = app.get("/api/v1/me/tickets", Some(&alice.token)).await.json().await.unwrap();
+    assert!(mine["items"].as_array().unwrap().is_empty());
+    let mine: Value = app.get("/api/v1/me/tickets", Some(&bob.token)).await.json().await.unwrap();
+    assert_eq!(mine["items"][0]["barcode"], new_barcode.as_str());
+    assert_problem(offer(&app, &alice.token, &ticket, "eve@example.org").await, StatusCode::NOT_FOUND).await;
+
+    let p = assert_problem(
+        app.checkin(&f.org.owner.token, &f.event_id, &old_barcode).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(p["result"], "revoked");
+    let r = app.checkin(&f.org.owner.token, &f.event_id, &new_barcode).await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // Every step is in the ticket's history, in order.
+    let history: Value = app.get(&format!("/api/v1/tickets/{ticket}/history"), None).await.json().await.unwrap();
+    let kinds: Vec<&str> = history["entries"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["issue", "transfer", "check_in"]);
+    // A used ticket cannot be passed on.
+    assert_problem(offer(&app, &bob.token, &ticket, "dave@example.org").await, StatusCode::UNPROCESSABLE_ENTITY).await;
+}
+
+#[tokio::test]
+async fn offers_lapse_and_the_ticket_stays_with_its_holder() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 4, 10).await;
+    let alice = app.signup("alice@example.org").await;
+    let order = app.buy(&alice.token, &f.event_id, &[&f.seats[0]], &[]).await;
+    let ticket = order["tickets"][0]["id"].as_str().unwrap();
+    let transfer: Value = offer(&app, &alice.token, ticket, "bob@example.org").await.json().await.unwrap();
+    app.signup("bob@example.org").await;
+    app.clock.advance(Duration::hours(49));
+    // Sessions last 12 hours: sign in again two days later.
+    let bob = app.login("bob@example.org").await;
+    let owner = app.login(&f.org.owner.email).await;
+    assert_problem(accept(&app, &bob, transfer["id"].as_str().unwrap()).await, StatusCode::CONFLICT).await;
+    let r = app.checkin(&owner, &f.event_id, order["tickets"][0]["barcode"].as_str().unwrap()).await;
+    assert_eq!(r.status(), StatusCode::OK, "the original barcode still works");
+}
+
+#[tokio::test]
+async fn the_organizers_transfer_policy_is_enforced() {
+    let app = spawn_app().await;
+    let org = app.org("owner@example.org").await;
+    let (venue, seats, area) = app.venue(&org, 1, 6, 10).await;
+    let create = async |policy: Value, starts_in_hours: i64| {
+        let starts = app.clock.now() + Duration::hours(starts_in_hours);
+        let r = app
+            .post(
+                &format!("/api/v1/organizations/{}/events", org.id),
+                Some(&org.owner.token),
+                &json!({"venue_id": venue, "title": "Policy Night", "category": "concert",
+                        "starts_at": starts, "ends_at": starts + Duration::hours(3), "transfer_policy": policy,
+                        "ticket_types": [{"name": "Seat", "price": {"amount": 1000, "currency": "EUR"}, "price_zone": "main"},
+                                         {"name": "Floor", "price": {"amount": 500, "currency": "EUR"}, "ga_area_id": area}]}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+        let event: Value = r.json().await.unwrap();
+        let id = event["id"].as_str().unwrap().to_owned();
+        app.post(&format!("/api/v1/events/{id}/publish"), Some(&org.owner.token), &json!({})).await;
+        id
+    };
+    let alice = app.signup("alice@example.org").await;
+    let bob = app.signup("bob@example.org").await;
+    let carol = app.signup("carol@example.org").await;
+
+    let locked = create(json!({"transferable": false}), 72).await;
+    let order = app.buy(&alice.token, &locked, &[&seats[0]], &[]).await;
+    let p = assert_problem(
+        offer(&app, &alice.token, order["tickets"][0]["id"].as_str().unwrap(), "bob@example.org").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(p["detail"].as_str().unwrap().contains("does not allow"));
+
+    let closing = create(json!({"transferable": true, "closes_hours_before_start": 24}), 10).await;
+    let order = app.buy(&alice.token, &closing, &[&seats[1]], &[]).await;
+    let p = assert_problem(
+        offer(&app, &alice.token, order["tickets"][0]["id"].as_str().unwrap(), "bob@example.org").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(p["detail"].as_str().unwrap().contains("closed"));
+
+    let once = create(json!({"transferable": true, "max_transfers": 1}), 72).await;
+    let order = app.buy(&alice.token, &once, &[&seats[2]], &[]).await;
+    let ticket = order["tickets"][0]["id"].as_str().unwrap();
+    let t: Value = offer(&app, &alice.token, ticket, "bob@example.org").await.json().await.unwrap();
+    assert_eq!(accept(&app, &bob.token, t["id"].as_str().unwrap()).await.status(), StatusCode::OK);
+    let p =
+        assert_problem(offer(&app, &bob.token, ticket, "carol@example.org").await, StatusCode::UNPROCESSABLE_ENTITY)
+            .await;
+    assert!(p["detail"].as_str().unwrap().contains("most times"));
+    let _ = carol;
+
+    // The policy is part of the event, and nonsense policies are refused.
+    let e: Value = app.get(&format!("/api/v1/events/{once}"), None).await.json().await.unwrap();
+    assert_eq!(e["transfer_policy"], json!({"transferable": true, "closes_hours_before_start": 0, "max_transfers": 1}));
+    let starts = app.clock.now() + Duration::days(3);
+    let r = app
+        .post(
+            &format!("/api/v1/organizations/{}/events", org.id),
+            Some(&org.owner.token),
+            &json!({"venue_id": venue, "title": "Bad", "category": "concert", "starts_at": starts,
+                    "ends_at": starts + Duration::hours(1), "transfer_policy": {"transferable": true, "max_transfers": 5000},
+                    "ticket_types": [{"name": "Seat", "price": {"amount": 1000, "currency": "EUR"}, "price_zone": "main"}]}),
+        )
+        .await;
+    assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    // Bad e-mail addresses are refused.
+    let order = app.buy(&alice.token, &once, &[&seats[3]], &[]).await;
+    assert_problem(
+        offer(&app, &alice.token, order["tickets"][0]["id"].as_str().unwrap(), "not-an-address").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+}

@@ -1,0 +1,175 @@
+//! Ticket transfers between people.
+
+use domain::Timestamp;
+use domain::ids::{TicketId, UserId};
+
+use crate::{NewLedgerEntry, Result, Store, StoreError, id, ms, ts};
+
+#[derive(Clone, Debug)]
+pub struct TransferRecord {
+    pub id: String,
+    pub ticket: TicketId,
+    pub from_user: UserId,
+    pub to_email: String,
+    pub to_user: Option<UserId>,
+    /// pending, accepted or cancelled; a pending offer past `expires_at` has lapsed.
+    pub status: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub accepted_at: Option<Timestamp>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OfferError {
+    #[error("a transfer of this ticket is already waiting to be accepted")]
+    PendingExists,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AcceptError {
+    #[error("the transfer is no longer open")]
+    NotOpen,
+    #[error("the ticket changed since the transfer was offered")]
+    TicketChanged,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for AcceptError {
+    fn from(e: sqlx::Error) -> Self {
+        AcceptError::Store(e.into())
+    }
+}
+
+/// The re-issue that accepting a transfer performs.
+#[derive(Clone, Debug)]
+pub struct Reissue<'a> {
+    pub transfer: &'a str,
+    pub ticket: TicketId,
+    pub new_holder: UserId,
+    pub serial_before: u32,
+    pub serial_after: u32,
+    pub barcode: &'a str,
+    pub ledger: &'a NewLedgerEntry,
+}
+
+type TransferRow = (String, String, String, String, Option<String>, String, i64, i64, Option<i64>);
+const TRANSFER_COLUMNS: &str =
+    "id, ticket_id, from_user, to_email, to_user, status, created_at, expires_at, accepted_at";
+
+fn transfer(r: TransferRow) -> Result<TransferRecord> {
+    Ok(TransferRecord {
+        id: r.0,
+        ticket: id(&r.1)?,
+        from_user: id(&r.2)?,
+        to_email: r.3,
+        to_user: r.4.as_deref().map(id).transpose()?,
+        status: r.5,
+        created_at: ts(r.6)?,
+        expires_at: ts(r.7)?,
+        accepted_at: r.8.map(ts).transpose()?,
+    })
+}
+
+impl Store {
+    /// Records an offer; a lapsed earlier offer of the same ticket is closed
+    /// first. At most one offer per ticket is open (a unique index decides).
+    pub async fn offer_transfer(&self, t: &TransferRecord, now: Timestamp) -> Result<(), OfferError> {
+        let mut tx = self.write().await?;
+        sqlx::query("UPDATE transfers SET status = 'cancelled' WHERE ticket_id = $1 AND status = 'pending' AND expires_at <= $2")
+            .bind(t.ticket.to_string())
+            .bind(ms(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        let inserted = sqlx::query(
+            "INSERT INTO transfers (id, ticket_id, from_user, to_email, status, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, 'pending', $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(&t.id)
+        .bind(t.ticket.to_string())
+        .bind(t.from_user.to_string())
+        .bind(&t.to_email)
+        .bind(ms(t.created_at))
+        .bind(ms(t.expires_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
+        if inserted.rows_affected() == 0 {
+            return Err(OfferError::PendingExists);
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    pub async fn transfer(&self, transfer_id: &str) -> Result<Option<TransferRecord>> {
+        let row: Option<TransferRow> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {TRANSFER_COLUMNS} FROM transfers WHERE id = $1")))
+                .bind(transfer_id)
+                .fetch_optional(&self.reader)
+                .await?;
+        row.map(transfer).transpose()
+    }
+
+    /// Offers made to `email` that are still open at `now`.
+    pub async fn open_transfers_to(&self, email: &str, now: Timestamp) -> Result<Vec<TransferRecord>> {
+        let rows: Vec<TransferRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {TRANSFER_COLUMNS} FROM transfers WHERE to_email = $1 AND status = 'pending' AND expires_at > $2 \
+             ORDER BY created_at"
+        )))
+        .bind(email)
+        .bind(ms(now))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter().map(transfer).collect()
+    }
+
+    /// How many times the ticket has changed hands by transfer.
+    pub async fn accepted_transfers(&self, ticket: TicketId) -> Result<u32> {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM transfers WHERE ticket_id = $1 AND status = 'accepted'")
+                .bind(ticket.to_string())
+                .fetch_one(&self.reader)
+                .await?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    /// Accepts an open offer: the ticket gets its new holder, serial and
+    /// barcode (the old barcode stops working at once), the offer closes and
+    /// the log records the transfer, all in one transaction.
+    pub async fn accept_transfer(&self, r: &Reissue<'_>, now: Timestamp) -> Result<(), AcceptError> {
+        let mut tx = self.write().await?;
+        let closed = sqlx::query(
+            "UPDATE transfers SET status = 'accepted', to_user = $1, accepted_at = $2 \
+             WHERE id = $3 AND status = 'pending' AND expires_at > $4",
+        )
+        .bind(r.new_holder.to_string())
+        .bind(ms(now))
+        .bind(r.transfer)
+        .bind(ms(now))
+        .execute(&mut *tx)
+        .await?;
+        if closed.rows_affected() != 1 {
+            return Err(AcceptError::NotOpen);
+        }
+        let reissued = sqlx::query(
+            "UPDATE tickets SET holder_id = $1, serial = $2, barcode = $3 \
+             WHERE id = $4 AND serial = $5 AND status = 'valid' AND checked_in_at IS NULL",
+        )
+        .bind(r.new_holder.to_string())
+        .bind(i64::from(r.serial_after))
+        .bind(r.barcode)
+        .bind(r.ticket.to_string())
+        .bind(i64::from(r.serial_before))
+        .execute(&mut *tx)
+        .await?;
+        if reissued.rows_affected() != 1 {
+            return Err(AcceptError::TicketChanged);
+        }
+        crate::ledger::insert_ledger_entry(&mut tx, r.ledger, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

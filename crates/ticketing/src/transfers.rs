@@ -1,0 +1,119 @@
+//! Passing a ticket on: the holder offers it to an e-mail address, the
+//! recipient accepts, and the ticket is re-issued to them with a new barcode.
+//! The old barcode stops working the moment the transfer is accepted.
+
+use domain::barcode::BarcodeClaims;
+use domain::checkin::TicketStatus;
+use domain::email::{Email, InvalidEmail};
+use domain::ids::{TicketId, UserId};
+use domain::transfer::{TransferRefusal, TransferableTicket, check_offer};
+use store::{AcceptError, OfferError, Reissue, StoreError, TicketRecord, TransferRecord};
+
+use crate::{Denied, Ticketing};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransferError {
+    #[error(transparent)]
+    InvalidEmail(#[from] InvalidEmail),
+    #[error(transparent)]
+    Refused(#[from] TransferRefusal),
+    #[error("a transfer of this ticket is already waiting to be accepted")]
+    PendingExists,
+    #[error("this transfer offer has lapsed, was accepted already, or was cancelled")]
+    NotOpen,
+    #[error("the ticket was used or revoked after the offer was made")]
+    TicketChanged,
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Ticketing {
+    /// Offers the holder's ticket to whoever signs in with `to_email`.
+    pub async fn offer_transfer(
+        &self,
+        user: UserId,
+        ticket: TicketId,
+        to_email: &str,
+    ) -> Result<TransferRecord, TransferError> {
+        let to = Email::parse(to_email)?;
+        let record = match self.store.ticket(ticket).await? {
+            Some(t) if t.holder == user => t,
+            _ => return Err(Denied::NotFound("ticket").into()),
+        };
+        let event = self.store.event(record.event).await?.ok_or(Denied::NotFound("event"))?;
+        let me = self.store.user_by_id(user).await?.ok_or(Denied::NotFound("user"))?;
+        let now = self.now();
+        let state = TransferableTicket {
+            valid: record.status == TicketStatus::Valid,
+            checked_in: record.checked_in_at.is_some(),
+            transfers_so_far: self.store.accepted_transfers(ticket).await?,
+        };
+        let expires_at = check_offer(&event.transfer_policy, event.starts_at, state, me.email == to.as_str(), now)?;
+        let offer = TransferRecord {
+            id: domain::ids::CheckinId::new().to_string(),
+            ticket,
+            from_user: user,
+            to_email: to.as_str().to_owned(),
+            to_user: None,
+            status: "pending".into(),
+            created_at: now,
+            expires_at,
+            accepted_at: None,
+        };
+        match self.store.offer_transfer(&offer, now).await {
+            Ok(()) => Ok(offer),
+            Err(OfferError::PendingExists) => Err(TransferError::PendingExists),
+            Err(OfferError::Store(e)) => Err(e.into()),
+        }
+    }
+
+    /// Offers waiting for the signed-in user.
+    pub async fn incoming_transfers(&self, user: UserId) -> Result<Vec<TransferRecord>, StoreError> {
+        match self.store.user_by_id(user).await? {
+            Some(me) => self.store.open_transfers_to(&me.email, self.now()).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Accepts an offer made to the signed-in user's e-mail address.
+    pub async fn accept_transfer(&self, user: UserId, transfer: &str) -> Result<TicketRecord, TransferError> {
+        let me = self.store.user_by_id(user).await?.ok_or(Denied::NotFound("user"))?;
+        let offer = match self.store.transfer(transfer).await? {
+            Some(t) if t.to_email == me.email => t,
+            // Someone else's offer does not exist, as far as this user knows.
+            _ => return Err(Denied::NotFound("transfer").into()),
+        };
+        let now = self.now();
+        if offer.status != "pending" || offer.expires_at <= now {
+            return Err(TransferError::NotOpen);
+        }
+        let ticket = self.store.ticket(offer.ticket).await?.ok_or(Denied::NotFound("ticket"))?;
+        let key = self
+            .store
+            .event_key(ticket.event)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("event {} has no signing key", ticket.event)))?;
+        let serial = ticket.serial + 1;
+        let barcode = key.sign(&BarcodeClaims { ticket: ticket.id, event: ticket.event, serial });
+        let entry = self.ledger_entry(ledger::EntryKind::Transfer, ticket.id, ticket.event, user, now).await?;
+        let reissue = Reissue {
+            transfer,
+            ticket: ticket.id,
+            new_holder: user,
+            serial_before: ticket.serial,
+            serial_after: serial,
+            barcode: &barcode,
+            ledger: &entry,
+        };
+        match self.store.accept_transfer(&reissue, now).await {
+            Ok(()) => {}
+            Err(AcceptError::NotOpen) => return Err(TransferError::NotOpen),
+            Err(AcceptError::TicketChanged) => return Err(TransferError::TicketChanged),
+            Err(AcceptError::Store(e)) => return Err(e.into()),
+        }
+        metrics::counter!("transfers_accepted_total").increment(1);
+        Ok(self.store.ticket(ticket.id).await?.ok_or_else(|| StoreError::Corrupt("ticket vanished".into()))?)
+    }
+}

@@ -1,0 +1,111 @@
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use domain::ids::TicketId;
+use serde::{Deserialize, Serialize};
+use store::TransferRecord;
+use ticketing::transfers::TransferError;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::dto::{ProblemDto, TicketResponse};
+use crate::extract::{ApiJson, ApiPath, AuthUser};
+use crate::problem::Problem;
+
+impl From<TransferError> for Problem {
+    fn from(e: TransferError) -> Self {
+        match e {
+            TransferError::InvalidEmail(_) | TransferError::Refused(_) => {
+                Problem::unprocessable("transfer-refused", e.to_string())
+            }
+            TransferError::PendingExists | TransferError::NotOpen | TransferError::TicketChanged => {
+                Problem::conflict("transfer-state", e.to_string())
+            }
+            TransferError::Denied(d) => d.into(),
+            TransferError::Store(s) => s.into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TransferRequest {
+    /// Whoever signs in with this address can accept.
+    pub to_email: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransferResponse {
+    pub id: String,
+    pub ticket_id: Uuid,
+    /// pending, accepted or cancelled.
+    pub status: String,
+    pub to_email: String,
+    /// A pending offer lapses then, and the ticket stays with its holder.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl From<&TransferRecord> for TransferResponse {
+    fn from(t: &TransferRecord) -> Self {
+        Self {
+            id: t.id.clone(),
+            ticket_id: *t.ticket.as_uuid(),
+            status: t.status.clone(),
+            to_email: t.to_email.clone(),
+            expires_at: t.expires_at,
+        }
+    }
+}
+
+/// Offer your ticket to someone else, within the event's transfer policy.
+#[utoipa::path(post, path = "/api/v1/tickets/{ticket}/transfers", tag = "tickets", security(("bearer" = [])),
+    params(("ticket" = Uuid, Path)), request_body = TransferRequest,
+    responses((status = 201, body = TransferResponse), (status = 401, body = ProblemDto), (status = 404, body = ProblemDto),
+               (status = 409, body = ProblemDto), (status = 422, body = ProblemDto, description = "the policy refuses")))]
+pub async fn offer(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(ticket): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<TransferRequest>,
+) -> Result<(StatusCode, Json<TransferResponse>), Problem> {
+    let t = state.ticketing.offer_transfer(user, TicketId::from_uuid(ticket), &req.to_email).await?;
+    Ok((StatusCode::CREATED, Json(TransferResponse::from(&t))))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AcceptResponse {
+    /// The ticket, re-issued to you with a new barcode.
+    pub ticket: TicketResponse,
+}
+
+/// Accept a ticket offered to your e-mail address. The sender's barcode
+/// stops working at once; you get a new one.
+#[utoipa::path(post, path = "/api/v1/transfers/{transfer}/accept", tag = "tickets", security(("bearer" = [])),
+    params(("transfer" = String, Path)),
+    responses((status = 200, body = AcceptResponse), (status = 401, body = ProblemDto), (status = 404, body = ProblemDto),
+               (status = 409, body = ProblemDto)))]
+pub async fn accept(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(transfer): ApiPath<String>,
+) -> Result<Json<AcceptResponse>, Problem> {
+    let ticket = state.ticketing.accept_transfer(user, &transfer).await?;
+    Ok(Json(AcceptResponse { ticket: TicketResponse::from(&ticket) }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransferListResponse {
+    pub items: Vec<TransferResponse>,
+}
+
+/// Tickets offered to you and waiting for your answer.
+#[utoipa::path(get, path = "/api/v1/me/transfers", tag = "tickets", security(("bearer" = [])),
+    responses((status = 200, body = TransferListResponse), (status = 401, body = ProblemDto)))]
+pub async fn incoming(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+) -> Result<Json<TransferListResponse>, Problem> {
+    let list = state.ticketing.incoming_transfers(user).await?;
+    Ok(Json(TransferListResponse { items: list.iter().map(TransferResponse::from).collect() }))
+}
