@@ -69,4 +69,7 @@ id_type! {
     OrderId,
     TicketId,
     CheckinId,
+    TransferId,
+    WebhookEndpointId,
+    WebhookMessageId,
 }

@@ -52,7 +52,7 @@ impl Ticketing {
         };
         let expires_at = check_offer(&event.transfer_policy, event.starts_at, state, me.email == to.as_str(), now)?;
         let offer = TransferRecord {
-            id: domain::ids::CheckinId::new().to_string(),
+            id: domain::ids::TransferId::new().to_string(),
             ticket,
             from_user: user,
             to_email: to.as_str().to_owned(),

@@ -117,7 +117,7 @@ impl Ticketing {
         let mut secret = [0u8; 24];
         rand::fill(&mut secret);
         let record = WebhookEndpointRecord {
-            id: uuid_like(),
+            id: domain::ids::WebhookEndpointId::new().to_string(),
             organization: org,
             url: url.to_owned(),
             secret: format!("whsec_{}", STANDARD.encode(secret)),
@@ -139,7 +139,7 @@ impl Ticketing {
         let now = self.now();
         let mut jobs = Vec::new();
         for e in endpoints.iter().filter(|e| e.event_types.iter().any(|t| t == "order.paid")) {
-            let webhook_id = format!("msg_{}", uuid_like());
+            let webhook_id = format!("msg_{}", domain::ids::WebhookMessageId::new());
             let body = serde_json::json!({
                 "type": "order.paid",
                 "timestamp": now,
@@ -200,10 +200,6 @@ pub struct PaidTicket {
     pub ticket_type_id: String,
     pub seat_id: Option<String>,
     pub ga_area_id: Option<String>,
-}
-
-fn uuid_like() -> String {
-    domain::ids::CheckinId::new().to_string()
 }
 
 #[cfg(test)]
