@@ -791,7 +791,7 @@ async fn event_facts(
     facts
 }
 
-fn ticket_card(t: &TicketRecord, timezone: &str) -> Markup {
+fn ticket_card(viewer: &Viewer, t: &TicketRecord, timezone: &str) -> Markup {
     let place = match (&t.seat_labels, &t.ga_area_name) {
         (Some((section, row, seat)), _) => format!("{section}, row {row}, seat {seat}"),
         (None, Some(area)) => area.clone(),
@@ -818,12 +818,24 @@ fn ticket_card(t: &TicketRecord, timezone: &str) -> Markup {
                     summary { "Code for manual entry" }
                     code { (t.barcode) }
                 }
+                @if !revoked && t.checked_in_at.is_none() {
+                    details.transfer {
+                        summary { "Give this ticket to someone" }
+                        form method="post" action={ "/tickets/" (t.id) "/transfer" } {
+                            (csrf_field(viewer))
+                            label for={ "to-" (t.id) } { "Their e-mail address" }
+                            input id={ "to-" (t.id) } type="email" name="to_email" required autocomplete="email";
+                            p.muted { "They accept under My tickets and get a new code; this one stops working then." }
+                            button.button type="submit" { "Send ticket" }
+                        }
+                    }
+                }
             }
         }
     }
 }
 
-fn tickets_by_event(tickets: &[TicketRecord], facts: &HashMap<EventId, EventFacts>) -> Markup {
+fn tickets_by_event(viewer: &Viewer, tickets: &[TicketRecord], facts: &HashMap<EventId, EventFacts>) -> Markup {
     let mut order: Vec<EventId> = Vec::new();
     let mut groups: HashMap<EventId, Vec<&TicketRecord>> = HashMap::new();
     for t in tickets {
@@ -844,7 +856,7 @@ fn tickets_by_event(tickets: &[TicketRecord], facts: &HashMap<EventId, EventFact
                     " · " (first.venue_name)
                 }
                 p { a href={ "/events/" (event) "/calendar.ics" } download { "Add to calendar" } }
-                ul.tickets { @for t in group { (ticket_card(t, tz)) } }
+                ul.tickets { @for t in group { (ticket_card(viewer, t, tz)) } }
             }
         }
     }
@@ -869,7 +881,7 @@ pub async fn order_page(State(state): State<AppState>, viewer: Viewer, Path(orde
                 "Your " (order.tickets.len()) @if order.tickets.len() == 1 { " ticket is" } @else { " tickets are" } " below and under My tickets, also offline." }
             p { a.button.primary href="/tickets" { "My tickets" } }
         }
-        div data-offline-tickets="1" { (tickets_by_event(&order.tickets, &facts)) }
+        div data-offline-tickets="1" { (tickets_by_event(&viewer, &order.tickets, &facts)) }
     };
     page(&viewer, StatusCode::OK, "Order confirmed", Section::Tickets, &["tickets.js"], body)
 }
@@ -883,12 +895,29 @@ pub async fn tickets_page(State(state): State<AppState>, viewer: Viewer) -> Resp
         Err(e) => return failure(&viewer, e.into()).await,
     };
     let facts = event_facts(&state, user, &tickets).await;
+    let incoming = state.ticketing.incoming_transfers(user).await.unwrap_or_default();
     let now = state.ticketing.now();
     let (upcoming, past): (Vec<TicketRecord>, Vec<TicketRecord>) =
         tickets.into_iter().partition(|t| facts.get(&t.event).is_none_or(|f| f.ends_at > now));
     let body = html! {
         h1 { "My tickets" }
         p #offline-state.hint aria-live="polite" { "Show the QR code at the gate. Tickets you open here stay available without a network." }
+        @if !incoming.is_empty() {
+            section.panel aria-labelledby="incoming" {
+                h2 #incoming { "Tickets offered to you" }
+                ul {
+                    @for offer in &incoming {
+                        li {
+                            form method="post" action={ "/transfers/" (offer.id) "/accept" } {
+                                (csrf_field(&viewer))
+                                "A ticket is waiting for you (until " (local_time(offer.expires_at, "UTC")) "). "
+                                button.button.primary type="submit" { "Accept ticket" }
+                            }
+                        }
+                    }
+                }
+            }
+        }
         @if upcoming.is_empty() && past.is_empty() {
             div.empty {
                 h2 { "No tickets yet" }
@@ -897,10 +926,10 @@ pub async fn tickets_page(State(state): State<AppState>, viewer: Viewer) -> Resp
             }
         }
         div #tickets data-offline-tickets="1" {
-            (tickets_by_event(&upcoming, &facts))
+            (tickets_by_event(&viewer, &upcoming, &facts))
             @if !past.is_empty() {
                 h2 { "Past events" }
-                (tickets_by_event(&past, &facts))
+                (tickets_by_event(&viewer, &past, &facts))
             }
         }
     };
@@ -1041,4 +1070,73 @@ mod tests {
         assert!(parse_hold_form(&Fields(vec![("seat".into(), "nope".into())])).is_err());
         assert!(parse_hold_form(&Fields(vec![("best_qty".into(), "99".into())])).is_err());
     }
+}
+
+// ---------------------------------------------------------------- transfers
+
+pub async fn offer_transfer(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    Path(ticket): Path<String>,
+    form: Fields,
+) -> Response {
+    let Ok(ticket_id) = ticket.parse::<Uuid>() else {
+        return super::not_found_page();
+    };
+    let Some(user) = viewer.user else {
+        return signin_redirect("/tickets");
+    };
+    if !csrf_ok(&headers, form.csrf()) {
+        return transfer_message(&viewer, StatusCode::FORBIDDEN, "This page was open too long. Please try again.");
+    }
+    let to = form.text("to_email");
+    match state.ticketing.offer_transfer(user, domain::ids::TicketId::from_uuid(ticket_id), &to).await {
+        Ok(offer) => transfer_message(
+            &viewer,
+            StatusCode::OK,
+            &format!(
+                "The ticket is offered to {}. It stays yours until they accept (by {}).",
+                offer.to_email,
+                local_time(offer.expires_at, "UTC")
+            ),
+        ),
+        Err(e) => {
+            let (status, detail, _) = problem_detail(e.into()).await;
+            transfer_message(&viewer, status, &detail)
+        }
+    }
+}
+
+pub async fn accept_transfer(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    Path(transfer): Path<String>,
+    form: Fields,
+) -> Response {
+    let Some(user) = viewer.user else {
+        return signin_redirect("/tickets");
+    };
+    if !csrf_ok(&headers, form.csrf()) {
+        return transfer_message(&viewer, StatusCode::FORBIDDEN, "This page was open too long. Please try again.");
+    }
+    match state.ticketing.accept_transfer(user, &transfer).await {
+        Ok(_) => Redirect::to("/tickets").into_response(),
+        Err(e) => {
+            let (status, detail, _) = problem_detail(e.into()).await;
+            transfer_message(&viewer, status, &detail)
+        }
+    }
+}
+
+fn transfer_message(viewer: &Viewer, status: StatusCode, message: &str) -> Response {
+    let body = html! {
+        section.panel {
+            h1 { "Passing on a ticket" }
+            (alert(message))
+            p { a.button.primary href="/tickets" { "Back to my tickets" } }
+        }
+    };
+    page(viewer, status, "Passing on a ticket", Section::Tickets, &[], body)
 }

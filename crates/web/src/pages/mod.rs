@@ -52,6 +52,8 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/orders/{order}", get(buyer::order_page))
         .route("/tickets", get(buyer::tickets_page))
         .route("/tickets/{ticket}/qr.png", get(buyer::ticket_qr))
+        .route("/tickets/{ticket}/transfer", post(buyer::offer_transfer))
+        .route("/transfers/{transfer}/accept", post(buyer::accept_transfer))
         .route("/signup", get(account::signup_form).post(account::signup))
         .route("/signin", get(account::signin_form).post(account::signin))
         .route("/signout", get(account::signout_form).post(account::signout))
