@@ -1046,32 +1046,6 @@ pub async fn calendar(
         .into_response()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn calendar_files_follow_rfc_5545() {
-        let t: DateTime<Utc> = "2025-06-14T17:30:00Z".parse().unwrap();
-        let long = "A very long title, with commas; and semicolons, that goes on and on past the limit of a line";
-        let s = ics("u1", t, t, t + chrono::Duration::hours(2), long, "Hall", "http://x/events/1");
-        assert!(s.starts_with("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n"));
-        assert!(s.contains("DTSTART:20250614T173000Z\r\n") && s.contains("DTEND:20250614T193000Z\r\n"));
-        assert!(s.contains("\\,") && s.contains("\\;"));
-        assert!(s.split("\r\n").all(|l| l.len() <= 75), "lines are folded");
-        assert!(s.ends_with("END:VCALENDAR\r\n"));
-    }
-
-    #[test]
-    fn hold_forms_parse_or_explain() {
-        let f = Fields(vec![("seat".into(), Uuid::nil().to_string()), ("ga_x".into(), "0".into())]);
-        assert_eq!(parse_hold_form(&f).unwrap().0.seats.len(), 1);
-        assert!(parse_hold_form(&Fields(vec![])).is_err());
-        assert!(parse_hold_form(&Fields(vec![("seat".into(), "nope".into())])).is_err());
-        assert!(parse_hold_form(&Fields(vec![("best_qty".into(), "99".into())])).is_err());
-    }
-}
-
 // ---------------------------------------------------------------- transfers
 
 pub async fn offer_transfer(
@@ -1139,4 +1113,30 @@ fn transfer_message(viewer: &Viewer, status: StatusCode, message: &str) -> Respo
         }
     };
     page(viewer, status, "Passing on a ticket", Section::Tickets, &[], body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calendar_files_follow_rfc_5545() {
+        let t: DateTime<Utc> = "2025-06-14T17:30:00Z".parse().unwrap();
+        let long = "A very long title, with commas; and semicolons, that goes on and on past the limit of a line";
+        let s = ics("u1", t, t, t + chrono::Duration::hours(2), long, "Hall", "http://x/events/1");
+        assert!(s.starts_with("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n"));
+        assert!(s.contains("DTSTART:20250614T173000Z\r\n") && s.contains("DTEND:20250614T193000Z\r\n"));
+        assert!(s.contains("\\,") && s.contains("\\;"));
+        assert!(s.split("\r\n").all(|l| l.len() <= 75), "lines are folded");
+        assert!(s.ends_with("END:VCALENDAR\r\n"));
+    }
+
+    #[test]
+    fn hold_forms_parse_or_explain() {
+        let f = Fields(vec![("seat".into(), Uuid::nil().to_string()), ("ga_x".into(), "0".into())]);
+        assert_eq!(parse_hold_form(&f).unwrap().0.seats.len(), 1);
+        assert!(parse_hold_form(&Fields(vec![])).is_err());
+        assert!(parse_hold_form(&Fields(vec![("seat".into(), "nope".into())])).is_err());
+        assert!(parse_hold_form(&Fields(vec![("best_qty".into(), "99".into())])).is_err());
+    }
 }
