@@ -205,6 +205,10 @@ pub struct EventSpec {
     pub ends_at: Timestamp,
     pub ticket_types: Vec<TicketTypeSpec>,
     pub transfer_policy: crate::transfer::TransferPolicy,
+    pub resale_policy: crate::resale::ResalePolicy,
+    /// Holders show a code that changes every few seconds; static codes
+    /// (screenshots, printouts) are refused at the gate.
+    pub rotating_barcodes: bool,
 }
 
 /// What the venue offers, for checking ticket types against it.
@@ -260,6 +264,7 @@ impl EventSpec {
             return Err(EventSpecError::TooLong);
         }
         self.transfer_policy.validate().map_err(|e| EventSpecError::BadTransferPolicy(e.to_string()))?;
+        self.resale_policy.validate().map_err(|e| EventSpecError::BadTransferPolicy(e.to_string()))?;
         validate_ticket_types(&self.ticket_types, venue, None)
     }
 }
@@ -349,6 +354,8 @@ mod tests {
             ends_at: t(22),
             ticket_types: types,
             transfer_policy: crate::transfer::TransferPolicy::default(),
+            resale_policy: crate::resale::ResalePolicy::default(),
+            rotating_barcodes: false,
         }
     }
 

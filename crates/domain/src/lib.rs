@@ -15,6 +15,7 @@ pub mod event;
 pub mod hold;
 pub mod ids;
 pub mod money;
+pub mod resale;
 pub mod seatmap;
 pub mod transfer;
 pub mod venue;

@@ -5,6 +5,7 @@ use domain::barcode::EventKey;
 use domain::event::{Admits, Category, EventStatus, TicketType};
 use domain::ids::{EventId, OrganizationId, VenueId};
 use domain::money::Money;
+use domain::resale::ResalePolicy;
 use domain::transfer::TransferPolicy;
 
 use crate::{Result, Store, StoreError, id, money, ms, opt_id, ts};
@@ -25,6 +26,8 @@ pub struct EventRecord {
     pub status: EventStatus,
     pub created_at: Timestamp,
     pub transfer_policy: TransferPolicy,
+    pub resale_policy: ResalePolicy,
+    pub rotating_barcodes: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -44,6 +47,8 @@ pub struct NewEvent {
     pub starts_at: Timestamp,
     pub ends_at: Timestamp,
     pub transfer_policy: TransferPolicy,
+    pub resale_policy: ResalePolicy,
+    pub rotating_barcodes: bool,
 }
 
 /// Filters for the public event listing. Results are ordered by start time,
@@ -60,7 +65,8 @@ pub struct EventFilter {
 
 const EVENT_COLUMNS: &str = "e.id, e.organization_id, e.venue_id, v.name AS venue_name, v.timezone AS timezone, e.title, \
      e.description, e.category, e.starts_at, e.ends_at, e.status, e.created_at, e.transferable, \
-     e.transfer_cutoff_hours, e.transfers_per_ticket_max";
+     e.transfer_cutoff_hours, e.transfers_per_ticket_max, e.resale_allowed, e.resale_cap_bps, e.resale_royalty_bps, \
+     e.rotating_barcodes";
 
 #[derive(sqlx::FromRow)]
 struct EventRow {
@@ -79,6 +85,10 @@ struct EventRow {
     transferable: i64,
     transfer_cutoff_hours: i64,
     transfers_per_ticket_max: i64,
+    resale_allowed: i64,
+    resale_cap_bps: i64,
+    resale_royalty_bps: i64,
+    rotating_barcodes: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -110,6 +120,12 @@ fn event_record(r: EventRow) -> Result<EventRecord> {
             transfers_max: u32::try_from(r.transfers_per_ticket_max)
                 .map_err(|_| StoreError::Corrupt("transfers max".into()))?,
         },
+        resale_policy: ResalePolicy {
+            allowed: r.resale_allowed != 0,
+            cap_bps: u32::try_from(r.resale_cap_bps).map_err(|_| StoreError::Corrupt("resale cap".into()))?,
+            royalty_bps: u32::try_from(r.resale_royalty_bps).map_err(|_| StoreError::Corrupt("royalty".into()))?,
+        },
+        rotating_barcodes: r.rotating_barcodes != 0,
     })
 }
 
@@ -151,8 +167,9 @@ impl Store {
         let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO events (id, organization_id, venue_id, title, description, category, starts_at, ends_at, status, \
-             created_at, transferable, transfer_cutoff_hours, transfers_per_ticket_max) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'draft', $9, $10, $11, $12)",
+             created_at, transferable, transfer_cutoff_hours, transfers_per_ticket_max, resale_allowed, resale_cap_bps, \
+             resale_royalty_bps, rotating_barcodes) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'draft', $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(new.id.to_string())
         .bind(new.organization.to_string())
@@ -166,6 +183,10 @@ impl Store {
         .bind(i64::from(new.transfer_policy.transferable))
         .bind(i64::from(new.transfer_policy.cutoff_hours))
         .bind(i64::from(new.transfer_policy.transfers_max))
+        .bind(i64::from(new.resale_policy.allowed))
+        .bind(i64::from(new.resale_policy.cap_bps))
+        .bind(i64::from(new.resale_policy.royalty_bps))
+        .bind(i64::from(new.rotating_barcodes))
         .execute(&mut *tx)
         .await?;
         sqlx::query("INSERT INTO event_keys (event_id, public_key, secret_key, created_at) VALUES ($1, $2, $3, $4)")

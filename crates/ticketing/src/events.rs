@@ -101,6 +101,8 @@ impl Ticketing {
             starts_at: spec.starts_at,
             ends_at: spec.ends_at,
             transfer_policy: spec.transfer_policy,
+            resale_policy: spec.resale_policy,
+            rotating_barcodes: spec.rotating_barcodes,
         };
         let mut secret = [0u8; 32];
         rand::fill(&mut secret);
@@ -121,6 +123,8 @@ impl Ticketing {
             status: EventStatus::Draft,
             created_at: now,
             transfer_policy: new.transfer_policy,
+            resale_policy: new.resale_policy,
+            rotating_barcodes: new.rotating_barcodes,
         };
         Ok(EventDetails { event, ticket_types })
     }

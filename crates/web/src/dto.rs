@@ -301,6 +301,39 @@ pub struct CreateEventRequest {
     /// three times per ticket, when omitted.
     #[serde(default)]
     pub transfer_policy: Option<TransferPolicyDto>,
+    /// Resale rules; resale allowed up to face value + 10 % with a 5 %
+    /// royalty when omitted.
+    #[serde(default)]
+    pub resale_policy: Option<ResalePolicyDto>,
+    /// `static` (default; printable) or `rotating` (a code that changes
+    /// every 15 seconds in the holder's app; screenshots are refused).
+    #[serde(default)]
+    pub barcodes: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct ResalePolicyDto {
+    pub allowed: bool,
+    /// Highest resale price in percent of face value (110 = face + 10 %).
+    #[serde(default = "default_cap_percent")]
+    pub max_price_percent: u32,
+    /// The organizer's royalty in percent of the resale price.
+    #[serde(default = "default_royalty_percent")]
+    pub royalty_percent: u32,
+}
+
+fn default_cap_percent() -> u32 {
+    domain::resale::ResalePolicy::default().cap_bps / 100
+}
+
+fn default_royalty_percent() -> u32 {
+    domain::resale::ResalePolicy::default().royalty_bps / 100
+}
+
+impl From<&domain::resale::ResalePolicy> for ResalePolicyDto {
+    fn from(p: &domain::resale::ResalePolicy) -> Self {
+        Self { allowed: p.allowed, max_price_percent: p.cap_bps / 100, royalty_percent: p.royalty_bps / 100 }
+    }
 }
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -364,8 +397,28 @@ impl TryFrom<CreateEventRequest> for EventSpec {
             },
             None => domain::transfer::TransferPolicy::default(),
         };
+        let resale_policy = match r.resale_policy {
+            Some(p) => domain::resale::ResalePolicy {
+                allowed: p.allowed,
+                cap_bps: p.max_price_percent.saturating_mul(100),
+                royalty_bps: p.royalty_percent.saturating_mul(100),
+            },
+            None => domain::resale::ResalePolicy::default(),
+        };
+        let rotating_barcodes = match r.barcodes.as_deref() {
+            None | Some("static") => false,
+            Some("rotating") => true,
+            Some(other) => {
+                return Err(Problem::unprocessable(
+                    "invalid-event",
+                    format!("barcodes must be 'static' or 'rotating', not '{other}'"),
+                ));
+            }
+        };
         Ok(EventSpec {
             transfer_policy,
+            resale_policy,
+            rotating_barcodes,
             title: r.title,
             description: r.description,
             category,
@@ -433,6 +486,9 @@ pub struct EventResponse {
     pub status: String,
     pub ticket_types: Vec<TicketTypeResponse>,
     pub transfer_policy: TransferPolicyDto,
+    pub resale_policy: ResalePolicyDto,
+    /// static or rotating.
+    pub barcodes: &'static str,
 }
 
 impl EventResponse {
@@ -451,6 +507,8 @@ impl EventResponse {
             status: e.status.to_string(),
             ticket_types: types.iter().map(TicketTypeResponse::from).collect(),
             transfer_policy: TransferPolicyDto::from(&e.transfer_policy),
+            resale_policy: ResalePolicyDto::from(&e.resale_policy),
+            barcodes: if e.rotating_barcodes { "rotating" } else { "static" },
         }
     }
 }

@@ -766,6 +766,8 @@ fn event_spec(input: &EventInput, venue: &store::VenueRecord, map: &store::SeatM
     }
     Ok(EventSpec {
         transfer_policy: domain::transfer::TransferPolicy::default(),
+        resale_policy: domain::resale::ResalePolicy::default(),
+        rotating_barcodes: false,
         title: input.title.clone(),
         description: input.description.clone(),
         category,
