@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::Timestamp;
 use crate::event::{Admits, EventStatus, TicketType};
-use crate::ids::{GaAreaId, SeatId, TicketTypeId};
+use crate::ids::{GaAreaId, ListingId, SeatId, TicketId, TicketTypeId};
 use crate::money::{Money, MoneyError};
 
 /// How long a hold lasts unless configured otherwise: long enough to type in
@@ -43,27 +43,50 @@ pub struct HoldRequest {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HoldLine {
-    Seat { seat: SeatId, ticket_type: TicketTypeId, unit_price: Money },
-    Ga { area: GaAreaId, quantity: u32, ticket_type: TicketTypeId, unit_price: Money },
+    Seat {
+        seat: SeatId,
+        ticket_type: TicketTypeId,
+        unit_price: Money,
+    },
+    Ga {
+        area: GaAreaId,
+        quantity: u32,
+        ticket_type: TicketTypeId,
+        unit_price: Money,
+    },
+    /// A ticket bought from another fan: `replaces` is revoked and a new
+    /// ticket for the same place is issued to the buyer.
+    Resale {
+        listing: ListingId,
+        replaces: TicketId,
+        seat: Option<SeatId>,
+        area: Option<GaAreaId>,
+        ticket_type: TicketTypeId,
+        unit_price: Money,
+    },
 }
 
 impl HoldLine {
     pub fn units(&self) -> u32 {
         match self {
-            HoldLine::Seat { .. } => 1,
+            HoldLine::Seat { .. } | HoldLine::Resale { .. } => 1,
             HoldLine::Ga { quantity, .. } => *quantity,
         }
     }
 
     pub fn ticket_type(&self) -> TicketTypeId {
         match self {
-            HoldLine::Seat { ticket_type, .. } | HoldLine::Ga { ticket_type, .. } => *ticket_type,
+            HoldLine::Seat { ticket_type, .. }
+            | HoldLine::Ga { ticket_type, .. }
+            | HoldLine::Resale { ticket_type, .. } => *ticket_type,
         }
     }
 
     pub fn unit_price(&self) -> Money {
         match self {
-            HoldLine::Seat { unit_price, .. } | HoldLine::Ga { unit_price, .. } => *unit_price,
+            HoldLine::Seat { unit_price, .. }
+            | HoldLine::Ga { unit_price, .. }
+            | HoldLine::Resale { unit_price, .. } => *unit_price,
         }
     }
 }

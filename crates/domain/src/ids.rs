@@ -70,6 +70,7 @@ id_type! {
     TicketId,
     CheckinId,
     TransferId,
+    ListingId,
     WebhookEndpointId,
     WebhookMessageId,
 }

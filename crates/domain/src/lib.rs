@@ -16,6 +16,7 @@ pub mod hold;
 pub mod ids;
 pub mod money;
 pub mod resale;
+pub mod rotating;
 pub mod seatmap;
 pub mod transfer;
 pub mod venue;

@@ -132,8 +132,8 @@ pub async fn load(app: &Ticketing) -> anyhow::Result<DemoData> {
         let starts_at = evening(days);
         let spec = EventSpec {
             transfer_policy: domain::transfer::TransferPolicy::default(),
-        resale_policy: domain::resale::ResalePolicy::default(),
-        rotating_barcodes: false,
+            resale_policy: domain::resale::ResalePolicy::default(),
+            rotating_barcodes: false,
             title: title.into(),
             description: description.into(),
             category,

@@ -1,6 +1,7 @@
 //! Wiring: configuration, start-up, demo data. The binary in `main.rs` is a
 //! thin shell around [`start`]; tests start servers the same way.
 
+pub mod audit;
 pub mod demo;
 pub mod ops;
 
@@ -20,8 +21,9 @@ pub const DATABASE_URL_DEFAULT: &str = "sqlite://data/robust-ticketing.db";
 pub const BIND_DEFAULT: &str = "127.0.0.1:8080";
 
 /// How often each node tidies expired holds (announcing them to live seat
-/// maps) and sequences new ownership-log entries under a signed tree head:
-/// the longest a sale waits to appear in the public log.
+/// maps), sequences new ownership-log entries under a signed tree head (the
+/// longest a sale waits to appear in the public log) and pays out resale
+/// escrow of events that have ended.
 const HOUSEKEEPING_INTERVAL_MILLIS: u64 = 1_000;
 
 #[derive(Clone, Debug)]
@@ -194,6 +196,9 @@ fn spawn_background(ticketing: &Ticketing, config: &Config) -> (tokio::sync::wat
                 }
                 if let Err(e) = app.sequence_ledger().await {
                     tracing::warn!(error = %e, "ledger sequencing failed");
+                }
+                if let Err(e) = app.release_due_escrow().await {
+                    tracing::warn!(error = %e, "escrow release failed");
                 }
             }
         };

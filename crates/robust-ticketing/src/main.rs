@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use robust_ticketing::{Config, ops};
+use robust_ticketing::{Config, audit, ops};
 use serde::Deserialize;
 use ticketing::accounts::PasswordHashing;
 use ticketing::{Payments, SystemClock, TestGateway};
@@ -60,6 +60,34 @@ enum Command {
         status: String,
         #[arg(long, default_value_t = 50)]
         limit: u32,
+    },
+    /// Audit the public ownership log of a server, or witness its tree heads.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+}
+
+#[derive(Subcommand)]
+enum LedgerCommand {
+    /// Check the tree head signature, every leaf against the signed root, the
+    /// inclusion of tickets' histories, and consistency with a saved head.
+    Verify {
+        /// The server, e.g. https://tickets.example.org
+        #[arg(long)]
+        server: String,
+        /// JSON file with the last verified tree head: checked against, then updated.
+        #[arg(long)]
+        state: Option<PathBuf>,
+        /// A ticket id whose whole history is proven included (repeatable).
+        #[arg(long = "ticket")]
+        tickets: Vec<String>,
+    },
+    /// Record the server's tree head in a witness store, refusing a forked log.
+    Witness {
+        #[arg(long)]
+        server: String,
+        /// Directory of recorded heads (sth-<size>.json, latest.json).
+        #[arg(long)]
+        store: PathBuf,
     },
 }
 
@@ -218,6 +246,31 @@ async fn main() -> anyhow::Result<()> {
                     j.run_at.to_rfc3339(),
                     j.last_error.unwrap_or_default()
                 );
+            }
+            Ok(())
+        }
+        Command::Ledger(LedgerCommand::Verify { server, state, tickets }) => {
+            let report = audit::verify(&server, state.as_deref(), &tickets).await;
+            for line in report.lines() {
+                println!("{line}");
+            }
+            let failed = report.failures().count();
+            if failed > 0 {
+                bail!("the log at {server} does not verify: {failed} check(s) failed");
+            }
+            println!("the log at {server} verifies");
+            Ok(())
+        }
+        Command::Ledger(LedgerCommand::Witness { server, store }) => {
+            let witness = audit::FileWitness::new(&store)?;
+            match audit::witness(&server, &witness).await? {
+                audit::WitnessOutcome::First(head) => {
+                    println!("ok: first tree head of this log recorded on trust: {}", head.describe())
+                }
+                audit::WitnessOutcome::Extended { from, to } => {
+                    println!("ok: {} proven to extend {}; recorded", to.describe(), from.describe())
+                }
+                audit::WitnessOutcome::Unchanged(head) => println!("ok: unchanged since {}", head.describe()),
             }
             Ok(())
         }

@@ -123,7 +123,7 @@ pub struct Availability {
 async fn ga_taken(conn: &mut sqlx::AnyConnection, event: &str, area: &str, now: i64) -> Result<i64> {
     let (held,): (i64,) = sqlx::query_as(
         "SELECT CAST(COALESCE(SUM(l.quantity), 0) AS BIGINT) FROM hold_lines l JOIN holds h ON h.id = l.hold_id \
-         WHERE l.ga_area_id = $1 AND h.event_id = $2 AND h.status = 'active' AND h.expires_at > $3",
+         WHERE l.ga_area_id = $1 AND l.listing_id IS NULL AND h.event_id = $2 AND h.status = 'active' AND h.expires_at > $3",
     )
     .bind(area)
     .bind(event)
@@ -175,11 +175,15 @@ impl Store {
         lines.sort_by_key(|(_, l)| match l {
             HoldLine::Seat { seat, .. } => (0, *seat.as_uuid()),
             HoldLine::Ga { area, .. } => (1, *area.as_uuid()),
+            HoldLine::Resale { listing, .. } => (2, *listing.as_uuid()),
         });
         for (line_no, line) in lines {
             let (seat, area, quantity) = match line {
                 HoldLine::Seat { seat, .. } => (Some(seat.to_string()), None, 1u32),
                 HoldLine::Ga { area, quantity, .. } => (None, Some(area.to_string()), *quantity),
+                HoldLine::Resale { .. } => {
+                    return Err(StoreError::Corrupt("resale lines are held by place_resale_hold".into()).into());
+                }
             };
             if let Some(seat_s) = &seat {
                 let claimed = sqlx::query(
@@ -253,17 +257,29 @@ impl Store {
             return Ok(None);
         };
         let currency_code = currency.clone();
-        let lines: Vec<(Option<String>, Option<String>, i64, String, i64)> = sqlx::query_as(
-            "SELECT seat_id, ga_area_id, quantity, ticket_type_id, unit_price FROM hold_lines WHERE hold_id = $1 ORDER BY line_no",
-        )
-        .bind(hold.to_string())
-        .fetch_all(&self.reader)
-        .await?;
+        let lines: Vec<(Option<String>, Option<String>, i64, String, i64, Option<String>, Option<String>)> =
+            sqlx::query_as(
+                "SELECT seat_id, ga_area_id, quantity, ticket_type_id, unit_price, listing_id, replaces_ticket_id \
+             FROM hold_lines WHERE hold_id = $1 ORDER BY line_no",
+            )
+            .bind(hold.to_string())
+            .fetch_all(&self.reader)
+            .await?;
         let lines = lines
             .into_iter()
-            .map(|(seat, area, quantity, tt, price)| {
+            .map(|(seat, area, quantity, tt, price, listing, replaces)| {
                 let ticket_type: TicketTypeId = id(&tt)?;
                 let unit_price = money(price, &currency_code)?;
+                if let (Some(listing), Some(replaces)) = (listing, replaces) {
+                    return Ok(HoldLine::Resale {
+                        listing: id(&listing)?,
+                        replaces: id(&replaces)?,
+                        seat: opt_id(seat)?,
+                        area: opt_id(area)?,
+                        ticket_type,
+                        unit_price,
+                    });
+                }
                 match (opt_id::<SeatId>(seat)?, opt_id::<GaAreaId>(area)?) {
                     (Some(seat), None) => Ok(HoldLine::Seat { seat, ticket_type, unit_price }),
                     (None, Some(area)) => Ok(HoldLine::Ga {
@@ -309,6 +325,11 @@ impl Store {
             .await
             .map_err(StoreError::from)?;
         let freed = free_claims(&mut tx, &hold.to_string()).await?;
+        sqlx::query("UPDATE listings SET hold_id = NULL, held_until = NULL WHERE hold_id = $1 AND status = 'open'")
+            .bind(hold.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(freed)
     }

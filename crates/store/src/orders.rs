@@ -17,6 +17,9 @@ pub struct NewTicket {
     pub price: Money,
     pub serial: u32,
     pub barcode: String,
+    /// For a resale: the seller's ticket, re-issued to the buyer under the
+    /// same id with `serial` one higher (its old barcode stops working).
+    pub replaces: Option<TicketId>,
 }
 
 #[derive(Clone, Debug)]
@@ -35,6 +38,10 @@ pub struct CompleteOrder<'a> {
     pub outbox: &'a [crate::NewJob],
     /// Log entries for the tickets issued, appended in the same transaction.
     pub ledger: &'a [crate::NewLedgerEntry],
+    /// The hold's lines, for settling resales.
+    pub lines: &'a [domain::hold::HoldLine],
+    /// When a resale seller's escrow may be paid out: after the event.
+    pub escrow_release_after: Timestamp,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -332,7 +339,12 @@ impl Store {
         if taken.rows_affected() != 1 {
             return Err(CompleteOrderError::HoldNotLive);
         }
-        for t in c.tickets {
+        for line in c.lines {
+            if !crate::listings::settle_resale(&mut tx, &hold_s, line, c.escrow_release_after, now).await? {
+                return Err(CompleteOrderError::HoldNotLive);
+            }
+        }
+        for t in c.tickets.iter().filter(|t| t.replaces.is_none()) {
             if let Some(seat) = t.seat {
                 let sold = sqlx::query(
                     "UPDATE seat_claims SET state = 'sold', expires_at = $1 \
@@ -366,7 +378,26 @@ impl Store {
         .bind(now_ms)
         .execute(&mut *tx)
         .await?;
-        for t in c.tickets {
+        for t in c.tickets.iter().filter(|t| t.replaces.is_some()) {
+            let reissued = sqlx::query(
+                "UPDATE tickets SET holder_id = $1, serial = $2, barcode = $3, order_id = $4, price_amount = $5 \
+                 WHERE id = $6 AND serial = $7 AND status = 'valid' AND checked_in_at IS NULL",
+            )
+            .bind(&user_s)
+            .bind(i64::from(t.serial))
+            .bind(&t.barcode)
+            .bind(c.order.to_string())
+            .bind(t.price.amount_minor())
+            .bind(t.id.to_string())
+            .bind(i64::from(t.serial) - 1)
+            .execute(&mut *tx)
+            .await?;
+            if reissued.rows_affected() != 1 {
+                // Used at the gate or changed since it was listed.
+                return Err(CompleteOrderError::HoldNotLive);
+            }
+        }
+        for t in c.tickets.iter().filter(|t| t.replaces.is_none()) {
             sqlx::query(
                 "INSERT INTO tickets (id, order_id, event_id, ticket_type_id, seat_id, ga_area_id, holder_id, status, \
                  serial, barcode, price_amount, currency, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'valid', $8, $9, $10, $11, $12)",

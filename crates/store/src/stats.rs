@@ -48,7 +48,7 @@ impl Store {
         .await?;
         let (held,): (i64,) = sqlx::query_as(
             "SELECT CAST(COALESCE(SUM(l.quantity), 0) AS BIGINT) FROM hold_lines l JOIN holds h ON h.id = l.hold_id \
-             WHERE h.event_id = $1 AND h.status = 'active' AND h.expires_at > $2",
+             WHERE l.listing_id IS NULL AND h.event_id = $1 AND h.status = 'active' AND h.expires_at > $2",
         )
         .bind(&e)
         .bind(now_ms)

@@ -201,9 +201,30 @@ impl Ticketing {
         // failure here charges nothing.
         let mut tickets = Vec::new();
         for line in &hold.lines {
+            if let HoldLine::Resale { replaces, seat, area, ticket_type, unit_price, .. } = line {
+                // The seller's ticket, re-issued to the buyer under a new serial.
+                let current = self
+                    .store
+                    .ticket(*replaces)
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt(format!("listed ticket {replaces} is missing")))?;
+                let serial = current.serial + 1;
+                tickets.push(NewTicket {
+                    id: *replaces,
+                    seat: *seat,
+                    ga_area: *area,
+                    ticket_type: *ticket_type,
+                    price: *unit_price,
+                    serial,
+                    barcode: key.sign(&BarcodeClaims { ticket: *replaces, event: hold.event, serial }),
+                    replaces: Some(*replaces),
+                });
+                continue;
+            }
             let (seat, area) = match line {
                 HoldLine::Seat { seat, .. } => (Some(*seat), None),
                 HoldLine::Ga { area, .. } => (None, Some(*area)),
+                HoldLine::Resale { .. } => unreachable!("handled above"),
             };
             for _ in 0..line.units() {
                 let id = TicketId::new();
@@ -216,14 +237,21 @@ impl Ticketing {
                     price: line.unit_price(),
                     serial,
                     barcode: key.sign(&BarcodeClaims { ticket: id, event: hold.event, serial }),
+                    replaces: None,
                 });
             }
         }
         let outbox = self.order_paid_outbox(order_id, user, &hold, &tickets).await?;
         let mut ledger = Vec::with_capacity(tickets.len());
         for t in &tickets {
-            ledger.push(self.ledger_entry(ledger::EntryKind::Issue, t.id, hold.event, user, self.now()).await?);
+            let kind = if t.replaces.is_some() { ledger::EntryKind::Resale } else { ledger::EntryKind::Issue };
+            ledger.push(self.ledger_entry(kind, t.id, hold.event, user, self.now()).await?);
         }
+        let event = self
+            .store
+            .event(hold.event)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("hold {} names a missing event", hold.id)))?;
         let charge = gateway
             .charge(ChargeRequest {
                 idempotency_key: &payment_key,
@@ -249,6 +277,9 @@ impl Ticketing {
             idempotency_key: cmd.idempotency_key.as_str(),
             outbox: &outbox,
             ledger: &ledger,
+            lines: &hold.lines,
+            // A resale seller is paid once the event has taken place.
+            escrow_release_after: event.ends_at,
         };
         match self.store.complete_order(&complete, self.now()).await {
             Ok(()) => {}

@@ -154,6 +154,8 @@ impl Ticketing {
         if !self.store.set_event_status(event, record.status, to, self.now()).await? {
             return Err(ChangeEventError::Concurrent);
         }
+        // Resale buyers get their money back; sellers are not paid out.
+        self.store.refund_event_escrow(event, self.now()).await?;
         record.status = to;
         Ok(record)
     }

@@ -5,13 +5,18 @@
 //! and syncs its scans later. The server then settles them: the first
 //! admission of a ticket stands; another device's admission of the same
 //! ticket is reported as a conflict (the ticket got in twice).
+//!
+//! For an event with rotating barcodes the manifest also carries each
+//! ticket's rotating secret, so the gate can check the live code's MAC and
+//! age offline; a sync checks them again against each scan's own time.
 
 use domain::Timestamp;
-use domain::barcode::{self, BARCODE_LEN_MAX};
 use domain::checkin::{CheckinOutcome, DEVICE_ID_LEN_MAX, SyncOutcome};
 use domain::ids::{EventId, TicketId, UserId};
+use domain::rotating;
 use store::{EventStats, GateTicket, StoreError};
 
+use crate::checkin::CodeRefusal;
 use crate::{Denied, Ticketing, from_visible};
 
 /// Scans one sync may carry: an offline gate's backlog of a busy hour.
@@ -34,8 +39,17 @@ from_visible!(GateError);
 pub struct GateManifest {
     pub event: EventId,
     pub public_key: [u8; 32],
-    pub tickets: Vec<GateTicket>,
+    /// Whether the event accepts only rotating codes (static barcodes refused).
+    pub rotating_barcodes: bool,
+    pub tickets: Vec<ManifestTicket>,
     pub generated_at: Timestamp,
+}
+
+#[derive(Clone, Debug)]
+pub struct ManifestTicket {
+    pub ticket: GateTicket,
+    /// The ticket's rotating secret, when the event rotates.
+    pub rotating_secret: Option<[u8; 32]>,
 }
 
 #[derive(Clone, Debug)]
@@ -48,6 +62,8 @@ pub struct OfflineScan {
 pub struct SyncResult {
     pub barcode: String,
     pub outcome: SyncOutcome,
+    /// Why the code itself was refused, when it was.
+    pub refusal: Option<CodeRefusal>,
     pub ticket: Option<TicketId>,
     pub checked_in_at: Option<Timestamp>,
 }
@@ -60,14 +76,32 @@ impl Ticketing {
     }
 
     pub async fn gate_manifest(&self, user: UserId, event: EventId) -> Result<GateManifest, GateError> {
-        self.gate_event(user, event).await?;
-        let public_key = self
+        let record = self.gate_event(user, event).await?;
+        let key = self
             .store
-            .event_public_key(event)
+            .event_key(event)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("event {event} has no signing key")))?;
-        let tickets = self.store.gate_tickets(event).await?;
-        Ok(GateManifest { event, public_key, tickets, generated_at: self.now() })
+        let secret = key.secret_bytes();
+        let tickets = self
+            .store
+            .gate_tickets(event)
+            .await?
+            .into_iter()
+            .map(|ticket| ManifestTicket {
+                rotating_secret: record
+                    .rotating_barcodes
+                    .then(|| rotating::ticket_secret(&secret, ticket.id, ticket.serial)),
+                ticket,
+            })
+            .collect();
+        Ok(GateManifest {
+            event,
+            public_key: key.public_bytes(),
+            rotating_barcodes: record.rotating_barcodes,
+            tickets,
+            generated_at: self.now(),
+        })
     }
 
     /// Settles scans an offline gate made. Scan times in the future are
@@ -86,24 +120,17 @@ impl Ticketing {
         if scans.is_empty() || scans.len() > SYNC_SCANS_MAX {
             return Err(GateError::BadBatch);
         }
-        self.gate_event(user, event).await?;
+        let record = self.gate_event(user, event).await?;
+        let rotating_event = record.rotating_barcodes.then_some(event);
         let now = self.now();
         let mut results = Vec::with_capacity(scans.len());
         for scan in scans {
             let scanned_at = chrono::SubsecRound::trunc_subsecs(scan.scanned_at, 3).min(now);
-            let verified = if scan.barcode.len() > BARCODE_LEN_MAX {
-                None
-            } else {
-                match barcode::peek(&scan.barcode) {
-                    Ok(claims) => match self.store.event_public_key(claims.event).await? {
-                        Some(key) => barcode::verify(&key, &scan.barcode).ok(),
-                        None => None,
-                    },
-                    Err(_) => None,
-                }
-            };
+            // The code is judged as of when it was scanned: a screenshot
+            // shown to a gate offline is as stale as one shown online.
+            let verified = self.verify_code(&scan.barcode, rotating_event, scanned_at).await?;
             let result = match verified {
-                Some(claims) => {
+                Ok(claims) => {
                     let entry = self.check_in_entry(&claims, scanned_at).await?;
                     let record =
                         self.store.sync_check_in(event, &claims, user, device, scanned_at, entry.as_ref()).await?;
@@ -111,15 +138,17 @@ impl Ticketing {
                     SyncResult {
                         barcode: scan.barcode,
                         outcome: record.outcome,
+                        refusal: None,
                         ticket: known.then_some(claims.ticket),
                         checked_in_at: record.checked_in_at,
                     }
                 }
-                None => {
+                Err(refusal) => {
                     self.store.log_rejected_scan(event, CheckinOutcome::Invalid, user, scanned_at).await?;
                     SyncResult {
                         barcode: scan.barcode,
                         outcome: SyncOutcome::Refused(CheckinOutcome::Invalid),
+                        refusal: Some(refusal),
                         ticket: None,
                         checked_in_at: None,
                     }

@@ -49,6 +49,7 @@ pub(crate) fn inventory_of(lines: &[HoldLine]) -> (Vec<SeatId>, Vec<GaAreaId>) {
             HoldLine::Seat { seat, .. } => seats.push(*seat),
             HoldLine::Ga { area, .. } if !areas.contains(area) => areas.push(*area),
             HoldLine::Ga { .. } => {}
+            HoldLine::Resale { .. } => {}
         }
     }
     (seats, areas)

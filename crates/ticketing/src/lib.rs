@@ -17,6 +17,7 @@ pub mod live;
 pub mod organizations;
 pub mod ownership;
 pub mod payments;
+pub mod resale;
 pub mod seating;
 pub mod transfers;
 pub mod venues;

@@ -667,6 +667,9 @@ pub struct HoldItemDto {
     pub seat_id: Option<Uuid>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ga_area_id: Option<Uuid>,
+    /// For a resale purchase: the listing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listing_id: Option<Uuid>,
     pub quantity: u32,
     pub ticket_type_id: Uuid,
     /// Locked in when the hold was placed.
@@ -702,13 +705,17 @@ impl HoldResponse {
                 .lines
                 .iter()
                 .map(|l| {
-                    let (seat_id, ga_area_id) = match l {
-                        HoldLine::Seat { seat, .. } => (Some(*seat.as_uuid()), None),
-                        HoldLine::Ga { area, .. } => (None, Some(*area.as_uuid())),
+                    let (seat_id, ga_area_id, listing_id) = match l {
+                        HoldLine::Seat { seat, .. } => (Some(*seat.as_uuid()), None, None),
+                        HoldLine::Ga { area, .. } => (None, Some(*area.as_uuid()), None),
+                        HoldLine::Resale { listing, seat, area, .. } => {
+                            (seat.map(|s| *s.as_uuid()), area.map(|a| *a.as_uuid()), Some(*listing.as_uuid()))
+                        }
                     };
                     HoldItemDto {
                         seat_id,
                         ga_area_id,
+                        listing_id,
                         quantity: l.units(),
                         ticket_type_id: *l.ticket_type().as_uuid(),
                         unit_price: l.unit_price().into(),
@@ -769,6 +776,20 @@ pub struct TicketResponse {
     pub checked_in_at: Option<DateTime<Utc>>,
     pub qr_svg_url: String,
     pub qr_png_url: String,
+    /// Only on `GET /api/v1/tickets/{ticket}`, for the holder, when the event's
+    /// barcodes rotate: what the app needs to show the live code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotating: Option<RotatingDto>,
+}
+
+/// What the holder's app needs to show a rotating code: "RT2." + base64url of
+/// the barcode's 101 bytes | step u64 BE | HMAC-SHA256(secret, "rt2" | step BE |
+/// ticket id)[..16], with step = floor(unix seconds / step_secs).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RotatingDto {
+    /// The ticket's rotating secret, base64url without padding.
+    pub secret: String,
+    pub step_secs: i64,
 }
 
 impl From<&TicketRecord> for TicketResponse {
@@ -799,6 +820,7 @@ impl From<&TicketRecord> for TicketResponse {
             checked_in_at: t.checked_in_at,
             qr_svg_url: format!("/api/v1/tickets/{}/qr.svg", t.id),
             qr_png_url: format!("/api/v1/tickets/{}/qr.png", t.id),
+            rotating: None,
         }
     }
 }

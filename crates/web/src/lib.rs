@@ -88,7 +88,7 @@ pub fn metrics_handle() -> PrometheusHandle {
         Money is {amount, currency} in minor units; times are RFC 3339; errors are RFC 9457 problem+json."),
     modifiers(&BearerAuth),
     tags((name = "accounts"), (name = "organizations"), (name = "venues"), (name = "events"), (name = "holds"),
-         (name = "orders"), (name = "tickets"), (name = "check-in"), (name = "ledger"), (name = "operations"))
+         (name = "orders"), (name = "tickets"), (name = "check-in"), (name = "resale"), (name = "ledger"), (name = "operations"))
 )]
 struct ApiDoc;
 
@@ -142,6 +142,11 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(tickets::qr_svg))
         .routes(routes!(tickets::qr_png))
         .routes(routes!(transfers::offer))
+        .routes(routes!(resale::create))
+        .routes(routes!(resale::of_event))
+        .routes(routes!(resale::withdraw))
+        .routes(routes!(resale::hold))
+        .routes(routes!(resale::payouts))
         .routes(routes!(transfers::accept))
         .routes(routes!(transfers::incoming))
         .routes(routes!(checkins::create))

@@ -148,6 +148,11 @@ pub const SEAT_PRICE: i64 = 4500;
 pub const GA_PRICE: i64 = 2000;
 
 impl TestApp {
+    /// The test database's URL, for tests that tamper with it directly.
+    pub fn db_url(&self) -> &str {
+        &self._db.url
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.root)
     }

@@ -4,6 +4,7 @@
 mod helpers;
 mod node;
 
+mod audit;
 mod authorization;
 mod backup;
 mod bad_input;
@@ -14,5 +15,6 @@ mod holds;
 mod ledger;
 mod openapi;
 mod orders;
+mod resale;
 mod restart;
 mod transfers;

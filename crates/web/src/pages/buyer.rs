@@ -668,6 +668,12 @@ fn hold_summary(
                             @match line {
                                 HoldLine::Seat { seat, .. } => { td { (seats.get(seat).map(String::as_str).unwrap_or("Seat")) } }
                                 HoldLine::Ga { area, quantity, .. } => { td { (quantity) " × " (areas.get(area).map(String::as_str).unwrap_or("Standing")) } }
+                                HoldLine::Resale { seat, area, .. } => {
+                                    td {
+                                        (seat.and_then(|s| seats.get(&s)).or_else(|| area.and_then(|a| areas.get(&a))).map(String::as_str).unwrap_or("Ticket"))
+                                        " (resale)"
+                                    }
+                                }
                             }
                             td { (types.get(&line.ticket_type()).copied().unwrap_or("Ticket")) }
                             td.num { (money(&line.unit_price())) @if line.units() > 1 { " each" } }

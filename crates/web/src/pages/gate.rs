@@ -168,7 +168,7 @@ pub async fn scan(
         Err(_) => "UTC".to_owned(),
     };
     let result = match state.ticketing.check_in(user, EventId::from_uuid(id), &code).await {
-        Ok(record) => match record.outcome {
+        Ok(ticketing::checkin::CheckinResult { record, refusal }) => match record.outcome {
             CheckinOutcome::Admitted => {
                 ScanResult { admitted: true, heading: "Admitted", reason: "Valid ticket. Let them in.".into() }
             }
@@ -183,7 +183,17 @@ pub async fn scan(
             CheckinOutcome::Invalid => ScanResult {
                 admitted: false,
                 heading: "Invalid ticket",
-                reason: "The code is unreadable, forged or altered.".into(),
+                reason: match refusal {
+                    None | Some(ticketing::checkin::CodeRefusal::Unreadable) => {
+                        "The code is unreadable, forged or altered.".into()
+                    }
+                    Some(r) => {
+                        let (_, detail) = crate::routes::checkins::refusal_text(r);
+                        let mut detail = detail.to_owned();
+                        detail[..1].make_ascii_uppercase();
+                        detail + "."
+                    }
+                },
             },
             CheckinOutcome::WrongEvent => ScanResult {
                 admitted: false,

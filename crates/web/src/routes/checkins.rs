@@ -3,12 +3,35 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use domain::checkin::CheckinOutcome;
 use domain::ids::EventId;
+use domain::rotating::RotatingError;
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::dto::{CheckinRequest, CheckinResponse, ProblemDto};
 use crate::extract::{ApiJson, ApiPath, AuthUser};
 use crate::problem::Problem;
+use ticketing::checkin::CodeRefusal;
+
+/// Why a code was refused, as a short `reason` for machines and a detail
+/// a gate can read out to the holder. Shared with the gate page and sync.
+pub(crate) fn refusal_text(refusal: CodeRefusal) -> (&'static str, &'static str) {
+    match refusal {
+        CodeRefusal::Unreadable => ("unreadable", "not a valid ticket: the barcode is unreadable, forged or altered"),
+        CodeRefusal::Rotating(RotatingError::Stale) => {
+            ("code_stale", "this code is older than a minute \u{2014} ask the holder to show the live code in the app")
+        }
+        CodeRefusal::Rotating(RotatingError::Future) => {
+            ("code_in_future", "this code is from the future: the holder's phone or this gate has the wrong time")
+        }
+        CodeRefusal::Rotating(RotatingError::BadMac) => {
+            ("code_not_for_ticket", "not a valid ticket: the live code was not made for this ticket")
+        }
+        CodeRefusal::LiveCodeRequired => (
+            "live_code_required",
+            "this event needs the live code from the app; screenshots and printouts are not accepted",
+        ),
+    }
+}
 
 /// Scan a ticket at a gate of this event. A ticket is admitted at most once.
 #[utoipa::path(post, path = "/api/v1/events/{event}/checkins", tag = "check-in", security(("bearer" = [])),
@@ -23,7 +46,8 @@ pub async fn create(
     ApiPath(event): ApiPath<Uuid>,
     ApiJson(req): ApiJson<CheckinRequest>,
 ) -> Result<(StatusCode, Json<CheckinResponse>), Problem> {
-    let record = state.ticketing.check_in(user, EventId::from_uuid(event), &req.barcode).await?;
+    let scan = state.ticketing.check_in(user, EventId::from_uuid(event), &req.barcode).await?;
+    let record = scan.record;
     let result = record.outcome.as_str();
     let ticket_id = record.ticket.map(|t| t.to_string());
     match record.outcome {
@@ -48,11 +72,10 @@ pub async fn create(
             .with("ticket_id", ticket_id)
             .with("checked_in_at", at))
         }
-        CheckinOutcome::Invalid => Err(Problem::unprocessable(
-            "ticket-invalid",
-            "not a valid ticket: the barcode is unreadable, forged or altered",
-        )
-        .with("result", result)),
+        CheckinOutcome::Invalid => {
+            let (reason, detail) = refusal_text(scan.refusal.unwrap_or(CodeRefusal::Unreadable));
+            Err(Problem::unprocessable("ticket-invalid", detail).with("result", result).with("reason", reason))
+        }
         CheckinOutcome::WrongEvent => {
             Err(Problem::unprocessable("ticket-wrong-event", "this ticket is for a different event")
                 .with("result", result)

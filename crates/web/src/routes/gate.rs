@@ -5,6 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use domain::checkin::SyncOutcome;
 use domain::ids::EventId;
+use domain::rotating::{ROTATION_MAX_AGE_STEPS, ROTATION_STEP_SECS};
 use serde::{Deserialize, Serialize};
 use ticketing::gate::OfflineScan;
 use utoipa::ToSchema;
@@ -18,7 +19,11 @@ use crate::problem::Problem;
 /// How a barcode is built, for gates that verify offline.
 const BARCODE_FORMAT: &str = "RT1. + base64url(no padding) of: 1 byte version (1) | 16 bytes ticket id | \
 16 bytes event id | 4 bytes serial, big-endian | 64 bytes Ed25519 signature. The signature covers the ASCII \
-bytes 'robust-ticketing/ticket-barcode/v1' followed by the first 37 bytes.";
+bytes 'robust-ticketing/ticket-barcode/v1' followed by the first 37 bytes. \
+A rotating code is RT2. + base64url(no padding) of: the 101 bytes of the barcode above | 8 bytes step, \
+big-endian | the first 16 bytes of HMAC-SHA256(key = the ticket's rotating_secret, message = ASCII 'rt2' | \
+step as 8 bytes big-endian | 16 bytes ticket id), where step = floor(unix seconds / rotation_step_secs). \
+Accept a code whose step is at most rotation_max_age_steps behind the gate's clock and at most one ahead.";
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct GateTicketDto {
@@ -28,6 +33,10 @@ pub struct GateTicketDto {
     /// valid or revoked.
     pub status: &'static str,
     pub checked_in_at: Option<DateTime<Utc>>,
+    /// The ticket's rotating secret (HMAC key), base64url without padding;
+    /// only when the event's barcodes rotate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotating_secret: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -36,6 +45,10 @@ pub struct GateManifestResponse {
     /// The event's Ed25519 public key, base64url without padding.
     pub public_key: String,
     pub barcode_format: &'static str,
+    /// static (RT1 barcodes and RT2 codes accepted) or rotating (only RT2 codes).
+    pub barcodes: &'static str,
+    pub rotation_step_secs: i64,
+    pub rotation_max_age_steps: i64,
     pub tickets: Vec<GateTicketDto>,
     pub generated_at: DateTime<Utc>,
 }
@@ -55,14 +68,18 @@ pub async fn manifest(
         event_id: *m.event.as_uuid(),
         public_key: URL_SAFE_NO_PAD.encode(m.public_key),
         barcode_format: BARCODE_FORMAT,
+        barcodes: if m.rotating_barcodes { "rotating" } else { "static" },
+        rotation_step_secs: ROTATION_STEP_SECS,
+        rotation_max_age_steps: ROTATION_MAX_AGE_STEPS,
         tickets: m
             .tickets
             .iter()
             .map(|t| GateTicketDto {
-                id: *t.id.as_uuid(),
-                serial: t.serial,
-                status: if t.valid { "valid" } else { "revoked" },
-                checked_in_at: t.checked_in_at,
+                id: *t.ticket.id.as_uuid(),
+                serial: t.ticket.serial,
+                status: if t.ticket.valid { "valid" } else { "revoked" },
+                checked_in_at: t.ticket.checked_in_at,
+                rotating_secret: t.rotating_secret.map(|s| URL_SAFE_NO_PAD.encode(s)),
             })
             .collect(),
         generated_at: m.generated_at,
@@ -87,6 +104,10 @@ pub struct SyncResultDto {
     pub barcode: String,
     /// admitted, conflict (admitted elsewhere first), already_checked_in, invalid, wrong_event or revoked.
     pub result: &'static str,
+    /// Why the code itself was refused (result invalid): unreadable, code_stale,
+    /// code_in_future, code_not_for_ticket or live_code_required.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
     pub ticket_id: Option<Uuid>,
     pub checked_in_at: Option<DateTime<Utc>>,
     /// For a conflict: the device that admitted the ticket first (null: online).
@@ -125,6 +146,7 @@ pub async fn sync(
                 SyncResultDto {
                     barcode: r.barcode,
                     result,
+                    reason: r.refusal.map(|f| crate::routes::checkins::refusal_text(f).0),
                     ticket_id: r.ticket.map(|t| *t.as_uuid()),
                     checked_in_at: r.checked_in_at,
                     first_device_id,

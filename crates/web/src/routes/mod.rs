@@ -12,6 +12,7 @@ pub mod live;
 pub mod ops;
 pub mod orders;
 pub mod organizations;
+pub mod resale;
 pub mod tickets;
 pub mod transfers;
 pub mod venues;

@@ -6,7 +6,11 @@ use domain::ids::{TicketId, UserId};
 use store::TicketRecord;
 use uuid::Uuid;
 
-use crate::dto::{ProblemDto, TicketListResponse, TicketResponse};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use domain::rotating::ROTATION_STEP_SECS;
+
+use crate::dto::{ProblemDto, RotatingDto, TicketListResponse, TicketResponse};
 use crate::extract::{ApiPath, AuthUser};
 use crate::problem::Problem;
 use crate::{AppState, qr};
@@ -40,7 +44,11 @@ pub async fn get(
     ApiPath(ticket): ApiPath<Uuid>,
 ) -> Result<Json<TicketResponse>, Problem> {
     let t = own_ticket(&state, user, ticket).await?;
-    Ok(Json(TicketResponse::from(&t)))
+    let mut response = TicketResponse::from(&t);
+    if let Some(secret) = state.ticketing.ticket_rotating_secret(&t).await? {
+        response.rotating = Some(RotatingDto { secret: URL_SAFE_NO_PAD.encode(secret), step_secs: ROTATION_STEP_SECS });
+    }
+    Ok(Json(response))
 }
 
 /// The ticket's QR code as SVG.

@@ -1,0 +1,138 @@
+//! Resale: the price cap, royalty plus escrow adding up to the payment,
+//! escrow released only after the event, the seller's barcode revoked.
+
+use chrono::Duration;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+async fn list(app: &TestApp, token: &str, ticket: &str, amount: i64) -> reqwest::Response {
+    app.post(
+        &format!("/api/v1/tickets/{ticket}/listings"),
+        Some(token),
+        &json!({"price": {"amount": amount, "currency": "EUR"}}),
+    )
+    .await
+}
+
+async fn payouts(app: &TestApp, token: &str) -> Value {
+    app.get("/api/v1/me/payouts", Some(token)).await.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_resale_respects_the_cap_splits_to_the_cent_and_pays_the_seller_after_the_event() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 4, 10).await;
+    let seller = app.signup("seller@example.org").await;
+    let order = app.buy(&seller.token, &f.event_id, &[&f.seats[0]], &[]).await;
+    let ticket = order["tickets"][0]["id"].as_str().unwrap().to_owned();
+    let old_barcode = order["tickets"][0]["barcode"].as_str().unwrap().to_owned();
+
+    // Face value 45.00, default cap +10 %: 49.50 is the most.
+    let p = assert_problem(list(&app, &seller.token, &ticket, 4951).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(p["detail"].as_str().unwrap().contains("49.50"), "{p}");
+    let r = list(&app, &seller.token, &ticket, 4950).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let listing: Value = r.json().await.unwrap();
+    assert_eq!(listing["price"]["amount"], 4950);
+    let (royalty, escrow) =
+        (listing["royalty"]["amount"].as_i64().unwrap(), listing["seller_receives"]["amount"].as_i64().unwrap());
+    assert_eq!(royalty, 247, "5 % royalty, rounded down");
+    assert_eq!(royalty + escrow, 4950, "royalty and escrow add up to the price to the cent");
+    assert_problem(list(&app, &seller.token, &ticket, 4000).await, StatusCode::CONFLICT).await;
+
+    // Listed publicly on the event.
+    let listings: Value = app.get(&format!("/api/v1/events/{}/listings", f.event_id), None).await.json().await.unwrap();
+    assert_eq!(listings["items"][0]["id"], listing["id"]);
+    assert_eq!(listings["items"][0]["seat"]["row"], "R0");
+
+    // The seller cannot buy it back; a buyer holds it, a second buyer cannot.
+    let id = listing["id"].as_str().unwrap();
+    let r = app.post(&format!("/api/v1/listings/{id}/holds"), Some(&seller.token), &json!({})).await;
+    assert_problem(r, StatusCode::CONFLICT).await;
+    let buyer = app.signup("buyer@example.org").await;
+    let other = app.signup("other@example.org").await;
+    let r = app.post(&format!("/api/v1/listings/{id}/holds"), Some(&buyer.token), &json!({})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let hold: Value = r.json().await.unwrap();
+    assert_eq!(hold["total"]["amount"], 4950);
+    let r = app.post(&format!("/api/v1/listings/{id}/holds"), Some(&other.token), &json!({})).await;
+    assert_problem(r, StatusCode::CONFLICT).await;
+
+    let charged_before = app.gateway.net_charged_minor();
+    let r = app.order(&buyer.token, hold["id"].as_str().unwrap(), "resale-1", "tok_ok").await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    let bought: Value = app.get("/api/v1/me/tickets", Some(&buyer.token)).await.json().await.unwrap();
+    let new_ticket = &bought["items"][0];
+    assert_eq!(new_ticket["id"], ticket.as_str(), "the same place, now the buyer's");
+    assert_eq!(app.gateway.net_charged_minor() - charged_before, 4950, "the buyer paid the listed price");
+    let sellers: Value = app.get("/api/v1/me/tickets", Some(&seller.token)).await.json().await.unwrap();
+    assert!(sellers["items"].as_array().unwrap().is_empty());
+
+    // The seller's barcode is dead; the buyer's works; the log shows both steps.
+    let p = assert_problem(
+        app.checkin(&f.org.owner.token, &f.event_id, &old_barcode).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(p["result"], "revoked");
+    let r = app.checkin(&f.org.owner.token, &f.event_id, new_ticket["barcode"].as_str().unwrap()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let history: Value = app.get(&format!("/api/v1/tickets/{ticket}/history"), None).await.json().await.unwrap();
+    let kinds: Vec<&str> = history["entries"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["issue", "resale", "check_in"]);
+
+    // Escrow: held until the event has taken place, then released.
+    let p = payouts(&app, &seller.token).await;
+    assert_eq!(p["items"][0]["status"], "held");
+    assert_eq!(p["items"][0]["amount"]["amount"], escrow);
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    assert_eq!(payouts(&app, &seller.token).await["items"][0]["status"], "held", "not before the event");
+    app.clock.advance(Duration::days(31));
+    let seller_token = app.login("seller@example.org").await;
+    let mut released = false;
+    for _ in 0..50 {
+        if payouts(&app, &seller_token).await["items"][0]["status"] == "released" {
+            released = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(released, "escrow is paid out once the event has ended");
+}
+
+#[tokio::test]
+async fn cancelling_the_event_refunds_escrow_and_listings_can_be_withdrawn() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 4, 10).await;
+    let seller = app.signup("seller@example.org").await;
+    let order = app.buy(&seller.token, &f.event_id, &[&f.seats[0], &f.seats[1]], &[]).await;
+    let (a, b) = (order["tickets"][0]["id"].as_str().unwrap(), order["tickets"][1]["id"].as_str().unwrap());
+
+    let kept: Value = list(&app, &seller.token, b, 4500).await.json().await.unwrap();
+    let r = app.delete(&format!("/api/v1/listings/{}", kept["id"].as_str().unwrap()), Some(&seller.token)).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let listings: Value = app.get(&format!("/api/v1/events/{}/listings", f.event_id), None).await.json().await.unwrap();
+    assert!(listings["items"].as_array().unwrap().is_empty());
+
+    let listing: Value = list(&app, &seller.token, a, 4000).await.json().await.unwrap();
+    let buyer = app.signup("buyer@example.org").await;
+    let hold: Value = app
+        .post(&format!("/api/v1/listings/{}/holds", listing["id"].as_str().unwrap()), Some(&buyer.token), &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        app.order(&buyer.token, hold["id"].as_str().unwrap(), "resale-2", "tok_ok").await.status(),
+        StatusCode::CREATED
+    );
+    let r = app.post(&format!("/api/v1/events/{}/cancel", f.event_id), Some(&f.org.owner.token), &json!({})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(payouts(&app, &seller.token).await["items"][0]["status"], "refunded");
+
+    // Used or foreign tickets cannot be listed.
+    let stranger = app.signup("stranger@example.org").await;
+    assert_problem(list(&app, &stranger.token, a, 100).await, StatusCode::NOT_FOUND).await;
+}
