@@ -256,6 +256,7 @@ async fn render_event(
     let ga_remaining: HashMap<GaAreaId, u32> = view.availability.ga.iter().map(|(a, _, r)| (*a, *r)).collect();
     let ga_name: HashMap<GaAreaId, &str> = view.map.ga_areas.iter().map(|a| (a.id, a.name.as_str())).collect();
     let seat_count: usize = view.map.sections.iter().flat_map(|s| &s.rows).map(|r| r.seats.len()).sum();
+    let listings = state.ticketing.event_listings(viewer.user, e.id).await.unwrap_or_default();
     let island = json!({
         "event_id": e.id.to_string(),
         "venue_id": e.venue.to_string(),
@@ -388,6 +389,28 @@ async fn render_event(
                 }
             } @else if effective == EventStatus::Published {
                 p.panel { "Tickets are not on sale right now." }
+            }
+            @if !listings.is_empty() && effective == EventStatus::Published {
+                section.panel aria-labelledby="resale-h" {
+                    h2 #resale-h { "From other fans" }
+                    p.hint { "Resold at most at the organizer's price cap. The old ticket stops working and you get a new one." }
+                    ul.resale {
+                        @for l in &listings {
+                            li {
+                                form method="post" action={ "/listings/" (l.id) "/hold" } {
+                                    (csrf_field(viewer))
+                                    @match (&l.seat, &l.ga_area_name) {
+                                        (Some((section, row, seat)), _) => { (section) ", row " (row) ", seat " (seat) }
+                                        (None, Some(area)) => { (area) }
+                                        _ => { (l.ticket_type_name) }
+                                    }
+                                    " – " strong { (money(&l.price)) } " "
+                                    button.button.small type="submit" { "Buy" }
+                                }
+                            }
+                        }
+                    }
+                }
             }
             (json_island("event-data", &island))
         }
@@ -1113,12 +1136,37 @@ pub async fn accept_transfer(
 fn transfer_message(viewer: &Viewer, status: StatusCode, message: &str) -> Response {
     let body = html! {
         section.panel {
-            h1 { "Passing on a ticket" }
+            h1 { "Your tickets" }
             (alert(message))
             p { a.button.primary href="/tickets" { "Back to my tickets" } }
         }
     };
-    page(viewer, status, "Passing on a ticket", Section::Tickets, &[], body)
+    page(viewer, status, "Your tickets", Section::Tickets, &[], body)
+}
+
+pub async fn hold_listing(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    Path(listing): Path<String>,
+    form: Fields,
+) -> Response {
+    let Ok(listing_id) = listing.parse::<Uuid>() else {
+        return super::not_found_page();
+    };
+    let Some(user) = viewer.user else {
+        return signin_redirect("/");
+    };
+    if !csrf_ok(&headers, form.csrf()) {
+        return transfer_message(&viewer, StatusCode::FORBIDDEN, "This page was open too long. Please try again.");
+    }
+    match state.ticketing.hold_listing(user, domain::ids::ListingId::from_uuid(listing_id)).await {
+        Ok(hold) => Redirect::to(&format!("/checkout/{}", hold.id)).into_response(),
+        Err(e) => {
+            let (status, detail, _) = problem_detail(e.into()).await;
+            transfer_message(&viewer, status, &detail)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -54,6 +54,7 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/tickets/{ticket}/qr.png", get(buyer::ticket_qr))
         .route("/tickets/{ticket}/transfer", post(buyer::offer_transfer))
         .route("/transfers/{transfer}/accept", post(buyer::accept_transfer))
+        .route("/listings/{listing}/hold", post(buyer::hold_listing))
         .route("/signup", get(account::signup_form).post(account::signup))
         .route("/signin", get(account::signin_form).post(account::signin))
         .route("/signout", get(account::signout_form).post(account::signout))
