@@ -667,3 +667,22 @@ pub async fn witness(server: &str, witness: &dyn Witness) -> anyhow::Result<Witn
     witness.record(&head)?;
     Ok(WitnessOutcome::Extended { from: recorded, to: head })
 }
+
+/// Cross-checks what two witnesses were shown. Each may have seen a history
+/// that is consistent in itself; a log that showed them different histories
+/// is caught here: two signed heads of one size with different roots, or a
+/// larger head that the log cannot prove extends the smaller one. Returns why
+/// the log forked, or `None` when both heads belong to one history.
+pub async fn compare_witnesses(server: &str, a: &dyn Witness, b: &dyn Witness) -> anyhow::Result<Option<String>> {
+    let (Some(a), Some(b)) = (a.latest()?, b.latest()?) else {
+        anyhow::bail!("both witnesses need a recorded tree head");
+    };
+    for head in [&a, &b] {
+        if !head.signature_verifies() {
+            anyhow::bail!("a recorded head ({}) is not signed by its log key", head.describe());
+        }
+    }
+    let (older, newer) = if a.tree_size <= b.tree_size { (&a, &b) } else { (&b, &a) };
+    let client = LogClient::new(server)?;
+    Ok(consistency_problem(&client, older, newer).await)
+}

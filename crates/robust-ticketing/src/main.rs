@@ -89,6 +89,15 @@ enum LedgerCommand {
         #[arg(long)]
         store: PathBuf,
     },
+    /// Cross-check two witness stores: detects a log that showed them
+    /// different histories.
+    Compare {
+        #[arg(long)]
+        server: String,
+        /// Two witness directories.
+        #[arg(long = "store", num_args = 2, required = true)]
+        stores: Vec<PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -273,6 +282,16 @@ async fn main() -> anyhow::Result<()> {
                 audit::WitnessOutcome::Unchanged(head) => println!("ok: unchanged since {}", head.describe()),
             }
             Ok(())
+        }
+        Command::Ledger(LedgerCommand::Compare { server, stores }) => {
+            let (a, b) = (audit::FileWitness::new(&stores[0])?, audit::FileWitness::new(&stores[1])?);
+            match audit::compare_witnesses(&server, &a, &b).await? {
+                None => {
+                    println!("ok: both witnesses saw one history");
+                    Ok(())
+                }
+                Some(why) => bail!("FAILED: the log forked: {why}"),
+            }
         }
         Command::Serve(args) => {
             let log_json = args.log_json || file.log_json.unwrap_or(false);

@@ -282,3 +282,33 @@ async fn the_cli_exits_non_zero_when_the_log_does_not_verify() {
     assert!(stdout.contains("FAILED: root"), "{stdout}");
     assert!(stderr.contains("does not verify"), "{stderr}");
 }
+
+#[tokio::test]
+async fn a_log_that_shows_two_witnesses_different_histories_is_caught_when_they_compare() {
+    let app = spawn_app().await;
+    let (f, buyer, _) = log_of_four(&app).await;
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let [a, b, c] = [0, 1, 2].map(|i| FileWitness::new(dirs[i].path()).unwrap());
+    audit::witness(&app.root, &a).await.unwrap();
+    app.buy(&buyer.token, &f.event_id, &[&f.seats[5]], &[]).await;
+    wait_for_size(&app, 5).await;
+    audit::witness(&app.root, &b).await.unwrap();
+    assert_eq!(audit::compare_witnesses(&app.root, &a, &b).await.unwrap(), None, "one history, two sizes");
+
+    // The log signs another history of the same size for a third witness.
+    let honest = b.latest().unwrap().unwrap();
+    let pool = database(&app).await;
+    let (secret,): (Vec<u8>,) =
+        sqlx::query_as("SELECT secret FROM ledger_keys WHERE name = 'log-signing'").fetch_one(&pool).await.unwrap();
+    let key = ed25519_dalek::SigningKey::from_bytes(&secret.try_into().unwrap());
+    let mut forked = honest.clone();
+    forked.root_hash[0] ^= 1;
+    forked.signature = ledger::sign_tree_head(&key, &forked.tree_head());
+    assert!(forked.signature_verifies(), "a validly signed, different history");
+    c.record(&forked).unwrap();
+
+    let why = audit::compare_witnesses(&app.root, &b, &c).await.unwrap().expect("same size, two roots");
+    assert!(why.contains("two different roots"), "{why}");
+    let why = audit::compare_witnesses(&app.root, &a, &c).await.unwrap().expect("not an extension");
+    assert!(why.contains("does not verify"), "{why}");
+}
