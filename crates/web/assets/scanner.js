@@ -5,7 +5,13 @@
 // scans, admits or rejects at once, and queues the scan; the queue syncs when
 // the network is back, and the server reports tickets admitted at two
 // offline gates as conflicts.
+//
+// Rotating codes (RT2., see rotating.js) are checked offline too: the
+// embedded barcode's signature, then the MAC with the ticket's rotating
+// secret from the manifest, then the code's age against this device's clock.
+// When the manifest says the event rotates, static RT1 barcodes are refused.
 import { api, ApiError, readIsland } from './api.js';
+import { b64urlBytes, hmacKey, macEqual, rotationMac, splitRotating } from './rotating.js';
 
 const data = readIsland('gate-data');
 const eventId = data?.event_id;
@@ -34,7 +40,9 @@ const save = (name, value) => { try { localStorage.setItem(key(name), JSON.strin
 let deviceId = localStorage.getItem('rt-gate-device');
 if (!deviceId) { deviceId = crypto.randomUUID(); localStorage.setItem('rt-gate-device', deviceId); }
 
-let manifest = load('manifest', null); // {public_key, event_id, tickets: {id: [serial, status, checked]}, generated_at}
+// {public_key, event_id, barcodes, rotation_step_secs, rotation_max_age_steps,
+//  tickets: {id: [serial, status, checked, rotating_secret?]}, generated_at}
+let manifest = load('manifest', null);
 let publicKey = null;
 const admittedHere = new Set(load('admitted', []));
 let queue = load('queue', []);
@@ -60,12 +68,16 @@ const REASONS = {
   wrong_event: ['Wrong event', 'This ticket is for a different event.'],
   revoked: ['Revoked', 'This ticket was refunded or re-issued. It does not admit.'],
 };
+// Why a code was refused, beyond "invalid" (the server's `reason`).
+const REFUSALS = {
+  code_stale: 'This code is older than a minute. Ask the holder to show the live code in the app.',
+  code_in_future: "This code is from the future: the holder's phone or this gate has the wrong time.",
+  code_not_for_ticket: 'The live code was not made for this ticket.',
+  live_code_required: 'This event needs the live code from the app; screenshots and printouts are not accepted.',
+};
+// Steps a code may be ahead of this device's clock (ROTATION_MAX_AHEAD_STEPS).
+const ROTATION_MAX_AHEAD_STEPS = 1;
 
-function b64urlBytes(s) {
-  const pad = s.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(s.length / 4) * 4, '=');
-  const bin = atob(pad);
-  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
-}
 const hex = (b) => [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
 const uuid = (b) => { const h = hex(b); return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`; };
 
@@ -75,11 +87,28 @@ async function importKey() {
   return publicKey;
 }
 
-// Offline decision; returns [result, ticketId].
+// Checks a rotating code's MAC and age; returns a refusal reason or null.
+async function checkRotation(secret, ticketIdBytes, { step, mac }) {
+  const expected = await rotationMac(await hmacKey(secret), ticketIdBytes, step);
+  if (!macEqual(expected, mac)) return 'code_not_for_ticket';
+  const current = Math.floor(Date.now() / 1000 / manifest.rotation_step_secs);
+  if (step > current + ROTATION_MAX_AHEAD_STEPS) return 'code_in_future';
+  if (current - step > manifest.rotation_max_age_steps) return 'code_stale';
+  return null;
+}
+
+// Offline decision; returns [result, ticketId, reason?].
 async function verifyLocally(code) {
-  if (!code.startsWith('RT1.')) return ['invalid', null];
+  const rotatingCode = code.startsWith('RT2.');
+  if (!rotatingCode && !code.startsWith('RT1.')) return ['invalid', null];
   let bytes;
   try { bytes = b64urlBytes(code.slice(4)); } catch { return ['invalid', null]; }
+  let rotation = null;
+  if (rotatingCode) {
+    rotation = splitRotating(bytes);
+    if (!rotation) return ['invalid', null];
+    bytes = rotation.signed;
+  }
   if (bytes.length !== BARCODE_BYTES || bytes[0] !== 1) return ['invalid', null];
   const ticketId = uuid(bytes.slice(1, 17));
   const event = uuid(bytes.slice(17, 33));
@@ -90,6 +119,19 @@ async function verifyLocally(code) {
   const ok = await crypto.subtle.verify({ name: 'Ed25519' }, await importKey(), bytes.slice(SIGNED_BYTES), signed);
   if (!ok) return ['invalid', ticketId];
   const known = manifest.tickets[ticketId];
+  const rotates = manifest.barcodes === 'rotating';
+  if (rotation) {
+    const secret = known?.[3];
+    if (secret) {
+      const why = await checkRotation(secret, bytes.slice(1, 17), rotation);
+      if (why) return ['invalid', ticketId, why];
+    } else if (rotates) {
+      // A ticket sold after the list was downloaded: no secret to check with.
+      return ['invalid', ticketId];
+    }
+  } else if (rotates) {
+    return ['invalid', ticketId, 'live_code_required'];
+  }
   if (known) {
     const [knownSerial, status, checked] = known;
     if (status === 'revoked' || knownSerial !== serial) return ['revoked', ticketId];
@@ -104,7 +146,7 @@ async function scanOffline(code) {
     show(false, 'Cannot check', 'No network, and this device has not downloaded the ticket list yet. Call a supervisor.');
     return;
   }
-  const [result, ticketId] = await verifyLocally(code);
+  const [result, ticketId, reason] = await verifyLocally(code);
   queue.push({ barcode: code, scanned_at: new Date().toISOString() });
   save('queue', queue);
   if (result === 'admitted') {
@@ -112,7 +154,7 @@ async function scanOffline(code) {
     show(true, 'Admitted', 'Valid ticket (checked on this device, offline). Let them in.');
   } else {
     const [h, r] = REASONS[result];
-    show(false, h, r);
+    show(false, h, REFUSALS[reason] ?? r);
   }
   renderQueue();
 }
@@ -129,7 +171,8 @@ async function scan(raw) {
     if (e instanceof ApiError) {
       const result = e.problem?.result;
       if (result && REASONS[result]) {
-        const [h, why] = REASONS[result];
+        const [h, generic] = REASONS[result];
+        const why = REFUSALS[e.problem?.reason] ?? generic;
         const at = e.problem.checked_in_at ? new Date(e.problem.checked_in_at).toLocaleTimeString() : null;
         show(false, h, at ? `First admitted at ${at}. Do not let it in again.` : why);
       } else {
@@ -147,8 +190,15 @@ async function refreshManifest() {
   try {
     const m = await api(`/events/${eventId}/gate-manifest`);
     const tickets = {};
-    for (const t of m.tickets) tickets[t.id] = [t.serial, t.status, t.checked_in_at ? 1 : 0];
-    manifest = { event_id: m.event_id, public_key: m.public_key, tickets, generated_at: m.generated_at };
+    for (const t of m.tickets) {
+      tickets[t.id] = [t.serial, t.status, t.checked_in_at ? 1 : 0];
+      if (t.rotating_secret) tickets[t.id].push(t.rotating_secret);
+    }
+    manifest = {
+      event_id: m.event_id, public_key: m.public_key, tickets, generated_at: m.generated_at,
+      barcodes: m.barcodes ?? 'static', rotation_step_secs: m.rotation_step_secs ?? 15,
+      rotation_max_age_steps: m.rotation_max_age_steps ?? 3,
+    };
     publicKey = null;
     save('manifest', manifest);
     renderQueue();

@@ -51,7 +51,11 @@ self.addEventListener('fetch', (event) => {
   const path = url.pathname;
   if (path.startsWith('/api/') || path.startsWith('/app/api/')) return;
   if (path.startsWith('/assets/')) {
-    event.respondWith(caches.match(request, { cacheName: ASSETS }).then((hit) => hit || fetch(request)));
+    // Modules import each other without the ?v= of the page's URLs; this
+    // cache holds one build only, so the same file without the query is it.
+    event.respondWith((async () => (await caches.match(request, { cacheName: ASSETS }))
+      || (await caches.match(request, { cacheName: ASSETS, ignoreSearch: true }))
+      || fetch(request))());
     return;
   }
   if (isTicketUrl(path)) {

@@ -17,4 +17,5 @@ mod openapi;
 mod orders;
 mod resale;
 mod restart;
+mod rotating;
 mod transfers;

@@ -9,3 +9,4 @@ mod buyer;
 mod gate;
 mod organizer;
 mod quality;
+mod rotating;

@@ -35,6 +35,8 @@ static ASSETS: &[Asset] = &[
     asset!("sales.js", JS),
     asset!("sales-util.js", JS),
     asset!("scanner.js", JS),
+    asset!("rotating.js", JS),
+    asset!("qrcode.js", JS),
     asset!("icon.svg", "image/svg+xml"),
     asset!("icon-192.png", "image/png"),
     asset!("icon-512.png", "image/png"),

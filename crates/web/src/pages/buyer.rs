@@ -8,6 +8,8 @@ use std::collections::{HashMap, HashSet};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use domain::event::{Admits, Category, EventStatus, TicketType};
 use domain::hold::{GaRequest, HoldLine, HoldRequest, SeatRequest};
@@ -820,7 +822,20 @@ async fn event_facts(
     facts
 }
 
-fn ticket_card(viewer: &Viewer, t: &TicketRecord, timezone: &str) -> Markup {
+/// The rotating secrets of those of `tickets` whose events rotate barcodes:
+/// the page draws their live code itself, also offline. Only the holder
+/// ever sees these pages.
+async fn rotating_secrets(state: &AppState, tickets: &[TicketRecord]) -> HashMap<TicketId, [u8; 32]> {
+    let mut secrets = HashMap::new();
+    for t in tickets {
+        if let Ok(Some(secret)) = state.ticketing.ticket_rotating_secret(t).await {
+            secrets.insert(t.id, secret);
+        }
+    }
+    secrets
+}
+
+fn ticket_card(viewer: &Viewer, t: &TicketRecord, timezone: &str, rotating_secret: Option<&[u8; 32]>) -> Markup {
     let place = match (&t.seat_labels, &t.ga_area_name) {
         (Some((section, row, seat)), _) => format!("{section}, row {row}, seat {seat}"),
         (None, Some(area)) => area.clone(),
@@ -829,8 +844,24 @@ fn ticket_card(viewer: &Viewer, t: &TicketRecord, timezone: &str) -> Markup {
     let revoked = t.status == domain::checkin::TicketStatus::Revoked;
     html! {
         li.ticket data-ticket=(t.id) {
-            div.ticket-qr {
-                img.qr src={ "/tickets/" (t.id) "/qr.png" } width="240" height="240" alt={ "QR code of the ticket for " (place) };
+            @if let Some(secret) = rotating_secret {
+                // tickets.js draws the live code (it changes every
+                // ROTATION_STEP_SECS); a printout or screenshot stops working.
+                div.ticket-qr.rotating
+                    data-rotating-secret=(URL_SAFE_NO_PAD.encode(secret))
+                    data-barcode=(t.barcode)
+                    data-step-secs=(domain::rotating::ROTATION_STEP_SECS) {
+                    canvas.qr-live width="240" height="240" role="img"
+                        aria-label={ "Live QR code of the ticket for " (place) ", renewed every "
+                            (domain::rotating::ROTATION_STEP_SECS) " seconds" } {}
+                    p.qr-countdown.muted aria-live="off" {
+                        noscript { "This event needs the live code: turn on JavaScript to show it." }
+                    }
+                }
+            } @else {
+                div.ticket-qr {
+                    img.qr src={ "/tickets/" (t.id) "/qr.png" } width="240" height="240" alt={ "QR code of the ticket for " (place) };
+                }
             }
             div.ticket-info {
                 p.ticket-place { strong { (place) } }
@@ -845,7 +876,11 @@ fn ticket_card(viewer: &Viewer, t: &TicketRecord, timezone: &str) -> Markup {
                 }
                 details.barcode {
                     summary { "Code for manual entry" }
-                    code { (t.barcode) }
+                    @if rotating_secret.is_some() {
+                        code.live-code { "" }
+                    } @else {
+                        code { (t.barcode) }
+                    }
                 }
                 @if !revoked && t.checked_in_at.is_none() {
                     details.transfer {
@@ -864,7 +899,12 @@ fn ticket_card(viewer: &Viewer, t: &TicketRecord, timezone: &str) -> Markup {
     }
 }
 
-fn tickets_by_event(viewer: &Viewer, tickets: &[TicketRecord], facts: &HashMap<EventId, EventFacts>) -> Markup {
+fn tickets_by_event(
+    viewer: &Viewer,
+    tickets: &[TicketRecord],
+    facts: &HashMap<EventId, EventFacts>,
+    secrets: &HashMap<TicketId, [u8; 32]>,
+) -> Markup {
     let mut order: Vec<EventId> = Vec::new();
     let mut groups: HashMap<EventId, Vec<&TicketRecord>> = HashMap::new();
     for t in tickets {
@@ -885,7 +925,7 @@ fn tickets_by_event(viewer: &Viewer, tickets: &[TicketRecord], facts: &HashMap<E
                     " · " (first.venue_name)
                 }
                 p { a href={ "/events/" (event) "/calendar.ics" } download { "Add to calendar" } }
-                ul.tickets { @for t in group { (ticket_card(viewer, t, tz)) } }
+                ul.tickets { @for t in group { (ticket_card(viewer, t, tz, secrets.get(&t.id))) } }
             }
         }
     }
@@ -903,6 +943,7 @@ pub async fn order_page(State(state): State<AppState>, viewer: Viewer, Path(orde
         Err(e) => return failure(&viewer, e.into()).await,
     };
     let facts = event_facts(&state, user, &order.tickets).await;
+    let secrets = rotating_secrets(&state, &order.tickets).await;
     let body = html! {
         section.panel.confirmation {
             h1 { "You're going!" }
@@ -910,7 +951,7 @@ pub async fn order_page(State(state): State<AppState>, viewer: Viewer, Path(orde
                 "Your " (order.tickets.len()) @if order.tickets.len() == 1 { " ticket is" } @else { " tickets are" } " below and under My tickets, also offline." }
             p { a.button.primary href="/tickets" { "My tickets" } }
         }
-        div data-offline-tickets="1" { (tickets_by_event(&viewer, &order.tickets, &facts)) }
+        div data-offline-tickets="1" { (tickets_by_event(&viewer, &order.tickets, &facts, &secrets)) }
     };
     page(&viewer, StatusCode::OK, "Order confirmed", Section::Tickets, &["tickets.js"], body)
 }
@@ -924,6 +965,7 @@ pub async fn tickets_page(State(state): State<AppState>, viewer: Viewer) -> Resp
         Err(e) => return failure(&viewer, e.into()).await,
     };
     let facts = event_facts(&state, user, &tickets).await;
+    let secrets = rotating_secrets(&state, &tickets).await;
     let incoming = state.ticketing.incoming_transfers(user).await.unwrap_or_default();
     let now = state.ticketing.now();
     let (upcoming, past): (Vec<TicketRecord>, Vec<TicketRecord>) =
@@ -955,10 +997,10 @@ pub async fn tickets_page(State(state): State<AppState>, viewer: Viewer) -> Resp
             }
         }
         div #tickets data-offline-tickets="1" {
-            (tickets_by_event(&viewer, &upcoming, &facts))
+            (tickets_by_event(&viewer, &upcoming, &facts, &secrets))
             @if !past.is_empty() {
                 h2 { "Past events" }
-                (tickets_by_event(&viewer, &past, &facts))
+                (tickets_by_event(&viewer, &past, &facts, &secrets))
             }
         }
     };
