@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod demo;
+pub mod loadtest;
 pub mod ops;
 
 use std::net::SocketAddr;

@@ -61,6 +61,24 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
+    /// Simulate an on-sale over real HTTP and report throughput, latency and the oversell check.
+    Loadtest {
+        /// Target a running server instead of starting one in this process.
+        #[arg(long)]
+        url: Option<String>,
+        /// Database of the in-process server (default: a temporary SQLite file).
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: Option<String>,
+        #[arg(long, default_value_t = 1_000)]
+        buyers: usize,
+        #[arg(long, default_value_t = 500)]
+        seats: usize,
+        #[arg(long, default_value_t = 256)]
+        concurrency: usize,
+        /// Pause between hold and payment, in milliseconds.
+        #[arg(long, default_value_t = 50)]
+        think_ms: u64,
+    },
     /// Audit the public ownership log of a server, or witness its tree heads.
     #[command(subcommand)]
     Ledger(LedgerCommand),
@@ -292,6 +310,20 @@ async fn main() -> anyhow::Result<()> {
                 }
                 Some(why) => bail!("FAILED: the log forked: {why}"),
             }
+        }
+        Command::Loadtest { url, database_url, buyers, seats, concurrency, think_ms } => {
+            init_tracing(false);
+            let report = robust_ticketing::loadtest::run(robust_ticketing::loadtest::LoadConfig {
+                url,
+                database_url,
+                buyers,
+                seats,
+                concurrency,
+                think: std::time::Duration::from_millis(think_ms),
+            })
+            .await?;
+            print!("{report}");
+            Ok(())
         }
         Command::Serve(args) => {
             let log_json = args.log_json || file.log_json.unwrap_or(false);

@@ -1,0 +1,361 @@
+//! `robust-ticketing loadtest`: an on-sale simulated over real HTTP.
+//!
+//! It starts a server in this process (or targets `--url`), creates an event,
+//! and lets N buyers race for its seats: each picks a random seat that looks
+//! free, holds it, waits a moment (reading the checkout page), and pays. It
+//! reports holds and completed checkouts per second, latency percentiles,
+//! errors by kind, and the oversell check: sold units against capacity and
+//! distinct seats. In the same run it measures the same client against the
+//! server's cheapest endpoint (`/healthz`), the HTTP ceiling the checkout
+//! throughput is a fraction of.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+
+/// Attempts one buyer makes before giving up (each a hold on a random seat).
+const ATTEMPTS_PER_BUYER_MAX: usize = 20;
+/// Requests of the HTTP-ceiling measurement.
+const CEILING_REQUESTS: usize = 20_000;
+
+#[derive(Clone, Debug)]
+pub struct LoadConfig {
+    /// A running server; `None` starts one in this process on a fresh SQLite file.
+    pub url: Option<String>,
+    /// `DATABASE_URL` for the in-process server (default: a temporary SQLite file).
+    pub database_url: Option<String>,
+    pub buyers: usize,
+    pub seats: usize,
+    pub concurrency: usize,
+    pub think: Duration,
+}
+
+#[derive(Default)]
+struct Tally {
+    hold_ms: Vec<f64>,
+    order_ms: Vec<f64>,
+    errors: BTreeMap<String, usize>,
+    sold_seats: Vec<String>,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn client(concurrency: usize) -> anyhow::Result<reqwest::Client> {
+    ticketing::install_crypto_provider();
+    Ok(reqwest::Client::builder().pool_max_idle_per_host(concurrency).timeout(Duration::from_secs(60)).build()?)
+}
+
+async fn json_ok(r: reqwest::Response, what: &str) -> anyhow::Result<Value> {
+    let status = r.status();
+    let body: Value = r.json().await.with_context(|| format!("{what}: not JSON"))?;
+    if !status.is_success() {
+        bail!("{what}: {status}: {body}");
+    }
+    Ok(body)
+}
+
+async fn signup(http: &reqwest::Client, api: &str, email: &str) -> anyhow::Result<String> {
+    let body = json!({"email": email, "password": "load-test-password", "name": "Load Tester"});
+    json_ok(http.post(format!("{api}/auth/register")).json(&body).send().await?, "register").await?;
+    let session = json_ok(http.post(format!("{api}/auth/login")).json(&body).send().await?, "login").await?;
+    Ok(session["access_token"].as_str().context("no token")?.to_owned())
+}
+
+/// Creates an organizer, a venue of `seats` seats and a published event.
+async fn setup(http: &reqwest::Client, api: &str, seats: usize) -> anyhow::Result<(String, Vec<String>)> {
+    let owner = signup(http, api, &format!("organizer-{}@loadtest.example", uuid_suffix())).await?;
+    let org = json_ok(
+        http.post(format!("{api}/organizations"))
+            .bearer_auth(&owner)
+            .json(&json!({"name": "Load Test"}))
+            .send()
+            .await?,
+        "organization",
+    )
+    .await?;
+    let org = org["id"].as_str().context("org id")?;
+    let per_row = 50usize;
+    let rows: Vec<Value> = (0..seats.div_ceil(per_row))
+        .map(|i| json!({"label": format!("R{i}"), "seats": per_row.min(seats - i * per_row)}))
+        .collect();
+    let venue = json_ok(
+        http.post(format!("{api}/organizations/{org}/venues"))
+            .bearer_auth(&owner)
+            .json(&json!({"name": "Load Arena", "timezone": "UTC",
+                          "seat_map": {"sections": [{"name": "Main", "price_zone": "main", "rows": rows}]}}))
+            .send()
+            .await?,
+        "venue",
+    )
+    .await?;
+    let starts = chrono::Utc::now() + chrono::Duration::days(7);
+    let event = json_ok(
+        http.post(format!("{api}/organizations/{org}/events"))
+            .bearer_auth(&owner)
+            .json(&json!({"venue_id": venue["id"], "title": "Load Test On-Sale", "category": "concert",
+                          "starts_at": starts, "ends_at": starts + chrono::Duration::hours(3),
+                          "ticket_types": [{"name": "Seat", "price": {"amount": 5000, "currency": "EUR"},
+                                            "price_zone": "main", "max_per_order": 10}]}))
+            .send()
+            .await?,
+        "event",
+    )
+    .await?;
+    let event = event["id"].as_str().context("event id")?.to_owned();
+    json_ok(http.post(format!("{api}/events/{event}/publish")).bearer_auth(&owner).send().await?, "publish").await?;
+    let map = json_ok(
+        http.get(format!("{api}/venues/{}/seat-map", venue["id"].as_str().unwrap_or_default())).send().await?,
+        "map",
+    )
+    .await?;
+    let seat_ids = map["sections"][0]["rows"]
+        .as_array()
+        .context("rows")?
+        .iter()
+        .flat_map(|r| r["seats"].as_array().into_iter().flatten().filter_map(|s| s["id"].as_str().map(str::to_owned)))
+        .collect();
+    Ok((event, seat_ids))
+}
+
+fn uuid_suffix() -> String {
+    domain::ids::CheckinId::new().to_string()[..8].to_owned()
+}
+
+/// The same client's requests per second against `/healthz`.
+async fn ceiling(http: &reqwest::Client, root: &str, concurrency: usize) -> f64 {
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (http, url, next) = (http.clone(), format!("{root}/healthz"), next.clone());
+        tasks.push(tokio::spawn(async move {
+            while next.fetch_add(1, Ordering::Relaxed) < CEILING_REQUESTS {
+                let _ = http.get(&url).send().await.and_then(|r| r.error_for_status());
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    CEILING_REQUESTS as f64 / started.elapsed().as_secs_f64()
+}
+
+fn progress(done: usize, total: usize, sold: usize, capacity: usize) {
+    let width = 30;
+    let filled = (done * width).checked_div(total).unwrap_or(width);
+    eprint!(
+        "\r[{}{}] buyers {done}/{total}  sold {sold}/{capacity}   ",
+        "#".repeat(filled),
+        ".".repeat(width - filled)
+    );
+    let _ = std::io::stderr().flush();
+}
+
+pub async fn run(cfg: LoadConfig) -> anyhow::Result<String> {
+    let dir = tempfile_dir()?;
+    let mut running = None;
+    let root = match &cfg.url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => {
+            let config = crate::Config {
+                bind: "127.0.0.1:0".parse()?,
+                database_url: cfg
+                    .database_url
+                    .clone()
+                    .unwrap_or_else(|| format!("sqlite://{}/loadtest.db", dir.display())),
+                demo: false,
+                // Thousands of accounts are made for the test; their hashing is not what is measured.
+                password_hashing: ticketing::accounts::PasswordHashing::insecure_fast(),
+                ..crate::Config::default()
+            };
+            let payments = ticketing::Payments::default().with(Arc::new(ticketing::TestGateway::default()));
+            let r = crate::start(&config, Arc::new(ticketing::SystemClock), payments).await?;
+            let root = format!("http://{}", r.addr);
+            running = Some(r);
+            root
+        }
+    };
+    let api = format!("{root}/api/v1");
+    let http = client(cfg.concurrency)?;
+    eprintln!("setting up an event with {} seats and {} buyers at {root}", cfg.seats, cfg.buyers);
+    let (event, seats) = setup(&http, &api, cfg.seats).await?;
+    let capacity = seats.len();
+
+    let gate = Arc::new(tokio::sync::Semaphore::new(cfg.concurrency));
+    let mut tasks = Vec::new();
+    for i in 0..cfg.buyers {
+        let (http, api, gate) = (http.clone(), api.clone(), gate.clone());
+        tasks.push(tokio::spawn(async move {
+            let _p = gate.acquire().await;
+            signup(&http, &api, &format!("buyer{i}-{}@loadtest.example", uuid_suffix())).await
+        }));
+    }
+    let mut tokens = Vec::with_capacity(cfg.buyers);
+    for t in tasks {
+        tokens.push(t.await??);
+    }
+
+    let ceiling_rps = ceiling(&http, &root, cfg.concurrency).await;
+
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let done = Arc::new(AtomicUsize::new(0));
+    let sold = Arc::new(AtomicUsize::new(0));
+    let seats = Arc::new(seats);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for (i, token) in tokens.into_iter().enumerate() {
+        let (http, api, gate, tally, done, sold, seats, event) = (
+            http.clone(),
+            api.clone(),
+            gate.clone(),
+            tally.clone(),
+            done.clone(),
+            sold.clone(),
+            seats.clone(),
+            event.clone(),
+        );
+        let think = cfg.think;
+        tasks.push(tokio::spawn(async move {
+            let _p = gate.acquire().await;
+            for attempt in 0..ATTEMPTS_PER_BUYER_MAX {
+                if sold.load(Ordering::Relaxed) >= seats.len() {
+                    break;
+                }
+                let seat = &seats[(i * 7919 + attempt * 104_729 + rand::random_range(0..seats.len())) % seats.len()];
+                let t0 = Instant::now();
+                let r = http
+                    .post(format!("{api}/events/{event}/holds"))
+                    .bearer_auth(&token)
+                    .json(&json!({"seats": [seat]}))
+                    .send()
+                    .await;
+                let hold_ms = t0.elapsed().as_secs_f64() * 1000.0;
+                let hold = match r {
+                    Ok(r) if r.status() == reqwest::StatusCode::CREATED => r.json::<Value>().await.ok(),
+                    Ok(r) => {
+                        let mut t = tally.lock().expect("tally");
+                        t.hold_ms.push(hold_ms);
+                        *t.errors.entry(format!("hold {}", r.status().as_u16())).or_default() += 1;
+                        continue;
+                    }
+                    Err(e) => {
+                        *tally.lock().expect("tally").errors.entry(format!("hold transport: {e}")).or_default() += 1;
+                        continue;
+                    }
+                };
+                tally.lock().expect("tally").hold_ms.push(hold_ms);
+                let Some(hold) = hold else { continue };
+                tokio::time::sleep(think).await;
+                let t0 = Instant::now();
+                let r = http
+                    .post(format!("{api}/orders"))
+                    .bearer_auth(&token)
+                    .header("Idempotency-Key", format!("load-{i}-{attempt}"))
+                    .json(&json!({"hold_id": hold["id"], "payment": {"gateway": "test", "token": "tok_ok"}}))
+                    .send()
+                    .await;
+                let order_ms = t0.elapsed().as_secs_f64() * 1000.0;
+                tally.lock().expect("tally").order_ms.push(order_ms);
+                let outcome = match r {
+                    Ok(r) if r.status() == reqwest::StatusCode::CREATED => Ok(r.json::<Value>().await.ok()),
+                    Ok(r) => Err(format!("order {}", r.status().as_u16())),
+                    Err(e) => Err(format!("order transport: {e}")),
+                };
+                let mut t = tally.lock().expect("tally");
+                match outcome {
+                    Ok(order) => {
+                        for ticket in order.iter().flat_map(|o| o["tickets"].as_array().into_iter().flatten()) {
+                            t.sold_seats.push(ticket["seat_id"].as_str().unwrap_or_default().to_owned());
+                        }
+                        sold.fetch_add(1, Ordering::Relaxed);
+                        break;
+                    }
+                    Err(kind) => *t.errors.entry(kind).or_default() += 1,
+                }
+            }
+            done.fetch_add(1, Ordering::Relaxed);
+        }));
+    }
+    let total = tasks.len();
+    let watch = {
+        let (done, sold) = (done.clone(), sold.clone());
+        tokio::spawn(async move {
+            loop {
+                progress(done.load(Ordering::Relaxed), total, sold.load(Ordering::Relaxed), capacity);
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        })
+    };
+    for t in tasks {
+        t.await?;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    watch.abort();
+    progress(total, total, sold.load(Ordering::Relaxed), capacity);
+    eprintln!();
+
+    let availability =
+        json_ok(http.get(format!("{api}/events/{event}/availability")).send().await?, "availability").await?;
+    let sold_in_db =
+        availability["seats"].as_array().map(|s| s.iter().filter(|s| s["status"] == "sold").count()).unwrap_or(0);
+    let mut t = std::mem::take(&mut *tally.lock().expect("tally"));
+    let distinct: HashSet<&String> = t.sold_seats.iter().collect();
+    let (tickets, distinct) = (t.sold_seats.len(), distinct.len());
+    let oversold = tickets > capacity || distinct != tickets || sold_in_db != tickets;
+    t.hold_ms.sort_by(f64::total_cmp);
+    t.order_ms.sort_by(f64::total_cmp);
+    let holds = t.hold_ms.len();
+    let checkouts_per_sec = tickets as f64 / elapsed;
+    let mut out = String::new();
+    out.push_str(&format!(
+        "buyers {}  seats {capacity}  concurrency {}  think {} ms  duration {elapsed:.2} s\n",
+        cfg.buyers,
+        cfg.concurrency,
+        cfg.think.as_millis()
+    ));
+    out.push_str(&format!("holds attempted {holds} ({:.0}/s)\n", holds as f64 / elapsed));
+    out.push_str(&format!("completed checkouts {tickets} ({checkouts_per_sec:.0}/s)\n"));
+    for (name, v) in [("hold", &t.hold_ms), ("order", &t.order_ms)] {
+        out.push_str(&format!(
+            "{name} latency ms: p50 {:.1}  p95 {:.1}  p99 {:.1}\n",
+            percentile(v, 50.0),
+            percentile(v, 95.0),
+            percentile(v, 99.0)
+        ));
+    }
+    out.push_str(&format!("errors: {:?}\n", t.errors));
+    out.push_str(&format!(
+        "HTTP ceiling (GET /healthz, same client): {ceiling_rps:.0} req/s; checkouts are {:.1} % of it \
+         (each checkout is 2 requests: {:.1} % of the request ceiling)\n",
+        100.0 * checkouts_per_sec / ceiling_rps,
+        200.0 * checkouts_per_sec / ceiling_rps
+    ));
+    out.push_str(&format!(
+        "oversell check: tickets {tickets}, distinct seats {distinct}, sold in the database {sold_in_db}, capacity {capacity}: {}\n",
+        if oversold { "FAILED" } else { "exact" }
+    ));
+    if let Some(r) = running {
+        r.shutdown().await?;
+    }
+    if oversold {
+        bail!("{out}oversold");
+    }
+    Ok(out)
+}
+
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("robust-ticketing-loadtest-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
