@@ -18,6 +18,8 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== browser for the end-to-end tests"
 ./scripts/install-browser.sh
+echo "== localstripe and aiosmtpd for the payment and mail tests"
+./scripts/install-test-tools.sh
 echo "== PostgreSQL"
 ./scripts/ensure-postgres.sh
 echo "== cargo test (SQLite; cluster tests on PostgreSQL)"

@@ -96,7 +96,24 @@ impl HoldLine {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PricedHold {
     pub lines: Vec<HoldLine>,
+    /// The platform fee, included in `total` (zero until [`PricedHold::with_fee`]).
+    pub fee: Money,
+    /// What the buyer is charged: the lines' prices plus `fee`.
     pub total: Money,
+}
+
+impl PricedHold {
+    /// The hold with the organization's platform fee added to its total.
+    pub fn with_fee(self, policy: &crate::fees::FeePolicy) -> Result<Self, crate::fees::FeeError> {
+        let b = policy.breakdown(&self.lines)?;
+        Ok(Self { lines: self.lines, fee: b.fee, total: b.total })
+    }
+
+    /// The tickets' prices without the fee.
+    pub fn subtotal(&self) -> Money {
+        Money::new(self.total.amount_minor() - self.fee.amount_minor(), self.total.currency())
+            .expect("the fee is part of the total")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -233,7 +250,7 @@ pub fn price_hold(
     for line in &lines {
         total = total.checked_add(line.unit_price().checked_mul(line.units())?)?;
     }
-    Ok(PricedHold { lines, total })
+    Ok(PricedHold { lines, fee: Money::zero(currency), total })
 }
 
 #[cfg(test)]

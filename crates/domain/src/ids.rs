@@ -73,4 +73,8 @@ id_type! {
     ListingId,
     WebhookEndpointId,
     WebhookMessageId,
+    PaymentAttemptId,
+    QueueEntryId,
+    NotificationId,
+    RefundId,
 }

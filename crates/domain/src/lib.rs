@@ -7,11 +7,15 @@
 //! are minted here (UUIDv7). That keeps the
 //! rules deterministic and unit-testable without a database.
 
+pub mod admission;
 pub mod auth;
+pub mod availability;
 pub mod barcode;
+pub mod calendar;
 pub mod checkin;
 pub mod email;
 pub mod event;
+pub mod fees;
 pub mod hold;
 pub mod ids;
 pub mod money;
@@ -20,6 +24,7 @@ pub mod rotating;
 pub mod seatmap;
 pub mod transfer;
 pub mod venue;
+pub mod webpush;
 
 pub use chrono::{DateTime, Utc};
 

@@ -23,9 +23,16 @@ pub const BIND_DEFAULT: &str = "127.0.0.1:8080";
 
 /// How often each node tidies expired holds (announcing them to live seat
 /// maps), sequences new ownership-log entries under a signed tree head (the
-/// longest a sale waits to appear in the public log) and pays out resale
-/// escrow of events that have ended.
+/// longest a sale waits to appear in the public log), pays out resale
+/// escrow of events that have ended and schedules the day-before reminders
+/// of events about to start.
 const HOUSEKEEPING_INTERVAL_MILLIS: u64 = 1_000;
+
+/// How often each node looks for payment attempts whose outcome is still
+/// open (a charge without an order, an answer that never came, a refund to
+/// retry). Its own task: it calls gateways, which may take their timeout,
+/// and must not delay the one-second housekeeping.
+pub const PAYMENT_RECONCILE_MILLIS_DEFAULT: u64 = 30_000;
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -40,6 +47,14 @@ pub struct Config {
     pub run_jobs: bool,
     pub job_lease_secs: u64,
     pub job_poll_millis: u64,
+    /// How often this node reconciles payment attempts left open.
+    pub payment_reconcile_millis: u64,
+    /// SMTP server, sender, templates and links of e-mail.
+    pub mail: ticketing::mail::MailSettings,
+    /// Per-address and per-account request limits (429 with Retry-After).
+    pub rate_limits: web::limits::RateLimitConfig,
+    /// Web push: the VAPID contact and (optionally) key.
+    pub push: ticketing::push::PushSettings,
 }
 
 impl Default for Config {
@@ -54,8 +69,66 @@ impl Default for Config {
             run_jobs: true,
             job_lease_secs: ticketing::jobs::JOB_LEASE_SECS_DEFAULT,
             job_poll_millis: ticketing::jobs::JOB_POLL_MILLIS_DEFAULT,
+            payment_reconcile_millis: PAYMENT_RECONCILE_MILLIS_DEFAULT,
+            mail: ticketing::mail::MailSettings::default(),
+            rate_limits: web::limits::RateLimitConfig::default(),
+            push: ticketing::push::PushSettings::default(),
         }
     }
+}
+
+/// Longest configured gateway name.
+const GATEWAY_NAME_LEN_MAX: usize = 40;
+
+/// One Stripe account (`[[stripe]]` in the configuration file; the
+/// `STRIPE_*` variables configure one named `stripe`).
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StripeSettings {
+    /// The gateway's name for clients and organizers [default: stripe].
+    pub name: Option<String>,
+    pub secret_key: String,
+    /// [default: https://api.stripe.com]
+    pub api_base: Option<String>,
+    /// `whsec_...`: verifies this account's webhooks at
+    /// `/api/v1/payments/{name}/webhook`.
+    pub webhook_secret: Option<String>,
+    /// Per call to Stripe [default: 20].
+    pub timeout_secs: Option<u64>,
+}
+
+/// The payment gateways of this installation: the built-in `test` gateway
+/// (moves no money; the zero-setup default) and each Stripe account.
+pub fn payment_gateways(test: Arc<ticketing::TestGateway>, stripe: &[StripeSettings]) -> anyhow::Result<Payments> {
+    let mut payments = Payments::default().with(test);
+    for s in stripe {
+        let name = s.name.clone().unwrap_or_else(|| "stripe".to_owned());
+        anyhow::ensure!(
+            !name.is_empty()
+                && name.len() <= GATEWAY_NAME_LEN_MAX
+                && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'),
+            "payment gateway name '{name}' must be 1 to {GATEWAY_NAME_LEN_MAX} of a-z, 0-9, _ and -"
+        );
+        anyhow::ensure!(payments.get(&name).is_none(), "payment gateway '{name}' is configured twice");
+        anyhow::ensure!(!s.secret_key.is_empty(), "payment gateway '{name}' has no secret key");
+        let mut config = ticketing::payments::stripe::StripeConfig::new(name.clone(), s.secret_key.clone());
+        if let Some(base) = &s.api_base {
+            anyhow::ensure!(
+                base.starts_with("https://") || base.starts_with("http://"),
+                "payment gateway '{name}': api_base must be an http(s) URL"
+            );
+            config.api_base = base.clone();
+        }
+        config.webhook_secret = s.webhook_secret.clone().filter(|w| !w.is_empty());
+        if let Some(secs) = s.timeout_secs {
+            anyhow::ensure!(secs > 0, "payment gateway '{name}': timeout_secs must be at least 1");
+            config.timeout = std::time::Duration::from_secs(secs);
+        }
+        let gateway = ticketing::payments::stripe::StripeGateway::new(config)
+            .map_err(|e| anyhow::anyhow!("payment gateway '{name}': {e}"))?;
+        payments = payments.with(Arc::new(gateway));
+    }
+    Ok(payments)
 }
 
 /// A running server.
@@ -132,7 +205,17 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>, payments: Payments) -
         password_hashing: config.password_hashing,
         ..Settings::default()
     };
-    Ok(Ticketing::new(store, clock, Arc::new(payments), settings))
+    let mailer = ticketing::mail::Mailer::new(&config.mail).context("invalid e-mail settings")?;
+    if !mailer.is_configured() {
+        tracing::info!("no SMTP server configured (SMTP_URL): e-mail is queued, not sent");
+    }
+    config.push.validate().map_err(anyhow::Error::msg).context("invalid web push settings")?;
+    let app =
+        Ticketing::new(store, clock, Arc::new(payments), settings).with_mailer(mailer).with_push(config.push.clone());
+    // The web push key pair is made (or read back) at start, not on the
+    // first push: every node then agrees on it before serving.
+    app.vapid_key().await.context("cannot load the web push key")?;
+    Ok(app)
 }
 
 /// Builds the application, loads demo data if asked and the database is
@@ -150,9 +233,12 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>, payments: Payments) -
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
     let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
-    let app = web::router(web::AppState::new(ticketing.clone()).closing_on(closing_rx));
+    let state = web::AppState::new(ticketing.clone()).closing_on(closing_rx).with_rate_limits(&config.rate_limits);
+    let limits = state.limits.clone();
+    let app = web::router(state);
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
+        // The peer address feeds the per-address rate limit.
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 let _ = rx.await;
                 // Long-lived streams end now; ordinary requests finish.
@@ -160,7 +246,17 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>, payments: Payments) -
             })
             .await
     });
-    let (background_stop, background) = spawn_background(&ticketing, config);
+    let (background_stop, mut background) = spawn_background(&ticketing, config);
+    let mut forget = background_stop.subscribe();
+    background.push(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(web::limits::IDLE_KEY_SECS));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => limits.forget_idle(),
+                _ = forget.wait_for(|stop| *stop) => break,
+            }
+        }
+    }));
     Ok(Running { addr, ticketing, demo, shutdown: Some(tx), task, background_stop, background })
 }
 
@@ -198,12 +294,36 @@ fn spawn_background(ticketing: &Ticketing, config: &Config) -> (tokio::sync::wat
                 if let Err(e) = app.sequence_ledger().await {
                     tracing::warn!(error = %e, "ledger sequencing failed");
                 }
+                // Lets the next buyers out of every active waiting room.
+                if let Err(e) = app.tend_waiting_rooms().await {
+                    tracing::warn!(error = %e, "tending waiting rooms failed");
+                }
                 if let Err(e) = app.release_due_escrow().await {
                     tracing::warn!(error = %e, "escrow release failed");
+                }
+                // Once per event (a database row decides which node), as a job.
+                if let Err(e) = app.schedule_reminders().await {
+                    tracing::warn!(error = %e, "scheduling event reminders failed");
                 }
             }
         };
         tokio::select! { () = stop => {}, () = sweep => {} }
+    }));
+    let app = ticketing.clone();
+    let stop = stopped();
+    let every = std::time::Duration::from_millis(config.payment_reconcile_millis.max(1));
+    tasks.push(tokio::spawn(async move {
+        let reconcile = async {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = app.reconcile_payments().await {
+                    tracing::warn!(error = %e, "payment reconciliation failed");
+                }
+            }
+        };
+        tokio::select! { () = stop => {}, () = reconcile => {} }
     }));
     if ticketing.store().is_shared() {
         let app = ticketing.clone();

@@ -20,8 +20,8 @@ use serde_json::{Value, json};
 
 /// Attempts one buyer makes before giving up (each a hold on a random seat).
 const ATTEMPTS_PER_BUYER_MAX: usize = 20;
-/// Requests of the HTTP-ceiling measurement.
-const CEILING_REQUESTS: usize = 20_000;
+/// Requests of the HTTP-ceiling measurement, unless told otherwise.
+pub const CEILING_REQUESTS_DEFAULT: usize = 20_000;
 
 #[derive(Clone, Debug)]
 pub struct LoadConfig {
@@ -33,6 +33,8 @@ pub struct LoadConfig {
     pub seats: usize,
     pub concurrency: usize,
     pub think: Duration,
+    /// Requests sent to `/healthz` to measure the HTTP ceiling.
+    pub ceiling_requests: usize,
 }
 
 #[derive(Default)]
@@ -85,7 +87,8 @@ async fn setup(http: &reqwest::Client, api: &str, seats: usize) -> anyhow::Resul
     )
     .await?;
     let org = org["id"].as_str().context("org id")?;
-    let per_row = 50usize;
+    // Rows of 50, longer when a section would otherwise exceed its row limit.
+    let per_row = 50usize.max(seats.div_ceil(domain::seatmap::ROWS_PER_SECTION_MAX));
     let rows: Vec<Value> = (0..seats.div_ceil(per_row))
         .map(|i| json!({"label": format!("R{i}"), "seats": per_row.min(seats - i * per_row)}))
         .collect();
@@ -133,14 +136,14 @@ fn uuid_suffix() -> String {
 }
 
 /// The same client's requests per second against `/healthz`.
-async fn ceiling(http: &reqwest::Client, root: &str, concurrency: usize) -> f64 {
+async fn ceiling(http: &reqwest::Client, root: &str, concurrency: usize, requests: usize) -> f64 {
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
         let (http, url, next) = (http.clone(), format!("{root}/healthz"), next.clone());
         tasks.push(tokio::spawn(async move {
-            while next.fetch_add(1, Ordering::Relaxed) < CEILING_REQUESTS {
+            while next.fetch_add(1, Ordering::Relaxed) < requests {
                 let _ = http.get(&url).send().await.and_then(|r| r.error_for_status());
             }
         }));
@@ -148,7 +151,7 @@ async fn ceiling(http: &reqwest::Client, root: &str, concurrency: usize) -> f64 
     for t in tasks {
         let _ = t.await;
     }
-    CEILING_REQUESTS as f64 / started.elapsed().as_secs_f64()
+    requests as f64 / started.elapsed().as_secs_f64()
 }
 
 fn progress(done: usize, total: usize, sold: usize, capacity: usize) {
@@ -162,30 +165,29 @@ fn progress(done: usize, total: usize, sold: usize, capacity: usize) {
     let _ = std::io::stderr().flush();
 }
 
-pub async fn run(cfg: LoadConfig) -> anyhow::Result<String> {
+/// The server under test: `url`, or one started in this process.
+async fn server(url: Option<&str>, database_url: Option<&str>) -> anyhow::Result<(String, Option<crate::Running>)> {
+    if let Some(url) = url {
+        return Ok((url.trim_end_matches('/').to_owned(), None));
+    }
     let dir = tempfile_dir()?;
-    let mut running = None;
-    let root = match &cfg.url {
-        Some(url) => url.trim_end_matches('/').to_owned(),
-        None => {
-            let config = crate::Config {
-                bind: "127.0.0.1:0".parse()?,
-                database_url: cfg
-                    .database_url
-                    .clone()
-                    .unwrap_or_else(|| format!("sqlite://{}/loadtest.db", dir.display())),
-                demo: false,
-                // Thousands of accounts are made for the test; their hashing is not what is measured.
-                password_hashing: ticketing::accounts::PasswordHashing::insecure_fast(),
-                ..crate::Config::default()
-            };
-            let payments = ticketing::Payments::default().with(Arc::new(ticketing::TestGateway::default()));
-            let r = crate::start(&config, Arc::new(ticketing::SystemClock), payments).await?;
-            let root = format!("http://{}", r.addr);
-            running = Some(r);
-            root
-        }
+    let config = crate::Config {
+        bind: "127.0.0.1:0".parse()?,
+        database_url: database_url.map_or_else(|| format!("sqlite://{}/loadtest.db", dir.display()), str::to_owned),
+        demo: false,
+        // Thousands of accounts are made for the test; their hashing is not what is measured.
+        password_hashing: ticketing::accounts::PasswordHashing::insecure_fast(),
+        // Every simulated buyer comes from this one address.
+        rate_limits: web::limits::RateLimitConfig::off(),
+        ..crate::Config::default()
     };
+    let payments = ticketing::Payments::default().with(Arc::new(ticketing::TestGateway::default()));
+    let r = crate::start(&config, Arc::new(ticketing::SystemClock), payments).await?;
+    Ok((format!("http://{}", r.addr), Some(r)))
+}
+
+pub async fn run(cfg: LoadConfig) -> anyhow::Result<String> {
+    let (root, running) = server(cfg.url.as_deref(), cfg.database_url.as_deref()).await?;
     let api = format!("{root}/api/v1");
     let http = client(cfg.concurrency)?;
     eprintln!("setting up an event with {} seats and {} buyers at {root}", cfg.seats, cfg.buyers);
@@ -206,7 +208,7 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<String> {
         tokens.push(t.await??);
     }
 
-    let ceiling_rps = ceiling(&http, &root, cfg.concurrency).await;
+    let ceiling_rps = ceiling(&http, &root, cfg.concurrency, cfg.ceiling_requests.max(1)).await;
 
     let tally = Arc::new(Mutex::new(Tally::default()));
     let done = Arc::new(AtomicUsize::new(0));
@@ -310,9 +312,8 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<String> {
     let sold_in_db =
         availability["seats"].as_array().map(|s| s.iter().filter(|s| s["status"] == "sold").count()).unwrap_or(0);
     let mut t = std::mem::take(&mut *tally.lock().expect("tally"));
-    let distinct: HashSet<&String> = t.sold_seats.iter().collect();
-    let (tickets, distinct) = (t.sold_seats.len(), distinct.len());
-    let oversold = tickets > capacity || distinct != tickets || sold_in_db != tickets;
+    let check = OversellCheck::of(&t.sold_seats, sold_in_db, capacity);
+    let tickets = check.tickets;
     t.hold_ms.sort_by(f64::total_cmp);
     t.order_ms.sort_by(f64::total_cmp);
     let holds = t.hold_ms.len();
@@ -341,15 +342,211 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<String> {
         100.0 * checkouts_per_sec / ceiling_rps,
         200.0 * checkouts_per_sec / ceiling_rps
     ));
+    out.push_str(&format!("{check}\n"));
+    if let Some(r) = running {
+        r.shutdown().await?;
+    }
+    if !check.exact() {
+        bail!("{out}the oversell check failed");
+    }
+    Ok(out)
+}
+
+/// What the buyers were sold against what the database holds. Exact means:
+/// every ticket a buyer was given is for a different seat, the database
+/// shows exactly those as sold, and no more than the capacity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OversellCheck {
+    pub tickets: usize,
+    pub distinct: usize,
+    pub sold_in_db: usize,
+    pub capacity: usize,
+}
+
+impl OversellCheck {
+    pub fn of(sold_seats: &[String], sold_in_db: usize, capacity: usize) -> Self {
+        let distinct: HashSet<&String> = sold_seats.iter().collect();
+        Self { tickets: sold_seats.len(), distinct: distinct.len(), sold_in_db, capacity }
+    }
+
+    pub fn exact(&self) -> bool {
+        self.tickets <= self.capacity && self.distinct == self.tickets && self.sold_in_db == self.tickets
+    }
+}
+
+impl std::fmt::Display for OversellCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "oversell check: tickets {}, distinct seats {}, sold in the database {}, capacity {}: {}",
+            self.tickets,
+            self.distinct,
+            self.sold_in_db,
+            self.capacity,
+            if self.exact() { "exact" } else { "FAILED" }
+        )
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct AvailabilityConfig {
+    pub url: Option<String>,
+    pub database_url: Option<String>,
+    pub seats: usize,
+    /// Clients reading availability in a loop.
+    pub readers: usize,
+    /// Buyers holding and paying for random seats meanwhile, so that the
+    /// snapshot keeps changing.
+    pub buyers: usize,
+    pub duration: Duration,
+}
+
+/// Resident memory of this process in KiB (Linux), `None` elsewhere.
+fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Availability of a big event under load: many clients read the compact
+/// availability while buyers keep buying; reports latency percentiles and
+/// the process's peak resident memory (server and load client together
+/// when the server runs in this process).
+pub async fn run_availability(cfg: AvailabilityConfig) -> anyhow::Result<String> {
+    let (root, running) = server(cfg.url.as_deref(), cfg.database_url.as_deref()).await?;
+    let api = format!("{root}/api/v1");
+    let http = client(cfg.readers + cfg.buyers)?;
+    eprintln!("setting up an event with {} seats at {root}", cfg.seats);
+    let t0 = Instant::now();
+    let (event, seats) = setup(&http, &api, cfg.seats).await?;
+    let setup_secs = t0.elapsed().as_secs_f64();
+    let full_t0 = Instant::now();
+    let full = http.get(format!("{api}/events/{event}/availability")).send().await?.bytes().await?;
+    let full_ms = full_t0.elapsed().as_secs_f64() * 1000.0;
+    let mut tokens = Vec::new();
+    for i in 0..cfg.buyers {
+        tokens.push(signup(&http, &api, &format!("reader-buyer{i}-{}@loadtest.example", uuid_suffix())).await?);
+    }
+    let deadline = Instant::now() + cfg.duration;
+    let rss_peak = Arc::new(AtomicUsize::new(rss_kib().unwrap_or(0) as usize));
+    let sampler = {
+        let peak = rss_peak.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Some(kib) = rss_kib() {
+                    peak.fetch_max(kib as usize, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    let seats = Arc::new(seats);
+    let sold = Arc::new(AtomicUsize::new(0));
+    let mut buyers = Vec::new();
+    for (i, token) in tokens.into_iter().enumerate() {
+        let (http, api, event, seats, sold) = (http.clone(), api.clone(), event.clone(), seats.clone(), sold.clone());
+        buyers.push(tokio::spawn(async move {
+            let mut n = 0usize;
+            while Instant::now() < deadline {
+                n += 1;
+                let seat = &seats[rand::random_range(0..seats.len())];
+                let Ok(r) = http
+                    .post(format!("{api}/events/{event}/holds"))
+                    .bearer_auth(&token)
+                    .json(&json!({"seats": [seat]}))
+                    .send()
+                    .await
+                else {
+                    continue;
+                };
+                if r.status() != reqwest::StatusCode::CREATED {
+                    continue;
+                }
+                let Ok(hold) = r.json::<Value>().await else { continue };
+                let paid = http
+                    .post(format!("{api}/orders"))
+                    .bearer_auth(&token)
+                    .header("Idempotency-Key", format!("avail-{i}-{n}"))
+                    .json(&json!({"hold_id": hold["id"], "payment": {"gateway": "test", "token": "tok_ok"}}))
+                    .send()
+                    .await;
+                if paid.is_ok_and(|r| r.status() == reqwest::StatusCode::CREATED) {
+                    sold.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    let mut readers = Vec::new();
+    for _ in 0..cfg.readers {
+        let (http, url) = (http.clone(), format!("{api}/events/{event}/availability/compact"));
+        readers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut bytes = 0usize;
+            let mut errors = 0usize;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                match http.get(&url).send().await {
+                    Ok(r) if r.status().is_success() => match r.bytes().await {
+                        Ok(b) => {
+                            bytes = b.len();
+                            latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+                        }
+                        Err(_) => errors += 1,
+                    },
+                    _ => errors += 1,
+                }
+            }
+            (latencies, bytes, errors)
+        }));
+    }
+    let started = Instant::now();
+    let (mut latencies, mut body_bytes, mut errors) = (Vec::new(), 0, 0);
+    for r in readers {
+        let (l, b, e) = r.await?;
+        latencies.extend(l);
+        body_bytes = body_bytes.max(b);
+        errors += e;
+    }
+    for b in buyers {
+        b.await?;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    sampler.abort();
+    latencies.sort_by(f64::total_cmp);
+    let mut out = String::new();
     out.push_str(&format!(
-        "oversell check: tickets {tickets}, distinct seats {distinct}, sold in the database {sold_in_db}, capacity {capacity}: {}\n",
-        if oversold { "FAILED" } else { "exact" }
+        "seats {}  readers {}  buyers {}  duration {elapsed:.1} s  (venue and event set up in {setup_secs:.1} s)\n",
+        cfg.seats, cfg.readers, cfg.buyers
+    ));
+    out.push_str(&format!(
+        "compact availability: {} reads ({:.0}/s), {body_bytes} bytes each, errors {errors}\n",
+        latencies.len(),
+        latencies.len() as f64 / elapsed
+    ));
+    out.push_str(&format!(
+        "compact availability latency ms: p50 {:.1}  p95 {:.1}  p99 {:.1}  max {:.1}\n",
+        percentile(&latencies, 50.0),
+        percentile(&latencies, 95.0),
+        percentile(&latencies, 99.0),
+        latencies.last().copied().unwrap_or(0.0)
+    ));
+    out.push_str(&format!(
+        "full JSON availability, one read before the run: {} bytes in {full_ms:.0} ms\n",
+        full.len()
+    ));
+    out.push_str(&format!("seats sold during the run: {}\n", sold.load(Ordering::Relaxed)));
+    out.push_str(&format!(
+        "peak resident memory of this process{}: {} MiB\n",
+        if running.is_some() { " (server and load client)" } else { " (load client only)" },
+        rss_peak.load(Ordering::Relaxed) / 1024
     ));
     if let Some(r) = running {
         r.shutdown().await?;
     }
-    if oversold {
-        bail!("{out}oversold");
+    if errors > 0 {
+        bail!("{out}{errors} availability reads failed");
     }
     Ok(out)
 }
@@ -358,4 +555,26 @@ fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("robust-ticketing-loadtest-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seats(ids: &[&str]) -> Vec<String> {
+        ids.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn the_oversell_check_is_exact_only_when_buyers_and_database_agree() {
+        assert!(OversellCheck::of(&seats(&["a", "b"]), 2, 2).exact());
+        // The database holds a sale no buyer was told about, or lost one.
+        assert!(!OversellCheck::of(&seats(&["a", "b"]), 3, 3).exact());
+        assert!(!OversellCheck::of(&seats(&["a", "b"]), 1, 3).exact());
+        // One seat sold to two buyers.
+        assert!(!OversellCheck::of(&seats(&["a", "a"]), 2, 3).exact());
+        // More sold than there is.
+        assert!(!OversellCheck::of(&seats(&["a", "b", "c"]), 3, 2).exact());
+        assert!(OversellCheck::of(&seats(&["a", "a"]), 2, 3).to_string().ends_with("FAILED"));
+    }
 }

@@ -32,7 +32,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (loads demo data into an empty database unless --no-demo).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply database migrations and exit.
     Migrate(DatabaseArgs),
     /// Write a consistent backup while the server keeps selling.
@@ -78,6 +78,16 @@ enum Command {
         /// Pause between hold and payment, in milliseconds.
         #[arg(long, default_value_t = 50)]
         think_ms: u64,
+        /// Measure availability of a big event instead: --readers clients read
+        /// the compact availability of a --seats event while --buyers keep buying.
+        #[arg(long)]
+        availability: bool,
+        /// Clients reading availability (with --availability).
+        #[arg(long, default_value_t = 64)]
+        readers: usize,
+        /// How long the availability run lasts, in seconds (with --availability).
+        #[arg(long, default_value_t = 10)]
+        duration_secs: u64,
     },
     /// Audit the public ownership log of a server, or witness its tree heads.
     #[command(subcommand)]
@@ -127,6 +137,15 @@ struct DatabaseArgs {
 
 #[derive(clap::Args)]
 struct ServeArgs {
+    /// Stripe secret key (sk_...): enables the gateway `stripe`.
+    #[arg(long, env = "STRIPE_SECRET_KEY", hide_env_values = true)]
+    stripe_secret_key: Option<String>,
+    /// Stripe's API base URL [default: https://api.stripe.com].
+    #[arg(long, env = "STRIPE_API_BASE")]
+    stripe_api_base: Option<String>,
+    /// Stripe webhook signing secret (whsec_...) for /api/v1/payments/stripe/webhook.
+    #[arg(long, env = "STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
+    stripe_webhook_secret: Option<String>,
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "BIND")]
     bind: Option<SocketAddr>,
@@ -150,6 +169,40 @@ struct ServeArgs {
     /// Log as JSON lines instead of text.
     #[arg(long, env = "LOG_JSON")]
     log_json: bool,
+    /// SMTP server for e-mail: smtp://host:port, smtps://host:port, with
+    /// optional user:password@ (unset: messages queue and are not sent).
+    #[arg(long, env = "SMTP_URL")]
+    smtp_url: Option<String>,
+    /// The From address of e-mail [default: RobustTicketing <tickets@localhost>].
+    #[arg(long, env = "MAIL_FROM")]
+    mail_from: Option<String>,
+    /// Folder of e-mail templates (<locale>/<message>.{subject,txt,html}) overriding the built-in ones.
+    #[arg(long, env = "MAIL_TEMPLATES_DIR")]
+    mail_templates_dir: Option<PathBuf>,
+    /// The web app's public address, for links in e-mail [default: http://BIND].
+    #[arg(long, env = "PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Web push contact for push services (VAPID `sub`): mailto: or https: [default: mailto:webmaster@localhost].
+    #[arg(long, env = "VAPID_SUBJECT")]
+    vapid_subject: Option<String>,
+    /// Web push private key, base64url of a P-256 scalar (unset: generated on first start and kept in the database).
+    #[arg(long, env = "VAPID_PRIVATE_KEY", hide_env_values = true)]
+    vapid_private_key: Option<String>,
+    /// API requests a second per client address, sustained; 0 switches the limit off [default: 50].
+    #[arg(long, env = "RATE_LIMIT_IP_PER_SECOND")]
+    rate_limit_ip_per_second: Option<u32>,
+    /// API requests one address may send at once before its rate applies [default: 100].
+    #[arg(long, env = "RATE_LIMIT_IP_BURST")]
+    rate_limit_ip_burst: Option<u32>,
+    /// Holds, orders and waiting-room joins a minute per account; 0 switches the limit off [default: 60].
+    #[arg(long, env = "RATE_LIMIT_ACCOUNT_PER_MINUTE")]
+    rate_limit_account_per_minute: Option<u32>,
+    /// ... and how many of them at once [default: 10].
+    #[arg(long, env = "RATE_LIMIT_ACCOUNT_BURST")]
+    rate_limit_account_burst: Option<u32>,
+    /// Take the client address from X-Forwarded-For (only behind a reverse proxy that sets it).
+    #[arg(long, env = "TRUST_FORWARDED_FOR")]
+    trust_forwarded_for: bool,
     /// Argon2id memory per password hash, in KiB [default: 19456, the OWASP minimum].
     #[arg(long, env = "ARGON2_MEMORY_KIB")]
     argon2_memory_kib: Option<u32>,
@@ -172,6 +225,19 @@ struct FileConfig {
     log_json: Option<bool>,
     argon2_memory_kib: Option<u32>,
     argon2_iterations: Option<u32>,
+    rate_limit_ip_per_second: Option<u32>,
+    rate_limit_ip_burst: Option<u32>,
+    rate_limit_account_per_minute: Option<u32>,
+    rate_limit_account_burst: Option<u32>,
+    trust_forwarded_for: Option<bool>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
+    mail_templates_dir: Option<PathBuf>,
+    public_url: Option<String>,
+    vapid_subject: Option<String>,
+    vapid_private_key: Option<String>,
+    /// Stripe accounts, `[[stripe]]` tables.
+    stripe: Option<Vec<robust_ticketing::StripeSettings>>,
 }
 
 fn read_config_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
@@ -311,7 +377,21 @@ async fn main() -> anyhow::Result<()> {
                 Some(why) => bail!("FAILED: the log forked: {why}"),
             }
         }
-        Command::Loadtest { url, database_url, buyers, seats, concurrency, think_ms } => {
+        Command::Loadtest { url, database_url, seats, readers, duration_secs, buyers, availability: true, .. } => {
+            init_tracing(false);
+            let report = robust_ticketing::loadtest::run_availability(robust_ticketing::loadtest::AvailabilityConfig {
+                url,
+                database_url,
+                seats,
+                readers,
+                buyers,
+                duration: std::time::Duration::from_secs(duration_secs),
+            })
+            .await?;
+            print!("{report}");
+            Ok(())
+        }
+        Command::Loadtest { url, database_url, buyers, seats, concurrency, think_ms, .. } => {
             init_tracing(false);
             let report = robust_ticketing::loadtest::run(robust_ticketing::loadtest::LoadConfig {
                 url,
@@ -320,6 +400,7 @@ async fn main() -> anyhow::Result<()> {
                 seats,
                 concurrency,
                 think: std::time::Duration::from_millis(think_ms),
+                ceiling_requests: robust_ticketing::loadtest::CEILING_REQUESTS_DEFAULT,
             })
             .await?;
             print!("{report}");
@@ -354,9 +435,58 @@ async fn main() -> anyhow::Result<()> {
                     .unwrap_or(defaults.postgres_connections_max),
                 run_jobs: !args.no_jobs && file.jobs.unwrap_or(true),
                 job_lease_secs: args.job_lease_secs.or(file.job_lease_secs).unwrap_or(defaults.job_lease_secs),
+                rate_limits: web::limits::RateLimitConfig {
+                    ip_per_second: args
+                        .rate_limit_ip_per_second
+                        .or(file.rate_limit_ip_per_second)
+                        .unwrap_or(defaults.rate_limits.ip_per_second),
+                    ip_burst: args
+                        .rate_limit_ip_burst
+                        .or(file.rate_limit_ip_burst)
+                        .unwrap_or(defaults.rate_limits.ip_burst),
+                    account_per_minute: args
+                        .rate_limit_account_per_minute
+                        .or(file.rate_limit_account_per_minute)
+                        .unwrap_or(defaults.rate_limits.account_per_minute),
+                    account_burst: args
+                        .rate_limit_account_burst
+                        .or(file.rate_limit_account_burst)
+                        .unwrap_or(defaults.rate_limits.account_burst),
+                    trust_forwarded_for: args.trust_forwarded_for || file.trust_forwarded_for.unwrap_or(false),
+                },
+                mail: ticketing::mail::MailSettings {
+                    smtp_url: args.smtp_url.or(file.smtp_url.clone()),
+                    from: args.mail_from.or(file.mail_from.clone()).unwrap_or(defaults.mail.from.clone()),
+                    templates_dir: args.mail_templates_dir.or(file.mail_templates_dir.clone()),
+                    public_url: args
+                        .public_url
+                        .or(file.public_url.clone())
+                        .unwrap_or_else(|| format!("http://{}", args.bind.or(file.bind).unwrap_or(defaults.bind))),
+                },
+                push: ticketing::push::PushSettings {
+                    subject: args
+                        .vapid_subject
+                        .clone()
+                        .or(file.vapid_subject.clone())
+                        .unwrap_or(defaults.push.subject.clone()),
+                    private_key: args.vapid_private_key.clone().or(file.vapid_private_key.clone()),
+                },
                 ..defaults
             };
-            let payments = Payments::default().with(Arc::new(TestGateway::default()));
+            let mut stripe = file.stripe.clone().unwrap_or_default();
+            if let Some(secret_key) = args.stripe_secret_key.clone() {
+                // Flags and environment take precedence over the file's `stripe`.
+                stripe.retain(|s| s.name.as_deref().unwrap_or("stripe") != "stripe");
+                stripe.push(robust_ticketing::StripeSettings {
+                    name: Some("stripe".to_owned()),
+                    secret_key,
+                    api_base: args.stripe_api_base.clone(),
+                    webhook_secret: args.stripe_webhook_secret.clone(),
+                    timeout_secs: None,
+                });
+            }
+            let payments = robust_ticketing::payment_gateways(Arc::new(TestGateway::default()), &stripe)?;
+            tracing::info!(gateways = %payments.names().join(", "), "payment gateways configured");
             let running = robust_ticketing::start(&config, Arc::new(SystemClock), payments).await?;
             if let Some(demo) = &running.demo {
                 println!("{}", demo.credentials());

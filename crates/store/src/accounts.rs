@@ -37,6 +37,10 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
+fn is_unique_violation_of(e: &StoreError) -> bool {
+    matches!(e, StoreError::Database(e) if is_unique_violation(e))
+}
+
 type UserRow = (String, String, String, String);
 
 fn user(row: UserRow) -> Result<UserRecord> {
@@ -52,19 +56,22 @@ impl Store {
         password_hash: &str,
         now: Timestamp,
     ) -> Result<(), CreateUserError> {
-        let result =
-            sqlx::query("INSERT INTO users (id, email, name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
+        let result = self
+            .write_one(
+                sqlx::query(
+                    "INSERT INTO users (id, email, name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+                )
                 .bind(user_id.to_string())
                 .bind(email.as_str())
                 .bind(name)
                 .bind(password_hash)
-                .bind(ms(now))
-                .execute(&self.writer)
-                .await;
+                .bind(ms(now)),
+            )
+            .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if is_unique_violation(&e) => Err(CreateUserError::EmailTaken),
-            Err(e) => Err(StoreError::from(e).into()),
+            Err(e) if is_unique_violation_of(&e) => Err(CreateUserError::EmailTaken),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -117,7 +124,7 @@ impl Store {
     }
 
     pub async fn delete_session(&self, token_hash: &[u8]) -> Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&self.writer).await?;
+        self.write_one(sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash)).await?;
         Ok(())
     }
 

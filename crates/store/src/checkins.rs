@@ -16,10 +16,7 @@ pub struct CheckinRecord {
     pub checked_in_at: Option<Timestamp>,
 }
 
-async fn read_ticket(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    claims: &BarcodeClaims,
-) -> Result<Option<TicketAtGate>> {
+async fn read_ticket(tx: &mut crate::WriteTx, claims: &BarcodeClaims) -> Result<Option<TicketAtGate>> {
     let row: Option<(String, String, i64, Option<i64>, Option<String>)> =
         sqlx::query_as("SELECT event_id, status, serial, checked_in_at, checked_in_device FROM tickets WHERE id = $1")
             .bind(claims.ticket.to_string())
@@ -153,9 +150,7 @@ impl Store {
         ledger: Option<&crate::NewLedgerEntry>,
     ) -> Result<CheckinRecord> {
         let mut tx = self.write().await?;
-        let read = async |tx: &mut sqlx::Transaction<'static, sqlx::Any>| -> Result<Option<TicketAtGate>> {
-            read_ticket(tx, claims).await
-        };
+        let read = async |tx: &mut crate::WriteTx| -> Result<Option<TicketAtGate>> { read_ticket(tx, claims).await };
         let mut at_gate = read(&mut tx).await?;
         let mut outcome = decide(event, claims, at_gate.as_ref());
         if outcome == CheckinOutcome::Admitted {
@@ -212,13 +207,13 @@ impl Store {
         scanner: UserId,
         now: Timestamp,
     ) -> Result<()> {
-        sqlx::query("INSERT INTO checkins (id, event_id, ticket_id, result, scanned_by, scanned_at) VALUES ($1, $2, NULL, $3, $4, $5)")
+        self.write_one(sqlx::query("INSERT INTO checkins (id, event_id, ticket_id, result, scanned_by, scanned_at) VALUES ($1, $2, NULL, $3, $4, $5)")
             .bind(CheckinId::new().to_string())
             .bind(event.to_string())
             .bind(outcome.as_str())
             .bind(scanner.to_string())
             .bind(ms(now))
-            .execute(&self.writer)
+            )
             .await?;
         Ok(())
     }

@@ -261,14 +261,14 @@ impl Store {
         now: Timestamp,
     ) -> Result<bool> {
         let published_at = (to == EventStatus::Published).then(|| ms(now));
-        let done = sqlx::query(
+        let done = self.write_one(sqlx::query(
             "UPDATE events SET status = $1, published_at = COALESCE($2, published_at) WHERE id = $3 AND status = $4",
         )
         .bind(to.as_str())
         .bind(published_at)
         .bind(event.to_string())
         .bind(from.as_str())
-        .execute(&self.writer)
+        )
         .await?;
         Ok(done.rows_affected() == 1)
     }

@@ -8,10 +8,10 @@
 
 use domain::Timestamp;
 use domain::hold::{HoldLine, PricedHold};
-use domain::ids::{EventId, GaAreaId, HoldId, SeatId, TicketTypeId, UserId, VenueId};
+use domain::ids::{EventId, GaAreaId, HoldId, QueueEntryId, SeatId, TicketTypeId, UserId, VenueId};
 use domain::money::Money;
 
-use crate::{Result, Store, StoreError, id, money, ms, opt_id, ts};
+use crate::{AdmissionSpend, Result, Store, StoreError, id, money, ms, opt_id, ts};
 
 /// A claim that can never expire, for sold seats.
 pub(crate) const SOLD_EXPIRES_AT: i64 = i64::MAX;
@@ -43,7 +43,10 @@ pub struct HoldRecord {
     pub event: EventId,
     pub user: UserId,
     pub status: HoldStatus,
+    /// What the buyer is charged: the tickets' prices plus `fee`.
     pub total: Money,
+    /// The platform fee locked in with the hold, part of `total`.
+    pub fee: Money,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
     pub lines: Vec<HoldLine>,
@@ -52,6 +55,12 @@ pub struct HoldRecord {
 impl HoldRecord {
     pub fn is_live(&self, now: Timestamp) -> bool {
         self.status == HoldStatus::Active && now < self.expires_at
+    }
+
+    /// The tickets' prices without the fee.
+    pub fn subtotal(&self) -> Money {
+        Money::new(self.total.amount_minor() - self.fee.amount_minor(), self.total.currency())
+            .expect("the fee is part of the total")
     }
 }
 
@@ -67,6 +76,12 @@ pub struct HoldConflict {
 pub enum PlaceHoldError {
     #[error(transparent)]
     Conflict(HoldConflict),
+    /// The waiting room's admission was already spent, lapsed, or never given.
+    #[error("this admission was already used or has lapsed")]
+    AdmissionNotSpendable,
+    /// The account would own or hold more than the event allows.
+    #[error("at most {max} tickets per account for this event; this account already has {already}")]
+    AccountLimit { max: u32, already: u32 },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -96,7 +111,7 @@ pub struct ExpiredHold {
 }
 
 /// Deletes a hold's seat claims that are still only held; returns their seats.
-async fn free_claims(tx: &mut sqlx::Transaction<'static, sqlx::Any>, hold: &str) -> Result<Vec<SeatId>> {
+async fn free_claims(tx: &mut crate::WriteTx, hold: &str) -> Result<Vec<SeatId>> {
     let rows: Vec<(String,)> =
         sqlx::query_as("DELETE FROM seat_claims WHERE hold_id = $1 AND state = 'held' RETURNING seat_id")
             .bind(hold)
@@ -139,24 +154,83 @@ async fn ga_taken(conn: &mut sqlx::AnyConnection, event: &str, area: &str, now: 
     Ok(held + sold)
 }
 
+/// A hold to place.
+#[derive(Clone, Copy, Debug)]
+pub struct NewHold<'a> {
+    pub id: HoldId,
+    pub event: EventId,
+    pub user: UserId,
+    pub priced: &'a PricedHold,
+    pub guards: HoldGuards,
+    pub now: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// Checks a hold must pass inside its own transaction, so that concurrent
+/// holds cannot both slip past them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HoldGuards {
+    /// The waiting room's admission to spend: the hold is refused unless it
+    /// was admitted and unspent, and it is spent only if the hold succeeds.
+    pub admission: Option<QueueEntryId>,
+    /// Most tickets one account may own and hold for the event, across orders.
+    pub per_account_max: Option<u32>,
+}
+
+/// Each GA area of `venue` as (area, capacity, remaining) for `event`.
+async fn ga_availability(
+    conn: &mut sqlx::AnyConnection,
+    event: &str,
+    venue: VenueId,
+    now_ms: i64,
+) -> Result<Vec<(GaAreaId, u32, u32)>> {
+    let areas: Vec<(String, i64)> =
+        sqlx::query_as("SELECT id, capacity FROM ga_areas WHERE venue_id = $1 ORDER BY position")
+            .bind(venue.to_string())
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut ga = Vec::with_capacity(areas.len());
+    for (area, capacity) in areas {
+        let taken = ga_taken(conn, event, &area, now_ms).await?;
+        let remaining = (capacity - taken).max(0);
+        ga.push((id(&area)?, u32::try_from(capacity).unwrap_or(u32::MAX), u32::try_from(remaining).unwrap_or(0)));
+    }
+    Ok(ga)
+}
+
 impl Store {
     /// Places a hold, all or nothing: either every seat and GA place is
     /// claimed for `hold`, or nothing is written and the conflict names what
     /// was taken.
-    pub async fn place_hold(
-        &self,
-        hold: HoldId,
-        event: EventId,
-        user: UserId,
-        priced: &PricedHold,
-        now: Timestamp,
-        expires_at: Timestamp,
-    ) -> Result<(), PlaceHoldError> {
+    pub async fn place_hold(&self, new: &NewHold<'_>) -> Result<(), PlaceHoldError> {
+        let NewHold { id: hold, event, user, priced, guards, now, expires_at } = *new;
         let (event_s, hold_s, now_ms, exp_ms) = (event.to_string(), hold.to_string(), ms(now), ms(expires_at));
         let mut tx = self.write().await?;
+        if let Some(max) = guards.per_account_max {
+            let user_s = user.to_string();
+            // One account's holds are counted one at a time: a no-op update
+            // of a non-key column takes the user's row lock on PostgreSQL
+            // without blocking inserts that merely reference the user.
+            sqlx::query("UPDATE users SET name = name WHERE id = $1").bind(&user_s).execute(&mut *tx).await?;
+            let already = crate::sale_controls::account_units(&mut tx, &event_s, &user_s, now_ms).await?;
+            let asked: i64 = priced.lines.iter().map(|l| i64::from(l.units())).sum();
+            if already + asked > i64::from(max) {
+                tx.rollback().await?;
+                return Err(PlaceHoldError::AccountLimit { max, already: u32::try_from(already).unwrap_or(u32::MAX) });
+            }
+        }
+        if let Some(entry) = guards.admission {
+            // Spent before the seats are claimed: a failed claim rolls the
+            // whole transaction back, the spend with it, so a buyer who
+            // lost a race for a seat keeps their turn.
+            if crate::sale_controls::spend_admission(&mut tx, entry, now_ms).await? != AdmissionSpend::Spent {
+                tx.rollback().await?;
+                return Err(PlaceHoldError::AdmissionNotSpendable);
+            }
+        }
         sqlx::query(
-            "INSERT INTO holds (id, event_id, user_id, status, total_amount, currency, created_at, expires_at) \
-             VALUES ($1, $2, $3, 'active', $4, $5, $6, $7)",
+            "INSERT INTO holds (id, event_id, user_id, status, total_amount, currency, created_at, expires_at, fee_amount) \
+             VALUES ($1, $2, $3, 'active', $4, $5, $6, $7, $8)",
         )
         .bind(&hold_s)
         .bind(&event_s)
@@ -165,6 +239,7 @@ impl Store {
         .bind(priced.total.currency().as_str())
         .bind(now_ms)
         .bind(exp_ms)
+        .bind(priced.fee.amount_minor())
         .execute(&mut *tx)
         .await?;
 
@@ -247,13 +322,14 @@ impl Store {
     }
 
     pub async fn hold(&self, hold: HoldId) -> Result<Option<HoldRecord>> {
-        let row: Option<(String, String, String, String, i64, String, i64, i64)> = sqlx::query_as(
-            "SELECT id, event_id, user_id, status, total_amount, currency, created_at, expires_at FROM holds WHERE id = $1",
+        let row: Option<(String, String, String, String, i64, String, i64, i64, i64)> = sqlx::query_as(
+            "SELECT id, event_id, user_id, status, total_amount, currency, created_at, expires_at, fee_amount \
+             FROM holds WHERE id = $1",
         )
         .bind(hold.to_string())
         .fetch_optional(&self.reader)
         .await?;
-        let Some((h, e, u, status, total, currency, created, expires)) = row else {
+        let Some((h, e, u, status, total, currency, created, expires, fee)) = row else {
             return Ok(None);
         };
         let currency_code = currency.clone();
@@ -298,6 +374,7 @@ impl Store {
             user: id(&u)?,
             status: HoldStatus::parse(&status)?,
             total: money(total, &currency)?,
+            fee: money(fee, &currency)?,
             created_at: ts(created)?,
             expires_at: ts(expires)?,
             lines,
@@ -398,6 +475,44 @@ impl Store {
 
     /// Every seat of the venue with its status for the event, and the GA
     /// places remaining, as of `now`.
+    /// A venue's seats in seat-map order: the order compact availability
+    /// encodes statuses in.
+    pub async fn seat_order(&self, venue: VenueId) -> Result<Vec<SeatId>> {
+        let rows: Vec<(String,)> = sqlx::query_as("SELECT id FROM seats WHERE venue_id = $1 ORDER BY position")
+            .bind(venue.to_string())
+            .fetch_all(&self.reader)
+            .await?;
+        rows.into_iter().map(|(s,)| id(&s)).collect()
+    }
+
+    /// Seats of `event` that are held or sold at `now` (every other seat is
+    /// free), and its GA areas, from one snapshot. Reads only claimed seats,
+    /// so it stays cheap on a huge venue that is mostly free.
+    pub async fn claimed_seats(
+        &self,
+        event: EventId,
+        venue: VenueId,
+        now: Timestamp,
+    ) -> Result<(Vec<(SeatId, SeatStatus)>, Vec<(GaAreaId, u32, u32)>)> {
+        let now_ms = ms(now);
+        let event_s = event.to_string();
+        let mut conn = self.snapshot().await?;
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT seat_id, state FROM seat_claims \
+             WHERE event_id = $1 AND (state = 'sold' OR (state = 'held' AND expires_at > $2))",
+        )
+        .bind(&event_s)
+        .bind(now_ms)
+        .fetch_all(&mut *conn)
+        .await?;
+        let seats = rows
+            .into_iter()
+            .map(|(seat, state)| Ok((id(&seat)?, if state == "sold" { SeatStatus::Sold } else { SeatStatus::Held })))
+            .collect::<Result<_>>()?;
+        let ga = ga_availability(&mut conn, &event_s, venue, now_ms).await?;
+        Ok((seats, ga))
+    }
+
     pub async fn availability(&self, event: EventId, venue: VenueId, now: Timestamp) -> Result<Availability> {
         let now_ms = ms(now);
         // One read transaction: seats, holds and tickets from one snapshot.
@@ -423,18 +538,7 @@ impl Store {
             })
             .collect::<Result<_>>()?;
 
-        let areas: Vec<(String, i64)> =
-            sqlx::query_as("SELECT id, capacity FROM ga_areas WHERE venue_id = $1 ORDER BY position")
-                .bind(venue.to_string())
-                .fetch_all(&mut *conn)
-                .await?;
-        let event_s = event.to_string();
-        let mut ga = Vec::with_capacity(areas.len());
-        for (area, capacity) in areas {
-            let taken = ga_taken(&mut conn, &event_s, &area, now_ms).await?;
-            let remaining = (capacity - taken).max(0);
-            ga.push((id(&area)?, u32::try_from(capacity).unwrap_or(u32::MAX), u32::try_from(remaining).unwrap_or(0)));
-        }
+        let ga = ga_availability(&mut conn, &event.to_string(), venue, now_ms).await?;
         Ok(Availability { seats, ga })
     }
 }

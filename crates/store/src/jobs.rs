@@ -57,11 +57,7 @@ fn job(r: JobRow) -> Result<JobRecord> {
 
 /// Adds a job inside the caller's transaction: it exists if and only if the
 /// change that needs it committed.
-pub(crate) async fn insert_job(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    job: &NewJob,
-    now: Timestamp,
-) -> Result<String> {
+pub(crate) async fn insert_job(tx: &mut crate::WriteTx, job: &NewJob, now: Timestamp) -> Result<String> {
     let job_id = uuid::Uuid::now_v7().to_string();
     sqlx::query(
         "INSERT INTO jobs (id, kind, payload, status, attempts, max_attempts, run_at, created_at, updated_at) \
@@ -150,14 +146,14 @@ impl Store {
 
     /// Marks the job done, if `worker` still holds it.
     pub async fn complete_job(&self, job_id: &str, worker: &str, now: Timestamp) -> Result<bool> {
-        let done = sqlx::query(
+        let done = self.write_one(sqlx::query(
             "UPDATE jobs SET status = 'done', locked_by = NULL, locked_until = NULL, last_error = NULL, updated_at = $1 \
              WHERE id = $2 AND locked_by = $3 AND status = 'running'",
         )
         .bind(ms(now))
         .bind(job_id)
         .bind(worker)
-        .execute(&self.writer)
+        )
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -176,18 +172,20 @@ impl Store {
             Some(at) => ("pending", ms(at)),
             None => ("failed", ms(now)),
         };
-        let done = sqlx::query(
-            "UPDATE jobs SET status = $1, run_at = $2, last_error = $3, locked_by = NULL, locked_until = NULL, \
+        let done = self
+            .write_one(
+                sqlx::query(
+                    "UPDATE jobs SET status = $1, run_at = $2, last_error = $3, locked_by = NULL, locked_until = NULL, \
              updated_at = $4 WHERE id = $5 AND locked_by = $6 AND status = 'running'",
-        )
-        .bind(status)
-        .bind(run_at)
-        .bind(error)
-        .bind(ms(now))
-        .bind(job_id)
-        .bind(worker)
-        .execute(&self.writer)
-        .await?;
+                )
+                .bind(status)
+                .bind(run_at)
+                .bind(error)
+                .bind(ms(now))
+                .bind(job_id)
+                .bind(worker),
+            )
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -214,17 +212,18 @@ impl Store {
     }
 
     pub async fn create_webhook_endpoint(&self, e: &WebhookEndpointRecord) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO webhook_endpoints (id, organization_id, url, secret, event_types, created_at) \
+        self.write_one(
+            sqlx::query(
+                "INSERT INTO webhook_endpoints (id, organization_id, url, secret, event_types, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&e.id)
+            .bind(e.organization.to_string())
+            .bind(&e.url)
+            .bind(&e.secret)
+            .bind(e.event_types.join(","))
+            .bind(ms(e.created_at)),
         )
-        .bind(&e.id)
-        .bind(e.organization.to_string())
-        .bind(&e.url)
-        .bind(&e.secret)
-        .bind(e.event_types.join(","))
-        .bind(ms(e.created_at))
-        .execute(&self.writer)
         .await?;
         Ok(())
     }

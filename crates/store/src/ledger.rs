@@ -35,11 +35,7 @@ pub struct TreeHeadRecord {
     pub signature: Vec<u8>,
 }
 
-pub(crate) async fn insert_ledger_entry(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    e: &NewLedgerEntry,
-    now: Timestamp,
-) -> Result<()> {
+pub(crate) async fn insert_ledger_entry(tx: &mut crate::WriteTx, e: &NewLedgerEntry, now: Timestamp) -> Result<()> {
     sqlx::query(
         "INSERT INTO ledger_entries (id, leaf_input, kind, ticket_id, event_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -75,16 +71,17 @@ impl Store {
     /// The 32-byte secret called `name`, created from `fresh` on first use.
     /// Every node of a deployment ends up with the same secret.
     pub async fn ledger_secret(&self, name: &str, fresh: [u8; 32], now: Timestamp) -> Result<[u8; 32]> {
-        sqlx::query(
-            "INSERT INTO ledger_keys (name, secret, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+        self.write_one(
+            sqlx::query(
+                "INSERT INTO ledger_keys (name, secret, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(name)
+            .bind(fresh.to_vec())
+            .bind(ms(now)),
         )
-        .bind(name)
-        .bind(fresh.to_vec())
-        .bind(ms(now))
-        .execute(&self.writer)
         .await?;
         let (secret,): (Vec<u8>,) =
-            sqlx::query_as("SELECT secret FROM ledger_keys WHERE name = $1").bind(name).fetch_one(&self.writer).await?;
+            sqlx::query_as("SELECT secret FROM ledger_keys WHERE name = $1").bind(name).fetch_one(&self.reader).await?;
         secret.try_into().map_err(|_| StoreError::Corrupt(format!("ledger key {name} is not 32 bytes")))
     }
 
@@ -161,15 +158,16 @@ impl Store {
     }
 
     pub async fn insert_tree_head(&self, head: &TreeHeadRecord) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO ledger_tree_heads (tree_size, timestamp, root_hash, signature) VALUES ($1, $2, $3, $4) \
+        self.write_one(
+            sqlx::query(
+                "INSERT INTO ledger_tree_heads (tree_size, timestamp, root_hash, signature) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (tree_size) DO NOTHING",
+            )
+            .bind(head.tree_size as i64)
+            .bind(ms(head.timestamp))
+            .bind(&head.root_hash)
+            .bind(&head.signature),
         )
-        .bind(head.tree_size as i64)
-        .bind(ms(head.timestamp))
-        .bind(&head.root_hash)
-        .bind(&head.signature)
-        .execute(&self.writer)
         .await?;
         Ok(())
     }

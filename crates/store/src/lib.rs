@@ -20,12 +20,18 @@
 mod accounts;
 mod checkins;
 mod events;
+mod fees;
+mod group_commit;
 mod holds;
 mod jobs;
 mod ledger;
 mod listings;
 mod live;
+mod notifications;
 mod orders;
+mod payments;
+mod push;
+mod sale_controls;
 mod stats;
 mod transfers;
 mod venues;
@@ -40,12 +46,18 @@ use sqlx::{Any, AnyPool, Executor};
 pub use accounts::*;
 pub use checkins::*;
 pub use events::*;
+pub use fees::*;
+pub use group_commit::WriteTx;
 pub use holds::*;
 pub use jobs::*;
 pub use ledger::*;
 pub use listings::*;
 pub use live::*;
+pub use notifications::*;
 pub use orders::*;
+pub use payments::*;
+pub use push::*;
+pub use sale_controls::*;
 pub use stats::*;
 pub use transfers::*;
 pub use venues::*;
@@ -117,6 +129,8 @@ pub struct Store {
     url: String,
     writer: AnyPool,
     reader: AnyPool,
+    /// SQLite only: write transactions share commits (see `group_commit`).
+    group: Option<std::sync::Arc<group_commit::GroupCommit>>,
 }
 
 /// Options for [`Store::connect_with`].
@@ -172,7 +186,8 @@ impl Store {
                 writer.execute("PRAGMA journal_mode = WAL").await?;
                 sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
                 let reader = sqlite_pool(&sqlite_url(url, "ro"), SQLITE_READ_CONNECTIONS_MAX).await?;
-                Self { backend, url: url.to_owned(), writer, reader }
+                let group = Some(group_commit::GroupCommit::start(writer.clone()));
+                Self { backend, url: url.to_owned(), writer, reader, group }
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -181,7 +196,7 @@ impl Store {
                     .connect(url)
                     .await?;
                 sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-                Self { backend, url: url.to_owned(), writer: pool.clone(), reader: pool }
+                Self { backend, url: url.to_owned(), writer: pool.clone(), reader: pool, group: None }
             }
         };
         Ok(store)
@@ -205,11 +220,26 @@ impl Store {
     /// write lock up front, so a transaction never fails half-way on a lock
     /// upgrade. On PostgreSQL (READ COMMITTED), contested rows are taken by
     /// conditional `UPDATE`/upserts whose row counts are checked.
-    async fn write(&self) -> Result<sqlx::Transaction<'static, Any>> {
-        Ok(match self.backend {
-            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.writer.begin().await?,
+    ///
+    /// On SQLite the transaction is part of a group commit: its `commit`
+    /// returns once the group it joined is on disk.
+    async fn write(&self) -> Result<WriteTx> {
+        Ok(match &self.group {
+            Some(group) => group.begin().await?,
+            None => WriteTx::Postgres(self.writer.begin().await?),
         })
+    }
+
+    /// Runs one statement as a write transaction of its own (on SQLite,
+    /// part of a group commit) and returns once it is durable.
+    async fn write_one<'q>(
+        &self,
+        query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>,
+    ) -> Result<sqlx::any::AnyQueryResult> {
+        let mut tx = self.write().await?;
+        let done = query.execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(done)
     }
 
     /// Starts a read transaction whose statements all see one snapshot.
@@ -221,6 +251,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(group) = &self.group {
+            group.flush().await;
+        }
         self.writer.close().await;
         self.reader.close().await;
     }

@@ -109,7 +109,7 @@ fn listing(r: ListingRow) -> Result<ListingRecord> {
 /// sold and the seller's share goes into escrow. (The ticket itself is
 /// re-issued to the buyer by the order's ticket writes.)
 pub(crate) async fn settle_resale(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut crate::WriteTx,
     hold: &str,
     line: &HoldLine,
     release_after: Timestamp,
@@ -143,7 +143,7 @@ pub(crate) async fn settle_resale(
 
 impl Store {
     pub async fn create_listing(&self, l: &ListingRecord) -> Result<(), ListError> {
-        let inserted = sqlx::query(
+        let inserted = self.write_one(sqlx::query(
             "INSERT INTO listings (id, ticket_id, event_id, seller_id, price_amount, royalty_amount, escrow_amount, currency, \
              status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9) ON CONFLICT DO NOTHING",
         )
@@ -156,9 +156,8 @@ impl Store {
         .bind(l.escrow.amount_minor())
         .bind(l.price.currency().as_str())
         .bind(ms(l.created_at))
-        .execute(&self.writer)
-        .await
-        .map_err(StoreError::from)?;
+        )
+        .await?;
         if inserted.rows_affected() == 0 {
             return Err(ListError::AlreadyListed);
         }
@@ -186,15 +185,17 @@ impl Store {
 
     /// Withdraws the seller's open listing unless a buyer is paying for it.
     pub async fn withdraw_listing(&self, listing_id: ListingId, seller: UserId, now: Timestamp) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE listings SET status = 'withdrawn' WHERE id = $1 AND seller_id = $2 AND status = 'open' \
+        let done = self
+            .write_one(
+                sqlx::query(
+                    "UPDATE listings SET status = 'withdrawn' WHERE id = $1 AND seller_id = $2 AND status = 'open' \
              AND (held_until IS NULL OR held_until <= $3)",
-        )
-        .bind(listing_id.to_string())
-        .bind(seller.to_string())
-        .bind(ms(now))
-        .execute(&self.writer)
-        .await?;
+                )
+                .bind(listing_id.to_string())
+                .bind(seller.to_string())
+                .bind(ms(now)),
+            )
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -286,25 +287,27 @@ impl Store {
 
     /// Releases held escrow whose event has ended; returns how many.
     pub async fn release_due_escrow(&self, now: Timestamp) -> Result<u64> {
-        let done = sqlx::query(
+        let done = self.write_one(sqlx::query(
             "UPDATE escrow SET status = 'released', settled_at = $1 WHERE status = 'held' AND release_after <= $2",
         )
         .bind(ms(now))
         .bind(ms(now))
-        .execute(&self.writer)
+        )
         .await?;
         Ok(done.rows_affected())
     }
 
     /// Returns held escrow of a cancelled event to its buyers.
     pub async fn refund_event_escrow(&self, event: EventId, now: Timestamp) -> Result<u64> {
-        let done = sqlx::query(
-            "UPDATE escrow SET status = 'refunded', settled_at = $1 WHERE event_id = $2 AND status = 'held'",
-        )
-        .bind(ms(now))
-        .bind(event.to_string())
-        .execute(&self.writer)
-        .await?;
+        let done = self
+            .write_one(
+                sqlx::query(
+                    "UPDATE escrow SET status = 'refunded', settled_at = $1 WHERE event_id = $2 AND status = 'held'",
+                )
+                .bind(ms(now))
+                .bind(event.to_string()),
+            )
+            .await?;
         Ok(done.rows_affected())
     }
 }

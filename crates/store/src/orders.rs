@@ -28,7 +28,10 @@ pub struct CompleteOrder<'a> {
     pub hold: HoldId,
     pub user: UserId,
     pub event: EventId,
+    /// What was charged, `fee` included.
     pub total: Money,
+    /// The platform fee within `total`.
+    pub fee: Money,
     pub gateway: &'a str,
     pub payment_reference: &'a str,
     pub tickets: &'a [NewTicket],
@@ -36,12 +39,18 @@ pub struct CompleteOrder<'a> {
     /// Jobs the order sets off (webhooks, e-mails): enqueued in the order's
     /// own transaction, so they exist exactly when the order does.
     pub outbox: &'a [crate::NewJob],
+    /// Notifications of the order (the confirmation e-mail), likewise.
+    pub notices: &'a [crate::NewNotice],
     /// Log entries for the tickets issued, appended in the same transaction.
     pub ledger: &'a [crate::NewLedgerEntry],
     /// The hold's lines, for settling resales.
     pub lines: &'a [domain::hold::HoldLine],
     /// When a resale seller's escrow may be paid out: after the event.
     pub escrow_release_after: Timestamp,
+    /// The payment attempt whose charge pays for the order: it becomes
+    /// `completed` in the same transaction, so a charge is either held by an
+    /// order or left for a refund, never both.
+    pub payment_attempt: Option<domain::ids::PaymentAttemptId>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +59,11 @@ pub enum CompleteOrderError {
     HoldNotLive,
     #[error("the hold has already been turned into order {0}")]
     AlreadyOrdered(OrderId),
+    #[error("the event has been cancelled")]
+    EventCancelled,
+    /// The payment attempt was refunded (or is being) meanwhile.
+    #[error("the payment was already settled without an order")]
+    PaymentSettled,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -91,11 +105,16 @@ pub struct OrderRecord {
     pub user: UserId,
     pub hold: HoldId,
     pub status: String,
+    /// What was charged, `fee` included.
     pub total: Money,
+    /// The platform fee within `total`.
+    pub fee: Money,
     pub gateway: String,
     pub payment_reference: String,
     pub created_at: Timestamp,
     pub tickets: Vec<TicketRecord>,
+    /// Refunds of this order, oldest first.
+    pub refunds: Vec<crate::RefundRecord>,
 }
 
 /// Where an Idempotency-Key stands when a request arrives with it.
@@ -187,7 +206,7 @@ fn ticket(r: TicketRow) -> Result<TicketRecord> {
     })
 }
 
-type OrderRow = (String, String, String, String, String, i64, String, String, String, i64);
+type OrderRow = (String, String, String, String, String, i64, String, String, String, i64, i64);
 
 impl Store {
     /// Records the arrival of a request with an Idempotency-Key.
@@ -269,16 +288,17 @@ impl Store {
         detail: &str,
         now: Timestamp,
     ) -> Result<()> {
-        sqlx::query(
-            "UPDATE idempotency_keys SET state = 'done', failure_status = $1, failure_detail = $2, updated_at = $3 \
+        self.write_one(
+            sqlx::query(
+                "UPDATE idempotency_keys SET state = 'done', failure_status = $1, failure_detail = $2, updated_at = $3 \
              WHERE user_id = $4 AND key = $5 AND state = 'pending'",
+            )
+            .bind(i64::from(status))
+            .bind(detail)
+            .bind(ms(now))
+            .bind(user.to_string())
+            .bind(key),
         )
-        .bind(i64::from(status))
-        .bind(detail)
-        .bind(ms(now))
-        .bind(user.to_string())
-        .bind(key)
-        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -286,11 +306,12 @@ impl Store {
     /// Forgets a pending key after a transient failure, so a retry with the
     /// same key runs afresh.
     pub async fn abandon_idempotent(&self, user: UserId, key: &str) -> Result<()> {
-        sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND state = 'pending'")
-            .bind(user.to_string())
-            .bind(key)
-            .execute(&self.writer)
-            .await?;
+        self.write_one(
+            sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND state = 'pending'")
+                .bind(user.to_string())
+                .bind(key),
+        )
+        .await?;
         Ok(())
     }
 
@@ -301,7 +322,7 @@ impl Store {
         )
         .bind(user.to_string())
         .bind(key)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&self.reader)
         .await?;
         Ok(match row {
             Some((state, Some(o), _, _)) if state == "done" => Some(IdempotentOutcome::Order(id(&o)?)),
@@ -323,6 +344,22 @@ impl Store {
             sqlx::query_as("SELECT id FROM orders WHERE hold_id = $1").bind(&hold_s).fetch_optional(&mut *tx).await?;
         if let Some((order,)) = existing {
             return Err(CompleteOrderError::AlreadyOrdered(id(&order)?));
+        }
+        // A cancelled event sells nothing. On PostgreSQL the event row is
+        // share-locked, so a cancellation (an update of that row) waits for
+        // checkouts in flight and its refund job then sees their orders;
+        // checkouts do not block each other.
+        let share = match self.backend {
+            crate::Backend::Postgres => " FOR SHARE",
+            crate::Backend::Sqlite => "",
+        };
+        let status: Option<(String,)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT status FROM events WHERE id = $1{share}")))
+                .bind(&event_s)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if status.is_none_or(|(s,)| s == "cancelled") {
+            return Err(CompleteOrderError::EventCancelled);
         }
         // Taking the hold is the lock: exactly one transaction moves it from
         // active to ordered, and only while it is live and the buyer's.
@@ -365,7 +402,7 @@ impl Store {
         }
         sqlx::query(
             "INSERT INTO orders (id, event_id, user_id, hold_id, status, total_amount, currency, payment_gateway, \
-             payment_reference, created_at) VALUES ($1, $2, $3, $4, 'paid', $5, $6, $7, $8, $9)",
+             payment_reference, created_at, fee_amount) VALUES ($1, $2, $3, $4, 'paid', $5, $6, $7, $8, $9, $10)",
         )
         .bind(c.order.to_string())
         .bind(&event_s)
@@ -376,8 +413,24 @@ impl Store {
         .bind(c.gateway)
         .bind(c.payment_reference)
         .bind(now_ms)
+        .bind(c.fee.amount_minor())
         .execute(&mut *tx)
         .await?;
+        if let Some(attempt) = c.payment_attempt {
+            let held = sqlx::query(
+                "UPDATE payment_attempts SET status = 'completed', order_id = $1, reference = $2, updated_at = $3 \
+                 WHERE id = $4 AND status IN ('pending', 'charged')",
+            )
+            .bind(c.order.to_string())
+            .bind(c.payment_reference)
+            .bind(now_ms)
+            .bind(attempt.to_string())
+            .execute(&mut *tx)
+            .await?;
+            if held.rows_affected() != 1 {
+                return Err(CompleteOrderError::PaymentSettled);
+            }
+        }
         for t in c.tickets.iter().filter(|t| t.replaces.is_some()) {
             let reissued = sqlx::query(
                 "UPDATE tickets SET holder_id = $1, serial = $2, barcode = $3, order_id = $4, price_amount = $5 \
@@ -432,14 +485,17 @@ impl Store {
         for entry in c.ledger {
             crate::ledger::insert_ledger_entry(&mut tx, entry, now).await?;
         }
+        for n in c.notices {
+            crate::notifications::insert_notice(&mut tx, n, now).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
 
     pub async fn order(&self, order: OrderId) -> Result<Option<OrderRecord>> {
         let row: Option<OrderRow> = sqlx::query_as(
-            "SELECT id, event_id, user_id, hold_id, status, total_amount, currency, payment_gateway, payment_reference, created_at \
-             FROM orders WHERE id = $1",
+            "SELECT id, event_id, user_id, hold_id, status, total_amount, currency, payment_gateway, payment_reference, created_at, \
+             fee_amount FROM orders WHERE id = $1",
         )
         .bind(order.to_string())
         .fetch_optional(&self.reader)
@@ -452,8 +508,8 @@ impl Store {
 
     pub async fn orders_of(&self, user: UserId) -> Result<Vec<OrderRecord>> {
         let rows: Vec<OrderRow> = sqlx::query_as(
-            "SELECT id, event_id, user_id, hold_id, status, total_amount, currency, payment_gateway, payment_reference, created_at \
-             FROM orders WHERE user_id = $1 ORDER BY created_at DESC, id DESC",
+            "SELECT id, event_id, user_id, hold_id, status, total_amount, currency, payment_gateway, payment_reference, created_at, \
+             fee_amount FROM orders WHERE user_id = $1 ORDER BY created_at DESC, id DESC",
         )
         .bind(user.to_string())
         .fetch_all(&self.reader)
@@ -476,10 +532,12 @@ impl Store {
             hold: id(&r.3)?,
             status: r.4,
             total: money(r.5, &r.6)?,
+            fee: money(r.10, &r.6)?,
             gateway: r.7,
             payment_reference: r.8,
             created_at: ts(r.9)?,
             tickets: tickets.into_iter().map(ticket).collect::<Result<_>>()?,
+            refunds: self.refunds_of(id(&r.0)?).await?,
         })
     }
 

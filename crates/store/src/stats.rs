@@ -55,7 +55,8 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         let (revenue,): (i64,) = sqlx::query_as(
-            "SELECT CAST(COALESCE(SUM(total_amount), 0) AS BIGINT) FROM orders WHERE event_id = $1 AND status = 'paid'",
+            // The organizer's revenue: what buyers paid less the platform's fee.
+            "SELECT CAST(COALESCE(SUM(total_amount - fee_amount), 0) AS BIGINT) FROM orders WHERE event_id = $1 AND status = 'paid'",
         )
         .bind(&e)
         .fetch_one(&mut *tx)

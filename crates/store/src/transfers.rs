@@ -76,7 +76,13 @@ fn transfer(r: TransferRow) -> Result<TransferRecord> {
 impl Store {
     /// Records an offer; a lapsed earlier offer of the same ticket is closed
     /// first. At most one offer per ticket is open (a unique index decides).
-    pub async fn offer_transfer(&self, t: &TransferRecord, now: Timestamp) -> Result<(), OfferError> {
+    /// `notices` (the e-mail to the recipient) are written with the offer.
+    pub async fn offer_transfer(
+        &self,
+        t: &TransferRecord,
+        notices: &[crate::NewNotice],
+        now: Timestamp,
+    ) -> Result<(), OfferError> {
         let mut tx = self.write().await?;
         sqlx::query("UPDATE transfers SET status = 'cancelled' WHERE ticket_id = $1 AND status = 'pending' AND expires_at <= $2")
             .bind(t.ticket.to_string())
@@ -99,6 +105,9 @@ impl Store {
         .map_err(StoreError::from)?;
         if inserted.rows_affected() == 0 {
             return Err(OfferError::PendingExists);
+        }
+        for n in notices {
+            crate::notifications::insert_notice(&mut tx, n, now).await?;
         }
         tx.commit().await.map_err(StoreError::from)?;
         Ok(())

@@ -4,11 +4,14 @@
 //! The order of steps is what keeps money and seats consistent:
 //! 1. record the key as pending (a concurrent replay waits for the outcome);
 //! 2. check the hold is live, so an expired hold is refused before any charge;
-//! 3. charge the gateway with a key derived from the Idempotency-Key, so a
-//!    retry after a crash finds the same charge instead of making another;
-//! 4. in one transaction, turn the hold into an order with signed tickets and
-//!    mark the key done. If the hold expired between 2 and 4, the charge is
-//!    refunded and the buyer gets 409.
+//! 3. record a payment attempt, then charge the gateway with a key derived
+//!    from the Idempotency-Key and the gateway, so a retry after a crash finds
+//!    the same charge instead of making another (failing over to the
+//!    organization's next gateway when one is unavailable:
+//!    `payments/attempts.rs`);
+//! 4. in one transaction, turn the hold into an order with signed tickets,
+//!    mark the attempt completed and the key done. If the hold expired
+//!    between 2 and 4, the charge is refunded and the buyer gets 409.
 
 use std::time::Duration;
 
@@ -20,7 +23,8 @@ use store::{
     CompleteOrder, CompleteOrderError, IdempotencyBegin, IdempotentOutcome, NewTicket, OrderRecord, StoreError,
 };
 
-use crate::payments::{Charge, ChargeRequest, PaymentError};
+use crate::payments::PaymentError;
+use crate::payments::attempts::Paid;
 use crate::webhooks::{OrderPaid, PaidTicket};
 use crate::{Denied, Ticketing};
 
@@ -82,6 +86,10 @@ pub enum OrderError {
     HoldNotLive,
     #[error("this hold has already been paid for (order {0})")]
     AlreadyOrdered(OrderId),
+    #[error("the event has been cancelled; nothing was charged")]
+    EventCancelled,
+    #[error(transparent)]
+    Refused(crate::waiting_room::AdmissionRefused),
     #[error(transparent)]
     Declined(PaymentError),
     #[error(transparent)]
@@ -100,7 +108,7 @@ impl OrderError {
     /// transient failures, which a retry with the same key may overcome.
     fn final_status(&self) -> Option<u16> {
         match self {
-            OrderError::HoldNotLive | OrderError::AlreadyOrdered(_) => Some(409),
+            OrderError::HoldNotLive | OrderError::AlreadyOrdered(_) | OrderError::EventCancelled => Some(409),
             OrderError::Declined(_) => Some(402),
             OrderError::Denied(Denied::NotFound(_)) => Some(404),
             _ => None,
@@ -139,7 +147,7 @@ impl Ticketing {
             IdempotencyBegin::Done(outcome) => return self.replay(outcome).await,
             IdempotencyBegin::InProgress => return self.await_first(user, key).await,
         }
-        let result = self.checkout(user, &cmd).await;
+        let result = self.checkout(user, &cmd, None).await;
         match &result {
             Ok(_) => metrics::counter!("orders_paid_total").increment(1),
             Err(e) => match e.final_status() {
@@ -176,7 +184,14 @@ impl Ticketing {
         Err(OrderError::StillProcessing)
     }
 
-    async fn checkout(&self, user: UserId, cmd: &PlaceOrder) -> Result<OrderRecord, OrderError> {
+    /// Pays for the hold (or takes `paid`, a charge already made for it that
+    /// a gateway notification or the reconciler brings) and records the order.
+    pub(crate) async fn checkout(
+        &self,
+        user: UserId,
+        cmd: &PlaceOrder,
+        paid: Option<Paid>,
+    ) -> Result<OrderRecord, OrderError> {
         let hold = match self.store.hold(cmd.hold).await? {
             Some(h) if h.user == user => h,
             _ => return Err(Denied::NotFound("hold").into()),
@@ -193,10 +208,7 @@ impl Ticketing {
             .event_key(hold.event)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("event {} has no signing key", hold.event)))?;
-        let gateway = self.payments.get(&cmd.gateway).expect("checked on entry").clone();
         let order_id = OrderId::new();
-        let payment_key = format!("order:{user}:{}", cmd.idempotency_key.as_str());
-        let description = format!("hold {}", hold.id);
         // Everything the order writes is prepared before the money moves, so a
         // failure here charges nothing.
         let mut tickets = Vec::new();
@@ -252,18 +264,39 @@ impl Ticketing {
             .event(hold.event)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("hold {} names a missing event", hold.id)))?;
-        let charge = gateway
-            .charge(ChargeRequest {
-                idempotency_key: &payment_key,
-                amount: hold.total,
-                token: &cmd.token,
-                description: &description,
-            })
-            .await
-            .map_err(|e| match e {
-                PaymentError::Declined(_) => OrderError::Declined(e),
-                PaymentError::Unavailable(_) => OrderError::GatewayUnavailable(e),
-            })?;
+        if event.status == domain::event::EventStatus::Cancelled {
+            return Err(OrderError::EventCancelled);
+        }
+        // The confirmation e-mail and in-app notice, written with the order.
+        // The tickets (with their QR codes) are read when it is sent.
+        let confirmation = self.notice(crate::notifications::Notice {
+            kind: crate::notifications::MessageKind::OrderConfirmation,
+            to: crate::notifications::To::Account(self.recipient(user).await?),
+            dedupe_key: format!("order:{order_id}"),
+            link: format!("/orders/{order_id}"),
+            data: serde_json::json!({
+                "event": crate::notifications::event_data(&event),
+                "order": {"id": order_id.to_string(), "total": hold.total.to_string()},
+            }),
+        });
+        // The money moves last: through the organization's gateways in
+        // order, each try recorded as a payment attempt before it is made.
+        let paid = match paid {
+            Some(paid) => paid,
+            None => {
+                // A buyer an organizer's review has yet to clear pays nothing.
+                if self.store.account_blocked(hold.event, user).await? {
+                    return Err(OrderError::Refused(crate::waiting_room::AdmissionRefused::Blocked));
+                }
+                let paid = self.pay(user, &hold, event.organization, cmd).await;
+                if let Err(OrderError::Declined(_)) = &paid {
+                    // Declines are what card testing looks like.
+                    self.after_hold_attempt(hold.event, user);
+                }
+                paid?
+            }
+        };
+        let (gateway, charge) = (paid.gateway.clone(), paid.charge.clone());
 
         let complete = CompleteOrder {
             order: order_id,
@@ -271,24 +304,45 @@ impl Ticketing {
             user,
             event: hold.event,
             total: hold.total,
+            fee: hold.fee,
             gateway: gateway.name(),
             payment_reference: &charge.reference,
             tickets: &tickets,
             idempotency_key: cmd.idempotency_key.as_str(),
             outbox: &outbox,
+            notices: std::slice::from_ref(&confirmation),
             ledger: &ledger,
             lines: &hold.lines,
             // A resale seller is paid once the event has taken place.
             escrow_release_after: event.ends_at,
+            payment_attempt: Some(paid.attempt),
         };
         match self.store.complete_order(&complete, self.now()).await {
             Ok(()) => {}
+            // A notification of this very charge completed the order first.
+            Err(CompleteOrderError::AlreadyOrdered(o)) if self.attempt_holds_order(paid.attempt, o).await? => {
+                return self
+                    .store
+                    .order(o)
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt(format!("order {o} vanished")).into());
+            }
+            // The commit's outcome is unknown: the reconciler looks at the
+            // attempt later and completes or refunds it, never both.
+            Err(CompleteOrderError::Store(s)) => return Err(OrderError::Store(s)),
+            Err(CompleteOrderError::PaymentSettled) => {
+                return Err(OrderError::GatewayUnavailable(PaymentError::Unavailable(
+                    "the payment was settled without an order meanwhile; retry".into(),
+                )));
+            }
             Err(e) => {
-                self.refund_after_failure(gateway.as_ref(), &charge, hold.total).await;
+                self.refund_attempt(gateway.as_ref(), paid.attempt, &charge, hold.total).await?;
                 return Err(match e {
                     CompleteOrderError::HoldNotLive => OrderError::HoldNotLive,
                     CompleteOrderError::AlreadyOrdered(o) => OrderError::AlreadyOrdered(o),
+                    CompleteOrderError::EventCancelled => OrderError::EventCancelled,
                     CompleteOrderError::Store(s) => OrderError::Store(s),
+                    CompleteOrderError::PaymentSettled => unreachable!("handled above"),
                 });
             }
         }
@@ -329,21 +383,6 @@ impl Ticketing {
                 .collect(),
         };
         self.order_paid_webhooks(event.organization, &paid).await
-    }
-
-    /// The order could not be recorded after the money was taken: give it back.
-    async fn refund_after_failure(
-        &self,
-        gateway: &dyn crate::PaymentGateway,
-        charge: &Charge,
-        amount: domain::money::Money,
-    ) {
-        if let Err(e) = gateway.refund(charge, amount).await {
-            // Left for reconciliation: the charge reference is in the log.
-            tracing::error!(charge = %charge.reference, error = %e, "refund after failed checkout did not go through");
-        } else {
-            metrics::counter!("payments_refunded_total").increment(1);
-        }
     }
 
     /// The user's own order.

@@ -151,7 +151,11 @@ impl Ticketing {
     pub async fn cancel_event(&self, user: UserId, event: EventId) -> Result<EventRecord, ChangeEventError> {
         let mut record = self.managed_event(user, event).await?;
         let to = record.status.cancel()?;
-        if !self.store.set_event_status(event, record.status, to, self.now()).await? {
+        // The job that refunds every order, revokes every ticket and tells
+        // every buyer is enqueued with the status change: a crash after the
+        // commit still carries the cancellation out.
+        let job = self.cancellation_job(event, user);
+        if !self.store.set_event_status_with_job(event, record.status, to, &job, self.now()).await? {
             return Err(ChangeEventError::Concurrent);
         }
         // Resale buyers get their money back; sellers are not paid out.

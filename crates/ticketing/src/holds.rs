@@ -2,8 +2,9 @@
 
 use domain::hold::{HoldError, HoldLine, HoldRequest, check_hold_size, price_hold};
 use domain::ids::{EventId, GaAreaId, HoldId, SeatId, UserId};
-use store::{Availability, HoldConflict, HoldRecord, PlaceHoldError, ReleaseHoldError, StoreError};
+use store::{Availability, HoldConflict, HoldRecord, NewHold, PlaceHoldError, ReleaseHoldError, StoreError};
 
+use crate::waiting_room::AdmissionRefused;
 use crate::{Denied, Ticketing, from_visible};
 
 #[derive(Debug, thiserror::Error)]
@@ -12,6 +13,10 @@ pub enum HoldFailure {
     Rejected(#[from] HoldError),
     #[error(transparent)]
     Unavailable(HoldConflict),
+    #[error(transparent)]
+    Refused(#[from] crate::waiting_room::AdmissionRefused),
+    #[error("at most {max} tickets per account for this event; this account already holds or owns {already}")]
+    AccountLimit { max: u32, already: u32 },
     /// Best available found too few free seats.
     #[error("{0}")]
     NotEnoughSeats(String),
@@ -56,28 +61,46 @@ pub(crate) fn inventory_of(lines: &[HoldLine]) -> (Vec<SeatId>, Vec<GaAreaId>) {
 }
 
 impl Ticketing {
-    /// Holds seats and GA places for `user`, all or nothing, at today's prices.
+    /// Holds seats and GA places for `user`, all or nothing, at today's
+    /// prices. While the event's waiting room is active, `admission` must be
+    /// the token the buyer was given; the hold spends it.
     pub async fn place_hold(
         &self,
         user: UserId,
         event: EventId,
         request: HoldRequest,
+        admission: Option<&str>,
     ) -> Result<HoldRecord, HoldFailure> {
         check_hold_size(&request)?;
         let record = self.visible_event(Some(user), event).await?;
+        let guards = self.admission_guards(user, event, admission).await?;
         let now = self.now();
         let status = record.status.effective(record.ends_at, now);
         let ticket_types = self.store.ticket_types(event).await?;
         let seats: Vec<_> = request.seats.iter().map(|s| s.seat).collect();
         let zones = self.store.seat_zones(record.venue, &seats).await?;
         let priced = price_hold(status, &ticket_types, &zones, &request, now)?;
+        // The fee is locked in with the hold: the buyer pays what was shown.
+        let policy = self.fee_policy(record.organization).await?;
+        let priced = priced.with_fee(&policy).map_err(|e| match e {
+            domain::fees::FeeError::Money(m) => HoldError::Money(m),
+            // A stored policy was checked when it was set.
+            _ => HoldError::Money(domain::money::MoneyError::Overflow),
+        })?;
         let hold = HoldId::new();
         let expires_at = now + self.settings.hold_ttl;
-        match self.store.place_hold(hold, event, user, &priced, now, expires_at).await {
+        let placed =
+            self.store.place_hold(&NewHold { id: hold, event, user, priced: &priced, guards, now, expires_at }).await;
+        self.after_hold_attempt(event, user);
+        match placed {
             Ok(()) => {}
             Err(PlaceHoldError::Conflict(c)) => {
                 metrics::counter!("holds_rejected_total").increment(1);
                 return Err(HoldFailure::Unavailable(c));
+            }
+            Err(PlaceHoldError::AdmissionNotSpendable) => return Err(AdmissionRefused::Spent.into()),
+            Err(PlaceHoldError::AccountLimit { max, already }) => {
+                return Err(HoldFailure::AccountLimit { max, already });
             }
             Err(PlaceHoldError::Store(e)) => return Err(e.into()),
         }
@@ -90,10 +113,22 @@ impl Ticketing {
             user,
             status: store::HoldStatus::Active,
             total: priced.total,
+            fee: priced.fee,
             created_at: now,
             expires_at,
             lines: priced.lines,
         })
+    }
+
+    /// Runs the velocity rules off the request's path: a slow check must not
+    /// slow a sale, and a failed one only means a flag comes later.
+    pub(crate) fn after_hold_attempt(&self, event: EventId, user: UserId) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = this.check_velocity(event, user).await {
+                tracing::warn!(error = %e, "velocity check failed");
+            }
+        });
     }
 
     /// The user's own hold.

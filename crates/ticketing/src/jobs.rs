@@ -20,7 +20,9 @@ use crate::webhooks::{DeliveryError, WEBHOOK_DELIVER};
 pub const JOB_LEASE_SECS_DEFAULT: u64 = 60;
 /// How long an idle worker waits before looking for work again.
 pub const JOB_POLL_MILLIS_DEFAULT: u64 = 500;
-/// Attempts before a job is given up: with the back-off below, about a day.
+/// Attempts before a job is given up: with the back-off below the last comes
+/// about ten and a half hours after the first (11 fall in the first hour),
+/// so a mail server or gateway that is down for hours loses nothing.
 pub const JOB_ATTEMPTS_MAX: u32 = 16;
 /// First retry delay; doubles per attempt up to [`JOB_BACKOFF_SECS_MAX`].
 const JOB_BACKOFF_SECS_BASE: i64 = 2;
@@ -137,6 +139,11 @@ impl Ticketing {
     async fn execute(&self, job: &JobRecord) -> Result<(), JobError> {
         match job.kind.as_str() {
             WEBHOOK_DELIVER => Ok(self.deliver_webhook(job).await?),
+            crate::notifications::MAIL_SEND => self.send_mail(job).await,
+            crate::push::PUSH_DELIVER => self.deliver_push(job).await,
+            crate::notifications::EVENT_REMIND => self.send_event_reminders(job).await,
+            crate::refunds::REFUND_EXECUTE => self.execute_refund(job).await,
+            crate::refunds::EVENT_CANCEL => self.carry_out_cancellation(job).await,
             other => Err(JobError::Permanent(format!("no handler for job kind '{other}'"))),
         }
     }

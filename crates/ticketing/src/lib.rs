@@ -7,20 +7,28 @@
 //! codes in one place.
 
 pub mod accounts;
+pub mod availability;
 pub mod checkin;
 pub mod checkout;
 pub mod events;
+pub mod fees;
 pub mod gate;
 pub mod holds;
 pub mod jobs;
 pub mod live;
+pub mod mail;
+pub mod notifications;
 pub mod organizations;
 pub mod ownership;
 pub mod payments;
+pub mod push;
+pub mod qr;
+pub mod refunds;
 pub mod resale;
 pub mod seating;
 pub mod transfers;
 pub mod venues;
+pub mod waiting_room;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -62,6 +70,9 @@ pub struct Ticketing {
     settings: Arc<Settings>,
     live: Arc<live::LiveHub>,
     ledger: Arc<ownership::LedgerState>,
+    mailer: Arc<mail::Mailer>,
+    push: Arc<push::PushState>,
+    availability_cache: Arc<availability::AvailabilityCache>,
 }
 
 /// The wall clock.
@@ -100,7 +111,28 @@ impl Ticketing {
             settings: Arc::new(settings),
             live: Arc::new(live::LiveHub::default()),
             ledger: Arc::new(ownership::LedgerState::default()),
+            mailer: Arc::new(mail::Mailer::unconfigured()),
+            push: Arc::new(push::PushState::default()),
+            availability_cache: Arc::new(availability::AvailabilityCache::default()),
         }
+    }
+
+    /// Sends web push with these settings (VAPID subject and key) instead of
+    /// the defaults (a generated key, a placeholder contact).
+    pub fn with_push(mut self, settings: push::PushSettings) -> Self {
+        self.push = Arc::new(push::PushState::new(settings));
+        self
+    }
+
+    /// Sends e-mail with `mailer` (SMTP server, sender, templates) instead
+    /// of queueing it with the built-in templates only.
+    pub fn with_mailer(mut self, mailer: mail::Mailer) -> Self {
+        self.mailer = Arc::new(mailer);
+        self
+    }
+
+    pub fn mailer(&self) -> &mail::Mailer {
+        &self.mailer
     }
 
     pub fn store(&self) -> &Store {

@@ -132,6 +132,8 @@ impl Ticketing {
             user,
             status: store::HoldStatus::Active,
             total: l.price,
+            // Resales carry the organizer's royalty, not the platform fee.
+            fee: domain::money::Money::zero(l.price.currency()),
             created_at: now,
             expires_at,
             lines: vec![line],

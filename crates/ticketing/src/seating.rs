@@ -88,6 +88,7 @@ impl Ticketing {
         zone: Option<&str>,
         count: usize,
         extra: HoldRequest,
+        admission: Option<&str>,
     ) -> Result<HoldRecord, HoldFailure> {
         if count == 0 || count > BEST_AVAILABLE_SEATS_MAX {
             return Err(HoldFailure::NotEnoughSeats(format!(
@@ -110,7 +111,7 @@ impl Ticketing {
             };
             let mut request = extra.clone();
             request.seats.extend(seats.into_iter().map(|seat| SeatRequest { seat, ticket_type: None }));
-            match self.place_hold(user, event, request).await {
+            match self.place_hold(user, event, request, admission).await {
                 Err(HoldFailure::Unavailable(_)) if attempt < BEST_AVAILABLE_ATTEMPTS => continue,
                 other => return other,
             }

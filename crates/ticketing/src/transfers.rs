@@ -62,7 +62,29 @@ impl Ticketing {
             expires_at,
             accepted_at: None,
         };
-        match self.store.offer_transfer(&offer, now).await {
+        // The recipient hears of it by e-mail, and in the app if they have
+        // an account already.
+        let to_whom = match self.store.user_by_email(&to).await? {
+            Some(u) => crate::notifications::To::Account(self.recipient(u.id).await?),
+            None => crate::notifications::To::Address {
+                email: to.as_str().to_owned(),
+                locale: crate::mail::LOCALE_DEFAULT.to_owned(),
+            },
+        };
+        let expires_at_text = expires_at.format("%Y-%m-%d %H:%M UTC").to_string();
+        let notice = self.notice(crate::notifications::Notice {
+            kind: crate::notifications::MessageKind::TransferOffer,
+            to: to_whom,
+            dedupe_key: format!("transfer:{}", offer.id),
+            link: "/tickets".into(),
+            data: serde_json::json!({
+                "event": crate::notifications::event_data(&event),
+                "from_name": me.name,
+                "expires_at_text": expires_at_text,
+                "transfer": {"id": offer.id},
+            }),
+        });
+        match self.store.offer_transfer(&offer, &[notice], now).await {
             Ok(()) => Ok(offer),
             Err(OfferError::PendingExists) => Err(TransferError::PendingExists),
             Err(OfferError::Store(e)) => Err(e.into()),

@@ -71,3 +71,33 @@ self.addEventListener('fetch', (event) => {
     }));
   }
 });
+
+// Web push: the server's reminders arrive encrypted; the browser decrypts
+// them and hands over JSON {title, body, url, tag}, shown as a notification.
+self.addEventListener('push', (event) => {
+  let message = {};
+  try {
+    message = event.data ? event.data.json() : {};
+  } catch (_) {
+    message = { body: event.data ? event.data.text() : '' };
+  }
+  const title = message.title || 'RobustTicketing';
+  event.waitUntil(self.registration.showNotification(title, {
+    body: message.body || '',
+    tag: message.tag,
+    icon: '/assets/icon-192.png',
+    data: { url: message.url || '/tickets' },
+  }));
+});
+
+// A tap on the notification opens (or focuses) the page it points to.
+self.addEventListener('notificationclick', (event) => {
+  event.notification.close();
+  const url = new URL(event.notification.data?.url || '/tickets', self.location.origin).href;
+  event.waitUntil((async () => {
+    const open = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+    const same = open.find((c) => c.url === url);
+    if (same) return same.focus();
+    return self.clients.openWindow(url);
+  })());
+});

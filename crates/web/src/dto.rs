@@ -594,6 +594,25 @@ pub struct AvailabilityResponse {
     pub ga: Vec<GaAvailabilityDto>,
 }
 
+/// Every seat's status in two bits, for big seat maps.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CompactAvailabilityResponse {
+    pub event_id: Uuid,
+    /// Seats in the venue's seat map, in its order (sections, rows, seats).
+    pub seat_count: u32,
+    /// Always `2bit-lsb`: seat `i` is bits `2*(i%4)`..`2*(i%4)+1` of byte `i/4`
+    /// of `statuses`: 0 available, 1 held, 2 sold.
+    pub encoding: &'static str,
+    /// Base64 (standard alphabet, padded) of the packed statuses.
+    pub statuses: String,
+    pub available: u32,
+    pub held: u32,
+    pub sold: u32,
+    pub ga: Vec<GaAvailabilityDto>,
+    /// When this snapshot was read; at most two seconds old.
+    pub as_of: chrono::DateTime<chrono::Utc>,
+}
+
 // ---- holds ----
 
 /// A seat to hold: its id, or an object choosing the ticket type too.
@@ -631,6 +650,10 @@ pub struct HoldRequestDto {
     /// Instead of (or besides GA places with) named seats: let the server pick.
     #[serde(default)]
     pub best_available: Option<BestAvailableDto>,
+    /// While the event's waiting room is on: the token the line handed out.
+    /// A successful hold spends it.
+    #[serde(default)]
+    pub admission_token: Option<String>,
 }
 
 impl From<HoldRequestDto> for HoldRequest {
@@ -684,6 +707,11 @@ pub struct HoldResponse {
     pub status: &'static str,
     pub expires_at: DateTime<Utc>,
     pub items: Vec<HoldItemDto>,
+    /// The tickets' prices.
+    pub subtotal: MoneyDto,
+    /// The platform fee, charged on top of the tickets' prices.
+    pub fee: MoneyDto,
+    /// What will be charged: `subtotal + fee`.
     pub total: MoneyDto,
 }
 
@@ -722,6 +750,8 @@ impl HoldResponse {
                     }
                 })
                 .collect(),
+            subtotal: h.subtotal().into(),
+            fee: h.fee.into(),
             total: h.total.into(),
         }
     }
@@ -832,10 +862,19 @@ pub struct OrderResponse {
     pub status: String,
     pub event_id: Uuid,
     pub hold_id: Uuid,
+    /// The tickets' prices.
+    pub subtotal: MoneyDto,
+    /// The platform fee paid on top.
+    pub fee: MoneyDto,
+    /// What was charged: `subtotal + fee`.
     pub total: MoneyDto,
     pub payment_gateway: String,
     pub created_at: DateTime<Utc>,
     pub tickets: Vec<TicketResponse>,
+    /// Refunds of this order, oldest first.
+    pub refunds: Vec<RefundResponse>,
+    /// What has been paid back or is being paid back (pending and refunded).
+    pub refunded_total: MoneyDto,
 }
 
 impl From<&OrderRecord> for OrderResponse {
@@ -845,12 +884,120 @@ impl From<&OrderRecord> for OrderResponse {
             status: o.status.clone(),
             event_id: *o.event.as_uuid(),
             hold_id: *o.hold.as_uuid(),
+            subtotal: Money::new(o.total.amount_minor() - o.fee.amount_minor(), o.total.currency())
+                .expect("the fee is part of the total")
+                .into(),
+            fee: o.fee.into(),
             total: o.total.into(),
             payment_gateway: o.gateway.clone(),
             created_at: o.created_at,
             tickets: o.tickets.iter().map(TicketResponse::from).collect(),
+            refunds: o.refunds.iter().map(RefundResponse::from).collect(),
+            refunded_total: MoneyDto {
+                amount: o
+                    .refunds
+                    .iter()
+                    .filter(|r| r.status != store::RefundStatus::Failed)
+                    .map(|r| r.amount.amount_minor())
+                    .sum(),
+                currency: o.total.currency().to_string(),
+            },
         }
     }
+}
+
+// ---- refunds ----
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundRequestDto {
+    /// Tickets to revoke (at once). Without `amount`, their prices are refunded.
+    #[serde(default)]
+    pub ticket_ids: Vec<Uuid>,
+    /// How much to pay back. With neither field: everything not yet refunded,
+    /// and every ticket of the order is revoked.
+    pub amount: Option<MoneyDto>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefundResponse {
+    pub id: String,
+    pub order_id: Uuid,
+    pub amount: MoneyDto,
+    /// organizer or event_cancelled.
+    pub reason: String,
+    /// pending (the gateway is being asked), refunded, or failed (the gateway refused).
+    pub status: String,
+    /// The organizer who asked for it.
+    pub requested_by: Option<Uuid>,
+    pub ticket_ids: Vec<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub refunded_at: Option<DateTime<Utc>>,
+    /// Why the gateway refused, when it did.
+    pub error: Option<String>,
+}
+
+impl From<&store::RefundRecord> for RefundResponse {
+    fn from(r: &store::RefundRecord) -> Self {
+        Self {
+            id: r.id.clone(),
+            order_id: *r.order.as_uuid(),
+            amount: r.amount.into(),
+            reason: r.reason.clone(),
+            status: r.status.as_str().to_owned(),
+            requested_by: r.requested_by.map(|u| *u.as_uuid()),
+            ticket_ids: r.tickets.iter().map(|t| *t.as_uuid()).collect(),
+            created_at: r.created_at,
+            refunded_at: r.refunded_at,
+            error: r.last_error.clone(),
+        }
+    }
+}
+
+// ---- notifications ----
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationResponse {
+    pub id: String,
+    /// order_confirmation, transfer_offer, refund, event_reminder or event_cancelled.
+    pub kind: String,
+    pub title: String,
+    /// Where in the web app it leads.
+    pub link: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub read_at: Option<DateTime<Utc>>,
+    /// none (no address), queued (waiting for the mail server) or sent.
+    pub email_status: String,
+    pub email_sent_at: Option<DateTime<Utc>>,
+}
+
+impl From<&store::NotificationRecord> for NotificationResponse {
+    fn from(n: &store::NotificationRecord) -> Self {
+        Self {
+            id: n.id.clone(),
+            kind: n.kind.clone(),
+            title: n.title.clone(),
+            link: n.link.clone(),
+            created_at: n.created_at,
+            read_at: n.read_at,
+            email_status: n.email_status.clone(),
+            email_sent_at: n.email_sent_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LocaleRequest {
+    /// The language of your messages: en or de.
+    #[schema(example = "de")]
+    pub locale: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationListResponse {
+    pub items: Vec<NotificationResponse>,
+    pub unread: usize,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

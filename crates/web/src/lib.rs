@@ -8,6 +8,7 @@
 
 pub mod dto;
 pub mod extract;
+pub mod limits;
 pub mod pages;
 pub mod problem;
 pub mod qr;
@@ -39,6 +40,8 @@ pub const REQUEST_BODY_BYTES_MAX: usize = 4 * 1024 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub ticketing: Ticketing,
+    /// Per-address and per-account request limits (off unless configured).
+    pub limits: limits::RateLimits,
     metrics: PrometheusHandle,
     /// Turns true when the server begins shutting down: long-lived streams
     /// end so that graceful shutdown does not wait for them forever.
@@ -47,7 +50,17 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(ticketing: Ticketing) -> Self {
-        Self { ticketing, metrics: metrics_handle(), closing: tokio::sync::watch::channel(false).1 }
+        Self {
+            ticketing,
+            limits: limits::RateLimits::default(),
+            metrics: metrics_handle(),
+            closing: tokio::sync::watch::channel(false).1,
+        }
+    }
+
+    pub fn with_rate_limits(mut self, config: &limits::RateLimitConfig) -> Self {
+        self.limits = limits::RateLimits::new(config);
+        self
     }
 
     pub fn closing_on(mut self, closing: tokio::sync::watch::Receiver<bool>) -> Self {
@@ -87,7 +100,7 @@ pub fn metrics_handle() -> PrometheusHandle {
     info(title = "RobustTicketing API", description = "Venues, events, holds, orders, tickets and check-in. \
         Money is {amount, currency} in minor units; times are RFC 3339; errors are RFC 9457 problem+json."),
     modifiers(&BearerAuth),
-    tags((name = "accounts"), (name = "organizations"), (name = "venues"), (name = "events"), (name = "holds"),
+    tags((name = "accounts"), (name = "organizations"), (name = "venues"), (name = "events"), (name = "waiting room"), (name = "holds"),
          (name = "orders"), (name = "tickets"), (name = "check-in"), (name = "resale"), (name = "ledger"), (name = "operations"))
 )]
 struct ApiDoc;
@@ -122,7 +135,14 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::me))
         .routes(routes!(organizations::create))
         .routes(routes!(organizations::add_member))
+        .routes(routes!(fees::get_fees, fees::set_fees))
+        .routes(routes!(fees::payouts))
+        .routes(routes!(fees::payouts_csv))
+        .routes(routes!(push::vapid_public_key))
+        .routes(routes!(push::subscribe, push::unsubscribe, push::list))
         .routes(routes!(webhooks::create))
+        .routes(routes!(payments::get_gateways, payments::set_gateways))
+        .routes(routes!(payments::webhook))
         .routes(routes!(venues::create, venues::list))
         .routes(routes!(venues::seat_map))
         .routes(routes!(events::create, events::list_of_organization))
@@ -131,12 +151,25 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(events::list))
         .routes(routes!(events::get))
         .routes(routes!(events::availability))
+        .routes(routes!(events::compact_availability))
         .routes(routes!(live::stream))
+        .routes(routes!(waiting_room::get_controls, waiting_room::put_controls))
+        .routes(routes!(waiting_room::info))
+        .routes(routes!(waiting_room::challenge))
+        .routes(routes!(waiting_room::join))
+        .routes(routes!(waiting_room::mine))
+        .routes(routes!(waiting_room::live))
+        .routes(routes!(waiting_room::flags))
+        .routes(routes!(waiting_room::clear_flag))
         .routes(routes!(holds::create))
         .routes(routes!(holds::get, holds::release))
         .routes(routes!(orders::create))
         .routes(routes!(orders::get))
         .routes(routes!(orders::mine))
+        .routes(routes!(refunds::create))
+        .routes(routes!(notifications::mine))
+        .routes(routes!(notifications::mark_read))
+        .routes(routes!(notifications::set_locale))
         .routes(routes!(tickets::mine))
         .routes(routes!(tickets::get))
         .routes(routes!(tickets::qr_svg))
@@ -181,7 +214,8 @@ pub fn router(state: AppState) -> Router {
         .merge(docs);
     // The web app: pages, assets, and `/app/api/…` (the API with cookie sessions).
     api.clone()
-        .merge(pages::router(state, api))
+        .merge(pages::router(state.clone(), api))
+        .layer(middleware::from_fn_with_state(state, limits::limit_by_address))
         .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
         .layer(middleware::from_fn(track_http))
         .layer(CatchPanicLayer::custom(panic_problem))

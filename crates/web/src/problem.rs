@@ -11,8 +11,12 @@ use ticketing::checkout::OrderError;
 use ticketing::events::{ChangeEventError, CreateEventError, ListEventsError, ViewEventError};
 use ticketing::gate::GateError;
 use ticketing::holds::{AvailabilityError, HoldFailure, ReleaseFailure};
+use ticketing::notifications::NotificationError;
 use ticketing::organizations::{AddMemberFailure, CreateOrganizationError};
+use ticketing::payments::attempts::{GatewayListError, NotificationFailure};
+use ticketing::refunds::RefundError;
 use ticketing::venues::{CreateVenueError, ViewVenueError};
+use ticketing::waiting_room::{AdmissionRefused, QueueError, SaleControlsError};
 use ticketing::webhooks::WebhookError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -41,6 +45,11 @@ impl Problem {
 
     pub fn with_header(mut self, name: header::HeaderName, value: &'static str) -> Self {
         self.headers.push((name, HeaderValue::from_static(value)));
+        self
+    }
+
+    pub fn with_header_value(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
         self
     }
 
@@ -235,6 +244,48 @@ impl From<ListEventsError> for Problem {
     }
 }
 
+fn e_limit(max: u32, already: u32) -> String {
+    format!("at most {max} tickets per account for this event; this account already holds or owns {already}")
+}
+
+impl From<AdmissionRefused> for Problem {
+    fn from(e: AdmissionRefused) -> Self {
+        let kind = match &e {
+            AdmissionRefused::TokenRequired => "admission-required",
+            AdmissionRefused::Invalid(_) => "admission-invalid",
+            AdmissionRefused::Spent => "admission-spent",
+            AdmissionRefused::Blocked => "account-blocked",
+        };
+        Problem::new(StatusCode::FORBIDDEN, kind, "Not admitted", e.to_string())
+    }
+}
+
+impl From<QueueError> for Problem {
+    fn from(e: QueueError) -> Self {
+        match e {
+            QueueError::NoRoom => Problem::conflict("no-waiting-room", e.to_string()),
+            QueueError::NotInLine => Problem::not_found(e.to_string()),
+            QueueError::Challenge(c) => Problem::unprocessable("challenge-failed", c.to_string()),
+            QueueError::Denied(d) => d.into(),
+            QueueError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<SaleControlsError> for Problem {
+    fn from(e: SaleControlsError) -> Self {
+        match e {
+            SaleControlsError::UnknownFlag => Problem::not_found(e.to_string()),
+            SaleControlsError::AdmissionWindow
+            | SaleControlsError::AutoThreshold
+            | SaleControlsError::Difficulty
+            | SaleControlsError::TicketLimit => Problem::unprocessable("invalid-sale-controls", e.to_string()),
+            SaleControlsError::Denied(d) => d.into(),
+            SaleControlsError::Store(s) => s.into(),
+        }
+    }
+}
+
 impl From<HoldFailure> for Problem {
     fn from(e: HoldFailure) -> Self {
         use domain::hold::HoldError;
@@ -262,6 +313,10 @@ impl From<HoldFailure> for Problem {
                 Problem::conflict("not-on-sale", r.to_string())
             }
             HoldFailure::Rejected(r) => Problem::unprocessable("invalid-hold", r.to_string()),
+            HoldFailure::Refused(r) => r.into(),
+            HoldFailure::AccountLimit { max, already } => Problem::conflict("ticket-limit", e_limit(max, already))
+                .with("tickets_per_account_max", max)
+                .with("tickets_already", already),
             HoldFailure::Denied(d) => d.into(),
             HoldFailure::Store(s) => s.into(),
         }
@@ -297,6 +352,8 @@ impl From<OrderError> for Problem {
                 Problem::conflict("in-progress", e.to_string()).with_header(header::RETRY_AFTER, "1")
             }
             OrderError::HoldNotLive => Problem::conflict("hold-expired", e.to_string()),
+            OrderError::EventCancelled => Problem::conflict("event-cancelled", e.to_string()),
+            OrderError::Refused(r) => r.into(),
             OrderError::AlreadyOrdered(order) => {
                 Problem::conflict("hold-ordered", e.to_string()).with("order_id", order.to_string())
             }
@@ -307,7 +364,10 @@ impl From<OrderError> for Problem {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "gateway-unavailable",
                 "Payment gateway unavailable",
-                format!("{e}; nothing was charged. Retry with the same Idempotency-Key."),
+                format!(
+                    "{e}. Retry with the same Idempotency-Key; a charge whose outcome was unknown is completed \
+                     into this order or refunded, never kept without one."
+                ),
             )
             .with_header(header::RETRY_AFTER, "5"),
             OrderError::Replayed { status, detail } => {
@@ -321,6 +381,56 @@ impl From<OrderError> for Problem {
             }
             OrderError::Denied(d) => d.into(),
             OrderError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<NotificationFailure> for Problem {
+    fn from(e: NotificationFailure) -> Self {
+        match e {
+            NotificationFailure::UnknownGateway(_) => {
+                Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", e.to_string())
+            }
+            NotificationFailure::Refused(_) => Problem::bad_request(e.to_string()),
+            NotificationFailure::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<GatewayListError> for Problem {
+    fn from(e: GatewayListError) -> Self {
+        match e {
+            GatewayListError::UnknownGateway(..) | GatewayListError::BadList => {
+                Problem::unprocessable("invalid-gateways", e.to_string())
+            }
+            GatewayListError::Denied(d) => d.into(),
+            GatewayListError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<RefundError> for Problem {
+    fn from(e: RefundError) -> Self {
+        match e {
+            RefundError::NonPositiveAmount
+            | RefundError::CurrencyMismatch
+            | RefundError::ExceedsRemaining { .. }
+            | RefundError::TicketNotRefundable(_)
+            | RefundError::TooManyTickets => Problem::unprocessable("invalid-refund", e.to_string()),
+            RefundError::BadKey => Problem::bad_request(e.to_string()),
+            RefundError::NothingLeft => Problem::conflict("fully-refunded", e.to_string()),
+            RefundError::Denied(d) => d.into(),
+            RefundError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<NotificationError> for Problem {
+    fn from(e: NotificationError) -> Self {
+        match e {
+            NotificationError::UnknownLocale(_) => Problem::unprocessable("invalid-locale", e.to_string()),
+            NotificationError::Denied(d) => d.into(),
+            NotificationError::Store(s) => s.into(),
         }
     }
 }
@@ -351,6 +461,39 @@ impl From<GateError> for Problem {
             GateError::Denied(d) => d.into(),
             GateError::Store(s) => s.into(),
             other => Problem::unprocessable("invalid-sync", other.to_string()),
+        }
+    }
+}
+
+impl From<ticketing::fees::FeeSettingsError> for Problem {
+    fn from(e: ticketing::fees::FeeSettingsError) -> Self {
+        use ticketing::fees::FeeSettingsError;
+        match e {
+            FeeSettingsError::Denied(d) => d.into(),
+            FeeSettingsError::Store(s) => s.into(),
+            FeeSettingsError::Invalid(e) => Problem::unprocessable("invalid-fee", e.to_string()),
+        }
+    }
+}
+
+impl From<ticketing::fees::PayoutError> for Problem {
+    fn from(e: ticketing::fees::PayoutError) -> Self {
+        use ticketing::fees::PayoutError;
+        match e {
+            PayoutError::Denied(d) => d.into(),
+            PayoutError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<ticketing::push::PushSubscriptionError> for Problem {
+    fn from(e: ticketing::push::PushSubscriptionError) -> Self {
+        use ticketing::push::PushSubscriptionError;
+        match e {
+            PushSubscriptionError::Denied(d) => d.into(),
+            PushSubscriptionError::Store(s) => s.into(),
+            PushSubscriptionError::TooMany => Problem::conflict("too-many-push-subscriptions", e.to_string()),
+            other => Problem::unprocessable("invalid-push-subscription", other.to_string()),
         }
     }
 }

@@ -36,6 +36,7 @@ pub struct TestApp {
     /// Dropping it would shut the server down: it holds the shutdown signal.
     _running: Running,
     _db: TestDatabase,
+    config: Config,
 }
 
 pub const HOLD_TTL_SECS: u64 = 600;
@@ -97,23 +98,62 @@ impl Drop for TestDatabase {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// A server whose configuration `configure` adjusts (e.g. an SMTP server).
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_with_gateways(configure, &[]).await
+}
+
+/// A server with Stripe gateways besides the test gateway.
+pub async fn spawn_app_with_gateways(
+    configure: impl FnOnce(&mut Config),
+    stripe: &[robust_ticketing::StripeSettings],
+) -> TestApp {
     let db = TestDatabase::new().await;
     let db_url = db.url.clone();
-    let config = Config {
+    let mut config = Config {
         bind: "127.0.0.1:0".parse().unwrap(),
         database_url: db_url,
         demo: false,
         hold_ttl_secs: HOLD_TTL_SECS,
         // Hundreds of accounts per test: the OWASP cost would dominate.
         password_hashing: PasswordHashing::insecure_fast(),
+        // Tests race hundreds of buyers from one address; the rate-limit
+        // tests switch limits on themselves.
+        rate_limits: web::limits::RateLimitConfig::off(),
         ..Config::default()
     };
+    configure(&mut config);
     let clock = Arc::new(ManualClock(Mutex::new(Utc::now())));
     let gateway = Arc::new(TestGateway::default());
-    let payments = Payments::default().with(gateway.clone());
+    let payments = robust_ticketing::payment_gateways(gateway.clone(), stripe).expect("gateways configure");
     let running = robust_ticketing::start(&config, clock.clone(), payments).await.expect("server starts");
     let client = reqwest::Client::builder().pool_max_idle_per_host(600).build().unwrap();
-    TestApp { root: format!("http://{}", running.addr), client, clock, gateway, _running: running, _db: db }
+    TestApp { root: format!("http://{}", running.addr), client, clock, gateway, _running: running, _db: db, config }
+}
+
+impl TestApp {
+    /// The application inside the server, for tests that run a background
+    /// step (such as letting the next buyers out of a waiting room) at a
+    /// moment of their choosing rather than on the server's own timer.
+    pub fn ticketing(&self) -> &ticketing::Ticketing {
+        &self._running.ticketing
+    }
+
+    /// Stops the server gracefully and starts a new one on the same
+    /// database, clock and gateway (as after a process restart); `configure`
+    /// may change its settings.
+    pub async fn restart(self, configure: impl FnOnce(&mut Config)) -> TestApp {
+        let TestApp { clock, gateway, _running, _db, mut config, .. } = self;
+        _running.shutdown().await.expect("server stops");
+        configure(&mut config);
+        let payments = Payments::default().with(gateway.clone());
+        let running = robust_ticketing::start(&config, clock.clone(), payments).await.expect("server restarts");
+        let client = reqwest::Client::builder().pool_max_idle_per_host(600).build().unwrap();
+        TestApp { root: format!("http://{}", running.addr), client, clock, gateway, _running: running, _db, config }
+    }
 }
 
 /// A signed-in account.

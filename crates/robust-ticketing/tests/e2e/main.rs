@@ -10,3 +10,4 @@ mod gate;
 mod organizer;
 mod quality;
 mod rotating;
+mod waiting_room;

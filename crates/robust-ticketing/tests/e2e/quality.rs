@@ -8,14 +8,14 @@ use crate::buyer::sign_in;
 use crate::helpers::{one_at_a_time, screenshot_dir, spawn_app};
 use crate::webdriver::Browser;
 
-fn axe_source() -> Option<String> {
+pub(crate) fn axe_source() -> Option<String> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let default = root.join("target/axe/node_modules/axe-core/axe.min.js");
     let path = std::env::var_os("AXE_CORE_JS").map(std::path::PathBuf::from).unwrap_or(default);
     std::fs::read_to_string(path).ok()
 }
 
-async fn axe_violations(b: &Browser, axe: &str) -> Vec<Value> {
+pub(crate) async fn axe_violations(b: &Browser, axe: &str) -> Vec<Value> {
     b.js(axe, vec![]).await;
     let v = b
         .js_async(
@@ -66,6 +66,7 @@ async fn main_pages_have_no_serious_or_critical_axe_violations() {
         (format!("/orders/{}", order["id"].as_str().unwrap()), "document.querySelector('.ticket')"),
         (format!("/checkout/{}", hold["id"].as_str().unwrap()), "document.getElementById('pay-button')"),
         ("/console".to_owned(), "document.getElementById('org_name')"),
+        ("/notifications".to_owned(), "document.querySelector('.notification-list')"),
     ] {
         b.goto(&path).await;
         b.wait_for(ready, &path).await;

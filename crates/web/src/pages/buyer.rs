@@ -259,6 +259,7 @@ async fn render_event(
     let ga_name: HashMap<GaAreaId, &str> = view.map.ga_areas.iter().map(|a| (a.id, a.name.as_str())).collect();
     let seat_count: usize = view.map.sections.iter().flat_map(|s| &s.rows).map(|r| r.seats.len()).sum();
     let listings = state.ticketing.event_listings(viewer.user, e.id).await.unwrap_or_default();
+    let waiting_room = state.ticketing.room_info(viewer.user, e.id).await.is_ok_and(|r| r.active);
     let island = json!({
         "event_id": e.id.to_string(),
         "venue_id": e.venue.to_string(),
@@ -314,6 +315,15 @@ async fn render_event(
                                 }
                             }
                         }
+                    }
+                }
+            }
+            @if waiting_room && on_sale {
+                div.alert.waiting-room-note role="status" {
+                    p {
+                        "A waiting room is on for this sale, so that everyone gets a fair turn. "
+                        a href={ "/events/" (e.id) "/queue" } { "Go to the line" }
+                        "; when your turn comes you choose your seats here."
                     }
                 }
             }
@@ -556,10 +566,16 @@ pub async fn create_hold(
         Ok(r) => r,
         Err(msg) => return render_event(&state, &viewer, &event, Some(&msg), StatusCode::UNPROCESSABLE_ENTITY).await,
     };
+    if let Err(limited) = state.limits.check_account(user) {
+        return limited.into_response();
+    }
     let id = EventId::from_uuid(event_id);
+    let admission = super::session::cookie(&headers, super::session::ADMISSION_COOKIE);
     let result = match &best {
-        Some((zone, n)) => state.ticketing.place_best_available_hold(user, id, zone.as_deref(), *n, request).await,
-        None => state.ticketing.place_hold(user, id, request).await,
+        Some((zone, n)) => {
+            state.ticketing.place_best_available_hold(user, id, zone.as_deref(), *n, request, admission).await
+        }
+        None => state.ticketing.place_hold(user, id, request, admission).await,
     };
     match result {
         Ok(hold) => Redirect::to(&format!("/checkout/{}", hold.id)).into_response(),
@@ -705,7 +721,13 @@ fn hold_summary(
                         }
                     }
                 }
-                tfoot { tr { th scope="row" colspan="2" { "Total" } td.num { strong #cart-total { (money(&hold.total)) } } } }
+                tfoot {
+                    @if hold.fee.amount_minor() > 0 {
+                        tr { th scope="row" colspan="2" { "Tickets" } td.num #cart-subtotal { (money(&hold.subtotal())) } }
+                        tr { th scope="row" colspan="2" { "Service fee" } td.num #cart-fee { (money(&hold.fee)) } }
+                    }
+                    tr { th scope="row" colspan="2" { "Total" } td.num { strong #cart-total { (money(&hold.total)) } } }
+                }
             }
         }
     }
@@ -996,6 +1018,16 @@ pub async fn tickets_page(State(state): State<AppState>, viewer: Viewer) -> Resp
                 p { a.button.primary href="/" { "Find events" } }
             }
         }
+        // Shown by push.js where the browser can receive push messages.
+        section.panel #reminders hidden aria-labelledby="reminders-h" {
+            h2 #reminders-h { "Reminders" }
+            p.hint { "Get a notification on this device the day before each of your events." }
+            label.toggle {
+                input #reminders-toggle type="checkbox";
+                " Allow reminders on this device"
+            }
+            p #reminders-state.hint aria-live="polite" {}
+        }
         div #tickets data-offline-tickets="1" {
             (tickets_by_event(&viewer, &upcoming, &facts, &secrets))
             @if !past.is_empty() {
@@ -1004,7 +1036,7 @@ pub async fn tickets_page(State(state): State<AppState>, viewer: Viewer) -> Resp
             }
         }
     };
-    let mut response = page(&viewer, StatusCode::OK, "My tickets", Section::Tickets, &["tickets.js"], body);
+    let mut response = page(&viewer, StatusCode::OK, "My tickets", Section::Tickets, &["tickets.js", "push.js"], body);
     // Personal: never in a shared cache. The service worker keeps its own copy.
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
     response
@@ -1030,28 +1062,7 @@ pub async fn ticket_qr(State(state): State<AppState>, viewer: Viewer, Path(ticke
 
 // ---------------------------------------------------------------- calendar
 
-/// RFC 5545 text escaping.
-fn ics_text(s: &str) -> String {
-    s.replace('\\', "\\\\").replace(';', "\\;").replace(',', "\\,").replace("\r\n", "\\n").replace('\n', "\\n")
-}
-
-/// Folds a content line at 75 octets (RFC 5545 §3.1), never inside a UTF-8 character.
-fn ics_fold(line: &str) -> String {
-    let mut out = String::new();
-    let mut len = 0;
-    for ch in line.chars() {
-        let n = ch.len_utf8();
-        if len + n > 75 {
-            out.push_str("\r\n ");
-            len = 1;
-        }
-        out.push(ch);
-        len += n;
-    }
-    out.push_str("\r\n");
-    out
-}
-
+/// The event as an iCalendar file (shared with the e-mailed confirmation).
 pub fn ics(
     uid: &str,
     stamp: DateTime<Utc>,
@@ -1061,25 +1072,17 @@ pub fn ics(
     location: &str,
     url: &str,
 ) -> String {
-    let fmt = |t: DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
-    let lines = [
-        "BEGIN:VCALENDAR".to_owned(),
-        "VERSION:2.0".to_owned(),
-        "PRODID:-//RobustTicketing//Tickets//EN".to_owned(),
-        "CALSCALE:GREGORIAN".to_owned(),
-        "METHOD:PUBLISH".to_owned(),
-        "BEGIN:VEVENT".to_owned(),
-        format!("UID:{uid}"),
-        format!("DTSTAMP:{}", fmt(stamp)),
-        format!("DTSTART:{}", fmt(start)),
-        format!("DTEND:{}", fmt(end)),
-        format!("SUMMARY:{}", ics_text(summary)),
-        format!("LOCATION:{}", ics_text(location)),
-        format!("URL:{url}"),
-        "END:VEVENT".to_owned(),
-        "END:VCALENDAR".to_owned(),
-    ];
-    lines.iter().map(|l| ics_fold(l)).collect()
+    domain::calendar::event_ics(&domain::calendar::CalendarEvent {
+        uid,
+        title: summary,
+        location,
+        description: "",
+        starts_at: start,
+        ends_at: end,
+        stamp,
+        url: Some(url),
+        cancelled: false,
+    })
 }
 
 pub async fn calendar(

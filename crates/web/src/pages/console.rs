@@ -832,6 +832,10 @@ pub async fn sales(State(state): State<AppState>, viewer: Viewer, Path(event): P
         Ok(c) => c,
         Err(p) => return failure(&viewer, p).await,
     };
+    let payouts = match state.ticketing.payout_report(user, id).await {
+        Ok(r) => r,
+        Err(e) => return failure(&viewer, e.into()).await,
+    };
     let currency = details
         .ticket_types
         .first()
@@ -860,9 +864,47 @@ pub async fn sales(State(state): State<AppState>, viewer: Viewer, Path(event): P
             p.hint { "Sold seats are dark, held seats are amber, free seats are light." }
             div #heatmap.seatmap.heatmap {}
         }
+        (payout_panel(&payouts))
         (json_island("sales-data", &island))
     };
     page(&viewer, StatusCode::OK, &format!("Sales · {}", e.title), &["sales.js"], body)
+}
+
+/// What the organizer is owed, per currency, with the CSV export.
+fn payout_panel(r: &ticketing::fees::PayoutReport) -> Markup {
+    let amount = |minor: i64, c: Currency| crate::routes::fees::decimal(minor, c.exponent());
+    html! {
+        section.panel aria-labelledby="payout-h" {
+            h2 #payout-h { "Payout" }
+            p.hint { "Platform fees are paid by buyers on top of the ticket price; they are not deducted from your payout." }
+            @if r.lines.is_empty() {
+                p.muted { "No sales yet." }
+            } @else {
+                table #payout-table {
+                    thead { tr {
+                        th scope="col" { "Currency" } th.num scope="col" { "Orders" } th.num scope="col" { "Gross sales" }
+                        th.num scope="col" { "Platform fees" } th.num scope="col" { "Refunds" } th.num scope="col" { "of which fees" }
+                        th.num scope="col" { "Resale sellers" } th.num scope="col" { "Net payout" }
+                    } }
+                    tbody {
+                        @for l in &r.lines {
+                            tr {
+                                th scope="row" { (l.currency) }
+                                td.num { (l.orders) }
+                                td.num { (amount(l.gross_sales, l.currency)) }
+                                td.num { (amount(l.platform_fees, l.currency)) }
+                                td.num { (amount(l.refunds, l.currency)) }
+                                td.num { (amount(l.refunded_fees, l.currency)) }
+                                td.num { (amount(l.resale_seller_shares, l.currency)) }
+                                td.num { strong { (amount(l.net_payout, l.currency)) } }
+                            }
+                        }
+                    }
+                }
+            }
+            p { a.button.small href={ "/app/api/v1/events/" (r.event) "/payouts.csv" } download { "Download CSV" } }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ pub enum Section {
     Console,
     Gate,
     Account,
+    Notifications,
 }
 
 pub struct Page<'a> {
@@ -67,6 +68,7 @@ pub fn render(page: Page<'_>) -> Markup {
                             (nav("/", "Events", Section::Events))
                             @if page.viewer.signed_in() {
                                 (nav("/tickets", "My tickets", Section::Tickets))
+                                (nav("/notifications", "Notifications", Section::Notifications))
                                 (nav("/console", "Console", Section::Console))
                                 (nav("/gate", "Scanner", Section::Gate))
                                 form.inline method="post" action="/signout" {

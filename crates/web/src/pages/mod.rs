@@ -18,6 +18,8 @@ pub mod buyer;
 pub mod console;
 pub mod gate;
 pub mod layout;
+pub mod notifications;
+pub mod queue;
 pub mod session;
 
 use axum::Router;
@@ -46,11 +48,14 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/events/{event}/seats", get(buyer::seat_list))
         .route("/events/{event}/hold", post(buyer::create_hold))
         .route("/events/{event}/calendar.ics", get(buyer::calendar))
+        .route("/events/{event}/queue", get(queue::page))
         .route("/checkout/{hold}", get(buyer::checkout))
         .route("/checkout/{hold}/pay", post(buyer::pay))
         .route("/checkout/{hold}/release", post(buyer::release))
         .route("/orders/{order}", get(buyer::order_page))
         .route("/tickets", get(buyer::tickets_page))
+        .route("/notifications", get(notifications::list))
+        .route("/notifications/{notification}/read", post(notifications::mark_read))
         .route("/tickets/{ticket}/qr.png", get(buyer::ticket_qr))
         .route("/tickets/{ticket}/transfer", post(buyer::offer_transfer))
         .route("/transfers/{transfer}/accept", post(buyer::accept_transfer))

@@ -22,6 +22,10 @@ use crate::AppState;
 
 pub const SESSION_COOKIE: &str = "rt_session";
 pub const CSRF_COOKIE: &str = "rt_csrf";
+/// The waiting room's admission token, set by the queue page when the
+/// buyer's turn comes, so that the seat form (which works without
+/// JavaScript) can present it.
+pub const ADMISSION_COOKIE: &str = "rt_admission";
 pub const CSRF_FIELD: &str = "csrf";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// Length of a CSRF token in hex characters (two v4 UUIDs: 244 random bits).

@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::dto::{
-    AvailabilityResponse, CreateEventRequest, EventListQuery, EventListResponse, EventResponse, EventStatusResponse,
-    EventSummaryDto, GaAvailabilityDto, ProblemDto, SeatAvailabilityDto,
+    AvailabilityResponse, CompactAvailabilityResponse, CreateEventRequest, EventListQuery, EventListResponse,
+    EventResponse, EventStatusResponse, EventSummaryDto, GaAvailabilityDto, ProblemDto, SeatAvailabilityDto,
 };
 use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, MaybeUser};
 use crate::problem::Problem;
@@ -60,7 +60,9 @@ pub async fn publish(
     Ok(Json(EventStatusResponse { id: *e.id.as_uuid(), status: e.status.to_string() }))
 }
 
-/// Cancel an event: it stops selling at once.
+/// Cancel an event: it stops selling at once; every paid order is then
+/// refunded in full, every ticket revoked and every buyer told (by a durable
+/// job, so a crash part-way resumes).
 #[utoipa::path(post, path = "/api/v1/events/{event}/cancel", tag = "events", security(("bearer" = [])),
     params(("event" = Uuid, Path)),
     responses((status = 200, body = EventStatusResponse), (status = 401, body = ProblemDto), (status = 403, body = ProblemDto),
@@ -122,6 +124,48 @@ pub async fn get(
 ) -> Result<Json<EventResponse>, Problem> {
     let details = state.ticketing.event_details(viewer, EventId::from_uuid(event)).await?;
     Ok(Json(EventResponse::new(&details.event, &details.ticket_types)))
+}
+
+/// Every seat's status in two bits a seat (seat-map order) and the GA places
+/// remaining, from a snapshot at most two seconds old: what big seat maps
+/// load first, before following `/live`. Send `If-None-Match` with the last
+/// `ETag` to get 304 when nothing was re-read.
+#[utoipa::path(get, path = "/api/v1/events/{event}/availability/compact", tag = "events", params(("event" = Uuid, Path)),
+    responses((status = 200, body = CompactAvailabilityResponse), (status = 304), (status = 404, body = ProblemDto)))]
+pub async fn compact_availability(
+    State(state): State<AppState>,
+    MaybeUser(viewer): MaybeUser,
+    ApiPath(event): ApiPath<Uuid>,
+    headers: axum::http::HeaderMap,
+) -> Result<axum::response::Response, Problem> {
+    use axum::response::IntoResponse;
+    let a = state.ticketing.compact_availability(viewer, EventId::from_uuid(event)).await?;
+    let etag = format!("\"{}\"", a.version);
+    let headers_out =
+        [(axum::http::header::ETAG, etag.clone()), (axum::http::header::CACHE_CONTROL, "no-cache".to_owned())];
+    if headers.get(axum::http::header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+        return Ok((StatusCode::NOT_MODIFIED, headers_out).into_response());
+    }
+    let body = CompactAvailabilityResponse {
+        event_id: event,
+        seat_count: a.seat_count,
+        encoding: "2bit-lsb",
+        statuses: a.statuses.clone(),
+        available: a.available,
+        held: a.held,
+        sold: a.sold,
+        ga: a
+            .ga
+            .iter()
+            .map(|(area, capacity, remaining)| GaAvailabilityDto {
+                area_id: *area.as_uuid(),
+                capacity: *capacity,
+                remaining: *remaining,
+            })
+            .collect(),
+        as_of: a.as_of,
+    };
+    Ok((headers_out, Json(body)).into_response())
 }
 
 /// Every seat's status and the GA places remaining, right now.

@@ -14,7 +14,9 @@ use crate::problem::Problem;
 #[utoipa::path(post, path = "/api/v1/events/{event}/holds", tag = "holds", security(("bearer" = [])),
     params(("event" = Uuid, Path)), request_body = HoldRequestDto,
     responses((status = 201, body = HoldResponse), (status = 401, body = ProblemDto), (status = 404, body = ProblemDto),
-               (status = 409, body = ProblemDto, description = "taken or not on sale; nothing held"),
+               (status = 403, body = ProblemDto, description = "waiting room on and no valid admission token, or account blocked"),
+               (status = 409, body = ProblemDto, description = "taken, not on sale, or over the per-account limit; nothing held"),
+               (status = 429, body = ProblemDto, description = "too many requests; see Retry-After"),
                (status = 422, body = ProblemDto)))]
 pub async fn create(
     State(state): State<AppState>,
@@ -23,15 +25,21 @@ pub async fn create(
     ApiJson(mut req): ApiJson<HoldRequestDto>,
 ) -> Result<(StatusCode, Json<HoldResponse>), Problem> {
     let event = EventId::from_uuid(event);
+    state.limits.check_account(user)?;
+    let admission = req.admission_token.take();
+    let admission = admission.as_deref();
     let hold = match req.best_available.take() {
         Some(best) => {
             if !req.seats.is_empty() {
                 return Err(Problem::unprocessable("invalid-hold", "name seats or ask for best_available, not both"));
             }
             let zone = best.price_zone.as_deref();
-            state.ticketing.place_best_available_hold(user, event, zone, best.count as usize, req.into()).await?
+            state
+                .ticketing
+                .place_best_available_hold(user, event, zone, best.count as usize, req.into(), admission)
+                .await?
         }
-        None => state.ticketing.place_hold(user, event, req.into()).await?,
+        None => state.ticketing.place_hold(user, event, req.into(), admission).await?,
     };
     Ok((StatusCode::CREATED, Json(HoldResponse::new(&hold, state.ticketing.now()))))
 }

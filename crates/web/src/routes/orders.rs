@@ -30,6 +30,7 @@ pub async fn create(
     headers: HeaderMap,
     ApiJson(req): ApiJson<OrderRequest>,
 ) -> Result<Response, Problem> {
+    state.limits.check_account(user)?;
     let raw = headers.get(IDEMPOTENCY_KEY_HEADER).ok_or_else(|| {
         Problem::bad_request("the Idempotency-Key header is required: send a unique value per checkout attempt")
     })?;

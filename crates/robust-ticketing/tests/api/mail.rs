@@ -1,0 +1,338 @@
+//! E-mail against a real SMTP server: aiosmtpd, started on a free loopback
+//! port and writing what it accepts into a maildir the test reads back.
+//! `scripts/install-test-tools.sh` installs it under `TEST_TOOLS_DIR`
+//! (default `/var/tmp/robust-ticketing-tools`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use chrono::Duration as Span;
+use mail_parser::{MessageParser, MimeHeaders};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{TestApp, spawn_app_with};
+
+pub const TOOLS_DIR_DEFAULT: &str = "/var/tmp/robust-ticketing-tools";
+
+/// A real SMTP server process; killed when dropped.
+pub struct SmtpServer {
+    pub port: u16,
+    maildir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+fn aiosmtpd() -> PathBuf {
+    let dir = std::env::var("TEST_TOOLS_DIR").unwrap_or_else(|_| TOOLS_DIR_DEFAULT.to_owned());
+    let bin = Path::new(&dir).join("venv/bin/aiosmtpd");
+    assert!(bin.exists(), "{} is missing: run scripts/install-test-tools.sh", bin.display());
+    bin
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// One delivered message, parsed.
+#[derive(Debug)]
+pub struct Delivered {
+    pub message_id: String,
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// (content type, content id, bytes) of every non-text part.
+    pub parts: Vec<(String, Option<String>, Vec<u8>)>,
+}
+
+impl SmtpServer {
+    pub async fn start() -> Self {
+        let mut server = Self { port: free_port(), maildir: tempfile::tempdir().unwrap(), child: None };
+        server.run().await;
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the process (again) on the same port and maildir, and waits
+    /// until it accepts connections.
+    pub async fn run(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let child = Command::new(aiosmtpd())
+            .args(["-n", "-l", &format!("127.0.0.1:{}", self.port), "-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(self.maildir.path().join("mail"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("aiosmtpd starts");
+        self.child = Some(child);
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("aiosmtpd did not listen on port {}", self.port);
+    }
+
+    /// Kills the process: the port refuses connections until [`run`].
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Every message in the maildir, parsed.
+    pub fn messages(&self) -> Vec<Delivered> {
+        let mut out = Vec::new();
+        for sub in ["new", "cur"] {
+            let Ok(entries) = std::fs::read_dir(self.maildir.path().join("mail").join(sub)) else { continue };
+            for entry in entries.flatten() {
+                let raw = std::fs::read(entry.path()).unwrap();
+                let m = MessageParser::default().parse(&raw[..]).expect("a parseable message");
+                let parts = m
+                    .parts
+                    .iter()
+                    .filter_map(|p| {
+                        let ct = p.content_type()?;
+                        let full = format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or_default());
+                        (ct.ctype() != "multipart" && ct.ctype() != "text" || full == "text/calendar")
+                            .then(|| (full, p.content_id().map(str::to_owned), p.contents().to_vec()))
+                    })
+                    .collect();
+                out.push(Delivered {
+                    message_id: m.message_id().unwrap_or_default().to_owned(),
+                    to: m.to().and_then(|a| a.first()).and_then(|a| a.address()).unwrap_or_default().to_owned(),
+                    subject: m.subject().unwrap_or_default().to_owned(),
+                    text: m.body_text(0).map(|t| t.into_owned()).unwrap_or_default(),
+                    html: m.body_html(0).map(|t| t.into_owned()).unwrap_or_default(),
+                    parts,
+                });
+            }
+        }
+        out
+    }
+
+    /// Waits (moving the app's clock past any back-off) until `n` messages
+    /// have arrived; returns them.
+    pub async fn wait_for(&self, app: &TestApp, n: usize) -> Vec<Delivered> {
+        for _ in 0..300 {
+            let got = self.messages();
+            if got.len() >= n {
+                return got;
+            }
+            app.clock.advance(Span::minutes(5));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("expected {n} messages, got {:?}", self.messages().iter().map(|m| &m.subject).collect::<Vec<_>>());
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The user's notifications once every e-mail among them is marked sent (the
+/// mark follows the server's acceptance by a moment).
+pub async fn notifications_sent(app: &TestApp, token: &str) -> Value {
+    for _ in 0..100 {
+        let list = notifications(app, token).await;
+        if list["items"].as_array().unwrap().iter().all(|n| n["email_status"] == "sent") {
+            return list;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("not all sent: {}", notifications(app, token).await);
+}
+
+pub async fn notifications(app: &TestApp, token: &str) -> Value {
+    let r = app.get("/api/v1/me/notifications", Some(token)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json().await.unwrap()
+}
+
+/// Checks a confirmation: one QR PNG per ticket that decodes to its barcode
+/// and is referenced from the HTML by its Content-ID, and an .ics of the event.
+fn assert_confirmation(m: &Delivered, order: &Value) {
+    assert!(m.subject.starts_with("Your tickets for Test Gig"), "{}", m.subject);
+    assert!(m.text.contains(order["id"].as_str().unwrap()), "{}", m.text);
+    let tickets = order["tickets"].as_array().unwrap();
+    let pngs: Vec<_> = m.parts.iter().filter(|p| p.0 == "image/png").collect();
+    assert_eq!(pngs.len(), tickets.len(), "one QR code per ticket");
+    let mut decoded = Vec::new();
+    for (_, cid, bytes) in &pngs {
+        let cid = cid.as_deref().expect("inline parts carry a Content-ID").trim_matches(['<', '>']);
+        assert!(m.html.contains(&format!("cid:{cid}")), "the HTML shows {cid}");
+        let img = image::load_from_memory(bytes).expect("a PNG").to_luma8();
+        let mut prepared = rqrr::PreparedImage::prepare(img);
+        let grids = prepared.detect_grids();
+        assert_eq!(grids.len(), 1);
+        decoded.push(grids[0].decode().expect("a readable QR code").1);
+    }
+    for t in tickets {
+        assert!(decoded.contains(&t["barcode"].as_str().unwrap().to_owned()), "QR code of ticket {}", t["id"]);
+    }
+    let ics = m.parts.iter().find(|p| p.0 == "text/calendar").expect("an .ics attachment");
+    let ics = String::from_utf8(ics.2.clone()).unwrap();
+    assert!(ics.contains("BEGIN:VEVENT") && ics.contains("SUMMARY:Test Gig") && ics.contains("DTSTART:"), "{ics}");
+}
+
+#[tokio::test]
+async fn a_confirmation_arrives_with_qr_codes_and_a_calendar_file() {
+    let smtp = SmtpServer::start().await;
+    let url = smtp.url();
+    let app = spawn_app_with(|c| c.mail.smtp_url = Some(url)).await;
+    let f = app.fixture(2, 5, 10).await;
+    let buyer = app.signup("ada@example.org").await;
+    let order = app.buy(&buyer.token, &f.event_id, &[&f.seats[0], &f.seats[1]], &[(&f.ga_area, 1)]).await;
+
+    let got = smtp.wait_for(&app, 1).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].to, "ada@example.org");
+    assert_confirmation(&got[0], &order);
+
+    let list = notifications_sent(&app, &buyer.token).await;
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["kind"], "order_confirmation");
+    assert_eq!(items[0]["email_status"], "sent");
+    assert_eq!(list["unread"], 1);
+    // Mark read: once it is gone from the unread count; someone else's is 404.
+    let id = items[0]["id"].as_str().unwrap();
+    let stranger = app.signup("eve@example.org").await;
+    let r = app.post(&format!("/api/v1/me/notifications/{id}/read"), Some(&stranger.token), &Value::Null).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = app.post(&format!("/api/v1/me/notifications/{id}/read"), Some(&buyer.token), &Value::Null).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(notifications(&app, &buyer.token).await["unread"], 0);
+}
+
+#[tokio::test]
+async fn confirmations_wait_for_a_mail_server_that_is_down_and_arrive_once() {
+    let mut smtp = SmtpServer::start().await;
+    smtp.stop();
+    let url = smtp.url();
+    let app = spawn_app_with(|c| c.mail.smtp_url = Some(url)).await;
+    let f = app.fixture(2, 5, 10).await;
+    let ada = app.signup("ada@example.org").await;
+    let bob = app.signup("bob@example.org").await;
+    let first = app.buy(&ada.token, &f.event_id, &[&f.seats[0]], &[]).await;
+    let second = app.buy(&bob.token, &f.event_id, &[&f.seats[1]], &[(&f.ga_area, 2)]).await;
+
+    // An hour and a half with the server down: attempts fail and back off;
+    // the messages stay queued (and are visible as such).
+    for _ in 0..18 {
+        app.clock.advance(Span::minutes(5));
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    assert!(smtp.messages().is_empty());
+    for token in [&ada.token, &bob.token] {
+        assert_eq!(notifications(&app, token).await["items"][0]["email_status"], "queued");
+    }
+
+    // The process restarts while the server is still down; then it returns.
+    let app = app.restart(|_| {}).await;
+    smtp.run().await;
+    let got = smtp.wait_for(&app, 2).await;
+
+    // Let any stray retry happen (longer than the largest back-off step,
+    // shorter than a session): nothing is sent twice.
+    for _ in 0..4 {
+        app.clock.advance(Span::hours(1));
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    let got_later = smtp.messages();
+    assert_eq!(got_later.len(), 2, "{:?}", got_later.iter().map(|m| &m.subject).collect::<Vec<_>>());
+    let mut ids: Vec<_> = got.iter().map(|m| m.message_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 2, "distinct Message-IDs");
+    for (order, email) in [(&first, "ada@example.org"), (&second, "bob@example.org")] {
+        let m = got_later.iter().find(|m| m.to == email).expect("a message for each buyer");
+        assert_confirmation(m, order);
+    }
+    for token in [&ada.token, &bob.token] {
+        notifications_sent(&app, token).await;
+    }
+
+    // And across another restart, with the server up all along: still two.
+    let app = app.restart(|_| {}).await;
+    for _ in 0..5 {
+        app.clock.advance(Span::hours(1));
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    assert_eq!(smtp.messages().len(), 2);
+}
+
+#[tokio::test]
+async fn messages_queue_without_a_mail_server_configured() {
+    let app = spawn_app_with(|_| {}).await;
+    let f = app.fixture(1, 2, 1).await;
+    let ada = app.signup("ada@example.org").await;
+    app.buy(&ada.token, &f.event_id, &[&f.seats[0]], &[]).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let list = notifications(&app, &ada.token).await;
+    assert_eq!(list["items"][0]["email_status"], "queued");
+    assert!(list["items"][0]["title"].as_str().unwrap().contains("Test Gig"));
+}
+
+#[tokio::test]
+async fn transfer_offers_and_day_before_reminders_are_mailed_once() {
+    let smtp = SmtpServer::start().await;
+    let url = smtp.url();
+    let app = spawn_app_with(|c| c.mail.smtp_url = Some(url)).await;
+    let f = app.fixture(1, 4, 5).await;
+    let ada = app.signup("ada@example.org").await;
+    let order = app.buy(&ada.token, &f.event_id, &[&f.seats[0], &f.seats[1]], &[]).await;
+    let ticket = order["tickets"][0]["id"].as_str().unwrap();
+    let r = app
+        .post(
+            &format!("/api/v1/tickets/{ticket}/transfers"),
+            Some(&ada.token),
+            &serde_json::json!({"to_email": "zoe@example.org"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    let got = smtp.wait_for(&app, 2).await;
+    let offer = got.iter().find(|m| m.to == "zoe@example.org").expect("the recipient is told");
+    assert!(offer.subject.contains("is passing you a ticket for Test Gig"), "{}", offer.subject);
+
+    // The event starts in 30 days: the reminder goes out within its last day,
+    // once, however long housekeeping keeps running.
+    app.clock.advance(Span::days(29) + Span::hours(1));
+    let got = smtp.wait_for(&app, 3).await;
+    let reminders: Vec<_> = got.iter().filter(|m| m.subject == "Tomorrow: Test Gig").collect();
+    assert_eq!(reminders.len(), 1);
+    assert_eq!(reminders[0].to, "ada@example.org");
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(smtp.messages().len(), 3);
+}
+
+#[tokio::test]
+async fn a_buyer_who_chose_german_gets_german_mail() {
+    let smtp = SmtpServer::start().await;
+    let url = smtp.url();
+    let app = spawn_app_with(|c| c.mail.smtp_url = Some(url)).await;
+    let f = app.fixture(1, 2, 1).await;
+    let ada = app.signup("ada@example.org").await;
+    let put = |locale: &str| {
+        app.client
+            .put(app.url("/api/v1/me/locale"))
+            .bearer_auth(&ada.token)
+            .json(&serde_json::json!({"locale": locale}))
+            .send()
+    };
+    let r = put("xx").await.unwrap();
+    crate::helpers::assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(put("de").await.unwrap().status(), StatusCode::NO_CONTENT);
+    app.buy(&ada.token, &f.event_id, &[&f.seats[0]], &[]).await;
+    let got = smtp.wait_for(&app, 1).await;
+    assert_eq!(got[0].subject, "Ihre Tickets für Test Gig");
+    assert!(got[0].text.contains("vielen Dank"));
+}

@@ -1,0 +1,177 @@
+//! Refunds by organizers, and event cancellation refunding everyone.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{SEAT_PRICE, TestApp, assert_problem, spawn_app_with};
+use crate::mail::{SmtpServer, notifications};
+
+async fn order_of(app: &TestApp, token: &str, order: &str) -> Value {
+    let r = app.get(&format!("/api/v1/orders/{order}"), Some(token)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json().await.unwrap()
+}
+
+/// Waits for the background refund jobs to settle every refund of `order`.
+async fn settled(app: &TestApp, token: &str, order: &str) -> Value {
+    for _ in 0..100 {
+        let o = order_of(app, token, order).await;
+        let refunds = o["refunds"].as_array().unwrap();
+        if !refunds.is_empty() && refunds.iter().all(|r| r["status"] == "refunded") {
+            return o;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("refunds of {order} did not settle: {}", order_of(app, token, order).await);
+}
+
+#[tokio::test]
+async fn an_organizer_refunds_one_ticket_which_is_revoked_and_its_seat_sold_again() {
+    let smtp = SmtpServer::start().await;
+    let url = smtp.url();
+    let app = spawn_app_with(|c| c.mail.smtp_url = Some(url)).await;
+    let f = app.fixture(1, 4, 1).await;
+    let ada = app.signup("ada@example.org").await;
+    let order = app.buy(&ada.token, &f.event_id, &[&f.seats[0], &f.seats[1]], &[]).await;
+    let order_id = order["id"].as_str().unwrap();
+    let refunded = &order["tickets"][0];
+    let path = format!("/api/v1/orders/{order_id}/refunds");
+
+    // Only the organizer's managers may refund; the buyer sees 403, others 404.
+    assert_problem(app.post(&path, Some(&ada.token), &json!({})).await, StatusCode::NOT_FOUND).await;
+    let gate = app.member(&f.org, "gate@example.org", "gate").await;
+    assert_problem(app.post(&path, Some(&gate.token), &json!({})).await, StatusCode::FORBIDDEN).await;
+    // Bad input is a 4xx problem.
+    let owner = &f.org.owner.token;
+    let too_much = json!({"amount": {"amount": 3 * SEAT_PRICE, "currency": "EUR"}});
+    assert_problem(app.post(&path, Some(owner), &too_much).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let other_currency = json!({"amount": {"amount": 100, "currency": "USD"}});
+    assert_problem(app.post(&path, Some(owner), &other_currency).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let foreign = json!({"ticket_ids": [uuid::Uuid::new_v4()]});
+    assert_problem(app.post(&path, Some(owner), &foreign).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+
+    let body = json!({"ticket_ids": [refunded["id"]]});
+    let send =
+        || app.client.post(app.url(&path)).bearer_auth(owner).header("Idempotency-Key", "refund-1").json(&body).send();
+    let r = send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let refund: Value = r.json().await.unwrap();
+    assert_eq!(refund["amount"]["amount"], SEAT_PRICE);
+    assert_eq!(refund["requested_by"], f.org.owner.id.as_str());
+    // A replay returns the same refund and refunds nothing more.
+    let again = send().await.unwrap();
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.json::<Value>().await.unwrap()["id"], refund["id"]);
+
+    // Revoked at once: check-in refuses it; the other ticket still works.
+    let p = assert_problem(
+        app.checkin(owner, &f.event_id, refunded["barcode"].as_str().unwrap()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(p["result"], "revoked");
+    let manifest: Value =
+        app.get(&format!("/api/v1/events/{}/gate-manifest", f.event_id), Some(owner)).await.json().await.unwrap();
+    let listed = manifest.to_string();
+    assert!(listed.contains(refunded["id"].as_str().unwrap()), "the manifest lists it");
+
+    // The seat is for sale again, to someone else.
+    let bob = app.signup("bob@example.org").await;
+    app.buy(&bob.token, &f.event_id, &[&f.seats[0]], &[]).await;
+
+    // The money comes back; the order shows it; the buyer is told.
+    let o = settled(&app, &ada.token, order_id).await;
+    assert_eq!(o["status"], "paid", "partly refunded");
+    assert_eq!(o["refunded_total"]["amount"], SEAT_PRICE);
+    assert_eq!(o["refunds"][0]["ticket_ids"][0], refunded["id"]);
+    let r = app.checkin(owner, &f.event_id, order["tickets"][1]["barcode"].as_str().unwrap()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // Two confirmations and one refund message.
+    let got = smtp.wait_for(&app, 3).await;
+    let refund_mail = got.iter().find(|m| m.subject.starts_with("Refund of 45.00 EUR")).expect("a refund e-mail");
+    assert_eq!(refund_mail.to, "ada@example.org");
+    let kinds: Vec<Value> =
+        notifications(&app, &ada.token).await["items"].as_array().unwrap().iter().map(|n| n["kind"].clone()).collect();
+    assert_eq!(kinds, vec![json!("refund"), json!("order_confirmation")]);
+
+    // The rest, then nothing is left.
+    let r = app.post(&path, Some(owner), &json!({})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_problem(app.post(&path, Some(owner), &json!({})).await, StatusCode::CONFLICT).await;
+    let o = settled(&app, &ada.token, order_id).await;
+    assert_eq!(o["status"], "refunded");
+    assert_eq!(o["refunded_total"]["amount"], 2 * SEAT_PRICE);
+}
+
+#[tokio::test]
+async fn cancelling_an_event_refunds_every_order_revokes_every_ticket_and_tells_every_buyer() {
+    let smtp = SmtpServer::start().await;
+    let url = smtp.url();
+    let app = spawn_app_with(|c| c.mail.smtp_url = Some(url)).await;
+    let f = app.fixture(2, 5, 20).await;
+    let buyers =
+        [app.signup("ada@example.org").await, app.signup("bob@example.org").await, app.signup("cy@example.org").await];
+    let mut orders = Vec::new();
+    orders.push(app.buy(&buyers[0].token, &f.event_id, &[&f.seats[0], &f.seats[1]], &[]).await);
+    orders.push(app.buy(&buyers[1].token, &f.event_id, &[], &[(&f.ga_area, 3)]).await);
+    orders.push(app.buy(&buyers[2].token, &f.event_id, &[&f.seats[2]], &[(&f.ga_area, 1)]).await);
+    // One order partly refunded before: only the rest comes back now.
+    let owner = &f.org.owner.token;
+    let partial = json!({"amount": {"amount": 500, "currency": "EUR"}});
+    let path = format!("/api/v1/orders/{}/refunds", orders[1]["id"].as_str().unwrap());
+    assert_eq!(app.post(&path, Some(owner), &partial).await.status(), StatusCode::CREATED);
+    assert!(app.gateway.net_charged_minor() > 0);
+
+    let r = app.post(&format!("/api/v1/events/{}/cancel", f.event_id), Some(owner), &json!({})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "cancelled");
+    // No more holds.
+    let r = app.hold(&buyers[0].token, &f.event_id, &[&f.seats[4]], &[]).await;
+    assert!(r.status().is_client_error(), "{}", r.status());
+
+    for (order, buyer) in orders.iter().zip(&buyers) {
+        let o = settled(&app, &buyer.token, order["id"].as_str().unwrap()).await;
+        assert_eq!(o["status"], "refunded");
+        assert_eq!(o["refunded_total"], o["total"]);
+        for t in order["tickets"].as_array().unwrap() {
+            let p = assert_problem(
+                app.checkin(owner, &f.event_id, t["barcode"].as_str().unwrap()).await,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+            assert_eq!(p["result"], "revoked");
+        }
+    }
+    // The test gateway's ledger nets to zero.
+    for _ in 0..50 {
+        if app.gateway.net_charged_minor() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.gateway.net_charged_minor(), 0);
+
+    // Every buyer: a confirmation, a cancellation, and refund messages
+    // (bob two: the partial one and the rest).
+    let got = smtp.wait_for(&app, 3 + 3 + 4).await;
+    for b in &buyers {
+        let cancelled: Vec<_> = got.iter().filter(|m| m.to == b.email && m.subject == "Cancelled: Test Gig").collect();
+        assert_eq!(cancelled.len(), 1, "{} is told once", b.email);
+        assert!(cancelled[0].text.contains("has been cancelled"));
+        let kinds: Vec<String> = notifications(&app, &b.token).await["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["kind"].as_str().unwrap().to_owned())
+            .collect();
+        assert!(kinds.contains(&"event_cancelled".to_owned()), "{kinds:?}");
+    }
+    // Re-running is harmless: the job finished; nothing more arrives.
+    for _ in 0..5 {
+        app.clock.advance(chrono::Duration::hours(1));
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    assert_eq!(smtp.messages().len(), 10);
+}

@@ -1,0 +1,378 @@
+//! Payment attempts, gateway notifications already processed, and each
+//! organization's gateway order.
+
+use domain::Timestamp;
+use domain::ids::{HoldId, OrderId, OrganizationId, PaymentAttemptId, UserId};
+use domain::money::Money;
+
+use crate::{Result, Store, id, money, ms, opt_id, ts};
+
+/// Where a payment attempt stands. Stored as text (`status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttemptStatus {
+    /// Written before the gateway was asked; its answer is not known yet.
+    Pending,
+    /// The gateway took the money; no order holds it yet.
+    Charged,
+    /// An order holds the money.
+    Completed,
+    /// The gateway refused the payment method: nothing was taken.
+    Declined,
+    /// Nothing was taken (the gateway said so, or the payment failed later).
+    Failed,
+    /// A refund was started; the attempt ends `refunded`.
+    Refunding,
+    Refunded,
+}
+
+impl AttemptStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptStatus::Pending => "pending",
+            AttemptStatus::Charged => "charged",
+            AttemptStatus::Completed => "completed",
+            AttemptStatus::Declined => "declined",
+            AttemptStatus::Failed => "failed",
+            AttemptStatus::Refunding => "refunding",
+            AttemptStatus::Refunded => "refunded",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "pending" => AttemptStatus::Pending,
+            "charged" => AttemptStatus::Charged,
+            "completed" => AttemptStatus::Completed,
+            "declined" => AttemptStatus::Declined,
+            "failed" => AttemptStatus::Failed,
+            "refunding" => AttemptStatus::Refunding,
+            "refunded" => AttemptStatus::Refunded,
+            other => return Err(crate::StoreError::Corrupt(format!("bad payment attempt status '{other}'"))),
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct NewPaymentAttempt<'a> {
+    pub id: PaymentAttemptId,
+    pub hold: HoldId,
+    pub user: UserId,
+    pub gateway: &'a str,
+    pub amount: Money,
+    /// The buyer's Idempotency-Key of the checkout.
+    pub order_key: &'a str,
+    pub idempotency_key: &'a str,
+}
+
+#[derive(Clone, Debug)]
+pub struct PaymentAttemptRecord {
+    pub id: PaymentAttemptId,
+    pub hold: HoldId,
+    pub user: UserId,
+    pub gateway: String,
+    pub amount: Money,
+    pub order_key: String,
+    pub idempotency_key: String,
+    pub reference: Option<String>,
+    pub status: AttemptStatus,
+    pub failure: Option<String>,
+    pub order: Option<OrderId>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// `SELECT <every attempt column> FROM payment_attempts <rest>`, as a
+/// literal (sqlx takes only static SQL).
+macro_rules! select_attempts {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, hold_id, user_id, gateway, amount, currency, order_key, idempotency_key, reference, status, failure, \
+             order_id, created_at, updated_at FROM payment_attempts ",
+            $rest
+        )
+    };
+}
+
+type AttemptRow = (
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    i64,
+    i64,
+);
+
+fn attempt(row: AttemptRow) -> Result<PaymentAttemptRecord> {
+    let (
+        id_s,
+        hold,
+        user,
+        gateway,
+        amount,
+        currency,
+        order_key,
+        key,
+        reference,
+        status,
+        failure,
+        order,
+        created,
+        updated,
+    ) = row;
+    Ok(PaymentAttemptRecord {
+        id: id(&id_s)?,
+        hold: id(&hold)?,
+        user: id(&user)?,
+        gateway,
+        amount: money(amount, &currency)?,
+        order_key,
+        idempotency_key: key,
+        reference,
+        status: AttemptStatus::parse(&status)?,
+        failure,
+        order: opt_id(order)?,
+        created_at: ts(created)?,
+        updated_at: ts(updated)?,
+    })
+}
+
+impl Store {
+    /// Records an attempt before the gateway is called. The idempotency key
+    /// is unique: a retried checkout finds its earlier attempt at the same
+    /// gateway (and the gateway its earlier charge) instead of starting anew.
+    pub async fn begin_payment_attempt(
+        &self,
+        a: &NewPaymentAttempt<'_>,
+        now: Timestamp,
+    ) -> Result<PaymentAttemptRecord> {
+        self.write_one(sqlx::query(
+            "INSERT INTO payment_attempts (id, hold_id, user_id, gateway, amount, currency, order_key, idempotency_key, \
+             status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $9) \
+             ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(a.id.to_string())
+        .bind(a.hold.to_string())
+        .bind(a.user.to_string())
+        .bind(a.gateway)
+        .bind(a.amount.amount_minor())
+        .bind(a.amount.currency().as_str())
+        .bind(a.order_key)
+        .bind(a.idempotency_key)
+        .bind(ms(now))
+        )
+        .await?;
+        let row: AttemptRow = sqlx::query_as(select_attempts!("WHERE idempotency_key = $1"))
+            .bind(a.idempotency_key)
+            .fetch_one(&self.reader)
+            .await?;
+        attempt(row)
+    }
+
+    pub async fn payment_attempt(&self, attempt_id: PaymentAttemptId) -> Result<Option<PaymentAttemptRecord>> {
+        let row: Option<AttemptRow> = sqlx::query_as(select_attempts!("WHERE id = $1"))
+            .bind(attempt_id.to_string())
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(attempt).transpose()
+    }
+
+    /// The attempt a gateway's charge belongs to.
+    pub async fn payment_attempt_by_reference(
+        &self,
+        gateway: &str,
+        reference: &str,
+    ) -> Result<Option<PaymentAttemptRecord>> {
+        let row: Option<AttemptRow> = sqlx::query_as(select_attempts!("WHERE gateway = $1 AND reference = $2"))
+            .bind(gateway)
+            .bind(reference)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(attempt).transpose()
+    }
+
+    /// Every attempt made for a hold, oldest first.
+    pub async fn payment_attempts_for_hold(&self, hold: HoldId) -> Result<Vec<PaymentAttemptRecord>> {
+        let rows: Vec<AttemptRow> = sqlx::query_as(select_attempts!("WHERE hold_id = $1 ORDER BY created_at, id"))
+            .bind(hold.to_string())
+            .fetch_all(&self.reader)
+            .await?;
+        rows.into_iter().map(attempt).collect()
+    }
+
+    /// The gateway took the money. Only an attempt still pending (or
+    /// charged, for a repeated notice) moves; returns whether it did.
+    pub async fn mark_attempt_charged(
+        &self,
+        attempt_id: PaymentAttemptId,
+        reference: &str,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let done = self
+            .write_one(
+                sqlx::query(
+                    "UPDATE payment_attempts SET status = 'charged', reference = $1, updated_at = $2 \
+             WHERE id = $3 AND status IN ('pending', 'charged', 'failed')",
+                )
+                .bind(reference)
+                .bind(ms(now))
+                .bind(attempt_id.to_string()),
+            )
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Nothing was taken: the attempt ends `declined` or `failed`. Only a
+    /// pending attempt moves, so a late failure notice cannot undo a charge.
+    pub async fn mark_attempt_failed(
+        &self,
+        attempt_id: PaymentAttemptId,
+        status: AttemptStatus,
+        reference: Option<&str>,
+        failure: &str,
+        now: Timestamp,
+    ) -> Result<bool> {
+        assert!(matches!(status, AttemptStatus::Declined | AttemptStatus::Failed), "not a failure: {status:?}");
+        let done = self.write_one(sqlx::query(
+            "UPDATE payment_attempts SET status = $1, reference = COALESCE($2, reference), failure = $3, updated_at = $4 \
+             WHERE id = $5 AND status = 'pending'",
+        )
+        .bind(status.as_str())
+        .bind(reference)
+        .bind(failure)
+        .bind(ms(now))
+        .bind(attempt_id.to_string())
+        )
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Claims a charged attempt for a refund. Exactly one caller wins (the
+    /// checkout that lost its hold, the notification handler, or the
+    /// reconciler); an attempt an order holds is never claimed.
+    pub async fn begin_attempt_refund(&self, attempt_id: PaymentAttemptId, now: Timestamp) -> Result<bool> {
+        let done = self
+            .write_one(
+                sqlx::query(
+                    "UPDATE payment_attempts SET status = 'refunding', updated_at = $1 \
+             WHERE id = $2 AND status IN ('pending', 'charged')",
+                )
+                .bind(ms(now))
+                .bind(attempt_id.to_string()),
+            )
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn finish_attempt_refund(&self, attempt_id: PaymentAttemptId, now: Timestamp) -> Result<()> {
+        self.write_one(sqlx::query(
+            "UPDATE payment_attempts SET status = 'refunded', updated_at = $1 WHERE id = $2 AND status = 'refunding'",
+        )
+        .bind(ms(now))
+        .bind(attempt_id.to_string())
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Marks the attempt's last look by the reconciler, so the oldest
+    /// unresolved attempts take turns instead of one blocking the batch.
+    pub async fn touch_payment_attempt(&self, attempt_id: PaymentAttemptId, now: Timestamp) -> Result<()> {
+        self.write_one(
+            sqlx::query("UPDATE payment_attempts SET updated_at = $1 WHERE id = $2")
+                .bind(ms(now))
+                .bind(attempt_id.to_string()),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Attempts whose outcome is still open (pending, charged, refunding)
+    /// and untouched since `before`, oldest first, at most `limit`.
+    pub async fn unsettled_payment_attempts(&self, before: Timestamp, limit: u32) -> Result<Vec<PaymentAttemptRecord>> {
+        let rows: Vec<AttemptRow> = sqlx::query_as(select_attempts!(
+            "\
+             WHERE status IN ('pending', 'charged', 'refunding') AND updated_at <= $1 ORDER BY updated_at LIMIT $2"
+        ))
+        .bind(ms(before))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter().map(attempt).collect()
+    }
+
+    /// Whether a gateway's notification was already acted on.
+    pub async fn payment_event_seen(&self, gateway: &str, event_id: &str) -> Result<bool> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT kind FROM payment_events WHERE gateway = $1 AND event_id = $2")
+                .bind(gateway)
+                .bind(event_id)
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(row.is_some())
+    }
+
+    /// Records a notification as processed; false if it already was.
+    pub async fn record_payment_event(
+        &self,
+        gateway: &str,
+        event_id: &str,
+        kind: &str,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let done = self
+            .write_one(
+                sqlx::query(
+                    "INSERT INTO payment_events (gateway, event_id, kind, received_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (gateway, event_id) DO NOTHING",
+                )
+                .bind(gateway)
+                .bind(event_id)
+                .bind(kind)
+                .bind(ms(now)),
+            )
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The organization's gateways in the order checkout tries them; empty
+    /// when the organizer has not chosen.
+    pub async fn organization_payment_gateways(&self, org: OrganizationId) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT gateway FROM organization_payment_gateways WHERE organization_id = $1 ORDER BY position",
+        )
+        .bind(org.to_string())
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows.into_iter().map(|(g,)| g).collect())
+    }
+
+    /// Replaces the organization's gateway order in one transaction.
+    pub async fn set_organization_payment_gateways(&self, org: OrganizationId, gateways: &[String]) -> Result<()> {
+        let org_s = org.to_string();
+        let mut tx = self.write().await?;
+        sqlx::query("DELETE FROM organization_payment_gateways WHERE organization_id = $1")
+            .bind(&org_s)
+            .execute(&mut *tx)
+            .await?;
+        for (position, gateway) in gateways.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO organization_payment_gateways (organization_id, position, gateway) VALUES ($1, $2, $3)",
+            )
+            .bind(&org_s)
+            .bind(position as i64)
+            .bind(gateway)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,325 @@
+//! Refunds and event cancellation.
+//!
+//! A refund is recorded first, in one transaction with its consequences:
+//! the tickets it covers are revoked at once (check-in and the gates'
+//! manifests refuse them; their seats may be sold again) and a job is
+//! enqueued that moves the money. The job asks the gateway, then marks the
+//! refund done and notifies the buyer in one transaction. A refund leaves
+//! `pending` exactly once, so a retried job never pays back twice from this
+//! side; the gateway call itself is keyed by the refund (see
+//! [`refund_payment_key`]).
+//!
+//! Cancelling an event flips its status (no more holds or orders) and
+//! enqueues one job in the same transaction; that job refunds every paid
+//! order, revokes every ticket and tells every buyer. Each step is keyed
+//! (`cancel:{order}`, one notice per buyer), so after a crash the job runs
+//! again and picks up where it stopped.
+
+use domain::ids::{EventId, OrderId, RefundId, TicketId, UserId};
+use domain::money::Money;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use store::{
+    JobRecord, NewRefund, RecordRefundError, RecordedRefund, RefundRecord, RefundStatus, RevokeTickets, StoreError,
+};
+
+use crate::jobs::JobError;
+use crate::notifications::{MessageKind, Notice, To, event_data};
+use crate::payments::{Charge, PaymentError, RefundRequest as GatewayRefund};
+use crate::{Denied, Ticketing, from_visible};
+
+pub const REFUND_EXECUTE: &str = "refund.execute";
+pub const EVENT_CANCEL: &str = "event.cancel";
+/// Tickets one refund request may name.
+pub const REFUND_TICKETS_MAX: usize = 100;
+/// Longest Idempotency-Key of a refund request.
+pub const REFUND_KEY_LEN_MAX: usize = 255;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RefundError {
+    #[error("the amount must be positive")]
+    NonPositiveAmount,
+    #[error("the amount's currency differs from the order's")]
+    CurrencyMismatch,
+    #[error("only {remaining} minor units are left to refund on this order")]
+    ExceedsRemaining { remaining: i64 },
+    #[error("this order has been refunded in full already")]
+    NothingLeft,
+    #[error("ticket {0} is not a valid ticket of this order")]
+    TicketNotRefundable(TicketId),
+    #[error("a refund may name at most {REFUND_TICKETS_MAX} tickets")]
+    TooManyTickets,
+    #[error("Idempotency-Key must be 1 to {REFUND_KEY_LEN_MAX} visible ASCII characters")]
+    BadKey,
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+from_visible!(RefundError);
+
+/// What an organizer asks for.
+#[derive(Clone, Debug, Default)]
+pub struct RefundRequest {
+    /// Tickets to revoke. With no amount, their prices are refunded.
+    pub tickets: Vec<TicketId>,
+    /// Money to give back. With neither tickets nor amount: everything left,
+    /// and every ticket of the order is revoked.
+    pub amount: Option<Money>,
+    /// A client's key: repeating the request returns the first refund.
+    pub idempotency_key: Option<String>,
+}
+
+/// A recorded refund, and whether this answer replays an earlier request's.
+#[derive(Clone, Debug)]
+pub struct Refunded {
+    pub refund: RefundRecord,
+    pub replayed: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct RefundJob {
+    refund_id: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct CancelJob {
+    event_id: String,
+    cancelled_by: String,
+}
+
+/// The gateway-side key of a refund: derived from the refund's id, so every
+/// attempt for one refund is the same request to the gateway.
+pub fn refund_payment_key(refund_id: &str) -> String {
+    format!("refund:{refund_id}")
+}
+
+fn refund_job(refund_id: &str, now: domain::Timestamp) -> store::NewJob {
+    let payload = serde_json::to_string(&RefundJob { refund_id: refund_id.to_owned() }).expect("serialises");
+    crate::jobs::new_job(REFUND_EXECUTE, payload, now)
+}
+
+impl Ticketing {
+    /// An organizer (owner or admin of the event's organization) refunds an
+    /// order fully or in part.
+    pub async fn refund_order(
+        &self,
+        user: UserId,
+        order: OrderId,
+        req: RefundRequest,
+    ) -> Result<Refunded, RefundError> {
+        let record = self.store.order(order).await?.ok_or(Denied::NotFound("order"))?;
+        let event = self.store.event(record.event).await?.ok_or(Denied::NotFound("order"))?;
+        match self.store.role_in(user, event.organization).await? {
+            Some(role) if role.can_manage_events() => {}
+            // Someone else's order does not exist, as far as outsiders know.
+            None => return Err(Denied::NotFound("order").into()),
+            Some(_) => return Err(Denied::Forbidden("only owners and admins refund orders").into()),
+        }
+        if req.tickets.len() > REFUND_TICKETS_MAX {
+            return Err(RefundError::TooManyTickets);
+        }
+        if let Some(key) = &req.idempotency_key
+            && (key.is_empty() || key.len() > REFUND_KEY_LEN_MAX || !key.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(RefundError::BadKey);
+        }
+        if req.amount.is_some_and(|a| a.amount_minor() <= 0) {
+            return Err(RefundError::NonPositiveAmount);
+        }
+        let mut tickets = req.tickets.clone();
+        tickets.sort_unstable();
+        tickets.dedup();
+        for t in &tickets {
+            if !record.tickets.iter().any(|rt| rt.id == *t) {
+                return Err(RefundError::TicketNotRefundable(*t));
+            }
+        }
+        // Tickets alone: their prices.
+        let amount = match (req.amount, tickets.is_empty()) {
+            (Some(a), _) => Some(a),
+            (None, true) => None,
+            (None, false) => {
+                let mut sum = Money::zero(record.total.currency());
+                for rt in record.tickets.iter().filter(|rt| tickets.contains(&rt.id)) {
+                    sum = sum.checked_add(rt.price).map_err(|_| RefundError::CurrencyMismatch)?;
+                }
+                // Free tickets: nothing to pay back (and `None` would mean "all").
+                if sum.amount_minor() <= 0 {
+                    return Err(RefundError::NonPositiveAmount);
+                }
+                Some(sum)
+            }
+        };
+        let revoke = if tickets.is_empty() && req.amount.is_none() {
+            RevokeTickets::AllValid
+        } else {
+            RevokeTickets::Listed(&tickets)
+        };
+        let refund_id = RefundId::new().to_string();
+        let key = match &req.idempotency_key {
+            Some(k) => format!("request:{order}:{user}:{k}"),
+            None => format!("refund:{refund_id}"),
+        };
+        let now = self.now();
+        let recorded = self
+            .store
+            .record_refund(
+                &NewRefund {
+                    id: refund_id.clone(),
+                    order,
+                    amount,
+                    reason: "organizer",
+                    idempotency_key: &key,
+                    requested_by: Some(user),
+                    tickets: revoke,
+                    job: refund_job(&refund_id, now),
+                    notices: &[],
+                },
+                now,
+            )
+            .await;
+        match recorded {
+            Ok(r) => {
+                self.after_refund_recorded(&r).await;
+                Ok(Refunded { refund: r.refund, replayed: false })
+            }
+            Err(RecordRefundError::Exists(r)) => Ok(Refunded { refund: *r, replayed: true }),
+            Err(e) => Err(match e {
+                RecordRefundError::NothingLeft => RefundError::NothingLeft,
+                RecordRefundError::ExceedsRemaining { remaining } => RefundError::ExceedsRemaining { remaining },
+                RecordRefundError::CurrencyMismatch => RefundError::CurrencyMismatch,
+                RecordRefundError::TicketNotRefundable(t) => RefundError::TicketNotRefundable(t),
+                RecordRefundError::UnknownOrder => Denied::NotFound("order").into(),
+                RecordRefundError::Store(s) => s.into(),
+                RecordRefundError::Exists(_) => unreachable!("handled above"),
+            }),
+        }
+    }
+
+    /// Freed seats show as available on live seat maps at once.
+    async fn after_refund_recorded(&self, r: &RecordedRefund) {
+        metrics::counter!("refunds_recorded_total").increment(1);
+        if !r.freed_seats.is_empty() || !r.freed_areas.is_empty() {
+            self.publish(r.event, &r.freed_seats, store::SeatStatus::Available, &r.freed_areas).await;
+        }
+    }
+
+    /// The `refund.execute` job: pays the money back through the order's
+    /// gateway, then marks the refund done and tells the buyer.
+    pub(crate) async fn execute_refund(&self, job: &JobRecord) -> Result<(), JobError> {
+        let RefundJob { refund_id } =
+            serde_json::from_str(&job.payload).map_err(|e| JobError::Permanent(format!("malformed job: {e}")))?;
+        let Some(todo) = self.store.refund_to_execute(&refund_id).await? else {
+            return Err(JobError::Permanent(format!("refund {refund_id} is missing")));
+        };
+        if todo.refund.status != RefundStatus::Pending {
+            return Ok(());
+        }
+        let Some(gateway) = self.payments.get(&todo.gateway).cloned() else {
+            // Left pending: once the gateway is configured again a retry works.
+            return Err(JobError::Retry(format!("payment gateway '{}' is not configured", todo.gateway)));
+        };
+        let charge = Charge { reference: todo.payment_reference.clone() };
+        let key = refund_payment_key(&refund_id);
+        let request = GatewayRefund { idempotency_key: &key, charge: &charge, amount: todo.refund.amount };
+        match gateway.refund(request).await {
+            Ok(()) => {}
+            Err(PaymentError::Unavailable(e)) => return Err(JobError::Retry(e)),
+            Err(PaymentError::Declined(e)) => {
+                self.store.fail_refund(&refund_id, &e).await?;
+                return Err(JobError::Permanent(format!("the gateway refused refund {refund_id}: {e}")));
+            }
+        }
+        let event = self.store.event(todo.event).await?;
+        let order = self.store.order(todo.refund.order).await?;
+        let labels: Vec<String> = order
+            .iter()
+            .flat_map(|o| o.tickets.iter())
+            .filter(|t| todo.refund.tickets.contains(&t.id))
+            .map(ticket_label)
+            .collect();
+        let notice = self.notice(Notice {
+            kind: MessageKind::Refund,
+            to: To::Account(self.recipient(todo.buyer).await?),
+            dedupe_key: format!("refund:{refund_id}"),
+            link: format!("/orders/{}", todo.refund.order),
+            data: json!({
+                "event": event.as_ref().map(event_data),
+                "order": {"id": todo.refund.order.to_string()},
+                "refund": {"id": refund_id, "amount": todo.refund.amount.to_string(), "tickets": labels},
+            }),
+        });
+        self.store.complete_refund(&refund_id, &[notice], self.now()).await?;
+        metrics::counter!("payments_refunded_total").increment(1);
+        Ok(())
+    }
+
+    /// The durable job of a cancellation, enqueued with the status change.
+    pub(crate) fn cancellation_job(&self, event: EventId, by: UserId) -> store::NewJob {
+        let payload = serde_json::to_string(&CancelJob { event_id: event.to_string(), cancelled_by: by.to_string() })
+            .expect("serialises");
+        crate::jobs::new_job(EVENT_CANCEL, payload, self.now())
+    }
+
+    /// The `event.cancel` job: every paid order refunded in full (its
+    /// tickets revoked), every buyer told, then any ticket left revoked.
+    pub(crate) async fn carry_out_cancellation(&self, job: &JobRecord) -> Result<(), JobError> {
+        let CancelJob { event_id, cancelled_by } =
+            serde_json::from_str(&job.payload).map_err(|e| JobError::Permanent(format!("malformed job: {e}")))?;
+        let event_id: EventId = event_id.parse().map_err(|_| JobError::Permanent("bad event id".into()))?;
+        let by: Option<UserId> = cancelled_by.parse().ok();
+        let Some(event) = self.store.event(event_id).await? else {
+            return Err(JobError::Permanent(format!("event {event_id} is missing")));
+        };
+        for (order, buyer) in self.store.paid_orders_of_event(event_id).await? {
+            let told = self.notice(Notice {
+                kind: MessageKind::EventCancelled,
+                to: To::Account(self.recipient(buyer).await?),
+                dedupe_key: format!("cancelled:{event_id}:{buyer}"),
+                link: format!("/orders/{order}"),
+                data: json!({ "event": event_data(&event), "order": {"id": order.to_string()} }),
+            });
+            let refund_id = RefundId::new().to_string();
+            let now = self.now();
+            let recorded = self
+                .store
+                .record_refund(
+                    &NewRefund {
+                        id: refund_id.clone(),
+                        order,
+                        amount: None,
+                        reason: "event_cancelled",
+                        idempotency_key: &format!("cancel:{order}"),
+                        requested_by: by,
+                        tickets: RevokeTickets::AllValid,
+                        job: refund_job(&refund_id, now),
+                        notices: std::slice::from_ref(&told),
+                    },
+                    now,
+                )
+                .await;
+            match recorded {
+                Ok(r) => self.after_refund_recorded(&r).await,
+                // Done before this run, or nothing left: the buyer is still told.
+                Err(RecordRefundError::Exists(_) | RecordRefundError::NothingLeft) => {
+                    self.store.record_notices(&[told], now).await?;
+                }
+                Err(RecordRefundError::Store(s)) => return Err(s.into()),
+                Err(e) => return Err(JobError::Retry(e.to_string())),
+            }
+        }
+        let revoked = self.store.revoke_event_tickets(event_id).await?;
+        tracing::info!(event = %event_id, revoked, "event cancelled: orders refunded, tickets revoked");
+        Ok(())
+    }
+}
+
+/// How a ticket is named in messages: seat or standing area.
+pub(crate) fn ticket_label(t: &store::TicketRecord) -> String {
+    match (&t.seat_labels, &t.ga_area_name) {
+        (Some((section, row, seat)), _) => format!("{} · {section} {row} {seat}", t.ticket_type_name),
+        (None, Some(area)) => format!("{} · {area}", t.ticket_type_name),
+        (None, None) => t.ticket_type_name.clone(),
+    }
+}

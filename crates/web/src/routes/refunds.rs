@@ -1,0 +1,62 @@
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use domain::ids::{OrderId, TicketId};
+use domain::money::Money;
+use ticketing::refunds::RefundRequest;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::dto::{ProblemDto, RefundRequestDto, RefundResponse};
+use crate::extract::{ApiJson, ApiPath, AuthUser};
+use crate::problem::Problem;
+use crate::routes::orders::IDEMPOTENCY_KEY_HEADER;
+
+/// Refund an order fully or in part (owners and admins of the event's
+/// organization). Named tickets are revoked at once: check-in and the gates
+/// refuse them and their seats go back on sale. The money moves through the
+/// gateway in the background; the refund is `pending` until it has. An
+/// optional `Idempotency-Key` makes a retried request return the first refund.
+#[utoipa::path(post, path = "/api/v1/orders/{order}/refunds", tag = "orders", security(("bearer" = [])),
+    params(("order" = Uuid, Path),
+           ("Idempotency-Key" = Option<String>, Header, description = "Unique per refund, chosen by the client")),
+    request_body = RefundRequestDto,
+    responses((status = 201, body = RefundResponse, headers(("Idempotent-Replayed" = String, description = "true on a replay"))),
+               (status = 401, body = ProblemDto), (status = 403, body = ProblemDto), (status = 404, body = ProblemDto),
+               (status = 409, body = ProblemDto, description = "nothing left to refund"),
+               (status = 422, body = ProblemDto)))]
+pub async fn create(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(order): ApiPath<Uuid>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<RefundRequestDto>,
+) -> Result<Response, Problem> {
+    let idempotency_key = match headers.get(IDEMPOTENCY_KEY_HEADER) {
+        None => None,
+        Some(raw) => Some(
+            raw.to_str()
+                .map_err(|_| Problem::bad_request(ticketing::refunds::RefundError::BadKey.to_string()))?
+                .to_owned(),
+        ),
+    };
+    let amount = req.amount.as_ref().map(Money::try_from).transpose()?;
+    let refunded = state
+        .ticketing
+        .refund_order(
+            user,
+            OrderId::from_uuid(order),
+            RefundRequest {
+                tickets: req.ticket_ids.iter().map(|t| TicketId::from_uuid(*t)).collect(),
+                amount,
+                idempotency_key,
+            },
+        )
+        .await?;
+    let mut response = (StatusCode::CREATED, Json(RefundResponse::from(&refunded.refund))).into_response();
+    if refunded.replayed {
+        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
