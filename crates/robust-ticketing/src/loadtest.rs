@@ -1,8 +1,10 @@
 //! `robust-ticketing loadtest`: an on-sale simulated over real HTTP.
 //!
 //! It starts a server in this process (or targets `--url`), creates an event,
-//! and lets N buyers race for its seats: each picks a random seat that looks
-//! free, holds it, waits a moment (reading the checkout page), and pays. It
+//! and lets N buyers race for its seats: each looks at the seat map (the
+//! compact availability, which may be up to two seconds old), picks a free
+//! seat at random, holds it, waits a moment (reading the checkout page), and
+//! pays; after a 409 it looks again. It
 //! reports holds and completed checkouts per second, latency percentiles,
 //! errors by kind, and the oversell check: sold units against capacity and
 //! distinct seats. In the same run it measures the same client against the
@@ -135,6 +137,17 @@ fn uuid_suffix() -> String {
     domain::ids::CheckinId::new().to_string()[..8].to_owned()
 }
 
+/// Indices (seat-map order) of the seats the compact availability shows
+/// free; `None` when it could not be read.
+async fn free_seats(http: &reqwest::Client, api: &str, event: &str) -> Option<Vec<usize>> {
+    use base64::Engine;
+    let r = http.get(format!("{api}/events/{event}/availability/compact")).send().await.ok()?;
+    let body: Value = r.json().await.ok()?;
+    let packed = base64::engine::general_purpose::STANDARD.decode(body["statuses"].as_str()?).ok()?;
+    let count = usize::try_from(body["seat_count"].as_u64()?).ok()?;
+    Some((0..count).filter(|&i| domain::availability::get(&packed, i) == domain::availability::AVAILABLE).collect())
+}
+
 /// The same client's requests per second against `/healthz`.
 async fn ceiling(http: &reqwest::Client, root: &str, concurrency: usize, requests: usize) -> f64 {
     let next = Arc::new(AtomicUsize::new(0));
@@ -234,7 +247,15 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<String> {
                 if sold.load(Ordering::Relaxed) >= seats.len() {
                     break;
                 }
-                let seat = &seats[(i * 7919 + attempt * 104_729 + rand::random_range(0..seats.len())) % seats.len()];
+                // Like a person at the seat map: look at what is free (the
+                // compact snapshot, up to two seconds old), pick one of those.
+                let free = free_seats(&http, &api, &event).await;
+                let pick = match free.as_deref() {
+                    Some([]) => break,
+                    Some(free) => free[rand::random_range(0..free.len())],
+                    None => (i * 7919 + attempt * 104_729 + rand::random_range(0..seats.len())) % seats.len(),
+                };
+                let Some(seat) = seats.get(pick) else { continue };
                 let t0 = Instant::now();
                 let r = http
                     .post(format!("{api}/events/{event}/holds"))

@@ -67,6 +67,9 @@ struct Entry {
 pub struct AvailabilityCache {
     // std Mutex: held for map lookups only, never across an await.
     events: Mutex<HashMap<EventId, Entry>>,
+    /// Taken while an event's seat index is first read, so a crowd arriving
+    /// at a cold cache reads it once, not once per request.
+    loading: tokio::sync::Mutex<()>,
 }
 
 impl Ticketing {
@@ -107,6 +110,15 @@ impl Ticketing {
             }
         };
         if !known {
+            let _loading = self.availability_cache.loading.lock().await;
+            let ready = {
+                let events = self.availability_cache.events.lock().expect("availability cache poisoned");
+                events.get(&event).and_then(|e| e.current.as_ref().map(|(snapshot, _)| snapshot.clone()))
+            };
+            if let Some(snapshot) = ready {
+                // Another request read it while this one waited.
+                return Ok(snapshot);
+            }
             let order = self.store.seat_order(record.venue).await?;
             let position = order.iter().enumerate().map(|(i, s)| (*s, i as u32)).collect();
             let index = Arc::new(SeatIndex { count: order.len(), position });

@@ -291,7 +291,7 @@ impl Ticketing {
                 let paid = self.pay(user, &hold, event.organization, cmd).await;
                 if let Err(OrderError::Declined(_)) = &paid {
                     // Declines are what card testing looks like.
-                    self.after_hold_attempt(hold.event, user);
+                    self.run_velocity_rules(hold.event, user);
                 }
                 paid?
             }

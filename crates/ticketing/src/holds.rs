@@ -75,9 +75,22 @@ impl Ticketing {
         let record = self.visible_event(Some(user), event).await?;
         let guards = self.admission_guards(user, event, admission).await?;
         let now = self.now();
+        let seats: Vec<_> = request.seats.iter().map(|s| s.seat).collect();
+        // Most holds that fail during an on-sale ask for a seat someone else
+        // already has. Finding that on a read connection, before anything
+        // else, keeps the one write connection for holds that can succeed.
+        // The write transaction still decides: a seat taken after this
+        // read is refused there.
+        if !seats.is_empty() {
+            let taken = self.store.seats_taken(event, &seats, now).await?;
+            if !taken.is_empty() {
+                metrics::counter!("holds_rejected_total").increment(1);
+                self.after_hold_attempt(event, user);
+                return Err(HoldFailure::Unavailable(HoldConflict { seats: taken, ga_areas: Vec::new() }));
+            }
+        }
         let status = record.status.effective(record.ends_at, now);
         let ticket_types = self.store.ticket_types(event).await?;
-        let seats: Vec<_> = request.seats.iter().map(|s| s.seat).collect();
         let zones = self.store.seat_zones(record.venue, &seats).await?;
         let priced = price_hold(status, &ticket_types, &zones, &request, now)?;
         // The fee is locked in with the hold: the buyer pays what was shown.
@@ -120,9 +133,17 @@ impl Ticketing {
         })
     }
 
-    /// Runs the velocity rules off the request's path: a slow check must not
-    /// slow a sale, and a failed one only means a flag comes later.
+    /// After a hold attempt: the velocity rules, on a sample of attempts.
     pub(crate) fn after_hold_attempt(&self, event: EventId, user: UserId) {
+        if self.velocity_sample(event, user) {
+            self.run_velocity_rules(event, user);
+        }
+    }
+
+    /// Runs the velocity rules for `user` on `event` off the request's path:
+    /// a slow check must not slow a sale, and a failed one only means a flag
+    /// comes later.
+    pub(crate) fn run_velocity_rules(&self, event: EventId, user: UserId) {
         let this = self.clone();
         tokio::spawn(async move {
             if let Err(e) = this.check_velocity(event, user).await {

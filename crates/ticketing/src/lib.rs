@@ -73,6 +73,7 @@ pub struct Ticketing {
     mailer: Arc<mail::Mailer>,
     push: Arc<push::PushState>,
     availability_cache: Arc<availability::AvailabilityCache>,
+    velocity: Arc<waiting_room::VelocitySampler>,
 }
 
 /// The wall clock.
@@ -114,6 +115,7 @@ impl Ticketing {
             mailer: Arc::new(mail::Mailer::unconfigured()),
             push: Arc::new(push::PushState::default()),
             availability_cache: Arc::new(availability::AvailabilityCache::default()),
+            velocity: Arc::new(waiting_room::VelocitySampler::default()),
         }
     }
 

@@ -184,7 +184,10 @@ pub const TEST_TOKEN_UNAVAILABLE: &str = "tok_unavailable";
 pub struct TestCharge {
     pub reference: String,
     pub amount: Money,
+    /// Fully refunded.
     pub refunded: bool,
+    /// Refunded so far, in minor units (partial refunds add up).
+    pub refunded_minor: i64,
 }
 
 /// A gateway for demos and tests that moves no money. It keeps its ledger in
@@ -198,6 +201,7 @@ pub struct TestGateway {
 struct TestLedger {
     by_key: HashMap<String, usize>,
     charges: Vec<TestCharge>,
+    refund_keys: std::collections::HashSet<String>,
 }
 
 impl TestGateway {
@@ -208,7 +212,7 @@ impl TestGateway {
 
     /// Sum of charges not refunded, in minor units.
     pub fn net_charged_minor(&self) -> i64 {
-        self.charges().iter().filter(|c| !c.refunded).map(|c| c.amount.amount_minor()).sum()
+        self.charges().iter().map(|c| c.amount.amount_minor() - c.refunded_minor).sum()
     }
 }
 
@@ -239,7 +243,12 @@ impl PaymentGateway for TestGateway {
                 return Ok(Charge { reference: ledger.charges[i].reference.clone() });
             }
             let reference = format!("test_ch_{}", ledger.charges.len() + 1);
-            ledger.charges.push(TestCharge { reference: reference.clone(), amount: request.amount, refunded: false });
+            ledger.charges.push(TestCharge {
+                reference: reference.clone(),
+                amount: request.amount,
+                refunded: false,
+                refunded_minor: 0,
+            });
             let index = ledger.charges.len() - 1;
             ledger.by_key.insert(request.idempotency_key.to_owned(), index);
             Ok(Charge { reference })
@@ -250,9 +259,18 @@ impl PaymentGateway for TestGateway {
         Box::pin(async move {
             let charge = request.charge;
             let mut ledger = self.ledger.lock().expect("test ledger poisoned");
+            // Like a real gateway: the same key refunds once.
+            if ledger.refund_keys.contains(request.idempotency_key) {
+                return Ok(());
+            }
             match ledger.charges.iter_mut().find(|c| c.reference == charge.reference) {
+                Some(c) if c.refunded_minor + request.amount.amount_minor() > c.amount.amount_minor() => {
+                    Err(PaymentError::Declined(format!("refunds would exceed charge {}", charge.reference)))
+                }
                 Some(c) => {
-                    c.refunded = true;
+                    c.refunded_minor += request.amount.amount_minor();
+                    c.refunded = c.refunded_minor == c.amount.amount_minor();
+                    ledger.refund_keys.insert(request.idempotency_key.to_owned());
                     Ok(())
                 }
                 None => Err(PaymentError::Declined(format!("no charge {}", charge.reference))),
