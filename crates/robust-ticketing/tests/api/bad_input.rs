@@ -784,3 +784,74 @@ async fn a_venue_whose_seat_coordinates_overflow_is_refused_or_still_drawn_with_
         }
     }
 }
+
+/// Every documented operation, called with ids that are not ids, with ids
+/// that name nothing, and with real ids and a body of the wrong shape,
+/// answers a 4xx problem document (or succeeds): never a 5xx.
+#[tokio::test]
+async fn every_documented_route_answers_garbage_with_a_4xx_never_a_5xx() {
+    let app = spawn_app().await;
+    let f = app.fixture(2, 5, 10).await;
+    let buyer = app.signup("sweeper@example.org").await;
+    let hold: Value = app.hold(&buyer.token, &f.event_id, &[&f.seats[0]], &[]).await.json().await.unwrap();
+    let doc: Value = app.get("/api/v1/openapi.json", None).await.json().await.unwrap();
+    let real = |name: &str| -> String {
+        match name {
+            "org" => f.org.id.clone(),
+            "venue" => f.venue_id.clone(),
+            "event" => f.event_id.clone(),
+            "hold" => hold["id"].as_str().unwrap_or_default().to_owned(),
+            _ => uuid::Uuid::new_v4().to_string(),
+        }
+    };
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let variants = [
+                (fill_params(path, &|_| "not-an-id".to_owned()), json!({"surprise": [1, "x", null]})),
+                (fill_params(path, &|_| "00000000-0000-0000-0000-000000000000".to_owned()), json!({"a": {}})),
+                (fill_params(path, &real), json!([1, 2, 3])),
+            ];
+            for (concrete, body) in variants {
+                if m == reqwest::Method::GET && concrete.contains("/live") {
+                    continue; // a stream that is open stays open
+                }
+                for token in [Some(&buyer.token), Some(&f.org.owner.token)] {
+                    let mut req = app.client.request(m.clone(), app.url(&concrete)).json(&body);
+                    if let Some(t) = token {
+                        req = req.bearer_auth(t);
+                    }
+                    let r = tokio::time::timeout(std::time::Duration::from_secs(10), req.send())
+                        .await
+                        .unwrap_or_else(|_| panic!("{method} {concrete} did not answer"))
+                        .unwrap();
+                    let status = r.status();
+                    let content_type =
+                        r.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+                    let text = r.text().await.unwrap_or_default();
+                    assert!(status.as_u16() < 500, "{method} {concrete} answered {status}: {text}");
+                    if status.is_client_error() {
+                        assert_eq!(content_type, "application/problem+json", "{method} {concrete}: {text}");
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 300, "only {checked} calls made");
+}
+
+/// `path` with each `{name}` replaced by `value(name)`.
+fn fill_params(path: &str, value: &dyn Fn(&str) -> String) -> String {
+    let mut out = String::new();
+    let mut rest = path;
+    while let Some(open) = rest.find('{') {
+        let close = rest[open..].find('}').map(|c| open + c).expect("balanced braces");
+        out.push_str(&rest[..open]);
+        out.push_str(&value(&rest[open + 1..close]));
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
