@@ -341,10 +341,16 @@ impl Ticketing {
                 ),
             ),
         ];
+        if !rules.iter().any(|(_, hit, _)| *hit) {
+            return Ok(());
+        }
+        // Each rule describes what no person buying for themselves does. On
+        // an event whose organizer has set on-sale controls, a flag blocks
+        // the account until their review clears it; elsewhere it is
+        // recorded for review only.
+        let blocking = self.store.sale_controls(event).await?.is_some();
         for (rule, hit, detail) in rules {
-            // Every rule blocks: each describes what no person buying for
-            // themselves does. An organizer's review clears it.
-            if hit && self.store.flag_account(event, user, rule, &detail, true, now).await? {
+            if hit && self.store.flag_account(event, user, rule, &detail, blocking, now).await? {
                 metrics::counter!("accounts_flagged_total", "rule" => rule).increment(1);
                 tracing::warn!(%event, %user, rule, detail, "account flagged");
             }

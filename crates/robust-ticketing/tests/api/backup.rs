@@ -30,16 +30,18 @@ async fn a_backup_taken_during_sales_restores_every_order_paid_before_it() {
 
     // Sales run throughout; every order records when its 201 arrived.
     let selling = Arc::new(AtomicBool::new(true));
+    let sold = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut set = JoinSet::new();
     for worker in 0..4 {
-        let (client, root, buyer, event, seats, selling) =
-            (client.clone(), root.clone(), buyer.clone(), event.clone(), seats.clone(), selling.clone());
+        let (client, root, buyer, event, seats, selling, sold) =
+            (client.clone(), root.clone(), buyer.clone(), event.clone(), seats.clone(), selling.clone(), sold.clone());
         set.spawn(async move {
             let mut confirmed = Vec::new();
             let mut i = worker;
             while selling.load(Ordering::Relaxed) && i < seats.len() {
                 if let Some(order) = buy(&client, &root, &buyer, &event, &[&seats[i]], &format!("b-{i}")).await {
                     confirmed.push((tokio::time::Instant::now(), order["id"].as_str().unwrap().to_owned()));
+                    sold.fetch_add(1, Ordering::Relaxed);
                 }
                 i += 4;
             }
@@ -50,8 +52,14 @@ async fn a_backup_taken_during_sales_restores_every_order_paid_before_it() {
     let backup_dir = tempfile::tempdir().unwrap();
     let file = backup_dir.path().join("backup.db");
     let started = tokio::time::Instant::now();
+    let sold_before = sold.load(Ordering::Relaxed);
     run(&["backup", "--database-url", &db.url, "--to", file.to_str().unwrap()]).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Sales go on after the backup began (a busy test machine may need a
+    // moment for the next order to complete).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while sold.load(Ordering::Relaxed) <= sold_before + 1 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     selling.store(false, Ordering::Relaxed);
     let confirmed: Vec<(tokio::time::Instant, String)> = set.join_all().await.into_iter().flatten().collect();
     node.kill_9().await;
