@@ -342,42 +342,30 @@ impl Store {
             // Keep an auto room that already tripped on.
             WaitingRoomMode::Auto => existing.as_ref().map_or(0, |c| c.room_active),
         };
-        if existing.is_some() {
-            sqlx::query(
-                "UPDATE sale_controls SET waiting_room = $1, room_active = $2, opens_at = $3, admission_window = $4, \
-                 auto_threshold = $5, pow_difficulty = $6, tickets_per_account_max = $7, updated_at = $8 \
-                 WHERE event_id = $9",
-            )
-            .bind(update.waiting_room.as_str())
-            .bind(active)
-            .bind(ms(update.opens_at))
-            .bind(i64::from(update.admission_window))
-            .bind(i64::from(update.auto_threshold))
-            .bind(i64::from(update.pow_difficulty))
-            .bind(update.tickets_per_account_max.map(i64::from))
-            .bind(ms(now))
-            .bind(&event_s)
-            .execute(&mut *tx)
-            .await?;
-        } else {
-            sqlx::query(
-                "INSERT INTO sale_controls (event_id, waiting_room, room_active, opens_at, admission_window, \
-                 auto_threshold, pow_difficulty, tickets_per_account_max, secret, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(&event_s)
-            .bind(update.waiting_room.as_str())
-            .bind(active)
-            .bind(ms(update.opens_at))
-            .bind(i64::from(update.admission_window))
-            .bind(i64::from(update.auto_threshold))
-            .bind(i64::from(update.pow_difficulty))
-            .bind(update.tickets_per_account_max.map(i64::from))
-            .bind(secret)
-            .bind(ms(now))
-            .execute(&mut *tx)
-            .await?;
-        }
+        // One upsert: the secret and the queue's own columns are written
+        // only when the row is new.
+        sqlx::query(
+            "INSERT INTO sale_controls (event_id, waiting_room, room_active, opens_at, admission_window, \
+             auto_threshold, pow_difficulty, tickets_per_account_max, secret, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (event_id) DO UPDATE SET waiting_room = excluded.waiting_room, \
+               room_active = excluded.room_active, opens_at = excluded.opens_at, \
+               admission_window = excluded.admission_window, auto_threshold = excluded.auto_threshold, \
+               pow_difficulty = excluded.pow_difficulty, tickets_per_account_max = excluded.tickets_per_account_max, \
+               updated_at = excluded.updated_at",
+        )
+        .bind(&event_s)
+        .bind(update.waiting_room.as_str())
+        .bind(active)
+        .bind(ms(update.opens_at))
+        .bind(i64::from(update.admission_window))
+        .bind(i64::from(update.auto_threshold))
+        .bind(i64::from(update.pow_difficulty))
+        .bind(update.tickets_per_account_max.map(i64::from))
+        .bind(secret)
+        .bind(ms(now))
+        .execute(&mut *tx)
+        .await?;
         let row = sqlx::query_as::<_, ControlsRow>(sqlx::AssertSqlSafe(format!(
             "SELECT {CONTROLS_COLUMNS} FROM sale_controls WHERE event_id = $1"
         )))
