@@ -223,7 +223,12 @@ impl Store {
         Ok(())
     }
 
+    /// The event, from the read cache when fresh (see `cache`).
     pub async fn event(&self, event: EventId) -> Result<Option<EventRecord>> {
+        crate::cache::cached!(self.cache.events, event, self.load_event(event).await)
+    }
+
+    async fn load_event(&self, event: EventId) -> Result<Option<EventRecord>> {
         let sql = format!("SELECT {EVENT_COLUMNS} FROM events e JOIN venues v ON v.id = e.venue_id WHERE e.id = $1");
         let row: Option<EventRow> =
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(event.to_string()).fetch_optional(&self.reader).await?;
@@ -240,7 +245,15 @@ impl Store {
         rows.into_iter().map(event_record).collect()
     }
 
+    /// The event's ticket types, from the read cache when fresh. They are
+    /// written only with the event itself.
     pub async fn ticket_types(&self, event: EventId) -> Result<Vec<TicketType>> {
+        let types =
+            crate::cache::cached!(self.cache.ticket_types, event, self.load_ticket_types(event).await.map(Some));
+        types.map(Option::unwrap_or_default)
+    }
+
+    async fn load_ticket_types(&self, event: EventId) -> Result<Vec<TicketType>> {
         let rows: Vec<TicketTypeRow> = sqlx::query_as(
             "SELECT id, name, price_amount, currency, price_zone, ga_area_id, max_per_order, sales_start, sales_end \
              FROM ticket_types WHERE event_id = $1 ORDER BY position",
@@ -270,6 +283,7 @@ impl Store {
         .bind(from.as_str())
         )
         .await?;
+        self.cache.events.invalidate(&event);
         Ok(done.rows_affected() == 1)
     }
 
@@ -324,7 +338,12 @@ impl Store {
             .collect()
     }
 
+    /// The event's signing key, from the read cache when fresh; it never changes.
     pub async fn event_key(&self, event: EventId) -> Result<Option<EventKey>> {
+        crate::cache::cached!(self.cache.event_keys, event, self.load_event_key(event).await)
+    }
+
+    async fn load_event_key(&self, event: EventId) -> Result<Option<EventKey>> {
         let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT secret_key FROM event_keys WHERE event_id = $1")
             .bind(event.to_string())
             .fetch_optional(&self.reader)

@@ -35,7 +35,13 @@ pub struct PayoutFigures {
 }
 
 impl Store {
+    /// The organization's own fee, if it set one; from the read cache when fresh.
     pub async fn organization_fee(&self, org: OrganizationId) -> Result<Option<OrganizationFeeRecord>> {
+        let fee = crate::cache::cached!(self.cache.fees, org, self.load_organization_fee(org).await.map(Some));
+        fee.map(Option::flatten)
+    }
+
+    async fn load_organization_fee(&self, org: OrganizationId) -> Result<Option<OrganizationFeeRecord>> {
         let row: Option<(i64, i64)> =
             sqlx::query_as("SELECT percent_bp, fixed_minor FROM organization_fees WHERE organization_id = $1")
                 .bind(org.to_string())
@@ -68,6 +74,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.cache.fees.invalidate(&org);
         Ok(())
     }
 

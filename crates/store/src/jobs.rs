@@ -107,8 +107,16 @@ impl Store {
     }
 
     /// Claims the job that is due first: pending and due, or running with a
-    /// lapsed lease (its worker died). `None` when nothing is due.
-    pub async fn claim_job(&self, worker: &str, now: Timestamp, lease: chrono::Duration) -> Result<Option<JobRecord>> {
+    /// lapsed lease (its worker died). Jobs of the kinds in `skipped` are
+    /// left for other workers (a node without an SMTP server leaves e-mail
+    /// to nodes that have one). `None` when nothing is due.
+    pub async fn claim_job(
+        &self,
+        worker: &str,
+        now: Timestamp,
+        lease: chrono::Duration,
+        skipped: &[&str],
+    ) -> Result<Option<JobRecord>> {
         // PostgreSQL: skip rows other workers are claiming right now instead
         // of queueing behind them. SQLite's write lock already serialises.
         let skip_locked = match self.backend {
@@ -116,14 +124,27 @@ impl Store {
             Backend::Sqlite => "",
         };
         let due = "((status = 'pending' AND run_at <= $1) OR (status = 'running' AND locked_until <= $2))";
+        let kinds = if skipped.is_empty() {
+            String::new()
+        } else {
+            let places: Vec<String> = (0..skipped.len()).map(|i| format!("${}", i + 3)).collect();
+            format!(" AND kind NOT IN ({})", places.join(", "))
+        };
+        let candidate_sql = format!("SELECT id FROM jobs WHERE {due}{kinds} ORDER BY run_at, id LIMIT 1");
+        let look = |sql: String| {
+            let mut q = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(sql)).bind(ms(now)).bind(ms(now));
+            for kind in skipped {
+                q = q.bind(*kind);
+            }
+            q
+        };
+        // Look on a read connection first: an idle queue, polled by every
+        // worker, never takes the write lock an on-sale needs.
+        if look(candidate_sql.clone()).fetch_optional(&self.reader).await?.is_none() {
+            return Ok(None);
+        }
         let mut tx = self.write().await?;
-        let candidate: Option<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT id FROM jobs WHERE {due} ORDER BY run_at, id LIMIT 1{skip_locked}"
-        )))
-        .bind(ms(now))
-        .bind(ms(now))
-        .fetch_optional(&mut *tx)
-        .await?;
+        let candidate = look(format!("{candidate_sql}{skip_locked}")).fetch_optional(&mut *tx).await?;
         let Some((job_id,)) = candidate else {
             return Ok(None);
         };
@@ -225,10 +246,18 @@ impl Store {
             .bind(ms(e.created_at)),
         )
         .await?;
+        self.cache.webhook_endpoints.invalidate(&e.organization);
         Ok(())
     }
 
+    /// The organization's endpoints, from the read cache when fresh.
     pub async fn webhook_endpoints_of(&self, org: OrganizationId) -> Result<Vec<WebhookEndpointRecord>> {
+        let endpoints =
+            crate::cache::cached!(self.cache.webhook_endpoints, org, self.load_webhook_endpoints(org).await.map(Some));
+        endpoints.map(Option::unwrap_or_default)
+    }
+
+    async fn load_webhook_endpoints(&self, org: OrganizationId) -> Result<Vec<WebhookEndpointRecord>> {
         let rows: Vec<EndpointRow> = sqlx::query_as(
             "SELECT id, organization_id, url, secret, event_types, created_at FROM webhook_endpoints \
              WHERE organization_id = $1 ORDER BY created_at, id",

@@ -18,6 +18,7 @@
 #![allow(clippy::type_complexity)]
 
 mod accounts;
+mod cache;
 mod checkins;
 mod events;
 mod fees;
@@ -44,6 +45,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{Any, AnyPool, Executor};
 
 pub use accounts::*;
+pub use cache::READ_CACHE_TTL;
 pub use checkins::*;
 pub use events::*;
 pub use fees::*;
@@ -131,6 +133,8 @@ pub struct Store {
     reader: AnyPool,
     /// SQLite only: write transactions share commits (see `group_commit`).
     group: Option<std::sync::Arc<group_commit::GroupCommit>>,
+    /// Hot, rarely changed rows (see `cache`).
+    cache: std::sync::Arc<cache::ReadCaches>,
 }
 
 /// Options for [`Store::connect_with`].
@@ -156,6 +160,10 @@ async fn sqlite_pool(url: &str, connections: u32) -> Result<AnyPool> {
     Ok(AnyPoolOptions::new()
         .max_connections(connections)
         .acquire_timeout(Duration::from_secs(ACQUIRE_TIMEOUT_SECS))
+        // A file in this process does not go away like a server: pinging it
+        // on every checkout of a connection only doubles the hops to the
+        // connection's thread, which are what an on-sale spends its CPU on.
+        .test_before_acquire(false)
         .after_connect(|conn, _| {
             Box::pin(async move {
                 // FULL: a committed order survives power loss, not just a crash.
@@ -187,7 +195,7 @@ impl Store {
                 sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
                 let reader = sqlite_pool(&sqlite_url(url, "ro"), SQLITE_READ_CONNECTIONS_MAX).await?;
                 let group = Some(group_commit::GroupCommit::start(writer.clone()));
-                Self { backend, url: url.to_owned(), writer, reader, group }
+                Self { backend, url: url.to_owned(), writer, reader, group, cache: Default::default() }
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -196,7 +204,14 @@ impl Store {
                     .connect(url)
                     .await?;
                 sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-                Self { backend, url: url.to_owned(), writer: pool.clone(), reader: pool, group: None }
+                Self {
+                    backend,
+                    url: url.to_owned(),
+                    writer: pool.clone(),
+                    reader: pool,
+                    group: None,
+                    cache: Default::default(),
+                }
             }
         };
         Ok(store)

@@ -523,6 +523,7 @@ impl Store {
         }
         crate::jobs::insert_job(&mut tx, job, now).await?;
         tx.commit().await?;
+        self.cache.events.invalidate(&event);
         Ok(true)
     }
 

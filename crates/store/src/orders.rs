@@ -279,6 +279,48 @@ impl Store {
         Ok(outcome)
     }
 
+    /// Whether the key has been used at all, read without the write lock.
+    /// The common case, a fresh key, is then claimed together with the
+    /// checkout's first payment attempt (one write instead of two).
+    pub async fn idempotency_key_exists(&self, user: UserId, key: &str) -> Result<bool> {
+        let row: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM idempotency_keys WHERE user_id = $1 AND key = $2")
+            .bind(user.to_string())
+            .bind(key)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// Records a final failure under a key this request never claimed (it
+    /// failed before paying): kept only if no other request has the key.
+    /// Returns whether it was kept.
+    pub async fn fail_idempotent_unclaimed(
+        &self,
+        user: UserId,
+        key: &str,
+        request_hash: &[u8],
+        status: u16,
+        detail: &str,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let kept = self
+            .write_one(
+                sqlx::query(
+                    "INSERT INTO idempotency_keys (user_id, key, request_hash, state, failure_status, failure_detail, \
+                 created_at, updated_at) VALUES ($1, $2, $3, 'done', $4, $5, $6, $6) \
+                 ON CONFLICT (user_id, key) DO NOTHING",
+                )
+                .bind(user.to_string())
+                .bind(key)
+                .bind(request_hash)
+                .bind(i64::from(status))
+                .bind(detail)
+                .bind(ms(now)),
+            )
+            .await?;
+        Ok(kept.rows_affected() == 1)
+    }
+
     /// Records a final failure for the key, so replays get the same answer.
     pub async fn fail_idempotent(
         &self,
@@ -340,10 +382,23 @@ impl Store {
     pub async fn complete_order(&self, c: &CompleteOrder<'_>, now: Timestamp) -> Result<(), CompleteOrderError> {
         let (hold_s, event_s, user_s, now_ms) = (c.hold.to_string(), c.event.to_string(), c.user.to_string(), ms(now));
         let mut tx = self.write().await?;
-        let existing: Option<(String,)> =
-            sqlx::query_as("SELECT id FROM orders WHERE hold_id = $1").bind(&hold_s).fetch_optional(&mut *tx).await?;
-        if let Some((order,)) = existing {
-            return Err(CompleteOrderError::AlreadyOrdered(id(&order)?));
+        // Why a checkout is refused: an order that already holds the hold
+        // (a replay, a notification) wins over any other reason. Looked up
+        // only on the way out, so a checkout that goes through skips it.
+        async fn refused(
+            tx: &mut crate::WriteTx,
+            hold: &str,
+            otherwise: CompleteOrderError,
+        ) -> Result<(), CompleteOrderError> {
+            let existing: Option<(String,)> = sqlx::query_as("SELECT id FROM orders WHERE hold_id = $1")
+                .bind(hold)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(StoreError::from)?;
+            Err(match existing {
+                Some((order,)) => CompleteOrderError::AlreadyOrdered(id(&order)?),
+                None => otherwise,
+            })
         }
         // A cancelled event sells nothing. On PostgreSQL the event row is
         // share-locked, so a cancellation (an update of that row) waits for
@@ -359,7 +414,7 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
         if status.is_none_or(|(s,)| s == "cancelled") {
-            return Err(CompleteOrderError::EventCancelled);
+            return refused(&mut tx, &hold_s, CompleteOrderError::EventCancelled).await;
         }
         // Taking the hold is the lock: exactly one transaction moves it from
         // active to ordered, and only while it is live and the buyer's.
@@ -374,7 +429,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if taken.rows_affected() != 1 {
-            return Err(CompleteOrderError::HoldNotLive);
+            return refused(&mut tx, &hold_s, CompleteOrderError::HoldNotLive).await;
         }
         for line in c.lines {
             if !crate::listings::settle_resale(&mut tx, &hold_s, line, c.escrow_release_after, now).await? {

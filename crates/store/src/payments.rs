@@ -62,6 +62,19 @@ pub struct NewPaymentAttempt<'a> {
     /// The buyer's Idempotency-Key of the checkout.
     pub order_key: &'a str,
     pub idempotency_key: &'a str,
+    /// The request hash to claim `order_key` with, in the same
+    /// transaction, when this checkout has not claimed it yet.
+    pub claim_order_key: Option<&'a [u8]>,
+}
+
+/// What recording an attempt found.
+#[derive(Clone, Debug)]
+pub enum AttemptBegin {
+    /// Recorded (or found: a retry of the same checkout at this gateway).
+    Recorded(Box<PaymentAttemptRecord>),
+    /// The checkout's Idempotency-Key, to be claimed with the attempt, was
+    /// claimed by another request first: nothing was written.
+    KeyTaken,
 }
 
 #[derive(Clone, Debug)]
@@ -148,12 +161,25 @@ impl Store {
     /// Records an attempt before the gateway is called. The idempotency key
     /// is unique: a retried checkout finds its earlier attempt at the same
     /// gateway (and the gateway its earlier charge) instead of starting anew.
-    pub async fn begin_payment_attempt(
-        &self,
-        a: &NewPaymentAttempt<'_>,
-        now: Timestamp,
-    ) -> Result<PaymentAttemptRecord> {
-        self.write_one(sqlx::query(
+    pub async fn begin_payment_attempt(&self, a: &NewPaymentAttempt<'_>, now: Timestamp) -> Result<AttemptBegin> {
+        let mut tx = self.write().await?;
+        if let Some(request_hash) = a.claim_order_key {
+            // Of concurrent first uses of the key, exactly one inserts.
+            let claimed = sqlx::query(
+                "INSERT INTO idempotency_keys (user_id, key, request_hash, state, created_at, updated_at) \
+                 VALUES ($1, $2, $3, 'pending', $4, $4) ON CONFLICT (user_id, key) DO NOTHING",
+            )
+            .bind(a.user.to_string())
+            .bind(a.order_key)
+            .bind(request_hash)
+            .bind(ms(now))
+            .execute(&mut *tx)
+            .await?;
+            if claimed.rows_affected() != 1 {
+                return Ok(AttemptBegin::KeyTaken);
+            }
+        }
+        let inserted = sqlx::query(
             "INSERT INTO payment_attempts (id, hold_id, user_id, gateway, amount, currency, order_key, idempotency_key, \
              status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $9) \
              ON CONFLICT (idempotency_key) DO NOTHING",
@@ -167,13 +193,34 @@ impl Store {
         .bind(a.order_key)
         .bind(a.idempotency_key)
         .bind(ms(now))
-        )
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
+        if inserted.rows_affected() == 1 {
+            // New: it is what was just written, as a read would return it.
+            let at = ts(ms(now))?;
+            return Ok(AttemptBegin::Recorded(Box::new(PaymentAttemptRecord {
+                id: a.id,
+                hold: a.hold,
+                user: a.user,
+                gateway: a.gateway.to_owned(),
+                amount: a.amount,
+                order_key: a.order_key.to_owned(),
+                idempotency_key: a.idempotency_key.to_owned(),
+                reference: None,
+                status: AttemptStatus::Pending,
+                failure: None,
+                order: None,
+                created_at: at,
+                updated_at: at,
+            })));
+        }
+        // A retry of the same checkout at this gateway: the earlier attempt.
         let row: AttemptRow = sqlx::query_as(select_attempts!("WHERE idempotency_key = $1"))
             .bind(a.idempotency_key)
             .fetch_one(&self.reader)
             .await?;
-        attempt(row)
+        attempt(row).map(|a| AttemptBegin::Recorded(Box::new(a)))
     }
 
     pub async fn payment_attempt(&self, attempt_id: PaymentAttemptId) -> Result<Option<PaymentAttemptRecord>> {
@@ -257,13 +304,21 @@ impl Store {
     /// Claims a charged attempt for a refund. Exactly one caller wins (the
     /// checkout that lost its hold, the notification handler, or the
     /// reconciler); an attempt an order holds is never claimed.
-    pub async fn begin_attempt_refund(&self, attempt_id: PaymentAttemptId, now: Timestamp) -> Result<bool> {
+    /// The charge's reference is kept with the claim, so a refund that
+    /// fails can be retried from the attempt alone.
+    pub async fn begin_attempt_refund(
+        &self,
+        attempt_id: PaymentAttemptId,
+        reference: &str,
+        now: Timestamp,
+    ) -> Result<bool> {
         let done = self
             .write_one(
                 sqlx::query(
-                    "UPDATE payment_attempts SET status = 'refunding', updated_at = $1 \
-             WHERE id = $2 AND status IN ('pending', 'charged')",
+                    "UPDATE payment_attempts SET status = 'refunding', reference = COALESCE(reference, $1), \
+                     updated_at = $2 WHERE id = $3 AND status IN ('pending', 'charged')",
                 )
+                .bind(reference)
                 .bind(ms(now))
                 .bind(attempt_id.to_string()),
             )
@@ -345,6 +400,11 @@ impl Store {
     /// The organization's gateways in the order checkout tries them; empty
     /// when the organizer has not chosen.
     pub async fn organization_payment_gateways(&self, org: OrganizationId) -> Result<Vec<String>> {
+        let gateways = crate::cache::cached!(self.cache.gateways, org, self.load_gateways(org).await.map(Some));
+        gateways.map(Option::unwrap_or_default)
+    }
+
+    async fn load_gateways(&self, org: OrganizationId) -> Result<Vec<String>> {
         let rows: Vec<(String,)> = sqlx::query_as(
             "SELECT gateway FROM organization_payment_gateways WHERE organization_id = $1 ORDER BY position",
         )
@@ -373,6 +433,7 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
+        self.cache.gateways.invalidate(&org);
         Ok(())
     }
 }

@@ -60,6 +60,17 @@ pub struct SaleControls {
     pub admitted_last_minute: u32,
 }
 
+/// The part of an event's controls every hold checks: whether holds need
+/// an admission token now, the key tokens are signed with, and the
+/// per-account limit. Read through the cache (see `cache`); the queue's
+/// counters, which change every second, are not part of it.
+#[derive(Clone, Debug)]
+pub struct SaleGuard {
+    pub room_active: bool,
+    pub secret: Vec<u8>,
+    pub tickets_per_account_max: Option<u32>,
+}
+
 /// What an organizer sets; the queue's own state is kept.
 #[derive(Clone, Debug)]
 pub struct SaleControlsUpdate {
@@ -311,6 +322,22 @@ pub(crate) async fn spend_admission(tx: &mut crate::WriteTx, entry: QueueEntryId
 }
 
 impl Store {
+    /// What a hold must satisfy on `event`; `None` when the event has no
+    /// controls. From the read cache when fresh.
+    pub async fn sale_guard(&self, event: EventId) -> Result<Option<SaleGuard>> {
+        let guard = crate::cache::cached!(self.cache.sale_guards, event, {
+            let controls = self.sale_controls(event).await;
+            controls.map(|c| {
+                Some(c.map(|c| SaleGuard {
+                    room_active: c.room_active,
+                    secret: c.secret,
+                    tickets_per_account_max: c.tickets_per_account_max,
+                }))
+            })
+        });
+        guard.map(Option::flatten)
+    }
+
     pub async fn sale_controls(&self, event: EventId) -> Result<Option<SaleControls>> {
         sqlx::query_as::<_, ControlsRow>(sqlx::AssertSqlSafe(format!(
             "SELECT {CONTROLS_COLUMNS} FROM sale_controls WHERE event_id = $1"
@@ -373,6 +400,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.cache.sale_guards.invalidate(&event);
         row.into_controls()
     }
 
@@ -604,6 +632,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.cache.sale_guards.invalidate(&event);
         Ok(true)
     }
 

@@ -2,9 +2,12 @@
 //! exactly once per Idempotency-Key.
 //!
 //! The order of steps is what keeps money and seats consistent:
-//! 1. record the key as pending (a concurrent replay waits for the outcome);
+//! 1. look the key up: one seen before is replayed (or waited for, while its
+//!    first request runs);
 //! 2. check the hold is live, so an expired hold is refused before any charge;
-//! 3. record a payment attempt, then charge the gateway with a key derived
+//! 3. record the key as pending together with a payment attempt, in one
+//!    transaction (of concurrent first uses exactly one gets to charge; the
+//!    others wait for its outcome), then charge the gateway with a key derived
 //!    from the Idempotency-Key and the gateway, so a retry after a crash finds
 //!    the same charge instead of making another (failing over to the
 //!    organization's next gateway when one is unavailable:
@@ -13,6 +16,7 @@
 //!    mark the attempt completed and the key done. If the hold expired
 //!    between 2 and 4, the charge is refunded and the buyer gets 409.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use domain::barcode::BarcodeClaims;
@@ -125,37 +129,97 @@ fn request_hash(cmd: &PlaceOrder) -> Vec<u8> {
     h.finalize().to_vec()
 }
 
+/// A checkout's hold on its Idempotency-Key. A fresh key is claimed in the
+/// transaction that records the first payment attempt, so the common case
+/// writes once before the charge instead of twice.
+pub(crate) struct KeyClaim {
+    request_hash: Vec<u8>,
+    /// Whether this request holds the key: it wrote it, or took it over.
+    claimed: AtomicBool,
+}
+
+impl KeyClaim {
+    /// The request hash to claim the key with, while it is not yet claimed.
+    pub(crate) fn to_claim(&self) -> Option<&[u8]> {
+        (!self.claimed.load(Ordering::Acquire)).then_some(self.request_hash.as_slice())
+    }
+
+    pub(crate) fn mark_claimed(&self) {
+        self.claimed.store(true, Ordering::Release);
+    }
+
+    fn is_claimed(&self) -> bool {
+        self.claimed.load(Ordering::Acquire)
+    }
+}
+
 impl Ticketing {
     pub async fn place_order(&self, user: UserId, cmd: PlaceOrder) -> Result<Placed, OrderError> {
         if self.payments.get(&cmd.gateway).is_none() {
             return Err(OrderError::UnknownGateway(cmd.gateway.clone(), self.payments.names().join(", ")));
         }
         let key = cmd.idempotency_key.as_str();
-        let begin = self
-            .store
-            .begin_idempotent(
-                user,
-                key,
-                &request_hash(&cmd),
-                self.now(),
-                chrono::Duration::seconds(IDEMPOTENCY_STALE_SECS),
-            )
-            .await?;
-        match begin {
-            IdempotencyBegin::Proceed => {}
-            IdempotencyBegin::Mismatch => return Err(OrderError::KeyReused),
-            IdempotencyBegin::Done(outcome) => return self.replay(outcome).await,
-            IdempotencyBegin::InProgress => return self.await_first(user, key).await,
+        let claim = KeyClaim { request_hash: request_hash(&cmd), claimed: AtomicBool::new(false) };
+        // A key seen before goes through the write path: replay, wait, or
+        // take over a request that died.
+        if self.store.idempotency_key_exists(user, key).await? {
+            match self.begin_idempotent(user, key, &claim.request_hash).await? {
+                IdempotencyBegin::Proceed => claim.mark_claimed(),
+                IdempotencyBegin::Mismatch => return Err(OrderError::KeyReused),
+                IdempotencyBegin::Done(outcome) => return self.replay(outcome).await,
+                IdempotencyBegin::InProgress => return self.await_first(user, key).await,
+            }
         }
-        let result = self.checkout(user, &cmd, None).await;
+        let result = self.checkout(user, &cmd, None, Some(&claim)).await;
         match &result {
             Ok(_) => metrics::counter!("orders_paid_total").increment(1),
-            Err(e) => match e.final_status() {
-                Some(status) => self.store.fail_idempotent(user, key, status, &e.to_string(), self.now()).await?,
-                None => self.store.abandon_idempotent(user, key).await?,
+            // Another request claimed the fresh key first.
+            Err(OrderError::StillProcessing) if !claim.is_claimed() => {
+                return self.defer_to_key(user, key, &claim).await;
+            }
+            Err(e) => match (e.final_status(), claim.is_claimed()) {
+                (Some(status), true) => {
+                    self.store.fail_idempotent(user, key, status, &e.to_string(), self.now()).await?
+                }
+                (Some(status), false) => {
+                    let hash = &claim.request_hash;
+                    let detail = e.to_string();
+                    let kept =
+                        self.store.fail_idempotent_unclaimed(user, key, hash, status, &detail, self.now()).await?;
+                    // A replay that failed because its first request got
+                    // further (say, the hold is ordered now) answers as
+                    // that request does.
+                    if !kept {
+                        return self.defer_to_key(user, key, &claim).await;
+                    }
+                }
+                (None, true) => self.store.abandon_idempotent(user, key).await?,
+                (None, false) => {}
             },
         }
         result.map(|order| Placed { order, replayed: false })
+    }
+
+    /// The outcome of the request that holds `key`: replayed, or waited
+    /// for; with a different body, the key was reused.
+    async fn defer_to_key(&self, user: UserId, key: &str, claim: &KeyClaim) -> Result<Placed, OrderError> {
+        match self.begin_idempotent(user, key, &claim.request_hash).await? {
+            IdempotencyBegin::Mismatch => Err(OrderError::KeyReused),
+            IdempotencyBegin::Done(outcome) => self.replay(outcome).await,
+            IdempotencyBegin::InProgress => self.await_first(user, key).await,
+            // The holder let go of it meanwhile (a transient failure):
+            // this request did nothing, and the client retries.
+            IdempotencyBegin::Proceed => {
+                self.store.abandon_idempotent(user, key).await?;
+                Err(OrderError::StillProcessing)
+            }
+        }
+    }
+
+    async fn begin_idempotent(&self, user: UserId, key: &str, hash: &[u8]) -> Result<IdempotencyBegin, StoreError> {
+        self.store
+            .begin_idempotent(user, key, hash, self.now(), chrono::Duration::seconds(IDEMPOTENCY_STALE_SECS))
+            .await
     }
 
     async fn replay(&self, outcome: IdempotentOutcome) -> Result<Placed, OrderError> {
@@ -186,11 +250,15 @@ impl Ticketing {
 
     /// Pays for the hold (or takes `paid`, a charge already made for it that
     /// a gateway notification or the reconciler brings) and records the order.
+    ///
+    /// `claim` is the request's hold on its Idempotency-Key (`None` when
+    /// `paid` is given: the request that charged claimed it).
     pub(crate) async fn checkout(
         &self,
         user: UserId,
         cmd: &PlaceOrder,
         paid: Option<Paid>,
+        claim: Option<&KeyClaim>,
     ) -> Result<OrderRecord, OrderError> {
         let hold = match self.store.hold(cmd.hold).await? {
             Some(h) if h.user == user => h,
@@ -285,10 +353,13 @@ impl Ticketing {
             Some(paid) => paid,
             None => {
                 // A buyer an organizer's review has yet to clear pays nothing.
-                if self.store.account_blocked(hold.event, user).await? {
+                // Accounts are blocked only on events with sale controls.
+                if self.store.sale_guard(hold.event).await?.is_some()
+                    && self.store.account_blocked(hold.event, user).await?
+                {
                     return Err(OrderError::Refused(crate::waiting_room::AdmissionRefused::Blocked));
                 }
-                let paid = self.pay(user, &hold, event.organization, cmd).await;
+                let paid = self.pay(user, &hold, event.organization, cmd, claim).await;
                 if let Err(OrderError::Declined(_)) = &paid {
                     // Declines are what card testing looks like.
                     self.run_velocity_rules(hold.event, user);

@@ -267,7 +267,7 @@ impl Ticketing {
         event: EventId,
         token: Option<&str>,
     ) -> Result<HoldGuards, crate::holds::HoldFailure> {
-        let Some(controls) = self.store.sale_controls(event).await? else {
+        let Some(controls) = self.store.sale_guard(event).await? else {
             return Ok(HoldGuards::default());
         };
         if self.store.account_blocked(event, user).await? {

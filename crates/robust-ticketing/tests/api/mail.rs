@@ -280,6 +280,12 @@ async fn messages_queue_without_a_mail_server_configured() {
     let list = notifications(&app, &ada.token).await;
     assert_eq!(list["items"][0]["email_status"], "queued");
     assert!(list["items"][0]["title"].as_str().unwrap().contains("Test Gig"));
+    // The message is left for a node with a mail server: never claimed
+    // here, so it spends no attempts and no writes on retrying in vain.
+    let jobs = app.ticketing().store().jobs(None, 100).await.unwrap();
+    let mail: Vec<_> = jobs.iter().filter(|j| j.kind == "mail.send").collect();
+    assert_eq!(mail.len(), 1);
+    assert_eq!((mail[0].status.as_str(), mail[0].attempts), ("pending", 0));
 }
 
 #[tokio::test]

@@ -65,6 +65,49 @@ async fn one_idempotency_key_replayed_twenty_times_concurrently_makes_one_order(
 }
 
 #[tokio::test]
+async fn one_key_raced_with_two_different_requests_buys_one_hold_and_refuses_the_other_body() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 4, 10).await;
+    let buyer = app.signup("buyer@example.org").await;
+    let mut holds = Vec::new();
+    for seat in &f.seats[..2] {
+        let h: Value = app.hold(&buyer.token, &f.event_id, &[seat], &[]).await.json().await.unwrap();
+        holds.push(h["id"].as_str().unwrap().to_owned());
+    }
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(12));
+    let mut set = JoinSet::new();
+    for i in 0..12 {
+        let (client, url, token, hold, barrier) =
+            (app.client.clone(), app.url("/api/v1/orders"), buyer.token.clone(), holds[i % 2].clone(), barrier.clone());
+        set.spawn(async move {
+            barrier.wait().await;
+            let r = client
+                .post(url)
+                .bearer_auth(token)
+                .header("Idempotency-Key", "raced-key")
+                .json(&serde_json::json!({"hold_id": hold, "payment": {"gateway": "test", "token": "tok_ok"}}))
+                .send()
+                .await
+                .unwrap();
+            (hold, r.status(), r.json::<Value>().await.unwrap())
+        });
+    }
+    let results = set.join_all().await;
+    let winners: HashSet<_> = results
+        .iter()
+        .filter(|(_, s, _)| *s == StatusCode::CREATED)
+        .map(|(h, _, b)| (h.clone(), b["id"].clone()))
+        .collect();
+    assert_eq!(winners.len(), 1, "one hold, one order: {results:?}");
+    let (won, _) = winners.iter().next().unwrap();
+    for (hold, status, body) in &results {
+        let expected = if hold == won { StatusCode::CREATED } else { StatusCode::UNPROCESSABLE_ENTITY };
+        assert_eq!(*status, expected, "{body}");
+    }
+    assert_eq!(app.gateway.charges().len(), 1, "charged once");
+}
+
+#[tokio::test]
 async fn a_key_reused_with_a_different_request_is_refused() {
     let app = spawn_app().await;
     let f = app.fixture(1, 4, 10).await;

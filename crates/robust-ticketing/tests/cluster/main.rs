@@ -1,5 +1,6 @@
 //! Several `serve` processes on one PostgreSQL database: the arbitration of
-//! seats, live updates across nodes, and jobs surviving a killed node.
+//! seats, live updates across nodes, jobs surviving a killed node, and how
+//! late one node sees a change made on another (the read cache).
 //! PostgreSQL is required (`TEST_POSTGRES_URL`, default the local server).
 
 #[allow(dead_code)]
@@ -307,4 +308,64 @@ async fn a_job_claimed_by_a_killed_process_is_completed_by_another_exactly_once(
     let lines: Vec<&str> = listing.lines().filter(|l| l.contains("webhook.deliver")).collect();
     assert_eq!(lines.len(), 1, "{listing}");
     assert!(lines[0].contains(" done ") && lines[0].contains("attempts 2/"), "{listing}");
+}
+
+/// Polls `probe` until it is true or `within` has passed.
+async fn eventually(within: Duration, mut probe: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    while tokio::time::Instant::now() < deadline {
+        if probe().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_out_and_a_cancellation_on_one_node_hold_on_another_within_the_read_caches_lifetime() {
+    let db = TestDatabase::postgres().await;
+    let a = start_node(&db.url, free_port(), &["--no-demo"]).await;
+    let b = start_node(&db.url, free_port(), &["--no-demo"]).await;
+    let client = client();
+    let (owner, event, seats) = event_on(&client, &a, 2, 60).await;
+    let buyer = signup(&client, &a.root, "cached-buyer@example.org").await;
+    // Node B reads (and caches) the session and the event.
+    let me = client.get(format!("{}/api/v1/me", b.root)).bearer_auth(&buyer).send().await.unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    let hold = |seat: String| {
+        let (client, root, buyer, event) = (client.clone(), b.root.clone(), buyer.clone(), event.clone());
+        async move {
+            client
+                .post(format!("{root}/api/v1/events/{event}/holds"))
+                .bearer_auth(&buyer)
+                .json(&json!({"seats": [seat]}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(hold(seats[0].clone()).await, StatusCode::CREATED);
+    // Bound on how late another node may see a change: the cache's
+    // lifetime, plus room for a slow machine.
+    let within = store::READ_CACHE_TTL + Duration::from_secs(3);
+
+    let r = client.post(format!("{}/api/v1/events/{event}/cancel", a.root)).bearer_auth(&owner).json(&json!({})).send();
+    assert_eq!(r.await.unwrap().status(), StatusCode::OK);
+    // Each try asks for a seat nobody holds: only the cancellation can refuse it.
+    let mut free = seats[1..].iter().cloned();
+    let refused = eventually(within, async || match free.next() {
+        Some(seat) => hold(seat).await.is_client_error(),
+        None => false,
+    });
+    assert!(refused.await, "node B kept selling a cancelled event");
+
+    let r = client.post(format!("{}/api/v1/auth/logout", a.root)).bearer_auth(&buyer).send().await.unwrap();
+    assert!(r.status().is_success());
+    let signed_out = eventually(within, async || {
+        let r = client.get(format!("{}/api/v1/me", b.root)).bearer_auth(&buyer).send().await.unwrap();
+        r.status() == StatusCode::UNAUTHORIZED
+    });
+    assert!(signed_out.await, "node B still accepted a signed-out token");
 }

@@ -15,13 +15,13 @@ use std::sync::Arc;
 
 use domain::ids::{OrganizationId, PaymentAttemptId, UserId};
 use domain::money::Money;
-use store::{AttemptStatus, HoldRecord, NewPaymentAttempt, PaymentAttemptRecord, StoreError};
+use store::{AttemptBegin, AttemptStatus, HoldRecord, NewPaymentAttempt, PaymentAttemptRecord, StoreError};
 
 use super::{
     Charge, ChargeRequest, EventOutcome, Lookup, Notification, NotificationError, PaymentError, PaymentGateway,
     RefundRequest,
 };
-use crate::checkout::{IdempotencyKey, OrderError, PlaceOrder};
+use crate::checkout::{IdempotencyKey, KeyClaim, OrderError, PlaceOrder};
 use crate::{Denied, Ticketing, from_visible};
 
 /// An attempt older than this whose outcome is still open is reconciled: far
@@ -107,6 +107,7 @@ impl Ticketing {
         hold: &HoldRecord,
         org: OrganizationId,
         cmd: &PlaceOrder,
+        claim: Option<&KeyClaim>,
     ) -> Result<Paid, OrderError> {
         let chain = self.gateway_chain(org, &cmd.gateway).await?;
         let mut unavailable = PaymentError::Unavailable(format!("payment gateway '{}' is not configured", cmd.gateway));
@@ -114,7 +115,8 @@ impl Ticketing {
             // One key per (checkout, gateway): a retry of this checkout finds
             // the same attempt and the gateway the same charge.
             let key = format!("order:{user}:{}:{}", cmd.idempotency_key.as_str(), gateway.name());
-            let attempt = self
+            let claim_order_key = claim.and_then(KeyClaim::to_claim);
+            let begun = self
                 .store
                 .begin_payment_attempt(
                     &NewPaymentAttempt {
@@ -125,10 +127,19 @@ impl Ticketing {
                         amount: hold.total,
                         order_key: cmd.idempotency_key.as_str(),
                         idempotency_key: &key,
+                        claim_order_key,
                     },
                     self.now(),
                 )
                 .await?;
+            let attempt = match begun {
+                AttemptBegin::Recorded(attempt) => *attempt,
+                // Another request with this Idempotency-Key got there first.
+                AttemptBegin::KeyTaken => return Err(OrderError::StillProcessing),
+            };
+            if let (Some(claim), Some(_)) = (claim, claim_order_key) {
+                claim.mark_claimed();
+            }
             if matches!(attempt.status, AttemptStatus::Refunding | AttemptStatus::Refunded) {
                 // This checkout's earlier charge here was given back; the key
                 // would only return it again.
@@ -151,7 +162,12 @@ impl Ticketing {
                 .await;
             match result {
                 Ok(charge) => {
-                    self.store.mark_attempt_charged(attempt.id, &charge.reference, self.now()).await?;
+                    // The order's transaction, next, records the charge with
+                    // the order. Only a gateway that cannot be asked later
+                    // needs it written down on its own first.
+                    if !gateway.can_look_up() {
+                        self.store.mark_attempt_charged(attempt.id, &charge.reference, self.now()).await?;
+                    }
                     metrics::counter!("payments_charged_total", "gateway" => gateway.name().to_owned()).increment(1);
                     return Ok(Paid { attempt: attempt.id, gateway, charge });
                 }
@@ -192,7 +208,7 @@ impl Ticketing {
         charge: &Charge,
         amount: Money,
     ) -> Result<(), StoreError> {
-        if !self.store.begin_attempt_refund(attempt, self.now()).await? {
+        if !self.store.begin_attempt_refund(attempt, &charge.reference, self.now()).await? {
             return Ok(());
         }
         self.finish_refund(gateway, attempt, charge, amount).await
@@ -239,7 +255,7 @@ impl Ticketing {
             idempotency_key: order_key,
         };
         let paid = Paid { attempt: attempt.id, gateway: gateway.clone(), charge: charge.clone() };
-        match self.checkout(attempt.user, &cmd, Some(paid)).await {
+        match self.checkout(attempt.user, &cmd, Some(paid), None).await {
             Ok(order) => {
                 tracing::info!(attempt = %attempt.id, order = %order.id, "a charge whose answer was lost completed its order");
                 Ok(())

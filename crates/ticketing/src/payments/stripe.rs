@@ -229,6 +229,10 @@ impl PaymentGateway for StripeGateway {
         })
     }
 
+    fn can_look_up(&self) -> bool {
+        true
+    }
+
     fn lookup<'a>(
         &'a self,
         attempt: &'a str,
