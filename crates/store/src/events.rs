@@ -220,6 +220,9 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
+        // A read of this id before it existed may have cached an empty list
+        // of ticket types.
+        self.cache.ticket_types.invalidate(&new.id);
         Ok(())
     }
 
