@@ -26,6 +26,14 @@ async fn a_small_on_sale_sells_out_exactly() {
     assert!(report.contains("sold in the database 60, capacity 60: exact"), "{report}");
     assert!(report.contains("hold latency ms: p50"), "{report}");
     assert!(report.contains("HTTP ceiling"), "{report}");
+    // Every request is counted: at least a look, a hold and a payment per sale.
+    let requests: usize = report
+        .split("requests during the sale ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no request count:\n{report}"));
+    assert!(requests >= 3 * 60, "{requests} requests for 60 checkouts:\n{report}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
