@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{GA_PRICE, SEAT_PRICE, assert_problem, spawn_app};
 
-async fn put_fees(app: &crate::helpers::TestApp, org: &str, token: &str, body: &Value) -> reqwest::Response {
+pub(crate) async fn put_fees(app: &crate::helpers::TestApp, org: &str, token: &str, body: &Value) -> reqwest::Response {
     app.client
         .put(app.url(&format!("/api/v1/organizations/{org}/fees")))
         .bearer_auth(token)

@@ -4,6 +4,7 @@ use domain::Clock;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::fees::put_fees;
 use crate::helpers::{GA_PRICE, SEAT_PRICE, assert_problem, spawn_app};
 
 #[tokio::test]
@@ -11,14 +12,7 @@ async fn the_payout_report_adds_up_sales_fees_and_refunds_per_currency() {
     let app = spawn_app().await;
     let f = app.fixture(2, 5, 50).await;
     let owner = &f.org.owner.token;
-    let r = app
-        .client
-        .put(app.url(&format!("/api/v1/organizations/{}/fees", f.org.id)))
-        .bearer_auth(owner)
-        .json(&json!({"percent_bp": 250, "fixed_per_ticket": 50}))
-        .send()
-        .await
-        .unwrap();
+    let r = put_fees(&app, &f.org.id, owner, &json!({"percent_bp": 250, "fixed_per_ticket": 50})).await;
     assert_eq!(r.status(), StatusCode::OK);
 
     let path = format!("/api/v1/events/{}/payouts", f.event_id);
@@ -95,14 +89,7 @@ async fn events_in_other_currencies_are_charged_and_reported_in_their_own() {
     let app = spawn_app().await;
     let f = app.fixture(1, 4, 10).await;
     let owner = &f.org.owner.token;
-    let r = app
-        .client
-        .put(app.url(&format!("/api/v1/organizations/{}/fees", f.org.id)))
-        .bearer_auth(owner)
-        .json(&json!({"percent_bp": 250, "fixed_per_ticket": 50}))
-        .send()
-        .await
-        .unwrap();
+    let r = put_fees(&app, &f.org.id, owner, &json!({"percent_bp": 250, "fixed_per_ticket": 50})).await;
     assert_eq!(r.status(), StatusCode::OK);
     let starts = app.clock.now() + chrono::Duration::days(20);
     let body = json!({
