@@ -17,6 +17,12 @@ use ticketing::accounts::PasswordHashing;
 use ticketing::{Payments, SystemClock, TestGateway};
 use tracing_subscriber::EnvFilter;
 
+// An on-sale allocates and frees small buffers on every request from many
+// threads at once; glibc's allocator spent about a seventh of the CPU of a
+// measured sale in malloc and free (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CONFIG_FILE_DEFAULT: &str = "robust-ticketing.toml";
 
 #[derive(Parser)]

@@ -272,7 +272,7 @@ mod tests {
         sqlx::any::install_default_drivers();
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/g.db?mode=rwc", dir.path().display());
-        let pool = crate::sqlite_pool(&url, 1).await.unwrap();
+        let pool = crate::sqlite_pool(&url, 1, None).await.unwrap();
         pool.execute("PRAGMA journal_mode = WAL").await.unwrap();
         pool.execute("CREATE TABLE t (n BIGINT PRIMARY KEY)").await.unwrap();
         let group = GroupCommit::start(pool.clone());
@@ -329,7 +329,7 @@ mod tests {
     async fn a_commit_returns_once_another_connection_sees_it() {
         let (dir, _pool, group) = setup().await;
         let url = format!("sqlite://{}/g.db?mode=ro", dir.path().display());
-        let other = crate::sqlite_pool(&url, 1).await.unwrap();
+        let other = crate::sqlite_pool(&url, 1, None).await.unwrap();
         for n in 0..20 {
             let mut tx = group.begin().await.unwrap();
             sqlx::query("INSERT INTO t (n) VALUES ($1)").bind(n).execute(&mut *tx).await.unwrap();

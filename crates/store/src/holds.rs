@@ -202,7 +202,23 @@ impl Store {
     /// Places a hold, all or nothing: either every seat and GA place is
     /// claimed for `hold`, or nothing is written and the conflict names what
     /// was taken.
+    ///
+    /// Concurrent holds of seats alone, without guards, are placed together,
+    /// several to a transaction (`hold_batch`); each gets its own outcome.
     pub async fn place_hold(&self, new: &NewHold<'_>) -> Result<(), PlaceHoldError> {
+        let Some(hold) = crate::hold_batch::HoldToPlace::of(new) else {
+            return self.place_hold_alone(new).await;
+        };
+        let store = self.clone();
+        let run = move |holds| {
+            let store = store.clone();
+            async move { store.place_holds(holds).await }
+        };
+        self.hold_batches.submit(hold, run).await.unwrap_or_else(|lost| Err(StoreError::from(lost).into()))
+    }
+
+    /// [`place_hold`](Self::place_hold) in a transaction of its own.
+    pub(crate) async fn place_hold_alone(&self, new: &NewHold<'_>) -> Result<(), PlaceHoldError> {
         let NewHold { id: hold, event, user, priced, guards, now, expires_at } = *new;
         let (event_s, hold_s, now_ms, exp_ms) = (event.to_string(), hold.to_string(), ms(now), ms(expires_at));
         let mut tx = self.write().await?;

@@ -18,17 +18,20 @@
 #![allow(clippy::type_complexity)]
 
 mod accounts;
+mod batch;
 mod cache;
 mod checkins;
 mod events;
 mod fees;
 mod group_commit;
+mod hold_batch;
 mod holds;
 mod jobs;
 mod ledger;
 mod listings;
 mod live;
 mod notifications;
+mod order_batch;
 mod orders;
 mod payments;
 mod push;
@@ -135,6 +138,22 @@ pub struct Store {
     group: Option<std::sync::Arc<group_commit::GroupCommit>>,
     /// Hot, rarely changed rows (see `cache`).
     cache: std::sync::Arc<cache::ReadCaches>,
+    /// Checkouts completed together (see `order_batch`).
+    order_batches: std::sync::Arc<OrderBatcher>,
+    /// Seat holds placed together (see `hold_batch`).
+    hold_batches: std::sync::Arc<HoldBatcher>,
+}
+
+type HoldBatcher = batch::Batcher<hold_batch::HoldToPlace, Result<(), PlaceHoldError>>;
+
+type OrderBatcher = batch::Batcher<order_batch::OrderToComplete, Result<(), CompleteOrderError>>;
+
+fn order_batcher() -> std::sync::Arc<OrderBatcher> {
+    std::sync::Arc::new(batch::Batcher::new(order_batch::ORDER_BATCH_MAX))
+}
+
+fn hold_batcher() -> std::sync::Arc<HoldBatcher> {
+    std::sync::Arc::new(batch::Batcher::new(hold_batch::HOLD_BATCH_MAX))
 }
 
 /// Options for [`Store::connect_with`].
@@ -156,7 +175,15 @@ fn sqlite_url(url: &str, mode: &str) -> String {
     format!("{base}?mode={mode}")
 }
 
-async fn sqlite_pool(url: &str, connections: u32) -> Result<AnyPool> {
+/// The write connection's page cache, in KiB (SQLite's default is 2 MiB).
+/// Only the writer gets more: in WAL mode a reader's cache is dropped
+/// whenever another connection commits, so a bigger one would only hold
+/// memory, while the writer's stays warm across the transactions of a sale.
+const SQLITE_WRITER_CACHE_KIB: u32 = 32 * 1024;
+
+async fn sqlite_pool(url: &str, connections: u32, cache_kib: Option<u32>) -> Result<AnyPool> {
+    // Negative: a size in KiB rather than in pages.
+    let cache = cache_kib.map(|kib| format!(" PRAGMA cache_size = -{kib};")).unwrap_or_default();
     Ok(AnyPoolOptions::new()
         .max_connections(connections)
         .acquire_timeout(Duration::from_secs(ACQUIRE_TIMEOUT_SECS))
@@ -164,11 +191,15 @@ async fn sqlite_pool(url: &str, connections: u32) -> Result<AnyPool> {
         // on every checkout of a connection only doubles the hops to the
         // connection's thread, which are what an on-sale spends its CPU on.
         .test_before_acquire(false)
-        .after_connect(|conn, _| {
+        .after_connect(move |conn, _| {
+            let cache = cache.clone();
             Box::pin(async move {
                 // FULL: a committed order survives power loss, not just a crash.
+                // temp_store: each transaction of a write group is a savepoint,
+                // whose undo journal is a temporary file unless kept in memory.
                 conn.execute(sqlx::AssertSqlSafe(format!(
-                    "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS};"
+                    "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; \
+                     PRAGMA temp_store = MEMORY;{cache}"
                 )))
                 .await?;
                 Ok(())
@@ -189,13 +220,22 @@ impl Store {
         let backend = Backend::of_url(url)?;
         let store = match backend {
             Backend::Sqlite => {
-                let writer = sqlite_pool(&sqlite_url(url, "rwc"), 1).await?;
+                let writer = sqlite_pool(&sqlite_url(url, "rwc"), 1, Some(SQLITE_WRITER_CACHE_KIB)).await?;
                 // WAL is a property of the file: set once, before any reader.
                 writer.execute("PRAGMA journal_mode = WAL").await?;
                 sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
-                let reader = sqlite_pool(&sqlite_url(url, "ro"), SQLITE_READ_CONNECTIONS_MAX).await?;
+                let reader = sqlite_pool(&sqlite_url(url, "ro"), SQLITE_READ_CONNECTIONS_MAX, None).await?;
                 let group = Some(group_commit::GroupCommit::start(writer.clone()));
-                Self { backend, url: url.to_owned(), writer, reader, group, cache: Default::default() }
+                Self {
+                    backend,
+                    url: url.to_owned(),
+                    writer,
+                    reader,
+                    group,
+                    cache: Default::default(),
+                    order_batches: order_batcher(),
+                    hold_batches: hold_batcher(),
+                }
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -211,6 +251,8 @@ impl Store {
                     reader: pool,
                     group: None,
                     cache: Default::default(),
+                    order_batches: order_batcher(),
+                    hold_batches: hold_batcher(),
                 }
             }
         };

@@ -379,7 +379,27 @@ impl Store {
     /// Turns a live hold into a paid order with its tickets, in one
     /// transaction: seats become sold, the hold becomes ordered, the
     /// idempotency key records the order. Either all of it happens or none.
+    ///
+    /// Concurrent plain checkouts are completed together, several to a
+    /// transaction (`order_batch`); each still gets its own outcome.
     pub async fn complete_order(&self, c: &CompleteOrder<'_>, now: Timestamp) -> Result<(), CompleteOrderError> {
+        let Some(order) = crate::order_batch::OrderToComplete::of(c, now) else {
+            return self.complete_order_alone(c, now).await;
+        };
+        let store = self.clone();
+        let run = move |orders| {
+            let store = store.clone();
+            async move { store.complete_orders(orders).await }
+        };
+        self.order_batches.submit(order, run).await.unwrap_or_else(|lost| Err(StoreError::from(lost).into()))
+    }
+
+    /// [`complete_order`](Self::complete_order) in a transaction of its own.
+    pub(crate) async fn complete_order_alone(
+        &self,
+        c: &CompleteOrder<'_>,
+        now: Timestamp,
+    ) -> Result<(), CompleteOrderError> {
         let (hold_s, event_s, user_s, now_ms) = (c.hold.to_string(), c.event.to_string(), c.user.to_string(), ms(now));
         let mut tx = self.write().await?;
         // Why a checkout is refused: an order that already holds the hold

@@ -324,3 +324,72 @@ async fn best_available_holds_adjacent_seats_in_front_and_never_taken_ones() {
     assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(count_status(&app.availability(&f.event_id).await, "held"), 5);
 }
+
+/// Holds and checkouts that arrive together are written together, several
+/// to a transaction; each must still get the answer it would get alone.
+/// Here every buyer pays for one hold twice at once (two Idempotency-Keys),
+/// so batches hold doomed checkouts beside good ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn checkouts_written_together_each_get_their_own_answer() {
+    const PAIRS: usize = 24;
+    let app = spawn_app().await;
+    let f = app.fixture(3, 10, 10).await;
+    let accounts = buyers(&app, PAIRS).await;
+
+    // Everyone holds a different seat at the same moment: all succeed.
+    let barrier = Arc::new(tokio::sync::Barrier::new(PAIRS));
+    let mut set = JoinSet::new();
+    for (i, account) in accounts.iter().enumerate() {
+        let (root, client, barrier) = (app.root.clone(), app.client.clone(), barrier.clone());
+        let (url, token, seat) =
+            (format!("{root}/api/v1/events/{}/holds", f.event_id), account.token.clone(), f.seats[i].clone());
+        set.spawn(async move {
+            barrier.wait().await;
+            let r = client.post(&url).bearer_auth(&token).json(&serde_json::json!({"seats": [seat]})).send().await;
+            let r = r.unwrap();
+            assert_eq!(r.status(), StatusCode::CREATED);
+            (i, r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned())
+        });
+    }
+    let mut holds = set.join_all().await;
+    holds.sort();
+
+    // Then each pays for its hold twice at once, under two keys.
+    let barrier = Arc::new(tokio::sync::Barrier::new(2 * PAIRS));
+    let mut set = JoinSet::new();
+    for (i, hold) in &holds {
+        for copy in 0..2 {
+            let (root, client, barrier) = (app.root.clone(), app.client.clone(), barrier.clone());
+            let (token, hold, i) = (accounts[*i].token.clone(), hold.clone(), *i);
+            set.spawn(async move {
+                barrier.wait().await;
+                let r = client
+                    .post(format!("{root}/api/v1/orders"))
+                    .bearer_auth(&token)
+                    .header("Idempotency-Key", format!("twice-{i}-{copy}"))
+                    .json(&serde_json::json!({"hold_id": hold, "payment": {"gateway": "test", "token": "tok_ok"}}))
+                    .send()
+                    .await
+                    .unwrap();
+                let status = r.status();
+                (i, status, r.json::<Value>().await.unwrap())
+            });
+        }
+    }
+    let answers = set.join_all().await;
+    for i in 0..PAIRS {
+        let mine: Vec<_> = answers.iter().filter(|(b, ..)| *b == i).collect();
+        let paid: Vec<_> = mine.iter().filter(|(_, s, _)| *s == StatusCode::CREATED).collect();
+        assert_eq!(paid.len(), 1, "buyer {i} pays once: {mine:?}");
+        let order = &paid[0].2;
+        assert_eq!(order["tickets"].as_array().unwrap().len(), 1);
+        assert_eq!(order["tickets"][0]["seat_id"], f.seats[i].as_str(), "buyer {i} gets the seat they held");
+        let other = mine.iter().find(|(_, s, _)| *s != StatusCode::CREATED).unwrap();
+        assert_eq!(other.1, StatusCode::CONFLICT, "the second checkout of a hold is refused: {other:?}");
+    }
+    let availability = app.availability(&f.event_id).await;
+    assert_eq!(count_status(&availability, "sold"), PAIRS);
+    assert_eq!(count_status(&availability, "held"), 0);
+    // Whatever a refused checkout charged was given back.
+    assert_eq!(app.gateway.net_charged_minor(), PAIRS as i64 * SEAT_PRICE);
+}

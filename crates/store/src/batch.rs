@@ -1,0 +1,149 @@
+//! Running concurrent requests of one kind as one batch.
+//!
+//! During an on-sale hundreds of checkouts want the single write
+//! connection at once, and what a transaction costs is mostly the trip to
+//! the connection and back for each statement, not the statement itself.
+//! A batch does the same work for many requests with one statement per
+//! table, so the trips stop growing with the number of buyers.
+//!
+//! There is no batching thread: the first request to find the batch free
+//! takes everything queued so far (its own request included) and runs it in
+//! a task of its own; the requests that arrive meanwhile queue for the
+//! next one. Batches grow by themselves as load rises and are single
+//! requests when it is quiet. The batch runs in a spawned task so that a
+//! request dropped half-way (a client hanging up) cannot cut a batch that
+//! other requests wait on.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex as StdMutex};
+
+use tokio::sync::{Mutex, oneshot};
+
+/// What a waiting request gets when its batch was lost: the task running
+/// it ended without answering (it panicked). Whether its writes were
+/// committed is unknown.
+#[derive(Debug, thiserror::Error)]
+#[error("the batch this request was part of ended without an answer")]
+pub(crate) struct BatchLost;
+
+impl From<BatchLost> for crate::StoreError {
+    /// Whether the lost batch was committed is unknown: callers treat this
+    /// like a commit that failed without an answer.
+    fn from(lost: BatchLost) -> Self {
+        tracing::error!(error = %lost, "a write batch ended without an answer");
+        crate::StoreError::Database(sqlx::Error::WorkerCrashed)
+    }
+}
+
+type Waiting<T, R> = (T, oneshot::Sender<R>);
+
+pub(crate) struct Batcher<T, R> {
+    queue: StdMutex<Vec<Waiting<T, R>>>,
+    /// Held by the task running the current batch.
+    running: Arc<Mutex<()>>,
+    /// Most requests in one batch; the rest wait for the next.
+    size_max: usize,
+}
+
+impl<T, R> std::fmt::Debug for Batcher<T, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batcher").field("size_max", &self.size_max).finish_non_exhaustive()
+    }
+}
+
+impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
+    pub(crate) fn new(size_max: usize) -> Self {
+        Self { queue: StdMutex::new(Vec::new()), running: Arc::new(Mutex::new(())), size_max: size_max.max(1) }
+    }
+
+    /// Queues `item` and waits for its result. `run` is given a batch (in
+    /// arrival order) and must return one result per item, in that order.
+    pub(crate) async fn submit<F, Fut>(&self, item: T, run: F) -> Result<R, BatchLost>
+    where
+        F: Fn(Vec<T>) -> Fut,
+        Fut: Future<Output = Vec<R>> + Send + 'static,
+    {
+        let (tx, mut rx) = oneshot::channel();
+        self.queue.lock().expect("batch queue lock").push((item, tx));
+        loop {
+            tokio::select! {
+                biased;
+                answer = &mut rx => return answer.map_err(|_| BatchLost),
+                guard = self.running.clone().lock_owned() => {
+                    let batch: Vec<Waiting<T, R>> = {
+                        let mut queue = self.queue.lock().expect("batch queue lock");
+                        let n = queue.len().min(self.size_max);
+                        // A request whose caller went away is not run: it
+                        // would act on a moment that has passed.
+                        queue.drain(..n).filter(|(_, answer)| !answer.is_closed()).collect()
+                    };
+                    if batch.is_empty() {
+                        // An earlier batch took this request; its answer comes.
+                        continue;
+                    }
+                    let (items, answers): (Vec<T>, Vec<oneshot::Sender<R>>) = batch.into_iter().unzip();
+                    let work = run(items);
+                    tokio::spawn(async move {
+                        let results = work.await;
+                        debug_assert_eq!(results.len(), answers.len(), "one result per request");
+                        for (answer, result) in answers.into_iter().zip(results) {
+                            let _ = answer.send(result);
+                        }
+                        drop(guard);
+                    });
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_request_gets_its_own_answer_and_concurrent_ones_share_batches() {
+        let batcher = Arc::new(Batcher::<u32, u32>::new(16));
+        let batches = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for i in 0..200u32 {
+            let (batcher, batches) = (batcher.clone(), batches.clone());
+            tasks.push(tokio::spawn(async move {
+                batcher
+                    .submit(i, move |items: Vec<u32>| {
+                        let batches = batches.clone();
+                        async move {
+                            assert!(items.len() <= 16, "a batch of {} is over the limit", items.len());
+                            batches.fetch_add(1, Ordering::Relaxed);
+                            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                            items.into_iter().map(|i| i * 2).collect()
+                        }
+                    })
+                    .await
+                    .unwrap()
+            }));
+        }
+        for (i, t) in tasks.into_iter().enumerate() {
+            assert_eq!(t.await.unwrap(), i as u32 * 2);
+        }
+        let batches = batches.load(Ordering::Relaxed);
+        assert!(batches < 200, "200 concurrent requests ran as {batches} batches: nothing was shared");
+    }
+
+    #[tokio::test]
+    async fn a_batch_that_panics_is_reported_lost_not_hung() {
+        let batcher = Batcher::<u32, u32>::new(4);
+        let lost = batcher
+            .submit(1, |_items: Vec<u32>| async move {
+                panic!("the batch failed");
+                #[allow(unreachable_code)]
+                Vec::new()
+            })
+            .await;
+        assert!(lost.is_err());
+        // The batcher still works afterwards.
+        let fine = batcher.submit(2, |items: Vec<u32>| async move { items }).await;
+        assert_eq!(fine.unwrap(), 2);
+    }
+}
