@@ -130,10 +130,26 @@ async fn claim_seats(
     .await?;
 
     // A claim is taken where there is none, or where the one there is an
-    // expired hold's; a seat asked for twice in the batch goes to the first.
-    // The earliest `now` of the batch decides what has expired.
+    // expired hold's. The earliest `now` of the batch decides what has
+    // expired.
     let now = holds.iter().map(|h| ms(h.now)).min().unwrap_or_default();
-    let claims: Vec<(&HoldToPlace, SeatId)> = holds.iter().flat_map(|h| h.seats().map(move |s| (h, s))).collect();
+    // A hold asking for a seat an earlier hold of the batch asks for loses
+    // it here (PostgreSQL refuses an upsert that meets one key twice).
+    let mut asked = HashSet::new();
+    let mut beaten: Vec<Vec<SeatId>> = Vec::with_capacity(holds.len());
+    for h in holds {
+        let twice: Vec<SeatId> = h.seats().filter(|s| asked.contains(s)).collect();
+        if twice.is_empty() {
+            asked.extend(h.seats());
+        }
+        beaten.push(twice);
+    }
+    let claims: Vec<(&HoldToPlace, SeatId)> = holds
+        .iter()
+        .zip(&beaten)
+        .filter(|(_, twice)| twice.is_empty())
+        .flat_map(|(h, _)| h.seats().map(move |s| (h, s)))
+        .collect();
     let sql = format!(
         "INSERT INTO seat_claims (event_id, seat_id, hold_id, state, expires_at) VALUES {} \
          ON CONFLICT (event_id, seat_id) DO UPDATE \
@@ -151,13 +167,18 @@ async fn claim_seats(
             .bind("held")
             .bind(ms(h.expires_at));
     }
-    let got: HashSet<(String, String)> = q.fetch_all(&mut **tx).await?.into_iter().collect();
+    let got: HashSet<(String, String)> =
+        if claims.is_empty() { HashSet::new() } else { q.fetch_all(&mut **tx).await?.into_iter().collect() };
 
     let mut results = Vec::with_capacity(holds.len());
     let mut losers = Vec::new();
-    for h in holds {
+    for (h, twice) in holds.iter().zip(beaten) {
         let hold = h.id.to_string();
-        let missed: Vec<SeatId> = h.seats().filter(|s| !got.contains(&(hold.clone(), s.to_string()))).collect();
+        let missed: Vec<SeatId> = if twice.is_empty() {
+            h.seats().filter(|s| !got.contains(&(hold.clone(), s.to_string()))).collect()
+        } else {
+            twice
+        };
         if missed.is_empty() {
             results.push(Ok(()));
         } else {
