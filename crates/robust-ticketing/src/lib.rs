@@ -55,6 +55,9 @@ pub struct Config {
     pub rate_limits: web::limits::RateLimitConfig,
     /// Web push: the VAPID contact and (optionally) key.
     pub push: ticketing::push::PushSettings,
+    /// Where webhooks and push messages may go: public addresses only
+    /// unless the operator allows private ones.
+    pub outbound: ticketing::outbound::OutboundPolicy,
 }
 
 impl Default for Config {
@@ -73,6 +76,7 @@ impl Default for Config {
             mail: ticketing::mail::MailSettings::default(),
             rate_limits: web::limits::RateLimitConfig::default(),
             push: ticketing::push::PushSettings::default(),
+            outbound: ticketing::outbound::OutboundPolicy::default(),
         }
     }
 }
@@ -203,6 +207,7 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>, payments: Payments) -
     let settings = Settings {
         hold_ttl: chrono::Duration::seconds(config.hold_ttl_secs as i64),
         password_hashing: config.password_hashing,
+        outbound: config.outbound,
         ..Settings::default()
     };
     let mailer = ticketing::mail::Mailer::new(&config.mail).context("invalid e-mail settings")?;

@@ -209,6 +209,10 @@ struct ServeArgs {
     /// Take the client address from X-Forwarded-For (only behind a reverse proxy that sets it).
     #[arg(long, env = "TRUST_FORWARDED_FOR")]
     trust_forwarded_for: bool,
+    /// Let webhooks and push messages go to loopback and private addresses
+    /// (a closed network; by default only public addresses are reached).
+    #[arg(long, env = "ALLOW_PRIVATE_OUTBOUND")]
+    allow_private_outbound: bool,
     /// Argon2id memory per password hash, in KiB [default: 19456, the OWASP minimum].
     #[arg(long, env = "ARGON2_MEMORY_KIB")]
     argon2_memory_kib: Option<u32>,
@@ -236,6 +240,7 @@ struct FileConfig {
     rate_limit_account_per_minute: Option<u32>,
     rate_limit_account_burst: Option<u32>,
     trust_forwarded_for: Option<bool>,
+    allow_private_outbound: Option<bool>,
     smtp_url: Option<String>,
     mail_from: Option<String>,
     mail_templates_dir: Option<PathBuf>,
@@ -459,6 +464,11 @@ async fn main() -> anyhow::Result<()> {
                         .or(file.rate_limit_account_burst)
                         .unwrap_or(defaults.rate_limits.account_burst),
                     trust_forwarded_for: args.trust_forwarded_for || file.trust_forwarded_for.unwrap_or(false),
+                },
+                outbound: if args.allow_private_outbound || file.allow_private_outbound.unwrap_or(false) {
+                    ticketing::outbound::OutboundPolicy::AllowPrivate
+                } else {
+                    ticketing::outbound::OutboundPolicy::PublicOnly
                 },
                 mail: ticketing::mail::MailSettings {
                     smtp_url: args.smtp_url.or(file.smtp_url.clone()),

@@ -19,6 +19,7 @@ pub mod live;
 pub mod mail;
 pub mod notifications;
 pub mod organizations;
+pub mod outbound;
 pub mod ownership;
 pub mod payments;
 pub mod push;
@@ -45,6 +46,8 @@ pub struct Settings {
     pub hold_ttl: chrono::Duration,
     pub session_ttl: chrono::Duration,
     pub password_hashing: accounts::PasswordHashing,
+    /// Where webhooks and push messages may be sent (`outbound`).
+    pub outbound: outbound::OutboundPolicy,
 }
 
 /// How long a bearer token stays valid: a working day, so gate staff sign in
@@ -57,6 +60,7 @@ impl Default for Settings {
             hold_ttl: chrono::Duration::seconds(domain::hold::HOLD_TTL_SECS_DEFAULT as i64),
             session_ttl: chrono::Duration::seconds(SESSION_TTL_SECS),
             password_hashing: accounts::PasswordHashing::default(),
+            outbound: outbound::OutboundPolicy::default(),
         }
     }
 }

@@ -86,6 +86,8 @@ pub enum PushSubscriptionError {
     )]
     BadEndpoint,
     #[error(transparent)]
+    NotPublic(#[from] crate::outbound::NotPublic),
+    #[error(transparent)]
     BadKeys(#[from] WebPushError),
     #[error("at most {PUSH_SUBSCRIPTIONS_PER_USER_MAX} browsers per account may receive reminders")]
     TooMany,
@@ -127,14 +129,13 @@ fn parse_endpoint(raw: &str) -> Result<reqwest::Url, PushSubscriptionError> {
     }
 }
 
-/// The HTTP client for push services, built once. rustls with ring: no OpenSSL.
-fn client() -> &'static reqwest::Client {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    CLIENT.get_or_init(|| {
-        crate::install_crypto_provider();
-        reqwest::Client::builder()
+/// The HTTP client for push services under `policy`, built once. rustls
+/// with ring: no OpenSSL.
+fn client(policy: crate::outbound::OutboundPolicy) -> &'static reqwest::Client {
+    static CLIENTS: [std::sync::OnceLock<reqwest::Client>; 2] = [const { std::sync::OnceLock::new() }; 2];
+    CLIENTS[policy as usize].get_or_init(|| {
+        crate::outbound::client_builder(policy)
             .timeout(PUSH_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("RobustTicketing-Push/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("the push HTTP client builds")
@@ -185,6 +186,7 @@ impl Ticketing {
         auth: &str,
     ) -> Result<String, PushSubscriptionError> {
         let url = parse_endpoint(endpoint)?;
+        crate::outbound::check_url(&url, self.settings.outbound)?;
         let keys = SubscriptionKeys::from_base64url(p256dh, auth)?;
         let id = uuid::Uuid::now_v7().to_string();
         match self
@@ -260,13 +262,15 @@ impl Ticketing {
         let body = domain::webpush::encrypt(&keys, message.as_bytes(), &message_secrets())
             .map_err(|e| JobError::Permanent(e.to_string()))?;
         let url = reqwest::Url::parse(&sub.endpoint).map_err(|e| JobError::Permanent(e.to_string()))?;
+        let policy = self.settings.outbound;
+        crate::outbound::check_url(&url, policy).map_err(|e| JobError::Permanent(e.to_string()))?;
         let audience = url.origin().ascii_serialization();
         // The push service checks the token against real time, so its expiry
         // comes from the wall clock, not the injected one.
         let expires = chrono::Utc::now().timestamp() + VAPID_TOKEN_SECS;
         let key = self.vapid_key().await?;
         let authorization = key.authorization(&audience, &self.push.settings.subject, expires);
-        let response = client()
+        let response = client(policy)
             .post(url)
             .header("TTL", PUSH_TTL_SECS.to_string())
             .header("Content-Encoding", "aes128gcm")

@@ -14,6 +14,7 @@ use hmac::{KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use store::{JobRecord, StoreError, WebhookEndpointRecord};
 
+use crate::outbound::OutboundPolicy;
 use crate::{Denied, Ticketing, from_visible};
 
 pub const WEBHOOK_DELIVER: &str = "webhook.deliver";
@@ -30,6 +31,8 @@ const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum WebhookError {
     #[error("url must be an http:// or https:// URL of at most {WEBHOOK_URL_LEN_MAX} characters")]
     BadUrl,
+    #[error(transparent)]
+    NotPublic(#[from] crate::outbound::NotPublic),
     #[error("unknown event type '{0}' (known: order.paid)")]
     UnknownEventType(String),
     #[error("at most {WEBHOOK_ENDPOINTS_MAX} webhook endpoints per organization")]
@@ -71,14 +74,13 @@ fn sign(secret: &str, webhook_id: &str, timestamp: i64, body: &str) -> String {
     format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
 }
 
-/// The HTTP client for deliveries, built once. rustls with ring: no OpenSSL.
-fn client() -> &'static reqwest::Client {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    CLIENT.get_or_init(|| {
-        crate::install_crypto_provider();
-        reqwest::Client::builder()
+/// The HTTP client for deliveries under `policy`, built once. rustls with
+/// ring: no OpenSSL.
+fn client(policy: OutboundPolicy) -> &'static reqwest::Client {
+    static CLIENTS: [std::sync::OnceLock<reqwest::Client>; 2] = [const { std::sync::OnceLock::new() }; 2];
+    CLIENTS[policy as usize].get_or_init(|| {
+        crate::outbound::client_builder(policy)
             .timeout(WEBHOOK_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("RobustTicketing-Webhooks/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("the webhook HTTP client builds")
@@ -99,6 +101,7 @@ impl Ticketing {
         if url.len() > WEBHOOK_URL_LEN_MAX || !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
             return Err(WebhookError::BadUrl);
         }
+        crate::outbound::check_url(&parsed, self.settings.outbound)?;
         let mut types = Vec::new();
         for t in event_types {
             if !WEBHOOK_EVENT_TYPES.contains(&t.as_str()) {
@@ -163,9 +166,14 @@ impl Ticketing {
             // The organizer removed the endpoint: nothing left to do.
             return Ok(());
         };
+        let policy = self.settings.outbound;
+        let url = reqwest::Url::parse(&endpoint.url)
+            .map_err(|e| DeliveryError::Permanent(format!("stored endpoint URL is malformed: {e}")))?;
+        // Saved under another policy, or before there was one.
+        crate::outbound::check_url(&url, policy).map_err(|e| DeliveryError::Permanent(e.to_string()))?;
         let timestamp = self.now().timestamp();
         let signature = sign(&endpoint.secret, &delivery.webhook_id, timestamp, &delivery.body);
-        let response = client()
+        let response = client(policy)
             .post(&endpoint.url)
             .header("content-type", "application/json")
             .header("webhook-id", &delivery.webhook_id)

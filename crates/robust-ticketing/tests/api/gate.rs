@@ -136,3 +136,26 @@ async fn webhook_endpoints_are_validated_and_for_organizers_only() {
     let r = app.post(&path, Some(&buyer.token), &json!({"url": "https://evil.example.org"})).await;
     assert_problem(r, StatusCode::FORBIDDEN).await;
 }
+
+/// By default an organizer cannot point webhooks into the server's own
+/// network (a metadata service, an admin port on localhost).
+#[tokio::test]
+async fn webhooks_to_private_addresses_are_refused_by_default() {
+    let app = spawn_app_with(|c| c.outbound = ticketing::outbound::OutboundPolicy::PublicOnly).await;
+    let f = app.fixture(1, 2, 2).await;
+    let path = format!("/api/v1/organizations/{}/webhooks", f.org.id);
+    for url in [
+        "http://127.0.0.1:5432/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://192.168.0.1/admin",
+        "http://[::1]:8080/hook",
+        "http://0x7f000001/",
+        "http://localhost:15672/api",
+    ] {
+        let r = app.post(&path, Some(&f.org.owner.token), &json!({"url": url})).await;
+        let problem = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert!(problem["detail"].as_str().unwrap().contains("not a public address"), "{url}: {problem}");
+    }
+    let r = app.post(&path, Some(&f.org.owner.token), &json!({"url": "https://hooks.example.org/rt"})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+}

@@ -123,6 +123,9 @@ pub async fn spawn_app_with_gateways(
         // Tests race hundreds of buyers from one address; the rate-limit
         // tests switch limits on themselves.
         rate_limits: web::limits::RateLimitConfig::off(),
+        // Webhook receivers and push services in tests listen on loopback;
+        // the outbound tests switch the public-only default back on.
+        outbound: ticketing::outbound::OutboundPolicy::AllowPrivate,
         ..Config::default()
     };
     configure(&mut config);

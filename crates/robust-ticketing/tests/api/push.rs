@@ -16,7 +16,7 @@ use p256::ecdsa::{Signature, VerifyingKey};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_problem, spawn_app};
+use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_with};
 
 /// A message the push service accepted, decrypted.
 #[derive(Clone, Debug)]
@@ -273,4 +273,27 @@ async fn bad_subscriptions_are_refused() {
     // https anywhere is fine.
     let r = subscribe(&app, &buyer.token, "https://push.example.com/ok", &p, &a).await;
     assert_eq!(r.status(), StatusCode::CREATED);
+}
+
+/// By default a buyer cannot point the server's push requests into its own
+/// network: an endpoint naming a private address or localhost is refused.
+#[tokio::test]
+async fn push_endpoints_on_private_addresses_are_refused_by_default() {
+    let app = spawn_app_with(|c| c.outbound = ticketing::outbound::OutboundPolicy::PublicOnly).await;
+    let buyer = app.signup("private-push@example.org").await;
+    let browser = Browser::new();
+    for endpoint in [
+        "http://127.0.0.1:4000/push/1",
+        "https://169.254.169.254/latest/meta-data",
+        "https://10.0.0.7/push",
+        "https://[fd00::1]/push",
+        "http://localhost:4000/push/1",
+    ] {
+        let r = subscribe(&app, &buyer.token, endpoint, &browser.p256dh(), &browser.auth()).await;
+        let problem = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert!(problem["detail"].as_str().unwrap().contains("not a public address"), "{endpoint}: {problem}");
+    }
+    let r =
+        subscribe(&app, &buyer.token, "https://push.example.net/send/abc", &browser.p256dh(), &browser.auth()).await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
 }
