@@ -255,7 +255,8 @@ async fn a_job_claimed_by_a_killed_process_is_completed_by_another_exactly_once(
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     let db = TestDatabase::postgres().await;
-    let lease = ["--no-demo", "--job-lease-secs", "2"];
+    // The receiver listens on loopback, which webhooks reach only when allowed.
+    let lease = ["--no-demo", "--job-lease-secs", "2", "--allow-private-outbound"];
     let mut a = start_node(&db.url, free_port(), &lease).await;
     let client = client();
     let (owner, event, seats) = event_on(&client, &a, 1, 5).await;
