@@ -18,6 +18,7 @@
 #![allow(clippy::type_complexity)]
 
 mod accounts;
+mod attempt_batch;
 mod batch;
 mod cache;
 mod checkins;
@@ -142,7 +143,11 @@ pub struct Store {
     order_batches: std::sync::Arc<OrderBatcher>,
     /// Seat holds placed together (see `hold_batch`).
     hold_batches: std::sync::Arc<HoldBatcher>,
+    /// Payment attempts recorded together (see `attempt_batch`).
+    attempt_batches: std::sync::Arc<AttemptBatcher>,
 }
+
+type AttemptBatcher = batch::Batcher<attempt_batch::AttemptToBegin, Result<AttemptBegin>>;
 
 type HoldBatcher = batch::Batcher<hold_batch::HoldToPlace, Result<(), PlaceHoldError>>;
 
@@ -154,6 +159,10 @@ fn order_batcher() -> std::sync::Arc<OrderBatcher> {
 
 fn hold_batcher() -> std::sync::Arc<HoldBatcher> {
     std::sync::Arc::new(batch::Batcher::new(hold_batch::HOLD_BATCH_MAX))
+}
+
+fn attempt_batcher() -> std::sync::Arc<AttemptBatcher> {
+    std::sync::Arc::new(batch::Batcher::new(attempt_batch::ATTEMPT_BATCH_MAX))
 }
 
 /// Options for [`Store::connect_with`].
@@ -235,6 +244,7 @@ impl Store {
                     cache: Default::default(),
                     order_batches: order_batcher(),
                     hold_batches: hold_batcher(),
+                    attempt_batches: attempt_batcher(),
                 }
             }
             Backend::Postgres => {
@@ -253,6 +263,7 @@ impl Store {
                     cache: Default::default(),
                     order_batches: order_batcher(),
                     hold_batches: hold_batcher(),
+                    attempt_batches: attempt_batcher(),
                 }
             }
         };

@@ -67,6 +67,28 @@ pub struct NewPaymentAttempt<'a> {
     pub claim_order_key: Option<&'a [u8]>,
 }
 
+impl NewPaymentAttempt<'_> {
+    /// The attempt as just written at `now`, as a read would return it.
+    pub(crate) fn recorded(&self, now: Timestamp) -> Result<AttemptBegin> {
+        let at = ts(ms(now))?;
+        Ok(AttemptBegin::Recorded(Box::new(PaymentAttemptRecord {
+            id: self.id,
+            hold: self.hold,
+            user: self.user,
+            gateway: self.gateway.to_owned(),
+            amount: self.amount,
+            order_key: self.order_key.to_owned(),
+            idempotency_key: self.idempotency_key.to_owned(),
+            reference: None,
+            status: AttemptStatus::Pending,
+            failure: None,
+            order: None,
+            created_at: at,
+            updated_at: at,
+        })))
+    }
+}
+
 /// What recording an attempt found.
 #[derive(Clone, Debug)]
 pub enum AttemptBegin {
@@ -161,7 +183,26 @@ impl Store {
     /// Records an attempt before the gateway is called. The idempotency key
     /// is unique: a retried checkout finds its earlier attempt at the same
     /// gateway (and the gateway its earlier charge) instead of starting anew.
+    ///
+    /// Concurrent attempts are recorded together, several to a transaction
+    /// (`attempt_batch`); each gets its own outcome.
     pub async fn begin_payment_attempt(&self, a: &NewPaymentAttempt<'_>, now: Timestamp) -> Result<AttemptBegin> {
+        let attempt = crate::attempt_batch::AttemptToBegin::of(a, now);
+        let store = self.clone();
+        let run = move |attempts| {
+            let store = store.clone();
+            async move { store.begin_payment_attempts(attempts).await }
+        };
+        self.attempt_batches.submit(attempt, run).await.unwrap_or_else(|lost| Err(lost.into()))
+    }
+
+    /// [`begin_payment_attempt`](Self::begin_payment_attempt) in a
+    /// transaction of its own.
+    pub(crate) async fn begin_payment_attempt_alone(
+        &self,
+        a: &NewPaymentAttempt<'_>,
+        now: Timestamp,
+    ) -> Result<AttemptBegin> {
         let mut tx = self.write().await?;
         if let Some(request_hash) = a.claim_order_key {
             // Of concurrent first uses of the key, exactly one inserts.
@@ -197,27 +238,16 @@ impl Store {
         .await?;
         tx.commit().await?;
         if inserted.rows_affected() == 1 {
-            // New: it is what was just written, as a read would return it.
-            let at = ts(ms(now))?;
-            return Ok(AttemptBegin::Recorded(Box::new(PaymentAttemptRecord {
-                id: a.id,
-                hold: a.hold,
-                user: a.user,
-                gateway: a.gateway.to_owned(),
-                amount: a.amount,
-                order_key: a.order_key.to_owned(),
-                idempotency_key: a.idempotency_key.to_owned(),
-                reference: None,
-                status: AttemptStatus::Pending,
-                failure: None,
-                order: None,
-                created_at: at,
-                updated_at: at,
-            })));
+            return a.recorded(now);
         }
         // A retry of the same checkout at this gateway: the earlier attempt.
+        self.payment_attempt_by_key(a.idempotency_key).await
+    }
+
+    /// The attempt with this idempotency key (one per checkout and gateway).
+    pub(crate) async fn payment_attempt_by_key(&self, idempotency_key: &str) -> Result<AttemptBegin> {
         let row: AttemptRow = sqlx::query_as(select_attempts!("WHERE idempotency_key = $1"))
-            .bind(a.idempotency_key)
+            .bind(idempotency_key)
             .fetch_one(&self.reader)
             .await?;
         attempt(row).map(|a| AttemptBegin::Recorded(Box::new(a)))

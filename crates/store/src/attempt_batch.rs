@@ -1,0 +1,201 @@
+//! Recording many payment attempts in one transaction.
+//!
+//! Every checkout records its payment attempt (and, on its first try, claims
+//! its Idempotency-Key) before the gateway is called; during an on-sale
+//! these are as many transactions as checkouts. A batch writes the keys
+//! with one `INSERT … ON CONFLICT DO NOTHING RETURNING` and the attempts
+//! with another, and tells each request what the single path would have:
+//! its key was taken by someone else, its attempt is recorded, or an
+//! earlier attempt of the same checkout was found. If a statement fails, the
+//! batch is rolled back and each request runs on its own.
+
+use std::collections::HashSet;
+
+use domain::Timestamp;
+use domain::ids::{HoldId, PaymentAttemptId, UserId};
+use domain::money::Money;
+
+use crate::order_batch::placeholders;
+use crate::{AttemptBegin, NewPaymentAttempt, Result, Store, ms};
+
+/// Most attempts recorded in one transaction.
+pub(crate) const ATTEMPT_BATCH_MAX: usize = 64;
+
+/// An attempt to record, owned so that it can wait in a batch.
+#[derive(Clone, Debug)]
+pub(crate) struct AttemptToBegin {
+    id: PaymentAttemptId,
+    hold: HoldId,
+    user: UserId,
+    gateway: String,
+    amount: Money,
+    order_key: String,
+    idempotency_key: String,
+    claim_order_key: Option<Vec<u8>>,
+    now: Timestamp,
+}
+
+impl AttemptToBegin {
+    pub(crate) fn of(a: &NewPaymentAttempt<'_>, now: Timestamp) -> Self {
+        Self {
+            id: a.id,
+            hold: a.hold,
+            user: a.user,
+            gateway: a.gateway.to_owned(),
+            amount: a.amount,
+            order_key: a.order_key.to_owned(),
+            idempotency_key: a.idempotency_key.to_owned(),
+            claim_order_key: a.claim_order_key.map(<[u8]>::to_vec),
+            now,
+        }
+    }
+
+    fn as_new(&self) -> NewPaymentAttempt<'_> {
+        NewPaymentAttempt {
+            id: self.id,
+            hold: self.hold,
+            user: self.user,
+            gateway: &self.gateway,
+            amount: self.amount,
+            order_key: &self.order_key,
+            idempotency_key: &self.idempotency_key,
+            claim_order_key: self.claim_order_key.as_deref(),
+        }
+    }
+
+    fn recorded(&self) -> Result<AttemptBegin> {
+        self.as_new().recorded(self.now)
+    }
+}
+
+/// What the batch's transaction decided for one request.
+enum Written {
+    KeyTaken,
+    Recorded,
+    /// An attempt with this idempotency key existed: read it after commit.
+    Existing,
+}
+
+impl Store {
+    /// Records `attempts`, one result each, in order.
+    pub(crate) async fn begin_payment_attempts(&self, attempts: Vec<AttemptToBegin>) -> Vec<Result<AttemptBegin>> {
+        if attempts.len() > 1 {
+            match self.begin_payment_attempts_together(&attempts).await {
+                Ok(written) => {
+                    let mut results = Vec::with_capacity(attempts.len());
+                    for (a, w) in attempts.iter().zip(written) {
+                        results.push(match w {
+                            Written::KeyTaken => Ok(AttemptBegin::KeyTaken),
+                            Written::Recorded => a.recorded(),
+                            Written::Existing => self.payment_attempt_by_key(&a.idempotency_key).await,
+                        });
+                    }
+                    return results;
+                }
+                Err(e) => tracing::debug!(error = %e, "a payment attempt batch failed; recording one by one"),
+            }
+        }
+        let mut results = Vec::with_capacity(attempts.len());
+        for a in &attempts {
+            results.push(self.begin_payment_attempt_alone(&a.as_new(), a.now).await);
+        }
+        results
+    }
+
+    async fn begin_payment_attempts_together(&self, attempts: &[AttemptToBegin]) -> Result<Vec<Written>> {
+        let mut tx = self.write().await?;
+        match write_attempts(&mut tx, attempts).await {
+            Ok(written) => {
+                tx.commit().await?;
+                Ok(written)
+            }
+            Err(e) => {
+                tx.rollback().await?;
+                Err(e)
+            }
+        }
+    }
+}
+
+async fn write_attempts(tx: &mut crate::WriteTx, attempts: &[AttemptToBegin]) -> Result<Vec<Written>> {
+    // Of requests claiming one key, the first in the batch is the one that
+    // may insert it; the rest have lost it already, as they would have one
+    // transaction later.
+    let mut asked = HashSet::new();
+    let claims: Vec<&AttemptToBegin> = attempts
+        .iter()
+        .filter(|a| a.claim_order_key.is_some() && asked.insert((a.user, a.order_key.as_str())))
+        .collect();
+    let mut claimed = HashSet::new();
+    if !claims.is_empty() {
+        let sql = format!(
+            "INSERT INTO idempotency_keys (user_id, key, request_hash, state, created_at, updated_at) VALUES {} \
+             ON CONFLICT (user_id, key) DO NOTHING RETURNING user_id, key",
+            placeholders(claims.len(), 6, 1)
+        );
+        let mut q = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql));
+        for a in &claims {
+            q = q
+                .bind(a.user.to_string())
+                .bind(a.order_key.as_str())
+                .bind(a.claim_order_key.as_deref())
+                .bind("pending")
+                .bind(ms(a.now))
+                .bind(ms(a.now));
+        }
+        claimed.extend(q.fetch_all(&mut **tx).await?);
+    }
+    // Each claimed key is claimed by exactly one request: the first asking.
+    let mut owner_taken = HashSet::new();
+    let proceeds: Vec<bool> = attempts
+        .iter()
+        .map(|a| match a.claim_order_key {
+            None => true,
+            Some(_) => {
+                let key = (a.user.to_string(), a.order_key.clone());
+                claimed.contains(&key) && owner_taken.insert(key)
+            }
+        })
+        .collect();
+
+    let mut keys_seen = HashSet::new();
+    let inserts: Vec<&AttemptToBegin> = attempts
+        .iter()
+        .zip(&proceeds)
+        .filter(|(a, go)| **go && keys_seen.insert(a.idempotency_key.as_str()))
+        .map(|(a, _)| a)
+        .collect();
+    let mut inserted = HashSet::new();
+    if !inserts.is_empty() {
+        let sql = format!(
+            "INSERT INTO payment_attempts (id, hold_id, user_id, gateway, amount, currency, order_key, idempotency_key, \
+             status, created_at, updated_at) VALUES {} ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+            placeholders(inserts.len(), 11, 1)
+        );
+        let mut q = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(sql));
+        for a in &inserts {
+            q = q
+                .bind(a.id.to_string())
+                .bind(a.hold.to_string())
+                .bind(a.user.to_string())
+                .bind(a.gateway.as_str())
+                .bind(a.amount.amount_minor())
+                .bind(a.amount.currency().as_str().to_owned())
+                .bind(a.order_key.as_str())
+                .bind(a.idempotency_key.as_str())
+                .bind("pending")
+                .bind(ms(a.now))
+                .bind(ms(a.now));
+        }
+        inserted.extend(q.fetch_all(&mut **tx).await?.into_iter().map(|(id,)| id));
+    }
+    Ok(attempts
+        .iter()
+        .zip(proceeds)
+        .map(|(a, go)| match (go, inserted.contains(&a.id.to_string())) {
+            (false, _) => Written::KeyTaken,
+            (true, true) => Written::Recorded,
+            (true, false) => Written::Existing,
+        })
+        .collect())
+}
