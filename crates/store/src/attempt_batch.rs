@@ -7,7 +7,8 @@
 //! with another, and tells each request what the single path would have:
 //! its key was taken by someone else, its attempt is recorded, or an
 //! earlier attempt of the same checkout was found. If a statement fails, the
-//! batch is rolled back and each request runs on its own.
+//! batch is rolled back and each request runs on its own; if the commit
+//! fails, each gets that error, as it would alone.
 
 use std::collections::HashSet;
 
@@ -15,6 +16,7 @@ use domain::Timestamp;
 use domain::ids::{HoldId, PaymentAttemptId, UserId};
 use domain::money::Money;
 
+use crate::batch::{Together, commit_failed};
 use crate::order_batch::placeholders;
 use crate::{AttemptBegin, NewPaymentAttempt, Result, Store, ms};
 
@@ -81,6 +83,7 @@ impl Store {
     pub(crate) async fn begin_payment_attempts(&self, attempts: Vec<AttemptToBegin>) -> Vec<Result<AttemptBegin>> {
         if attempts.len() > 1 {
             match self.begin_payment_attempts_together(&attempts).await {
+                Err(Together::CommitFailed(e)) => return attempts.iter().map(|_| Err(commit_failed(&e))).collect(),
                 Ok(written) => {
                     let mut results = Vec::with_capacity(attempts.len());
                     for (a, w) in attempts.iter().zip(written) {
@@ -92,7 +95,9 @@ impl Store {
                     }
                     return results;
                 }
-                Err(e) => tracing::debug!(error = %e, "a payment attempt batch failed; recording one by one"),
+                Err(Together::Failed(e)) => {
+                    tracing::debug!(error = %e, "a payment attempt batch failed; recording one by one")
+                }
             }
         }
         let mut results = Vec::with_capacity(attempts.len());
@@ -102,16 +107,19 @@ impl Store {
         results
     }
 
-    async fn begin_payment_attempts_together(&self, attempts: &[AttemptToBegin]) -> Result<Vec<Written>> {
-        let mut tx = self.write().await?;
+    async fn begin_payment_attempts_together(
+        &self,
+        attempts: &[AttemptToBegin],
+    ) -> std::result::Result<Vec<Written>, Together> {
+        let mut tx = self.write().await.map_err(Together::Failed)?;
         match write_attempts(&mut tx, attempts).await {
             Ok(written) => {
-                tx.commit().await?;
+                tx.commit().await.map_err(|e| Together::CommitFailed(e.into()))?;
                 Ok(written)
             }
             Err(e) => {
-                tx.rollback().await?;
-                Err(e)
+                tx.rollback().await.map_err(|e| Together::Failed(e.into()))?;
+                Err(Together::Failed(e))
             }
         }
     }

@@ -19,6 +19,8 @@ use std::sync::{Arc, Mutex as StdMutex};
 
 use tokio::sync::{Mutex, oneshot};
 
+use crate::StoreError;
+
 /// What a waiting request gets when its batch was lost: the task running
 /// it ended without answering (it panicked). Whether its writes were
 /// committed is unknown.
@@ -26,12 +28,30 @@ use tokio::sync::{Mutex, oneshot};
 #[error("the batch this request was part of ended without an answer")]
 pub(crate) struct BatchLost;
 
-impl From<BatchLost> for crate::StoreError {
+impl From<BatchLost> for StoreError {
     /// Whether the lost batch was committed is unknown: callers treat this
     /// like a commit that failed without an answer.
     fn from(lost: BatchLost) -> Self {
         tracing::error!(error = %lost, "a write batch ended without an answer");
-        crate::StoreError::Database(sqlx::Error::WorkerCrashed)
+        StoreError::Database(sqlx::Error::WorkerCrashed)
+    }
+}
+
+/// Why a batch's transaction did not go through.
+pub(crate) enum Together {
+    /// Before its commit: nothing was saved, so each request may run alone.
+    Failed(StoreError),
+    /// At its commit: what was saved is unknown (a PostgreSQL connection
+    /// lost after `COMMIT` was sent), so every request gets the error, as it
+    /// would alone, rather than running again.
+    CommitFailed(StoreError),
+}
+
+/// The error each request of a batch whose commit failed gets.
+pub(crate) fn commit_failed(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Database(sqlx::Error::PoolTimedOut) => StoreError::Database(sqlx::Error::PoolTimedOut),
+        other => StoreError::Database(sqlx::Error::Protocol(format!("a batch's commit failed: {other}"))),
     }
 }
 

@@ -8,12 +8,14 @@
 //! the batch is rolled back as a whole and each order is run on its own
 //! through the single path, which finds and reports what was wrong with
 //! it. So a batch changes how many statements are run, never what an
-//! order's outcome is.
+//! order's outcome is. If the commit itself fails, every order of the
+//! batch gets that error, as a single order whose commit failed would.
 
 use domain::Timestamp;
 use domain::ids::{EventId, HoldId, OrderId, PaymentAttemptId, UserId};
 use domain::money::Money;
 
+use crate::batch::commit_failed;
 use crate::holds::SOLD_EXPIRES_AT;
 use crate::{CompleteOrder, CompleteOrderError, NewJob, NewLedgerEntry, NewNotice, NewTicket, Store, StoreError, ms};
 
@@ -23,7 +25,7 @@ use crate::{CompleteOrder, CompleteOrderError, NewJob, NewLedgerEntry, NewNotice
 pub(crate) const ORDER_BATCH_MAX: usize = 64;
 /// Most rows in one multi-row INSERT: 12 columns × 500 rows stays far below
 /// both engines' limits on bound parameters whatever the batch holds.
-const ROWS_PER_INSERT_MAX: usize = 500;
+pub(crate) const ROWS_PER_INSERT_MAX: usize = 500;
 
 /// A checkout to complete, owned so that it can wait in a batch.
 #[derive(Clone, Debug)]
@@ -113,7 +115,8 @@ pub(crate) fn placeholders(rows: usize, columns: usize, first: usize) -> String 
     out
 }
 
-/// Why a batch was given up: a check that failed, or an error.
+/// Why a batch was given up before its commit: a check that failed, or an
+/// error.
 enum Abandon {
     Check,
     Store(StoreError),
@@ -136,9 +139,14 @@ impl Store {
     pub(crate) async fn complete_orders(&self, orders: Vec<OrderToComplete>) -> Vec<Result<(), CompleteOrderError>> {
         if orders.len() > 1 {
             match self.complete_orders_together(&orders).await {
-                Ok(()) => return orders.iter().map(|_| Ok(())).collect(),
-                Err(Abandon::Check) => {}
-                Err(Abandon::Store(e)) => tracing::debug!(error = %e, "an order batch failed; completing one by one"),
+                Ok(Ok(())) => return orders.iter().map(|_| Ok(())).collect(),
+                // The outcome is unknown: each caller treats it as a commit
+                // that failed without an answer (the reconciler settles it).
+                Err(e) => return orders.iter().map(|_| Err(commit_failed(&e).into())).collect(),
+                Ok(Err(Abandon::Check)) => {}
+                Ok(Err(Abandon::Store(e))) => {
+                    tracing::debug!(error = %e, "an order batch failed; completing one by one")
+                }
             }
         }
         let mut results = Vec::with_capacity(orders.len());
@@ -148,19 +156,22 @@ impl Store {
         results
     }
 
-    /// All of `orders` in one transaction, or none of them.
-    async fn complete_orders_together(&self, orders: &[OrderToComplete]) -> Result<(), Abandon> {
-        let mut tx = self.write().await?;
-        let outcome = write_orders(&mut tx, orders, self.backend).await;
-        match outcome {
+    /// All of `orders` in one transaction, or none of them. The outer error
+    /// is a failed commit, the inner one a batch given up before it.
+    async fn complete_orders_together(&self, orders: &[OrderToComplete]) -> Result<Result<(), Abandon>, StoreError> {
+        let mut tx = match self.write().await {
+            Ok(tx) => tx,
+            Err(e) => return Ok(Err(Abandon::Store(e))),
+        };
+        match write_orders(&mut tx, orders, self.backend).await {
             Ok(()) => {
                 tx.commit().await?;
-                Ok(())
+                Ok(Ok(()))
             }
-            Err(e) => {
-                tx.rollback().await?;
-                Err(e)
-            }
+            Err(e) => Ok(match tx.rollback().await {
+                Ok(()) => Err(e),
+                Err(r) => Err(Abandon::Store(r.into())),
+            }),
         }
     }
 }
@@ -356,7 +367,8 @@ async fn write_orders(
     let mut jobs: Vec<(&OrderToComplete, &NewJob)> =
         orders.iter().flat_map(|o| o.outbox.iter().map(move |j| (o, j))).collect();
     for (o, n) in &notices {
-        if let (Some(job), Some(_), true) = (&n.mail_job, &n.email, written.contains(&n.dedupe_key)) {
+        // `remove`: of two notices with one key, only the one written counts.
+        if let (Some(job), Some(_), true) = (&n.mail_job, &n.email, written.remove(&n.dedupe_key)) {
             jobs.push((o, job));
         }
     }

@@ -393,3 +393,38 @@ async fn checkouts_written_together_each_get_their_own_answer() {
     // Whatever a refused checkout charged was given back.
     assert_eq!(app.gateway.net_charged_minor(), PAIRS as i64 * SEAT_PRICE);
 }
+
+/// Two shows at one venue share its seat ids; holds for the same seat at
+/// different shows, written together, must not stand in each other's way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_seat_at_two_shows_can_be_held_at_once() {
+    const PER_SHOW: usize = 10;
+    let app = spawn_app().await;
+    let f = app.fixture(1, PER_SHOW as u32, 10).await;
+    let (second_show, _, _) = app.event(&f.org, &f.venue_id, &f.ga_area, 10).await;
+    let shows = [f.event_id.clone(), second_show];
+    let accounts = buyers(&app, 2 * PER_SHOW).await;
+    let barrier = Arc::new(tokio::sync::Barrier::new(accounts.len()));
+    let mut set = JoinSet::new();
+    for (i, account) in accounts.into_iter().enumerate() {
+        let (root, client, barrier) = (app.root.clone(), app.client.clone(), barrier.clone());
+        let (show, seat) = (shows[i / PER_SHOW].clone(), f.seats[i % PER_SHOW].clone());
+        set.spawn(async move {
+            barrier.wait().await;
+            let r = client
+                .post(format!("{root}/api/v1/events/{show}/holds"))
+                .bearer_auth(&account.token)
+                .json(&serde_json::json!({"seats": [seat]}))
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.text().await.unwrap())
+        });
+    }
+    for (status, body) in set.join_all().await {
+        assert_eq!(status, StatusCode::CREATED, "every seat is free at its own show: {body}");
+    }
+    for show in &shows {
+        assert_eq!(count_status(&app.availability(show).await, "held"), PER_SHOW);
+    }
+}
