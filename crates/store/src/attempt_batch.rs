@@ -16,8 +16,7 @@ use domain::Timestamp;
 use domain::ids::{HoldId, PaymentAttemptId, UserId};
 use domain::money::Money;
 
-use crate::batch::{Together, commit_failed};
-use crate::order_batch::placeholders;
+use crate::batch::{Together, commit_failed, placeholders};
 use crate::{AttemptBegin, NewPaymentAttempt, Result, Store, ms};
 
 /// Most attempts recorded in one transaction.

@@ -117,6 +117,53 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
     }
 }
 
+// The SQL pieces the batches share.
+
+/// Most rows in one multi-row statement: 13 columns (tickets, the widest)
+/// × 500 rows is 6,500 bound parameters, far below both engines' limits
+/// whatever the batch holds.
+pub(crate) const ROWS_PER_INSERT_MAX: usize = 500;
+
+/// `($1, $2), ($3, $4)`-style placeholders for `rows` rows of `columns`
+/// values, numbered from `first`.
+pub(crate) fn placeholders(rows: usize, columns: usize, first: usize) -> String {
+    let mut out = String::with_capacity(rows * columns * 5);
+    for r in 0..rows {
+        out.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..columns {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(first + r * columns + c).to_string());
+        }
+        out.push(')');
+    }
+    out
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// Inserts `rows` with `head` (`INSERT INTO t (a, b, …)`), a few hundred
+/// rows per statement; `bind` binds one row's `columns` values in order.
+pub(crate) async fn insert_rows<'r, R>(
+    tx: &mut crate::WriteTx,
+    head: &str,
+    columns: usize,
+    rows: &'r [R],
+    bind: impl Fn(AnyQuery<'r>, &'r R) -> AnyQuery<'r>,
+) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(ROWS_PER_INSERT_MAX) {
+        let sql = format!("{head} VALUES {}", placeholders(chunk.len(), columns, 1));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for row in chunk {
+            q = bind(q, row);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

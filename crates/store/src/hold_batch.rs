@@ -19,8 +19,7 @@ use domain::hold::HoldLine;
 use domain::ids::{EventId, HoldId, SeatId, UserId};
 use domain::money::Money;
 
-use crate::batch::{Together, commit_failed};
-use crate::order_batch::{ROWS_PER_INSERT_MAX, insert_rows, placeholders};
+use crate::batch::{ROWS_PER_INSERT_MAX, Together, commit_failed, insert_rows, placeholders};
 use crate::{HoldConflict, NewHold, PlaceHoldError, Store, StoreError, ms};
 
 /// Most holds placed in one transaction.

@@ -15,17 +15,14 @@ use domain::Timestamp;
 use domain::ids::{EventId, HoldId, OrderId, PaymentAttemptId, UserId};
 use domain::money::Money;
 
-use crate::batch::commit_failed;
+use crate::batch::{ROWS_PER_INSERT_MAX, commit_failed, insert_rows, placeholders};
 use crate::holds::SOLD_EXPIRES_AT;
 use crate::{CompleteOrder, CompleteOrderError, NewJob, NewLedgerEntry, NewNotice, NewTicket, Store, StoreError, ms};
 
-/// Most orders completed in one transaction. Well inside both engines'
-/// limits on bound parameters (SQLite 32,766; PostgreSQL 65,535) for the
-/// widest row written here, tickets at 12 columns, with a few tickets each.
+/// Most orders completed in one transaction. Multi-row statements are cut
+/// at `ROWS_PER_INSERT_MAX` rows, so any batch stays inside both engines'
+/// limits on bound parameters (SQLite 32,766; PostgreSQL 65,535).
 pub(crate) const ORDER_BATCH_MAX: usize = 64;
-/// Most rows in one multi-row INSERT: 12 columns × 500 rows stays far below
-/// both engines' limits on bound parameters whatever the batch holds.
-pub(crate) const ROWS_PER_INSERT_MAX: usize = 500;
 
 /// A checkout to complete, owned so that it can wait in a batch.
 #[derive(Clone, Debug)]
@@ -95,24 +92,6 @@ impl OrderToComplete {
             payment_attempt: self.payment_attempt,
         }
     }
-}
-
-/// `($1, $2), ($3, $4)`-style placeholders for `rows` rows of `columns`
-/// values, numbered from `first`.
-pub(crate) fn placeholders(rows: usize, columns: usize, first: usize) -> String {
-    let mut out = String::with_capacity(rows * columns * 5);
-    for r in 0..rows {
-        out.push_str(if r == 0 { "(" } else { ", (" });
-        for c in 0..columns {
-            if c > 0 {
-                out.push_str(", ");
-            }
-            out.push('$');
-            out.push_str(&(first + r * columns + c).to_string());
-        }
-        out.push(')');
-    }
-    out
 }
 
 /// Why a batch was given up before its commit: a check that failed, or an
@@ -390,27 +369,5 @@ async fn write_orders(
         },
     )
     .await?;
-    Ok(())
-}
-
-type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
-
-/// Inserts `rows` with `head` (`INSERT INTO t (a, b, …)`), a few hundred
-/// rows per statement; `bind` binds one row's `columns` values in order.
-pub(crate) async fn insert_rows<'r, R>(
-    tx: &mut crate::WriteTx,
-    head: &str,
-    columns: usize,
-    rows: &'r [R],
-    bind: impl Fn(AnyQuery<'r>, &'r R) -> AnyQuery<'r>,
-) -> Result<(), sqlx::Error> {
-    for chunk in rows.chunks(ROWS_PER_INSERT_MAX) {
-        let sql = format!("{head} VALUES {}", placeholders(chunk.len(), columns, 1));
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for row in chunk {
-            q = bind(q, row);
-        }
-        q.execute(&mut **tx).await?;
-    }
     Ok(())
 }
