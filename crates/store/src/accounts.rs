@@ -113,7 +113,6 @@ impl Store {
     }
 
     /// The user a bearer token belongs to, if the session is still valid.
-    /// The user a bearer token belongs to, if the session is still valid.
     /// Served from the read cache when fresh: signing out on this node ends
     /// the session here at once, on other nodes within the cache's lifetime.
     pub async fn session_user(&self, token_hash: &[u8], now: Timestamp) -> Result<Option<UserId>> {
@@ -122,14 +121,25 @@ impl Store {
         Ok(session.filter(|(_, expires_at)| *expires_at > ms(now)).map(|(user, _)| user))
     }
 
+    /// The session, and the account's recipient details with it: a
+    /// signed-in buyer's checkout addresses its confirmation with them, and
+    /// would otherwise read the account once more.
     async fn load_session(&self, token_hash: &[u8], now: Timestamp) -> Result<Option<(UserId, i64)>> {
-        let row: Option<(String, i64)> =
-            sqlx::query_as("SELECT user_id, expires_at FROM sessions WHERE token_hash = $1 AND expires_at > $2")
-                .bind(token_hash)
-                .bind(ms(now))
-                .fetch_optional(&self.reader)
-                .await?;
-        row.map(|(u, expires_at)| Ok((id(&u)?, expires_at))).transpose()
+        let generation = self.cache.recipients.generation();
+        let row: Option<(String, i64, String, String, String)> = sqlx::query_as(
+            "SELECT s.user_id, s.expires_at, u.email, u.name, u.locale FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(ms(now))
+        .fetch_optional(&self.reader)
+        .await?;
+        let Some((user, expires_at, email, name, locale)) = row else {
+            return Ok(None);
+        };
+        let user = id(&user)?;
+        self.cache.recipients.put(user, crate::Recipient { user, email, name, locale }, generation);
+        Ok(Some((user, expires_at)))
     }
 
     pub async fn delete_session(&self, token_hash: &[u8]) -> Result<()> {

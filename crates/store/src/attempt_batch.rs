@@ -16,7 +16,7 @@ use domain::Timestamp;
 use domain::ids::{HoldId, PaymentAttemptId, UserId};
 use domain::money::Money;
 
-use crate::batch::{Together, commit_failed, placeholders};
+use crate::batch::{Together, batch_query_as, commit_failed, placeholders};
 use crate::{AttemptBegin, NewPaymentAttempt, Result, Store, ms};
 
 /// Most attempts recorded in one transaction.
@@ -140,7 +140,7 @@ async fn write_attempts(tx: &mut crate::WriteTx, attempts: &[AttemptToBegin]) ->
              ON CONFLICT (user_id, key) DO NOTHING RETURNING user_id, key",
             placeholders(claims.len(), 6, 1)
         );
-        let mut q = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql));
+        let mut q = batch_query_as::<(String, String)>(tx, sql);
         for a in &claims {
             q = q
                 .bind(a.user.to_string())
@@ -179,7 +179,7 @@ async fn write_attempts(tx: &mut crate::WriteTx, attempts: &[AttemptToBegin]) ->
              status, created_at, updated_at) VALUES {} ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
             placeholders(inserts.len(), 11, 1)
         );
-        let mut q = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(sql));
+        let mut q = batch_query_as::<(String,)>(tx, sql);
         for a in &inserts {
             q = q
                 .bind(a.id.to_string())

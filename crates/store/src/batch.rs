@@ -143,6 +143,60 @@ pub(crate) fn placeholders(rows: usize, columns: usize, first: usize) -> String 
 }
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+type AnyQueryAs<'q, O> = sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments>;
+
+/// A batch's statement `sql`, to run in `tx`.
+///
+/// Its text changes with the batch's size, so it is prepared for this one
+/// use: kept, its hundreds of shapes would push the statements every
+/// request repeats out of the connection's statement cache.
+///
+/// On SQLite, its `$N` placeholders become `?` when they run 1, 2, 3… in
+/// the text (see [`anonymous_placeholders`]). SQLite finds a named
+/// parameter by a linear scan, when the statement is parsed and again as
+/// each value is bound: for a statement of several hundred `$N`s that is
+/// quadratic, and costs more than writing its rows.
+pub(crate) fn batch_query<'q>(tx: &crate::WriteTx, sql: String) -> AnyQuery<'q> {
+    sqlx::query(sqlx::AssertSqlSafe(for_connection(tx, sql))).persistent(false)
+}
+
+/// [`batch_query`] for a statement that returns rows.
+pub(crate) fn batch_query_as<'q, O>(tx: &crate::WriteTx, sql: String) -> AnyQueryAs<'q, O>
+where
+    O: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+{
+    sqlx::query_as(sqlx::AssertSqlSafe(for_connection(tx, sql))).persistent(false)
+}
+
+fn for_connection(tx: &crate::WriteTx, sql: String) -> String {
+    match tx {
+        crate::WriteTx::Sqlite(_) => anonymous_placeholders(&sql).unwrap_or(sql),
+        crate::WriteTx::Postgres(_) => sql,
+    }
+}
+
+/// `sql` with each `$N` written `?`, if they appear as `$1`, `$2`, `$3`…
+/// in the text, each once: then SQLite numbers the `?`s exactly as the
+/// `$N`s were, and the values bind in the same order. `None` otherwise.
+/// (The batches' SQL has no `$` in literals or identifiers.)
+pub(crate) fn anonymous_placeholders(sql: &str) -> Option<String> {
+    let mut out = String::with_capacity(sql.len());
+    let mut next = 1usize;
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let digits = rest[at + 1..].bytes().take_while(u8::is_ascii_digit).count();
+        let n: usize = rest[at + 1..at + 1 + digits].parse().ok()?;
+        if n != next {
+            return None;
+        }
+        next += 1;
+        out.push('?');
+        rest = &rest[at + 1 + digits..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
 
 /// Inserts `rows` with `head` (`INSERT INTO t (a, b, …)`), a few hundred
 /// rows per statement; `bind` binds one row's `columns` values in order.
@@ -154,8 +208,7 @@ pub(crate) async fn insert_rows<'r, R>(
     bind: impl Fn(AnyQuery<'r>, &'r R) -> AnyQuery<'r>,
 ) -> Result<(), sqlx::Error> {
     for chunk in rows.chunks(ROWS_PER_INSERT_MAX) {
-        let sql = format!("{head} VALUES {}", placeholders(chunk.len(), columns, 1));
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut q = batch_query(tx, format!("{head} VALUES {}", placeholders(chunk.len(), columns, 1)));
         for row in chunk {
             q = bind(q, row);
         }
@@ -167,6 +220,23 @@ pub(crate) async fn insert_rows<'r, R>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_in_order_become_anonymous_and_others_are_left_alone() {
+        assert_eq!(
+            anonymous_placeholders("INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)").as_deref(),
+            Some("INSERT INTO t (a, b) VALUES (?, ?), (?, ?)")
+        );
+        assert_eq!(
+            anonymous_placeholders(&format!("x = $1 AND y IN {}", placeholders(3, 2, 2))).as_deref(),
+            Some("x = ? AND y IN (?, ?), (?, ?), (?, ?)")
+        );
+        assert_eq!(anonymous_placeholders("no parameters").as_deref(), Some("no parameters"));
+        // Out of order, repeated, or not a number: SQLite would bind them differently.
+        assert_eq!(anonymous_placeholders("VALUES ($2, $3) WHERE x <= $1"), None);
+        assert_eq!(anonymous_placeholders("a = $1 AND b = $1"), None);
+        assert_eq!(anonymous_placeholders("a = $x"), None);
+    }
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

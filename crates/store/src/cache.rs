@@ -58,6 +58,12 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
         (fresh, generation)
     }
 
+    /// The generation to store a load under that did not start with
+    /// [`get`](Self::get) (a row read along with another).
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
     /// Keeps `value`, read after [`get`](Self::get) returned `generation`,
     /// unless something was invalidated meanwhile.
     pub(crate) fn put(&self, key: K, value: V, generation: u64) {
@@ -90,6 +96,8 @@ pub(crate) struct ReadCaches {
     pub(crate) sale_guards: TtlCache<EventId, Option<crate::SaleGuard>>,
     /// Token hash to the session's user and expiry.
     pub(crate) sessions: TtlCache<Vec<u8>, (domain::ids::UserId, i64)>,
+    /// An account's name, e-mail and language; loaded with its session.
+    pub(crate) recipients: TtlCache<domain::ids::UserId, crate::Recipient>,
 }
 
 impl std::fmt::Debug for ReadCaches {

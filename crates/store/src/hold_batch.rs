@@ -19,7 +19,9 @@ use domain::hold::HoldLine;
 use domain::ids::{EventId, HoldId, SeatId, UserId};
 use domain::money::Money;
 
-use crate::batch::{ROWS_PER_INSERT_MAX, Together, commit_failed, insert_rows, placeholders};
+use crate::batch::{
+    ROWS_PER_INSERT_MAX, Together, batch_query, batch_query_as, commit_failed, insert_rows, placeholders,
+};
 use crate::{HoldConflict, NewHold, PlaceHoldError, Store, StoreError, ms};
 
 /// Most holds placed in one transaction.
@@ -187,15 +189,17 @@ async fn claim_seats(tx: &mut crate::WriteTx, holds: &[HoldToPlace]) -> Result<V
     claims.sort_by_key(|(h, s)| (*h.event.as_uuid(), *s.as_uuid()));
     let mut got: HashSet<(String, String)> = HashSet::new();
     for chunk in claims.chunks(ROWS_PER_INSERT_MAX) {
+        // The cut-off is the last parameter, so that they all run in order.
         let sql = format!(
             "INSERT INTO seat_claims (event_id, seat_id, hold_id, state, expires_at) VALUES {} \
              ON CONFLICT (event_id, seat_id) DO UPDATE \
                SET hold_id = excluded.hold_id, state = 'held', expires_at = excluded.expires_at \
-               WHERE seat_claims.state = 'held' AND seat_claims.expires_at <= $1 \
+               WHERE seat_claims.state = 'held' AND seat_claims.expires_at <= ${} \
              RETURNING hold_id, seat_id",
-            placeholders(chunk.len(), 5, 2)
+            placeholders(chunk.len(), 5, 1),
+            chunk.len() * 5 + 1
         );
-        let mut q = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql)).bind(expired_by);
+        let mut q = batch_query_as::<(String, String)>(tx, sql);
         for (h, seat) in chunk {
             q = q
                 .bind(h.event.to_string())
@@ -204,7 +208,7 @@ async fn claim_seats(tx: &mut crate::WriteTx, holds: &[HoldToPlace]) -> Result<V
                 .bind("held")
                 .bind(ms(h.expires_at));
         }
-        got.extend(q.fetch_all(&mut **tx).await?);
+        got.extend(q.bind(expired_by).fetch_all(&mut **tx).await?);
     }
 
     let mut decided = Vec::with_capacity(holds.len());
@@ -231,7 +235,7 @@ async fn claim_seats(tx: &mut crate::WriteTx, holds: &[HoldToPlace]) -> Result<V
             format!("DELETE FROM seat_claims WHERE hold_id IN ({marks})"),
             format!("DELETE FROM holds WHERE id IN ({marks})"),
         ] {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut q = batch_query(tx, sql);
             for l in &losers {
                 q = q.bind(l.as_str());
             }

@@ -6,6 +6,8 @@
 //! hold lines and valid tickets under the write lock. Either way, availability
 //! is derived from rows and is right the instant a hold expires.
 
+use std::collections::HashMap;
+
 use domain::Timestamp;
 use domain::hold::{HoldLine, PricedHold};
 use domain::ids::{EventId, GaAreaId, HoldId, QueueEntryId, SeatId, TicketTypeId, UserId, VenueId};
@@ -15,6 +17,9 @@ use crate::{AdmissionSpend, Result, Store, StoreError, id, money, ms, opt_id, ts
 
 /// A claim that can never expire, for sold seats.
 pub(crate) const SOLD_EXPIRES_AT: i64 = i64::MAX;
+/// Seats looked up per statement by [`Store::seat_check`]: keeps each
+/// statement's parameter list short.
+const SEATS_PER_CHECK_MAX: usize = 50;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HoldStatus {
@@ -62,6 +67,15 @@ impl HoldRecord {
         Money::new(self.total.amount_minor() - self.fee.amount_minor(), self.total.currency())
             .expect("the fee is part of the total")
     }
+}
+
+/// The seats a hold asks for, as read before it is placed.
+#[derive(Clone, Debug, Default)]
+pub struct SeatCheck {
+    /// Held or sold for the event.
+    pub taken: Vec<SeatId>,
+    /// The price zone of each seat that is at the event's venue.
+    pub zones: HashMap<SeatId, String>,
 }
 
 /// Why a hold could not be placed: the inventory named is taken.
@@ -338,30 +352,61 @@ impl Store {
     }
 
     pub async fn hold(&self, hold: HoldId) -> Result<Option<HoldRecord>> {
-        let row: Option<(String, String, String, String, i64, String, i64, i64, i64)> = sqlx::query_as(
-            "SELECT id, event_id, user_id, status, total_amount, currency, created_at, expires_at, fee_amount \
-             FROM holds WHERE id = $1",
+        // One statement for the hold and its lines (a row per line; one row
+        // of NULL line columns for a hold without lines): every checkout
+        // reads its hold, and each statement is a hop to a connection.
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            i64,
+            String,
+            i64,
+            i64,
+            i64,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+            Option<String>,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT h.id, h.event_id, h.user_id, h.status, h.total_amount, h.currency, h.created_at, h.expires_at, \
+             h.fee_amount, l.seat_id, l.ga_area_id, l.quantity, l.ticket_type_id, l.unit_price, l.listing_id, \
+             l.replaces_ticket_id \
+             FROM holds h LEFT JOIN hold_lines l ON l.hold_id = h.id WHERE h.id = $1 ORDER BY l.line_no",
         )
         .bind(hold.to_string())
-        .fetch_optional(&self.reader)
+        .fetch_all(&self.reader)
         .await?;
-        let Some((h, e, u, status, total, currency, created, expires, fee)) = row else {
+        let Some(first) = rows.first() else {
             return Ok(None);
         };
-        let currency_code = currency.clone();
-        let lines: Vec<(Option<String>, Option<String>, i64, String, i64, Option<String>, Option<String>)> =
-            sqlx::query_as(
-                "SELECT seat_id, ga_area_id, quantity, ticket_type_id, unit_price, listing_id, replaces_ticket_id \
-             FROM hold_lines WHERE hold_id = $1 ORDER BY line_no",
-            )
-            .bind(hold.to_string())
-            .fetch_all(&self.reader)
-            .await?;
-        let lines = lines
+        let (h, e, u, status, total, currency, created, expires, fee) = (
+            first.0.clone(),
+            first.1.clone(),
+            first.2.clone(),
+            first.3.clone(),
+            first.4,
+            first.5.clone(),
+            first.6,
+            first.7,
+            first.8,
+        );
+        let lines = rows
             .into_iter()
+            .filter_map(|r| {
+                let (seat, area, quantity, tt, price, listing, replaces) = (r.9, r.10, r.11, r.12, r.13, r.14, r.15);
+                // No line matched: the LEFT JOIN's row of NULLs.
+                let (tt, price) = (tt?, price?);
+                Some((seat, area, quantity.unwrap_or(0), tt, price, listing, replaces))
+            })
             .map(|(seat, area, quantity, tt, price, listing, replaces)| {
                 let ticket_type: TicketTypeId = id(&tt)?;
-                let unit_price = money(price, &currency_code)?;
+                let unit_price = money(price, &currency)?;
                 if let (Some(listing), Some(replaces)) = (listing, replaces) {
                     return Ok(HoldLine::Resale {
                         listing: id(&listing)?,
@@ -489,28 +534,44 @@ impl Store {
         Ok(out)
     }
 
-    /// Every seat of the venue with its status for the event, and the GA
-    /// places remaining, as of `now`.
-    /// Which of `seats` are held or sold for `event` at `now`, read on a
-    /// read connection: a quick refusal before a hold takes the writer.
-    pub async fn seats_taken(&self, event: EventId, seats: &[SeatId], now: Timestamp) -> Result<Vec<SeatId>> {
-        let mut taken = Vec::new();
+    /// What a hold needs to know of the seats it asks for, in one read on a
+    /// read connection before it takes the writer: which are held or sold
+    /// for `event` at `now` (most holds that fail during an on-sale fail
+    /// here, and are refused without writing), and the price zone of each
+    /// that is at `venue` (a seat missing from `zones` is not).
+    pub async fn seat_check(
+        &self,
+        event: EventId,
+        venue: VenueId,
+        seats: &[SeatId],
+        now: Timestamp,
+    ) -> Result<SeatCheck> {
+        let mut check = SeatCheck { taken: Vec::new(), zones: HashMap::with_capacity(seats.len()) };
         // One statement per few dozen seats keeps the parameter list short.
-        for chunk in seats.chunks(50) {
-            let marks = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect::<Vec<_>>().join(", ");
+        for chunk in seats.chunks(SEATS_PER_CHECK_MAX) {
+            let marks = (0..chunk.len()).map(|i| format!("${}", i + 4)).collect::<Vec<_>>().join(", ");
             let sql = format!(
-                "SELECT seat_id FROM seat_claims WHERE event_id = $1 \
-                 AND (state = 'sold' OR (state = 'held' AND expires_at > $2)) AND seat_id IN ({marks})"
+                "SELECT s.id, sec.price_zone, c.seat_id FROM seats s JOIN sections sec ON sec.id = s.section_id \
+                 LEFT JOIN seat_claims c ON c.event_id = $1 AND c.seat_id = s.id \
+                   AND (c.state = 'sold' OR (c.state = 'held' AND c.expires_at > $2)) \
+                 WHERE s.venue_id = $3 AND s.id IN ({marks})"
             );
-            let mut q = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(sql)).bind(event.to_string()).bind(ms(now));
+            let mut q = sqlx::query_as::<_, (String, String, Option<String>)>(sqlx::AssertSqlSafe(sql))
+                .bind(event.to_string())
+                .bind(ms(now))
+                .bind(venue.to_string());
             for seat in chunk {
                 q = q.bind(seat.to_string());
             }
-            for (seat,) in q.fetch_all(&self.reader).await? {
-                taken.push(id(&seat)?);
+            for (seat, zone, claimed) in q.fetch_all(&self.reader).await? {
+                let seat: SeatId = id(&seat)?;
+                if claimed.is_some() {
+                    check.taken.push(seat);
+                }
+                check.zones.insert(seat, zone);
             }
         }
-        Ok(taken)
+        Ok(check)
     }
 
     /// A venue's seats in seat-map order: the order compact availability

@@ -527,7 +527,12 @@ impl Store {
         Ok(true)
     }
 
+    /// Served from the read cache when fresh (a session's load fills it).
     pub async fn recipient(&self, user: UserId) -> Result<Option<Recipient>> {
+        crate::cache::cached!(self.cache.recipients, user, self.load_recipient(user).await)
+    }
+
+    async fn load_recipient(&self, user: UserId) -> Result<Option<Recipient>> {
         let row: Option<(String, String, String)> =
             sqlx::query_as("SELECT email, name, locale FROM users WHERE id = $1")
                 .bind(user.to_string())
@@ -541,6 +546,7 @@ impl Store {
         let done = self
             .write_one(sqlx::query("UPDATE users SET locale = $1 WHERE id = $2").bind(locale).bind(user.to_string()))
             .await?;
+        self.cache.recipients.invalidate(&user);
         Ok(done.rows_affected() == 1)
     }
 

@@ -15,7 +15,7 @@ use domain::Timestamp;
 use domain::ids::{EventId, HoldId, OrderId, PaymentAttemptId, UserId};
 use domain::money::Money;
 
-use crate::batch::{ROWS_PER_INSERT_MAX, commit_failed, insert_rows, placeholders};
+use crate::batch::{ROWS_PER_INSERT_MAX, batch_query, batch_query_as, commit_failed, insert_rows, placeholders};
 use crate::holds::SOLD_EXPIRES_AT;
 use crate::{CompleteOrder, CompleteOrderError, NewJob, NewLedgerEntry, NewNotice, NewTicket, Store, StoreError, ms};
 
@@ -170,7 +170,7 @@ async fn write_orders(
     };
     let marks = (1..=events.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
     let sql = format!("SELECT id FROM events WHERE id IN ({marks}) AND status <> 'cancelled'{share}");
-    let mut q = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(sql));
+    let mut q = batch_query_as::<(String,)>(tx, sql);
     for e in &events {
         q = q.bind(e.as_str());
     }
@@ -185,7 +185,7 @@ async fn write_orders(
            AND holds.status = 'active' AND holds.expires_at > v.column4",
         placeholders(orders.len(), 4, 1)
     );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    let mut q = batch_query(tx, sql);
     for o in orders {
         q = q.bind(o.hold.to_string()).bind(o.user.to_string()).bind(o.event.to_string()).bind(ms(o.now));
     }
@@ -209,7 +209,7 @@ async fn write_orders(
                AND seat_claims.hold_id = v.column3 AND seat_claims.state = 'held'",
             placeholders(chunk.len(), 3, 2)
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(SOLD_EXPIRES_AT);
+        let mut q = batch_query(tx, sql).bind(SOLD_EXPIRES_AT);
         for (event, seat, hold) in chunk {
             q = q.bind(event.as_str()).bind(seat.as_str()).bind(hold.as_str());
         }
@@ -249,7 +249,7 @@ async fn write_orders(
              WHERE payment_attempts.id = v.column1 AND payment_attempts.status IN ('pending', 'charged')",
             placeholders(paid.len(), 4, 1)
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut q = batch_query(tx, sql);
         for o in &paid {
             let attempt = o.payment_attempt.map(|a| a.to_string());
             q = q.bind(attempt).bind(o.order.to_string()).bind(o.payment_reference.as_str()).bind(ms(o.now));
@@ -290,7 +290,7 @@ async fn write_orders(
          FROM (VALUES {}) AS v WHERE idempotency_keys.user_id = v.column1 AND idempotency_keys.key = v.column2",
         placeholders(orders.len(), 4, 1)
     );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    let mut q = batch_query(tx, sql);
     for o in orders {
         q = q.bind(o.user.to_string()).bind(o.idempotency_key.as_str()).bind(o.order.to_string()).bind(ms(o.now));
     }
@@ -325,7 +325,7 @@ async fn write_orders(
              created_at) VALUES {} ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key",
             placeholders(chunk.len(), 11, 1)
         );
-        let mut q = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(sql));
+        let mut q = batch_query_as::<(String,)>(tx, sql);
         for (o, n) in chunk {
             q = q
                 .bind(n.id.as_str())

@@ -581,6 +581,32 @@ impl Store {
         }
     }
 
+    /// The order `c` has just completed, as [`Store::order`] would read it,
+    /// from what the checkout wrote: only its tickets (whose seat, section
+    /// and venue names live in other tables) are read back. A new order has
+    /// no refunds yet; reading the order row and its refunds again would be
+    /// two more statements per checkout for nothing.
+    pub async fn placed_order(&self, c: &CompleteOrder<'_>, now: Timestamp) -> Result<OrderRecord> {
+        let sql = format!("{TICKET_SELECT} WHERE t.order_id = $1 ORDER BY t.id");
+        let tickets: Vec<TicketRow> =
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(c.order.to_string()).fetch_all(&self.reader).await?;
+        Ok(OrderRecord {
+            id: c.order,
+            event: c.event,
+            user: c.user,
+            hold: c.hold,
+            status: "paid".to_owned(),
+            total: c.total,
+            fee: c.fee,
+            gateway: c.gateway.to_owned(),
+            payment_reference: c.payment_reference.to_owned(),
+            // As stored: to the millisecond.
+            created_at: ts(ms(now))?,
+            tickets: tickets.into_iter().map(ticket).collect::<Result<_>>()?,
+            refunds: Vec::new(),
+        })
+    }
+
     pub async fn orders_of(&self, user: UserId) -> Result<Vec<OrderRecord>> {
         let rows: Vec<OrderRow> = sqlx::query_as(
             "SELECT id, event_id, user_id, hold_id, status, total_amount, currency, payment_gateway, payment_reference, created_at, \

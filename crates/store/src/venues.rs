@@ -214,24 +214,4 @@ impl Store {
             ga_areas: areas.into_iter().map(|(a,)| id(&a)).collect::<Result<_>>()?,
         })
     }
-
-    /// Price zones of those `seats` that belong to `venue`; others are left out.
-    pub async fn seat_zones(&self, venue: VenueId, seats: &[SeatId]) -> Result<HashMap<SeatId, String>> {
-        let mut out = HashMap::with_capacity(seats.len());
-        let mut conn = self.reader.acquire().await?;
-        for seat in seats {
-            let row: Option<(String,)> = sqlx::query_as(
-                "SELECT sections.price_zone FROM seats JOIN sections ON sections.id = seats.section_id \
-                 WHERE seats.id = $1 AND seats.venue_id = $2",
-            )
-            .bind(seat.to_string())
-            .bind(venue.to_string())
-            .fetch_optional(&mut *conn)
-            .await?;
-            if let Some((zone,)) = row {
-                out.insert(*seat, zone);
-            }
-        }
-        Ok(out)
-    }
 }

@@ -388,7 +388,8 @@ impl Ticketing {
             escrow_release_after: event.ends_at,
             payment_attempt: Some(paid.attempt),
         };
-        match self.store.complete_order(&complete, self.now()).await {
+        let completed_at = self.now();
+        match self.store.complete_order(&complete, completed_at).await {
             Ok(()) => {}
             // A notification of this very charge completed the order first.
             Err(CompleteOrderError::AlreadyOrdered(o)) if self.attempt_holds_order(paid.attempt, o).await? => {
@@ -420,10 +421,7 @@ impl Ticketing {
         metrics::counter!("tickets_issued_total").increment(tickets.len() as u64);
         let (seats, areas) = crate::holds::inventory_of(&hold.lines);
         self.publish(hold.event, &seats, store::SeatStatus::Sold, &areas).await;
-        self.store
-            .order(order_id)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("order {order_id} vanished after commit")).into())
+        Ok(self.store.placed_order(&complete, completed_at).await?)
     }
 
     /// The jobs a paid order sets off, built before the order's transaction

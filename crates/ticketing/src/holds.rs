@@ -81,18 +81,19 @@ impl Ticketing {
         // else, keeps the one write connection for holds that can succeed.
         // The write transaction still decides: a seat taken after this
         // read is refused there.
-        if !seats.is_empty() {
-            let taken = self.store.seats_taken(event, &seats, now).await?;
-            if !taken.is_empty() {
-                metrics::counter!("holds_rejected_total").increment(1);
-                self.after_hold_attempt(event, user);
-                return Err(HoldFailure::Unavailable(HoldConflict { seats: taken, ga_areas: Vec::new() }));
-            }
+        let checked = if seats.is_empty() {
+            store::SeatCheck::default()
+        } else {
+            self.store.seat_check(event, record.venue, &seats, now).await?
+        };
+        if !checked.taken.is_empty() {
+            metrics::counter!("holds_rejected_total").increment(1);
+            self.after_hold_attempt(event, user);
+            return Err(HoldFailure::Unavailable(HoldConflict { seats: checked.taken, ga_areas: Vec::new() }));
         }
         let status = record.status.effective(record.ends_at, now);
         let ticket_types = self.store.ticket_types(event).await?;
-        let zones = self.store.seat_zones(record.venue, &seats).await?;
-        let priced = price_hold(status, &ticket_types, &zones, &request, now)?;
+        let priced = price_hold(status, &ticket_types, &checked.zones, &request, now)?;
         // The fee is locked in with the hold: the buyer pays what was shown.
         let policy = self.fee_policy(record.organization).await?;
         let priced = priced.with_fee(&policy).map_err(|e| match e {

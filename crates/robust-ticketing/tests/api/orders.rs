@@ -108,6 +108,19 @@ async fn one_key_raced_with_two_different_requests_buys_one_hold_and_refuses_the
 }
 
 #[tokio::test]
+async fn the_order_a_checkout_answers_with_is_the_order_read_back_later() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 4, 10).await;
+    let buyer = app.signup("buyer@example.org").await;
+    let placed = app.buy(&buyer.token, &f.event_id, &[&f.seats[0], &f.seats[2]], &[(&f.ga_area, 2)]).await;
+    assert_eq!(placed["tickets"].as_array().unwrap().len(), 4, "{placed}");
+    let r = app.get(&format!("/api/v1/orders/{}", placed["id"].as_str().unwrap()), Some(&buyer.token)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let read: Value = r.json().await.unwrap();
+    assert_eq!(placed, read);
+}
+
+#[tokio::test]
 async fn a_key_reused_with_a_different_request_is_refused() {
     let app = spawn_app().await;
     let f = app.fixture(1, 4, 10).await;
