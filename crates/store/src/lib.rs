@@ -77,6 +77,8 @@ const SQLITE_READ_CONNECTIONS_MAX: u32 = 8;
 /// PostgreSQL connections per process. Several processes share one server,
 /// whose default limit is 100: ten nodes at 10 each still fit.
 pub const POSTGRES_CONNECTIONS_MAX_DEFAULT: u32 = 10;
+/// A PostgreSQL connection idle this long is tested before it is used.
+const POSTGRES_IDLE_TEST_AFTER: Duration = Duration::from_secs(5);
 /// How long a request waits for a pooled connection before failing (503)
 /// rather than queueing without bound.
 const ACQUIRE_TIMEOUT_SECS: u64 = 30;
@@ -251,6 +253,19 @@ impl Store {
                 let pool = AnyPoolOptions::new()
                     .max_connections(options.postgres_connections_max)
                     .acquire_timeout(Duration::from_secs(ACQUIRE_TIMEOUT_SECS))
+                    // The pool already tests each connection as it comes back;
+                    // testing it again as it goes out would add a round trip
+                    // to every statement. Only one that sat idle for a while
+                    // (and may have been dropped by the server meanwhile) is.
+                    .test_before_acquire(false)
+                    .before_acquire(|conn, meta| {
+                        Box::pin(async move {
+                            if meta.idle_for >= POSTGRES_IDLE_TEST_AFTER {
+                                sqlx::Connection::ping(conn).await?;
+                            }
+                            Ok(true)
+                        })
+                    })
                     .connect(url)
                     .await?;
                 sqlx::migrate!("./migrations/postgres").run(&pool).await?;
