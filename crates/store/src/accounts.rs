@@ -78,7 +78,7 @@ impl Store {
     pub async fn user_by_email(&self, email: &Email) -> Result<Option<UserRecord>> {
         let row: Option<UserRow> = sqlx::query_as("SELECT id, email, name, password_hash FROM users WHERE email = $1")
             .bind(email.as_str())
-            .fetch_optional(&self.reader)
+            .fetch_optional(&mut *self.read().await?)
             .await?;
         row.map(user).transpose()
     }
@@ -86,7 +86,7 @@ impl Store {
     pub async fn user_by_id(&self, user_id: UserId) -> Result<Option<UserRecord>> {
         let row: Option<UserRow> = sqlx::query_as("SELECT id, email, name, password_hash FROM users WHERE id = $1")
             .bind(user_id.to_string())
-            .fetch_optional(&self.reader)
+            .fetch_optional(&mut *self.read().await?)
             .await?;
         row.map(user).transpose()
     }
@@ -132,7 +132,7 @@ impl Store {
         )
         .bind(token_hash)
         .bind(ms(now))
-        .fetch_optional(&self.reader)
+        .fetch_optional(&mut *self.read().await?)
         .await?;
         let Some((user, expires_at, email, name, locale)) = row else {
             return Ok(None);
@@ -153,7 +153,7 @@ impl Store {
             "SELECT organization_id, role FROM memberships WHERE user_id = $1 ORDER BY created_at, organization_id",
         )
         .bind(user_id.to_string())
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         rows.into_iter()
             .map(|(org, role)| {
@@ -169,7 +169,7 @@ impl Store {
             sqlx::query_as("SELECT role FROM memberships WHERE user_id = $1 AND organization_id = $2")
                 .bind(user_id.to_string())
                 .bind(org.to_string())
-                .fetch_optional(&self.reader)
+                .fetch_optional(&mut *self.read().await?)
                 .await?;
         row.map(|(r,)| r.parse().map_err(|_| StoreError::Corrupt(format!("bad role '{r}'")))).transpose()
     }
@@ -204,7 +204,7 @@ impl Store {
     pub async fn organization_name(&self, org: OrganizationId) -> Result<Option<String>> {
         let row: Option<(String,)> = sqlx::query_as("SELECT name FROM organizations WHERE id = $1")
             .bind(org.to_string())
-            .fetch_optional(&self.reader)
+            .fetch_optional(&mut *self.read().await?)
             .await?;
         Ok(row.map(|(n,)| n))
     }
@@ -245,7 +245,7 @@ impl Store {
 
     /// Whether any user exists: the demo loader only runs on an empty database.
     pub async fn is_empty(&self) -> Result<bool> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(&self.reader).await?;
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(&mut *self.read().await?).await?;
         Ok(n == 0)
     }
 }

@@ -123,7 +123,7 @@ impl Store {
         let rows: Vec<(String, i64, String, Option<i64>)> =
             sqlx::query_as("SELECT id, serial, status, checked_in_at FROM tickets WHERE event_id = $1 ORDER BY id")
                 .bind(event.to_string())
-                .fetch_all(&self.reader)
+                .fetch_all(&mut *self.read().await?)
                 .await?;
         rows.into_iter()
             .map(|(t, serial, status, checked)| {

@@ -233,8 +233,10 @@ impl Store {
 
     async fn load_event(&self, event: EventId) -> Result<Option<EventRecord>> {
         let sql = format!("SELECT {EVENT_COLUMNS} FROM events e JOIN venues v ON v.id = e.venue_id WHERE e.id = $1");
-        let row: Option<EventRow> =
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(event.to_string()).fetch_optional(&self.reader).await?;
+        let row: Option<EventRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(event.to_string())
+            .fetch_optional(&mut *self.read().await?)
+            .await?;
         row.map(event_record).transpose()
     }
 
@@ -244,7 +246,7 @@ impl Store {
              WHERE e.organization_id = $1 ORDER BY e.starts_at, e.id"
         );
         let rows: Vec<EventRow> =
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(org.to_string()).fetch_all(&self.reader).await?;
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(org.to_string()).fetch_all(&mut *self.read().await?).await?;
         rows.into_iter().map(event_record).collect()
     }
 
@@ -262,7 +264,7 @@ impl Store {
              FROM ticket_types WHERE event_id = $1 ORDER BY position",
         )
         .bind(event.to_string())
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         rows.into_iter().map(ticket_type).collect()
     }
@@ -328,7 +330,7 @@ impl Store {
             .bind(after_ts)
             .bind(&after_id)
             .bind(i64::from(filter.limit))
-            .fetch_all(&self.reader)
+            .fetch_all(&mut *self.read().await?)
             .await?;
         rows.into_iter()
             .map(|r| {
@@ -349,7 +351,7 @@ impl Store {
     async fn load_event_key(&self, event: EventId) -> Result<Option<EventKey>> {
         let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT secret_key FROM event_keys WHERE event_id = $1")
             .bind(event.to_string())
-            .fetch_optional(&self.reader)
+            .fetch_optional(&mut *self.read().await?)
             .await?;
         row.map(|(secret,)| {
             let bytes: [u8; 32] = secret.try_into().map_err(|_| StoreError::Corrupt("event key length".into()))?;
@@ -361,7 +363,7 @@ impl Store {
     pub async fn event_public_key(&self, event: EventId) -> Result<Option<[u8; 32]>> {
         let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT public_key FROM event_keys WHERE event_id = $1")
             .bind(event.to_string())
-            .fetch_optional(&self.reader)
+            .fetch_optional(&mut *self.read().await?)
             .await?;
         row.map(|(public,)| public.try_into().map_err(|_| StoreError::Corrupt("public key length".into()))).transpose()
     }

@@ -45,7 +45,7 @@ impl Store {
         let row: Option<(i64, i64)> =
             sqlx::query_as("SELECT percent_bp, fixed_minor FROM organization_fees WHERE organization_id = $1")
                 .bind(org.to_string())
-                .fetch_optional(&self.reader)
+                .fetch_optional(&mut *self.read().await?)
                 .await?;
         Ok(row.map(|(percent_bp, fixed_minor)| OrganizationFeeRecord { percent_bp, fixed_minor }))
     }

@@ -380,7 +380,7 @@ impl Store {
              FROM holds h LEFT JOIN hold_lines l ON l.hold_id = h.id WHERE h.id = $1 ORDER BY l.line_no",
         )
         .bind(hold.to_string())
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         let Some(first) = rows.first() else {
             return Ok(None);
@@ -481,7 +481,7 @@ impl Store {
         )
         .bind(ms(now))
         .bind(i64::from(limit))
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         let mut expired = Vec::with_capacity(due.len());
         for (hold, event) in due {
@@ -563,7 +563,7 @@ impl Store {
             for seat in chunk {
                 q = q.bind(seat.to_string());
             }
-            for (seat, zone, claimed) in q.fetch_all(&self.reader).await? {
+            for (seat, zone, claimed) in q.fetch_all(&mut *self.read().await?).await? {
                 let seat: SeatId = id(&seat)?;
                 if claimed.is_some() {
                     check.taken.push(seat);
@@ -579,7 +579,7 @@ impl Store {
     pub async fn seat_order(&self, venue: VenueId) -> Result<Vec<SeatId>> {
         let rows: Vec<(String,)> = sqlx::query_as("SELECT id FROM seats WHERE venue_id = $1 ORDER BY position")
             .bind(venue.to_string())
-            .fetch_all(&self.reader)
+            .fetch_all(&mut *self.read().await?)
             .await?;
         rows.into_iter().map(|(s,)| id(&s)).collect()
     }

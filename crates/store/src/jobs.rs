@@ -140,7 +140,7 @@ impl Store {
         };
         // Look on a read connection first: an idle queue, polled by every
         // worker, never takes the write lock an on-sale needs.
-        if look(candidate_sql.clone()).fetch_optional(&self.reader).await?.is_none() {
+        if look(candidate_sql.clone()).fetch_optional(&mut *self.read().await?).await?.is_none() {
             return Ok(None);
         }
         let mut tx = self.write().await?;
@@ -218,7 +218,7 @@ impl Store {
         .bind(status)
         .bind(status)
         .bind(i64::from(limit))
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         rows.into_iter().map(job).collect()
     }
@@ -227,7 +227,7 @@ impl Store {
         let row: Option<JobRow> =
             sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1")))
                 .bind(job_id)
-                .fetch_optional(&self.reader)
+                .fetch_optional(&mut *self.read().await?)
                 .await?;
         row.map(job).transpose()
     }
@@ -263,7 +263,7 @@ impl Store {
              WHERE organization_id = $1 ORDER BY created_at, id",
         )
         .bind(org.to_string())
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         rows.into_iter().map(endpoint).collect()
     }
@@ -273,7 +273,7 @@ impl Store {
             "SELECT id, organization_id, url, secret, event_types, created_at FROM webhook_endpoints WHERE id = $1",
         )
         .bind(endpoint_id)
-        .fetch_optional(&self.reader)
+        .fetch_optional(&mut *self.read().await?)
         .await?;
         row.map(endpoint).transpose()
     }

@@ -80,8 +80,10 @@ impl Store {
             .bind(ms(now)),
         )
         .await?;
-        let (secret,): (Vec<u8>,) =
-            sqlx::query_as("SELECT secret FROM ledger_keys WHERE name = $1").bind(name).fetch_one(&self.reader).await?;
+        let (secret,): (Vec<u8>,) = sqlx::query_as("SELECT secret FROM ledger_keys WHERE name = $1")
+            .bind(name)
+            .fetch_one(&mut *self.read().await?)
+            .await?;
         secret.try_into().map_err(|_| StoreError::Corrupt(format!("ledger key {name} is not 32 bytes")))
     }
 
@@ -115,8 +117,9 @@ impl Store {
     }
 
     pub async fn ledger_size(&self) -> Result<u64> {
-        let (size,): (i64,) =
-            sqlx::query_as("SELECT tree_size FROM ledger_state WHERE id = 1").fetch_one(&self.reader).await?;
+        let (size,): (i64,) = sqlx::query_as("SELECT tree_size FROM ledger_state WHERE id = 1")
+            .fetch_one(&mut *self.read().await?)
+            .await?;
         index(size)
     }
 
@@ -127,7 +130,7 @@ impl Store {
         )
         .bind(start as i64)
         .bind(end as i64)
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         Ok(rows.into_iter().map(|(l,)| l).collect())
     }
@@ -140,7 +143,7 @@ impl Store {
         )
         .bind(start as i64)
         .bind(end as i64)
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         rows.into_iter().map(entry).collect()
     }
@@ -152,7 +155,7 @@ impl Store {
              WHERE ticket_id = $1 ORDER BY created_at, id",
         )
         .bind(ticket.to_string())
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         rows.into_iter().map(entry).collect()
     }
@@ -176,7 +179,7 @@ impl Store {
         let row: Option<(i64, i64, Vec<u8>, Vec<u8>)> = sqlx::query_as(
             "SELECT tree_size, timestamp, root_hash, signature FROM ledger_tree_heads ORDER BY tree_size DESC LIMIT 1",
         )
-        .fetch_optional(&self.reader)
+        .fetch_optional(&mut *self.read().await?)
         .await?;
         row.map(|(size, at, root, sig)| {
             Ok(TreeHeadRecord { tree_size: index(size)?, timestamp: ts(at)?, root_hash: root, signature: sig })

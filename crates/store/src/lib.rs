@@ -36,6 +36,7 @@ mod order_batch;
 mod orders;
 mod payments;
 mod push;
+mod read_pool;
 mod sale_controls;
 mod stats;
 mod transfers;
@@ -74,6 +75,8 @@ pub use venues::*;
 const SQLITE_BUSY_TIMEOUT_MS: u64 = 10_000;
 /// SQLite read connections. Reads never block each other under WAL.
 const SQLITE_READ_CONNECTIONS_MAX: u32 = 8;
+/// SQLite read transactions (snapshots) at once, beside the plain reads.
+const SQLITE_READ_TRANSACTIONS_MAX: u32 = 2;
 /// PostgreSQL connections per process. Several processes share one server,
 /// whose default limit is 100: ten nodes at 10 each still fit.
 pub const POSTGRES_CONNECTIONS_MAX_DEFAULT: u32 = 10;
@@ -136,7 +139,8 @@ pub struct Store {
     backend: Backend,
     url: String,
     writer: AnyPool,
-    reader: AnyPool,
+    /// Plain reads (see `read_pool`); read transactions use its sqlx pool.
+    reader: std::sync::Arc<read_pool::ReadPool>,
     /// SQLite only: write transactions share commits (see `group_commit`).
     group: Option<std::sync::Arc<group_commit::GroupCommit>>,
     /// Hot, rarely changed rows (see `cache`).
@@ -192,12 +196,16 @@ fn sqlite_url(url: &str, mode: &str) -> String {
 /// memory, while the writer's stays warm across the transactions of a sale.
 const SQLITE_WRITER_CACHE_KIB: u32 = 32 * 1024;
 
+fn acquire_timeout() -> Duration {
+    Duration::from_secs(ACQUIRE_TIMEOUT_SECS)
+}
+
 async fn sqlite_pool(url: &str, connections: u32, cache_kib: Option<u32>) -> Result<AnyPool> {
     // Negative: a size in KiB rather than in pages.
     let cache = cache_kib.map(|kib| format!(" PRAGMA cache_size = -{kib};")).unwrap_or_default();
     Ok(AnyPoolOptions::new()
         .max_connections(connections)
-        .acquire_timeout(Duration::from_secs(ACQUIRE_TIMEOUT_SECS))
+        .acquire_timeout(acquire_timeout())
         // A file in this process does not go away like a server: pinging it
         // on every checkout of a connection only doubles the hops to the
         // connection's thread, which are what an on-sale spends its CPU on.
@@ -235,13 +243,19 @@ impl Store {
                 // WAL is a property of the file: set once, before any reader.
                 writer.execute("PRAGMA journal_mode = WAL").await?;
                 sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
-                let reader = sqlite_pool(&sqlite_url(url, "ro"), SQLITE_READ_CONNECTIONS_MAX, None).await?;
+                let reader = sqlite_pool(
+                    &sqlite_url(url, "ro"),
+                    SQLITE_READ_CONNECTIONS_MAX + SQLITE_READ_TRANSACTIONS_MAX,
+                    None,
+                )
+                .await?;
+                let reader = read_pool::ReadPool::new(reader, SQLITE_READ_CONNECTIONS_MAX as usize, acquire_timeout());
                 let group = Some(group_commit::GroupCommit::start(writer.clone()));
                 Self {
                     backend,
                     url: url.to_owned(),
                     writer,
-                    reader,
+                    reader: std::sync::Arc::new(reader),
                     group,
                     cache: Default::default(),
                     order_batches: order_batcher(),
@@ -252,7 +266,7 @@ impl Store {
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
                     .max_connections(options.postgres_connections_max)
-                    .acquire_timeout(Duration::from_secs(ACQUIRE_TIMEOUT_SECS))
+                    .acquire_timeout(acquire_timeout())
                     // The pool already tests each connection as it comes back;
                     // testing it again as it goes out would add a round trip
                     // to every statement. Only one that sat idle for a while
@@ -273,7 +287,7 @@ impl Store {
                     backend,
                     url: url.to_owned(),
                     writer: pool.clone(),
-                    reader: pool,
+                    reader: std::sync::Arc::new(read_pool::ReadPool::pass_through(pool, acquire_timeout())),
                     group: None,
                     cache: Default::default(),
                     order_batches: order_batcher(),
@@ -295,7 +309,7 @@ impl Store {
 
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        sqlx::query("SELECT 1").execute(&mut *self.read().await?).await?;
         Ok(())
     }
 
@@ -325,11 +339,18 @@ impl Store {
         Ok(done)
     }
 
+    /// A connection for plain reads, outside any transaction.
+    async fn read(&self) -> Result<read_pool::ReadConn<'_>> {
+        Ok(self.reader.get().await?)
+    }
+
     /// Starts a read transaction whose statements all see one snapshot.
     async fn snapshot(&self) -> Result<sqlx::Transaction<'static, Any>> {
         Ok(match self.backend {
-            Backend::Sqlite => self.reader.begin().await?,
-            Backend::Postgres => self.reader.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?,
+            Backend::Sqlite => self.reader.pool().begin().await?,
+            Backend::Postgres => {
+                self.reader.pool().begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?
+            }
         })
     }
 
@@ -372,7 +393,10 @@ impl Store {
             return Err(StoreError::UnsupportedUrl(self.url.clone()));
         }
         // Through a read connection: sales go on while the copy is written.
-        sqlx::query("VACUUM INTO $1").bind(path.to_string_lossy().into_owned()).execute(&self.reader).await?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(path.to_string_lossy().into_owned())
+            .execute(&mut *self.read().await?)
+            .await?;
         Ok(())
     }
 }

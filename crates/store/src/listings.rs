@@ -167,7 +167,7 @@ impl Store {
     pub async fn listing(&self, listing_id: ListingId) -> Result<Option<ListingRecord>> {
         let row: Option<ListingRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{LISTING_SELECT} WHERE l.id = $1")))
             .bind(listing_id.to_string())
-            .fetch_optional(&self.reader)
+            .fetch_optional(&mut *self.read().await?)
             .await?;
         row.map(listing).transpose()
     }
@@ -178,7 +178,7 @@ impl Store {
             "{LISTING_SELECT} WHERE l.event_id = $1 AND l.status = 'open' ORDER BY l.price_amount, l.id"
         )))
         .bind(event.to_string())
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         rows.into_iter().map(listing).collect()
     }
@@ -269,7 +269,7 @@ impl Store {
              WHERE seller_id = $1 ORDER BY created_at DESC",
         )
         .bind(seller.to_string())
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         rows.into_iter()
             .map(|(l, e, amount, currency, status, release, settled)| {

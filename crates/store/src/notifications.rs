@@ -254,7 +254,7 @@ impl Store {
         let rows: Vec<(String,)> =
             sqlx::query_as("SELECT ticket_id FROM refund_tickets WHERE refund_id = $1 ORDER BY ticket_id")
                 .bind(refund_id)
-                .fetch_all(&self.reader)
+                .fetch_all(&mut *self.read().await?)
                 .await?;
         rows.iter().map(|(t,)| id(t)).collect()
     }
@@ -263,7 +263,7 @@ impl Store {
         let row: Option<RefundRow> =
             sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE id = $1")))
                 .bind(refund_id)
-                .fetch_optional(&self.reader)
+                .fetch_optional(&mut *self.read().await?)
                 .await?;
         match row {
             None => Ok(None),
@@ -280,7 +280,7 @@ impl Store {
             "SELECT {REFUND_COLUMNS} FROM refunds WHERE order_id = $1 ORDER BY created_at, id"
         )))
         .bind(order.to_string())
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
@@ -427,7 +427,7 @@ impl Store {
         let row: Option<(String, String, String, String)> =
             sqlx::query_as("SELECT payment_gateway, payment_reference, user_id, event_id FROM orders WHERE id = $1")
                 .bind(refund.order.to_string())
-                .fetch_optional(&self.reader)
+                .fetch_optional(&mut *self.read().await?)
                 .await?;
         let Some((gateway, payment_reference, buyer, event)) = row else {
             return Err(StoreError::Corrupt(format!("refund {refund_id} names a missing order")));
@@ -477,7 +477,7 @@ impl Store {
         let rows: Vec<(String, String)> =
             sqlx::query_as("SELECT id, user_id FROM orders WHERE event_id = $1 AND status = 'paid' ORDER BY id")
                 .bind(event.to_string())
-                .fetch_all(&self.reader)
+                .fetch_all(&mut *self.read().await?)
                 .await?;
         rows.iter().map(|(o, u)| Ok((id(o)?, id(u)?))).collect()
     }
@@ -536,7 +536,7 @@ impl Store {
         let row: Option<(String, String, String)> =
             sqlx::query_as("SELECT email, name, locale FROM users WHERE id = $1")
                 .bind(user.to_string())
-                .fetch_optional(&self.reader)
+                .fetch_optional(&mut *self.read().await?)
                 .await?;
         Ok(row.map(|(email, name, locale)| Recipient { user, email, name, locale }))
     }
@@ -568,7 +568,7 @@ impl Store {
             "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE id = $1"
         )))
         .bind(notification_id)
-        .fetch_optional(&self.reader)
+        .fetch_optional(&mut *self.read().await?)
         .await?;
         row.map(notification).transpose()
     }
@@ -580,7 +580,7 @@ impl Store {
         )))
         .bind(user.to_string())
         .bind(i64::from(limit))
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         rows.into_iter().map(notification).collect()
     }
@@ -620,7 +620,7 @@ impl Store {
         )
         .bind(ms(from))
         .bind(ms(to))
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         rows.iter().map(|(e,)| id(e)).collect()
     }
@@ -649,7 +649,7 @@ impl Store {
             "SELECT DISTINCT holder_id FROM tickets WHERE event_id = $1 AND status = 'valid' ORDER BY holder_id",
         )
         .bind(event.to_string())
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         rows.iter().map(|(u,)| id(u)).collect()
     }

@@ -286,7 +286,7 @@ impl Store {
         let row: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM idempotency_keys WHERE user_id = $1 AND key = $2")
             .bind(user.to_string())
             .bind(key)
-            .fetch_optional(&self.reader)
+            .fetch_optional(&mut *self.read().await?)
             .await?;
         Ok(row.is_some())
     }
@@ -364,7 +364,7 @@ impl Store {
         )
         .bind(user.to_string())
         .bind(key)
-        .fetch_optional(&self.reader)
+        .fetch_optional(&mut *self.read().await?)
         .await?;
         Ok(match row {
             Some((state, Some(o), _, _)) if state == "done" => Some(IdempotentOutcome::Order(id(&o)?)),
@@ -573,7 +573,7 @@ impl Store {
              fee_amount FROM orders WHERE id = $1",
         )
         .bind(order.to_string())
-        .fetch_optional(&self.reader)
+        .fetch_optional(&mut *self.read().await?)
         .await?;
         match row {
             None => Ok(None),
@@ -588,8 +588,10 @@ impl Store {
     /// two more statements per checkout for nothing.
     pub async fn placed_order(&self, c: &CompleteOrder<'_>, now: Timestamp) -> Result<OrderRecord> {
         let sql = format!("{TICKET_SELECT} WHERE t.order_id = $1 ORDER BY t.id");
-        let tickets: Vec<TicketRow> =
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(c.order.to_string()).fetch_all(&self.reader).await?;
+        let tickets: Vec<TicketRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(c.order.to_string())
+            .fetch_all(&mut *self.read().await?)
+            .await?;
         Ok(OrderRecord {
             id: c.order,
             event: c.event,
@@ -613,7 +615,7 @@ impl Store {
              fee_amount FROM orders WHERE user_id = $1 ORDER BY created_at DESC, id DESC",
         )
         .bind(user.to_string())
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
@@ -625,7 +627,7 @@ impl Store {
     async fn order_with_tickets(&self, r: OrderRow) -> Result<OrderRecord> {
         let sql = format!("{TICKET_SELECT} WHERE t.order_id = $1 ORDER BY t.id");
         let tickets: Vec<TicketRow> =
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&r.0).fetch_all(&self.reader).await?;
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&r.0).fetch_all(&mut *self.read().await?).await?;
         Ok(OrderRecord {
             id: id(&r.0)?,
             event: id(&r.1)?,
@@ -646,14 +648,16 @@ impl Store {
     pub async fn tickets_of(&self, user: UserId) -> Result<Vec<TicketRecord>> {
         let sql = format!("{TICKET_SELECT} WHERE t.holder_id = $1 ORDER BY e.starts_at, t.id");
         let rows: Vec<TicketRow> =
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(user.to_string()).fetch_all(&self.reader).await?;
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(user.to_string()).fetch_all(&mut *self.read().await?).await?;
         rows.into_iter().map(ticket).collect()
     }
 
     pub async fn ticket(&self, ticket_id: TicketId) -> Result<Option<TicketRecord>> {
         let sql = format!("{TICKET_SELECT} WHERE t.id = $1");
-        let row: Option<TicketRow> =
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(ticket_id.to_string()).fetch_optional(&self.reader).await?;
+        let row: Option<TicketRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(ticket_id.to_string())
+            .fetch_optional(&mut *self.read().await?)
+            .await?;
         row.map(ticket).transpose()
     }
 }
@@ -662,7 +666,7 @@ impl Store {
     pub async fn order_for_hold(&self, hold: HoldId) -> Result<Option<OrderId>> {
         let row: Option<(String,)> = sqlx::query_as("SELECT id FROM orders WHERE hold_id = $1")
             .bind(hold.to_string())
-            .fetch_optional(&self.reader)
+            .fetch_optional(&mut *self.read().await?)
             .await?;
         row.map(|(o,)| id(&o)).transpose()
     }

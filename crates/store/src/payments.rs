@@ -248,7 +248,7 @@ impl Store {
     pub(crate) async fn payment_attempt_by_key(&self, idempotency_key: &str) -> Result<AttemptBegin> {
         let row: AttemptRow = sqlx::query_as(select_attempts!("WHERE idempotency_key = $1"))
             .bind(idempotency_key)
-            .fetch_one(&self.reader)
+            .fetch_one(&mut *self.read().await?)
             .await?;
         attempt(row).map(|a| AttemptBegin::Recorded(Box::new(a)))
     }
@@ -256,7 +256,7 @@ impl Store {
     pub async fn payment_attempt(&self, attempt_id: PaymentAttemptId) -> Result<Option<PaymentAttemptRecord>> {
         let row: Option<AttemptRow> = sqlx::query_as(select_attempts!("WHERE id = $1"))
             .bind(attempt_id.to_string())
-            .fetch_optional(&self.reader)
+            .fetch_optional(&mut *self.read().await?)
             .await?;
         row.map(attempt).transpose()
     }
@@ -270,7 +270,7 @@ impl Store {
         let row: Option<AttemptRow> = sqlx::query_as(select_attempts!("WHERE gateway = $1 AND reference = $2"))
             .bind(gateway)
             .bind(reference)
-            .fetch_optional(&self.reader)
+            .fetch_optional(&mut *self.read().await?)
             .await?;
         row.map(attempt).transpose()
     }
@@ -279,7 +279,7 @@ impl Store {
     pub async fn payment_attempts_for_hold(&self, hold: HoldId) -> Result<Vec<PaymentAttemptRecord>> {
         let rows: Vec<AttemptRow> = sqlx::query_as(select_attempts!("WHERE hold_id = $1 ORDER BY created_at, id"))
             .bind(hold.to_string())
-            .fetch_all(&self.reader)
+            .fetch_all(&mut *self.read().await?)
             .await?;
         rows.into_iter().map(attempt).collect()
     }
@@ -388,7 +388,7 @@ impl Store {
         ))
         .bind(ms(before))
         .bind(i64::from(limit))
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         rows.into_iter().map(attempt).collect()
     }
@@ -399,7 +399,7 @@ impl Store {
             sqlx::query_as("SELECT kind FROM payment_events WHERE gateway = $1 AND event_id = $2")
                 .bind(gateway)
                 .bind(event_id)
-                .fetch_optional(&self.reader)
+                .fetch_optional(&mut *self.read().await?)
                 .await?;
         Ok(row.is_some())
     }
@@ -439,7 +439,7 @@ impl Store {
             "SELECT gateway FROM organization_payment_gateways WHERE organization_id = $1 ORDER BY position",
         )
         .bind(org.to_string())
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         Ok(rows.into_iter().map(|(g,)| g).collect())
     }

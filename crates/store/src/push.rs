@@ -142,7 +142,7 @@ impl Store {
             "SELECT id, user_id, endpoint, p256dh, auth, created_at FROM push_subscriptions WHERE id = $1",
         )
         .bind(subscription)
-        .fetch_optional(&self.reader)
+        .fetch_optional(&mut *self.read().await?)
         .await?;
         row.map(subscription_of).transpose()
     }
@@ -153,7 +153,7 @@ impl Store {
              WHERE user_id = $1 ORDER BY created_at, id",
         )
         .bind(user.to_string())
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         rows.into_iter().map(subscription_of).collect()
     }

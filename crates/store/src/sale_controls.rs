@@ -343,7 +343,7 @@ impl Store {
             "SELECT {CONTROLS_COLUMNS} FROM sale_controls WHERE event_id = $1"
         )))
         .bind(event.to_string())
-        .fetch_optional(&self.reader)
+        .fetch_optional(&mut *self.read().await?)
         .await?
         .map(ControlsRow::into_controls)
         .transpose()
@@ -493,18 +493,18 @@ impl Store {
         )))
         .bind(&event_s)
         .bind(user.to_string())
-        .fetch_optional(&self.reader)
+        .fetch_optional(&mut *self.read().await?)
         .await?;
         let Some(row) = row else { return Ok(None) };
         let (admitted_through, admitted_last_minute): (i64, i64) =
             sqlx::query_as("SELECT admitted_through, admitted_last_minute FROM sale_controls WHERE event_id = $1")
                 .bind(&event_s)
-                .fetch_one(&self.reader)
+                .fetch_one(&mut *self.read().await?)
                 .await?;
         let (waiting,): (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM queue_entries WHERE event_id = $1 AND status = 'waiting'")
                 .bind(&event_s)
-                .fetch_one(&self.reader)
+                .fetch_one(&mut *self.read().await?)
                 .await?;
         Ok(Some(QueueView {
             entry: row.into_entry()?,
@@ -599,7 +599,7 @@ impl Store {
     pub async fn rooms_to_tend(&self) -> Result<Vec<(EventId, WaitingRoomMode, bool)>> {
         let rows: Vec<(String, String, i64)> =
             sqlx::query_as("SELECT event_id, waiting_room, room_active FROM sale_controls WHERE waiting_room <> 'off'")
-                .fetch_all(&self.reader)
+                .fetch_all(&mut *self.read().await?)
                 .await?;
         rows.into_iter().map(|(e, m, a)| Ok((id(&e)?, WaitingRoomMode::parse(&m)?, a != 0))).collect()
     }
@@ -658,14 +658,14 @@ impl Store {
         .bind(ms(recent_since))
         .bind(ms(now))
         .bind(hour_ago.min(ms(recent_since)))
-        .fetch_one(&self.reader)
+        .fetch_one(&mut *self.read().await?)
         .await?;
         let (declines,): (i64,) = sqlx::query_as(
             "SELECT COUNT(*) FROM payment_attempts WHERE user_id = $1 AND status = 'declined' AND created_at > $2",
         )
         .bind(&user_s)
         .bind(hour_ago)
-        .fetch_one(&self.reader)
+        .fetch_one(&mut *self.read().await?)
         .await?;
         let small = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
         Ok(AccountActivity { holds_recent: small(recent), holds_lapsed: small(lapsed), declines: small(declines) })
@@ -707,7 +707,7 @@ impl Store {
         )
         .bind(event.to_string())
         .bind(user.to_string())
-        .fetch_one(&self.reader)
+        .fetch_one(&mut *self.read().await?)
         .await?;
         Ok(n > 0)
     }
@@ -721,7 +721,7 @@ impl Store {
         )
         .bind(event.to_string())
         .bind(i64::from(limit))
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         rows.into_iter()
             .map(|(fid, e, u, email, rule, detail, blocking, created, cleared)| {

@@ -25,7 +25,7 @@ impl Store {
         let (n,): (i64,) =
             sqlx::query_as("SELECT COUNT(checked_in_at) FROM tickets WHERE event_id = $1 AND status = 'valid'")
                 .bind(event.to_string())
-                .fetch_one(&self.reader)
+                .fetch_one(&mut *self.read().await?)
                 .await?;
         Ok(n)
     }

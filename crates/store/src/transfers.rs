@@ -117,7 +117,7 @@ impl Store {
         let row: Option<TransferRow> =
             sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {TRANSFER_COLUMNS} FROM transfers WHERE id = $1")))
                 .bind(transfer_id)
-                .fetch_optional(&self.reader)
+                .fetch_optional(&mut *self.read().await?)
                 .await?;
         row.map(transfer).transpose()
     }
@@ -130,7 +130,7 @@ impl Store {
         )))
         .bind(email)
         .bind(ms(now))
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         rows.into_iter().map(transfer).collect()
     }
@@ -140,7 +140,7 @@ impl Store {
         let (n,): (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM transfers WHERE ticket_id = $1 AND status = 'accepted'")
                 .bind(ticket.to_string())
-                .fetch_one(&self.reader)
+                .fetch_one(&mut *self.read().await?)
                 .await?;
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }

@@ -124,7 +124,7 @@ impl Store {
         let row: Option<(String, String, String, String, String)> =
             sqlx::query_as("SELECT id, organization_id, name, address, timezone FROM venues WHERE id = $1")
                 .bind(venue.to_string())
-                .fetch_optional(&self.reader)
+                .fetch_optional(&mut *self.read().await?)
                 .await?;
         row.map(|(v, o, name, address, timezone)| {
             Ok(VenueRecord { id: id(&v)?, organization: id(&o)?, name, address, timezone })
@@ -137,7 +137,7 @@ impl Store {
             "SELECT id, organization_id, name, address, timezone FROM venues WHERE organization_id = $1 ORDER BY created_at, id",
         )
         .bind(org.to_string())
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         rows.into_iter()
             .map(|(v, o, name, address, timezone)| {
@@ -151,13 +151,13 @@ impl Store {
         let sections: Vec<(String, String, String)> =
             sqlx::query_as("SELECT id, name, price_zone FROM sections WHERE venue_id = $1 ORDER BY position")
                 .bind(&venue_id)
-                .fetch_all(&self.reader)
+                .fetch_all(&mut *self.read().await?)
                 .await?;
         let seats: Vec<(String, String, String, String, f64, f64, i64)> = sqlx::query_as(
             "SELECT section_id, row_label, id, label, x, y, accessible FROM seats WHERE venue_id = $1 ORDER BY position",
         )
         .bind(&venue_id)
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         let mut out: Vec<SectionRecord> = Vec::with_capacity(sections.len());
         let mut index = HashMap::new();
@@ -185,7 +185,7 @@ impl Store {
         let areas: Vec<(String, String, i64)> =
             sqlx::query_as("SELECT id, name, capacity FROM ga_areas WHERE venue_id = $1 ORDER BY position")
                 .bind(&venue_id)
-                .fetch_all(&self.reader)
+                .fetch_all(&mut *self.read().await?)
                 .await?;
         let ga_areas = areas
             .into_iter()
@@ -203,11 +203,11 @@ impl Store {
     pub async fn venue_offer(&self, venue: VenueId) -> Result<VenueOfferRecord> {
         let zones: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT price_zone FROM sections WHERE venue_id = $1")
             .bind(venue.to_string())
-            .fetch_all(&self.reader)
+            .fetch_all(&mut *self.read().await?)
             .await?;
         let areas: Vec<(String,)> = sqlx::query_as("SELECT id FROM ga_areas WHERE venue_id = $1")
             .bind(venue.to_string())
-            .fetch_all(&self.reader)
+            .fetch_all(&mut *self.read().await?)
             .await?;
         Ok(VenueOfferRecord {
             price_zones: zones.into_iter().map(|(z,)| z).collect(),
