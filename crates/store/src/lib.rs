@@ -151,6 +151,8 @@ pub struct Store {
     hold_batches: std::sync::Arc<HoldBatcher>,
     /// Payment attempts recorded together (see `attempt_batch`).
     attempt_batches: std::sync::Arc<AttemptBatcher>,
+    /// Live-update notifications sent together (see `live`; PostgreSQL).
+    notify_batches: std::sync::Arc<live::NotifyBatcher>,
 }
 
 type AttemptBatcher = batch::Batcher<attempt_batch::AttemptToBegin, Result<AttemptBegin>>;
@@ -261,6 +263,7 @@ impl Store {
                     order_batches: order_batcher(),
                     hold_batches: hold_batcher(),
                     attempt_batches: attempt_batcher(),
+                    notify_batches: live::notify_batcher(),
                 }
             }
             Backend::Postgres => {
@@ -293,6 +296,7 @@ impl Store {
                     order_batches: order_batcher(),
                     hold_batches: hold_batcher(),
                     attempt_batches: attempt_batcher(),
+                    notify_batches: live::notify_batcher(),
                 }
             }
         };

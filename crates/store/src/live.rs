@@ -7,12 +7,21 @@
 
 use sqlx::postgres::PgListener;
 
-use crate::{Backend, Result, Store};
+use crate::{Backend, Result, Store, StoreError};
 
 /// The notification channel for availability changes.
 pub const AVAILABILITY_CHANNEL: &str = "rt_availability";
 /// PostgreSQL refuses NOTIFY payloads of 8000 bytes or more.
 pub const NOTIFY_PAYLOAD_BYTES_MAX: usize = 7_900;
+
+/// Notifications sent in one statement, at most.
+const NOTIFY_BATCH_MAX: usize = 64;
+
+pub(crate) type NotifyBatcher = crate::batch::Batcher<String, Result<()>>;
+
+pub(crate) fn notify_batcher() -> std::sync::Arc<NotifyBatcher> {
+    std::sync::Arc::new(crate::batch::Batcher::new(NOTIFY_BATCH_MAX))
+}
 
 /// Receives what any process published.
 pub struct LiveListener(PgListener);
@@ -33,9 +42,39 @@ impl Store {
     }
 
     /// Publishes `payload` to every process (PostgreSQL only).
+    ///
+    /// Every hold and every checkout publishes; those that arrive together
+    /// go out in one statement (a round trip, and a pooled connection, for
+    /// many rather than each), in the order they arrived.
     pub async fn notify(&self, payload: &str) -> Result<()> {
         debug_assert!(self.is_shared());
-        sqlx::query("SELECT pg_notify($1, $2)").bind(AVAILABILITY_CHANNEL).bind(payload).execute(&self.writer).await?;
+        let store = self.clone();
+        self.notify_batches
+            .submit(payload.to_owned(), move |payloads| {
+                let store = store.clone();
+                async move {
+                    let sent = store.notify_all(&payloads).await;
+                    payloads
+                        .iter()
+                        .map(|_| match &sent {
+                            Ok(()) => Ok(()),
+                            Err(e) => Err(StoreError::Database(sqlx::Error::Protocol(e.to_string()))),
+                        })
+                        .collect()
+                }
+            })
+            .await?
+    }
+
+    async fn notify_all(&self, payloads: &[String]) -> Result<()> {
+        let calls = (0..payloads.len()).map(|i| format!("pg_notify($1, ${})", i + 2)).collect::<Vec<_>>().join(", ");
+        // Its text changes with the batch's size: prepared for this one use.
+        let mut q =
+            sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {calls}"))).persistent(false).bind(AVAILABILITY_CHANNEL);
+        for p in payloads {
+            q = q.bind(p.as_str());
+        }
+        q.execute(&self.writer).await?;
         Ok(())
     }
 

@@ -215,6 +215,45 @@ async fn a_seat_sold_on_one_node_shows_as_sold_on_another_nodes_stream_within_a_
         .expect("node C's stream showed the check-in within 1 s");
 }
 
+/// Changes published at once on one node reach watchers on another, every
+/// one of them: notifications that arrive together are sent together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_seats_sold_at_once_on_one_node_all_show_as_sold_on_another_nodes_stream() {
+    let db = TestDatabase::postgres().await;
+    let a = start_node(&db.url, free_port(), &["--no-demo"]).await;
+    let b = start_node(&db.url, free_port(), &["--no-demo"]).await;
+    let client = client();
+    let (_owner, event, seats) = event_on(&client, &a, 2, 5).await;
+    let mut stream = client.get(format!("{}/api/v1/events/{event}/live", b.root)).send().await.unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    let first = stream.chunk().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("event: ready"));
+
+    let mut buyers = JoinSet::new();
+    for (i, seat) in seats.iter().enumerate() {
+        let (client, root, event, seat) = (client.clone(), a.root.clone(), event.clone(), seat.clone());
+        buyers.spawn(async move {
+            let buyer = signup(&client, &root, &format!("burst-{i}@example.org")).await;
+            node::buy(&client, &root, &buyer, &event, &[&seat], &format!("burst-{i}")).await.expect("bought");
+        });
+    }
+    while let Some(done) = buyers.join_next().await {
+        done.unwrap();
+    }
+    let unseen: Arc<Mutex<HashSet<String>>> = Arc::new(Mutex::new(seats.iter().cloned().collect()));
+    let mut buffer = String::new();
+    let watched = wait_for_event(&mut stream, &mut buffer, |name, data| {
+        let mut unseen = unseen.lock().unwrap();
+        if name == "availability" {
+            for s in data["seats"].as_array().into_iter().flatten().filter(|s| s["status"] == "sold") {
+                unseen.remove(s["id"].as_str().unwrap_or_default());
+            }
+        }
+        unseen.is_empty()
+    });
+    tokio::time::timeout(Duration::from_secs(5), watched).await.expect("every sale reached node B's stream");
+}
+
 /// A webhook receiver that stalls on its first delivery (so the sender can
 /// be killed mid-job) and applies each webhook-id once.
 #[derive(Default)]
