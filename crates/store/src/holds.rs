@@ -78,6 +78,61 @@ pub struct SeatCheck {
     pub zones: HashMap<SeatId, String>,
 }
 
+/// A hold with one of its lines; the line's columns are NULL when the hold
+/// has none.
+#[derive(sqlx::FromRow)]
+struct HoldLineRow {
+    id: String,
+    event_id: String,
+    user_id: String,
+    status: String,
+    total_amount: i64,
+    currency: String,
+    created_at: i64,
+    expires_at: i64,
+    fee_amount: i64,
+    seat_id: Option<String>,
+    ga_area_id: Option<String>,
+    quantity: Option<i64>,
+    ticket_type_id: Option<String>,
+    unit_price: Option<i64>,
+    listing_id: Option<String>,
+    replaces_ticket_id: Option<String>,
+}
+
+impl HoldLineRow {
+    /// The line, or `None` for the row of a hold without lines.
+    fn line(&self) -> Result<Option<HoldLine>> {
+        let (Some(tt), Some(price)) = (&self.ticket_type_id, self.unit_price) else {
+            return Ok(None);
+        };
+        let ticket_type: TicketTypeId = id(tt)?;
+        let unit_price = money(price, &self.currency)?;
+        if let (Some(listing), Some(replaces)) = (&self.listing_id, &self.replaces_ticket_id) {
+            return Ok(Some(HoldLine::Resale {
+                listing: id(listing)?,
+                replaces: id(replaces)?,
+                seat: opt_id(self.seat_id.clone())?,
+                area: opt_id(self.ga_area_id.clone())?,
+                ticket_type,
+                unit_price,
+            }));
+        }
+        let line = match (opt_id::<SeatId>(self.seat_id.clone())?, opt_id::<GaAreaId>(self.ga_area_id.clone())?) {
+            (Some(seat), None) => HoldLine::Seat { seat, ticket_type, unit_price },
+            (None, Some(area)) => HoldLine::Ga {
+                area,
+                quantity: u32::try_from(self.quantity.unwrap_or(0))
+                    .map_err(|_| StoreError::Corrupt("quantity".into()))?,
+                ticket_type,
+                unit_price,
+            },
+            _ => return Err(StoreError::Corrupt(format!("hold line of {} names no inventory", self.id))),
+        };
+        Ok(Some(line))
+    }
+}
+
 /// Why a hold could not be placed: the inventory named is taken.
 #[derive(Debug, Default, thiserror::Error)]
 #[error("some of the requested seats or places are no longer available")]
@@ -355,25 +410,7 @@ impl Store {
         // One statement for the hold and its lines (a row per line; one row
         // of NULL line columns for a hold without lines): every checkout
         // reads its hold, and each statement is a hop to a connection.
-        type Row = (
-            String,
-            String,
-            String,
-            String,
-            i64,
-            String,
-            i64,
-            i64,
-            i64,
-            Option<String>,
-            Option<String>,
-            Option<i64>,
-            Option<String>,
-            Option<i64>,
-            Option<String>,
-            Option<String>,
-        );
-        let rows: Vec<Row> = sqlx::query_as(
+        let rows: Vec<HoldLineRow> = sqlx::query_as(
             "SELECT h.id, h.event_id, h.user_id, h.status, h.total_amount, h.currency, h.created_at, h.expires_at, \
              h.fee_amount, l.seat_id, l.ga_area_id, l.quantity, l.ticket_type_id, l.unit_price, l.listing_id, \
              l.replaces_ticket_id \
@@ -385,59 +422,16 @@ impl Store {
         let Some(first) = rows.first() else {
             return Ok(None);
         };
-        let (h, e, u, status, total, currency, created, expires, fee) = (
-            first.0.clone(),
-            first.1.clone(),
-            first.2.clone(),
-            first.3.clone(),
-            first.4,
-            first.5.clone(),
-            first.6,
-            first.7,
-            first.8,
-        );
-        let lines = rows
-            .into_iter()
-            .filter_map(|r| {
-                let (seat, area, quantity, tt, price, listing, replaces) = (r.9, r.10, r.11, r.12, r.13, r.14, r.15);
-                // No line matched: the LEFT JOIN's row of NULLs.
-                let (tt, price) = (tt?, price?);
-                Some((seat, area, quantity.unwrap_or(0), tt, price, listing, replaces))
-            })
-            .map(|(seat, area, quantity, tt, price, listing, replaces)| {
-                let ticket_type: TicketTypeId = id(&tt)?;
-                let unit_price = money(price, &currency)?;
-                if let (Some(listing), Some(replaces)) = (listing, replaces) {
-                    return Ok(HoldLine::Resale {
-                        listing: id(&listing)?,
-                        replaces: id(&replaces)?,
-                        seat: opt_id(seat)?,
-                        area: opt_id(area)?,
-                        ticket_type,
-                        unit_price,
-                    });
-                }
-                match (opt_id::<SeatId>(seat)?, opt_id::<GaAreaId>(area)?) {
-                    (Some(seat), None) => Ok(HoldLine::Seat { seat, ticket_type, unit_price }),
-                    (None, Some(area)) => Ok(HoldLine::Ga {
-                        area,
-                        quantity: u32::try_from(quantity).map_err(|_| StoreError::Corrupt("quantity".into()))?,
-                        ticket_type,
-                        unit_price,
-                    }),
-                    _ => Err(StoreError::Corrupt(format!("hold line of {h} names no inventory"))),
-                }
-            })
-            .collect::<Result<_>>()?;
+        let lines = rows.iter().filter_map(|r| r.line().transpose()).collect::<Result<_>>()?;
         Ok(Some(HoldRecord {
-            id: id(&h)?,
-            event: id(&e)?,
-            user: id(&u)?,
-            status: HoldStatus::parse(&status)?,
-            total: money(total, &currency)?,
-            fee: money(fee, &currency)?,
-            created_at: ts(created)?,
-            expires_at: ts(expires)?,
+            id: id(&first.id)?,
+            event: id(&first.event_id)?,
+            user: id(&first.user_id)?,
+            status: HoldStatus::parse(&first.status)?,
+            total: money(first.total_amount, &first.currency)?,
+            fee: money(first.fee_amount, &first.currency)?,
+            created_at: ts(first.created_at)?,
+            expires_at: ts(first.expires_at)?,
             lines,
         }))
     }
