@@ -16,7 +16,7 @@ use domain::Timestamp;
 use domain::ids::{HoldId, PaymentAttemptId, UserId};
 use domain::money::Money;
 
-use crate::batch::{Together, batch_query_as, commit_failed, placeholders};
+use crate::batch::{Together, Turn, batch_query_as, commit_failed, placeholders};
 use crate::{AttemptBegin, NewPaymentAttempt, Result, Store, ms};
 
 /// Most attempts recorded in one transaction.
@@ -79,9 +79,13 @@ enum Written {
 
 impl Store {
     /// Records `attempts`, one result each, in order.
-    pub(crate) async fn begin_payment_attempts(&self, attempts: Vec<AttemptToBegin>) -> Vec<Result<AttemptBegin>> {
+    pub(crate) async fn begin_payment_attempts(
+        &self,
+        attempts: Vec<AttemptToBegin>,
+        turn: Turn,
+    ) -> Vec<Result<AttemptBegin>> {
         if attempts.len() > 1 {
-            match self.begin_payment_attempts_together(&attempts).await {
+            match self.begin_payment_attempts_together(&attempts, turn).await {
                 Err(Together::CommitFailed(e)) => return attempts.iter().map(|_| Err(commit_failed(&e))).collect(),
                 Ok(written) => {
                     let mut results = Vec::with_capacity(attempts.len());
@@ -109,11 +113,12 @@ impl Store {
     async fn begin_payment_attempts_together(
         &self,
         attempts: &[AttemptToBegin],
+        turn: Turn,
     ) -> std::result::Result<Vec<Written>, Together> {
         let mut tx = self.write().await.map_err(Together::Failed)?;
         match write_attempts(&mut tx, attempts).await {
             Ok(written) => {
-                tx.commit().await.map_err(|e| Together::CommitFailed(e.into()))?;
+                tx.commit_and(|| turn.end()).await.map_err(|e| Together::CommitFailed(e.into()))?;
                 Ok(written)
             }
             Err(e) => {

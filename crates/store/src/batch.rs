@@ -17,7 +17,7 @@
 use std::future::Future;
 use std::sync::{Arc, Mutex as StdMutex};
 
-use tokio::sync::{Mutex, oneshot};
+use tokio::sync::{Mutex, OwnedMutexGuard, oneshot};
 
 use crate::StoreError;
 
@@ -57,12 +57,28 @@ pub(crate) fn commit_failed(e: &StoreError) -> StoreError {
 
 type Waiting<T, R> = (T, oneshot::Sender<R>);
 
+/// A running batch's turn: the next batch of its kind starts once this is
+/// gone. A batch ends its turn as soon as its statements have run and it
+/// only waits for them to be durable (SQLite's group commit), so the next
+/// batch can run meanwhile and join the same commit; otherwise the turn
+/// ends with the batch.
+pub(crate) struct Turn {
+    _running: OwnedMutexGuard<()>,
+}
+
+impl Turn {
+    /// Lets the next batch start.
+    pub(crate) fn end(self) {}
+}
+
 pub(crate) struct Batcher<T, R> {
     queue: StdMutex<Vec<Waiting<T, R>>>,
     /// Held by the task running the current batch.
     running: Arc<Mutex<()>>,
     /// Most requests in one batch; the rest wait for the next.
     size_max: usize,
+    /// Whether batches run on the write thread rather than the runtime.
+    on_write_thread: bool,
 }
 
 impl<T, R> std::fmt::Debug for Batcher<T, R> {
@@ -72,15 +88,26 @@ impl<T, R> std::fmt::Debug for Batcher<T, R> {
 }
 
 impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
+    /// Batches of at most `size_max` requests, run on the async runtime.
     pub(crate) fn new(size_max: usize) -> Self {
-        Self { queue: StdMutex::new(Vec::new()), running: Arc::new(Mutex::new(())), size_max: size_max.max(1) }
+        Self {
+            queue: StdMutex::new(Vec::new()),
+            running: Arc::new(Mutex::new(())),
+            size_max: size_max.max(1),
+            on_write_thread: false,
+        }
+    }
+
+    /// Batches run on the write thread (see `write_thread`).
+    pub(crate) fn on_write_thread(size_max: usize) -> Self {
+        Self { on_write_thread: true, ..Self::new(size_max) }
     }
 
     /// Queues `item` and waits for its result. `run` is given a batch (in
     /// arrival order) and must return one result per item, in that order.
     pub(crate) async fn submit<F, Fut>(&self, item: T, run: F) -> Result<R, BatchLost>
     where
-        F: Fn(Vec<T>) -> Fut,
+        F: Fn(Vec<T>, Turn) -> Fut,
         Fut: Future<Output = Vec<R>> + Send + 'static,
     {
         let (tx, mut rx) = oneshot::channel();
@@ -102,15 +129,19 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
                         continue;
                     }
                     let (items, answers): (Vec<T>, Vec<oneshot::Sender<R>>) = batch.into_iter().unzip();
-                    let work = run(items);
-                    tokio::spawn(async move {
+                    let work = run(items, Turn { _running: guard });
+                    let task = async move {
                         let results = work.await;
                         debug_assert_eq!(results.len(), answers.len(), "one result per request");
                         for (answer, result) in answers.into_iter().zip(results) {
                             let _ = answer.send(result);
                         }
-                        drop(guard);
-                    });
+                    };
+                    if self.on_write_thread {
+                        crate::write_thread::spawn(task);
+                    } else {
+                        tokio::spawn(task);
+                    }
                 }
             }
         }
@@ -248,7 +279,7 @@ mod tests {
             let (batcher, batches) = (batcher.clone(), batches.clone());
             tasks.push(tokio::spawn(async move {
                 batcher
-                    .submit(i, move |items: Vec<u32>| {
+                    .submit(i, move |items: Vec<u32>, _turn| {
                         let batches = batches.clone();
                         async move {
                             assert!(items.len() <= 16, "a batch of {} is over the limit", items.len());
@@ -272,7 +303,7 @@ mod tests {
     async fn a_batch_that_panics_is_reported_lost_not_hung() {
         let batcher = Batcher::<u32, u32>::new(4);
         let lost = batcher
-            .submit(1, |_items: Vec<u32>| async move {
+            .submit(1, |_items: Vec<u32>, _turn| async move {
                 panic!("the batch failed");
                 #[allow(unreachable_code)]
                 Vec::new()
@@ -280,7 +311,48 @@ mod tests {
             .await;
         assert!(lost.is_err());
         // The batcher still works afterwards.
-        let fine = batcher.submit(2, |items: Vec<u32>| async move { items }).await;
+        let fine = batcher.submit(2, |items: Vec<u32>, _turn| async move { items }).await;
         assert_eq!(fine.unwrap(), 2);
+    }
+
+    #[tokio::test]
+    async fn the_next_batch_starts_when_the_running_one_ends_its_turn() {
+        use std::time::Duration;
+        use tokio::sync::Notify;
+        let batcher = Arc::new(Batcher::<u32, u32>::new(4));
+        let (end_turn, finish) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+        // Whichever request runs a batch runs it with its own `run`, so
+        // every request gets the same one: batch [1] holds its turn until
+        // told, then runs on (as a batch waits for its commit to be
+        // durable) until told again.
+        let run = {
+            let (end_turn, finish) = (end_turn.clone(), finish.clone());
+            move |items: Vec<u32>, turn: Turn| {
+                let (end_turn, finish) = (end_turn.clone(), finish.clone());
+                async move {
+                    if items == [1] {
+                        end_turn.notified().await;
+                        turn.end();
+                        finish.notified().await;
+                    }
+                    items
+                }
+            }
+        };
+        let submit = |item: u32| {
+            let (batcher, run) = (batcher.clone(), run.clone());
+            tokio::spawn(async move { batcher.submit(item, run).await })
+        };
+        let first = submit(1);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let second = submit(2);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!second.is_finished(), "the second batch ran during the first one's turn");
+        end_turn.notify_one();
+        let second = tokio::time::timeout(Duration::from_secs(5), second).await.expect("it runs once the turn ends");
+        assert_eq!(second.unwrap().unwrap(), 2);
+        assert!(!first.is_finished());
+        finish.notify_one();
+        assert_eq!(first.await.unwrap().unwrap(), 1);
     }
 }

@@ -78,7 +78,7 @@ impl GroupCommit {
             failed: StdMutex::new(BTreeSet::new()),
         });
         let (weak, wake) = (Arc::downgrade(&this), this.wake.clone());
-        tokio::spawn(async move {
+        crate::write_thread::spawn(async move {
             loop {
                 // No strong reference while idle: a dropped store wakes
                 // the task one last time and it ends.
@@ -211,8 +211,21 @@ impl Drop for SqliteWrite {
 
 impl WriteTx {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.commit_and(|| ()).await
+    }
+
+    /// Commits, calling `settled` once the transaction holds the write
+    /// connection no longer: on SQLite when its savepoint is released into
+    /// the group, which then still has to be made durable; on PostgreSQL
+    /// after the commit. Returns, as [`commit`](Self::commit) does, once
+    /// durable.
+    pub(crate) async fn commit_and(self, settled: impl FnOnce()) -> Result<(), sqlx::Error> {
         match self {
-            WriteTx::Postgres(tx) => tx.commit().await,
+            WriteTx::Postgres(tx) => {
+                let committed = tx.commit().await;
+                settled();
+                committed
+            }
             WriteTx::Sqlite(mut w) => {
                 let mut g = w.guard.take().expect("an open transaction");
                 let conn = g.conn.as_mut().expect("the group is open");
@@ -225,6 +238,7 @@ impl WriteTx {
                 let epoch = g.epoch;
                 drop(g);
                 w.commit.wake.notify_one();
+                settled();
                 w.commit.durable(epoch).await
             }
         }

@@ -20,7 +20,7 @@ use domain::ids::{EventId, HoldId, SeatId, UserId};
 use domain::money::Money;
 
 use crate::batch::{
-    ROWS_PER_INSERT_MAX, Together, batch_query, batch_query_as, commit_failed, insert_rows, placeholders,
+    ROWS_PER_INSERT_MAX, Together, Turn, batch_query, batch_query_as, commit_failed, insert_rows, placeholders,
 };
 use crate::{HoldConflict, NewHold, PlaceHoldError, Store, StoreError, ms};
 
@@ -85,9 +85,9 @@ enum Decided {
 
 impl Store {
     /// Places `holds`, one result each, in order.
-    pub(crate) async fn place_holds(&self, holds: Vec<HoldToPlace>) -> Vec<Result<(), PlaceHoldError>> {
+    pub(crate) async fn place_holds(&self, holds: Vec<HoldToPlace>, turn: Turn) -> Vec<Result<(), PlaceHoldError>> {
         if holds.len() > 1 {
-            match self.place_holds_together(&holds).await {
+            match self.place_holds_together(&holds, turn).await {
                 Ok(decided) => {
                     let mut results = Vec::with_capacity(holds.len());
                     for (h, d) in holds.iter().zip(decided) {
@@ -130,11 +130,11 @@ impl Store {
         self.place_hold_alone(&new).await
     }
 
-    async fn place_holds_together(&self, holds: &[HoldToPlace]) -> Result<Vec<Decided>, Together> {
+    async fn place_holds_together(&self, holds: &[HoldToPlace], turn: Turn) -> Result<Vec<Decided>, Together> {
         let mut tx = self.write().await.map_err(Together::Failed)?;
         match claim_seats(&mut tx, holds).await {
             Ok(decided) => {
-                tx.commit().await.map_err(|e| Together::CommitFailed(e.into()))?;
+                tx.commit_and(|| turn.end()).await.map_err(|e| Together::CommitFailed(e.into()))?;
                 Ok(decided)
             }
             Err(e) => {

@@ -13,6 +13,7 @@ use domain::hold::{HoldLine, PricedHold};
 use domain::ids::{EventId, GaAreaId, HoldId, QueueEntryId, SeatId, TicketTypeId, UserId, VenueId};
 use domain::money::Money;
 
+use crate::direct_reads::{Columns, Param};
 use crate::{AdmissionSpend, Result, Store, StoreError, id, money, ms, opt_id, ts};
 
 /// A claim that can never expire, for sold seats.
@@ -80,7 +81,6 @@ pub struct SeatCheck {
 
 /// A hold with one of its lines; the line's columns are NULL when the hold
 /// has none.
-#[derive(sqlx::FromRow)]
 struct HoldLineRow {
     id: String,
     event_id: String,
@@ -101,6 +101,27 @@ struct HoldLineRow {
 }
 
 impl HoldLineRow {
+    fn decode(r: &dyn Columns) -> Result<Self> {
+        Ok(Self {
+            id: r.text(0)?,
+            event_id: r.text(1)?,
+            user_id: r.text(2)?,
+            status: r.text(3)?,
+            total_amount: r.int(4)?,
+            currency: r.text(5)?,
+            created_at: r.int(6)?,
+            expires_at: r.int(7)?,
+            fee_amount: r.int(8)?,
+            seat_id: r.opt_text(9)?,
+            ga_area_id: r.opt_text(10)?,
+            quantity: r.opt_int(11)?,
+            ticket_type_id: r.opt_text(12)?,
+            unit_price: r.opt_int(13)?,
+            listing_id: r.opt_text(14)?,
+            replaces_ticket_id: r.opt_text(15)?,
+        })
+    }
+
     /// The line, or `None` for the row of a hold without lines.
     fn line(&self) -> Result<Option<HoldLine>> {
         let (Some(tt), Some(price)) = (&self.ticket_type_id, self.unit_price) else {
@@ -279,9 +300,9 @@ impl Store {
             return self.place_hold_alone(new).await;
         };
         let store = self.clone();
-        let run = move |holds| {
+        let run = move |holds, turn| {
             let store = store.clone();
-            async move { store.place_holds(holds).await }
+            async move { store.place_holds(holds, turn).await }
         };
         self.hold_batches.submit(hold, run).await.unwrap_or_else(|lost| Err(StoreError::from(lost).into()))
     }
@@ -410,15 +431,16 @@ impl Store {
         // One statement for the hold and its lines (a row per line; one row
         // of NULL line columns for a hold without lines): every checkout
         // reads its hold, and each statement is a hop to a connection.
-        let rows: Vec<HoldLineRow> = sqlx::query_as(
-            "SELECT h.id, h.event_id, h.user_id, h.status, h.total_amount, h.currency, h.created_at, h.expires_at, \
-             h.fee_amount, l.seat_id, l.ga_area_id, l.quantity, l.ticket_type_id, l.unit_price, l.listing_id, \
-             l.replaces_ticket_id \
-             FROM holds h LEFT JOIN hold_lines l ON l.hold_id = h.id WHERE h.id = $1 ORDER BY l.line_no",
-        )
-        .bind(hold.to_string())
-        .fetch_all(&mut *self.read().await?)
-        .await?;
+        let rows = self
+            .hot_rows(
+                "SELECT h.id, h.event_id, h.user_id, h.status, h.total_amount, h.currency, h.created_at, h.expires_at, \
+                 h.fee_amount, l.seat_id, l.ga_area_id, l.quantity, l.ticket_type_id, l.unit_price, l.listing_id, \
+                 l.replaces_ticket_id \
+                 FROM holds h LEFT JOIN hold_lines l ON l.hold_id = h.id WHERE h.id = $1 ORDER BY l.line_no",
+                &[hold.to_string().into()],
+                HoldLineRow::decode,
+            )
+            .await?;
         let Some(first) = rows.first() else {
             return Ok(None);
         };
@@ -514,6 +536,11 @@ impl Store {
         areas: &[GaAreaId],
         now: Timestamp,
     ) -> Result<Vec<(GaAreaId, u32)>> {
+        // Every seat sold is published with its areas' counts: a seats-only
+        // change, the common case, must not cost a read transaction.
+        if areas.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut conn = self.snapshot().await?;
         let event_s = event.to_string();
         let mut out = Vec::with_capacity(areas.len());
@@ -550,14 +577,10 @@ impl Store {
                    AND (c.state = 'sold' OR (c.state = 'held' AND c.expires_at > $2)) \
                  WHERE s.venue_id = $3 AND s.id IN ({marks})"
             );
-            let mut q = sqlx::query_as::<_, (String, String, Option<String>)>(sqlx::AssertSqlSafe(sql))
-                .bind(event.to_string())
-                .bind(ms(now))
-                .bind(venue.to_string());
-            for seat in chunk {
-                q = q.bind(seat.to_string());
-            }
-            for (seat, zone, claimed) in q.fetch_all(&mut *self.read().await?).await? {
+            let mut params: Vec<Param> = vec![event.to_string().into(), ms(now).into(), venue.to_string().into()];
+            params.extend(chunk.iter().map(|seat| seat.to_string().into()));
+            let rows = self.hot_rows(&sql, &params, |r| Ok((r.text(0)?, r.text(1)?, r.opt_text(2)?))).await?;
+            for (seat, zone, claimed) in rows {
                 let seat: SeatId = id(&seat)?;
                 if claimed.is_some() {
                     check.taken.push(seat);

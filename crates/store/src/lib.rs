@@ -22,6 +22,7 @@ mod attempt_batch;
 mod batch;
 mod cache;
 mod checkins;
+mod direct_reads;
 mod events;
 mod fees;
 mod group_commit;
@@ -41,6 +42,7 @@ mod sale_controls;
 mod stats;
 mod transfers;
 mod venues;
+mod write_thread;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -90,6 +92,8 @@ const ACQUIRE_TIMEOUT_SECS: u64 = 30;
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is inconsistent: {0}")]
@@ -101,7 +105,11 @@ pub enum StoreError {
 impl StoreError {
     /// The pool is exhausted or the database is locked: worth a 503, not a bug.
     pub fn is_overloaded(&self) -> bool {
-        matches!(self, StoreError::Database(sqlx::Error::PoolTimedOut))
+        match self {
+            StoreError::Database(e) => matches!(e, sqlx::Error::PoolTimedOut),
+            StoreError::Sqlite(e) => e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy),
+            _ => false,
+        }
     }
 }
 
@@ -141,6 +149,8 @@ pub struct Store {
     writer: AnyPool,
     /// Plain reads (see `read_pool`); read transactions use its sqlx pool.
     reader: std::sync::Arc<read_pool::ReadPool>,
+    /// SQLite only: the hot reads, on the calling thread (see `direct_reads`).
+    direct: Option<std::sync::Arc<direct_reads::DirectReads>>,
     /// SQLite only: write transactions share commits (see `group_commit`).
     group: Option<std::sync::Arc<group_commit::GroupCommit>>,
     /// Hot, rarely changed rows (see `cache`).
@@ -161,16 +171,17 @@ type HoldBatcher = batch::Batcher<hold_batch::HoldToPlace, Result<(), PlaceHoldE
 
 type OrderBatcher = batch::Batcher<order_batch::OrderToComplete, Result<(), CompleteOrderError>>;
 
-fn order_batcher() -> std::sync::Arc<OrderBatcher> {
-    std::sync::Arc::new(batch::Batcher::new(order_batch::ORDER_BATCH_MAX))
-}
-
-fn hold_batcher() -> std::sync::Arc<HoldBatcher> {
-    std::sync::Arc::new(batch::Batcher::new(hold_batch::HOLD_BATCH_MAX))
-}
-
-fn attempt_batcher() -> std::sync::Arc<AttemptBatcher> {
-    std::sync::Arc::new(batch::Batcher::new(attempt_batch::ATTEMPT_BATCH_MAX))
+/// SQLite's batches hold the one write connection, so they run on the
+/// write thread (see `write_thread`); PostgreSQL's run on the runtime, each
+/// on a connection of its own.
+fn batcher<T: Send + 'static, R: Send + 'static>(
+    backend: Backend,
+    size_max: usize,
+) -> std::sync::Arc<batch::Batcher<T, R>> {
+    std::sync::Arc::new(match backend {
+        Backend::Sqlite => batch::Batcher::on_write_thread(size_max),
+        Backend::Postgres => batch::Batcher::new(size_max),
+    })
 }
 
 /// Options for [`Store::connect_with`].
@@ -184,6 +195,12 @@ impl Default for ConnectOptions {
     fn default() -> Self {
         Self { postgres_connections_max: POSTGRES_CONNECTIONS_MAX_DEFAULT }
     }
+}
+
+/// The file a `sqlite:` URL names, as sqlx reads it.
+fn sqlite_path(url: &str) -> String {
+    let base = url.split('?').next().unwrap_or(url);
+    base.strip_prefix("sqlite://").or_else(|| base.strip_prefix("sqlite:")).unwrap_or(base).to_owned()
 }
 
 /// The SQLite URL with the given open mode, whatever query the user gave.
@@ -252,17 +269,20 @@ impl Store {
                 )
                 .await?;
                 let reader = read_pool::ReadPool::new(reader, SQLITE_READ_CONNECTIONS_MAX as usize, acquire_timeout());
+                let direct =
+                    direct_reads::DirectReads::new(&sqlite_path(url), Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS))?;
                 let group = Some(group_commit::GroupCommit::start(writer.clone()));
                 Self {
                     backend,
                     url: url.to_owned(),
                     writer,
                     reader: std::sync::Arc::new(reader),
+                    direct: Some(std::sync::Arc::new(direct)),
                     group,
                     cache: Default::default(),
-                    order_batches: order_batcher(),
-                    hold_batches: hold_batcher(),
-                    attempt_batches: attempt_batcher(),
+                    order_batches: batcher(backend, order_batch::ORDER_BATCH_MAX),
+                    hold_batches: batcher(backend, hold_batch::HOLD_BATCH_MAX),
+                    attempt_batches: batcher(backend, attempt_batch::ATTEMPT_BATCH_MAX),
                     notify_batches: live::notify_batcher(),
                 }
             }
@@ -291,11 +311,12 @@ impl Store {
                     url: url.to_owned(),
                     writer: pool.clone(),
                     reader: std::sync::Arc::new(read_pool::ReadPool::pass_through(pool, acquire_timeout())),
+                    direct: None,
                     group: None,
                     cache: Default::default(),
-                    order_batches: order_batcher(),
-                    hold_batches: hold_batcher(),
-                    attempt_batches: attempt_batcher(),
+                    order_batches: batcher(backend, order_batch::ORDER_BATCH_MAX),
+                    hold_batches: batcher(backend, hold_batch::HOLD_BATCH_MAX),
+                    attempt_batches: batcher(backend, attempt_batch::ATTEMPT_BATCH_MAX),
                     notify_batches: live::notify_batcher(),
                 }
             }
@@ -348,6 +369,30 @@ impl Store {
         Ok(self.reader.get().await?)
     }
 
+    /// Every row of a read that every on-sale request makes, decoded: on
+    /// SQLite on the calling thread (see `direct_reads`), on PostgreSQL
+    /// through a pooled connection. Only for short point reads.
+    async fn hot_rows<T>(
+        &self,
+        sql: &str,
+        params: &[direct_reads::Param],
+        decode: impl Fn(&dyn direct_reads::Columns) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        if let Some(direct) = &self.direct {
+            return direct.rows(sql, params, decode);
+        }
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for p in params {
+            query = match p {
+                direct_reads::Param::Text(s) => query.bind(s.as_str()),
+                direct_reads::Param::Int(n) => query.bind(*n),
+                direct_reads::Param::Blob(b) => query.bind(b.as_slice()),
+            };
+        }
+        let rows = query.fetch_all(&mut *self.read().await?).await?;
+        rows.iter().map(|r| decode(r)).collect()
+    }
+
     /// Starts a read transaction whose statements all see one snapshot.
     async fn snapshot(&self) -> Result<sqlx::Transaction<'static, Any>> {
         Ok(match self.backend {
@@ -364,6 +409,9 @@ impl Store {
         }
         self.writer.close().await;
         self.reader.close().await;
+        if let Some(direct) = &self.direct {
+            direct.close();
+        }
     }
 }
 
@@ -402,5 +450,15 @@ impl Store {
             .execute(&mut *self.read().await?)
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_sqlite_url_names_its_file_as_sqlx_reads_it() {
+        assert_eq!(super::sqlite_path("sqlite://data/rt.db?mode=rwc"), "data/rt.db");
+        assert_eq!(super::sqlite_path("sqlite:///var/lib/rt.db"), "/var/lib/rt.db");
+        assert_eq!(super::sqlite_path("sqlite:rt.db"), "rt.db");
     }
 }

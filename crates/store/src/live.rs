@@ -50,7 +50,7 @@ impl Store {
         debug_assert!(self.is_shared());
         let store = self.clone();
         self.notify_batches
-            .submit(payload.to_owned(), move |payloads| {
+            .submit(payload.to_owned(), move |payloads, _turn| {
                 let store = store.clone();
                 async move {
                     let sent = store.notify_all(&payloads).await;

@@ -15,7 +15,7 @@ use domain::Timestamp;
 use domain::ids::{EventId, HoldId, OrderId, PaymentAttemptId, UserId};
 use domain::money::Money;
 
-use crate::batch::{ROWS_PER_INSERT_MAX, batch_query, batch_query_as, commit_failed, insert_rows, placeholders};
+use crate::batch::{ROWS_PER_INSERT_MAX, Turn, batch_query, batch_query_as, commit_failed, insert_rows, placeholders};
 use crate::holds::SOLD_EXPIRES_AT;
 use crate::{CompleteOrder, CompleteOrderError, NewJob, NewLedgerEntry, NewNotice, NewTicket, Store, StoreError, ms};
 
@@ -115,9 +115,13 @@ impl From<StoreError> for Abandon {
 
 impl Store {
     /// Completes `orders`, one result each, in order.
-    pub(crate) async fn complete_orders(&self, orders: Vec<OrderToComplete>) -> Vec<Result<(), CompleteOrderError>> {
+    pub(crate) async fn complete_orders(
+        &self,
+        orders: Vec<OrderToComplete>,
+        turn: Turn,
+    ) -> Vec<Result<(), CompleteOrderError>> {
         if orders.len() > 1 {
-            match self.complete_orders_together(&orders).await {
+            match self.complete_orders_together(&orders, turn).await {
                 Ok(Ok(())) => return orders.iter().map(|_| Ok(())).collect(),
                 // The outcome is unknown: each caller treats it as a commit
                 // that failed without an answer (the reconciler settles it).
@@ -137,14 +141,18 @@ impl Store {
 
     /// All of `orders` in one transaction, or none of them. The outer error
     /// is a failed commit, the inner one a batch given up before it.
-    async fn complete_orders_together(&self, orders: &[OrderToComplete]) -> Result<Result<(), Abandon>, StoreError> {
+    async fn complete_orders_together(
+        &self,
+        orders: &[OrderToComplete],
+        turn: Turn,
+    ) -> Result<Result<(), Abandon>, StoreError> {
         let mut tx = match self.write().await {
             Ok(tx) => tx,
             Err(e) => return Ok(Err(Abandon::Store(e))),
         };
         match write_orders(&mut tx, orders, self.backend).await {
             Ok(()) => {
-                tx.commit().await?;
+                tx.commit_and(|| turn.end()).await?;
                 Ok(Ok(()))
             }
             Err(e) => Ok(match tx.rollback().await {

@@ -5,6 +5,7 @@ use domain::checkin::TicketStatus;
 use domain::ids::{EventId, GaAreaId, HoldId, OrderId, SeatId, TicketId, TicketTypeId, UserId};
 use domain::money::Money;
 
+use crate::direct_reads::Columns;
 use crate::holds::SOLD_EXPIRES_AT;
 use crate::{Result, Store, StoreError, id, money, ms, opt_id, ts};
 
@@ -148,7 +149,7 @@ const TICKET_SELECT: &str = "SELECT t.id, t.order_id, t.event_id, e.title AS eve
      LEFT JOIN sections sec ON sec.id = s.section_id \
      LEFT JOIN ga_areas ga ON ga.id = t.ga_area_id";
 
-#[derive(sqlx::FromRow)]
+/// A row of [`TICKET_SELECT`], column for column.
 struct TicketRow {
     id: String,
     order_id: String,
@@ -172,6 +173,35 @@ struct TicketRow {
     currency: String,
     checked_in_at: Option<i64>,
     created_at: i64,
+}
+
+impl TicketRow {
+    fn decode(r: &dyn Columns) -> Result<Self> {
+        Ok(Self {
+            id: r.text(0)?,
+            order_id: r.text(1)?,
+            event_id: r.text(2)?,
+            event_title: r.text(3)?,
+            event_starts_at: r.int(4)?,
+            venue_name: r.text(5)?,
+            ticket_type_id: r.text(6)?,
+            ticket_type_name: r.text(7)?,
+            seat_id: r.opt_text(8)?,
+            section_name: r.opt_text(9)?,
+            row_label: r.opt_text(10)?,
+            seat_label: r.opt_text(11)?,
+            ga_area_id: r.opt_text(12)?,
+            ga_area_name: r.opt_text(13)?,
+            holder_id: r.text(14)?,
+            status: r.text(15)?,
+            serial: r.int(16)?,
+            barcode: r.text(17)?,
+            price_amount: r.int(18)?,
+            currency: r.text(19)?,
+            checked_in_at: r.opt_int(20)?,
+            created_at: r.int(21)?,
+        })
+    }
 }
 
 fn ticket(r: TicketRow) -> Result<TicketRecord> {
@@ -283,12 +313,14 @@ impl Store {
     /// The common case, a fresh key, is then claimed together with the
     /// checkout's first payment attempt (one write instead of two).
     pub async fn idempotency_key_exists(&self, user: UserId, key: &str) -> Result<bool> {
-        let row: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM idempotency_keys WHERE user_id = $1 AND key = $2")
-            .bind(user.to_string())
-            .bind(key)
-            .fetch_optional(&mut *self.read().await?)
+        let rows = self
+            .hot_rows(
+                "SELECT 1 FROM idempotency_keys WHERE user_id = $1 AND key = $2",
+                &[user.to_string().into(), key.into()],
+                |r| r.int(0),
+            )
             .await?;
-        Ok(row.is_some())
+        Ok(!rows.is_empty())
     }
 
     /// Records a final failure under a key this request never claimed (it
@@ -387,9 +419,9 @@ impl Store {
             return self.complete_order_alone(c, now).await;
         };
         let store = self.clone();
-        let run = move |orders| {
+        let run = move |orders, turn| {
             let store = store.clone();
-            async move { store.complete_orders(orders).await }
+            async move { store.complete_orders(orders, turn).await }
         };
         self.order_batches.submit(order, run).await.unwrap_or_else(|lost| Err(StoreError::from(lost).into()))
     }
@@ -588,10 +620,7 @@ impl Store {
     /// two more statements per checkout for nothing.
     pub async fn placed_order(&self, c: &CompleteOrder<'_>, now: Timestamp) -> Result<OrderRecord> {
         let sql = format!("{TICKET_SELECT} WHERE t.order_id = $1 ORDER BY t.id");
-        let tickets: Vec<TicketRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(c.order.to_string())
-            .fetch_all(&mut *self.read().await?)
-            .await?;
+        let tickets = self.hot_rows(&sql, &[c.order.to_string().into()], TicketRow::decode).await?;
         Ok(OrderRecord {
             id: c.order,
             event: c.event,
@@ -626,8 +655,7 @@ impl Store {
 
     async fn order_with_tickets(&self, r: OrderRow) -> Result<OrderRecord> {
         let sql = format!("{TICKET_SELECT} WHERE t.order_id = $1 ORDER BY t.id");
-        let tickets: Vec<TicketRow> =
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&r.0).fetch_all(&mut *self.read().await?).await?;
+        let tickets = self.hot_rows(&sql, &[r.0.as_str().into()], TicketRow::decode).await?;
         Ok(OrderRecord {
             id: id(&r.0)?,
             event: id(&r.1)?,
@@ -647,18 +675,14 @@ impl Store {
     /// The user's tickets, soonest event first.
     pub async fn tickets_of(&self, user: UserId) -> Result<Vec<TicketRecord>> {
         let sql = format!("{TICKET_SELECT} WHERE t.holder_id = $1 ORDER BY e.starts_at, t.id");
-        let rows: Vec<TicketRow> =
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(user.to_string()).fetch_all(&mut *self.read().await?).await?;
+        let rows = self.hot_rows(&sql, &[user.to_string().into()], TicketRow::decode).await?;
         rows.into_iter().map(ticket).collect()
     }
 
     pub async fn ticket(&self, ticket_id: TicketId) -> Result<Option<TicketRecord>> {
         let sql = format!("{TICKET_SELECT} WHERE t.id = $1");
-        let row: Option<TicketRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(ticket_id.to_string())
-            .fetch_optional(&mut *self.read().await?)
-            .await?;
-        row.map(ticket).transpose()
+        let rows = self.hot_rows(&sql, &[ticket_id.to_string().into()], TicketRow::decode).await?;
+        rows.into_iter().next().map(ticket).transpose()
     }
 }
 

@@ -189,9 +189,9 @@ impl Store {
     pub async fn begin_payment_attempt(&self, a: &NewPaymentAttempt<'_>, now: Timestamp) -> Result<AttemptBegin> {
         let attempt = crate::attempt_batch::AttemptToBegin::of(a, now);
         let store = self.clone();
-        let run = move |attempts| {
+        let run = move |attempts, turn| {
             let store = store.clone();
-            async move { store.begin_payment_attempts(attempts).await }
+            async move { store.begin_payment_attempts(attempts, turn).await }
         };
         self.attempt_batches.submit(attempt, run).await.unwrap_or_else(|lost| Err(lost.into()))
     }
