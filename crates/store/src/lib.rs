@@ -82,6 +82,11 @@ const SQLITE_READ_TRANSACTIONS_MAX: u32 = 2;
 /// PostgreSQL connections per process. Several processes share one server,
 /// whose default limit is 100: ten nodes at 10 each still fit.
 pub const POSTGRES_CONNECTIONS_MAX_DEFAULT: u32 = 10;
+/// The fewest PostgreSQL connections a process opens: one for plain reads,
+/// one for read transactions, one for writes.
+const POSTGRES_CONNECTIONS_MIN: u32 = 3;
+/// PostgreSQL read transactions (snapshots) at once, beside the plain reads.
+const POSTGRES_READ_TRANSACTIONS_MAX: u32 = 1;
 /// A PostgreSQL connection idle this long is tested before it is used.
 const POSTGRES_IDLE_TEST_AFTER: Duration = Duration::from_secs(5);
 /// How long a request waits for a pooled connection before failing (503)
@@ -187,7 +192,8 @@ fn batcher<T: Send + 'static, R: Send + 'static>(
 /// Options for [`Store::connect_with`].
 #[derive(Clone, Debug)]
 pub struct ConnectOptions {
-    /// PostgreSQL pool size (SQLite always writes through one connection).
+    /// PostgreSQL connections this process opens, reads and writes together
+    /// (SQLite always writes through one connection).
     pub postgres_connections_max: u32,
 }
 
@@ -195,6 +201,40 @@ impl Default for ConnectOptions {
     fn default() -> Self {
         Self { postgres_connections_max: POSTGRES_CONNECTIONS_MAX_DEFAULT }
     }
+}
+
+/// How a process's `total` PostgreSQL connections are shared out: plain
+/// reads get about a third, read transactions [`POSTGRES_READ_TRANSACTIONS_MAX`],
+/// writes the rest. Reads have a pool of their own so that they can keep
+/// their connections between statements (see `read_pool`): sqlx tests a
+/// connection with a round trip each time it comes back, which doubled
+/// what every read cost. Kept in a pool that writes share, they would be
+/// connections a write waits for while it holds another.
+fn postgres_connections(total: u32) -> (u32, u32) {
+    let total = total.max(POSTGRES_CONNECTIONS_MIN);
+    let reads = (total / 3).max(1);
+    (reads, total - reads - POSTGRES_READ_TRANSACTIONS_MAX)
+}
+
+async fn postgres_pool(url: &str, connections: u32) -> Result<AnyPool> {
+    Ok(AnyPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(acquire_timeout())
+        // The pool already tests each connection as it comes back;
+        // testing it again as it goes out would add a round trip
+        // to every statement. Only one that sat idle for a while
+        // (and may have been dropped by the server meanwhile) is.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= POSTGRES_IDLE_TEST_AFTER {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
+        .connect(url)
+        .await?)
 }
 
 /// The file a `sqlite:` URL names, as sqlx reads it.
@@ -287,30 +327,16 @@ impl Store {
                 }
             }
             Backend::Postgres => {
-                let pool = AnyPoolOptions::new()
-                    .max_connections(options.postgres_connections_max)
-                    .acquire_timeout(acquire_timeout())
-                    // The pool already tests each connection as it comes back;
-                    // testing it again as it goes out would add a round trip
-                    // to every statement. Only one that sat idle for a while
-                    // (and may have been dropped by the server meanwhile) is.
-                    .test_before_acquire(false)
-                    .before_acquire(|conn, meta| {
-                        Box::pin(async move {
-                            if meta.idle_for >= POSTGRES_IDLE_TEST_AFTER {
-                                sqlx::Connection::ping(conn).await?;
-                            }
-                            Ok(true)
-                        })
-                    })
-                    .connect(url)
-                    .await?;
-                sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+                let (reads, writes) = postgres_connections(options.postgres_connections_max);
+                let writer = postgres_pool(url, writes).await?;
+                sqlx::migrate!("./migrations/postgres").run(&writer).await?;
+                let reader = postgres_pool(url, reads + POSTGRES_READ_TRANSACTIONS_MAX).await?;
+                let reader = read_pool::ReadPool::new(reader, reads as usize, acquire_timeout());
                 Self {
                     backend,
                     url: url.to_owned(),
-                    writer: pool.clone(),
-                    reader: std::sync::Arc::new(read_pool::ReadPool::pass_through(pool, acquire_timeout())),
+                    writer,
+                    reader: std::sync::Arc::new(reader),
                     direct: None,
                     group: None,
                     cache: Default::default(),
@@ -460,5 +486,16 @@ mod tests {
         assert_eq!(super::sqlite_path("sqlite://data/rt.db?mode=rwc"), "data/rt.db");
         assert_eq!(super::sqlite_path("sqlite:///var/lib/rt.db"), "/var/lib/rt.db");
         assert_eq!(super::sqlite_path("sqlite:rt.db"), "rt.db");
+    }
+
+    #[test]
+    fn postgres_connections_are_shared_out_within_the_budget() {
+        for total in [super::POSTGRES_CONNECTIONS_MIN, 4, super::POSTGRES_CONNECTIONS_MAX_DEFAULT, 100] {
+            let (reads, writes) = super::postgres_connections(total);
+            assert_eq!(reads + super::POSTGRES_READ_TRANSACTIONS_MAX + writes, total);
+            assert!(reads >= 1 && writes >= reads, "{total}: {reads} reads, {writes} writes");
+        }
+        assert_eq!(super::postgres_connections(super::POSTGRES_CONNECTIONS_MAX_DEFAULT), (3, 6));
+        assert_eq!(super::postgres_connections(1), super::postgres_connections(super::POSTGRES_CONNECTIONS_MIN));
     }
 }

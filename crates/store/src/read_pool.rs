@@ -11,10 +11,9 @@
 //! last test: then one goes back to sqlx's pool, which tests it, so a
 //! connection that broke (a server restart) is found within that time.
 //!
-//! This is for SQLite, whose reads have a pool of their own. On PostgreSQL
-//! reads share the pool with writes, and a connection kept here would be one
-//! a write could be waiting for (while holding another): there reads give
-//! their connections straight back ([`ReadPool::pass_through`]).
+//! Reads have a pool of their own on both engines: kept in a pool that
+//! writes share, a connection would be one a write could be waiting for
+//! (while holding another).
 //!
 //! Read transactions take their connections straight from sqlx's pool, as
 //! writes do: a transaction cut short must be rolled back before its
@@ -67,13 +66,6 @@ impl ReadPool {
     /// can count on.
     pub(crate) fn new(pool: AnyPool, permits: usize, acquire_timeout: Duration) -> Self {
         Self { pool, kept: Mutex::new(Some(Vec::new())), permits: Semaphore::new(permits), acquire_timeout }
-    }
-
-    /// Reads through `pool` that give their connections straight back to
-    /// it, tested: for a pool that writes share (PostgreSQL), where a
-    /// connection kept for reads would be one writes could be waiting for.
-    pub(crate) fn pass_through(pool: AnyPool, acquire_timeout: Duration) -> Self {
-        Self { pool, kept: Mutex::new(None), permits: Semaphore::new(Semaphore::MAX_PERMITS), acquire_timeout }
     }
 
     /// sqlx's pool behind: for transactions, and to close.
@@ -170,15 +162,6 @@ mod tests {
         assert!(matches!(short.get().await, Err(sqlx::Error::PoolTimedOut)));
         // sqlx's pool still has room for a transaction.
         short.pool().begin().await.unwrap().rollback().await.unwrap();
-    }
-
-    #[tokio::test]
-    async fn a_pass_through_pool_keeps_nothing() {
-        let reads = ReadPool::pass_through(sqlite_pool(1).await, Duration::from_secs(5));
-        drop(reads.get().await.unwrap());
-        // The only connection is back in sqlx's pool, free for a transaction.
-        reads.pool().begin().await.unwrap().rollback().await.unwrap();
-        assert!(reads.kept.lock().unwrap().is_none());
     }
 
     #[tokio::test]
