@@ -57,18 +57,18 @@ pub(crate) fn commit_failed(e: &StoreError) -> StoreError {
 
 type Waiting<T, R> = (T, oneshot::Sender<R>);
 
-/// A running batch's turn: the next batch of its kind starts once this is
-/// gone. A batch ends its turn as soon as its statements have run and it
-/// only waits for them to be durable (SQLite's group commit), so the next
-/// batch can run meanwhile and join the same commit; otherwise the turn
-/// ends with the batch.
-pub(crate) struct Turn {
-    _running: OwnedMutexGuard<()>,
-}
+/// A running batch's turn: the next batch of its kind starts when it ends.
+/// A batch ends its turn as soon as its statements have run and it only
+/// waits for them to be durable (SQLite's group commit), so the next batch
+/// can run meanwhile and join the same commit. Otherwise, dropped or not,
+/// the turn ends with the batch.
+pub(crate) struct Turn(Arc<StdMutex<Option<OwnedMutexGuard<()>>>>);
 
 impl Turn {
     /// Lets the next batch start.
-    pub(crate) fn end(self) {}
+    pub(crate) fn end(self) {
+        self.0.lock().expect("batch turn lock").take();
+    }
 }
 
 pub(crate) struct Batcher<T, R> {
@@ -129,9 +129,11 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
                         continue;
                     }
                     let (items, answers): (Vec<T>, Vec<oneshot::Sender<R>>) = batch.into_iter().unzip();
-                    let work = run(items, Turn { _running: guard });
+                    let turn = Arc::new(StdMutex::new(Some(guard)));
+                    let work = run(items, Turn(turn.clone()));
                     let task = async move {
                         let results = work.await;
+                        turn.lock().expect("batch turn lock").take();
                         debug_assert_eq!(results.len(), answers.len(), "one result per request");
                         for (answer, result) in answers.into_iter().zip(results) {
                             let _ = answer.send(result);
