@@ -619,8 +619,7 @@ impl Store {
     /// no refunds yet; reading the order row and its refunds again would be
     /// two more statements per checkout for nothing.
     pub async fn placed_order(&self, c: &CompleteOrder<'_>, now: Timestamp) -> Result<OrderRecord> {
-        let sql = format!("{TICKET_SELECT} WHERE t.order_id = $1 ORDER BY t.id");
-        let tickets = self.hot_rows(&sql, &[c.order.to_string().into()], TicketRow::decode).await?;
+        let tickets = self.order_tickets(&c.order.to_string()).await?;
         Ok(OrderRecord {
             id: c.order,
             event: c.event,
@@ -633,7 +632,7 @@ impl Store {
             payment_reference: c.payment_reference.to_owned(),
             // As stored: to the millisecond.
             created_at: ts(ms(now))?,
-            tickets: tickets.into_iter().map(ticket).collect::<Result<_>>()?,
+            tickets,
             refunds: Vec::new(),
         })
     }
@@ -653,9 +652,15 @@ impl Store {
         Ok(out)
     }
 
-    async fn order_with_tickets(&self, r: OrderRow) -> Result<OrderRecord> {
+    /// An order's tickets, by id.
+    async fn order_tickets(&self, order: &str) -> Result<Vec<TicketRecord>> {
         let sql = format!("{TICKET_SELECT} WHERE t.order_id = $1 ORDER BY t.id");
-        let tickets = self.hot_rows(&sql, &[r.0.as_str().into()], TicketRow::decode).await?;
+        let rows = self.hot_rows(&sql, &[order.into()], TicketRow::decode).await?;
+        rows.into_iter().map(ticket).collect()
+    }
+
+    async fn order_with_tickets(&self, r: OrderRow) -> Result<OrderRecord> {
+        let tickets = self.order_tickets(&r.0).await?;
         Ok(OrderRecord {
             id: id(&r.0)?,
             event: id(&r.1)?,
@@ -667,7 +672,7 @@ impl Store {
             gateway: r.7,
             payment_reference: r.8,
             created_at: ts(r.9)?,
-            tickets: tickets.into_iter().map(ticket).collect::<Result<_>>()?,
+            tickets,
             refunds: self.refunds_of(id(&r.0)?).await?,
         })
     }
