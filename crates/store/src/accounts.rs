@@ -240,7 +240,7 @@ impl Store {
         if inserted.rows_affected() == 0 {
             return Err(AddMemberError::AlreadyMember);
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(StoreError::from)?;
         Ok(id(&user)?)
     }
 

@@ -16,8 +16,7 @@ use domain::Timestamp;
 use domain::ids::{HoldId, PaymentAttemptId, UserId};
 use domain::money::Money;
 
-use crate::batch::{Together, Turn, commit_failed, placeholders};
-use crate::direct_reads::Param;
+use crate::batch::{Together, Turn, batch_query_as, commit_failed, placeholders};
 use crate::{AttemptBegin, NewPaymentAttempt, Result, Store, ms};
 
 /// Most attempts recorded in one transaction.
@@ -116,14 +115,14 @@ impl Store {
         attempts: &[AttemptToBegin],
         turn: Turn,
     ) -> std::result::Result<Vec<Written>, Together> {
-        let mut tx = self.write_batch().await.map_err(Together::Failed)?;
+        let mut tx = self.write().await.map_err(Together::Failed)?;
         match write_attempts(&mut tx, attempts).await {
             Ok(written) => {
-                tx.commit_and(|| turn.end()).await.map_err(Together::CommitFailed)?;
+                tx.commit_and(|| turn.end()).await.map_err(|e| Together::CommitFailed(e.into()))?;
                 Ok(written)
             }
             Err(e) => {
-                tx.rollback().await.map_err(Together::Failed)?;
+                tx.rollback().await.map_err(|e| Together::Failed(e.into()))?;
                 Err(Together::Failed(e))
             }
         }
@@ -146,18 +145,17 @@ async fn write_attempts(tx: &mut crate::WriteTx, attempts: &[AttemptToBegin]) ->
              ON CONFLICT (user_id, key) DO NOTHING RETURNING user_id, key",
             placeholders(claims.len(), 6, 1)
         );
-        let mut params: Vec<Param> = Vec::with_capacity(claims.len() * 6);
+        let mut q = batch_query_as::<(String, String)>(tx, sql);
         for a in &claims {
-            params.extend([
-                a.user.to_string().into(),
-                a.order_key.as_str().into(),
-                a.claim_order_key.as_deref().into(),
-                "pending".into(),
-                ms(a.now).into(),
-                ms(a.now).into(),
-            ]);
+            q = q
+                .bind(a.user.to_string())
+                .bind(a.order_key.as_str())
+                .bind(a.claim_order_key.as_deref())
+                .bind("pending")
+                .bind(ms(a.now))
+                .bind(ms(a.now));
         }
-        claimed.extend(tx.rows(&sql, &params, |r| Ok((r.text(0)?, r.text(1)?))).await?);
+        claimed.extend(q.fetch_all(&mut **tx).await?);
     }
     // Each claimed key is claimed by exactly one request: the first asking.
     let mut owner_taken = HashSet::new();
@@ -186,23 +184,22 @@ async fn write_attempts(tx: &mut crate::WriteTx, attempts: &[AttemptToBegin]) ->
              status, created_at, updated_at) VALUES {} ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
             placeholders(inserts.len(), 11, 1)
         );
-        let mut params: Vec<Param> = Vec::with_capacity(inserts.len() * 11);
+        let mut q = batch_query_as::<(String,)>(tx, sql);
         for a in &inserts {
-            params.extend([
-                a.id.to_string().into(),
-                a.hold.to_string().into(),
-                a.user.to_string().into(),
-                a.gateway.as_str().into(),
-                a.amount.amount_minor().into(),
-                a.amount.currency().as_str().into(),
-                a.order_key.as_str().into(),
-                a.idempotency_key.as_str().into(),
-                "pending".into(),
-                ms(a.now).into(),
-                ms(a.now).into(),
-            ]);
+            q = q
+                .bind(a.id.to_string())
+                .bind(a.hold.to_string())
+                .bind(a.user.to_string())
+                .bind(a.gateway.as_str())
+                .bind(a.amount.amount_minor())
+                .bind(a.amount.currency().as_str().to_owned())
+                .bind(a.order_key.as_str())
+                .bind(a.idempotency_key.as_str())
+                .bind("pending")
+                .bind(ms(a.now))
+                .bind(ms(a.now));
         }
-        inserted.extend(tx.rows(&sql, &params, |r| r.text(0)).await?);
+        inserted.extend(q.fetch_all(&mut **tx).await?.into_iter().map(|(id,)| id));
     }
     Ok(attempts
         .iter()

@@ -20,7 +20,6 @@ use std::sync::{Arc, Mutex as StdMutex};
 use tokio::sync::{Mutex, OwnedMutexGuard, oneshot};
 
 use crate::StoreError;
-use crate::direct_reads::Param;
 
 /// What a waiting request gets when its batch was lost: the task running
 /// it ended without answering (it panicked). Whether its writes were
@@ -176,7 +175,8 @@ pub(crate) fn placeholders(rows: usize, columns: usize, first: usize) -> String 
     out
 }
 
-pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+type AnyQueryAs<'q, O> = sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments>;
 
 /// A batch's statement `sql`, to run in `tx`.
 ///
@@ -193,9 +193,17 @@ pub(crate) fn batch_query<'q>(tx: &crate::WriteTx, sql: String) -> AnyQuery<'q> 
     sqlx::query(sqlx::AssertSqlSafe(for_connection(tx, sql))).persistent(false)
 }
 
+/// [`batch_query`] for a statement that returns rows.
+pub(crate) fn batch_query_as<'q, O>(tx: &crate::WriteTx, sql: String) -> AnyQueryAs<'q, O>
+where
+    O: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+{
+    sqlx::query_as(sqlx::AssertSqlSafe(for_connection(tx, sql))).persistent(false)
+}
+
 fn for_connection(tx: &crate::WriteTx, sql: String) -> String {
     match tx {
-        crate::WriteTx::Sqlite(_) | crate::WriteTx::Direct(_) => anonymous_placeholders(&sql).unwrap_or(sql),
+        crate::WriteTx::Sqlite(_) => anonymous_placeholders(&sql).unwrap_or(sql),
         crate::WriteTx::Postgres(_) => sql,
     }
 }
@@ -224,28 +232,22 @@ pub(crate) fn anonymous_placeholders(sql: &str) -> Option<String> {
 }
 
 /// Inserts `rows` with `head` (`INSERT INTO t (a, b, …)`), a few hundred
-/// rows per statement; `row` appends one row's `columns` values in order.
-pub(crate) async fn insert_rows<R>(
+/// rows per statement; `bind` binds one row's `columns` values in order.
+pub(crate) async fn insert_rows<'r, R>(
     tx: &mut crate::WriteTx,
     head: &str,
     columns: usize,
-    rows: &[R],
-    row: impl Fn(&R, &mut Vec<Param>),
-) -> Result<(), StoreError> {
+    rows: &'r [R],
+    bind: impl Fn(AnyQuery<'r>, &'r R) -> AnyQuery<'r>,
+) -> Result<(), sqlx::Error> {
     for chunk in rows.chunks(ROWS_PER_INSERT_MAX) {
-        let mut params = Vec::with_capacity(chunk.len() * columns);
-        for r in chunk {
-            row(r, &mut params);
+        let mut q = batch_query(tx, format!("{head} VALUES {}", placeholders(chunk.len(), columns, 1)));
+        for row in chunk {
+            q = bind(q, row);
         }
-        debug_assert_eq!(params.len(), chunk.len() * columns, "{head}: one value per column");
-        tx.exec(&format!("{head} VALUES {}", placeholders(chunk.len(), columns, 1)), &params).await?;
+        q.execute(&mut **tx).await?;
     }
     Ok(())
-}
-
-/// `$1, $2, …` for `n` values: the list of an `IN (…)`.
-pub(crate) fn marks(n: usize) -> String {
-    (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]

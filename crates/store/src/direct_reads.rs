@@ -41,43 +41,6 @@ pub(crate) enum Param {
     Text(String),
     Int(i64),
     Blob(Vec<u8>),
-    Null,
-}
-
-impl Param {
-    /// Binds the value at `slot` (from 1) of `stmt`.
-    pub(crate) fn bind(&self, stmt: &mut rusqlite::Statement<'_>, slot: usize) -> rusqlite::Result<()> {
-        match self {
-            Param::Text(s) => stmt.raw_bind_parameter(slot, s),
-            Param::Int(n) => stmt.raw_bind_parameter(slot, n),
-            Param::Blob(b) => stmt.raw_bind_parameter(slot, b),
-            Param::Null => stmt.raw_bind_parameter(slot, rusqlite::types::Null),
-        }
-    }
-}
-
-impl Param {
-    /// `query` with `params` bound in order, for sqlx.
-    pub(crate) fn bind_sqlx<'q>(
-        mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
-        params: &[Param],
-    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
-        for p in params {
-            query = match p {
-                Param::Text(s) => query.bind(s.clone()),
-                Param::Int(n) => query.bind(*n),
-                Param::Blob(b) => query.bind(b.clone()),
-                Param::Null => query.bind(None::<String>),
-            };
-        }
-        query
-    }
-}
-
-impl<T: Into<Param>> From<Option<T>> for Param {
-    fn from(v: Option<T>) -> Self {
-        v.map_or(Param::Null, Into::into)
-    }
 }
 
 impl From<String> for Param {
@@ -221,7 +184,11 @@ impl DirectReads {
             let Some(p) = n.and_then(|n| n.checked_sub(1)).and_then(|n| params.get(n)) else {
                 return Err(rusqlite::Error::InvalidParameterCount(slot, params.len()).into());
             };
-            p.bind(&mut stmt, slot)?;
+            match p {
+                Param::Text(s) => stmt.raw_bind_parameter(slot, s)?,
+                Param::Int(n) => stmt.raw_bind_parameter(slot, n)?,
+                Param::Blob(b) => stmt.raw_bind_parameter(slot, b)?,
+            }
         }
         let mut rows = stmt.raw_query();
         let mut out = Vec::new();

@@ -19,8 +19,9 @@ use domain::hold::HoldLine;
 use domain::ids::{EventId, HoldId, SeatId, UserId};
 use domain::money::Money;
 
-use crate::batch::{ROWS_PER_INSERT_MAX, Together, Turn, commit_failed, insert_rows, marks, placeholders};
-use crate::direct_reads::Param;
+use crate::batch::{
+    ROWS_PER_INSERT_MAX, Together, Turn, batch_query, batch_query_as, commit_failed, insert_rows, placeholders,
+};
 use crate::{HoldConflict, NewHold, PlaceHoldError, Store, StoreError, ms};
 
 /// Most holds placed in one transaction.
@@ -130,14 +131,14 @@ impl Store {
     }
 
     async fn place_holds_together(&self, holds: &[HoldToPlace], turn: Turn) -> Result<Vec<Decided>, Together> {
-        let mut tx = self.write_batch().await.map_err(Together::Failed)?;
+        let mut tx = self.write().await.map_err(Together::Failed)?;
         match claim_seats(&mut tx, holds).await {
             Ok(decided) => {
-                tx.commit_and(|| turn.end()).await.map_err(Together::CommitFailed)?;
+                tx.commit_and(|| turn.end()).await.map_err(|e| Together::CommitFailed(e.into()))?;
                 Ok(decided)
             }
             Err(e) => {
-                tx.rollback().await.map_err(Together::Failed)?;
+                tx.rollback().await.map_err(|e| Together::Failed(e.into()))?;
                 Err(Together::Failed(e))
             }
         }
@@ -163,18 +164,16 @@ async fn claim_seats(tx: &mut crate::WriteTx, holds: &[HoldToPlace]) -> Result<V
         "INSERT INTO holds (id, event_id, user_id, status, total_amount, currency, created_at, expires_at, fee_amount)",
         9,
         &batched,
-        |h, p| {
-            p.extend([
-                h.id.to_string().into(),
-                h.event.to_string().into(),
-                h.user.to_string().into(),
-                "active".into(),
-                h.total.amount_minor().into(),
-                h.total.currency().as_str().into(),
-                ms(h.now).into(),
-                ms(h.expires_at).into(),
-                h.fee.amount_minor().into(),
-            ])
+        |q, h| {
+            q.bind(h.id.to_string())
+                .bind(h.event.to_string())
+                .bind(h.user.to_string())
+                .bind("active")
+                .bind(h.total.amount_minor())
+                .bind(h.total.currency().as_str())
+                .bind(ms(h.now))
+                .bind(ms(h.expires_at))
+                .bind(h.fee.amount_minor())
         },
     )
     .await?;
@@ -200,18 +199,16 @@ async fn claim_seats(tx: &mut crate::WriteTx, holds: &[HoldToPlace]) -> Result<V
             placeholders(chunk.len(), 5, 1),
             chunk.len() * 5 + 1
         );
-        let mut params = Vec::with_capacity(chunk.len() * 5 + 1);
+        let mut q = batch_query_as::<(String, String)>(tx, sql);
         for (h, seat) in chunk {
-            params.extend([
-                h.event.to_string().into(),
-                seat.to_string().into(),
-                h.id.to_string().into(),
-                "held".into(),
-                ms(h.expires_at).into(),
-            ]);
+            q = q
+                .bind(h.event.to_string())
+                .bind(seat.to_string())
+                .bind(h.id.to_string())
+                .bind("held")
+                .bind(ms(h.expires_at));
         }
-        params.push(expired_by.into());
-        got.extend(tx.rows(&sql, &params, |r| Ok((r.text(0)?, r.text(1)?))).await?);
+        got.extend(q.bind(expired_by).fetch_all(&mut **tx).await?);
     }
 
     let mut decided = Vec::with_capacity(holds.len());
@@ -226,19 +223,23 @@ async fn claim_seats(tx: &mut crate::WriteTx, holds: &[HoldToPlace]) -> Result<V
         if missed.is_empty() {
             decided.push(Decided::Placed);
         } else {
-            losers.push(Param::from(hold));
+            losers.push(hold);
             decided.push(Decided::Conflict(missed));
         }
     }
     if !losers.is_empty() {
         // What a losing hold got is given back; a claim it took over from an
         // expired hold was free anyway.
-        let marks = marks(losers.len());
+        let marks = (1..=losers.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
         for sql in [
             format!("DELETE FROM seat_claims WHERE hold_id IN ({marks})"),
             format!("DELETE FROM holds WHERE id IN ({marks})"),
         ] {
-            tx.exec(&sql, &losers).await?;
+            let mut q = batch_query(tx, sql);
+            for l in &losers {
+                q = q.bind(l.as_str());
+            }
+            q.execute(&mut **tx).await?;
         }
     }
 
@@ -253,20 +254,18 @@ async fn claim_seats(tx: &mut crate::WriteTx, holds: &[HoldToPlace]) -> Result<V
         "INSERT INTO hold_lines (hold_id, line_no, seat_id, ga_area_id, quantity, ticket_type_id, unit_price)",
         7,
         &lines,
-        |(h, no, line), p| {
+        |q, (h, no, line)| {
             let seat = match line {
                 HoldLine::Seat { seat, .. } => Some(seat.to_string()),
                 _ => None,
             };
-            p.extend([
-                h.id.to_string().into(),
-                (*no as i64).into(),
-                seat.into(),
-                Param::Null,
-                1i64.into(),
-                line.ticket_type().to_string().into(),
-                line.unit_price().amount_minor().into(),
-            ])
+            q.bind(h.id.to_string())
+                .bind(*no as i64)
+                .bind(seat)
+                .bind(None::<String>)
+                .bind(1i64)
+                .bind(line.ticket_type().to_string())
+                .bind(line.unit_price().amount_minor())
         },
     )
     .await?;

@@ -484,7 +484,7 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::from)?;
-        tx.commit().await?;
+        tx.commit().await.map_err(StoreError::from)?;
         Ok(freed)
     }
 

@@ -6,10 +6,10 @@
 //! becomes an order at most once (`orders.hold_id` is unique); a ticket is
 //! admitted by a conditional update that only one scan can win.
 //!
-//! Two engines, one set of SQL: embedded SQLite (WAL; a commit that returned
-//! is on disk, see `group_commit`; writes queue for one open group commit on
-//! one of two write connections at a time instead of spinning on
-//! `SQLITE_BUSY`) and PostgreSQL, which any number of server processes share.
+//! Two engines, one set of SQL: embedded SQLite (WAL, `synchronous = FULL`: a
+//! commit that returned is on disk; all writes through one connection, so
+//! writers queue in the pool instead of spinning on `SQLITE_BUSY`) and
+//! PostgreSQL, which any number of server processes share.
 //!
 //! Times are stored as milliseconds since the Unix epoch; ids as UUID text.
 
@@ -259,16 +259,9 @@ fn acquire_timeout() -> Duration {
     Duration::from_secs(ACQUIRE_TIMEOUT_SECS)
 }
 
-/// What a SQLite pool's connections are for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum SqliteRole {
-    /// The one write connection.
-    Writer,
-    /// Read-only connections.
-    Reader,
-}
-
-async fn sqlite_pool(url: &str, connections: u32, role: SqliteRole) -> Result<AnyPool> {
+async fn sqlite_pool(url: &str, connections: u32, cache_kib: Option<u32>) -> Result<AnyPool> {
+    // Negative: a size in KiB rather than in pages.
+    let cache = cache_kib.map(|kib| format!(" PRAGMA cache_size = -{kib};")).unwrap_or_default();
     Ok(AnyPoolOptions::new()
         .max_connections(connections)
         .acquire_timeout(acquire_timeout())
@@ -277,47 +270,21 @@ async fn sqlite_pool(url: &str, connections: u32, role: SqliteRole) -> Result<An
         // connection's thread, which are what an on-sale spends its CPU on.
         .test_before_acquire(false)
         .after_connect(move |conn, _| {
+            let cache = cache.clone();
             Box::pin(async move {
+                // FULL: a committed order survives power loss, not just a crash.
                 // temp_store: each transaction of a write group is a savepoint,
                 // whose undo journal is a temporary file unless kept in memory.
                 conn.execute(sqlx::AssertSqlSafe(format!(
-                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; \
-                     PRAGMA temp_store = MEMORY;"
+                    "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; \
+                     PRAGMA temp_store = MEMORY;{cache}"
                 )))
                 .await?;
-                if role == SqliteRole::Writer {
-                    // WAL is a property of the file: set before any reader.
-                    // Negative cache size: in KiB rather than in pages.
-                    let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode = WAL").fetch_one(&mut *conn).await?;
-                    conn.execute(sqlx::AssertSqlSafe(format!(
-                        "PRAGMA synchronous = {}; PRAGMA cache_size = -{SQLITE_WRITER_CACHE_KIB};",
-                        writer_synchronous(&mode)
-                    )))
-                    .await?;
-                }
                 Ok(())
             })
         })
         .connect(url)
         .await?)
-}
-
-/// The write connection's `synchronous` setting under `journal_mode`. A
-/// committed order must survive power loss, not just a crash: in WAL mode
-/// the group commit flushes the log after each commit itself (see
-/// `group_commit`), elsewhere every `COMMIT` waits for the disk.
-fn writer_synchronous(journal_mode: &str) -> &'static str {
-    if journal_mode.eq_ignore_ascii_case("wal") { "NORMAL" } else { "FULL" }
-}
-
-/// How the write connection's commits reach the disk: see `group_commit`.
-async fn sqlite_durability(writer: &AnyPool, path: &str) -> Result<group_commit::Durability> {
-    let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode").fetch_one(writer).await?;
-    Ok(if writer_synchronous(&mode) == "NORMAL" {
-        group_commit::Durability::FlushLog(format!("{path}-wal").into())
-    } else {
-        group_commit::Durability::Commit
-    })
 }
 
 impl Store {
@@ -331,25 +298,20 @@ impl Store {
         let backend = Backend::of_url(url)?;
         let store = match backend {
             Backend::Sqlite => {
-                let writer = sqlite_pool(&sqlite_url(url, "rwc"), 1, SqliteRole::Writer).await?;
+                let writer = sqlite_pool(&sqlite_url(url, "rwc"), 1, Some(SQLITE_WRITER_CACHE_KIB)).await?;
+                // WAL is a property of the file: set once, before any reader.
+                writer.execute("PRAGMA journal_mode = WAL").await?;
                 sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
                 let reader = sqlite_pool(
                     &sqlite_url(url, "ro"),
                     SQLITE_READ_CONNECTIONS_MAX + SQLITE_READ_TRANSACTIONS_MAX,
-                    SqliteRole::Reader,
+                    None,
                 )
                 .await?;
                 let reader = read_pool::ReadPool::new(reader, SQLITE_READ_CONNECTIONS_MAX as usize, acquire_timeout());
                 let direct =
                     direct_reads::DirectReads::new(&sqlite_path(url), Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS))?;
-                let durability = sqlite_durability(&writer, &sqlite_path(url)).await?;
-                let direct_writer = group_commit::open_direct(
-                    &sqlite_path(url),
-                    durability.synchronous(),
-                    SQLITE_WRITER_CACHE_KIB,
-                    SQLITE_BUSY_TIMEOUT_MS,
-                )?;
-                let group = Some(group_commit::GroupCommit::start(writer.clone(), direct_writer, durability));
+                let group = Some(group_commit::GroupCommit::start(writer.clone()));
                 Self {
                     backend,
                     url: url.to_owned(),
@@ -416,16 +378,6 @@ impl Store {
         })
     }
 
-    /// Starts a write transaction for a batch, whose statements all run
-    /// through [`WriteTx::exec`] and [`WriteTx::rows`]: on SQLite on the
-    /// direct write connection, on the write thread (see `group_commit`).
-    async fn write_batch(&self) -> Result<WriteTx> {
-        Ok(match &self.group {
-            Some(group) => group.begin_direct().await?,
-            None => WriteTx::Postgres(self.writer.begin().await?),
-        })
-    }
-
     /// Runs one statement as a write transaction of its own (on SQLite,
     /// part of a group commit) and returns once it is durable.
     async fn write_one<'q>(
@@ -455,7 +407,14 @@ impl Store {
         if let Some(direct) = &self.direct {
             return direct.rows(sql, params, decode);
         }
-        let query = direct_reads::Param::bind_sqlx(sqlx::query(sqlx::AssertSqlSafe(sql)), params);
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for p in params {
+            query = match p {
+                direct_reads::Param::Text(s) => query.bind(s.as_str()),
+                direct_reads::Param::Int(n) => query.bind(*n),
+                direct_reads::Param::Blob(b) => query.bind(b.as_slice()),
+            };
+        }
         let rows = query.fetch_all(&mut *self.read().await?).await?;
         rows.iter().map(|r| decode(r)).collect()
     }

@@ -15,8 +15,7 @@ use domain::Timestamp;
 use domain::ids::{EventId, HoldId, OrderId, PaymentAttemptId, UserId};
 use domain::money::Money;
 
-use crate::batch::{ROWS_PER_INSERT_MAX, Turn, commit_failed, insert_rows, marks, placeholders};
-use crate::direct_reads::Param;
+use crate::batch::{ROWS_PER_INSERT_MAX, Turn, batch_query, batch_query_as, commit_failed, insert_rows, placeholders};
 use crate::holds::SOLD_EXPIRES_AT;
 use crate::{CompleteOrder, CompleteOrderError, NewJob, NewLedgerEntry, NewNotice, NewTicket, Store, StoreError, ms};
 
@@ -147,7 +146,7 @@ impl Store {
         orders: &[OrderToComplete],
         turn: Turn,
     ) -> Result<Result<(), Abandon>, StoreError> {
-        let mut tx = match self.write_batch().await {
+        let mut tx = match self.write().await {
             Ok(tx) => tx,
             Err(e) => return Ok(Err(Abandon::Store(e))),
         };
@@ -158,7 +157,7 @@ impl Store {
             }
             Err(e) => Ok(match tx.rollback().await {
                 Ok(()) => Err(e),
-                Err(r) => Err(Abandon::Store(r)),
+                Err(r) => Err(Abandon::Store(r.into())),
             }),
         }
     }
@@ -177,9 +176,13 @@ async fn write_orders(
         crate::Backend::Postgres => " FOR SHARE",
         crate::Backend::Sqlite => "",
     };
-    let sql = format!("SELECT id FROM events WHERE id IN ({}) AND status <> 'cancelled'{share}", marks(events.len()));
-    let params: Vec<Param> = events.into_iter().map(Param::from).collect();
-    if tx.rows(&sql, &params, |r| r.text(0)).await?.len() != params.len() {
+    let marks = (1..=events.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+    let sql = format!("SELECT id FROM events WHERE id IN ({marks}) AND status <> 'cancelled'{share}");
+    let mut q = batch_query_as::<(String,)>(tx, sql);
+    for e in &events {
+        q = q.bind(e.as_str());
+    }
+    if q.fetch_all(&mut **tx).await?.len() != events.len() {
         return Err(Abandon::Check);
     }
 
@@ -190,16 +193,11 @@ async fn write_orders(
            AND holds.status = 'active' AND holds.expires_at > v.column4",
         placeholders(orders.len(), 4, 1)
     );
-    let mut params: Vec<Param> = Vec::with_capacity(orders.len() * 4);
+    let mut q = batch_query(tx, sql);
     for o in orders {
-        params.extend([
-            o.hold.to_string().into(),
-            o.user.to_string().into(),
-            o.event.to_string().into(),
-            ms(o.now).into(),
-        ]);
+        q = q.bind(o.hold.to_string()).bind(o.user.to_string()).bind(o.event.to_string()).bind(ms(o.now));
     }
-    if tx.exec(&sql, &params).await? != orders.len() as u64 {
+    if q.execute(&mut **tx).await?.rows_affected() != orders.len() as u64 {
         return Err(Abandon::Check);
     }
 
@@ -219,12 +217,11 @@ async fn write_orders(
                AND seat_claims.hold_id = v.column3 AND seat_claims.state = 'held'",
             placeholders(chunk.len(), 3, 2)
         );
-        let mut params: Vec<Param> = Vec::with_capacity(chunk.len() * 3 + 1);
-        params.push(SOLD_EXPIRES_AT.into());
+        let mut q = batch_query(tx, sql).bind(SOLD_EXPIRES_AT);
         for (event, seat, hold) in chunk {
-            params.extend([event.as_str().into(), seat.as_str().into(), hold.as_str().into()]);
+            q = q.bind(event.as_str()).bind(seat.as_str()).bind(hold.as_str());
         }
-        if tx.exec(&sql, &params).await? != chunk.len() as u64 {
+        if q.execute(&mut **tx).await?.rows_affected() != chunk.len() as u64 {
             return Err(Abandon::Check);
         }
     }
@@ -235,20 +232,18 @@ async fn write_orders(
          payment_reference, created_at, fee_amount)",
         11,
         orders,
-        |o, p| {
-            p.extend([
-                o.order.to_string().into(),
-                o.event.to_string().into(),
-                o.user.to_string().into(),
-                o.hold.to_string().into(),
-                "paid".into(),
-                o.total.amount_minor().into(),
-                o.total.currency().as_str().into(),
-                o.gateway.as_str().into(),
-                o.payment_reference.as_str().into(),
-                ms(o.now).into(),
-                o.fee.amount_minor().into(),
-            ])
+        |q, o| {
+            q.bind(o.order.to_string())
+                .bind(o.event.to_string())
+                .bind(o.user.to_string())
+                .bind(o.hold.to_string())
+                .bind("paid")
+                .bind(o.total.amount_minor())
+                .bind(o.total.currency().as_str())
+                .bind(o.gateway.as_str())
+                .bind(o.payment_reference.as_str())
+                .bind(ms(o.now))
+                .bind(o.fee.amount_minor())
         },
     )
     .await?;
@@ -262,16 +257,12 @@ async fn write_orders(
              WHERE payment_attempts.id = v.column1 AND payment_attempts.status IN ('pending', 'charged')",
             placeholders(paid.len(), 4, 1)
         );
-        let mut params: Vec<Param> = Vec::with_capacity(paid.len() * 4);
+        let mut q = batch_query(tx, sql);
         for o in &paid {
-            params.extend([
-                o.payment_attempt.map(|a| a.to_string()).into(),
-                o.order.to_string().into(),
-                o.payment_reference.as_str().into(),
-                ms(o.now).into(),
-            ]);
+            let attempt = o.payment_attempt.map(|a| a.to_string());
+            q = q.bind(attempt).bind(o.order.to_string()).bind(o.payment_reference.as_str()).bind(ms(o.now));
         }
-        if tx.exec(&sql, &params).await? != paid.len() as u64 {
+        if q.execute(&mut **tx).await?.rows_affected() != paid.len() as u64 {
             return Err(Abandon::Check);
         }
     }
@@ -284,22 +275,20 @@ async fn write_orders(
          serial, barcode, price_amount, currency, created_at)",
         13,
         &tickets,
-        |(o, t), p| {
-            p.extend([
-                t.id.to_string().into(),
-                o.order.to_string().into(),
-                o.event.to_string().into(),
-                t.ticket_type.to_string().into(),
-                t.seat.map(|s| s.to_string()).into(),
-                t.ga_area.map(|a| a.to_string()).into(),
-                o.user.to_string().into(),
-                "valid".into(),
-                i64::from(t.serial).into(),
-                t.barcode.as_str().into(),
-                t.price.amount_minor().into(),
-                t.price.currency().as_str().into(),
-                ms(o.now).into(),
-            ])
+        |q, (o, t)| {
+            q.bind(t.id.to_string())
+                .bind(o.order.to_string())
+                .bind(o.event.to_string())
+                .bind(t.ticket_type.to_string())
+                .bind(t.seat.map(|s| s.to_string()))
+                .bind(t.ga_area.map(|a| a.to_string()))
+                .bind(o.user.to_string())
+                .bind("valid")
+                .bind(i64::from(t.serial))
+                .bind(t.barcode.as_str())
+                .bind(t.price.amount_minor())
+                .bind(t.price.currency().as_str())
+                .bind(ms(o.now))
         },
     )
     .await?;
@@ -309,16 +298,11 @@ async fn write_orders(
          FROM (VALUES {}) AS v WHERE idempotency_keys.user_id = v.column1 AND idempotency_keys.key = v.column2",
         placeholders(orders.len(), 4, 1)
     );
-    let mut params: Vec<Param> = Vec::with_capacity(orders.len() * 4);
+    let mut q = batch_query(tx, sql);
     for o in orders {
-        params.extend([
-            o.user.to_string().into(),
-            o.idempotency_key.as_str().into(),
-            o.order.to_string().into(),
-            ms(o.now).into(),
-        ]);
+        q = q.bind(o.user.to_string()).bind(o.idempotency_key.as_str()).bind(o.order.to_string()).bind(ms(o.now));
     }
-    tx.exec(&sql, &params).await?;
+    q.execute(&mut **tx).await?;
 
     let entries: Vec<(&OrderToComplete, &NewLedgerEntry)> =
         orders.iter().flat_map(|o| o.ledger.iter().map(move |e| (o, e))).collect();
@@ -327,15 +311,13 @@ async fn write_orders(
         "INSERT INTO ledger_entries (id, leaf_input, kind, ticket_id, event_id, created_at)",
         6,
         &entries,
-        |(o, e), p| {
-            p.extend([
-                uuid::Uuid::now_v7().to_string().into(),
-                e.leaf_input.as_slice().into(),
-                e.kind.into(),
-                e.ticket.to_string().into(),
-                e.event.to_string().into(),
-                ms(o.now).into(),
-            ])
+        |q, (o, e)| {
+            q.bind(uuid::Uuid::now_v7().to_string())
+                .bind(e.leaf_input.as_slice())
+                .bind(e.kind)
+                .bind(e.ticket.to_string())
+                .bind(e.event.to_string())
+                .bind(ms(o.now))
         },
     )
     .await?;
@@ -351,23 +333,22 @@ async fn write_orders(
              created_at) VALUES {} ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key",
             placeholders(chunk.len(), 11, 1)
         );
-        let mut params: Vec<Param> = Vec::with_capacity(chunk.len() * 11);
+        let mut q = batch_query_as::<(String,)>(tx, sql);
         for (o, n) in chunk {
-            params.extend([
-                n.id.as_str().into(),
-                n.dedupe_key.as_str().into(),
-                n.user.map(|u| u.to_string()).into(),
-                n.email.as_deref().into(),
-                n.kind.as_str().into(),
-                n.locale.as_str().into(),
-                n.title.as_str().into(),
-                n.link.as_deref().into(),
-                n.data.as_str().into(),
-                if n.email.is_some() { "queued" } else { "none" }.into(),
-                ms(o.now).into(),
-            ]);
+            q = q
+                .bind(n.id.as_str())
+                .bind(n.dedupe_key.as_str())
+                .bind(n.user.map(|u| u.to_string()))
+                .bind(n.email.as_deref())
+                .bind(n.kind.as_str())
+                .bind(n.locale.as_str())
+                .bind(n.title.as_str())
+                .bind(n.link.as_deref())
+                .bind(n.data.as_str())
+                .bind(if n.email.is_some() { "queued" } else { "none" })
+                .bind(ms(o.now));
         }
-        written.extend(tx.rows(&sql, &params, |r| r.text(0)).await?);
+        written.extend(q.fetch_all(&mut **tx).await?.into_iter().map(|(k,)| k));
     }
 
     let mut jobs: Vec<(&OrderToComplete, &NewJob)> =
@@ -383,18 +364,16 @@ async fn write_orders(
         "INSERT INTO jobs (id, kind, payload, status, attempts, max_attempts, run_at, created_at, updated_at)",
         9,
         &jobs,
-        |(o, j), p| {
-            p.extend([
-                uuid::Uuid::now_v7().to_string().into(),
-                j.kind.as_str().into(),
-                j.payload.as_str().into(),
-                "pending".into(),
-                0i64.into(),
-                i64::from(j.max_attempts).into(),
-                ms(j.run_at).into(),
-                ms(o.now).into(),
-                ms(o.now).into(),
-            ])
+        |q, (o, j)| {
+            q.bind(uuid::Uuid::now_v7().to_string())
+                .bind(j.kind.as_str())
+                .bind(j.payload.as_str())
+                .bind("pending")
+                .bind(0i64)
+                .bind(i64::from(j.max_attempts))
+                .bind(ms(j.run_at))
+                .bind(ms(o.now))
+                .bind(ms(o.now))
         },
     )
     .await?;

@@ -109,7 +109,7 @@ impl Store {
         for n in notices {
             crate::notifications::insert_notice(&mut tx, n, now).await?;
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(StoreError::from)?;
         Ok(())
     }
 

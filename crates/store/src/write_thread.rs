@@ -9,10 +9,6 @@
 //! busy a third of the time. Run on a thread of their own, the tasks that
 //! hold it are picked up the moment their statement is done.
 //!
-//! The batches' statements themselves run here too, on the direct write
-//! connection (see `group_commit`): each is a call on this thread rather
-//! than a trip to a connection thread.
-//!
 //! Only the work that holds the write connection (or, on PostgreSQL, a
 //! batch's row locks) runs here; the requests waiting for it stay where
 //! they are.
