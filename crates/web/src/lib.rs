@@ -46,6 +46,8 @@ pub struct AppState {
     /// Turns true when the server begins shutting down: long-lived streams
     /// end so that graceful shutdown does not wait for them forever.
     closing: tokio::sync::watch::Receiver<bool>,
+    /// Compact availability, rendered once per snapshot.
+    compact_bodies: Arc<routes::events::CompactBodies>,
 }
 
 impl AppState {
@@ -55,6 +57,7 @@ impl AppState {
             limits: limits::RateLimits::default(),
             metrics: metrics_handle(),
             closing: tokio::sync::watch::channel(false).1,
+            compact_bodies: Default::default(),
         }
     }
 

@@ -146,8 +146,14 @@ pub async fn compact_availability(
     if headers.get(axum::http::header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
         return Ok((StatusCode::NOT_MODIFIED, headers_out).into_response());
     }
-    let body = CompactAvailabilityResponse {
-        event_id: event,
+    let body = state.compact_bodies.render(EventId::from_uuid(event), &a, || compact_dto(&a))?;
+    let content_type = (axum::http::header::CONTENT_TYPE, "application/json".to_owned());
+    Ok((headers_out, [content_type], body).into_response())
+}
+
+fn compact_dto(a: &ticketing::availability::CompactAvailability) -> CompactAvailabilityResponse {
+    CompactAvailabilityResponse {
+        event_id: *a.event.as_uuid(),
         seat_count: a.seat_count,
         encoding: "2bit-lsb",
         statuses: a.statuses.clone(),
@@ -164,8 +170,47 @@ pub async fn compact_availability(
             })
             .collect(),
         as_of: a.as_of,
-    };
-    Ok((headers_out, Json(body)).into_response())
+    }
+}
+
+/// The JSON of each event's current compact availability, rendered once
+/// per snapshot. Every buyer's seat map asks for it during an on-sale, and
+/// rendering a 100,000-seat event (a 33 KB string, copied and scanned for
+/// characters to escape) per request took most of what such a request
+/// cost; a snapshot is read at most every 250 ms.
+#[derive(Default)]
+pub struct CompactBodies {
+    // std Mutex: held for a map lookup only, never while rendering.
+    bodies: std::sync::Mutex<std::collections::HashMap<EventId, Rendered>>,
+}
+
+type Rendered = (std::sync::Arc<ticketing::availability::CompactAvailability>, axum::body::Bytes);
+
+impl CompactBodies {
+    /// `snapshot`'s body: the one rendered before if `snapshot` is the one
+    /// it was rendered from, otherwise `dto`'s JSON, kept for the next asker.
+    fn render(
+        &self,
+        event: EventId,
+        snapshot: &std::sync::Arc<ticketing::availability::CompactAvailability>,
+        dto: impl FnOnce() -> CompactAvailabilityResponse,
+    ) -> Result<axum::body::Bytes, Problem> {
+        let kept = self.bodies.lock().expect("compact bodies poisoned").get(&event).cloned();
+        if let Some((from, body)) = kept
+            && std::sync::Arc::ptr_eq(&from, snapshot)
+        {
+            return Ok(body);
+        }
+        let body = axum::body::Bytes::from(serde_json::to_vec(&dto()).map_err(|e| Problem::internal(&e))?);
+        let mut bodies = self.bodies.lock().expect("compact bodies poisoned");
+        if bodies.len() >= ticketing::availability::EVENTS_CACHED_MAX && !bodies.contains_key(&event) {
+            // As many events as the snapshots themselves keep; starting over
+            // costs one rendering per event.
+            bodies.clear();
+        }
+        bodies.insert(event, (snapshot.clone(), body.clone()));
+        Ok(body)
+    }
 }
 
 /// Every seat's status and the GA places remaining, right now.
@@ -197,4 +242,50 @@ pub async fn availability(
             .map(|(area, capacity, remaining)| GaAvailabilityDto { area_id: *area.as_uuid(), capacity, remaining })
             .collect(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use ticketing::availability::CompactAvailability;
+
+    use super::*;
+
+    fn snapshot(event: EventId, sold: u32) -> Arc<CompactAvailability> {
+        Arc::new(CompactAvailability {
+            event,
+            seat_count: 4,
+            statuses: "AA==".to_owned(),
+            available: 4 - sold,
+            held: 0,
+            sold,
+            ga: Vec::new(),
+            as_of: chrono::Utc::now(),
+            version: format!("v{sold}"),
+        })
+    }
+
+    #[test]
+    fn a_snapshot_is_rendered_once_and_a_new_one_again() {
+        let bodies = CompactBodies::default();
+        let event = EventId::from_uuid(Uuid::now_v7());
+        let first = snapshot(event, 0);
+        let body = bodies.render(event, &first, || compact_dto(&first)).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["sold"], 0);
+        // The same snapshot: the kept body, not rendered again.
+        let again = bodies.render(event, &first, || panic!("rendered twice")).unwrap();
+        assert_eq!(again, body);
+        // A newer snapshot of the event replaces it.
+        let second = snapshot(event, 1);
+        let newer = bodies.render(event, &second, || compact_dto(&second)).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&newer).unwrap();
+        assert_eq!(v["sold"], 1);
+        // Another event has a body of its own.
+        let other = EventId::from_uuid(Uuid::now_v7());
+        let third = snapshot(other, 2);
+        bodies.render(other, &third, || compact_dto(&third)).unwrap();
+        assert_eq!(bodies.render(event, &second, || panic!("rendered twice")).unwrap(), newer);
+    }
 }
