@@ -141,14 +141,27 @@ impl Backend {
     }
 }
 
-/// A handle on the database, cheap to clone.
+/// A handle on the database, cheap to clone: one reference count (every
+/// request clones it a few times).
 ///
 /// One set of SQL serves both engines: queries use `$1`-style placeholders
 /// (SQLite reads them as numbered parameters) and only types both share
 /// (BIGINT, DOUBLE, TEXT, BLOB/BYTEA). Where the engines must differ (how a
 /// write transaction starts), [`Backend`] decides.
 #[derive(Clone, Debug)]
-pub struct Store {
+pub struct Store(std::sync::Arc<Shared>);
+
+impl std::ops::Deref for Store {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The parts of a [`Store`], reached through it.
+#[derive(Debug)]
+pub struct Shared {
     backend: Backend,
     url: String,
     writer: AnyPool,
@@ -312,7 +325,7 @@ impl Store {
                 let direct =
                     direct_reads::DirectReads::new(&sqlite_path(url), Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS))?;
                 let group = Some(group_commit::GroupCommit::start(writer.clone()));
-                Self {
+                Shared {
                     backend,
                     url: url.to_owned(),
                     writer,
@@ -332,7 +345,7 @@ impl Store {
                 sqlx::migrate!("./migrations/postgres").run(&writer).await?;
                 let reader = postgres_pool(url, reads + POSTGRES_READ_TRANSACTIONS_MAX).await?;
                 let reader = read_pool::ReadPool::new(reader, reads as usize, acquire_timeout());
-                Self {
+                Shared {
                     backend,
                     url: url.to_owned(),
                     writer,
@@ -347,7 +360,7 @@ impl Store {
                 }
             }
         };
-        Ok(store)
+        Ok(Self(std::sync::Arc::new(store)))
     }
 
     pub fn backend(&self) -> Backend {

@@ -65,9 +65,22 @@ impl Default for Settings {
     }
 }
 
-/// The application: cheap to clone, shared by every request.
+/// The application: cheap to clone (one reference count), shared by every
+/// request.
 #[derive(Clone)]
-pub struct Ticketing {
+pub struct Ticketing(Arc<Shared>);
+
+impl std::ops::Deref for Ticketing {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The parts of [`Ticketing`], reached through it.
+#[derive(Clone)]
+pub struct Shared {
     store: Store,
     clock: Arc<dyn Clock>,
     payments: Arc<Payments>,
@@ -109,7 +122,7 @@ pub fn install_crypto_provider() {
 impl Ticketing {
     pub fn new(store: Store, clock: Arc<dyn Clock>, payments: Arc<Payments>, settings: Settings) -> Self {
         install_crypto_provider();
-        Self {
+        Self(Arc::new(Shared {
             store,
             clock,
             payments,
@@ -120,20 +133,20 @@ impl Ticketing {
             push: Arc::new(push::PushState::default()),
             availability_cache: Arc::new(availability::AvailabilityCache::default()),
             velocity: Arc::new(waiting_room::VelocitySampler::default()),
-        }
+        }))
     }
 
     /// Sends web push with these settings (VAPID subject and key) instead of
     /// the defaults (a generated key, a placeholder contact).
     pub fn with_push(mut self, settings: push::PushSettings) -> Self {
-        self.push = Arc::new(push::PushState::new(settings));
+        Arc::make_mut(&mut self.0).push = Arc::new(push::PushState::new(settings));
         self
     }
 
     /// Sends e-mail with `mailer` (SMTP server, sender, templates) instead
     /// of queueing it with the built-in templates only.
     pub fn with_mailer(mut self, mailer: mail::Mailer) -> Self {
-        self.mailer = Arc::new(mailer);
+        Arc::make_mut(&mut self.0).mailer = Arc::new(mailer);
         self
     }
 
