@@ -139,15 +139,77 @@ fn uuid_suffix() -> String {
     domain::ids::CheckinId::new().to_string()[..8].to_owned()
 }
 
-/// Indices (seat-map order) of the seats the compact availability shows
-/// free; `None` when it could not be read.
-async fn free_seats(http: &reqwest::Client, api: &str, event: &str) -> Option<Vec<usize>> {
+/// The parts of the compact availability a buyer reads.
+#[derive(serde::Deserialize)]
+struct Compact {
+    seat_count: usize,
+    statuses: String,
+}
+
+/// The part of a hold or an order the client reads back. The client shares
+/// the machine with the server, so it parses only what it uses.
+#[derive(serde::Deserialize)]
+struct Created {
+    id: String,
+}
+
+#[derive(serde::Deserialize)]
+struct Order {
+    tickets: Vec<OrderTicket>,
+}
+
+#[derive(serde::Deserialize)]
+struct OrderTicket {
+    seat_id: Option<String>,
+}
+
+#[derive(serde::Serialize)]
+struct HoldSeats<'a> {
+    seats: [&'a str; 1],
+}
+
+#[derive(serde::Serialize)]
+struct PlaceOrder<'a> {
+    hold_id: &'a str,
+    payment: Payment,
+}
+
+#[derive(serde::Serialize)]
+struct Payment {
+    gateway: &'static str,
+    token: &'static str,
+}
+
+/// Random probes for a free seat before the whole map is scanned.
+const PICK_PROBES_MAX: usize = 32;
+
+/// A seat (its index in seat-map order) the compact availability shows free,
+/// picked uniformly at random: `Some(None)` when none is free, `None` when
+/// the availability could not be read.
+async fn pick_free_seat(http: &reqwest::Client, api: &str, event: &str) -> Option<Option<usize>> {
     use base64::Engine;
+    use domain::availability::{AVAILABLE, get};
     let r = http.get(format!("{api}/events/{event}/availability/compact")).send().await.ok()?;
-    let body: Value = r.json().await.ok()?;
-    let packed = base64::engine::general_purpose::STANDARD.decode(body["statuses"].as_str()?).ok()?;
-    let count = usize::try_from(body["seat_count"].as_u64()?).ok()?;
-    Some((0..count).filter(|&i| domain::availability::get(&packed, i) == domain::availability::AVAILABLE).collect())
+    let body: Compact = r.json().await.ok()?;
+    let packed = base64::engine::general_purpose::STANDARD.decode(&body.statuses).ok()?;
+    let count = body.seat_count.min(packed.len() * 4);
+    if count == 0 {
+        return Some(None);
+    }
+    // Probing is uniform over the free seats and, while many are free, far
+    // cheaper than listing them: the client shares the CPU it measures.
+    for _ in 0..PICK_PROBES_MAX {
+        let i = rand::random_range(0..count);
+        if get(&packed, i) == AVAILABLE {
+            return Some(Some(i));
+        }
+    }
+    let free = (0..count).filter(|&i| get(&packed, i) == AVAILABLE).count();
+    if free == 0 {
+        return Some(None);
+    }
+    let nth = rand::random_range(0..free);
+    Some((0..count).filter(|&i| get(&packed, i) == AVAILABLE).nth(nth))
 }
 
 /// The same client's requests per second against `/healthz`.
@@ -251,11 +313,11 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<String> {
                 }
                 // Like a person at the seat map: look at what is free (the
                 // compact snapshot, up to two seconds old), pick one of those.
-                let free = free_seats(&http, &api, &event).await;
+                let free = pick_free_seat(&http, &api, &event).await;
                 tally.lock().expect("tally").availability_reads += 1;
-                let pick = match free.as_deref() {
-                    Some([]) => break,
-                    Some(free) => free[rand::random_range(0..free.len())],
+                let pick = match free {
+                    Some(None) => break,
+                    Some(Some(free)) => free,
                     None => (i * 7919 + attempt * 104_729 + rand::random_range(0..seats.len())) % seats.len(),
                 };
                 let Some(seat) = seats.get(pick) else { continue };
@@ -263,12 +325,12 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<String> {
                 let r = http
                     .post(format!("{api}/events/{event}/holds"))
                     .bearer_auth(&token)
-                    .json(&json!({"seats": [seat]}))
+                    .json(&HoldSeats { seats: [seat.as_str()] })
                     .send()
                     .await;
                 let hold_ms = t0.elapsed().as_secs_f64() * 1000.0;
                 let hold = match r {
-                    Ok(r) if r.status() == reqwest::StatusCode::CREATED => r.json::<Value>().await.ok(),
+                    Ok(r) if r.status() == reqwest::StatusCode::CREATED => r.json::<Created>().await.ok(),
                     Ok(r) => {
                         let mut t = tally.lock().expect("tally");
                         t.hold_ms.push(hold_ms);
@@ -288,21 +350,21 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<String> {
                     .post(format!("{api}/orders"))
                     .bearer_auth(&token)
                     .header("Idempotency-Key", format!("load-{i}-{attempt}"))
-                    .json(&json!({"hold_id": hold["id"], "payment": {"gateway": "test", "token": "tok_ok"}}))
+                    .json(&PlaceOrder { hold_id: &hold.id, payment: Payment { gateway: "test", token: "tok_ok" } })
                     .send()
                     .await;
                 let order_ms = t0.elapsed().as_secs_f64() * 1000.0;
                 tally.lock().expect("tally").order_ms.push(order_ms);
                 let outcome = match r {
-                    Ok(r) if r.status() == reqwest::StatusCode::CREATED => Ok(r.json::<Value>().await.ok()),
+                    Ok(r) if r.status() == reqwest::StatusCode::CREATED => Ok(r.json::<Order>().await.ok()),
                     Ok(r) => Err(format!("order {}", r.status().as_u16())),
                     Err(e) => Err(format!("order transport: {e}")),
                 };
                 let mut t = tally.lock().expect("tally");
                 match outcome {
                     Ok(order) => {
-                        for ticket in order.iter().flat_map(|o| o["tickets"].as_array().into_iter().flatten()) {
-                            t.sold_seats.push(ticket["seat_id"].as_str().unwrap_or_default().to_owned());
+                        for ticket in order.into_iter().flat_map(|o| o.tickets) {
+                            t.sold_seats.push(ticket.seat_id.unwrap_or_default());
                         }
                         sold.fetch_add(1, Ordering::Relaxed);
                         break;
