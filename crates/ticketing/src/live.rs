@@ -54,6 +54,16 @@ pub fn status_name(s: SeatStatus) -> &'static str {
     }
 }
 
+/// The status a [`status_name`] names.
+pub fn status_of(name: &str) -> Option<SeatStatus> {
+    match name {
+        "available" => Some(SeatStatus::Available),
+        "held" => Some(SeatStatus::Held),
+        "sold" => Some(SeatStatus::Sold),
+        _ => None,
+    }
+}
+
 /// The watchers of this process, by event.
 #[derive(Default)]
 pub struct LiveHub {
@@ -129,8 +139,15 @@ impl Ticketing {
                 tracing::warn!(error = %e, "cannot publish a live update");
             }
         } else {
-            self.live.deliver(change);
+            self.hear(change);
         }
+    }
+
+    /// A change this node heard of: into its availability snapshots and to
+    /// its watchers.
+    fn hear(&self, change: AvailabilityChange) {
+        self.hear_availability(&change);
+        self.live.deliver(change);
     }
 
     /// Forwards what other nodes (and this one) publish to this node's
@@ -140,7 +157,7 @@ impl Ticketing {
         loop {
             match listener.recv().await {
                 Ok(payload) => match serde_json::from_str::<AvailabilityChange>(&payload) {
-                    Ok(change) => self.live.deliver(change),
+                    Ok(change) => self.hear(change),
                     Err(e) => tracing::warn!(error = %e, "ignoring a malformed live update"),
                 },
                 Err(e) => {
