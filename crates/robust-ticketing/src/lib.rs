@@ -242,6 +242,13 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>, payments: Payments) -
     let limits = state.limits.clone();
     let app = web::router(state);
     let task = tokio::spawn(async move {
+        // No Nagle delay: a response (or a live update) that goes out in
+        // more than one write is not held back waiting for an ACK.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot turn off Nagle's algorithm");
+            }
+        });
         // The peer address feeds the per-address rate limit.
         axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
