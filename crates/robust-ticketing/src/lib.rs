@@ -58,6 +58,9 @@ pub struct Config {
     /// Where webhooks and push messages may go: public addresses only
     /// unless the operator allows private ones.
     pub outbound: ticketing::outbound::OutboundPolicy,
+    /// How long compact availability uses one database read (with the live
+    /// changes heard since) before reading again.
+    pub availability_reread_millis: u64,
 }
 
 impl Default for Config {
@@ -77,6 +80,7 @@ impl Default for Config {
             rate_limits: web::limits::RateLimitConfig::default(),
             push: ticketing::push::PushSettings::default(),
             outbound: ticketing::outbound::OutboundPolicy::default(),
+            availability_reread_millis: ticketing::availability::FRESH_MILLIS,
         }
     }
 }
@@ -208,6 +212,7 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>, payments: Payments) -
         hold_ttl: chrono::Duration::seconds(config.hold_ttl_secs as i64),
         password_hashing: config.password_hashing,
         outbound: config.outbound,
+        availability_reread: std::time::Duration::from_millis(config.availability_reread_millis),
         ..Settings::default()
     };
     let mailer = ticketing::mail::Mailer::new(&config.mail).context("invalid e-mail settings")?;

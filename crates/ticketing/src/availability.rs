@@ -36,9 +36,11 @@ use crate::Ticketing;
 use crate::holds::AvailabilityError;
 
 /// How long a database read is used (with the changes heard since) before
-/// the database is read again.
+/// the database is read again, unless `Settings::availability_reread` says
+/// otherwise.
 pub const FRESH_MILLIS: u64 = 250;
-/// The oldest snapshot served while a newer one is being read.
+/// The oldest snapshot served while a newer one is being read (at least
+/// twice the re-read interval).
 pub const STALE_MAX_MILLIS: u64 = 2_000;
 /// Events kept in memory per node; the least recently asked for go first.
 pub const EVENTS_CACHED_MAX: usize = 256;
@@ -214,8 +216,7 @@ impl Ticketing {
     ) -> Result<Arc<CompactAvailability>, AvailabilityError> {
         let record = self.visible_event(viewer, event).await?;
         let now = Instant::now();
-        let fresh = Duration::from_millis(FRESH_MILLIS);
-        let stale_max = Duration::from_millis(STALE_MAX_MILLIS);
+        let (fresh, stale_max) = self.availability_windows();
         let known = {
             let mut events = self.availability_cache.events.lock().expect("availability cache poisoned");
             match events.get_mut(&event) {
@@ -277,6 +278,12 @@ impl Ticketing {
         Ok(self.refresh_availability(event).await?)
     }
 
+    /// How long a database read is fresh, and the oldest one served.
+    fn availability_windows(&self) -> (Duration, Duration) {
+        let fresh = self.settings.availability_reread;
+        (fresh, Duration::from_millis(STALE_MAX_MILLIS).max(2 * fresh))
+    }
+
     /// Reads the event's claimed seats and packs a new snapshot.
     async fn refresh_availability(&self, event: EventId) -> Result<Arc<CompactAvailability>, StoreError> {
         let (venue, index) = {
@@ -319,14 +326,12 @@ impl Ticketing {
     /// they are kept here.
     pub(crate) fn hear_availability(&self, change: &crate::live::AvailabilityChange) {
         let now = Instant::now();
+        let (_, stale_max) = self.availability_windows();
         let mut events = self.availability_cache.events.lock().expect("availability cache poisoned");
         let Some(entry) = events.get_mut(&change.event) else { return };
         // Nobody asked for a while: the next request reads the database.
         let kept = entry.refreshing
-            || entry
-                .current
-                .as_ref()
-                .is_some_and(|(_, read_at)| now.duration_since(*read_at) < Duration::from_millis(STALE_MAX_MILLIS));
+            || entry.current.as_ref().is_some_and(|(_, read_at)| now.duration_since(*read_at) < stale_max);
         if !kept {
             return;
         }

@@ -48,6 +48,9 @@ pub struct Settings {
     pub password_hashing: accounts::PasswordHashing,
     /// Where webhooks and push messages may be sent (`outbound`).
     pub outbound: outbound::OutboundPolicy,
+    /// How long compact availability uses one database read, with the live
+    /// changes heard since, before reading again (see `availability`).
+    pub availability_reread: std::time::Duration,
 }
 
 /// How long a bearer token stays valid: a working day, so gate staff sign in
@@ -61,6 +64,7 @@ impl Default for Settings {
             session_ttl: chrono::Duration::seconds(SESSION_TTL_SECS),
             password_hashing: accounts::PasswordHashing::default(),
             outbound: outbound::OutboundPolicy::default(),
+            availability_reread: std::time::Duration::from_millis(availability::FRESH_MILLIS),
         }
     }
 }

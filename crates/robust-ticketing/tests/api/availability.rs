@@ -80,3 +80,31 @@ async fn compact_availability_packs_every_seat_in_map_order() {
     let r = app.get(&format!("/api/v1/events/{}/availability/compact", uuid::Uuid::new_v4()), None).await;
     assert_problem(r, StatusCode::NOT_FOUND).await;
 }
+
+#[tokio::test]
+async fn compact_availability_shows_holds_and_sales_as_the_node_hears_of_them() {
+    // The database is read once an hour here: only the live changes this
+    // node hears (directly on SQLite, through the relay on PostgreSQL) can
+    // show the hold and the sale.
+    let app = spawn_app_with(|c| c.availability_reread_millis = 3_600_000).await;
+    let fx = app.fixture(2, 5, 40).await;
+    let event = fx.event_id.as_str();
+    let first = compact_until(&app, event, |_| true).await;
+    assert_eq!((first["available"].as_u64(), first["held"].as_u64()), (Some(10), Some(0)));
+    let etag = |r: &reqwest::Response| r.headers()["etag"].to_str().unwrap().to_owned();
+    let before = etag(&app.get(&format!("/api/v1/events/{event}/availability/compact"), None).await);
+
+    let a = app.signup("a@example.org").await;
+    assert_eq!(app.hold(&a.token, event, &[&fx.seats[3]], &[]).await.status(), StatusCode::CREATED);
+    let held = compact_until(&app, event, |v| v["held"] == 1).await;
+    let statuses = base64::engine::general_purpose::STANDARD.decode(held["statuses"].as_str().unwrap()).unwrap();
+    assert_eq!(code(&statuses, 3), 1);
+    let after = etag(&app.get(&format!("/api/v1/events/{event}/availability/compact"), None).await);
+    assert_ne!(after, before, "a new ETag for what changed");
+
+    app.buy(&a.token, event, &[&fx.seats[7]], &[(&fx.ga_area, 2)]).await;
+    let sold = compact_until(&app, event, |v| v["sold"] == 1 && v["ga"][0]["remaining"] == 38).await;
+    let statuses = base64::engine::general_purpose::STANDARD.decode(sold["statuses"].as_str().unwrap()).unwrap();
+    assert_eq!((code(&statuses, 3), code(&statuses, 7)), (1, 2));
+    assert_eq!((sold["available"].as_u64(), sold["held"].as_u64()), (Some(8), Some(1)));
+}
