@@ -160,9 +160,11 @@ impl Statuses {
         self.counts = counts;
         self.ga = ga;
         self.heard.retain(|(at, _)| *at >= began);
-        for (_, change) in self.heard.clone() {
-            self.apply(change);
+        let heard = std::mem::take(&mut self.heard);
+        for (_, change) in &heard {
+            self.apply(*change);
         }
+        self.heard = heard;
         self.changed = true;
     }
 
