@@ -41,8 +41,10 @@ pub struct LoadConfig {
 
 #[derive(Default)]
 struct Tally {
-    /// Reads of the compact availability, one before each hold attempt.
-    availability_reads: usize,
+    /// Reads of the compact availability, one before each hold attempt: a
+    /// buyer waits for the seat map too, so its latency is reported with
+    /// the others.
+    availability_ms: Vec<f64>,
     hold_ms: Vec<f64>,
     order_ms: Vec<f64>,
     errors: BTreeMap<String, usize>,
@@ -313,8 +315,9 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<String> {
                 }
                 // Like a person at the seat map: look at what is free (the
                 // compact snapshot, up to two seconds old), pick one of those.
+                let t0 = Instant::now();
                 let free = pick_free_seat(&http, &api, &event).await;
-                tally.lock().expect("tally").availability_reads += 1;
+                tally.lock().expect("tally").availability_ms.push(t0.elapsed().as_secs_f64() * 1000.0);
                 let pick = match free {
                     Some(None) => break,
                     Some(Some(free)) => free,
@@ -400,6 +403,7 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<String> {
     let mut t = std::mem::take(&mut *tally.lock().expect("tally"));
     let check = OversellCheck::of(&t.sold_seats, sold_in_db, capacity);
     let tickets = check.tickets;
+    t.availability_ms.sort_by(f64::total_cmp);
     t.hold_ms.sort_by(f64::total_cmp);
     t.order_ms.sort_by(f64::total_cmp);
     let holds = t.hold_ms.len();
@@ -413,7 +417,7 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<String> {
     ));
     out.push_str(&format!("holds attempted {holds} ({:.0}/s)\n", holds as f64 / elapsed));
     out.push_str(&format!("completed checkouts {tickets} ({checkouts_per_sec:.0}/s)\n"));
-    for (name, v) in [("hold", &t.hold_ms), ("order", &t.order_ms)] {
+    for (name, v) in [("availability", &t.availability_ms), ("hold", &t.hold_ms), ("order", &t.order_ms)] {
         out.push_str(&format!(
             "{name} latency ms: p50 {:.1}  p95 {:.1}  p99 {:.1}\n",
             percentile(v, 50.0),
@@ -424,12 +428,12 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<String> {
     out.push_str(&format!("errors: {:?}\n", t.errors));
     // Every request of the sale: a look at the seat map before each hold
     // attempt, the holds (409s included) and the payments.
-    let requests = t.availability_reads + holds + t.order_ms.len();
+    let requests = t.availability_ms.len() + holds + t.order_ms.len();
     let requests_per_sec = requests as f64 / elapsed;
     out.push_str(&format!(
         "requests during the sale {requests} ({requests_per_sec:.0}/s): availability {}, holds {holds}, orders {}; \
          {:.1} per completed checkout\n",
-        t.availability_reads,
+        t.availability_ms.len(),
         t.order_ms.len(),
         requests as f64 / tickets.max(1) as f64
     ));
