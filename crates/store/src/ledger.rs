@@ -95,20 +95,21 @@ impl Store {
         sqlx::query("UPDATE ledger_state SET tree_size = tree_size WHERE id = 1").execute(&mut *tx).await?;
         let (size,): (i64,) =
             sqlx::query_as("SELECT tree_size FROM ledger_state WHERE id = 1").fetch_one(&mut *tx).await?;
-        let waiting: Vec<(String,)> =
-            sqlx::query_as("SELECT id FROM ledger_entries WHERE leaf_index IS NULL ORDER BY created_at, id LIMIT $1")
-                .bind(i64::from(limit))
-                .fetch_all(&mut *tx)
-                .await?;
-        let mut next = size;
-        for (entry_id,) in &waiting {
-            sqlx::query("UPDATE ledger_entries SET leaf_index = $1 WHERE id = $2")
-                .bind(next)
-                .bind(entry_id)
-                .execute(&mut *tx)
-                .await?;
-            next += 1;
-        }
+        // One statement numbers them all: a statement per entry held the
+        // write connection (SQLite's one writer) for as long as a checkout's
+        // whole order did.
+        let numbered = sqlx::query(
+            "UPDATE ledger_entries SET leaf_index = $1 + w.n - 1 \
+             FROM (SELECT id, row_number() OVER (ORDER BY created_at, id) AS n FROM ledger_entries \
+                   WHERE leaf_index IS NULL ORDER BY created_at, id LIMIT $2) AS w \
+             WHERE ledger_entries.id = w.id",
+        )
+        .bind(size)
+        .bind(i64::from(limit))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let next = size + i64::try_from(numbered).map_err(|_| StoreError::Corrupt("ledger entry count".into()))?;
         if next != size {
             sqlx::query("UPDATE ledger_state SET tree_size = $1 WHERE id = 1").bind(next).execute(&mut *tx).await?;
         }

@@ -309,20 +309,6 @@ impl Store {
         Ok(outcome)
     }
 
-    /// Whether the key has been used at all, read without the write lock.
-    /// The common case, a fresh key, is then claimed together with the
-    /// checkout's first payment attempt (one write instead of two).
-    pub async fn idempotency_key_exists(&self, user: UserId, key: &str) -> Result<bool> {
-        let rows = self
-            .hot_rows(
-                "SELECT 1 FROM idempotency_keys WHERE user_id = $1 AND key = $2",
-                &[user.to_string().into(), key.into()],
-                |r| r.int(0),
-            )
-            .await?;
-        Ok(!rows.is_empty())
-    }
-
     /// Records a final failure under a key this request never claimed (it
     /// failed before paying): kept only if no other request has the key.
     /// Returns whether it was kept.

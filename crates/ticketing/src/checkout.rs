@@ -2,19 +2,17 @@
 //! exactly once per Idempotency-Key.
 //!
 //! The order of steps is what keeps money and seats consistent:
-//! 1. look the key up: one seen before is replayed (or waited for, while its
-//!    first request runs);
-//! 2. check the hold is live, so an expired hold is refused before any charge;
-//! 3. record the key as pending together with a payment attempt, in one
-//!    transaction (of concurrent first uses exactly one gets to charge; the
-//!    others wait for its outcome), then charge the gateway with a key derived
-//!    from the Idempotency-Key and the gateway, so a retry after a crash finds
-//!    the same charge instead of making another (failing over to the
-//!    organization's next gateway when one is unavailable:
-//!    `payments/attempts.rs`);
-//! 4. in one transaction, turn the hold into an order with signed tickets,
+//! 1. check the hold is live, so an expired hold is refused before any charge;
+//! 2. record the key as pending together with a payment attempt, in one
+//!    transaction (of concurrent first uses exactly one gets to charge; a key
+//!    seen before is replayed, or waited for while its first request runs),
+//!    then charge the gateway with a key derived from the Idempotency-Key and
+//!    the gateway, so a retry after a crash finds the same charge instead of
+//!    making another (failing over to the organization's next gateway when
+//!    one is unavailable: `payments/attempts.rs`);
+//! 3. in one transaction, turn the hold into an order with signed tickets,
 //!    mark the attempt completed and the key done. If the hold expired
-//!    between 2 and 4, the charge is refunded and the buyer gets 409.
+//!    between 1 and 3, the charge is refunded and the buyer gets 409.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -160,23 +158,25 @@ impl Ticketing {
         }
         let key = cmd.idempotency_key.as_str();
         let claim = KeyClaim { request_hash: request_hash(&cmd), claimed: AtomicBool::new(false) };
-        // A key seen before goes through the write path: replay, wait, or
-        // take over a request that died.
-        if self.store.idempotency_key_exists(user, key).await? {
+        // The key is not looked up first: the payment attempt claims it (a
+        // key seen before is rare, and every checkout of an on-sale would
+        // pay for the read). A checkout that finds it claimed stops before
+        // the charge, and the key's state decides: replay, wait, or take
+        // over a request that died.
+        let mut result = self.checkout(user, &cmd, None, Some(&claim)).await;
+        if matches!(result, Err(OrderError::StillProcessing)) && !claim.is_claimed() {
             match self.begin_idempotent(user, key, &claim.request_hash).await? {
-                IdempotencyBegin::Proceed => claim.mark_claimed(),
+                IdempotencyBegin::Proceed => {
+                    claim.mark_claimed();
+                    result = self.checkout(user, &cmd, None, Some(&claim)).await;
+                }
                 IdempotencyBegin::Mismatch => return Err(OrderError::KeyReused),
                 IdempotencyBegin::Done(outcome) => return self.replay(outcome).await,
                 IdempotencyBegin::InProgress => return self.await_first(user, key).await,
             }
         }
-        let result = self.checkout(user, &cmd, None, Some(&claim)).await;
         match &result {
             Ok(_) => metrics::counter!("orders_paid_total").increment(1),
-            // Another request claimed the fresh key first.
-            Err(OrderError::StillProcessing) if !claim.is_claimed() => {
-                return self.defer_to_key(user, key, &claim).await;
-            }
             Err(e) => match (e.final_status(), claim.is_claimed()) {
                 (Some(status), true) => {
                     self.store.fail_idempotent(user, key, status, &e.to_string(), self.now()).await?

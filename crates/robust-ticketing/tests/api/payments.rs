@@ -614,3 +614,48 @@ async fn stripe_refunds_part_and_then_the_rest_of_an_order() {
     let reference = payment_reference(&db, &order).await;
     assert!(refunds.iter().all(|r| r["payment_intent"] == reference.as_str()));
 }
+
+#[tokio::test]
+async fn a_key_left_pending_by_a_checkout_that_died_is_taken_over_by_a_later_retry() {
+    use sha2::Digest;
+    let app = crate::helpers::spawn_app().await;
+    let db = database(&app).await;
+    let f = app.fixture(1, 4, 10).await;
+    let buyer = app.signup("died-mid-checkout@example.org").await;
+    let (hold, total, currency) = hold_seat_total(&app, &buyer, &f, 0).await;
+    // The checkout claimed its key, recorded its attempt and was charged,
+    // then its process died: the key stays pending.
+    orphaned_charge(&app, &db, &buyer, (&hold, total, &currency), "died-1").await;
+    let mut request_hash = sha2::Sha256::new();
+    for part in [hold.as_str(), "test", ticketing::payments::TEST_TOKEN_OK] {
+        request_hash.update((part.len() as u64).to_be_bytes());
+        request_hash.update(part.as_bytes());
+    }
+    let now_ms = app.clock.now().timestamp_millis();
+    sqlx::query(
+        "INSERT INTO idempotency_keys (user_id, key, request_hash, state, created_at, updated_at) \
+         VALUES ($1, 'died-1', $2, 'pending', $3, $3)",
+    )
+    .bind(&buyer.id)
+    .bind(request_hash.finalize().to_vec())
+    .bind(now_ms)
+    .execute(&db)
+    .await
+    .unwrap();
+
+    // Long after, the buyer retries with the same key and body: the retry
+    // takes the key over, finds the charge already made and completes the
+    // order with it.
+    app.clock.advance(chrono::Duration::seconds(121));
+    let r = app.order(&buyer.token, &hold, "died-1", ticketing::payments::TEST_TOKEN_OK).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let order: Value = r.json().await.unwrap();
+    assert_eq!(order["tickets"].as_array().unwrap().len(), 1, "{order}");
+    assert_eq!(app.gateway.charges().len(), 1, "charged once");
+    assert_eq!(app.gateway.net_charged_minor(), total);
+    // Replayed from now on.
+    let again = app.order(&buyer.token, &hold, "died-1", ticketing::payments::TEST_TOKEN_OK).await;
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert!(again.headers().contains_key("idempotent-replayed"));
+    assert_eq!(again.json::<Value>().await.unwrap()["id"], order["id"]);
+}
