@@ -17,8 +17,9 @@ pub struct InvalidEmail(pub String);
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, InvalidEmail> {
         let s = raw.trim().to_lowercase();
-        let invalid = || InvalidEmail(raw.to_owned());
-        if s.is_empty() || s.len() > EMAIL_LEN_MAX || s.chars().any(|c| c.is_whitespace()) {
+        // Quoted back in the error, so cut short: the input may be a megabyte.
+        let invalid = || InvalidEmail(crate::text::excerpt(raw, EMAIL_LEN_MAX));
+        if s.is_empty() || s.len() > EMAIL_LEN_MAX || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid());
         }
         let (local, domain) = s.rsplit_once('@').ok_or_else(invalid)?;
@@ -52,8 +53,11 @@ mod tests {
     #[test]
     fn normalises_and_rejects() {
         assert_eq!(Email::parse(" Ada@Example.ORG ").unwrap().as_str(), "ada@example.org");
-        for bad in ["", "ada", "ada@", "@x.org", "a b@x.org", "ada@x", "ada@x..org", "a@b@c.org"] {
+        for bad in ["", "ada", "ada@", "@x.org", "a b@x.org", "ada@x", "ada@x..org", "a@b@c.org", "a\0@x.org"] {
             assert!(Email::parse(bad).is_err(), "{bad} should be rejected");
         }
+        let long = format!("{}@x.org", "a".repeat(1_000_000));
+        let quoted = Email::parse(&long).unwrap_err().0;
+        assert!(quoted.chars().count() <= EMAIL_LEN_MAX + 1, "the error quotes {} characters", quoted.len());
     }
 }

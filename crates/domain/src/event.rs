@@ -219,9 +219,9 @@ pub struct VenueOffer<'a> {
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EventSpecError {
-    #[error("title must be 1 to {TITLE_LEN_MAX} characters")]
+    #[error("title must be 1 to {TITLE_LEN_MAX} characters on one line, without control characters")]
     BadTitle,
-    #[error("description must be at most {DESCRIPTION_LEN_MAX} characters")]
+    #[error("description must be at most {DESCRIPTION_LEN_MAX} characters, without control characters")]
     DescriptionTooLong,
     #[error("ends_at must be after starts_at")]
     EndsBeforeStart,
@@ -229,7 +229,9 @@ pub enum EventSpecError {
     TooLong,
     #[error("at most {TICKET_TYPES_PER_EVENT_MAX} ticket types per event")]
     TooManyTicketTypes,
-    #[error("ticket type name must be 1 to {TICKET_TYPE_NAME_LEN_MAX} characters")]
+    #[error(
+        "ticket type name must be 1 to {TICKET_TYPE_NAME_LEN_MAX} characters on one line, without control characters"
+    )]
     BadTicketTypeName,
     #[error("ticket type name '{0}' is used twice")]
     DuplicateTicketType(String),
@@ -251,10 +253,10 @@ impl EventSpec {
     /// Checks the event on its own and against the venue it is held at.
     pub fn validate(&self, venue: &VenueOffer<'_>) -> Result<(), EventSpecError> {
         let title_len = self.title.trim().chars().count();
-        if title_len == 0 || title_len > TITLE_LEN_MAX {
+        if title_len == 0 || title_len > TITLE_LEN_MAX || !crate::text::is_one_line(self.title.trim()) {
             return Err(EventSpecError::BadTitle);
         }
-        if self.description.chars().count() > DESCRIPTION_LEN_MAX {
+        if self.description.chars().count() > DESCRIPTION_LEN_MAX || !crate::text::is_printable(&self.description) {
             return Err(EventSpecError::DescriptionTooLong);
         }
         if self.ends_at <= self.starts_at {
@@ -283,7 +285,7 @@ pub fn validate_ticket_types(
     let mut currency = currency;
     for tt in types {
         let len = tt.name.trim().chars().count();
-        if len == 0 || len > TICKET_TYPE_NAME_LEN_MAX {
+        if len == 0 || len > TICKET_TYPE_NAME_LEN_MAX || !crate::text::is_one_line(tt.name.trim()) {
             return Err(EventSpecError::BadTicketTypeName);
         }
         if !names.insert(tt.name.trim().to_lowercase()) {

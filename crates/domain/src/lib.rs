@@ -22,6 +22,7 @@ pub mod money;
 pub mod resale;
 pub mod rotating;
 pub mod seatmap;
+pub mod text;
 pub mod transfer;
 pub mod venue;
 pub mod webpush;

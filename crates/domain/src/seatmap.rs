@@ -139,7 +139,7 @@ pub enum SeatMapError {
     TooManySeats,
     #[error("section '{0}' has no rows")]
     NoRows(String),
-    #[error("{what} must be 1 to {max} characters, got '{value}'")]
+    #[error("{what} must be 1 to {max} characters on one line, without control characters, got '{value}'")]
     BadText { what: &'static str, max: usize, value: String },
     #[error("section name '{0}' is used twice")]
     DuplicateSection(String),
@@ -161,8 +161,8 @@ pub enum SeatMapError {
 
 fn check_text(what: &'static str, value: &str, max: usize) -> Result<(), SeatMapError> {
     let n = value.trim().chars().count();
-    if n == 0 || n > max {
-        return Err(SeatMapError::BadText { what, max, value: value.chars().take(max + 8).collect() });
+    if n == 0 || n > max || !crate::text::is_one_line(value.trim()) {
+        return Err(SeatMapError::BadText { what, max, value: crate::text::excerpt(value, max + 8) });
     }
     Ok(())
 }
@@ -213,17 +213,23 @@ pub fn plan_seat_map(spec: &SeatMapSpec) -> Result<SeatMapPlan, SeatMapError> {
             if !row_labels.insert(row.label.trim().to_owned()) {
                 return Err(SeatMapError::DuplicateRow { section: section.name.clone(), row: row.label.clone() });
             }
+            // The count is checked before any label is made: a row of four
+            // billion seats must cost a comparison, not the server's memory.
+            let count = match &row.seats {
+                RowSeats::Count(n) => usize::try_from(*n).unwrap_or(usize::MAX),
+                RowSeats::Labels(labels) => labels.len(),
+            };
+            if count == 0 || count > SEATS_PER_ROW_MAX {
+                return Err(SeatMapError::BadSeatCount {
+                    section: section.name.clone(),
+                    row: row.label.clone(),
+                    count,
+                });
+            }
             let labels: Vec<String> = match &row.seats {
                 RowSeats::Count(n) => (1..=*n).map(|i| i.to_string()).collect(),
                 RowSeats::Labels(labels) => labels.iter().map(|l| l.trim().to_owned()).collect(),
             };
-            if labels.is_empty() || labels.len() > SEATS_PER_ROW_MAX {
-                return Err(SeatMapError::BadSeatCount {
-                    section: section.name.clone(),
-                    row: row.label.clone(),
-                    count: labels.len(),
-                });
-            }
             total_seats += labels.len();
             if total_seats > SEATS_PER_VENUE_MAX {
                 return Err(SeatMapError::TooManySeats);
@@ -357,6 +363,12 @@ mod tests {
 
         let zero = SeatMapSpec { sections: vec![section("S", vec![row("A", 0)])], ga_areas: vec![] };
         assert!(matches!(plan_seat_map(&zero), Err(SeatMapError::BadSeatCount { .. })));
+
+        // Refused by its count, before four billion labels are made.
+        let huge = SeatMapSpec { sections: vec![section("S", vec![row("A", u32::MAX)])], ga_areas: vec![] };
+        assert!(
+            matches!(plan_seat_map(&huge), Err(SeatMapError::BadSeatCount { count, .. }) if count == u32::MAX as usize)
+        );
 
         let mut acc = row("A", 2);
         acc.accessible = vec!["9".into()];

@@ -7,9 +7,9 @@ pub const ADDRESS_LEN_MAX: usize = 500;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VenueError {
-    #[error("venue name must be 1 to {NAME_LEN_MAX} characters")]
+    #[error("venue name must be 1 to {NAME_LEN_MAX} characters on one line, without control characters")]
     BadName,
-    #[error("address must be at most {ADDRESS_LEN_MAX} characters")]
+    #[error("address must be at most {ADDRESS_LEN_MAX} characters, without control characters")]
     AddressTooLong,
     #[error("'{0}' is not an IANA time zone (for example Europe/Berlin or America/New_York)")]
     UnknownTimezone(String),
@@ -35,10 +35,10 @@ impl Timezone {
 
 pub fn check_venue_details(name: &str, address: &str) -> Result<(), VenueError> {
     let n = name.trim().chars().count();
-    if n == 0 || n > NAME_LEN_MAX {
+    if n == 0 || n > NAME_LEN_MAX || !crate::text::is_one_line(name.trim()) {
         return Err(VenueError::BadName);
     }
-    if address.chars().count() > ADDRESS_LEN_MAX {
+    if address.chars().count() > ADDRESS_LEN_MAX || !crate::text::is_printable(address) {
         return Err(VenueError::AddressTooLong);
     }
     Ok(())

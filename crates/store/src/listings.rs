@@ -40,6 +40,12 @@ pub struct EscrowRecord {
 pub enum ListError {
     #[error("this ticket is listed already")]
     AlreadyListed,
+    #[error(
+        "this ticket is offered to someone as a transfer: it can be listed once the offer is accepted, declined or lapsed"
+    )]
+    TransferPending,
+    #[error("the ticket changed hands, was used or was revoked meanwhile")]
+    TicketChanged,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -141,9 +147,28 @@ pub(crate) async fn settle_resale(
     Ok(true)
 }
 
+/// Whether the ticket has an open listing, held by a buyer or not.
+pub(crate) async fn open_listing_exists(tx: &mut crate::WriteTx, ticket: TicketId) -> Result<bool> {
+    let found: Option<(i64,)> =
+        sqlx::query_as("SELECT 1 FROM listings WHERE ticket_id = $1 AND status = 'open' LIMIT 1")
+            .bind(ticket.to_string())
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(found.is_some())
+}
+
 impl Store {
     pub async fn create_listing(&self, l: &ListingRecord) -> Result<(), ListError> {
-        let inserted = self.write_one(sqlx::query(
+        let mut tx = self.write().await?;
+        // As for a transfer offer: the seller must still hold the ticket,
+        // and the ticket's row is locked while the listing is decided.
+        if !crate::transfers::lock_held_ticket(&mut tx, l.ticket, l.seller).await? {
+            return Err(ListError::TicketChanged);
+        }
+        if crate::transfers::open_offer_exists(&mut tx, l.ticket, l.created_at).await? {
+            return Err(ListError::TransferPending);
+        }
+        let inserted = sqlx::query(
             "INSERT INTO listings (id, ticket_id, event_id, seller_id, price_amount, royalty_amount, escrow_amount, currency, \
              status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9) ON CONFLICT DO NOTHING",
         )
@@ -156,11 +181,13 @@ impl Store {
         .bind(l.escrow.amount_minor())
         .bind(l.price.currency().as_str())
         .bind(ms(l.created_at))
-        )
-        .await?;
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
         if inserted.rows_affected() == 0 {
             return Err(ListError::AlreadyListed);
         }
+        tx.commit().await.map_err(StoreError::from)?;
         Ok(())
     }
 

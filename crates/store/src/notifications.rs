@@ -327,6 +327,9 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         let remaining = total - refunded;
+        if remaining <= 0 {
+            return Err(RecordRefundError::NothingLeft);
+        }
         let amount = match r.amount {
             Some(a) if a.currency().as_str() != currency => return Err(RecordRefundError::CurrencyMismatch),
             Some(a) if a.amount_minor() > remaining => return Err(RecordRefundError::ExceedsRemaining { remaining }),
@@ -336,9 +339,12 @@ impl Store {
         if amount <= 0 {
             return Err(RecordRefundError::NothingLeft);
         }
+        // Whoever gets back everything that is left keeps no ticket: a
+        // refund of the rest by amount revokes the tickets still valid too.
+        let all_valid = matches!(r.tickets, RevokeTickets::AllValid) || amount == remaining;
         let tickets: Vec<TicketId> = match &r.tickets {
-            RevokeTickets::Listed(list) => list.to_vec(),
-            RevokeTickets::AllValid => {
+            RevokeTickets::Listed(list) if !all_valid => list.to_vec(),
+            _ => {
                 let rows: Vec<(String,)> =
                     sqlx::query_as("SELECT id FROM tickets WHERE order_id = $1 AND status = 'valid' ORDER BY id")
                         .bind(&order_s)
@@ -347,6 +353,11 @@ impl Store {
                 rows.iter().map(|(t,)| id(t)).collect::<Result<_>>()?
             }
         };
+        if let RevokeTickets::Listed(list) = &r.tickets
+            && let Some(t) = list.iter().find(|t| !tickets.contains(t))
+        {
+            return Err(RecordRefundError::TicketNotRefundable(*t));
+        }
         sqlx::query(
             "INSERT INTO refunds (id, order_id, amount, currency, reason, status, idempotency_key, requested_by, created_at) \
              VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8)",

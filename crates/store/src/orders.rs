@@ -527,7 +527,8 @@ impl Store {
         for t in c.tickets.iter().filter(|t| t.replaces.is_some()) {
             let reissued = sqlx::query(
                 "UPDATE tickets SET holder_id = $1, serial = $2, barcode = $3, order_id = $4, price_amount = $5 \
-                 WHERE id = $6 AND serial = $7 AND status = 'valid' AND checked_in_at IS NULL",
+                 WHERE id = $6 AND serial = $7 AND status = 'valid' AND checked_in_at IS NULL \
+                 AND holder_id = (SELECT seller_id FROM listings WHERE ticket_id = $6 AND hold_id = $8)",
             )
             .bind(&user_s)
             .bind(i64::from(t.serial))
@@ -536,12 +537,15 @@ impl Store {
             .bind(t.price.amount_minor())
             .bind(t.id.to_string())
             .bind(i64::from(t.serial) - 1)
+            .bind(&hold_s)
             .execute(&mut *tx)
             .await?;
             if reissued.rows_affected() != 1 {
-                // Used at the gate or changed since it was listed.
+                // Used at the gate, or changed hands since it was listed.
                 return Err(CompleteOrderError::HoldNotLive);
             }
+            // Sold: an offer of it to someone else is void.
+            crate::transfers::cancel_open_offers(&mut tx, t.id).await?;
         }
         for t in c.tickets.iter().filter(|t| t.replaces.is_none()) {
             sqlx::query(

@@ -23,6 +23,10 @@ pub struct TransferRecord {
 pub enum OfferError {
     #[error("a transfer of this ticket is already waiting to be accepted")]
     PendingExists,
+    #[error("this ticket is listed for resale: withdraw the listing before offering it to someone")]
+    Listed,
+    #[error("the ticket changed hands, was used or was revoked meanwhile")]
+    TicketChanged,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -33,6 +37,8 @@ pub enum AcceptError {
     NotOpen,
     #[error("the ticket changed since the transfer was offered")]
     TicketChanged,
+    #[error("a buyer is paying for this ticket on the resale market")]
+    BeingResold,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -48,6 +54,8 @@ impl From<sqlx::Error> for AcceptError {
 pub struct Reissue<'a> {
     pub transfer: &'a str,
     pub ticket: TicketId,
+    /// Who offered it: the ticket passes on only while they still hold it.
+    pub from_holder: UserId,
     pub new_holder: UserId,
     pub serial_before: u32,
     pub serial_after: u32,
@@ -84,6 +92,17 @@ impl Store {
         now: Timestamp,
     ) -> Result<(), OfferError> {
         let mut tx = self.write().await?;
+        // The offerer must still hold the ticket. The no-op update also
+        // locks the ticket's row on PostgreSQL, so an offer, a listing, an
+        // accepted offer and a resale of one ticket happen one after another,
+        // and each sees what the one before it did.
+        let held = lock_held_ticket(&mut tx, t.ticket, t.from_user).await?;
+        if !held {
+            return Err(OfferError::TicketChanged);
+        }
+        if crate::listings::open_listing_exists(&mut tx, t.ticket).await? {
+            return Err(OfferError::Listed);
+        }
         sqlx::query("UPDATE transfers SET status = 'cancelled' WHERE ticket_id = $1 AND status = 'pending' AND expires_at <= $2")
             .bind(t.ticket.to_string())
             .bind(ms(now))
@@ -165,20 +184,69 @@ impl Store {
         }
         let reissued = sqlx::query(
             "UPDATE tickets SET holder_id = $1, serial = $2, barcode = $3 \
-             WHERE id = $4 AND serial = $5 AND status = 'valid' AND checked_in_at IS NULL",
+             WHERE id = $4 AND serial = $5 AND holder_id = $6 AND status = 'valid' AND checked_in_at IS NULL",
         )
         .bind(r.new_holder.to_string())
         .bind(i64::from(r.serial_after))
         .bind(r.barcode)
         .bind(r.ticket.to_string())
         .bind(i64::from(r.serial_before))
+        .bind(r.from_holder.to_string())
         .execute(&mut *tx)
         .await?;
         if reissued.rows_affected() != 1 {
             return Err(AcceptError::TicketChanged);
         }
+        // The offerer's listing of the ticket, if any, ends with the gift; a
+        // buyer already paying for it keeps it, and the offer waits.
+        sqlx::query(
+            "UPDATE listings SET status = 'withdrawn' \
+             WHERE ticket_id = $1 AND status = 'open' AND (held_until IS NULL OR held_until <= $2)",
+        )
+        .bind(r.ticket.to_string())
+        .bind(ms(now))
+        .execute(&mut *tx)
+        .await?;
+        if crate::listings::open_listing_exists(&mut tx, r.ticket).await? {
+            return Err(AcceptError::BeingResold);
+        }
         crate::ledger::insert_ledger_entry(&mut tx, r.ledger, now).await?;
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Locks the ticket's row (PostgreSQL) and tells whether `holder` holds it,
+/// valid and unused.
+pub(crate) async fn lock_held_ticket(tx: &mut crate::WriteTx, ticket: TicketId, holder: UserId) -> Result<bool> {
+    let locked = sqlx::query(
+        "UPDATE tickets SET serial = serial \
+         WHERE id = $1 AND holder_id = $2 AND status = 'valid' AND checked_in_at IS NULL",
+    )
+    .bind(ticket.to_string())
+    .bind(holder.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(locked.rows_affected() == 1)
+}
+
+/// Closes the ticket's open transfer offers: it changed hands another way.
+pub(crate) async fn cancel_open_offers(tx: &mut crate::WriteTx, ticket: TicketId) -> Result<()> {
+    sqlx::query("UPDATE transfers SET status = 'cancelled' WHERE ticket_id = $1 AND status = 'pending'")
+        .bind(ticket.to_string())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Whether an offer of the ticket is waiting to be accepted at `now`.
+pub(crate) async fn open_offer_exists(tx: &mut crate::WriteTx, ticket: TicketId, now: Timestamp) -> Result<bool> {
+    let found: Option<(i64,)> = sqlx::query_as(
+        "SELECT 1 FROM transfers WHERE ticket_id = $1 AND status = 'pending' AND expires_at > $2 LIMIT 1",
+    )
+    .bind(ticket.to_string())
+    .bind(ms(now))
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(found.is_some())
 }

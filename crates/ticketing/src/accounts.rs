@@ -55,7 +55,7 @@ pub enum RegisterError {
     InvalidEmail(#[from] InvalidEmail),
     #[error(transparent)]
     WeakPassword(#[from] PasswordPolicyError),
-    #[error("name must be 1 to {NAME_LEN_MAX} characters")]
+    #[error("name must be 1 to {NAME_LEN_MAX} characters on one line, without control characters")]
     BadName,
     #[error("an account with this e-mail address exists already")]
     EmailTaken,
@@ -94,7 +94,7 @@ impl Ticketing {
         check_password_policy(password)?;
         let name = name.trim();
         let n = name.chars().count();
-        if n == 0 || n > NAME_LEN_MAX {
+        if n == 0 || n > NAME_LEN_MAX || !domain::text::is_one_line(name) {
             return Err(RegisterError::BadName);
         }
         let hashing = self.settings.password_hashing;

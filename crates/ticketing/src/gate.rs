@@ -22,6 +22,11 @@ use crate::{Denied, Ticketing, from_visible};
 /// Scans one sync may carry: an offline gate's backlog of a busy hour.
 pub const SYNC_SCANS_MAX: usize = 5_000;
 
+/// How far back a synced scan may be dated. A gate offline for a whole
+/// festival still syncs within this; a scan dated earlier comes from a
+/// clock that was wrong (a device reset to 1970), and is taken as now.
+pub const SYNC_SCAN_AGE_MAX: chrono::Duration = chrono::Duration::days(7);
+
 #[derive(Debug, thiserror::Error)]
 pub enum GateError {
     #[error("device_id must be 1 to {DEVICE_ID_LEN_MAX} printable characters")]
@@ -104,8 +109,10 @@ impl Ticketing {
         })
     }
 
-    /// Settles scans an offline gate made. Scan times in the future are
-    /// taken as now: a gate's clock may drift, the log must not.
+    /// Settles scans an offline gate made. Scan times that cannot be true
+    /// (in the future, more than `SYNC_SCAN_AGE_MAX` ago, or before the
+    /// ticket was issued) are taken as now: a gate's clock may drift, the
+    /// public log must not.
     pub async fn sync_checkins(
         &self,
         user: UserId,
@@ -125,12 +132,20 @@ impl Ticketing {
         let now = self.now();
         let mut results = Vec::with_capacity(scans.len());
         for scan in scans {
-            let scanned_at = chrono::SubsecRound::trunc_subsecs(scan.scanned_at, 3).min(now);
+            let mut scanned_at = chrono::SubsecRound::trunc_subsecs(scan.scanned_at, 3);
+            if scanned_at > now || scanned_at < now - SYNC_SCAN_AGE_MAX {
+                scanned_at = now;
+            }
             // The code is judged as of when it was scanned: a screenshot
             // shown to a gate offline is as stale as one shown online.
             let verified = self.verify_code(&scan.barcode, rotating_event, scanned_at).await?;
             let result = match verified {
                 Ok(claims) => {
+                    if let Some(t) = self.store.ticket(claims.ticket).await?
+                        && scanned_at < t.created_at
+                    {
+                        scanned_at = now;
+                    }
                     let entry = self.check_in_entry(&claims, scanned_at).await?;
                     let record =
                         self.store.sync_check_in(event, &claims, user, device, scanned_at, entry.as_ref()).await?;
@@ -146,7 +161,9 @@ impl Ticketing {
                 Err(refusal) => {
                     self.store.log_rejected_scan(event, CheckinOutcome::Invalid, user, scanned_at).await?;
                     SyncResult {
-                        barcode: scan.barcode,
+                        // Results come in the scans' order; an overlong code
+                        // is not sent back whole.
+                        barcode: truncated(scan.barcode, domain::barcode::BARCODE_LEN_MAX),
                         outcome: SyncOutcome::Refused(CheckinOutcome::Invalid),
                         refusal: Some(refusal),
                         ticket: None,
@@ -184,4 +201,16 @@ impl Ticketing {
         };
         Ok((self.store.event_stats(event, record.venue, self.now()).await?, currency))
     }
+}
+
+/// `s` cut to at most `max` bytes, at a character boundary.
+fn truncated(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
 }

@@ -20,6 +20,10 @@ pub enum HoldFailure {
     /// Best available found too few free seats.
     #[error("{0}")]
     NotEnoughSeats(String),
+    /// Best available was asked for something no map can give: a count out
+    /// of range, or a price zone the venue does not have.
+    #[error("{0}")]
+    BadBestAvailable(String),
     #[error(transparent)]
     Denied(#[from] Denied),
     #[error(transparent)]

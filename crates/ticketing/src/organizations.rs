@@ -12,7 +12,9 @@ pub const ORGANIZATION_NAME_LEN_MAX: usize = 200;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateOrganizationError {
-    #[error("organization name must be 1 to {ORGANIZATION_NAME_LEN_MAX} characters")]
+    #[error(
+        "organization name must be 1 to {ORGANIZATION_NAME_LEN_MAX} characters on one line, without control characters"
+    )]
     BadName,
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -42,7 +44,7 @@ impl Ticketing {
     ) -> Result<(OrganizationId, String), CreateOrganizationError> {
         let name = name.trim();
         let n = name.chars().count();
-        if n == 0 || n > ORGANIZATION_NAME_LEN_MAX {
+        if n == 0 || n > ORGANIZATION_NAME_LEN_MAX || !domain::text::is_one_line(name) {
             return Err(CreateOrganizationError::BadName);
         }
         let org = OrganizationId::new();

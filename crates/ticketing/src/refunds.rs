@@ -112,6 +112,11 @@ impl Ticketing {
         let event = self.store.event(record.event).await?.ok_or(Denied::NotFound("order"))?;
         match self.store.role_in(user, event.organization).await? {
             Some(role) if role.can_manage_events() => {}
+            // The buyer sees the order, so it exists for them; refunds are
+            // the organizer's to give.
+            None if record.user == user => {
+                return Err(Denied::Forbidden("refunds are made by the event's organizer; ask them for one").into());
+            }
             // Someone else's order does not exist, as far as outsiders know.
             None => return Err(Denied::NotFound("order").into()),
             Some(_) => return Err(Denied::Forbidden("only owners and admins refund orders").into()),

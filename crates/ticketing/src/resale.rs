@@ -23,6 +23,8 @@ pub enum ResaleFailure {
     EventOver(EventStatus),
     #[error("this ticket is listed already")]
     AlreadyListed,
+    #[error("this ticket is offered to someone as a transfer: it can be listed once the offer is accepted or lapsed")]
+    TransferPending,
     #[error("this listing has been sold, withdrawn, or is being bought by someone else")]
     Unavailable,
     #[error(transparent)]
@@ -80,6 +82,10 @@ impl Ticketing {
         match self.store.create_listing(&listing).await {
             Ok(()) => Ok(listing),
             Err(ListError::AlreadyListed) => Err(ResaleFailure::AlreadyListed),
+            Err(ListError::TransferPending) => Err(ResaleFailure::TransferPending),
+            // The ticket was passed on or used between the check above and
+            // the listing: what the check would now say.
+            Err(ListError::TicketChanged) => Err(ResaleFailure::NotListable),
             Err(ListError::Store(e)) => Err(e.into()),
         }
     }

@@ -91,12 +91,20 @@ impl Ticketing {
         admission: Option<&str>,
     ) -> Result<HoldRecord, HoldFailure> {
         if count == 0 || count > BEST_AVAILABLE_SEATS_MAX {
-            return Err(HoldFailure::NotEnoughSeats(format!(
+            return Err(HoldFailure::BadBestAvailable(format!(
                 "best available finds 1 to {BEST_AVAILABLE_SEATS_MAX} seats at a time"
             )));
         }
         let record = self.visible_event(Some(user), event).await?;
         let map = self.store.seat_map(record.venue).await?;
+        if let Some(z) = zone
+            && !map.sections.iter().any(|s| s.price_zone == z)
+        {
+            return Err(HoldFailure::BadBestAvailable(format!(
+                "this venue has no price zone '{}'",
+                domain::text::excerpt(z, 64)
+            )));
+        }
         let mut attempt = 0;
         loop {
             attempt += 1;

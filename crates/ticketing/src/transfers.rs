@@ -21,8 +21,12 @@ pub enum TransferError {
     PendingExists,
     #[error("this transfer offer has lapsed, was accepted already, or was cancelled")]
     NotOpen,
-    #[error("the ticket was used or revoked after the offer was made")]
+    #[error("the ticket was used, revoked or passed on another way after the offer was made")]
     TicketChanged,
+    #[error("this ticket is listed for resale: withdraw the listing before offering it to someone")]
+    Listed,
+    #[error("a buyer is paying for this ticket on the resale market; try again in a few minutes")]
+    BeingResold,
     #[error(transparent)]
     Denied(#[from] Denied),
     #[error(transparent)]
@@ -87,6 +91,8 @@ impl Ticketing {
         match self.store.offer_transfer(&offer, &[notice], now).await {
             Ok(()) => Ok(offer),
             Err(OfferError::PendingExists) => Err(TransferError::PendingExists),
+            Err(OfferError::Listed) => Err(TransferError::Listed),
+            Err(OfferError::TicketChanged) => Err(TransferError::TicketChanged),
             Err(OfferError::Store(e)) => Err(e.into()),
         }
     }
@@ -123,6 +129,7 @@ impl Ticketing {
         let reissue = Reissue {
             transfer,
             ticket: ticket.id,
+            from_holder: offer.from_user,
             new_holder: user,
             serial_before: ticket.serial,
             serial_after: serial,
@@ -133,6 +140,7 @@ impl Ticketing {
             Ok(()) => {}
             Err(AcceptError::NotOpen) => return Err(TransferError::NotOpen),
             Err(AcceptError::TicketChanged) => return Err(TransferError::TicketChanged),
+            Err(AcceptError::BeingResold) => return Err(TransferError::BeingResold),
             Err(AcceptError::Store(e)) => return Err(e.into()),
         }
         metrics::counter!("transfers_accepted_total").increment(1);

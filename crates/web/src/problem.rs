@@ -33,9 +33,14 @@ pub struct Problem {
     headers: Vec<(header::HeaderName, HeaderValue)>,
 }
 
+/// The longest `detail` sent. Errors quote what they refuse, and what they
+/// refuse may be a megabyte: the answer to bad input stays small.
+const PROBLEM_DETAIL_LEN_MAX: usize = 2_000;
+
 impl Problem {
     pub fn new(status: StatusCode, kind: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, kind, title, detail: detail.into(), extensions: Map::new(), headers: Vec::new() }
+        let detail = domain::text::excerpt(&detail.into(), PROBLEM_DETAIL_LEN_MAX);
+        Self { status, kind, title, detail, extensions: Map::new(), headers: Vec::new() }
     }
 
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
@@ -309,6 +314,7 @@ impl From<HoldFailure> for Problem {
                     .with("unavailable_ga_areas", areas)
             }
             HoldFailure::NotEnoughSeats(detail) => Problem::conflict("unavailable", detail),
+            HoldFailure::BadBestAvailable(detail) => Problem::unprocessable("invalid-hold", detail),
             HoldFailure::Rejected(r @ (HoldError::EventNotOnSale(_) | HoldError::SalesClosed(_))) => {
                 Problem::conflict("not-on-sale", r.to_string())
             }

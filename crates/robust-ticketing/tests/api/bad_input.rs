@@ -536,6 +536,10 @@ async fn invalid_venue_definitions_are_a_422_and_leave_no_venue_behind() {
             v["seat_map"]["sections"][0]["rows"][0]["accessible"] = json!(["99"])
         }),
         ("a row of more than 1000 seats", |v| v["seat_map"]["sections"][0]["rows"][0]["seats"] = json!(1001)),
+        // Answered by its count: not four billion seat labels first.
+        ("a row of 4294967295 seats", |v| v["seat_map"]["sections"][0]["rows"][0]["seats"] = json!(4_294_967_295_u64)),
+        ("a NUL byte in the name", |v| v["name"] = json!("Hall\u{0}One")),
+        ("a line break in a section name", |v| v["seat_map"]["sections"][0]["name"] = json!("Stalls\nLeft")),
         ("a curve radius of zero", |v| v["seat_map"]["sections"][0]["curve_radius"] = json!(0.0)),
     ];
     for (what, mutate) in mutations {
@@ -568,6 +572,7 @@ async fn invalid_event_definitions_are_a_422_and_leave_no_event_behind() {
         ("ends_at equal to starts_at", |v| v["ends_at"] = v["starts_at"].clone()),
         ("an unknown category", |v| v["category"] = json!("opera")),
         ("an empty title", |v| v["title"] = json!("  ")),
+        ("a NUL byte in the title", |v| v["title"] = json!("Gala\u{0}")),
         ("a ticket type with both price_zone and ga_area_id", |v| {
             v["ticket_types"][1]["price_zone"] = json!("main");
         }),
@@ -854,4 +859,33 @@ fn fill_params(path: &str, value: &dyn Fn(&str) -> String) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// Names and addresses are one line of printable text, and an error quotes
+/// what it refuses only in part: a megabyte in gives a short answer out.
+#[tokio::test]
+async fn control_characters_are_refused_and_errors_do_not_echo_megabytes() {
+    let app = spawn_app().await;
+    for (email, name) in
+        [("nul\u{0}@example.org", "Ada"), ("ada@example.org", "Ada\u{0}"), ("ada@example.org", "Ada\nBob")]
+    {
+        let r = app
+            .post("/api/v1/auth/register", None, &json!({"email": email, "password": "a-long-password", "name": name}))
+            .await;
+        expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY, &format!("registering {email:?} {name:?}")).await;
+    }
+    let huge = format!("{}@example.org", "x".repeat(1_000_000));
+    let r = app
+        .post("/api/v1/auth/register", None, &json!({"email": huge, "password": "a-long-password", "name": "Ada"}))
+        .await;
+    let p = expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "a megabyte e-mail address").await;
+    assert!(
+        p["detail"].as_str().unwrap().len() < 4_000,
+        "the error quotes {} bytes",
+        p["detail"].as_str().unwrap().len()
+    );
+    let r = app
+        .post("/api/v1/organizations", Some(&app.signup("owner@example.org").await.token), &json!({"name": "Org\u{7}"}))
+        .await;
+    expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "an organization name with a bell").await;
 }

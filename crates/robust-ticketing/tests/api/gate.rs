@@ -42,6 +42,8 @@ async fn a_ticket_admitted_at_two_offline_gates_is_a_conflict_after_sync() {
     let order = app.buy(&buyer.token, &f.event_id, &[&f.seats[0], &f.seats[1]], &[]).await;
     let (one, two) =
         (order["tickets"][0]["barcode"].as_str().unwrap(), order["tickets"][1]["barcode"].as_str().unwrap());
+    // The scans come after the sale, as at a real gate.
+    app.clock.advance(Duration::minutes(30));
     let t0 = chrono::SubsecRound::trunc_subsecs(app.clock.now() - Duration::minutes(10), 3);
     let path = format!("/api/v1/events/{}/checkins/sync", f.event_id);
     let sync = async |device: &str, scans: Value| {
@@ -86,6 +88,47 @@ async fn a_ticket_admitted_at_two_offline_gates_is_a_conflict_after_sync() {
     assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
     let r = sync("gate-c", json!([])).await;
     assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+}
+
+/// A gate whose clock was reset to 1970, or that dates a scan before the
+/// ticket existed, cannot write an impossible time into the public log: such
+/// a scan counts as made when it is synced. An overlong code is refused and
+/// not sent back whole.
+#[tokio::test]
+async fn synced_scans_at_impossible_times_count_as_synced_now_and_long_codes_are_not_echoed() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 4, 10).await;
+    let gate = app.member(&f.org, "gate@example.org", "gate").await;
+    let buyer = app.signup("buyer@example.org").await;
+    let order = app.buy(&buyer.token, &f.event_id, &[&f.seats[0], &f.seats[1]], &[]).await;
+    app.clock.advance(Duration::hours(1));
+    let now = chrono::SubsecRound::trunc_subsecs(app.clock.now(), 3);
+    let long = format!("RT1.{}", "A".repeat(100_000));
+    let r = app
+        .post(
+            &format!("/api/v1/events/{}/checkins/sync", f.event_id),
+            Some(&gate.token),
+            &json!({"device_id": "gate-a", "scans": [
+                {"barcode": order["tickets"][0]["barcode"], "scanned_at": "1970-01-01T00:00:00Z"},
+                {"barcode": order["tickets"][1]["barcode"], "scanned_at": now - Duration::minutes(90)},
+                {"barcode": long, "scanned_at": now},
+            ]}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    for admitted in &v["results"].as_array().unwrap()[..2] {
+        assert_eq!(admitted["result"], "admitted", "{v}");
+        assert_eq!(admitted["checked_in_at"], json!(now), "{v}");
+    }
+    assert_eq!(v["results"][2]["result"], "invalid");
+    assert!(v["results"][2]["barcode"].as_str().unwrap().len() <= domain::barcode::BARCODE_LEN_MAX);
+    // The log agrees: issued, then checked in now.
+    let ticket = order["tickets"][0]["id"].as_str().unwrap();
+    let history: Value = app.get(&format!("/api/v1/tickets/{ticket}/history"), None).await.json().await.unwrap();
+    let entries = history["entries"].as_array().unwrap();
+    assert_eq!(entries.iter().map(|e| e["kind"].as_str().unwrap()).collect::<Vec<_>>(), ["issue", "check_in"]);
+    assert_eq!(entries[1]["at"], json!(now));
 }
 
 #[tokio::test]

@@ -322,6 +322,21 @@ async fn best_available_holds_adjacent_seats_in_front_and_never_taken_ones() {
         )
         .await;
     assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    // Asks no map could answer are bad input, not a sold-out conflict.
+    for ask in [
+        serde_json::json!({"count": 0}),
+        serde_json::json!({"count": 4_294_967_295_u64}),
+        serde_json::json!({"count": 1, "price_zone": "no-such-zone"}),
+    ] {
+        let r = app
+            .post(
+                &format!("/api/v1/events/{}/holds", f.event_id),
+                Some(&bob.token),
+                &serde_json::json!({ "best_available": ask }),
+            )
+            .await;
+        assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
     assert_eq!(count_status(&app.availability(&f.event_id).await, "held"), 5);
 }
 

@@ -39,8 +39,11 @@ async fn an_organizer_refunds_one_ticket_which_is_revoked_and_its_seat_sold_agai
     let refunded = &order["tickets"][0];
     let path = format!("/api/v1/orders/{order_id}/refunds");
 
-    // Only the organizer's managers may refund; the buyer sees 403, others 404.
-    assert_problem(app.post(&path, Some(&ada.token), &json!({})).await, StatusCode::NOT_FOUND).await;
+    // Only the organizer's managers may refund; the buyer and the gate staff
+    // see 403, strangers 404.
+    assert_problem(app.post(&path, Some(&ada.token), &json!({})).await, StatusCode::FORBIDDEN).await;
+    let stranger = app.signup("stranger@example.org").await;
+    assert_problem(app.post(&path, Some(&stranger.token), &json!({})).await, StatusCode::NOT_FOUND).await;
     let gate = app.member(&f.org, "gate@example.org", "gate").await;
     assert_problem(app.post(&path, Some(&gate.token), &json!({})).await, StatusCode::FORBIDDEN).await;
     // Bad input is a 4xx problem.
@@ -103,6 +106,46 @@ async fn an_organizer_refunds_one_ticket_which_is_revoked_and_its_seat_sold_agai
     let o = settled(&app, &ada.token, order_id).await;
     assert_eq!(o["status"], "refunded");
     assert_eq!(o["refunded_total"]["amount"], 2 * SEAT_PRICE);
+}
+
+/// Money back by amount: a part leaves the tickets valid (a goodwill
+/// refund); the rest of the order revokes every ticket still valid, so a
+/// buyer with all their money back holds nothing that admits or sells.
+#[tokio::test]
+async fn refunding_the_rest_of_an_order_by_amount_revokes_its_tickets() {
+    let app = spawn_app_with(|_| {}).await;
+    let f = app.fixture(1, 4, 1).await;
+    let ada = app.signup("ada@example.org").await;
+    let order = app.buy(&ada.token, &f.event_id, &[&f.seats[0], &f.seats[1]], &[]).await;
+    let order_id = order["id"].as_str().unwrap();
+    let path = format!("/api/v1/orders/{order_id}/refunds");
+    let owner = &f.org.owner.token;
+    let by_amount = |amount: i64| json!({"amount": {"amount": amount, "currency": "EUR"}});
+
+    let r = app.post(&path, Some(owner), &by_amount(SEAT_PRICE / 2)).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let o = order_of(&app, &ada.token, order_id).await;
+    assert!(o["tickets"].as_array().unwrap().iter().all(|t| t["status"] == "valid"), "{o}");
+
+    let r = app.post(&path, Some(owner), &by_amount(2 * SEAT_PRICE - SEAT_PRICE / 2)).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let refund: Value = r.json().await.unwrap();
+    assert_eq!(refund["ticket_ids"].as_array().unwrap().len(), 2, "{refund}");
+    let o = settled(&app, &ada.token, order_id).await;
+    assert_eq!(o["status"], "refunded");
+    assert!(o["tickets"].as_array().unwrap().iter().all(|t| t["status"] == "revoked"), "{o}");
+    for t in order["tickets"].as_array().unwrap() {
+        let p = assert_problem(
+            app.checkin(owner, &f.event_id, t["barcode"].as_str().unwrap()).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert_eq!(p["result"], "revoked");
+    }
+    // Nothing is left, however it is asked for.
+    for body in [by_amount(1), json!({}), json!({"ticket_ids": [order["tickets"][0]["id"]]})] {
+        assert_problem(app.post(&path, Some(owner), &body).await, StatusCode::CONFLICT).await;
+    }
 }
 
 #[tokio::test]

@@ -155,8 +155,10 @@ async fn the_manifest_carries_rotating_secrets_and_sync_judges_codes_by_scan_tim
         assert_eq!(listed["rotating_secret"], URL_SAFE_NO_PAD.encode(t.secret.unwrap()));
     }
 
-    // Scanned offline 10 minutes ago: the live code then, a screenshot that
-    // was 61 s old then, a code for the wrong ticket, and a static barcode.
+    // Scanned offline 10 minutes ago (20 minutes after the sale): the live
+    // code then, a screenshot that was 61 s old then, a code for the wrong
+    // ticket, and a static barcode.
+    app.clock.advance(Duration::minutes(30));
     let t0 = chrono::SubsecRound::trunc_subsecs(app.clock.now() - Duration::minutes(10), 3);
     let live = rotating_code(&one.barcode, &one.secret.unwrap(), t0).unwrap();
     let stale = rotating_code(&two.barcode, &two.secret.unwrap(), t0 - Duration::seconds(61)).unwrap();

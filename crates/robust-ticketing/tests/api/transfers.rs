@@ -166,3 +166,56 @@ async fn the_organizers_transfer_policy_is_enforced() {
     )
     .await;
 }
+
+/// A ticket is offered to someone or listed for sale, never both at once:
+/// otherwise whoever completed second would take it from whoever paid for
+/// it or accepted it first. The second is refused, and a race between the
+/// two has one winner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_ticket_is_offered_or_listed_for_resale_never_both() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 8, 10).await;
+    let alice = app.signup("alice@example.org").await;
+    let seats: Vec<&str> = f.seats[..5].iter().map(String::as_str).collect();
+    let order = app.buy(&alice.token, &f.event_id, &seats, &[]).await;
+    let tickets: Vec<String> =
+        order["tickets"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap().to_owned()).collect();
+    let list = |ticket: String| {
+        let (app, token) = (&app, alice.token.clone());
+        async move {
+            app.post(
+                &format!("/api/v1/tickets/{ticket}/listings"),
+                Some(&token),
+                &json!({"price": {"amount": 4500, "currency": "EUR"}}),
+            )
+            .await
+        }
+    };
+
+    // Listed: it cannot be offered until the listing is withdrawn.
+    let r = list(tickets[0].clone()).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let listing: Value = r.json().await.unwrap();
+    let p = assert_problem(offer(&app, &alice.token, &tickets[0], "bob@example.org").await, StatusCode::CONFLICT).await;
+    assert!(p["detail"].as_str().unwrap().contains("listed"), "{p}");
+    let r = app.delete(&format!("/api/v1/listings/{}", listing["id"].as_str().unwrap()), Some(&alice.token)).await;
+    assert!(r.status().is_success(), "{}", r.status());
+    // Offered: it cannot be listed while the offer is open.
+    let r = offer(&app, &alice.token, &tickets[0], "bob@example.org").await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let transfer: Value = r.json().await.unwrap();
+    let p = assert_problem(list(tickets[0].clone()).await, StatusCode::CONFLICT).await;
+    assert!(p["detail"].as_str().unwrap().contains("transfer"), "{p}");
+    // Accepted, it is Bob's: Alice can neither list nor offer it again.
+    let bob = app.signup("bob@example.org").await;
+    assert_eq!(accept(&app, &bob.token, transfer["id"].as_str().unwrap()).await.status(), StatusCode::OK);
+    assert_problem(list(tickets[0].clone()).await, StatusCode::NOT_FOUND).await;
+
+    // Listing and offering at the same moment: exactly one of the two.
+    for ticket in &tickets[1..] {
+        let (listed, offered) =
+            tokio::join!(list(ticket.clone()), offer(&app, &alice.token, ticket, "carol@example.org"));
+        let won = [listed.status(), offered.status()].iter().filter(|s| **s == StatusCode::CREATED).count();
+        assert_eq!(won, 1, "listing {} and offer {} of {ticket}", listed.status(), offered.status());
+    }
+}

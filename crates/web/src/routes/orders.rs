@@ -23,7 +23,9 @@ pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
                (status = 400, body = ProblemDto, description = "missing Idempotency-Key"), (status = 401, body = ProblemDto),
                (status = 402, body = ProblemDto, description = "payment declined"), (status = 404, body = ProblemDto),
                (status = 409, body = ProblemDto, description = "hold expired, released or already paid"),
-               (status = 422, body = ProblemDto)))]
+               (status = 422, body = ProblemDto),
+               (status = 429, body = ProblemDto, description = "too many requests; see Retry-After"),
+               (status = 503, body = ProblemDto, description = "the payment gateway could not be reached; retry with the same Idempotency-Key")))]
 pub async fn create(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,

@@ -21,7 +21,7 @@ impl From<ResaleFailure> for Problem {
             ResaleFailure::Refused(_) | ResaleFailure::NotListable | ResaleFailure::EventOver(_) => {
                 Problem::unprocessable("resale-refused", e.to_string())
             }
-            ResaleFailure::AlreadyListed | ResaleFailure::Unavailable => {
+            ResaleFailure::AlreadyListed | ResaleFailure::Unavailable | ResaleFailure::TransferPending => {
                 Problem::conflict("listing-state", e.to_string())
             }
             ResaleFailure::Denied(d) => d.into(),

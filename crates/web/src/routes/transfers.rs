@@ -20,9 +20,11 @@ impl From<TransferError> for Problem {
             TransferError::InvalidEmail(_) | TransferError::Refused(_) => {
                 Problem::unprocessable("transfer-refused", e.to_string())
             }
-            TransferError::PendingExists | TransferError::NotOpen | TransferError::TicketChanged => {
-                Problem::conflict("transfer-state", e.to_string())
-            }
+            TransferError::PendingExists
+            | TransferError::NotOpen
+            | TransferError::TicketChanged
+            | TransferError::Listed
+            | TransferError::BeingResold => Problem::conflict("transfer-state", e.to_string()),
             TransferError::Denied(d) => d.into(),
             TransferError::Store(s) => s.into(),
         }

@@ -1,0 +1,50 @@
+//! Plain text people type: names, titles, labels.
+//!
+//! A name is one line of printable text. Control characters (a NUL byte, an
+//! escape sequence, a line break) have no place in one: they break e-mail
+//! headers, CSV exports and terminals that show logs, so they are refused at
+//! the edge rather than escaped everywhere a name is shown.
+
+/// Whether `s` has no control characters.
+pub fn is_one_line(s: &str) -> bool {
+    !s.chars().any(char::is_control)
+}
+
+/// Whether `s` has no control characters but line breaks and tabs, as an
+/// address or a description may.
+pub fn is_printable(s: &str) -> bool {
+    !s.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+}
+
+/// `s` as quoted back in an error: at most `max` characters, control
+/// characters replaced, so that an error never echoes a megabyte or a byte
+/// that breaks what shows it.
+pub fn excerpt(s: &str, max: usize) -> String {
+    let mut out: String = s.chars().take(max).map(|c| if c.is_control() { '\u{FFFD}' } else { c }).collect();
+    if s.chars().nth(max).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_text_has_no_control_characters() {
+        assert!(is_one_line("Ada Lovelace — Saal 2"));
+        for bad in ["a\0b", "a\nb", "a\tb", "\u{1b}[31m"] {
+            assert!(!is_one_line(bad), "{bad:?}");
+        }
+        assert!(is_printable("Hauptstraße 1\n10115 Berlin"));
+        assert!(!is_printable("a\0b"));
+    }
+
+    #[test]
+    fn an_excerpt_is_short_and_clean() {
+        assert_eq!(excerpt("short", 10), "short");
+        assert_eq!(excerpt(&"x".repeat(1_000_000), 5), "xxxxx…");
+        assert_eq!(excerpt("a\0b", 10), "a\u{FFFD}b");
+    }
+}
