@@ -76,7 +76,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let venue_id = venue.id.to_string();
-        let mut position = 0i64;
+        let mut seats = Vec::with_capacity(plan.sections.iter().map(|s| s.seats.len()).sum());
         for (s_pos, section) in plan.sections.iter().enumerate() {
             sqlx::query("INSERT INTO sections (id, venue_id, name, price_zone, position) VALUES ($1, $2, $3, $4, $5)")
                 .bind(section.id.to_string())
@@ -87,25 +87,31 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             let section_id = section.id.to_string();
-            for seat in &section.seats {
-                sqlx::query(
-                    "INSERT INTO seats (id, venue_id, section_id, row_label, label, x, y, accessible, position) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(seat.id.to_string())
-                .bind(&venue_id)
-                .bind(&section_id)
-                .bind(&seat.row_label)
-                .bind(&seat.label)
-                .bind(seat.x)
-                .bind(seat.y)
-                .bind(i64::from(seat.accessible))
-                .bind(position)
-                .execute(&mut *tx)
-                .await?;
-                position += 1;
-            }
+            seats.extend(section.seats.iter().map(|seat| (section_id.clone(), seat)));
         }
+        // Hundreds of seats to a statement: a stadium's map is written in
+        // hundreds of statements, not hundreds of thousands, so it holds the
+        // write connection (and an on-sale of another event) briefly.
+        let positions: Vec<(i64, &(String, &domain::seatmap::PlannedSeat))> =
+            seats.iter().enumerate().map(|(i, s)| (i as i64, s)).collect();
+        crate::batch::insert_rows(
+            &mut tx,
+            "INSERT INTO seats (id, venue_id, section_id, row_label, label, x, y, accessible, position)",
+            9,
+            &positions,
+            |q, (position, (section_id, seat))| {
+                q.bind(seat.id.to_string())
+                    .bind(venue_id.clone())
+                    .bind(section_id.clone())
+                    .bind(seat.row_label.clone())
+                    .bind(seat.label.clone())
+                    .bind(seat.x)
+                    .bind(seat.y)
+                    .bind(i64::from(seat.accessible))
+                    .bind(*position)
+            },
+        )
+        .await?;
         for (pos, area) in plan.ga_areas.iter().enumerate() {
             sqlx::query("INSERT INTO ga_areas (id, venue_id, name, capacity, position) VALUES ($1, $2, $3, $4, $5)")
                 .bind(area.id.to_string())
