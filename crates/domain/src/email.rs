@@ -11,7 +11,7 @@ pub const EMAIL_LEN_MAX: usize = 254;
 pub struct Email(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("'{0}' is not a valid e-mail address")]
+#[error("{}", if .0.trim().is_empty() { "an e-mail address is needed".to_owned() } else { format!("'{}' is not a valid e-mail address", .0) })]
 pub struct InvalidEmail(pub String);
 
 impl Email {

@@ -223,7 +223,7 @@ pub enum EventSpecError {
     BadTitle,
     #[error("description must be at most {DESCRIPTION_LEN_MAX} characters, without control characters")]
     DescriptionTooLong,
-    #[error("ends_at must be after starts_at")]
+    #[error("the event must end after it starts (ends_at after starts_at)")]
     EndsBeforeStart,
     #[error("an event may last at most {EVENT_DURATION_DAYS_MAX} days")]
     TooLong,

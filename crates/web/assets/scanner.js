@@ -231,7 +231,7 @@ async function sync() {
 function renderQueue(error) {
   const count = manifest ? Object.keys(manifest.tickets).length : 0;
   if (!manifestSupported && !manifest) offlineSummary.textContent = 'Offline checking is not available from this server; scans need the network.';
-  else if (manifest) offlineSummary.textContent = `Ready for offline use: ${count} tickets, list from ${new Date(manifest.generated_at).toLocaleTimeString()}.`;
+  else if (manifest) offlineSummary.textContent = `Ready for offline use: ${count} ${count === 1 ? "ticket" : "tickets"}, list from ${new Date(manifest.generated_at).toLocaleTimeString()}.`;
   queueSummary.textContent = queue.length
     ? `${queue.length} offline scan${queue.length > 1 ? 's' : ''} waiting to sync.${error ? ' Last sync failed: ' + error : ''}`
     : 'All scans are synced.';

@@ -38,6 +38,20 @@ async fn the_scanner_admits_a_ticket_then_rejects_it_the_second_time() {
     // A forged code is rejected with its reason.
     b.fill("#barcode", "RT1.forged\n").await;
     b.wait_for("document.getElementById('scan-result').innerText.toUpperCase().includes('INVALID')", "invalid").await;
+    // The form's address opened as a page (a reload after a scan without
+    // JavaScript) leads back to the scanner, not to a browser error.
+    b.goto(&format!("/gate/{}/scan", event.id)).await;
+    assert_eq!(b.path().await, format!("/gate/{}", event.id));
+    b.quit().await;
+
+    // A buyer is told at once that the scanner is not theirs, instead of a
+    // scanner that can only refuse.
+    let b = Browser::start(&app.root, 360).await;
+    sign_in(&b, &buyer.email, "/tickets").await;
+    b.goto(&format!("/gate/{}", event.id)).await;
+    let text = b.text("main").await;
+    assert!(text.contains("Only the organizer's gate staff"), "{text}");
+    assert!(b.js("return document.getElementById('scanner') === null", vec![]).await.as_bool().unwrap());
     b.quit().await;
 }
 

@@ -282,9 +282,11 @@ async fn render_event(
                     " · " (view.venue.name)
                     @if !view.venue.address.is_empty() { ", " (view.venue.address) }
                 }
-                p { a href={ "/events/" (e.id) "/calendar.ics" } download { "Add to calendar" } }
+                @if !matches!(effective, EventStatus::Cancelled | EventStatus::Ended) {
+                    p { a href={ "/events/" (e.id) "/calendar.ics" } download { "Add to calendar" } }
+                }
                 @match effective {
-                    EventStatus::Cancelled => { (alert("This event has been cancelled.")) }
+                    EventStatus::Cancelled => { (alert("This event has been cancelled. Every ticket bought for it is refunded in full.")) }
                     EventStatus::Ended => { (alert("This event has ended.")) }
                     EventStatus::Draft => { div.alert role="status" { p { "Draft: only your organization can see this event until it is published." } } }
                     _ => {}
@@ -327,7 +329,9 @@ async fn render_event(
                     }
                 }
             }
-            @if let Some(err) = error { div #hold-error { (alert(err)) } }
+            // Focused on load, so the browser scrolls to it: on a phone the
+            // form that failed is far below the top of the page.
+            @if let Some(err) = error { div #hold-error tabindex="-1" autofocus { (alert(err)) } }
             @if on_sale {
                 section.panel #buy aria-labelledby="buy-h" {
                     h2 #buy-h { "Choose your seats" }
@@ -969,7 +973,9 @@ pub async fn order_page(State(state): State<AppState>, viewer: Viewer, Path(orde
     let body = html! {
         section.panel.confirmation {
             h1 { "You're going!" }
-            p { "Order " code { (order.id.to_string()[..8].to_uppercase()) } " is paid: " strong { (money(&order.total)) } ". "
+            // The whole id, as in the confirmation e-mail: its first digits are
+            // a timestamp that orders of the same minute share.
+            p { "Order " code { (order.id) } " is paid: " strong { (money(&order.total)) } ". "
                 "Your " (order.tickets.len()) @if order.tickets.len() == 1 { " ticket is" } @else { " tickets are" } " below and under My tickets, also offline." }
             p { a.button.primary href="/tickets" { "My tickets" } }
         }
@@ -1182,7 +1188,7 @@ fn transfer_message(viewer: &Viewer, status: StatusCode, message: &str) -> Respo
     let body = html! {
         section.panel {
             h1 { "Your tickets" }
-            (alert(message))
+            @if status.is_success() { (super::layout::notice(message)) } @else { (alert(message)) }
             p { a.button.primary href="/tickets" { "Back to my tickets" } }
         }
     };

@@ -106,6 +106,15 @@ async fn render(
             return layout::error_page(viewer, status, "Cannot open the scanner", &detail);
         }
     };
+    if let Err(e) = state.ticketing.gate_access(user, EventId::from_uuid(id)).await {
+        let (status, detail, _) = problem_detail(e.into()).await;
+        let message = if status == StatusCode::FORBIDDEN {
+            "Only the organizer's gate staff can scan tickets for this event. Ask the organizer to add you as gate staff."
+        } else {
+            detail.as_str()
+        };
+        return layout::error_page(viewer, status, "Cannot open the scanner", message);
+    }
     let e = &details.event;
     let body = html! {
         div.scanner #scanner data-event=(e.id) {

@@ -76,6 +76,7 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/app/api/{*rest}", any(api_proxy))
         .layer(axum::Extension(ApiService(api)))
         .layer(middleware::from_fn(session::ensure_csrf_cookie))
+        .layer(middleware::from_fn(back_to_page))
         .with_state(state);
     Router::new()
         .route("/assets/{name}", get(assets::serve))
@@ -83,6 +84,40 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/manifest.webmanifest", get(assets::manifest))
         .merge(pages)
         .layer(middleware::from_fn(security_headers))
+}
+
+/// A form's address opened as a page (a reload, a bookmark, a restored tab
+/// after a failed submit) goes to the page the form is on, not to a bare 405
+/// that browsers show as a broken site.
+async fn back_to_page(request: Request, next: Next) -> Response {
+    let reading = request.method() == Method::GET || request.method() == Method::HEAD;
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    if !reading || response.status() != StatusCode::METHOD_NOT_ALLOWED || path.starts_with("/app/api/") {
+        return response;
+    }
+    match form_page(&path) {
+        Some(page) => axum::response::Redirect::to(&page).into_response(),
+        None => response,
+    }
+}
+
+/// The page whose form posts to `path`.
+fn form_page(path: &str) -> Option<String> {
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let page = match parts.as_slice() {
+        ["events", event, "hold"] => format!("/events/{event}"),
+        ["checkout", hold, "pay" | "release"] => format!("/checkout/{hold}"),
+        ["gate", event, "scan"] => format!("/gate/{event}"),
+        ["tickets", _, "transfer"] | ["transfers", _, "accept"] => "/tickets".to_owned(),
+        ["listings", _, "hold"] => "/".to_owned(),
+        ["notifications", _, "read"] => "/notifications".to_owned(),
+        ["console", ..] => "/console".to_owned(),
+        _ => return None,
+    };
+    // Path segments are echoed into a local address only: no scheme, no
+    // second slash, nothing a browser could read as another site.
+    page.chars().all(|c| c.is_ascii_alphanumeric() || c == '/' || c == '-').then_some(page)
 }
 
 /// Headers every page and asset gets: no framing, no sniffing, no inline
@@ -178,4 +213,22 @@ pub fn not_found_page() -> Response {
         "Page not found",
         "There is nothing at this address. The event may have been removed, or the link is mistyped.",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::form_page;
+
+    #[test]
+    fn a_forms_address_opened_as_a_page_leads_to_the_page_with_the_form() {
+        let id = "01a21a75-0000-7000-8000-000000000001";
+        assert_eq!(form_page(&format!("/events/{id}/hold")), Some(format!("/events/{id}")));
+        assert_eq!(form_page(&format!("/checkout/{id}/pay")), Some(format!("/checkout/{id}")));
+        assert_eq!(form_page(&format!("/tickets/{id}/transfer")).as_deref(), Some("/tickets"));
+        assert_eq!(form_page("/console/organization").as_deref(), Some("/console"));
+        assert_eq!(form_page("/events/x/seats"), None);
+        // Never somewhere else: a decoded segment with a slash or a scheme.
+        assert_eq!(form_page("/events/%2F%2Fevil.example/hold"), None);
+        assert_eq!(form_page("/events/https:/hold"), None);
+    }
 }
