@@ -583,6 +583,16 @@ pub async fn create_hold(
     };
     match result {
         Ok(hold) => Redirect::to(&format!("/checkout/{}", hold.id)).into_response(),
+        Err(ticketing::holds::HoldFailure::Refused(
+            ticketing::waiting_room::AdmissionRefused::TokenRequired
+            | ticketing::waiting_room::AdmissionRefused::Spent
+            | ticketing::waiting_room::AdmissionRefused::Invalid(_),
+        )) => {
+            // The API's words are for programs; a person needs to know to queue.
+            let msg = "A waiting room is on for this sale: go to the line (the link above) first. \
+                       When your turn comes, you choose your seats here.";
+            render_event(&state, &viewer, &event, Some(msg), StatusCode::FORBIDDEN).await
+        }
         Err(e) => {
             let (status, detail, _) = problem_detail(e.into()).await;
             let msg = if status == StatusCode::CONFLICT {

@@ -880,23 +880,25 @@ fn payout_panel(r: &ticketing::fees::PayoutReport) -> Markup {
             @if r.lines.is_empty() {
                 p.muted { "No sales yet." }
             } @else {
-                table #payout-table {
-                    thead { tr {
-                        th scope="col" { "Currency" } th.num scope="col" { "Orders" } th.num scope="col" { "Gross sales" }
-                        th.num scope="col" { "Platform fees" } th.num scope="col" { "Refunds" } th.num scope="col" { "of which fees" }
-                        th.num scope="col" { "Resale sellers" } th.num scope="col" { "Net payout" }
-                    } }
-                    tbody {
-                        @for l in &r.lines {
-                            tr {
-                                th scope="row" { (l.currency) }
-                                td.num { (l.orders) }
-                                td.num { (amount(l.gross_sales, l.currency)) }
-                                td.num { (amount(l.platform_fees, l.currency)) }
-                                td.num { (amount(l.refunds, l.currency)) }
-                                td.num { (amount(l.refunded_fees, l.currency)) }
-                                td.num { (amount(l.resale_seller_shares, l.currency)) }
-                                td.num { strong { (amount(l.net_payout, l.currency)) } }
+                div.table-wrap {
+                    table #payout-table {
+                        thead { tr {
+                            th scope="col" { "Currency" } th.num scope="col" { "Orders" } th.num scope="col" { "Gross sales" }
+                            th.num scope="col" { "Platform fees" } th.num scope="col" { "Refunds" } th.num scope="col" { "of which fees" }
+                            th.num scope="col" { "Resale sellers" } th.num scope="col" { "Net payout" }
+                        } }
+                        tbody {
+                            @for l in &r.lines {
+                                tr {
+                                    th scope="row" { (l.currency) }
+                                    td.num { (l.orders) }
+                                    td.num { (amount(l.gross_sales, l.currency)) }
+                                    td.num { (amount(l.platform_fees, l.currency)) }
+                                    td.num { (amount(l.refunds, l.currency)) }
+                                    td.num { (amount(l.refunded_fees, l.currency)) }
+                                    td.num { (amount(l.resale_seller_shares, l.currency)) }
+                                    td.num { strong { (amount(l.net_payout, l.currency)) } }
+                                }
                             }
                         }
                     }
