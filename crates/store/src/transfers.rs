@@ -154,6 +154,34 @@ impl Store {
         rows.into_iter().map(transfer).collect()
     }
 
+    /// Open offers the user has made, newest first.
+    pub async fn open_transfers_from(&self, user: UserId, now: Timestamp) -> Result<Vec<TransferRecord>> {
+        let rows: Vec<TransferRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {TRANSFER_COLUMNS} FROM transfers WHERE from_user = $1 AND status = 'pending' AND expires_at > $2 \
+             ORDER BY created_at DESC"
+        )))
+        .bind(user.to_string())
+        .bind(ms(now))
+        .fetch_all(&mut *self.read().await?)
+        .await?;
+        rows.into_iter().map(transfer).collect()
+    }
+
+    /// Withdraws `from`'s offer while nobody has accepted it; `false` when it
+    /// is not open (accepted, cancelled, or someone else's).
+    pub async fn cancel_transfer(&self, transfer_id: &str, from: UserId) -> Result<bool> {
+        let done = self
+            .write_one(
+                sqlx::query(
+                    "UPDATE transfers SET status = 'cancelled' WHERE id = $1 AND from_user = $2 AND status = 'pending'",
+                )
+                .bind(transfer_id)
+                .bind(from.to_string()),
+            )
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// How many times the ticket has changed hands by transfer.
     pub async fn accepted_transfers(&self, ticket: TicketId) -> Result<u32> {
         let (n,): (i64,) =

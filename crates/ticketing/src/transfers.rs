@@ -97,6 +97,22 @@ impl Ticketing {
         }
     }
 
+    /// Withdraws an offer the user made, while it is open: a ticket offered to
+    /// a mistyped address can be offered again at once.
+    pub async fn cancel_transfer(&self, user: UserId, transfer: &str) -> Result<(), TransferError> {
+        match self.store.transfer(transfer).await? {
+            Some(t) if t.from_user == user => {}
+            // Someone else's offer does not exist, as far as this user knows.
+            _ => return Err(Denied::NotFound("transfer").into()),
+        }
+        if self.store.cancel_transfer(transfer, user).await? { Ok(()) } else { Err(TransferError::NotOpen) }
+    }
+
+    /// Open offers the signed-in user has made.
+    pub async fn outgoing_transfers(&self, user: UserId) -> Result<Vec<TransferRecord>, StoreError> {
+        self.store.open_transfers_from(user, self.now()).await
+    }
+
     /// Offers waiting for the signed-in user.
     pub async fn incoming_transfers(&self, user: UserId) -> Result<Vec<TransferRecord>, StoreError> {
         match self.store.user_by_id(user).await? {

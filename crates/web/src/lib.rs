@@ -203,6 +203,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(resale::payouts))
         .routes(routes!(transfers::accept))
         .routes(routes!(transfers::incoming))
+        .routes(routes!(transfers::outgoing))
+        .routes(routes!(transfers::cancel))
         .routes(routes!(checkins::create))
         .routes(routes!(gate::manifest))
         .routes(routes!(gate::sync))

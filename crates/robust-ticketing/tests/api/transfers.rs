@@ -219,3 +219,39 @@ async fn a_ticket_is_offered_or_listed_for_resale_never_both() {
         assert_eq!(won, 1, "listing {} and offer {} of {ticket}", listed.status(), offered.status());
     }
 }
+
+/// An offer to a mistyped address is not a dead end: the holder withdraws
+/// it and offers the ticket again at once. Only the holder can withdraw it,
+/// and only while nobody has accepted it.
+#[tokio::test]
+async fn the_holder_withdraws_an_open_offer_and_can_offer_again() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 4, 10).await;
+    let alice = app.signup("alice@example.org").await;
+    let order = app.buy(&alice.token, &f.event_id, &[&f.seats[0]], &[]).await;
+    let ticket = order["tickets"][0]["id"].as_str().unwrap().to_owned();
+
+    let typo: Value = offer(&app, &alice.token, &ticket, "bbo@example.org").await.json().await.unwrap();
+    let typo_id = typo["id"].as_str().unwrap();
+    let mine: Value = app.get("/api/v1/me/transfers/outgoing", Some(&alice.token)).await.json().await.unwrap();
+    assert_eq!(mine["items"][0]["id"], typo_id);
+    // Nobody else may withdraw it, not even its recipient.
+    let bbo = app.signup("bbo@example.org").await;
+    assert_problem(app.delete(&format!("/api/v1/transfers/{typo_id}"), Some(&bbo.token)).await, StatusCode::NOT_FOUND)
+        .await;
+    let r = app.delete(&format!("/api/v1/transfers/{typo_id}"), Some(&alice.token)).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_problem(app.delete(&format!("/api/v1/transfers/{typo_id}"), Some(&alice.token)).await, StatusCode::CONFLICT)
+        .await;
+    // Withdrawn: it cannot be accepted, and the ticket can go to the right person.
+    assert_problem(accept(&app, &bbo.token, typo_id).await, StatusCode::CONFLICT).await;
+    let right: Value = offer(&app, &alice.token, &ticket, "bob@example.org").await.json().await.unwrap();
+    let bob = app.signup("bob@example.org").await;
+    assert_eq!(accept(&app, &bob.token, right["id"].as_str().unwrap()).await.status(), StatusCode::OK);
+    // Accepted offers are not withdrawn.
+    assert_problem(
+        app.delete(&format!("/api/v1/transfers/{}", right["id"].as_str().unwrap()), Some(&alice.token)).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+}

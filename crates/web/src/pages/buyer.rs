@@ -1005,6 +1005,7 @@ pub async fn tickets_page(State(state): State<AppState>, viewer: Viewer) -> Resp
     let facts = event_facts(&state, user, &tickets).await;
     let secrets = rotating_secrets(&state, &tickets).await;
     let incoming = state.ticketing.incoming_transfers(user).await.unwrap_or_default();
+    let outgoing = state.ticketing.outgoing_transfers(user).await.unwrap_or_default();
     let now = state.ticketing.now();
     let (upcoming, past): (Vec<TicketRecord>, Vec<TicketRecord>) =
         tickets.into_iter().partition(|t| facts.get(&t.event).is_none_or(|f| f.ends_at > now));
@@ -1021,6 +1022,23 @@ pub async fn tickets_page(State(state): State<AppState>, viewer: Viewer) -> Resp
                                 (csrf_field(&viewer))
                                 "A ticket is waiting for you (until " (local_time(offer.expires_at, "UTC")) "). "
                                 button.button.primary type="submit" { "Accept ticket" }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if !outgoing.is_empty() {
+            section.panel aria-labelledby="outgoing" {
+                h2 #outgoing { "Tickets you are giving away" }
+                p.hint { "Each stays yours until it is accepted. Withdraw an offer to keep the ticket or to send it to another address." }
+                ul {
+                    @for offer in &outgoing {
+                        li {
+                            form method="post" action={ "/transfers/" (offer.id) "/cancel" } {
+                                (csrf_field(&viewer))
+                                "Offered to " strong { (offer.to_email) } " until " (local_time(offer.expires_at, "UTC")) ". "
+                                button.button type="submit" { "Withdraw offer" }
                             }
                         }
                     }
@@ -1187,6 +1205,32 @@ pub async fn accept_transfer(
     }
     match state.ticketing.accept_transfer(user, &transfer).await {
         Ok(_) => Redirect::to("/tickets").into_response(),
+        Err(e) => {
+            let (status, detail, _) = problem_detail(e.into()).await;
+            transfer_message(&viewer, status, &detail)
+        }
+    }
+}
+
+pub async fn cancel_transfer(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    Path(transfer): Path<String>,
+    form: Fields,
+) -> Response {
+    let Some(user) = viewer.user else {
+        return signin_redirect("/tickets");
+    };
+    if !csrf_ok(&headers, form.csrf()) {
+        return transfer_message(&viewer, StatusCode::FORBIDDEN, "This page was open too long. Please try again.");
+    }
+    match state.ticketing.cancel_transfer(user, &transfer).await {
+        Ok(()) => transfer_message(
+            &viewer,
+            StatusCode::OK,
+            "The offer is withdrawn; the ticket is yours to keep or to give to someone else.",
+        ),
         Err(e) => {
             let (status, detail, _) = problem_detail(e.into()).await;
             transfer_message(&viewer, status, &detail)

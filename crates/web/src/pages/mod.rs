@@ -59,6 +59,7 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/tickets/{ticket}/qr.png", get(buyer::ticket_qr))
         .route("/tickets/{ticket}/transfer", post(buyer::offer_transfer))
         .route("/transfers/{transfer}/accept", post(buyer::accept_transfer))
+        .route("/transfers/{transfer}/cancel", post(buyer::cancel_transfer))
         .route("/listings/{listing}/hold", post(buyer::hold_listing))
         .route("/signup", get(account::signup_form).post(account::signup))
         .route("/signin", get(account::signin_form).post(account::signin))
@@ -109,7 +110,7 @@ fn form_page(path: &str) -> Option<String> {
         ["events", event, "hold"] => format!("/events/{event}"),
         ["checkout", hold, "pay" | "release"] => format!("/checkout/{hold}"),
         ["gate", event, "scan"] => format!("/gate/{event}"),
-        ["tickets", _, "transfer"] | ["transfers", _, "accept"] => "/tickets".to_owned(),
+        ["tickets", _, "transfer"] | ["transfers", _, "accept" | "cancel"] => "/tickets".to_owned(),
         ["listings", _, "hold"] => "/".to_owned(),
         ["notifications", _, "read"] => "/notifications".to_owned(),
         ["console", ..] => "/console".to_owned(),

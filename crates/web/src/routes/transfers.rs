@@ -96,6 +96,32 @@ pub async fn accept(
     Ok(Json(AcceptResponse { ticket: TicketResponse::from(&ticket) }))
 }
 
+/// Withdraw an offer you made, while nobody has accepted it. The ticket
+/// stays yours and can be offered to someone else at once.
+#[utoipa::path(delete, path = "/api/v1/transfers/{transfer}", tag = "tickets", security(("bearer" = [])),
+    params(("transfer" = String, Path)),
+    responses((status = 204), (status = 401, body = ProblemDto), (status = 404, body = ProblemDto),
+               (status = 409, body = ProblemDto, description = "accepted or withdrawn already")))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(transfer): ApiPath<String>,
+) -> Result<StatusCode, Problem> {
+    state.ticketing.cancel_transfer(user, &transfer).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Offers you made that are waiting for an answer.
+#[utoipa::path(get, path = "/api/v1/me/transfers/outgoing", tag = "tickets", security(("bearer" = [])),
+    responses((status = 200, body = TransferListResponse), (status = 401, body = ProblemDto)))]
+pub async fn outgoing(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+) -> Result<Json<TransferListResponse>, Problem> {
+    let list = state.ticketing.outgoing_transfers(user).await?;
+    Ok(Json(TransferListResponse { items: list.iter().map(TransferResponse::from).collect() }))
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TransferListResponse {
     pub items: Vec<TransferResponse>,
