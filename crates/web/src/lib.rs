@@ -245,10 +245,10 @@ pub fn router(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http())
 }
 
-async fn not_found(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> Response {
+async fn not_found(viewer: pages::session::Viewer, uri: axum::http::Uri, headers: axum::http::HeaderMap) -> Response {
     // Browsers asking for a page get a page; API clients get problem+json.
     if !uri.path().starts_with("/api/") && pages::wants_html(&headers) {
-        return pages::not_found_page();
+        return pages::not_found_page_for(&viewer);
     }
     Problem::not_found("no such route; see /api/v1/openapi.json").into_response()
 }

@@ -52,6 +52,15 @@ async fn the_scanner_admits_a_ticket_then_rejects_it_the_second_time() {
     let text = b.text("main").await;
     assert!(text.contains("Only the organizer's gate staff"), "{text}");
     assert!(b.js("return document.getElementById('scanner') === null", vec![]).await.as_bool().unwrap());
+    // A mistyped address does not look like being signed out.
+    b.goto("/no-such-page").await;
+    assert!(b.text("main").await.contains("Page not found"));
+    assert!(
+        b.js("return document.querySelector('header form[action=\"/signout\"]') !== null", vec![])
+            .await
+            .as_bool()
+            .unwrap()
+    );
     b.quit().await;
 }
 

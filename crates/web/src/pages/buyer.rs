@@ -232,7 +232,7 @@ async fn render_event(
     status: StatusCode,
 ) -> Response {
     let Ok(event) = event.parse::<Uuid>() else {
-        return super::not_found_page();
+        return super::not_found_page_for(viewer);
     };
     let view = match load_event(state, viewer, event).await {
         Ok(v) => v,
@@ -448,7 +448,7 @@ pub async fn seat_list(
     Query(q): Query<SeatListQuery>,
 ) -> Response {
     let Ok(event) = event.parse::<Uuid>() else {
-        return super::not_found_page();
+        return super::not_found_page_for(&viewer);
     };
     let view = match load_event(&state, &viewer, event).await {
         Ok(v) => v,
@@ -551,7 +551,7 @@ pub async fn create_hold(
     form: Fields,
 ) -> Response {
     let Ok(event_id) = event.parse::<Uuid>() else {
-        return super::not_found_page();
+        return super::not_found_page_for(&viewer);
     };
     if !csrf_ok(&headers, form.csrf()) {
         return render_event(
@@ -633,7 +633,7 @@ async fn render_checkout(
     status: StatusCode,
 ) -> Response {
     let Ok(hold_id) = hold.parse::<Uuid>() else {
-        return super::not_found_page();
+        return super::not_found_page_for(viewer);
     };
     let Some(user) = viewer.user else {
         return signin_redirect(&format!("/checkout/{hold_id}"));
@@ -755,7 +755,7 @@ pub async fn pay(
     form: Fields,
 ) -> Response {
     let Ok(hold_id) = hold.parse::<Uuid>() else {
-        return super::not_found_page();
+        return super::not_found_page_for(&viewer);
     };
     let Some(user) = viewer.user else {
         return signin_redirect(&format!("/checkout/{hold_id}"));
@@ -805,7 +805,7 @@ pub async fn release(
     form: Fields,
 ) -> Response {
     let Ok(hold_id) = hold.parse::<Uuid>() else {
-        return super::not_found_page();
+        return super::not_found_page_for(&viewer);
     };
     let Some(user) = viewer.user else {
         return signin_redirect(&format!("/checkout/{hold_id}"));
@@ -969,7 +969,7 @@ fn tickets_by_event(
 
 pub async fn order_page(State(state): State<AppState>, viewer: Viewer, Path(order): Path<String>) -> Response {
     let Ok(order_id) = order.parse::<Uuid>() else {
-        return super::not_found_page();
+        return super::not_found_page_for(&viewer);
     };
     let Some(user) = viewer.user else {
         return signin_redirect(&format!("/orders/{order_id}"));
@@ -1126,7 +1126,7 @@ pub async fn calendar(
     Path(event): Path<String>,
 ) -> Response {
     let Ok(id) = event.parse::<Uuid>() else {
-        return super::not_found_page();
+        return super::not_found_page_for(&viewer);
     };
     let details = match state.ticketing.event_details(viewer.user, EventId::from_uuid(id)).await {
         Ok(d) => d,
@@ -1164,7 +1164,7 @@ pub async fn offer_transfer(
     form: Fields,
 ) -> Response {
     let Ok(ticket_id) = ticket.parse::<Uuid>() else {
-        return super::not_found_page();
+        return super::not_found_page_for(&viewer);
     };
     let Some(user) = viewer.user else {
         return signin_redirect("/tickets");
@@ -1257,7 +1257,7 @@ pub async fn hold_listing(
     form: Fields,
 ) -> Response {
     let Ok(listing_id) = listing.parse::<Uuid>() else {
-        return super::not_found_page();
+        return super::not_found_page_for(&viewer);
     };
     let Some(user) = viewer.user else {
         return signin_redirect("/");

@@ -790,7 +790,7 @@ pub async fn publish(
     form: Fields,
 ) -> Response {
     let Some(user) = viewer.user else { return signin("/console") };
-    let Ok(id) = event.parse::<Uuid>() else { return super::not_found_page() };
+    let Ok(id) = event.parse::<Uuid>() else { return super::not_found_page_for(&viewer) };
     if !csrf_ok(&headers, form.csrf()) {
         return layout::error_page(
             &viewer,
@@ -809,7 +809,7 @@ pub async fn publish(
 
 pub async fn sales(State(state): State<AppState>, viewer: Viewer, Path(event): Path<String>) -> Response {
     let Some(user) = viewer.user else { return signin(&format!("/console/events/{event}/sales")) };
-    let Ok(id) = event.parse::<Uuid>() else { return super::not_found_page() };
+    let Ok(id) = event.parse::<Uuid>() else { return super::not_found_page_for(&viewer) };
     let id = EventId::from_uuid(id);
     let details = match state.ticketing.event_details(Some(user), id).await {
         Ok(d) => d,

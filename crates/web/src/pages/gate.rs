@@ -98,7 +98,7 @@ async fn render(
     status: StatusCode,
 ) -> Response {
     let Some(user) = viewer.user else { return Redirect::to(&format!("/signin?next=/gate/{event}")).into_response() };
-    let Ok(id) = event.parse::<Uuid>() else { return super::not_found_page() };
+    let Ok(id) = event.parse::<Uuid>() else { return super::not_found_page_for(viewer) };
     let details = match state.ticketing.event_details(Some(user), EventId::from_uuid(id)).await {
         Ok(d) => d,
         Err(e) => {
@@ -162,7 +162,7 @@ pub async fn scan(
     form: Fields,
 ) -> Response {
     let Some(user) = viewer.user else { return Redirect::to(&format!("/signin?next=/gate/{event}")).into_response() };
-    let Ok(id) = event.parse::<Uuid>() else { return super::not_found_page() };
+    let Ok(id) = event.parse::<Uuid>() else { return super::not_found_page_for(&viewer) };
     if !csrf_ok(&headers, form.csrf()) {
         let r = ScanResult {
             admitted: false,

@@ -206,10 +206,11 @@ pub fn wants_html(headers: &axum::http::HeaderMap) -> bool {
     headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"))
 }
 
-pub fn not_found_page() -> Response {
-    let viewer = Viewer { user: None, name: None, token: None, csrf: String::new(), secure: false };
+/// The HTML 404 with the visitor's own header: signed in, they must not
+/// look signed out because an address was wrong.
+pub fn not_found_page_for(viewer: &Viewer) -> Response {
     layout::error_page(
-        &viewer,
+        viewer,
         StatusCode::NOT_FOUND,
         "Page not found",
         "There is nothing at this address. The event may have been removed, or the link is mistyped.",

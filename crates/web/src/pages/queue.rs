@@ -44,7 +44,7 @@ pub async fn page(
     Path(event): Path<String>,
 ) -> Response {
     let Ok(event_id) = event.parse::<Uuid>() else {
-        return super::not_found_page();
+        return super::not_found_page_for(&viewer);
     };
     let Some(user) = viewer.user else {
         return Redirect::to(&format!("/signin?next=/events/{event_id}/queue")).into_response();
