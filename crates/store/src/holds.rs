@@ -267,6 +267,37 @@ pub struct HoldGuards {
     pub per_account_max: Option<u32>,
 }
 
+/// Checks the account's ticket limit for `asked` more units and spends the
+/// waiting room's admission, inside the hold's transaction. Spent before
+/// anything is claimed: a failed claim rolls the whole transaction back, the
+/// spend with it, so a buyer who lost a race for a seat keeps their turn.
+pub(crate) async fn apply_guards(
+    tx: &mut crate::WriteTx,
+    event_s: &str,
+    user: UserId,
+    asked: i64,
+    guards: &HoldGuards,
+    now_ms: i64,
+) -> Result<(), PlaceHoldError> {
+    if let Some(max) = guards.per_account_max {
+        let user_s = user.to_string();
+        // One account's holds are counted one at a time: a no-op update
+        // of a non-key column takes the user's row lock on PostgreSQL
+        // without blocking inserts that merely reference the user.
+        sqlx::query("UPDATE users SET name = name WHERE id = $1").bind(&user_s).execute(&mut **tx).await?;
+        let already = crate::sale_controls::account_units(tx, event_s, &user_s, now_ms).await?;
+        if already + asked > i64::from(max) {
+            return Err(PlaceHoldError::AccountLimit { max, already: u32::try_from(already).unwrap_or(u32::MAX) });
+        }
+    }
+    if let Some(entry) = guards.admission
+        && crate::sale_controls::spend_admission(tx, entry, now_ms).await? != AdmissionSpend::Spent
+    {
+        return Err(PlaceHoldError::AdmissionNotSpendable);
+    }
+    Ok(())
+}
+
 /// Each GA area of `venue` as (area, capacity, remaining) for `event`.
 async fn ga_availability(
     conn: &mut sqlx::AnyConnection,
@@ -312,27 +343,10 @@ impl Store {
         let NewHold { id: hold, event, user, priced, guards, now, expires_at } = *new;
         let (event_s, hold_s, now_ms, exp_ms) = (event.to_string(), hold.to_string(), ms(now), ms(expires_at));
         let mut tx = self.write().await?;
-        if let Some(max) = guards.per_account_max {
-            let user_s = user.to_string();
-            // One account's holds are counted one at a time: a no-op update
-            // of a non-key column takes the user's row lock on PostgreSQL
-            // without blocking inserts that merely reference the user.
-            sqlx::query("UPDATE users SET name = name WHERE id = $1").bind(&user_s).execute(&mut *tx).await?;
-            let already = crate::sale_controls::account_units(&mut tx, &event_s, &user_s, now_ms).await?;
-            let asked: i64 = priced.lines.iter().map(|l| i64::from(l.units())).sum();
-            if already + asked > i64::from(max) {
-                tx.rollback().await?;
-                return Err(PlaceHoldError::AccountLimit { max, already: u32::try_from(already).unwrap_or(u32::MAX) });
-            }
-        }
-        if let Some(entry) = guards.admission {
-            // Spent before the seats are claimed: a failed claim rolls the
-            // whole transaction back, the spend with it, so a buyer who
-            // lost a race for a seat keeps their turn.
-            if crate::sale_controls::spend_admission(&mut tx, entry, now_ms).await? != AdmissionSpend::Spent {
-                tx.rollback().await?;
-                return Err(PlaceHoldError::AdmissionNotSpendable);
-            }
+        let asked: i64 = priced.lines.iter().map(|l| i64::from(l.units())).sum();
+        if let Err(e) = apply_guards(&mut tx, &event_s, user, asked, &guards, now_ms).await {
+            tx.rollback().await?;
+            return Err(e);
         }
         sqlx::query(
             "INSERT INTO holds (id, event_id, user_id, status, total_amount, currency, created_at, expires_at, fee_amount) \

@@ -54,6 +54,9 @@ pub enum ListError {
 pub enum ResaleHoldError {
     #[error("this listing has been sold, withdrawn, or is being bought by someone else")]
     Unavailable,
+    /// The sale's guards refused it, as they would a hold of seats.
+    #[error(transparent)]
+    Guarded(crate::PlaceHoldError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -234,6 +237,7 @@ impl Store {
         hold: HoldId,
         buyer: UserId,
         line: &HoldLine,
+        guards: &crate::HoldGuards,
         now: Timestamp,
         expires_at: Timestamp,
     ) -> Result<(), ResaleHoldError> {
@@ -241,6 +245,16 @@ impl Store {
             return Err(StoreError::Corrupt("not a resale line".into()).into());
         };
         let mut tx = self.write().await?;
+        // The same waiting room and ticket limit as a hold of seats: the
+        // resale market is no way around them.
+        let (event_s,): (String,) = sqlx::query_as("SELECT event_id FROM listings WHERE id = $1")
+            .bind(listing.to_string())
+            .fetch_one(&mut *tx)
+            .await?;
+        if let Err(e) = crate::holds::apply_guards(&mut tx, &event_s, buyer, 1, guards, ms(now)).await {
+            tx.rollback().await?;
+            return Err(ResaleHoldError::Guarded(e));
+        }
         let taken = sqlx::query(
             "UPDATE listings SET hold_id = $1, held_until = $2 WHERE id = $3 AND status = 'open' AND seller_id <> $4 \
              AND (held_until IS NULL OR held_until <= $5)",
@@ -255,16 +269,12 @@ impl Store {
         if taken.rows_affected() != 1 {
             return Err(ResaleHoldError::Unavailable);
         }
-        let (event,): (String,) = sqlx::query_as("SELECT event_id FROM listings WHERE id = $1")
-            .bind(listing.to_string())
-            .fetch_one(&mut *tx)
-            .await?;
         sqlx::query(
             "INSERT INTO holds (id, event_id, user_id, status, total_amount, currency, created_at, expires_at) \
              VALUES ($1, $2, $3, 'active', $4, $5, $6, $7)",
         )
         .bind(hold.to_string())
-        .bind(&event)
+        .bind(&event_s)
         .bind(buyer.to_string())
         .bind(unit_price.amount_minor())
         .bind(unit_price.currency().as_str())

@@ -112,15 +112,12 @@ impl Ticketing {
         self.after_hold_attempt(event, user);
         match placed {
             Ok(()) => {}
-            Err(PlaceHoldError::Conflict(c)) => {
-                metrics::counter!("holds_rejected_total").increment(1);
-                return Err(HoldFailure::Unavailable(c));
+            Err(e) => {
+                if matches!(e, PlaceHoldError::Conflict(_)) {
+                    metrics::counter!("holds_rejected_total").increment(1);
+                }
+                return Err(refusal(e));
             }
-            Err(PlaceHoldError::AdmissionNotSpendable) => return Err(AdmissionRefused::Spent.into()),
-            Err(PlaceHoldError::AccountLimit { max, already }) => {
-                return Err(HoldFailure::AccountLimit { max, already });
-            }
-            Err(PlaceHoldError::Store(e)) => return Err(e.into()),
         }
         metrics::counter!("holds_placed_total").increment(1);
         let (seats, areas) = inventory_of(&priced.lines);
@@ -187,5 +184,15 @@ impl Ticketing {
     ) -> Result<Availability, AvailabilityError> {
         let record = self.visible_event(viewer, event).await?;
         Ok(self.store.availability(event, record.venue, self.now()).await?)
+    }
+}
+
+/// What the store's refusal of a hold means to the buyer.
+pub(crate) fn refusal(e: PlaceHoldError) -> HoldFailure {
+    match e {
+        PlaceHoldError::Conflict(c) => HoldFailure::Unavailable(c),
+        PlaceHoldError::AdmissionNotSpendable => AdmissionRefused::Spent.into(),
+        PlaceHoldError::AccountLimit { max, already } => HoldFailure::AccountLimit { max, already },
+        PlaceHoldError::Store(e) => e.into(),
     }
 }

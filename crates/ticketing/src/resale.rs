@@ -27,6 +27,10 @@ pub enum ResaleFailure {
     TransferPending,
     #[error("this listing has been sold, withdrawn, or is being bought by someone else")]
     Unavailable,
+    /// The sale's waiting room or ticket limit refused it, as it would a
+    /// hold of seats.
+    #[error(transparent)]
+    Guarded(crate::holds::HoldFailure),
     #[error(transparent)]
     Denied(#[from] Denied),
     #[error(transparent)]
@@ -113,8 +117,14 @@ impl Ticketing {
     }
 
     /// Holds a listed ticket for the buyer; pay for it with `place_order`.
-    pub async fn hold_listing(&self, user: UserId, listing: ListingId) -> Result<HoldRecord, ResaleFailure> {
+    pub async fn hold_listing(
+        &self,
+        user: UserId,
+        listing: ListingId,
+        admission: Option<&str>,
+    ) -> Result<HoldRecord, ResaleFailure> {
         let l = self.store.listing(listing).await?.ok_or(Denied::NotFound("listing"))?;
+        let guards = self.admission_guards(user, l.event, admission).await.map_err(ResaleFailure::Guarded)?;
         let ticket = self.store.ticket(l.ticket).await?.ok_or_else(|| StoreError::Corrupt("listed ticket".into()))?;
         let line = HoldLine::Resale {
             listing,
@@ -127,9 +137,10 @@ impl Ticketing {
         let hold = HoldId::new();
         let now = self.now();
         let expires_at = now + self.settings.hold_ttl;
-        match self.store.place_resale_hold(hold, user, &line, now, expires_at).await {
+        match self.store.place_resale_hold(hold, user, &line, &guards, now, expires_at).await {
             Ok(()) => {}
             Err(ResaleHoldError::Unavailable) => return Err(ResaleFailure::Unavailable),
+            Err(ResaleHoldError::Guarded(e)) => return Err(ResaleFailure::Guarded(crate::holds::refusal(e))),
             Err(ResaleHoldError::Store(e)) => return Err(e.into()),
         }
         Ok(HoldRecord {

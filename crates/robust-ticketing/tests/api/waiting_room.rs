@@ -398,3 +398,57 @@ async fn bad_sale_controls_are_refused() {
     let r = app.get(&format!("/api/v1/events/{}/sale-controls", fx.event_id), Some(&fx.org.owner.token)).await;
     assert_problem(r, StatusCode::NOT_FOUND).await;
 }
+
+/// The resale market is no way around the sale's protections: holding a
+/// listed ticket needs an admission while the room is on, and counts toward
+/// the account's ticket limit.
+#[tokio::test]
+async fn resale_holds_obey_the_waiting_room_and_the_ticket_limit() {
+    let app = spawn_app().await;
+    let fx = app.fixture(2, 10, 100).await;
+    let event = fx.event_id.as_str();
+    let seller = app.signup("seller@example.org").await;
+    let order = app.buy(&seller.token, event, &[&fx.seats[0], &fx.seats[1]], &[]).await;
+    let mut listings = Vec::new();
+    for t in order["tickets"].as_array().unwrap() {
+        let body = json!({"price": {"amount": 4500, "currency": "EUR"}});
+        let r = app
+            .post(&format!("/api/v1/tickets/{}/listings", t["id"].as_str().unwrap()), Some(&seller.token), &body)
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        listings.push(r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+    }
+    let hold_listing = async |token: &str, listing: &str, admission: Option<&str>| {
+        let body = match admission {
+            Some(a) => json!({"admission_token": a}),
+            None => json!({}),
+        };
+        app.post(&format!("/api/v1/listings/{listing}/holds"), Some(token), &body).await
+    };
+
+    // The room is on: no token, no hold; with one, the hold goes through once.
+    room_on(&app, &fx, json!({"tickets_per_account_max": 2})).await;
+    let buyer = app.signup("buyer@example.org").await;
+    let r = hold_listing(&buyer.token, &listings[0], None).await;
+    assert_eq!(problem_type(r, StatusCode::FORBIDDEN).await, "admission-required");
+    let token = admitted(&app, event, &buyer.token).await;
+    assert_eq!(hold_listing(&buyer.token, &listings[0], Some(&token)).await.status(), StatusCode::CREATED);
+    let r = hold_listing(&buyer.token, &listings[1], Some(&token)).await;
+    assert_eq!(problem_type(r, StatusCode::FORBIDDEN).await, "admission-spent");
+
+    // The room is off: the limit of one ticket per account still counts the held listing.
+    controls(&app, &fx, json!({"waiting_room": "off", "tickets_per_account_max": 1})).await;
+    let r = hold_listing(&buyer.token, &listings[1], None).await;
+    let v = assert_problem(r, StatusCode::CONFLICT).await;
+    assert_eq!(v["tickets_per_account_max"], 1);
+    // Another account may; an empty body is fine.
+    let other = app.signup("other@example.org").await;
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/listings/{}/holds", listings[1])))
+        .bearer_auth(&other.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+}

@@ -1265,7 +1265,8 @@ pub async fn hold_listing(
     if !csrf_ok(&headers, form.csrf()) {
         return transfer_message(&viewer, StatusCode::FORBIDDEN, "This page was open too long. Please try again.");
     }
-    match state.ticketing.hold_listing(user, domain::ids::ListingId::from_uuid(listing_id)).await {
+    let admission = super::session::cookie(&headers, super::session::ADMISSION_COOKIE);
+    match state.ticketing.hold_listing(user, domain::ids::ListingId::from_uuid(listing_id), admission).await {
         Ok(hold) => Redirect::to(&format!("/checkout/{}", hold.id)).into_response(),
         Err(e) => {
             let (status, detail, _) = problem_detail(e.into()).await;

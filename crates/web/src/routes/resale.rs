@@ -24,6 +24,7 @@ impl From<ResaleFailure> for Problem {
             ResaleFailure::AlreadyListed | ResaleFailure::Unavailable | ResaleFailure::TransferPending => {
                 Problem::conflict("listing-state", e.to_string())
             }
+            ResaleFailure::Guarded(h) => h.into(),
             ResaleFailure::Denied(d) => d.into(),
             ResaleFailure::Store(s) => s.into(),
         }
@@ -124,17 +125,40 @@ pub async fn withdraw(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Hold a listed ticket while you pay; then `POST /api/v1/orders` with the hold.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListingHoldRequest {
+    /// While the event's waiting room is on: the token it gave you, as for
+    /// a hold of seats.
+    #[serde(default)]
+    pub admission_token: Option<String>,
+}
+
+/// Hold a listed ticket while you pay; then `POST /api/v1/orders` with the
+/// hold. The event's waiting room, ticket limit per account and blocks apply
+/// as they do to holds of seats. The body may be empty.
 #[utoipa::path(post, path = "/api/v1/listings/{listing}/holds", tag = "resale", security(("bearer" = [])),
-    params(("listing" = Uuid, Path)),
-    responses((status = 201, body = HoldResponse), (status = 401, body = ProblemDto), (status = 404, body = ProblemDto),
-               (status = 409, body = ProblemDto)))]
+    params(("listing" = Uuid, Path)), request_body(content = Option<ListingHoldRequest>),
+    responses((status = 201, body = HoldResponse), (status = 400, body = ProblemDto), (status = 401, body = ProblemDto),
+               (status = 403, body = ProblemDto, description = "waiting room on and no valid admission token, or account blocked"),
+               (status = 404, body = ProblemDto),
+               (status = 409, body = ProblemDto, description = "taken, or the account's ticket limit is reached"),
+               (status = 429, body = ProblemDto)))]
 pub async fn hold(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     ApiPath(listing): ApiPath<Uuid>,
+    body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<HoldResponse>), Problem> {
-    let hold = state.ticketing.hold_listing(user, ListingId::from_uuid(listing)).await?;
+    state.limits.check_account(user)?;
+    // An empty body is fine: most resale holds need nothing but the path.
+    let req: ListingHoldRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        ListingHoldRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| Problem::bad_request(format!("the body is not valid JSON: {e}")))?
+    };
+    let hold =
+        state.ticketing.hold_listing(user, ListingId::from_uuid(listing), req.admission_token.as_deref()).await?;
     Ok((StatusCode::CREATED, Json(HoldResponse::new(&hold, state.ticketing.now()))))
 }
 
