@@ -8,12 +8,13 @@
 //!
 //! ```text
 //! admission: "RTA1." + b64url(entry 16 | event 16 | user 16 | expires_ms i64 BE) + "." + b64url(mac)
-//! challenge: "RTP1." + b64url(event 16 | issued_ms i64 BE | difficulty u8 | nonce 16) + "." + b64url(mac)
+//! challenge: "RTP2." + b64url(event 16 | user 16 | issued_ms i64 BE | difficulty u8 | nonce 16) + "." + b64url(mac)
 //! ```
 //!
 //! A token is *single use* because the hold that spends it marks its queue
 //! entry used in the same transaction; the MAC only proves who it was issued
-//! to and until when. Like the rest of the domain this never reads the clock
+//! to and until when. A challenge names the account it was issued to: one
+//! solved challenge lets one account join, not a thousand. Like the rest of the domain this never reads the clock
 //! nor draws randomness: `now` and the nonce are passed in.
 
 use base64::Engine;
@@ -39,9 +40,9 @@ pub const POW_DIFFICULTY_MAX: u8 = 24;
 pub const POW_SOLUTION_LEN_MAX: usize = 32;
 
 const ADMISSION_PREFIX: &str = "RTA1.";
-const CHALLENGE_PREFIX: &str = "RTP1.";
+const CHALLENGE_PREFIX: &str = "RTP2.";
 const ADMISSION_PAYLOAD_LEN: usize = 16 * 3 + 8;
-const CHALLENGE_PAYLOAD_LEN: usize = 16 + 8 + 1 + 16;
+const CHALLENGE_PAYLOAD_LEN: usize = 16 + 16 + 8 + 1 + 16;
 /// Longest token or challenge string looked at: anything longer is refused
 /// before decoding.
 pub const ADMISSION_TOKEN_LEN_MAX: usize = 160;
@@ -76,6 +77,8 @@ pub enum ChallengeError {
     BadSignature,
     #[error("the challenge is for another event")]
     WrongEvent,
+    #[error("the challenge was issued to another account; ask for your own")]
+    WrongUser,
     #[error("the challenge has expired; ask for a new one")]
     Expired,
     #[error("the solution does not solve the challenge")]
@@ -165,10 +168,18 @@ pub fn verify_admission(
     Ok(claims)
 }
 
-/// A proof-of-work challenge for joining `event`'s queue.
-pub fn issue_challenge(secret: &[u8], event: EventId, now: Timestamp, difficulty: u8, nonce: [u8; 16]) -> String {
+/// A proof-of-work challenge for `user` to join `event`'s queue.
+pub fn issue_challenge(
+    secret: &[u8],
+    event: EventId,
+    user: UserId,
+    now: Timestamp,
+    difficulty: u8,
+    nonce: [u8; 16],
+) -> String {
     let mut payload = Vec::with_capacity(CHALLENGE_PAYLOAD_LEN);
     payload.extend_from_slice(event.as_uuid().as_bytes());
+    payload.extend_from_slice(user.as_uuid().as_bytes());
     payload.extend_from_slice(&now.timestamp_millis().to_be_bytes());
     payload.push(difficulty.min(POW_DIFFICULTY_MAX));
     payload.extend_from_slice(&nonce);
@@ -191,13 +202,14 @@ pub fn work_bits(challenge: &str, solution: &str) -> u32 {
     bits
 }
 
-/// Checks that `solution` solves a challenge this room issued for `event`
-/// within the last [`CHALLENGE_TTL_SECS`].
+/// Checks that `solution` solves a challenge this room issued to `user` for
+/// `event` within the last [`CHALLENGE_TTL_SECS`].
 pub fn verify_solution(
     secret: &[u8],
     challenge: &str,
     solution: &str,
     event: EventId,
+    user: UserId,
     now: Timestamp,
 ) -> Result<(), ChallengeError> {
     let (payload, tag) = split(challenge, CHALLENGE_PREFIX, CHALLENGE_PAYLOAD_LEN).ok_or(ChallengeError::Malformed)?;
@@ -207,11 +219,14 @@ pub fn verify_solution(
     if !verify_mac(secret, CHALLENGE_PREFIX, &payload, &tag) {
         return Err(ChallengeError::BadSignature);
     }
-    let issued = from_ms(i64_at(&payload, 16)).ok_or(ChallengeError::Malformed)?;
+    if UserId::from_uuid(uuid_at(&payload, 16)) != user {
+        return Err(ChallengeError::WrongUser);
+    }
+    let issued = from_ms(i64_at(&payload, 32)).ok_or(ChallengeError::Malformed)?;
     if now >= issued + chrono::Duration::seconds(CHALLENGE_TTL_SECS) {
         return Err(ChallengeError::Expired);
     }
-    let difficulty = payload[24];
+    let difficulty = payload[40];
     if solution.is_empty() || solution.len() > POW_SOLUTION_LEN_MAX || !solution.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(ChallengeError::Unsolved);
     }
@@ -285,34 +300,42 @@ mod tests {
 
     #[test]
     fn a_challenge_needs_real_work_and_expires() {
-        let event = EventId::new();
-        let challenge = issue_challenge(SECRET, event, now(), 8, [7; 16]);
+        let (event, user) = (EventId::new(), UserId::new());
+        let challenge = issue_challenge(SECRET, event, user, now(), 8, [7; 16]);
         let solution = solve(&challenge, 8);
         assert!(work_bits(&challenge, &solution) >= 8);
-        assert_eq!(verify_solution(SECRET, &challenge, &solution, event, now()), Ok(()));
+        assert_eq!(verify_solution(SECRET, &challenge, &solution, event, user, now()), Ok(()));
         // Some string that does not have 8 zero bits.
         let wrong = (0u64..).map(|n| n.to_string()).find(|s| work_bits(&challenge, s) < 8).unwrap();
-        assert_eq!(verify_solution(SECRET, &challenge, &wrong, event, now()), Err(ChallengeError::Unsolved));
+        assert_eq!(verify_solution(SECRET, &challenge, &wrong, event, user, now()), Err(ChallengeError::Unsolved));
         assert_eq!(
-            verify_solution(SECRET, &challenge, &solution, EventId::new(), now()),
+            verify_solution(SECRET, &challenge, &solution, EventId::new(), user, now()),
             Err(ChallengeError::WrongEvent)
         );
         let late = now() + Duration::seconds(CHALLENGE_TTL_SECS);
-        assert_eq!(verify_solution(SECRET, &challenge, &solution, event, late), Err(ChallengeError::Expired));
-        assert_eq!(verify_solution(b"other", &challenge, &solution, event, now()), Err(ChallengeError::BadSignature));
-        assert_eq!(verify_solution(SECRET, "nonsense", &solution, event, now()), Err(ChallengeError::Malformed));
+        assert_eq!(verify_solution(SECRET, &challenge, &solution, event, user, late), Err(ChallengeError::Expired));
+        assert_eq!(
+            verify_solution(b"other", &challenge, &solution, event, user, now()),
+            Err(ChallengeError::BadSignature)
+        );
+        assert_eq!(verify_solution(SECRET, "nonsense", &solution, event, user, now()), Err(ChallengeError::Malformed));
+        // Another account cannot use it, solved or not.
+        assert_eq!(
+            verify_solution(SECRET, &challenge, &solution, event, UserId::new(), now()),
+            Err(ChallengeError::WrongUser)
+        );
     }
 
     #[test]
     fn a_client_cannot_lower_the_difficulty() {
-        let event = EventId::new();
-        let challenge = issue_challenge(SECRET, event, now(), 12, [1; 16]);
+        let (event, user) = (EventId::new(), UserId::new());
+        let challenge = issue_challenge(SECRET, event, user, now(), 12, [1; 16]);
         // Rewrite the difficulty byte to 0: the MAC breaks.
         let (payload, tag) = split(&challenge, CHALLENGE_PREFIX, CHALLENGE_PAYLOAD_LEN).unwrap();
         let mut easier = payload.clone();
-        easier[24] = 0;
+        easier[40] = 0;
         let forged = format!("{CHALLENGE_PREFIX}{}.{}", URL_SAFE_NO_PAD.encode(&easier), URL_SAFE_NO_PAD.encode(&tag));
-        assert_eq!(verify_solution(SECRET, &forged, "0", event, now()), Err(ChallengeError::BadSignature));
+        assert_eq!(verify_solution(SECRET, &forged, "0", event, user, now()), Err(ChallengeError::BadSignature));
     }
 
     #[test]

@@ -227,7 +227,7 @@ impl Ticketing {
         let mut nonce = [0u8; 16];
         rand::fill(&mut nonce);
         Ok(Challenge {
-            challenge: issue_challenge(&controls.secret, event, now, controls.pow_difficulty, nonce),
+            challenge: issue_challenge(&controls.secret, event, user, now, controls.pow_difficulty, nonce),
             difficulty: controls.pow_difficulty,
             expires_at: now + chrono::Duration::seconds(CHALLENGE_TTL_SECS),
         })
@@ -244,7 +244,7 @@ impl Ticketing {
     ) -> Result<QueuePosition, QueueError> {
         let controls = self.open_room(user, event).await?;
         let now = self.now();
-        verify_solution(&controls.secret, challenge, solution, event, now)?;
+        verify_solution(&controls.secret, challenge, solution, event, user, now)?;
         let mut lottery = [0u8; 8];
         rand::fill(&mut lottery);
         // Non-negative, so both engines sort it the same way.

@@ -230,7 +230,7 @@ async fn joining_needs_a_solved_fresh_challenge_of_this_event() {
     let wrong = (0u64..).map(|n| n.to_string()).find(|s| domain::admission::work_bits(&challenge, s) < 12).unwrap();
     for body in [
         json!({"challenge": challenge, "solution": wrong}),
-        json!({"challenge": "RTP1.made.up", "solution": "1"}),
+        json!({"challenge": "RTP2.made.up", "solution": "1"}),
         json!({"challenge": challenge, "solution": "x".repeat(500)}),
     ] {
         let r = app.post(&url, Some(&a.token), &body).await;
@@ -240,8 +240,12 @@ async fn joining_needs_a_solved_fresh_challenge_of_this_event() {
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let r = app.get(&format!("{url}/me"), Some(&a.token)).await;
     assert_problem(r, StatusCode::NOT_FOUND).await;
-    // A solved challenge, but too old.
+    // Solved, it lets its own account join, not another one.
     let solution = domain::admission::solve(&challenge, 12);
+    let b = app.signup("b@example.org").await;
+    let r = app.post(&url, Some(&b.token), &json!({"challenge": challenge, "solution": solution})).await;
+    assert_eq!(problem_type(r, StatusCode::UNPROCESSABLE_ENTITY).await, "challenge-failed");
+    // A solved challenge, but too old.
     app.clock.advance(Duration::seconds(domain::admission::CHALLENGE_TTL_SECS + 1));
     let r = app.post(&url, Some(&a.token), &json!({"challenge": challenge, "solution": solution})).await;
     assert_eq!(problem_type(r, StatusCode::UNPROCESSABLE_ENTITY).await, "challenge-failed");
