@@ -61,19 +61,35 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 }
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
+    let seg = ip.segments();
+    let first = seg[0];
+    // Addresses that carry an IPv4 address reach it: they are as public
+    // as the address they carry. 64:ff9b::/96 is NAT64's well-known
+    // prefix (`[64:ff9b::a9fe:a9fe]` is 169.254.169.254), 2002::/16 is 6to4.
+    let embedded = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    if first == 0x0064 && seg[1] == 0xff9b && seg[2..6] == [0; 4] {
+        return is_public_v4(embedded(seg[6], seg[7]));
+    }
+    if first == 0x2002 {
+        return is_public_v4(embedded(seg[1], seg[2]));
+    }
     !(ip.is_unspecified()
         || ip.is_loopback()
         || ip.is_multicast()
         // fc00::/7, unique local
         || (first & 0xfe00) == 0xfc00
-        // fe80::/10, link-local
+        // fe80::/10, link-local; fec0::/10, site-local (deprecated, still routed inside some networks)
         || (first & 0xffc0) == 0xfe80
+        || (first & 0xffc0) == 0xfec0
+        // 2001::/32, Teredo: the IPv4 address inside is obfuscated, so it cannot be judged
+        || (first == 0x2001 && seg[1] == 0)
+        // 100::/64, discard-only
+        || (first == 0x0100 && seg[1..4] == [0; 3])
         // 2001:db8::/32, documentation
-        || (first == 0x2001 && ip.segments()[1] == 0x0db8)
+        || (first == 0x2001 && seg[1] == 0x0db8)
         // 64:ff9b:1::/48, local-use NAT64; ::/96 IPv4-compatible (deprecated)
-        || (first == 0x0064 && ip.segments()[1] == 0xff9b && ip.segments()[2] == 1)
-        || ip.segments()[..6] == [0; 6])
+        || (first == 0x0064 && seg[1] == 0xff9b && seg[2] == 1)
+        || seg[..6] == [0; 6])
 }
 
 /// Checks the host written in `url` under `policy`: an address must be
@@ -159,10 +175,26 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
             "2001:db8::1",
+            // IPv4 inside IPv6: NAT64 and 6to4 carrying private addresses, Teredo, site-local.
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b::7f00:1",
+            "2002:7f00:1::",
+            "2002:a00:1::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "fec0::1",
+            "100::1",
         ] {
             assert!(!public(s), "{s} must not count as public");
         }
-        for s in ["8.8.8.8", "1.1.1.1", "93.184.216.34", "2606:4700:4700::1111", "::ffff:8.8.8.8"] {
+        for s in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "93.184.216.34",
+            "2606:4700:4700::1111",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+        ] {
             assert!(public(s), "{s} is public");
         }
     }
