@@ -232,22 +232,35 @@ impl Store {
         row.map(job).transpose()
     }
 
-    pub async fn create_webhook_endpoint(&self, e: &WebhookEndpointRecord) -> Result<()> {
-        self.write_one(
-            sqlx::query(
-                "INSERT INTO webhook_endpoints (id, organization_id, url, secret, event_types, created_at) \
+    /// Adds the endpoint unless the organization has `max` already; `false`
+    /// then. The organization's row is locked while counting (PostgreSQL),
+    /// so endpoints added at the same moment cannot pass the limit together.
+    pub async fn create_webhook_endpoint(&self, e: &WebhookEndpointRecord, max: usize) -> Result<bool> {
+        let org = e.organization.to_string();
+        let mut tx = self.write().await?;
+        sqlx::query("UPDATE organizations SET name = name WHERE id = $1").bind(&org).execute(&mut *tx).await?;
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM webhook_endpoints WHERE organization_id = $1")
+            .bind(&org)
+            .fetch_one(&mut *tx)
+            .await?;
+        if usize::try_from(n).unwrap_or(usize::MAX) >= max {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO webhook_endpoints (id, organization_id, url, secret, event_types, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&e.id)
-            .bind(e.organization.to_string())
-            .bind(&e.url)
-            .bind(&e.secret)
-            .bind(e.event_types.join(","))
-            .bind(ms(e.created_at)),
         )
+        .bind(&e.id)
+        .bind(&org)
+        .bind(&e.url)
+        .bind(&e.secret)
+        .bind(e.event_types.join(","))
+        .bind(ms(e.created_at))
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         self.cache.webhook_endpoints.invalidate(&e.organization);
-        Ok(())
+        Ok(true)
     }
 
     /// The organization's endpoints, from the read cache when fresh.

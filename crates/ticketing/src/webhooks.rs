@@ -127,7 +127,9 @@ impl Ticketing {
             event_types: types,
             created_at: self.now(),
         };
-        self.store.create_webhook_endpoint(&record).await?;
+        if !self.store.create_webhook_endpoint(&record, WEBHOOK_ENDPOINTS_MAX).await? {
+            return Err(WebhookError::TooMany);
+        }
         Ok(record)
     }
 

@@ -202,3 +202,25 @@ async fn webhooks_to_private_addresses_are_refused_by_default() {
     let r = app.post(&path, Some(&f.org.owner.token), &json!({"url": "https://hooks.example.org/rt"})).await;
     assert_eq!(r.status(), StatusCode::CREATED);
 }
+
+/// The limit on an organization's webhook endpoints holds when many are
+/// added at the same moment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn webhook_endpoints_added_at_once_stop_at_the_limit() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 2, 2).await;
+    let path = format!("/api/v1/organizations/{}/webhooks", f.org.id);
+    let tries = ticketing::webhooks::WEBHOOK_ENDPOINTS_MAX + 10;
+    let app = std::sync::Arc::new(app);
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..tries {
+        let (app, path, token) = (app.clone(), path.clone(), f.org.owner.token.clone());
+        set.spawn(async move {
+            app.post(&path, Some(&token), &json!({"url": format!("https://hooks.example.org/{i}")})).await.status()
+        });
+    }
+    let statuses = set.join_all().await;
+    let created = statuses.iter().filter(|s| **s == StatusCode::CREATED).count();
+    assert_eq!(created, ticketing::webhooks::WEBHOOK_ENDPOINTS_MAX, "{statuses:?}");
+    assert!(statuses.iter().all(|s| s.is_success() || s.is_client_error()), "{statuses:?}");
+}
