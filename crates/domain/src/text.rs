@@ -5,9 +5,15 @@
 //! headers, CSV exports and terminals that show logs, so they are refused at
 //! the edge rather than escaped everywhere a name is shown.
 
-/// Whether `s` has no control characters.
+/// Whether `s` has no control characters, nor the invisible marks that
+/// reorder text (U+202A to U+202E, U+2066 to U+2069), with which a name can
+/// show as something else than it is.
 pub fn is_one_line(s: &str) -> bool {
-    !s.chars().any(char::is_control)
+    !s.chars().any(|c| c.is_control() || is_bidi_control(c))
+}
+
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Whether `s` has no control characters but line breaks and tabs, as an
@@ -34,7 +40,7 @@ mod tests {
     #[test]
     fn one_line_text_has_no_control_characters() {
         assert!(is_one_line("Ada Lovelace — Saal 2"));
-        for bad in ["a\0b", "a\nb", "a\tb", "\u{1b}[31m"] {
+        for bad in ["a\0b", "a\nb", "a\tb", "\u{1b}[31m", "Org\u{202E}gro"] {
             assert!(!is_one_line(bad), "{bad:?}");
         }
         assert!(is_printable("Hauptstraße 1\n10115 Berlin"));

@@ -143,12 +143,22 @@ pub async fn compact_availability(
     let etag = format!("\"{}\"", a.version);
     let headers_out =
         [(axum::http::header::ETAG, etag.clone()), (axum::http::header::CACHE_CONTROL, "no-cache".to_owned())];
-    if headers.get(axum::http::header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+    if headers
+        .get(axum::http::header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| none_match(v, &etag))
+    {
         return Ok((StatusCode::NOT_MODIFIED, headers_out).into_response());
     }
     let body = state.compact_bodies.render(EventId::from_uuid(event), &a, || compact_dto(&a))?;
     let content_type = (axum::http::header::CONTENT_TYPE, "application/json".to_owned());
     Ok((headers_out, [content_type], body).into_response())
+}
+
+/// Whether an `If-None-Match` value names `etag` (RFC 9110 13.1.2: a list,
+/// weak comparison, or `*`).
+fn none_match(header: &str, etag: &str) -> bool {
+    header.trim() == "*" || header.split(',').any(|t| t.trim().trim_start_matches("W/") == etag)
 }
 
 fn compact_dto(a: &ticketing::availability::CompactAvailability) -> CompactAvailabilityResponse {
@@ -287,5 +297,16 @@ mod tests {
         let third = snapshot(other, 2);
         bodies.render(other, &third, || compact_dto(&third)).unwrap();
         assert_eq!(bodies.render(event, &second, || panic!("rendered twice")).unwrap(), newer);
+    }
+
+    #[test]
+    fn if_none_match_takes_lists_weak_tags_and_a_star() {
+        let etag = "\"42\"";
+        for header in ["\"42\"", "W/\"42\"", "\"7\", \"42\"", " \"7\" ,W/\"42\" ", "*"] {
+            assert!(none_match(header, etag), "{header}");
+        }
+        for header in ["\"7\"", "42", "W/\"4\"", ""] {
+            assert!(!none_match(header, etag), "{header}");
+        }
     }
 }
