@@ -80,6 +80,8 @@ pub enum SaleControlsError {
     TicketLimit,
     #[error("no account flag with this id is open on this event")]
     UnknownFlag,
+    #[error("the event is {0}; its sale can no longer be controlled")]
+    SaleOver(domain::event::EventStatus),
     #[error(transparent)]
     Denied(#[from] Denied),
     #[error(transparent)]
@@ -156,11 +158,11 @@ impl Ticketing {
         Ok(self.store.sale_controls(event).await?)
     }
 
-    async fn managed(&self, user: UserId, event: EventId) -> Result<(), SaleControlsError> {
+    async fn managed(&self, user: UserId, event: EventId) -> Result<store::EventRecord, SaleControlsError> {
         let record = self.visible_event(Some(user), event).await?;
         self.require_role(user, record.organization, |r| r.can_manage_events(), "only owners and admins manage events")
             .await?;
-        Ok(())
+        Ok(record)
     }
 
     pub async fn set_sale_controls(
@@ -169,7 +171,11 @@ impl Ticketing {
         event: EventId,
         input: SaleControlsInput,
     ) -> Result<SaleControls, SaleControlsError> {
-        self.managed(user, event).await?;
+        let record = self.managed(user, event).await?;
+        let status = record.status.effective(record.ends_at, self.now());
+        if matches!(status, domain::event::EventStatus::Cancelled | domain::event::EventStatus::Ended) {
+            return Err(SaleControlsError::SaleOver(status));
+        }
         let admission_window = input.admission_window.unwrap_or(ADMISSION_WINDOW_DEFAULT);
         if !(1..=ADMISSION_WINDOW_MAX).contains(&admission_window) {
             return Err(SaleControlsError::AdmissionWindow);

@@ -281,6 +281,7 @@ impl From<SaleControlsError> for Problem {
     fn from(e: SaleControlsError) -> Self {
         match e {
             SaleControlsError::UnknownFlag => Problem::not_found(e.to_string()),
+            SaleControlsError::SaleOver(_) => Problem::conflict("sale-over", e.to_string()),
             SaleControlsError::AdmissionWindow
             | SaleControlsError::AutoThreshold
             | SaleControlsError::Difficulty

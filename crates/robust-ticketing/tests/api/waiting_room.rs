@@ -401,6 +401,18 @@ async fn bad_sale_controls_are_refused() {
     assert_problem(r, StatusCode::FORBIDDEN).await;
     let r = app.get(&format!("/api/v1/events/{}/sale-controls", fx.event_id), Some(&fx.org.owner.token)).await;
     assert_problem(r, StatusCode::NOT_FOUND).await;
+    // A cancelled event's sale is over: nothing left to control.
+    let r = app.post(&format!("/api/v1/events/{}/cancel", fx.event_id), Some(&fx.org.owner.token), &json!({})).await;
+    assert!(r.status().is_success(), "{}", r.status());
+    let r = app
+        .client
+        .put(&url)
+        .bearer_auth(&fx.org.owner.token)
+        .json(&json!({"waiting_room": "on"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, StatusCode::CONFLICT).await;
 }
 
 /// The resale market is no way around the sale's protections: holding a
