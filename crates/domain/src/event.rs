@@ -243,6 +243,8 @@ pub enum EventSpecError {
     UnknownGaArea(String),
     #[error("ticket type '{0}': sales_end must be after sales_start")]
     BadSalesWindow(String),
+    #[error("ticket type '{0}': its sales must open before the event ends")]
+    SalesAfterEvent(String),
     #[error("{0}")]
     BadTransferPolicy(String),
     #[error("all ticket types of an event share one currency; '{name}' is in {found}, others in {expected}")]
@@ -267,7 +269,13 @@ impl EventSpec {
         }
         self.transfer_policy.validate().map_err(|e| EventSpecError::BadTransferPolicy(e.to_string()))?;
         self.resale_policy.validate().map_err(|e| EventSpecError::BadTransferPolicy(e.to_string()))?;
-        validate_ticket_types(&self.ticket_types, venue, None)
+        validate_ticket_types(&self.ticket_types, venue, None)?;
+        // A ticket type that only goes on sale once the event is over could
+        // never be sold.
+        if let Some(tt) = self.ticket_types.iter().find(|tt| tt.sales_start.is_some_and(|s| s >= self.ends_at)) {
+            return Err(EventSpecError::SalesAfterEvent(tt.name.clone()));
+        }
+        Ok(())
     }
 }
 
