@@ -39,6 +39,8 @@ pub enum AcceptError {
     TicketChanged,
     #[error("a buyer is paying for this ticket on the resale market")]
     BeingResold,
+    #[error("at most {max} tickets per account for this event; this account already has {already}")]
+    AccountLimit { max: u32, already: u32 },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -56,6 +58,11 @@ pub struct Reissue<'a> {
     pub ticket: TicketId,
     /// Who offered it: the ticket passes on only while they still hold it.
     pub from_holder: UserId,
+    pub event: domain::ids::EventId,
+    /// The event's ticket limit per account, which a gift counts toward as
+    /// a purchase does: otherwise transfers would gather what the limit
+    /// spreads.
+    pub per_account_max: Option<u32>,
     pub new_holder: UserId,
     pub serial_before: u32,
     pub serial_after: u32,
@@ -209,6 +216,15 @@ impl Store {
         .await?;
         if closed.rows_affected() != 1 {
             return Err(AcceptError::NotOpen);
+        }
+        let guards = crate::HoldGuards { admission: None, per_account_max: r.per_account_max };
+        match crate::holds::apply_guards(&mut tx, &r.event.to_string(), r.new_holder, 1, &guards, ms(now)).await {
+            Ok(()) => {}
+            Err(crate::PlaceHoldError::AccountLimit { max, already }) => {
+                return Err(AcceptError::AccountLimit { max, already });
+            }
+            Err(crate::PlaceHoldError::Store(e)) => return Err(AcceptError::Store(e)),
+            Err(e) => return Err(AcceptError::Store(StoreError::Corrupt(e.to_string()))),
         }
         let reissued = sqlx::query(
             "UPDATE tickets SET holder_id = $1, serial = $2, barcode = $3 \

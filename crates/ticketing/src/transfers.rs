@@ -27,6 +27,8 @@ pub enum TransferError {
     Listed,
     #[error("a buyer is paying for this ticket on the resale market; try again in a few minutes")]
     BeingResold,
+    #[error("at most {max} tickets per account for this event; this account already has {already}")]
+    AccountLimit { max: u32, already: u32 },
     #[error(transparent)]
     Denied(#[from] Denied),
     #[error(transparent)]
@@ -146,6 +148,8 @@ impl Ticketing {
             transfer,
             ticket: ticket.id,
             from_holder: offer.from_user,
+            event: ticket.event,
+            per_account_max: self.store.sale_guard(ticket.event).await?.and_then(|g| g.tickets_per_account_max),
             new_holder: user,
             serial_before: ticket.serial,
             serial_after: serial,
@@ -157,6 +161,9 @@ impl Ticketing {
             Err(AcceptError::NotOpen) => return Err(TransferError::NotOpen),
             Err(AcceptError::TicketChanged) => return Err(TransferError::TicketChanged),
             Err(AcceptError::BeingResold) => return Err(TransferError::BeingResold),
+            Err(AcceptError::AccountLimit { max, already }) => {
+                return Err(TransferError::AccountLimit { max, already });
+            }
             Err(AcceptError::Store(e)) => return Err(e.into()),
         }
         metrics::counter!("transfers_accepted_total").increment(1);

@@ -468,3 +468,34 @@ async fn resale_holds_obey_the_waiting_room_and_the_ticket_limit() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
 }
+
+/// A gift counts toward the ticket limit as a purchase does: accepting a
+/// transfer that would take the account past it is refused, and the ticket
+/// stays with whoever offered it.
+#[tokio::test]
+async fn accepting_a_transfer_counts_toward_the_ticket_limit() {
+    let app = spawn_app().await;
+    let fx = app.fixture(1, 10, 10).await;
+    let event = fx.event_id.as_str();
+    controls(&app, &fx, json!({"waiting_room": "off", "tickets_per_account_max": 1})).await;
+    let giver = app.signup("giver@example.org").await;
+    let taker = app.signup("taker@example.org").await;
+    let gift = app.buy(&giver.token, event, &[&fx.seats[0]], &[]).await;
+    app.buy(&taker.token, event, &[&fx.seats[1]], &[]).await;
+    let ticket = gift["tickets"][0]["id"].as_str().unwrap();
+    let r = app
+        .post(
+            &format!("/api/v1/tickets/{ticket}/transfers"),
+            Some(&giver.token),
+            &json!({"to_email": "taker@example.org"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let offer: Value = r.json().await.unwrap();
+    let r = app
+        .post(&format!("/api/v1/transfers/{}/accept", offer["id"].as_str().unwrap()), Some(&taker.token), &json!({}))
+        .await;
+    assert_eq!(problem_type(r, StatusCode::CONFLICT).await, "ticket-limit");
+    let mine: Value = app.get("/api/v1/me/tickets", Some(&giver.token)).await.json().await.unwrap();
+    assert_eq!(mine["items"][0]["id"], ticket, "the ticket stays with the giver");
+}

@@ -25,6 +25,9 @@ impl From<TransferError> for Problem {
             | TransferError::TicketChanged
             | TransferError::Listed
             | TransferError::BeingResold => Problem::conflict("transfer-state", e.to_string()),
+            TransferError::AccountLimit { max, already } => Problem::conflict("ticket-limit", e.to_string())
+                .with("tickets_per_account_max", max)
+                .with("tickets_already", already),
             TransferError::Denied(d) => d.into(),
             TransferError::Store(s) => s.into(),
         }
