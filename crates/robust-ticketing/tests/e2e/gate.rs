@@ -18,6 +18,10 @@ async fn the_scanner_admits_a_ticket_then_rejects_it_the_second_time() {
 
     let b = Browser::start(&app.root, 360).await;
     sign_in(&b, &event.owner.email, "/gate").await;
+    // Gate staff find the scanner in their menu.
+    assert!(
+        b.js("return document.querySelector('header a[href=\"/gate\"]') !== null", vec![]).await.as_bool().unwrap()
+    );
     b.click(&format!("a[href='/gate/{}']", event.id)).await;
     b.wait_for("document.documentElement.dataset.scannerReady === '1'", "the scanner").await;
 
@@ -52,6 +56,10 @@ async fn the_scanner_admits_a_ticket_then_rejects_it_the_second_time() {
     let text = b.text("main").await;
     assert!(text.contains("Only the organizer's gate staff"), "{text}");
     assert!(b.js("return document.getElementById('scanner') === null", vec![]).await.as_bool().unwrap());
+    // The scanner is not in a buyer's menu.
+    assert!(
+        b.js("return document.querySelector('header a[href=\"/gate\"]') === null", vec![]).await.as_bool().unwrap()
+    );
     // A mistyped address does not look like being signed out.
     b.goto("/no-such-page").await;
     assert!(b.text("main").await.contains("Page not found"));

@@ -159,7 +159,7 @@ pub async fn signout(State(state): State<AppState>, headers: HeaderMap, viewer: 
     {
         tracing::warn!(error = %e, "sign-out could not revoke the session");
     }
-    let signed_out = Viewer { user: None, name: None, token: None, ..viewer.clone() };
+    let signed_out = Viewer { user: None, name: None, token: None, staff: false, ..viewer.clone() };
     let body = html! {
         section.panel.narrow #signed-out data-signed-out="1" {
             h1 { "You are signed out" }

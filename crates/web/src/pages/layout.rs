@@ -70,7 +70,7 @@ pub fn render(page: Page<'_>) -> Markup {
                                 (nav("/tickets", "My tickets", Section::Tickets))
                                 (nav("/notifications", "Notifications", Section::Notifications))
                                 (nav("/console", "Console", Section::Console))
-                                (nav("/gate", "Scanner", Section::Gate))
+                                @if page.viewer.staff { (nav("/gate", "Scanner", Section::Gate)) }
                                 form.inline method="post" action="/signout" {
                                     input type="hidden" name=(CSRF_FIELD) value=(page.viewer.csrf);
                                     button.link-button type="submit" { "Sign out" }

@@ -110,6 +110,9 @@ pub struct Viewer {
     pub user: Option<UserId>,
     pub name: Option<String>,
     pub token: Option<String>,
+    /// A member of some organization (owner, admin or gate staff): the
+    /// scanner is in their menu, not in every buyer's.
+    pub staff: bool,
     pub csrf: String,
     pub secure: bool,
 }
@@ -127,7 +130,7 @@ impl FromRequestParts<AppState> for Viewer {
         let csrf = parts.extensions.get::<CsrfToken>().map(|t| t.0.clone()).unwrap_or_else(new_csrf_token);
         let secure = is_https(&parts.headers);
         let token = cookie(&parts.headers, SESSION_COOKIE).map(str::to_owned);
-        let mut viewer = Viewer { user: None, name: None, token: None, csrf, secure };
+        let mut viewer = Viewer { user: None, name: None, token: None, staff: false, csrf, secure };
         if let Some(token) = token {
             // A store failure reads as "signed out" here; the page the
             // visitor asked for reports the failure itself if it needs data.
@@ -137,6 +140,7 @@ impl FromRequestParts<AppState> for Viewer {
                     viewer.token = Some(token);
                     if let Ok(Some(me)) = state.ticketing.me(user).await {
                         viewer.name = Some(me.user.name);
+                        viewer.staff = !me.memberships.is_empty();
                     }
                 }
                 Ok(None) => {}
