@@ -811,14 +811,7 @@ pub async fn release(
         return signin_redirect(&format!("/checkout/{hold_id}"));
     };
     if !csrf_ok(&headers, form.csrf()) {
-        return render_checkout(
-            &state,
-            &viewer,
-            &hold,
-            Some("This page was open too long. Please try again."),
-            StatusCode::FORBIDDEN,
-        )
-        .await;
+        return render_checkout(&state, &viewer, &hold, Some(STALE_FORM), StatusCode::FORBIDDEN).await;
     }
     let record = match state.ticketing.hold(user, HoldId::from_uuid(hold_id)).await {
         Ok(h) => h,
@@ -1170,7 +1163,7 @@ pub async fn offer_transfer(
         return signin_redirect("/tickets");
     };
     if !csrf_ok(&headers, form.csrf()) {
-        return transfer_message(&viewer, StatusCode::FORBIDDEN, "This page was open too long. Please try again.");
+        return transfer_message(&viewer, StatusCode::FORBIDDEN, STALE_FORM);
     }
     let to = form.text("to_email");
     match state.ticketing.offer_transfer(user, domain::ids::TicketId::from_uuid(ticket_id), &to).await {
@@ -1183,10 +1176,7 @@ pub async fn offer_transfer(
                 local_time(offer.expires_at, "UTC")
             ),
         ),
-        Err(e) => {
-            let (status, detail, _) = problem_detail(e.into()).await;
-            transfer_message(&viewer, status, &detail)
-        }
+        Err(e) => transfer_refused(&viewer, e.into()).await,
     }
 }
 
@@ -1201,14 +1191,11 @@ pub async fn accept_transfer(
         return signin_redirect("/tickets");
     };
     if !csrf_ok(&headers, form.csrf()) {
-        return transfer_message(&viewer, StatusCode::FORBIDDEN, "This page was open too long. Please try again.");
+        return transfer_message(&viewer, StatusCode::FORBIDDEN, STALE_FORM);
     }
     match state.ticketing.accept_transfer(user, &transfer).await {
         Ok(_) => Redirect::to("/tickets").into_response(),
-        Err(e) => {
-            let (status, detail, _) = problem_detail(e.into()).await;
-            transfer_message(&viewer, status, &detail)
-        }
+        Err(e) => transfer_refused(&viewer, e.into()).await,
     }
 }
 
@@ -1223,7 +1210,7 @@ pub async fn cancel_transfer(
         return signin_redirect("/tickets");
     };
     if !csrf_ok(&headers, form.csrf()) {
-        return transfer_message(&viewer, StatusCode::FORBIDDEN, "This page was open too long. Please try again.");
+        return transfer_message(&viewer, StatusCode::FORBIDDEN, STALE_FORM);
     }
     match state.ticketing.cancel_transfer(user, &transfer).await {
         Ok(()) => transfer_message(
@@ -1231,11 +1218,17 @@ pub async fn cancel_transfer(
             StatusCode::OK,
             "The offer is withdrawn; the ticket is yours to keep or to give to someone else.",
         ),
-        Err(e) => {
-            let (status, detail, _) = problem_detail(e.into()).await;
-            transfer_message(&viewer, status, &detail)
-        }
+        Err(e) => transfer_refused(&viewer, e.into()).await,
     }
+}
+
+/// A form posted from a page open longer than its CSRF token lives.
+const STALE_FORM: &str = "This page was open too long. Please try again.";
+
+/// A refused transfer, offer or resale hold, told on the tickets page.
+async fn transfer_refused(viewer: &Viewer, problem: crate::problem::Problem) -> Response {
+    let (status, detail, _) = problem_detail(problem).await;
+    transfer_message(viewer, status, &detail)
 }
 
 fn transfer_message(viewer: &Viewer, status: StatusCode, message: &str) -> Response {
@@ -1263,15 +1256,12 @@ pub async fn hold_listing(
         return signin_redirect("/");
     };
     if !csrf_ok(&headers, form.csrf()) {
-        return transfer_message(&viewer, StatusCode::FORBIDDEN, "This page was open too long. Please try again.");
+        return transfer_message(&viewer, StatusCode::FORBIDDEN, STALE_FORM);
     }
     let admission = super::session::cookie(&headers, super::session::ADMISSION_COOKIE);
     match state.ticketing.hold_listing(user, domain::ids::ListingId::from_uuid(listing_id), admission).await {
         Ok(hold) => Redirect::to(&format!("/checkout/{}", hold.id)).into_response(),
-        Err(e) => {
-            let (status, detail, _) = problem_detail(e.into()).await;
-            transfer_message(&viewer, status, &detail)
-        }
+        Err(e) => transfer_refused(&viewer, e.into()).await,
     }
 }
 
