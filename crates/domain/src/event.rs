@@ -24,6 +24,9 @@ pub const MAX_PER_ORDER_LIMIT: u32 = 50;
 /// Longest an event may last: multi-week festivals exist, multi-month ones are
 /// a data-entry mistake.
 pub const EVENT_DURATION_DAYS_MAX: i64 = 60;
+/// How far ahead an event may start: venues book about two years out, and
+/// a start in year 9999 is a typo that would sit at the end of every listing.
+pub const EVENT_HORIZON_YEARS: i64 = 10;
 
 /// What kind of event this is; a closed list so that browsing can facet on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -227,6 +230,8 @@ pub enum EventSpecError {
     EndsBeforeStart,
     #[error("an event may last at most {EVENT_DURATION_DAYS_MAX} days")]
     TooLong,
+    #[error("an event may start at most {EVENT_HORIZON_YEARS} years from now")]
+    TooFarAhead,
     #[error("at most {TICKET_TYPES_PER_EVENT_MAX} ticket types per event")]
     TooManyTicketTypes,
     #[error(
@@ -274,6 +279,14 @@ impl EventSpec {
         // never be sold.
         if let Some(tt) = self.ticket_types.iter().find(|tt| tt.sales_start.is_some_and(|s| s >= self.ends_at)) {
             return Err(EventSpecError::SalesAfterEvent(tt.name.clone()));
+        }
+        Ok(())
+    }
+
+    /// Checks when the event is, seen from `now`.
+    pub fn validate_schedule(&self, now: Timestamp) -> Result<(), EventSpecError> {
+        if self.starts_at > now + Duration::days(EVENT_HORIZON_YEARS * 366) {
+            return Err(EventSpecError::TooFarAhead);
         }
         Ok(())
     }

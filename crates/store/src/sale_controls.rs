@@ -75,7 +75,9 @@ pub struct SaleGuard {
 #[derive(Clone, Debug)]
 pub struct SaleControlsUpdate {
     pub waiting_room: WaitingRoomMode,
-    pub opens_at: Timestamp,
+    /// `None` keeps the time already set, or means now for new controls:
+    /// changing another setting must not open a lottery early.
+    pub opens_at: Option<Timestamp>,
     pub admission_window: u32,
     pub auto_threshold: u32,
     pub pow_difficulty: u8,
@@ -369,6 +371,11 @@ impl Store {
             // Keep an auto room that already tripped on.
             WaitingRoomMode::Auto => existing.as_ref().map_or(0, |c| c.room_active),
         };
+        let opens_at = match (update.opens_at, &existing) {
+            (Some(t), _) => ms(t),
+            (None, Some(c)) => c.opens_at,
+            (None, None) => ms(now),
+        };
         // One upsert: the secret and the queue's own columns are written
         // only when the row is new.
         sqlx::query(
@@ -384,7 +391,7 @@ impl Store {
         .bind(&event_s)
         .bind(update.waiting_room.as_str())
         .bind(active)
-        .bind(ms(update.opens_at))
+        .bind(opens_at)
         .bind(i64::from(update.admission_window))
         .bind(i64::from(update.auto_threshold))
         .bind(i64::from(update.pow_difficulty))
@@ -407,7 +414,8 @@ impl Store {
     /// Puts `user` in `event`'s line, or returns their place if they are
     /// already in it: refreshing or joining twice gains nothing. A buyer whose
     /// turn lapsed or was spent joins again at the back. `lottery` is a
-    /// random key that orders early arrivals.
+    /// random key that orders early arrivals. Says whether the buyer took a
+    /// new place.
     pub async fn join_queue(
         &self,
         entry: QueueEntryId,
@@ -415,7 +423,7 @@ impl Store {
         user: UserId,
         lottery: i64,
         now: Timestamp,
-    ) -> Result<QueueEntry> {
+    ) -> Result<(QueueEntry, bool)> {
         let (event_s, user_s, now_ms) = (event.to_string(), user.to_string(), ms(now));
         let mut tx = self.write().await?;
         let mut controls = lock_controls(&mut tx, &event_s)
@@ -482,7 +490,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
-        row.into_entry()
+        Ok((row.into_entry()?, !keep))
     }
 
     /// A buyer's place in `event`'s line, with what is needed to show it.

@@ -78,6 +78,7 @@ impl Ticketing {
         };
         let offer = self.store.venue_offer(venue).await?;
         spec.validate(&VenueOffer { price_zones: &offer.price_zones, ga_areas: &offer.ga_areas })?;
+        spec.validate_schedule(self.now())?;
         let ticket_types: Vec<TicketType> = spec
             .ticket_types
             .into_iter()

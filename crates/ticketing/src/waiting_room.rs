@@ -60,7 +60,8 @@ pub struct VelocitySampler {
 #[derive(Clone, Debug)]
 pub struct SaleControlsInput {
     pub waiting_room: WaitingRoomMode,
-    /// Defaults to now: no lottery, everyone queues in arrival order.
+    /// `None` keeps the time already set; for new controls it means now: no
+    /// lottery, everyone queues in arrival order.
     pub opens_at: Option<Timestamp>,
     pub admission_window: Option<u32>,
     pub auto_threshold: Option<u32>,
@@ -194,7 +195,7 @@ impl Ticketing {
         let now = self.now();
         let update = SaleControlsUpdate {
             waiting_room: input.waiting_room,
-            opens_at: input.opens_at.unwrap_or(now),
+            opens_at: input.opens_at,
             admission_window,
             auto_threshold,
             pow_difficulty,
@@ -240,14 +241,14 @@ impl Ticketing {
     }
 
     /// Joins the line with a solved challenge; joining again returns the
-    /// same place.
+    /// same place. Says whether the buyer took a new place.
     pub async fn join_queue(
         &self,
         user: UserId,
         event: EventId,
         challenge: &str,
         solution: &str,
-    ) -> Result<QueuePosition, QueueError> {
+    ) -> Result<(QueuePosition, bool), QueueError> {
         let controls = self.open_room(user, event).await?;
         let now = self.now();
         verify_solution(&controls.secret, challenge, solution, event, user, now)?;
@@ -255,9 +256,11 @@ impl Ticketing {
         rand::fill(&mut lottery);
         // Non-negative, so both engines sort it the same way.
         let lottery = i64::from_be_bytes(lottery) & i64::MAX;
-        self.store.join_queue(QueueEntryId::new(), event, user, lottery, now).await?;
-        metrics::counter!("queue_joins_total").increment(1);
-        self.queue_position(user, event).await
+        let (_, placed) = self.store.join_queue(QueueEntryId::new(), event, user, lottery, now).await?;
+        if placed {
+            metrics::counter!("queue_joins_total").increment(1);
+        }
+        Ok((self.queue_position(user, event).await?, placed))
     }
 
     /// Where the buyer stands, with their admission token once it is their turn.

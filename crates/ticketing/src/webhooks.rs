@@ -87,6 +87,21 @@ fn client(policy: OutboundPolicy) -> &'static reqwest::Client {
     })
 }
 
+/// Whether `url` spells out `scheme://host`. URL parsing repairs
+/// `http:///x` and `http:x` into `http://x/`, a host the organizer never
+/// typed; such a typo is refused rather than guessed at.
+fn names_a_host(url: &str) -> bool {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    let rest = if lower.starts_with("https://") {
+        &url[8..]
+    } else if lower.starts_with("http://") {
+        &url[7..]
+    } else {
+        return false;
+    };
+    !rest.is_empty() && !rest.starts_with(['/', '\\'])
+}
+
 impl Ticketing {
     pub async fn create_webhook(
         &self,
@@ -97,8 +112,11 @@ impl Ticketing {
     ) -> Result<WebhookEndpointRecord, WebhookError> {
         self.require_role(user, org, |r| r.can_manage_events(), "only owners and admins manage webhooks").await?;
         let url = url.trim();
+        if url.len() > WEBHOOK_URL_LEN_MAX || !names_a_host(url) {
+            return Err(WebhookError::BadUrl);
+        }
         let parsed = reqwest::Url::parse(url).map_err(|_| WebhookError::BadUrl)?;
-        if url.len() > WEBHOOK_URL_LEN_MAX || !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() || parsed.port() == Some(0) {
             return Err(WebhookError::BadUrl);
         }
         crate::outbound::check_url(&parsed, self.settings.outbound)?;
@@ -229,5 +247,15 @@ mod tests {
         let a = sign("k", "msg_1", 10, "{}");
         let b = sign("k", "msg_1", 11, "{}");
         assert!(a.starts_with("v1,") && a != b);
+    }
+
+    #[test]
+    fn a_webhook_url_must_spell_out_its_host() {
+        for good in ["https://hooks.example.org/rt", "HTTP://example.org", "http://[2001:db8::1]:8080/x"] {
+            assert!(names_a_host(good), "{good}");
+        }
+        for bad in ["http:///x", "http:x", "https:/x", "http://", "https:\\\\x", "ftp://example.org", "ex", "ü"] {
+            assert!(!names_a_host(bad), "{bad}");
+        }
     }
 }

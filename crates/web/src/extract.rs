@@ -1,12 +1,13 @@
 //! Request extractors whose rejections are problem+json, never axum's plain
 //! text: JSON bodies, path ids, query strings and the bearer token.
 
+use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
 use domain::ids::UserId;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::AppState;
 use crate::problem::Problem;
@@ -19,31 +20,52 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
+        if !is_json(req.headers()) {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                "send the body as JSON with 'Content-Type: application/json'",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                Problem::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body-too-large",
+                    "Request body too large",
+                    format!("the body may be at most {} bytes", crate::REQUEST_BODY_BYTES_MAX),
+                )
+            } else {
+                Problem::bad_request(e.body_text())
+            }
+        })?;
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(rejection) => Err(json_problem(rejection)),
+            Err(rejection) => Err(json_problem(rejection, &bytes)),
         }
     }
 }
 
-fn json_problem(rejection: JsonRejection) -> Problem {
+/// `application/json` or any `application/*+json`, as axum's own extractor.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else { return false };
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json"
+        || essence.strip_prefix("application/").is_some_and(|sub| sub.ends_with("+json") && sub.len() > "+json".len())
+}
+
+fn json_problem(rejection: JsonRejection, body: &[u8]) -> Problem {
     match rejection {
         JsonRejection::JsonDataError(e) => Problem::unprocessable("invalid-body", e.body_text()),
+        // serde reports some wrong shapes (a `null` where an enum belongs)
+        // as syntax errors; well-formed JSON of the wrong shape is a 422.
+        JsonRejection::JsonSyntaxError(e) if serde_json::from_slice::<IgnoredAny>(body).is_ok() => {
+            Problem::unprocessable("invalid-body", e.body_text())
+        }
         JsonRejection::JsonSyntaxError(e) => {
             Problem::bad_request(format!("the body is not valid JSON: {}", e.body_text()))
         }
-        JsonRejection::MissingJsonContentType(_) => Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "Unsupported media type",
-            "send the body as JSON with 'Content-Type: application/json'",
-        ),
-        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body-too-large",
-            "Request body too large",
-            format!("the body may be at most {} bytes", crate::REQUEST_BODY_BYTES_MAX),
-        ),
         other => Problem::bad_request(other.body_text()),
     }
 }

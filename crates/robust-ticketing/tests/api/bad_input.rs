@@ -252,6 +252,17 @@ async fn wrong_json_types_are_a_422() {
     expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "a check-in with an empty barcode").await;
     let r = app.post(&format!("/api/v1/events/{}/checkins", f.event_id), Some(&f.org.owner.token), &json!({})).await;
     expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "a check-in without a barcode").await;
+    // A null where a choice of words belongs is the wrong shape too, though
+    // the JSON parser reports it as a syntax error.
+    let controls = format!("/api/v1/events/{}/sale-controls", f.event_id);
+    for (what, body) in
+        [("a null waiting room", json!({"waiting_room": null})), ("a numeric one", json!({"waiting_room": 1}))]
+    {
+        let r = app.client.put(app.url(&controls)).bearer_auth(&f.org.owner.token).json(&body).send().await.unwrap();
+        expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY, &format!("sale controls with {what}")).await;
+    }
+    let r = app.get(&controls, Some(&f.org.owner.token)).await;
+    expect_problem(r, StatusCode::NOT_FOUND, "sale controls after refused changes").await;
 
     assert_untouched(&app, &f, 10).await;
     assert_eq!(org_event_ids(&app, &f.org).await, vec![f.event_id.clone()]);
@@ -593,6 +604,10 @@ async fn invalid_event_definitions_are_a_422_and_leave_no_event_behind() {
         ("a date beyond what a timestamp holds", |v| {
             v["starts_at"] = json!("+262143-01-01T00:00:00Z");
             v["ends_at"] = json!("+262143-01-01T03:00:00Z");
+        }),
+        ("an event in year 9999", |v| {
+            v["starts_at"] = json!("9999-12-30T19:00:00Z");
+            v["ends_at"] = json!("9999-12-30T23:00:00Z");
         }),
         ("two ticket types with one name", |v| v["ticket_types"][1]["name"] = json!("Seated")),
         ("sales ending before they start", |v| {

@@ -199,6 +199,12 @@ async fn webhooks_to_private_addresses_are_refused_by_default() {
         let problem = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
         assert!(problem["detail"].as_str().unwrap().contains("not a public address"), "{url}: {problem}");
     }
+    // Typos that a URL parser would repair into some other host, and port 0.
+    for url in ["http:///hooks.example.org/rt", "https:hooks.example.org", "https://hooks.example.org:0/rt"] {
+        let r = app.post(&path, Some(&f.org.owner.token), &json!({"url": url})).await;
+        let problem = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert!(problem["detail"].as_str().unwrap().contains("http:// or https://"), "{url}: {problem}");
+    }
     let r = app.post(&path, Some(&f.org.owner.token), &json!({"url": "https://hooks.example.org/rt"})).await;
     assert_eq!(r.status(), StatusCode::CREATED);
 }

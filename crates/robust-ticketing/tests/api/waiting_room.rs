@@ -35,6 +35,12 @@ async fn room_on(app: &TestApp, fx: &Fixture, extra: Value) -> Value {
 
 /// Solves the challenge and joins the line; returns the position.
 async fn join(app: &TestApp, event: &str, token: &str) -> Value {
+    join_answering(app, event, token, StatusCode::CREATED).await
+}
+
+/// Joins as `join`, expecting `status`: 201 for a new place, 200 for the
+/// place already held.
+async fn join_answering(app: &TestApp, event: &str, token: &str, status: StatusCode) -> Value {
     let r = app.post(&format!("/api/v1/events/{event}/waiting-room/challenge"), Some(token), &json!({})).await;
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
     let c: Value = r.json().await.unwrap();
@@ -42,7 +48,7 @@ async fn join(app: &TestApp, event: &str, token: &str) -> Value {
     let solution = domain::admission::solve(challenge, c["difficulty"].as_u64().unwrap() as u8);
     let body = json!({"challenge": challenge, "solution": solution});
     let r = app.post(&format!("/api/v1/events/{event}/waiting-room/entries"), Some(token), &body).await;
-    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    assert_eq!(r.status(), status, "{}", r.text().await.unwrap());
     r.json().await.unwrap()
 }
 
@@ -155,10 +161,16 @@ async fn early_arrivals_are_admitted_by_lottery_later_ones_in_arrival_order() {
         assert!(p["ahead"].is_null(), "{p}");
         early.push(a);
     }
-    // Joining again (a refresh) returns the same entry.
+    // Joining again (a refresh) returns the same entry, and says so.
     let first = position(&app, event, &early[0].token).await;
-    let again = join(&app, event, &early[0].token).await;
+    let again = join_answering(&app, event, &early[0].token, StatusCode::OK).await;
     assert_eq!(first["entry_id"], again["entry_id"]);
+    // Changing another setting keeps the opening time: the lottery is not drawn early.
+    let changed =
+        controls(&app, &fx, json!({"waiting_room": "on", "pow_difficulty": DIFFICULTY, "admission_window": WINDOW}))
+            .await;
+    let kept = changed["opens_at"].as_str().unwrap().parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    assert_eq!(kept.timestamp_millis(), opens.timestamp_millis(), "{changed}");
     // Nobody is let in before the opening.
     assert_eq!(tend(&app).await, 0);
 

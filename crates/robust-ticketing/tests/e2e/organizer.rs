@@ -1,7 +1,9 @@
 //! Organizers: build a venue and an event in the console, publish, and the
 //! event is on the home page.
 
-use crate::buyer::sign_up;
+use serde_json::{Value, json};
+
+use crate::buyer::{sign_in, sign_up};
 use crate::helpers::{one_at_a_time, screenshot_dir, spawn_app};
 use crate::webdriver::Browser;
 
@@ -61,7 +63,7 @@ async fn organizer_builds_a_venue_and_an_event_publishes_and_it_is_on_the_home_p
     b.js("document.querySelector('input[id^=price_]:not(#price_stalls):not(#price_balcony)').value = '19.50'", vec![])
         .await;
     b.click("input[name=publish]").await;
-    b.click("#event-form button[type=submit]").await;
+    b.click("#create-event").await;
 
     b.wait_for(
         "location.pathname === '/console' && document.getElementById('console-events')",
@@ -79,5 +81,157 @@ async fn organizer_builds_a_venue_and_an_event_publishes_and_it_is_on_the_home_p
     b.wait_for("document.body.innerText.includes('Sea Shanty Festival')", "the event on the home page").await;
     let card = b.text("#events").await;
     assert!(card.contains("Harbour Hall") && card.contains("from EUR 19.50"), "{card}");
+    b.quit().await;
+}
+
+/// An organizer reviews a draft before publishing it, puts an on-sale behind
+/// a waiting room with a ticket limit per account, and cancels an event,
+/// which refunds its buyers, all from the console.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_reviews_before_publishing_sets_the_waiting_room_and_cancels_with_refunds() {
+    let _one = one_at_a_time().await;
+    let app = spawn_app().await;
+    let ev = app.small_event("Harbour Nights").await;
+    let buyer = app.account("buyer").await;
+    let order = app.buy(&buyer, &ev.id, &[&ev.seats[0]]).await;
+    let owner = Some(ev.owner.token.as_str());
+    // A draft at the same venue, made through the API.
+    let me = app.get("/me", owner).await;
+    let org = me["memberships"][0]["organization_id"].as_str().unwrap().to_owned();
+    let published = app.get(&format!("/events/{}", ev.id), None).await;
+    let starts = chrono::Utc::now() + chrono::Duration::days(40);
+    let draft = app
+        .post(
+            &format!("/organizations/{org}/events"),
+            owner,
+            json!({"venue_id": published["venue_id"], "title": "Winter Draft", "category": "concert",
+                   "starts_at": starts, "ends_at": starts + chrono::Duration::hours(2),
+                   "ticket_types": [{"name": "Stalls seat", "price": {"amount": 3900, "currency": "EUR"}, "price_zone": "stalls"}]}),
+        )
+        .await;
+    let draft_id = draft["id"].as_str().unwrap().to_owned();
+    let shots = screenshot_dir();
+    let b = Browser::start(&app.root, 1280).await;
+    sign_in(&b, &ev.owner.email, "/console").await;
+
+    // Publishing goes through a review of what buyers will see.
+    b.click("a[aria-label='Review and publish Winter Draft']").await;
+    b.wait_for("document.getElementById('publish-ticket-types')", "the publish review").await;
+    let review = b.text("main").await;
+    assert!(review.contains("Stalls seat") && review.contains("EUR 39.00"), "{review}");
+    assert_eq!(app.get(&format!("/events/{draft_id}"), owner).await["status"], "draft", "nothing published yet");
+    if let Some(d) = &shots {
+        b.screenshot(&d.join("publish-review-1280.png").display().to_string()).await;
+    }
+    b.click(&format!("form[action='/console/events/{draft_id}/publish'] button[type=submit]")).await;
+    b.wait_for("location.pathname === '/console' && document.body.innerText.includes('Published')", "published").await;
+    assert_eq!(app.get(&format!("/events/{draft_id}"), owner).await["status"], "published");
+
+    // The event form: picking another venue without applying it does not
+    // create the event with the first venue's prices.
+    let club = app
+        .post(
+            &format!("/organizations/{org}/venues"),
+            owner,
+            json!({"name": "Quay Club", "timezone": "Europe/Berlin",
+                   "seat_map": {"sections": [{"name": "Club", "price_zone": "club", "rows": [{"label": "A", "seats": 8}]}], "ga_areas": []}}),
+        )
+        .await;
+    b.goto(&format!("/console/events/new?venue={}", published["venue_id"].as_str().unwrap())).await;
+    b.wait_for("document.getElementById('price_stalls')", "the event form for Harbour Hall").await;
+    b.fill("#title", "Late Set").await;
+    b.js(
+        "document.getElementById('starts').value = arguments[0]; document.getElementById('ends').value = arguments[1];
+         for (const i of document.querySelectorAll('input[id^=price_]')) i.value = '10';
+         document.getElementById('venue_pick').value = arguments[2];",
+        vec![
+            starts.format("%Y-%m-%dT19:30").to_string().into(),
+            starts.format("%Y-%m-%dT22:00").to_string().into(),
+            club["id"].clone(),
+        ],
+    )
+    .await;
+    b.click("#create-event").await;
+    b.wait_for("document.getElementById('price_club') && document.querySelector('.alert-error')", "the club's prices")
+        .await;
+    assert!(b.text(".alert-error").await.contains("You picked another venue"));
+    assert_eq!(b.js("return document.getElementById('title').value", vec![]).await, json!("Late Set"));
+    let events = app.get(&format!("/organizations/{org}/events"), owner).await;
+    assert_eq!(events.as_array().map(Vec::len), Some(2), "no event was created: {events}");
+
+    // On-sale protection: no waiting room yet.
+    b.goto(&format!("/console/events/{}/sales", ev.id)).await;
+    b.wait_for("document.getElementById('controls-form')", "the protection form").await;
+    assert!(b.text("#room-state").await.contains("No waiting room"));
+    // A typo comes back as typed, with what is wrong (the browser's own
+    // check is switched off, as in browsers without it).
+    b.click("input[name=waiting_room][value=on]").await;
+    b.js(
+        "document.getElementById('controls-form').noValidate = true;
+         document.getElementById('admission_window').value = '0';",
+        vec![],
+    )
+    .await;
+    b.click("#controls-form button[type=submit]").await;
+    b.wait_for("document.querySelector('#protection .alert-error')", "the refusal").await;
+    assert!(b.text("#protection .alert-error").await.contains("1 to 100000"));
+    assert_eq!(b.js("return document.getElementById('admission_window').value", vec![]).await, json!("0"));
+    let room = app.get(&format!("/events/{}/waiting-room", ev.id), None).await;
+    assert_eq!(room["active"], false, "a refused form changes nothing: {room}");
+    // Saved: the room is on for buyers, with the limit.
+    b.js(
+        "document.getElementById('admission_window').value = '50';
+         document.getElementById('pow_difficulty').value = '8';
+         document.getElementById('tickets_per_account_max').value = '2';",
+        vec![],
+    )
+    .await;
+    b.click("#controls-form button[type=submit]").await;
+    b.wait_for("document.body.innerText.includes('Saved.')", "saved").await;
+    let state = b.text("#room-state").await;
+    assert!(state.contains("The waiting room is on") && state.contains("at most 2 tickets"), "{state}");
+    let room = app.get(&format!("/events/{}/waiting-room", ev.id), None).await;
+    assert_eq!(room["active"], true, "{room}");
+    let controls = app.get(&format!("/events/{}/sale-controls", ev.id), owner).await;
+    assert_eq!((controls["admission_window"].as_u64(), controls["pow_difficulty"].as_u64()), (Some(50), Some(8)));
+    assert_eq!(controls["tickets_per_account_max"], 2);
+    // A hold without a place in line is now refused.
+    let (status, _) = app
+        .call(
+            reqwest::Method::POST,
+            &format!("/events/{}/holds", ev.id),
+            Some(&buyer.token),
+            Some(json!({"seats": [ev.seats[5]]})),
+        )
+        .await;
+    assert!((400..500).contains(&status), "a hold past the waiting room answered {status}");
+    if let Some(d) = &shots {
+        b.screenshot(&d.join("protection-1280.png").display().to_string()).await;
+    }
+
+    // Cancelling says what it does and needs a deliberate tick.
+    b.click(&format!("a[href='/console/events/{}/cancel']", ev.id)).await;
+    b.wait_for("document.getElementById('confirm')", "the cancel review").await;
+    assert_eq!(b.text("#cancel-sold").await, "1");
+    b.js("document.getElementById('confirm').removeAttribute('required')", vec![]).await;
+    b.click(&format!("form[action='/console/events/{}/cancel'] button[type=submit]", ev.id)).await;
+    b.wait_for("document.querySelector('.alert-error')", "the refusal without the tick").await;
+    assert_eq!(app.get(&format!("/events/{}", ev.id), None).await["status"], "published");
+    b.click("#confirm").await;
+    b.click(&format!("form[action='/console/events/{}/cancel'] button[type=submit]", ev.id)).await;
+    b.wait_for("document.body.innerText.includes('The event is cancelled')", "cancelled").await;
+    assert!(b.js("return document.getElementById('controls-form') === null", vec![]).await.as_bool().unwrap());
+    assert_eq!(app.get(&format!("/events/{}", ev.id), None).await["status"], "cancelled");
+    // The buyer's order is refunded in the background.
+    let order_path = format!("/orders/{}", order["id"].as_str().unwrap());
+    let mut refunded = Value::Null;
+    for _ in 0..100 {
+        refunded = app.get(&order_path, Some(&buyer.token)).await;
+        if refunded["status"] == "refunded" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(refunded["status"], "refunded", "{refunded}");
     b.quit().await;
 }

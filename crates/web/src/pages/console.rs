@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
@@ -13,12 +13,10 @@ use domain::money::{Currency, Money};
 use domain::seatmap::{GaAreaSpec, RowSeats, RowSpec, SeatMapSpec, SectionSpec};
 use maud::{Markup, html};
 use serde::Deserialize;
-use serde_json::json;
 use store::{EventRecord, SeatStatus};
 use ticketing::venues::NewVenue;
-use uuid::Uuid;
 
-use super::layout::{self, Page, Section, alert, csrf_field, json_island, local_time, money, notice, problem_detail};
+use super::layout::{self, Page, Section, alert, csrf_field, local_time, money, notice, problem_detail};
 use super::session::{Fields, Viewer, csrf_ok};
 use crate::AppState;
 use crate::problem::Problem;
@@ -46,15 +44,15 @@ const TIMEZONES: [&str; 12] = [
     "Australia/Sydney",
 ];
 
-fn page(viewer: &Viewer, status: StatusCode, title: &str, scripts: &[&str], body: Markup) -> Response {
+pub(super) fn page(viewer: &Viewer, status: StatusCode, title: &str, scripts: &[&str], body: Markup) -> Response {
     layout::respond(status, Page { title, viewer, section: Section::Console, scripts, body })
 }
 
-fn signin(next: &str) -> Response {
+pub(super) fn signin(next: &str) -> Response {
     Redirect::to(&format!("/signin?next={next}")).into_response()
 }
 
-async fn failure(viewer: &Viewer, problem: Problem) -> Response {
+pub(super) async fn failure(viewer: &Viewer, problem: Problem) -> Response {
     let (status, detail, _) = problem_detail(problem).await;
     layout::error_page(viewer, status, "That did not work", &detail)
 }
@@ -155,7 +153,7 @@ pub async fn home(State(state): State<AppState>, viewer: Viewer, Query(q): Query
                         th.num scope="col" { "Held" } th.num scope="col" { "Capacity" } th.num scope="col" { "Revenue" } th scope="col" { span.visually-hidden { "Actions" } }
                     } }
                     tbody {
-                        @for (e, c) in &rows { (event_row(&viewer, e, c.as_ref())) }
+                        @for (e, c) in &rows { (event_row(e, c.as_ref())) }
                     }
                 }
             }
@@ -170,7 +168,7 @@ pub async fn home(State(state): State<AppState>, viewer: Viewer, Query(q): Query
     page(&viewer, StatusCode::OK, "Console", &["sales.js"], body)
 }
 
-fn status_label(s: EventStatus) -> &'static str {
+pub(super) fn status_label(s: EventStatus) -> &'static str {
     match s {
         EventStatus::Draft => "Draft",
         EventStatus::Published => "On sale",
@@ -181,7 +179,7 @@ fn status_label(s: EventStatus) -> &'static str {
     }
 }
 
-fn event_row(viewer: &Viewer, e: &EventRecord, c: Option<&Counts>) -> Markup {
+fn event_row(e: &EventRecord, c: Option<&Counts>) -> Markup {
     html! {
         tr data-event=(e.id) {
             th scope="row" {
@@ -200,10 +198,8 @@ fn event_row(viewer: &Viewer, e: &EventRecord, c: Option<&Counts>) -> Markup {
             td.num data-stat="revenue" { span.muted { "–" } }
             td.actions {
                 @if e.status == EventStatus::Draft {
-                    form.inline method="post" action={ "/console/events/" (e.id) "/publish" } {
-                        (csrf_field(viewer))
-                        button.button.small.primary type="submit" aria-label={ "Publish " (e.title) } { "Publish" }
-                    }
+                    a.button.small.primary href={ "/console/events/" (e.id) "/publish" } aria-label={ "Review and publish " (e.title) } { "Publish…" }
+                    a.button.small href={ "/console/events/" (e.id) "/sales" } aria-label={ "Manage " (e.title) } { "Manage" }
                 } @else {
                     a.button.small href={ "/console/events/" (e.id) "/sales" } aria-label={ "Live sales of " (e.title) } { "Live sales" }
                     a.button.small href={ "/gate/" (e.id) } aria-label={ "Scanner for " (e.title) } { "Scanner" }
@@ -540,20 +536,20 @@ fn event_form_markup(
         p { a href="/console" { "← Console" } }
         h1 { "New event" }
         @if let Some(e) = error { (alert(e)) }
-        form.stack.inline-form method="get" action="/console/events/new" {
-            label for="venue_pick" { "Venue" }
-            div.row-fields {
-                select #venue_pick name="venue" {
-                    @for v in venues { option value=(v.id) selected[venue.is_some_and(|(x, _)| x.id == v.id)] { (v.name) } }
-                }
-                button.button type="submit" { "Use this venue" }
-            }
-        }
         @if let Some((v, map)) = venue {
             @let zones = price_zones(map);
+            // One form: a venue picked but not applied cannot slip through
+            // with the previous venue's prices (see `create_event`).
             form.stack #event-form method="post" action="/console/events/new" {
                 (csrf_field(viewer))
-                input type="hidden" name="venue" value=(v.id);
+                input type="hidden" name="shown_venue" value=(v.id);
+                label for="venue_pick" { "Venue" }
+                div.row-fields {
+                    select #venue_pick name="venue" {
+                        @for o in venues { option value=(o.id) selected[o.id == v.id] { (o.name) } }
+                    }
+                    button.button type="submit" name="action" value="switch-venue" formnovalidate { "Use this venue" }
+                }
                 p.muted { "At " strong { (v.name) } "; times are in " (v.timezone) "." }
                 label for="title" { "Title" }
                 input #title name="title" type="text" required maxlength="200" value=(input.title);
@@ -585,7 +581,7 @@ fn event_form_markup(
                     }
                 }
                 label.checkbox { input type="checkbox" name="publish" value="1" checked[input.publish]; " Publish now (put on sale and list it)" }
-                button.button.primary.big type="submit" { "Create event" }
+                button.button.primary.big #create-event type="submit" { "Create event" }
             }
         }
     }
@@ -622,7 +618,7 @@ pub fn parse_price(raw: &str, exponent: u8) -> Option<i64> {
     whole.checked_mul(scale)?.checked_add(frac_minor)
 }
 
-fn local_to_utc(raw: &str, tz: &str) -> Option<DateTime<Utc>> {
+pub(super) fn local_to_utc(raw: &str, tz: &str) -> Option<DateTime<Utc>> {
     let naive = NaiveDateTime::parse_from_str(raw.trim(), "%Y-%m-%dT%H:%M")
         .or_else(|_| NaiveDateTime::parse_from_str(raw.trim(), "%Y-%m-%dT%H:%M:%S"))
         .ok()?;
@@ -694,8 +690,20 @@ pub async fn create_event(State(state): State<AppState>, headers: HeaderMap, vie
         let body = event_form_markup(&viewer, &venues, chosen.as_ref().map(|(v, m)| (v, m)), &input, Some(msg));
         page(&viewer, status, "New event", &[], body)
     };
+    if form.get("action") == Some("switch-venue") {
+        let body = event_form_markup(&viewer, &venues, chosen.as_ref().map(|(v, m)| (v, m)), &input, None);
+        return page(&viewer, StatusCode::OK, "New event", &[], body);
+    }
     if !csrf_ok(&headers, form.csrf()) {
         return again(StatusCode::FORBIDDEN, "This form was open too long. Please submit it again.");
+    }
+    // The prices on the page were for the venue shown; another one picked
+    // without "Use this venue" gets its own zones to price first.
+    if form.text("shown_venue") != input.venue {
+        return again(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "You picked another venue. Check the prices for its zones, then create the event.",
+        );
     }
     let Some((venue, map)) = &chosen else {
         return again(StatusCode::UNPROCESSABLE_ENTITY, "Choose a venue first.");
@@ -780,133 +788,6 @@ fn event_spec(input: &EventInput, venue: &store::VenueRecord, map: &store::SeatM
 fn capitalise(s: &str) -> String {
     let mut c = s.chars();
     c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
-}
-
-pub async fn publish(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    viewer: Viewer,
-    Path(event): Path<String>,
-    form: Fields,
-) -> Response {
-    let Some(user) = viewer.user else { return signin("/console") };
-    let Ok(id) = event.parse::<Uuid>() else { return super::not_found_page_for(&viewer) };
-    if !csrf_ok(&headers, form.csrf()) {
-        return layout::error_page(
-            &viewer,
-            StatusCode::FORBIDDEN,
-            "Please try again",
-            "The console page was open too long. Reload it and press Publish again.",
-        );
-    }
-    match state.ticketing.publish_event(user, EventId::from_uuid(id)).await {
-        Ok(_) => Redirect::to("/console?published=1").into_response(),
-        Err(e) => failure(&viewer, e.into()).await,
-    }
-}
-
-// ---------------------------------------------------------------- live sales
-
-pub async fn sales(State(state): State<AppState>, viewer: Viewer, Path(event): Path<String>) -> Response {
-    let Some(user) = viewer.user else { return signin(&format!("/console/events/{event}/sales")) };
-    let Ok(id) = event.parse::<Uuid>() else { return super::not_found_page_for(&viewer) };
-    let id = EventId::from_uuid(id);
-    let details = match state.ticketing.event_details(Some(user), id).await {
-        Ok(d) => d,
-        Err(e) => return failure(&viewer, e.into()).await,
-    };
-    let e = &details.event;
-    match state.ticketing.store().role_in(user, e.organization).await {
-        Ok(Some(role)) if role.can_manage_events() => {}
-        Ok(_) => {
-            return layout::error_page(
-                &viewer,
-                StatusCode::FORBIDDEN,
-                "Not allowed",
-                "Only the organizer's owners and admins see sales.",
-            );
-        }
-        Err(e) => return failure(&viewer, e.into()).await,
-    }
-    let c = match counts(&state, user, id).await {
-        Ok(c) => c,
-        Err(p) => return failure(&viewer, p).await,
-    };
-    let payouts = match state.ticketing.payout_report(user, id).await {
-        Ok(r) => r,
-        Err(e) => return failure(&viewer, e.into()).await,
-    };
-    let currency = details
-        .ticket_types
-        .first()
-        .map(|t| t.price.currency())
-        .unwrap_or_else(|| "EUR".parse().expect("EUR is known"));
-    let island = json!({
-        "event_id": e.id.to_string(), "venue_id": e.venue.to_string(), "timezone": e.timezone,
-        "currency": currency.as_str(), "exponent": currency.exponent(),
-    });
-    let body = html! {
-        p { a href="/console" { "← Console" } }
-        h1 { (e.title) }
-        p.muted { (local_time(e.starts_at, &e.timezone)) " · " (e.venue_name) " · " span #live-state aria-live="polite" { "Live" } }
-        div.stat-grid #sales-stats {
-            div.stat { span.stat-label { "Sold" } span.stat-value #stat-sold { (c.sold) } }
-            div.stat { span.stat-label { "Held now" } span.stat-value #stat-held { (c.held) } }
-            div.stat { span.stat-label { "Capacity" } span.stat-value #stat-capacity { (c.capacity) } }
-            div.stat { span.stat-label { "Revenue" } span.stat-value #stat-revenue { "–" } }
-        }
-        section.panel aria-labelledby="chart-h" {
-            h2 #chart-h { "Tickets sold per minute" }
-            div #sales-chart.chart role="img" aria-label="Tickets sold over time" { p.muted { "No sales yet." } }
-        }
-        section.panel aria-labelledby="heat-h" {
-            h2 #heat-h { "Sold seats" }
-            p.hint { "Sold seats are dark, held seats are amber, free seats are light." }
-            div #heatmap.seatmap.heatmap {}
-        }
-        (payout_panel(&payouts))
-        (json_island("sales-data", &island))
-    };
-    page(&viewer, StatusCode::OK, &format!("Sales · {}", e.title), &["sales.js"], body)
-}
-
-/// What the organizer is owed, per currency, with the CSV export.
-fn payout_panel(r: &ticketing::fees::PayoutReport) -> Markup {
-    let amount = |minor: i64, c: Currency| crate::routes::fees::decimal(minor, c.exponent());
-    html! {
-        section.panel aria-labelledby="payout-h" {
-            h2 #payout-h { "Payout" }
-            p.hint { "Platform fees are paid by buyers on top of the ticket price; they are not deducted from your payout." }
-            @if r.lines.is_empty() {
-                p.muted { "No sales yet." }
-            } @else {
-                div.table-wrap {
-                    table #payout-table {
-                        thead { tr {
-                            th scope="col" { "Currency" } th.num scope="col" { "Orders" } th.num scope="col" { "Gross sales" }
-                            th.num scope="col" { "Platform fees" } th.num scope="col" { "Refunds" } th.num scope="col" { "of which fees" }
-                            th.num scope="col" { "Resale sellers" } th.num scope="col" { "Net payout" }
-                        } }
-                        tbody {
-                            @for l in &r.lines {
-                                tr {
-                                    th scope="row" { (l.currency) }
-                                    td.num { (l.orders) }
-                                    td.num { (amount(l.gross_sales, l.currency)) }
-                                    td.num { (amount(l.platform_fees, l.currency)) }
-                                    td.num { (amount(l.refunds, l.currency)) }
-                                    td.num { (amount(l.refunded_fees, l.currency)) }
-                                    td.num { (amount(l.resale_seller_shares, l.currency)) }
-                                    td.num { strong { (amount(l.net_payout, l.currency)) } }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            p { a.button.small href={ "/app/api/v1/events/" (r.event) "/payouts.csv" } download { "Download CSV" } }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -69,7 +69,12 @@ pub fn render(page: Page<'_>) -> Markup {
                             @if page.viewer.signed_in() {
                                 (nav("/tickets", "My tickets", Section::Tickets))
                                 (nav("/notifications", "Notifications", Section::Notifications))
-                                (nav("/console", "Console", Section::Console))
+                                // Buyers far outnumber organizers: the console is
+                                // in the menu of organization members, and one
+                                // footer link away for anyone starting one.
+                                @if page.viewer.staff || page.section == Section::Console {
+                                    (nav("/console", "Console", Section::Console))
+                                }
                                 @if page.viewer.staff { (nav("/gate", "Scanner", Section::Gate)) }
                                 form.inline method="post" action="/signout" {
                                     input type="hidden" name=(CSRF_FIELD) value=(page.viewer.csrf);
@@ -89,6 +94,9 @@ pub fn render(page: Page<'_>) -> Markup {
                 footer.site-footer {
                     div.wrap {
                         p { "RobustTicketing — a seat is sold at most once, a ticket admitted at most once." }
+                        @if !page.viewer.staff {
+                            p { a href="/console" { "Selling tickets? Start an organization" } }
+                        }
                         @if let Some(name) = &page.viewer.name {
                             p.muted { "Signed in as " (name) }
                         }

@@ -18,6 +18,7 @@ pub mod buyer;
 pub mod console;
 pub mod gate;
 pub mod layout;
+pub mod manage;
 pub mod notifications;
 pub mod queue;
 pub mod session;
@@ -69,8 +70,11 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/console/organization", post(console::create_organization))
         .route("/console/venues/new", get(console::venue_form).post(console::create_venue))
         .route("/console/events/new", get(console::event_form).post(console::create_event))
-        .route("/console/events/{event}/publish", post(console::publish))
-        .route("/console/events/{event}/sales", get(console::sales))
+        .route("/console/events/{event}/publish", get(manage::review_publish).post(manage::publish))
+        .route("/console/events/{event}/sales", get(manage::sales))
+        .route("/console/events/{event}/controls", post(manage::save_controls))
+        .route("/console/events/{event}/flags/{flag}/clear", post(manage::clear_flag))
+        .route("/console/events/{event}/cancel", get(manage::review_cancel).post(manage::cancel))
         .route("/gate", get(gate::choose_event))
         .route("/gate/{event}", get(gate::scanner))
         .route("/gate/{event}/scan", post(gate::scan))
@@ -113,6 +117,7 @@ fn form_page(path: &str) -> Option<String> {
         ["tickets", _, "transfer"] | ["transfers", _, "accept" | "cancel"] => "/tickets".to_owned(),
         ["listings", _, "hold"] => "/".to_owned(),
         ["notifications", _, "read"] => "/notifications".to_owned(),
+        ["console", "events", event, "controls" | "flags", ..] => format!("/console/events/{event}/sales"),
         ["console", ..] => "/console".to_owned(),
         _ => return None,
     };
@@ -228,6 +233,8 @@ mod tests {
         assert_eq!(form_page(&format!("/checkout/{id}/pay")), Some(format!("/checkout/{id}")));
         assert_eq!(form_page(&format!("/tickets/{id}/transfer")).as_deref(), Some("/tickets"));
         assert_eq!(form_page("/console/organization").as_deref(), Some("/console"));
+        assert_eq!(form_page("/console/events/e1/controls").as_deref(), Some("/console/events/e1/sales"));
+        assert_eq!(form_page("/console/events/e1/flags/f1/clear").as_deref(), Some("/console/events/e1/sales"));
         assert_eq!(form_page("/events/x/seats"), None);
         // Never somewhere else: a decoded segment with a slash or a scheme.
         assert_eq!(form_page("/events/%2F%2Fevil.example/hold"), None);

@@ -62,7 +62,8 @@ pub struct SaleControlsRequest {
     /// minute reach `auto_threshold`; `off`: no waiting room.
     pub waiting_room: WaitingRoomModeDto,
     /// Buyers who join before this instant are placed by lottery; later ones
-    /// in arrival order. Defaults to now.
+    /// in arrival order. When left out, the time already set is kept (now,
+    /// for an event without controls).
     #[serde(default)]
     pub opens_at: Option<DateTime<Utc>>,
     /// Buyers let in at once (holding a token or a live hold). Default 500.
@@ -283,11 +284,14 @@ pub async fn challenge(
     Ok(Json(state.ticketing.queue_challenge(user, EventId::from_uuid(event)).await?.into()))
 }
 
-/// Joins the line with a solved challenge. Joining again returns the same
-/// place: refreshing gains nothing.
+/// Joins the line with a solved challenge: 201 with a new place. Joining
+/// again while in line answers 200 with the same place: refreshing gains
+/// nothing.
 #[utoipa::path(post, path = "/api/v1/events/{event}/waiting-room/entries", tag = "waiting room",
     security(("bearer" = [])), params(("event" = Uuid, Path)), request_body = JoinRequest,
-    responses((status = 201, body = QueuePositionResponse), (status = 401, body = ProblemDto),
+    responses((status = 201, body = QueuePositionResponse, description = "a new place in line"),
+               (status = 200, body = QueuePositionResponse, description = "already in line: the same place"),
+               (status = 401, body = ProblemDto),
                (status = 404, body = ProblemDto), (status = 409, body = ProblemDto),
                (status = 422, body = ProblemDto, description = "the challenge is not solved, expired or foreign"),
                (status = 429, body = ProblemDto)))]
@@ -301,8 +305,10 @@ pub async fn join(
     if req.challenge.len() > JOIN_FIELD_LEN_MAX || req.solution.len() > JOIN_FIELD_LEN_MAX {
         return Err(Problem::unprocessable("challenge-failed", "challenge and solution are at most 200 characters"));
     }
-    let position = state.ticketing.join_queue(user, EventId::from_uuid(event), &req.challenge, &req.solution).await?;
-    Ok((StatusCode::CREATED, Json(position.into())))
+    let (position, placed) =
+        state.ticketing.join_queue(user, EventId::from_uuid(event), &req.challenge, &req.solution).await?;
+    let status = if placed { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(position.into())))
 }
 
 /// Your place in the line, and your admission token once it is your turn.

@@ -1,0 +1,766 @@
+//! One event, for its organizer: live sales and the payout, the on-sale
+//! protection (waiting room, ticket limit per account, flagged accounts),
+//! and the two steps that cannot be taken back, publishing and cancelling,
+//! each behind a page that says what it will do.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{DateTime, Utc};
+use domain::admission::{POW_DIFFICULTY_DEFAULT, POW_DIFFICULTY_MAX};
+use domain::event::{Admits, EventStatus};
+use domain::ids::{EventId, UserId};
+use maud::{Markup, html};
+use serde::Deserialize;
+use serde_json::json;
+use store::{AccountFlag, SaleControls, WaitingRoomMode};
+use ticketing::events::EventDetails;
+use ticketing::waiting_room::{
+    ADMISSION_WINDOW_DEFAULT, ADMISSION_WINDOW_MAX, AUTO_THRESHOLD_DEFAULT, AUTO_THRESHOLD_MAX, SaleControlsInput,
+    TICKETS_PER_ACCOUNT_LIMIT_MAX,
+};
+use uuid::Uuid;
+
+use super::console::{counts, failure, page, signin, status_label};
+use super::layout::{self, alert, csrf_field, json_island, local_time, money, notice, problem_detail};
+use super::session::{Fields, Viewer, csrf_ok};
+use crate::AppState;
+
+/// What the organizer sees after being sent back to the sales page.
+#[derive(Deserialize, Default)]
+pub struct SalesQuery {
+    saved: Option<String>,
+    cleared: Option<String>,
+    cancelled: Option<String>,
+}
+
+/// The event, if `viewer` may manage it; otherwise the page to show instead.
+async fn managed(
+    state: &AppState,
+    viewer: &Viewer,
+    event: &str,
+    back: &str,
+) -> Result<(UserId, EventDetails), Response> {
+    let Some(user) = viewer.user else { return Err(signin(back)) };
+    let Ok(id) = event.parse::<Uuid>() else { return Err(super::not_found_page_for(viewer)) };
+    let details = match state.ticketing.event_details(Some(user), EventId::from_uuid(id)).await {
+        Ok(d) => d,
+        Err(e) => return Err(failure(viewer, e.into()).await),
+    };
+    match state.ticketing.store().role_in(user, details.event.organization).await {
+        Ok(Some(role)) if role.can_manage_events() => Ok((user, details)),
+        Ok(_) => Err(layout::error_page(
+            viewer,
+            StatusCode::FORBIDDEN,
+            "Not allowed",
+            "Only the organizer's owners and admins manage this event.",
+        )),
+        Err(e) => Err(failure(viewer, e.into()).await),
+    }
+}
+
+fn sales_path(event: EventId) -> String {
+    format!("/console/events/{event}/sales")
+}
+
+/// A form left open so long that its CSRF token went stale.
+fn stale(viewer: &Viewer, what: &str) -> Response {
+    layout::error_page(
+        viewer,
+        StatusCode::FORBIDDEN,
+        "Please try again",
+        &format!("The page was open too long. Reload it and {what} again."),
+    )
+}
+
+// ---------------------------------------------------------------- live sales
+
+pub async fn sales(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(event): Path<String>,
+    Query(q): Query<SalesQuery>,
+) -> Response {
+    let message = if q.saved.is_some() {
+        Some(notice("Saved. Buyers are held to the new settings from their next request."))
+    } else if q.cleared.is_some() {
+        Some(notice("Flag cleared: the account may hold and buy again."))
+    } else if q.cancelled.is_some() {
+        Some(notice("The event is cancelled. Every order is being refunded and every buyer told by e-mail."))
+    } else {
+        None
+    };
+    sales_page(&state, &viewer, &event, None, message, StatusCode::OK).await
+}
+
+/// The sales page; `form` is the protection form as the organizer entered
+/// it when saving it failed, with `message` saying why.
+async fn sales_page(
+    state: &AppState,
+    viewer: &Viewer,
+    event: &str,
+    form: Option<ControlsForm>,
+    message: Option<Markup>,
+    status: StatusCode,
+) -> Response {
+    let back = format!("/console/events/{event}/sales");
+    let (user, details) = match managed(state, viewer, event, &back).await {
+        Ok(m) => m,
+        Err(page) => return page,
+    };
+    let e = &details.event;
+    let c = match counts(state, user, e.id).await {
+        Ok(c) => c,
+        Err(p) => return failure(viewer, p).await,
+    };
+    let payouts = match state.ticketing.payout_report(user, e.id).await {
+        Ok(r) => r,
+        Err(e) => return failure(viewer, e.into()).await,
+    };
+    let controls = match state.ticketing.sale_controls(user, e.id).await {
+        Ok(c) => c,
+        Err(e) => return failure(viewer, e.into()).await,
+    };
+    let flags = match state.ticketing.account_flags(user, e.id).await {
+        Ok(f) => f,
+        Err(e) => return failure(viewer, e.into()).await,
+    };
+    let currency = details
+        .ticket_types
+        .first()
+        .map(|t| t.price.currency())
+        .unwrap_or_else(|| "EUR".parse().expect("EUR is known"));
+    let island = json!({
+        "event_id": e.id.to_string(), "venue_id": e.venue.to_string(), "timezone": e.timezone,
+        "currency": currency.as_str(), "exponent": currency.exponent(),
+    });
+    let open = !matches!(e.status, EventStatus::Cancelled | EventStatus::Ended);
+    let form = form.unwrap_or_else(|| ControlsForm::from_controls(controls.as_ref(), &e.timezone));
+    let body = html! {
+        p { a href="/console" { "← Console" } }
+        h1 { (e.title) }
+        p.muted {
+            (local_time(e.starts_at, &e.timezone)) " · " (e.venue_name) " · "
+            span class={ "status status-" (e.status.as_str()) } { (status_label(e.status)) }
+            @if e.status != EventStatus::Cancelled { " · " span #live-state aria-live="polite" { "Live" } }
+        }
+        @if e.status == EventStatus::Draft {
+            p { a.button.primary href={ "/console/events/" (e.id) "/publish" } { "Review and publish" } }
+        }
+        div.stat-grid #sales-stats {
+            div.stat { span.stat-label { "Sold" } span.stat-value #stat-sold { (c.sold) } }
+            div.stat { span.stat-label { "Held now" } span.stat-value #stat-held { (c.held) } }
+            div.stat { span.stat-label { "Capacity" } span.stat-value #stat-capacity { (c.capacity) } }
+            div.stat { span.stat-label { "Revenue" } span.stat-value #stat-revenue { "–" } }
+        }
+        section.panel aria-labelledby="chart-h" {
+            h2 #chart-h { "Tickets sold per minute" }
+            div #sales-chart.chart role="img" aria-label="Tickets sold over time" { p.muted { "No sales yet." } }
+        }
+        section.panel aria-labelledby="heat-h" {
+            h2 #heat-h { "Sold seats" }
+            p.hint { "Sold seats are dark, held seats are amber, free seats are light." }
+            div #heatmap.seatmap.heatmap {}
+        }
+        @if open {
+            (protection_panel(viewer, e.id, &e.timezone, controls.as_ref(), &form, message))
+        } @else if let Some(m) = message {
+            (m)
+        }
+        (flags_panel(viewer, e.id, &e.timezone, &flags))
+        (payout_panel(&payouts))
+        @if open {
+            section.panel.danger-zone aria-labelledby="cancel-h" {
+                h2 #cancel-h { "Cancel the event" }
+                p { "Every order is refunded in full, every ticket stops admitting and every buyer is told. This cannot be undone." }
+                p { a.button.danger href={ "/console/events/" (e.id) "/cancel" } { "Cancel this event…" } }
+            }
+        }
+        (json_island("sales-data", &island))
+    };
+    page(viewer, status, &format!("Sales · {}", e.title), &["sales.js"], body)
+}
+
+// ---------------------------------------------------------------- on-sale protection
+
+/// The protection form as entered: numbers stay text, so that a typo comes
+/// back to the organizer as typed.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct ControlsForm {
+    mode: String,
+    opens_at: String,
+    admission_window: String,
+    auto_threshold: String,
+    pow_difficulty: String,
+    tickets_per_account_max: String,
+}
+
+impl ControlsForm {
+    fn from_controls(c: Option<&SaleControls>, tz: &str) -> Self {
+        match c {
+            Some(c) => Self {
+                mode: c.waiting_room.as_str().to_owned(),
+                opens_at: local_input(c.opens_at, tz),
+                admission_window: c.admission_window.to_string(),
+                auto_threshold: c.auto_threshold.to_string(),
+                pow_difficulty: c.pow_difficulty.to_string(),
+                tickets_per_account_max: c.tickets_per_account_max.map(|m| m.to_string()).unwrap_or_default(),
+            },
+            None => Self {
+                mode: WaitingRoomMode::Off.as_str().to_owned(),
+                opens_at: String::new(),
+                admission_window: ADMISSION_WINDOW_DEFAULT.to_string(),
+                auto_threshold: AUTO_THRESHOLD_DEFAULT.to_string(),
+                pow_difficulty: POW_DIFFICULTY_DEFAULT.to_string(),
+                tickets_per_account_max: String::new(),
+            },
+        }
+    }
+
+    fn from_fields(f: &Fields) -> Self {
+        Self {
+            mode: f.text("waiting_room"),
+            opens_at: f.text("opens_at"),
+            admission_window: f.text("admission_window"),
+            auto_threshold: f.text("auto_threshold"),
+            pow_difficulty: f.text("pow_difficulty"),
+            tickets_per_account_max: f.text("tickets_per_account_max"),
+        }
+    }
+
+    /// What the use case takes; an empty number means its default, an empty
+    /// limit means none, an empty opening time keeps the one set.
+    fn parse(&self, tz: &str) -> Result<SaleControlsInput, String> {
+        let waiting_room = match self.mode.as_str() {
+            "off" => WaitingRoomMode::Off,
+            "on" => WaitingRoomMode::On,
+            "auto" => WaitingRoomMode::Auto,
+            _ => return Err("Choose whether the waiting room is off, on or automatic.".into()),
+        };
+        let opens_at = match self.opens_at.as_str() {
+            "" => None,
+            raw => Some(
+                super::console::local_to_utc(raw, tz)
+                    .ok_or("Enter when the lottery ends as a date and time, or leave it empty.")?,
+            ),
+        };
+        let number = |raw: &str, what: &str, max: u32| -> Result<Option<u32>, String> {
+            if raw.is_empty() {
+                return Ok(None);
+            }
+            match raw.replace(['_', ' '], "").parse::<u32>() {
+                Ok(n) if (1..=max).contains(&n) => Ok(Some(n)),
+                _ => Err(format!("Enter {what} as a whole number from 1 to {max}.")),
+            }
+        };
+        let pow_difficulty = match self.pow_difficulty.as_str() {
+            "" => None,
+            raw => match raw.parse::<u8>() {
+                Ok(n) if n <= POW_DIFFICULTY_MAX => Some(n),
+                _ => return Err(format!("Enter the join challenge as a whole number from 0 to {POW_DIFFICULTY_MAX}.")),
+            },
+        };
+        Ok(SaleControlsInput {
+            waiting_room,
+            opens_at,
+            admission_window: number(&self.admission_window, "the buyers let in at once", ADMISSION_WINDOW_MAX)?,
+            auto_threshold: number(&self.auto_threshold, "the holds per minute", AUTO_THRESHOLD_MAX)?,
+            pow_difficulty,
+            tickets_per_account_max: number(
+                &self.tickets_per_account_max,
+                "the tickets per account",
+                TICKETS_PER_ACCOUNT_LIMIT_MAX,
+            )?,
+        })
+    }
+}
+
+/// `at` as a `datetime-local` input's value in the venue's zone.
+fn local_input(at: DateTime<Utc>, tz: &str) -> String {
+    match tz.parse::<chrono_tz::Tz>() {
+        Ok(tz) => at.with_timezone(&tz).format("%Y-%m-%dT%H:%M").to_string(),
+        Err(_) => at.format("%Y-%m-%dT%H:%M").to_string(),
+    }
+}
+
+fn room_state(c: Option<&SaleControls>, tz: &str) -> String {
+    let Some(c) = c else {
+        return "No waiting room: buyers hold seats directly, with no limit per account beyond each ticket type's \
+                limit per order."
+            .into();
+    };
+    let room = match (c.waiting_room, c.room_active) {
+        (WaitingRoomMode::Off, _) => "No waiting room: buyers hold seats directly.".to_owned(),
+        (_, true) => format!(
+            "The waiting room is on: buyers join the line and hold seats when let in. {} places given, {} let in, \
+             {} in the last minute.",
+            c.next_no - 1,
+            c.admitted_through,
+            c.admitted_last_minute
+        ),
+        (WaitingRoomMode::Auto, false) => {
+            format!("The waiting room switches itself on when holds reach {} a minute.", c.auto_threshold)
+        }
+        (WaitingRoomMode::On, false) => "The waiting room is on.".to_owned(),
+    };
+    let lottery = if c.waiting_room != WaitingRoomMode::Off && c.opens_at > Utc::now() {
+        format!(" Buyers who join before {} are placed by lottery.", local_time(c.opens_at, tz))
+    } else {
+        String::new()
+    };
+    let limit = match c.tickets_per_account_max {
+        Some(m) => format!(" Each account may have at most {m} tickets."),
+        None => " There is no limit per account.".to_owned(),
+    };
+    format!("{room}{lottery}{limit}")
+}
+
+fn protection_panel(
+    viewer: &Viewer,
+    event: EventId,
+    tz: &str,
+    controls: Option<&SaleControls>,
+    form: &ControlsForm,
+    message: Option<Markup>,
+) -> Markup {
+    let modes = [
+        ("off", "Off", "Buyers hold seats directly."),
+        ("on", "On", "Buyers join a line and are let in a few at a time."),
+        ("auto", "Automatic", "Switches itself on when holds per minute reach the number below."),
+    ];
+    html! {
+        section.panel #protection aria-labelledby="protection-h" {
+            h2 #protection-h { "On-sale protection" }
+            @if let Some(m) = message { (m) }
+            p #room-state { (room_state(controls, tz)) }
+            form.stack #controls-form method="post" action={ "/console/events/" (event) "/controls" } {
+                (csrf_field(viewer))
+                fieldset {
+                    legend { "Waiting room" }
+                    @for (value, label, hint) in modes {
+                        label.checkbox {
+                            input type="radio" name="waiting_room" value=(value) checked[form.mode == value];
+                            " " strong { (label) } " · " span.muted { (hint) }
+                        }
+                    }
+                }
+                label for="opens_at" { "Lottery until (" (tz) ")" }
+                input #opens_at name="opens_at" type="datetime-local" value=(form.opens_at);
+                p.hint {
+                    "Buyers who join the line before this time get a random place, so arriving early gains nothing; \
+                     later buyers queue in arrival order. Empty keeps the time set before."
+                }
+                div.row-fields {
+                    div {
+                        label for="admission_window" { "Buyers let in at once" }
+                        input #admission_window name="admission_window" type="number" min="1" max=(ADMISSION_WINDOW_MAX)
+                            inputmode="numeric" value=(form.admission_window);
+                    }
+                    div {
+                        label for="auto_threshold" { "Holds per minute that switch it on" }
+                        input #auto_threshold name="auto_threshold" type="number" min="1" max=(AUTO_THRESHOLD_MAX)
+                            inputmode="numeric" value=(form.auto_threshold);
+                    }
+                }
+                label for="pow_difficulty" { "Join challenge (0 to " (POW_DIFFICULTY_MAX) ")" }
+                input #pow_difficulty name="pow_difficulty" type="number" min="0" max=(POW_DIFFICULTY_MAX)
+                    inputmode="numeric" value=(form.pow_difficulty);
+                p.hint { "Work a buyer's browser does before joining the line, which makes joining with many accounts costly. Each step up doubles it." }
+                label for="tickets_per_account_max" { "Tickets per account" }
+                input #tickets_per_account_max name="tickets_per_account_max" type="number" min="1"
+                    max=(TICKETS_PER_ACCOUNT_LIMIT_MAX) inputmode="numeric" value=(form.tickets_per_account_max);
+                p.hint { "Across all of an account's orders, transfers and resale purchases for this event. Empty for no limit." }
+                button.button.primary type="submit" { "Save protection" }
+            }
+        }
+    }
+}
+
+pub async fn save_controls(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    Path(event): Path<String>,
+    form: Fields,
+) -> Response {
+    let back = format!("/console/events/{event}/sales");
+    let (user, details) = match managed(&state, &viewer, &event, &back).await {
+        Ok(m) => m,
+        Err(page) => return page,
+    };
+    if !csrf_ok(&headers, form.csrf()) {
+        return stale(&viewer, "save the protection");
+    }
+    let entered = ControlsForm::from_fields(&form);
+    let input = match entered.parse(&details.event.timezone) {
+        Ok(i) => i,
+        Err(msg) => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return sales_page(&state, &viewer, &event, Some(entered), Some(alert(&msg)), status).await;
+        }
+    };
+    match state.ticketing.set_sale_controls(user, details.event.id, input).await {
+        Ok(_) => Redirect::to(&format!("{}?saved=1#protection", sales_path(details.event.id))).into_response(),
+        Err(e) => {
+            let (status, detail, _) = problem_detail(e.into()).await;
+            sales_page(&state, &viewer, &event, Some(entered), Some(alert(&detail)), status).await
+        }
+    }
+}
+
+// ---------------------------------------------------------------- flagged accounts
+
+fn rule_label(rule: &str) -> &str {
+    match rule {
+        "hold-burst" => "Many holds in a minute",
+        "hold-hoarding" => "Holds left to lapse",
+        "card-testing" => "Declined payments",
+        other => other,
+    }
+}
+
+fn flags_panel(viewer: &Viewer, event: EventId, tz: &str, flags: &[AccountFlag]) -> Markup {
+    let open: Vec<&AccountFlag> = flags.iter().filter(|f| f.cleared_at.is_none()).collect();
+    html! {
+        section.panel #flags aria-labelledby="flags-h" {
+            h2 #flags-h { "Flagged accounts" }
+            p.hint {
+                "Accounts whose holds or payments look automated. While the event has on-sale protection set, a \
+                 flagged account may not hold or buy until you clear it."
+            }
+            @if open.is_empty() {
+                p.muted { "No account is flagged." }
+            } @else {
+                div.table-wrap {
+                    table #flags-table {
+                        thead { tr {
+                            th scope="col" { "Account" } th scope="col" { "Why" } th scope="col" { "Since" }
+                            th scope="col" { "Blocked" } th scope="col" { span.visually-hidden { "Actions" } }
+                        } }
+                        tbody {
+                            @for f in &open {
+                                tr {
+                                    th scope="row" { (f.user_email) }
+                                    td { (rule_label(&f.rule)) br; span.muted.small { (f.detail) } }
+                                    td { (local_time(f.created_at, tz)) }
+                                    td { @if f.blocking { "Yes" } @else { "No" } }
+                                    td.actions {
+                                        form.inline method="post" action={ "/console/events/" (event) "/flags/" (f.id) "/clear" } {
+                                            (csrf_field(viewer))
+                                            button.button.small type="submit" aria-label={ "Clear the flag on " (f.user_email) } { "Clear" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub async fn clear_flag(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    Path((event, flag)): Path<(String, String)>,
+    form: Fields,
+) -> Response {
+    let back = format!("/console/events/{event}/sales");
+    let (user, details) = match managed(&state, &viewer, &event, &back).await {
+        Ok(m) => m,
+        Err(page) => return page,
+    };
+    if !csrf_ok(&headers, form.csrf()) {
+        return stale(&viewer, "clear the flag");
+    }
+    match state.ticketing.clear_account_flag(user, details.event.id, &flag).await {
+        Ok(()) => Redirect::to(&format!("{}?cleared=1#flags", sales_path(details.event.id))).into_response(),
+        Err(e) => failure(&viewer, e.into()).await,
+    }
+}
+
+// ---------------------------------------------------------------- publishing
+
+/// What going on sale will put in front of buyers, checked before it does.
+pub async fn review_publish(State(state): State<AppState>, viewer: Viewer, Path(event): Path<String>) -> Response {
+    let back = format!("/console/events/{event}/publish");
+    let (_, details) = match managed(&state, &viewer, &event, &back).await {
+        Ok(m) => m,
+        Err(page) => return page,
+    };
+    let e = &details.event;
+    if e.status != EventStatus::Draft {
+        return Redirect::to(&sales_path(e.id)).into_response();
+    }
+    let body = html! {
+        p { a href="/console" { "← Console" } }
+        h1 { "Publish “" (e.title) "”?" }
+        p { "Publishing puts the event on sale and lists it on the home page. Check what buyers will see:" }
+        section.panel {
+            dl.facts {
+                dt { "When" } dd { (local_time(e.starts_at, &e.timezone)) " to " (local_time(e.ends_at, &e.timezone)) }
+                dt { "Where" } dd { (e.venue_name) }
+                dt { "Category" } dd { (e.category.as_str()) }
+            }
+            div.table-wrap {
+                table #publish-ticket-types {
+                    thead { tr { th scope="col" { "Ticket type" } th scope="col" { "For" } th.num scope="col" { "Price" } th scope="col" { "On sale" } } }
+                    tbody {
+                        @for t in &details.ticket_types {
+                            tr {
+                                th scope="row" { (t.name) }
+                                td { @match &t.admits { Admits::PriceZone(z) => { "Seats in zone “" (z) "”" } Admits::GaArea(_) => { "Standing" } } }
+                                td.num { (money(&t.price)) }
+                                td {
+                                    @match (t.sales_start, t.sales_end) {
+                                        (None, None) => { "Now until the event ends" }
+                                        (Some(s), None) => { "From " (local_time(s, &e.timezone)) }
+                                        (None, Some(x)) => { "Now until " (local_time(x, &e.timezone)) }
+                                        (Some(s), Some(x)) => { (local_time(s, &e.timezone)) " to " (local_time(x, &e.timezone)) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        p.hint { "To hold a big on-sale in a waiting room, set its protection before publishing: "
+            a href=(sales_path(e.id)) { "on-sale protection" } "." }
+        form.actions method="post" action={ "/console/events/" (e.id) "/publish" } {
+            (csrf_field(&viewer))
+            button.button.primary.big type="submit" { "Publish now" }
+            a.button href="/console" { "Not yet" }
+        }
+    };
+    page(&viewer, StatusCode::OK, &format!("Publish · {}", e.title), &[], body)
+}
+
+pub async fn publish(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    Path(event): Path<String>,
+    form: Fields,
+) -> Response {
+    let Some(user) = viewer.user else { return signin("/console") };
+    let Ok(id) = event.parse::<Uuid>() else { return super::not_found_page_for(&viewer) };
+    if !csrf_ok(&headers, form.csrf()) {
+        return stale(&viewer, "press Publish");
+    }
+    match state.ticketing.publish_event(user, EventId::from_uuid(id)).await {
+        Ok(_) => Redirect::to("/console?published=1").into_response(),
+        Err(e) => failure(&viewer, e.into()).await,
+    }
+}
+
+// ---------------------------------------------------------------- cancelling
+
+pub async fn review_cancel(State(state): State<AppState>, viewer: Viewer, Path(event): Path<String>) -> Response {
+    let back = format!("/console/events/{event}/cancel");
+    let (user, details) = match managed(&state, &viewer, &event, &back).await {
+        Ok(m) => m,
+        Err(page) => return page,
+    };
+    let e = &details.event;
+    if matches!(e.status, EventStatus::Cancelled | EventStatus::Ended) {
+        return Redirect::to(&sales_path(e.id)).into_response();
+    }
+    let sold = match counts(&state, user, e.id).await {
+        Ok(c) => c.sold,
+        Err(p) => return failure(&viewer, p).await,
+    };
+    cancel_page(&viewer, &details, sold, None, StatusCode::OK)
+}
+
+fn cancel_page(
+    viewer: &Viewer,
+    details: &EventDetails,
+    sold: u64,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let e = &details.event;
+    let body = html! {
+        p { a href=(sales_path(e.id)) { "← " (e.title) } }
+        h1 { "Cancel “" (e.title) "”?" }
+        @if let Some(msg) = error { (alert(msg)) }
+        section.panel.danger-zone {
+            p { strong { (local_time(e.starts_at, &e.timezone)) " · " (e.venue_name) } }
+            ul {
+                li { "Sales stop at once and the event is marked cancelled on its page." }
+                @if sold > 0 {
+                    li { "Every order is refunded in full, including fees. Tickets and places sold so far: " strong #cancel-sold { (sold) } "." }
+                    li { "Every ticket stops admitting, and every buyer gets an e-mail." }
+                    li { "Tickets bought on resale are refunded to their buyers; their sellers are not paid." }
+                } @else {
+                    li { "Nothing has been sold, so nobody needs a refund." }
+                }
+                li { "This cannot be undone." }
+            }
+            form.stack method="post" action={ "/console/events/" (e.id) "/cancel" } {
+                (csrf_field(viewer))
+                label.checkbox { input #confirm type="checkbox" name="confirm" value="yes" required; " I want to cancel this event and refund every buyer" }
+                div.actions {
+                    button.button.danger type="submit" { "Cancel the event" }
+                    a.button href=(sales_path(e.id)) { "Keep it" }
+                }
+            }
+        }
+    };
+    page(viewer, status, &format!("Cancel · {}", e.title), &[], body)
+}
+
+pub async fn cancel(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    Path(event): Path<String>,
+    form: Fields,
+) -> Response {
+    let back = format!("/console/events/{event}/cancel");
+    let (user, details) = match managed(&state, &viewer, &event, &back).await {
+        Ok(m) => m,
+        Err(page) => return page,
+    };
+    if !csrf_ok(&headers, form.csrf()) {
+        return stale(&viewer, "cancel the event");
+    }
+    let sold = || async { counts(&state, user, details.event.id).await.map(|c| c.sold).unwrap_or(0) };
+    if form.get("confirm") != Some("yes") {
+        let msg = "Tick the box to confirm: cancelling refunds every buyer and cannot be undone.";
+        return cancel_page(&viewer, &details, sold().await, Some(msg), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    match state.ticketing.cancel_event(user, details.event.id).await {
+        Ok(_) => Redirect::to(&format!("{}?cancelled=1", sales_path(details.event.id))).into_response(),
+        Err(e) => {
+            let (status, detail, _) = problem_detail(e.into()).await;
+            cancel_page(&viewer, &details, sold().await, Some(&detail), status)
+        }
+    }
+}
+
+// ---------------------------------------------------------------- payout
+
+/// What the organizer is owed, per currency, with the CSV export.
+fn payout_panel(r: &ticketing::fees::PayoutReport) -> Markup {
+    let amount = |minor: i64, c: domain::money::Currency| crate::routes::fees::decimal(minor, c.exponent());
+    html! {
+        section.panel aria-labelledby="payout-h" {
+            h2 #payout-h { "Payout" }
+            p.hint { "Platform fees are paid by buyers on top of the ticket price; they are not deducted from your payout." }
+            @if r.lines.is_empty() {
+                p.muted { "No sales yet." }
+            } @else {
+                div.table-wrap {
+                    table #payout-table {
+                        thead { tr {
+                            th scope="col" { "Currency" } th.num scope="col" { "Orders" } th.num scope="col" { "Gross sales" }
+                            th.num scope="col" { "Platform fees" } th.num scope="col" { "Refunds" } th.num scope="col" { "of which fees" }
+                            th.num scope="col" { "Resale sellers" } th.num scope="col" { "Net payout" }
+                        } }
+                        tbody {
+                            @for l in &r.lines {
+                                tr {
+                                    th scope="row" { (l.currency) }
+                                    td.num { (l.orders) }
+                                    td.num { (amount(l.gross_sales, l.currency)) }
+                                    td.num { (amount(l.platform_fees, l.currency)) }
+                                    td.num { (amount(l.refunds, l.currency)) }
+                                    td.num { (amount(l.refunded_fees, l.currency)) }
+                                    td.num { (amount(l.resale_seller_shares, l.currency)) }
+                                    td.num { strong { (amount(l.net_payout, l.currency)) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            p { a.button.small href={ "/app/api/v1/events/" (r.event) "/payouts.csv" } download { "Download CSV" } }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(mode: &str) -> ControlsForm {
+        ControlsForm {
+            mode: mode.into(),
+            opens_at: String::new(),
+            admission_window: "200".into(),
+            auto_threshold: "".into(),
+            pow_difficulty: "0".into(),
+            tickets_per_account_max: "4".into(),
+        }
+    }
+
+    #[test]
+    fn the_protection_form_parses_what_an_organizer_types() {
+        let input = form("on").parse("Europe/Berlin").unwrap();
+        assert_eq!(input.waiting_room, WaitingRoomMode::On);
+        assert_eq!(input.opens_at, None, "an empty opening time keeps the one set");
+        assert_eq!(input.admission_window, Some(200));
+        assert_eq!(input.auto_threshold, None, "empty means the default");
+        assert_eq!(input.pow_difficulty, Some(0));
+        assert_eq!(input.tickets_per_account_max, Some(4));
+
+        let mut f = form("auto");
+        f.opens_at = "2027-03-01T10:00".into();
+        let at = f.parse("Europe/Berlin").unwrap().opens_at.unwrap();
+        assert_eq!(at.to_rfc3339(), "2027-03-01T09:00:00+00:00", "the venue's zone, CET in March");
+        assert_eq!(local_input(at, "Europe/Berlin"), "2027-03-01T10:00");
+
+        for (field, value, says) in [
+            ("mode", "sometimes", "off, on or automatic"),
+            ("opens_at", "soon", "date and time"),
+            ("admission_window", "0", "1 to 100000"),
+            ("admission_window", "many", "buyers let in at once"),
+            ("pow_difficulty", "25", "0 to 24"),
+            ("tickets_per_account_max", "-1", "tickets per account"),
+        ] {
+            let mut f = form("on");
+            match field {
+                "mode" => f.mode = value.into(),
+                "opens_at" => f.opens_at = value.into(),
+                "admission_window" => f.admission_window = value.into(),
+                "pow_difficulty" => f.pow_difficulty = value.into(),
+                _ => f.tickets_per_account_max = value.into(),
+            }
+            let err = f.parse("Europe/Berlin").unwrap_err();
+            assert!(err.contains(says), "{field}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn saved_controls_fill_the_form_back_in_the_venue_zone() {
+        let at: DateTime<Utc> = "2027-07-01T16:30:00Z".parse().unwrap();
+        let controls = SaleControls {
+            event: EventId::new(),
+            waiting_room: WaitingRoomMode::Auto,
+            room_active: false,
+            opens_at: at,
+            admission_window: 300,
+            auto_threshold: 50,
+            pow_difficulty: 18,
+            tickets_per_account_max: None,
+            secret: vec![],
+            drawn: false,
+            next_no: 1,
+            admitted_through: 0,
+            admitted_last_minute: 0,
+        };
+        let f = ControlsForm::from_controls(Some(&controls), "Europe/London");
+        assert_eq!(f.mode, "auto");
+        assert_eq!(f.opens_at, "2027-07-01T17:30", "BST in July");
+        assert_eq!(f.tickets_per_account_max, "", "no limit");
+        let back = f.parse("Europe/London").unwrap();
+        assert_eq!(back.opens_at, Some(at));
+        assert_eq!((back.admission_window, back.auto_threshold, back.pow_difficulty), (Some(300), Some(50), Some(18)));
+        assert!(room_state(Some(&controls), "Europe/London").contains("when holds reach 50 a minute"));
+        assert_eq!(ControlsForm::from_controls(None, "Europe/London").mode, "off");
+    }
+}
