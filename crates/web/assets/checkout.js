@@ -1,6 +1,11 @@
 // The hold's countdown: how long the seats stay held, and what happens at zero.
+import { clearPicks } from './picks.js';
+
 const box = document.getElementById('countdown');
 if (box) {
+  // The hold has the seats picked on the map now: they are not kept for
+  // another visit to the event page.
+  if (box.dataset.event) clearPicks(box.dataset.event);
   const total = Number(box.dataset.remaining || 0);
   const end = performance.now() + total * 1000;
   const pay = document.getElementById('pay-button');

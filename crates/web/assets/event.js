@@ -1,8 +1,10 @@
 // The interactive seat map of an event page: pick seats by click, tap or
 // keyboard, or from a list; taken seats turn grey live (server-sent events,
-// with polling if the live stream is unavailable).
+// with polling if the live stream is unavailable). Picks are kept for the
+// tab, so signing in on the way to the hold does not lose them.
 import { publicGet, readIsland, el } from './api.js';
 import { flatten, drawSeats, sectionLabels, enableZoom } from './seatmap.js';
+import { loadPicks, savePicks } from './picks.js';
 
 const data = readIsland('event-data');
 const app = document.getElementById('seatmap-app');
@@ -46,10 +48,13 @@ async function start() {
     text: 'Arrow keys move between seats, Enter or Space picks or unpicks a seat. The list view lists every seat.' });
   mapBox.before(help);
   const zoneClass = (s) => zones.get(s.zone)?.class ?? 'z0';
+  // The legend defines the wheelchair mark when the venue has such seats.
+  const mark = document.getElementById('seat-wc');
   const drawn = drawSeats(mapBox, flat, {
     zoneClass,
     label: `Seat map of ${map.name}, ${seats.length} seats`,
     sectionLabels: sectionLabels(flat, map.sections.map((s) => s.name)),
+    accessibleMark: mark ? `#${mark.id}` : null,
   });
   const { svg, circles } = drawn;
   const zoom = enableZoom(svg, drawn.viewBox, mapBox);
@@ -72,8 +77,10 @@ async function start() {
   };
 
   const maxPick = Math.max(...data.zones.map((z) => z.max_per_order), 1);
+  const seatName = (i) => `${seats[i].section} ${seats[i].row}${seats[i].label}`;
   function renderPicks() {
     const picked = [...chosen].sort((a, b) => a - b);
+    savePicks(data.event_id, picked.map((i) => seats[i].id));
     inputs.replaceChildren(...picked.map((i) => el('input', { type: 'hidden', name: 'seat', value: seats[i].id })));
     submit.disabled = picked.length === 0;
     if (!picked.length) {
@@ -81,10 +88,27 @@ async function start() {
       submit.textContent = 'Continue';
       return;
     }
-    const names = picked.map((i) => `${seats[i].section} ${seats[i].row}${seats[i].label}`);
-    summary.textContent = `${picked.length} seat${picked.length > 1 ? 's' : ''}: ${names.join(', ')}`;
-    submit.textContent = `Hold ${picked.length} seat${picked.length > 1 ? 's' : ''}`;
+    const count = `${picked.length} seat${picked.length > 1 ? 's' : ''}`;
+    summary.textContent = `${count}: ${picked.map(seatName).join(', ')}`;
+    // Holding asks a visitor to sign in first; say so before they press.
+    submit.textContent = data.signed_in ? `Hold ${count}` : `Sign in to hold ${count}`;
     syncList();
+  }
+
+  // Seats picked before signing in (or before a reload) are picked again,
+  // those still free; the rest are named, so nobody looks for them.
+  function restorePicks() {
+    const back = [], gone = [];
+    for (const id of loadPicks(data.event_id)) {
+      const i = indexOf.get(id);
+      if (i === undefined || chosen.has(i)) continue;
+      if (state[i] !== 'available') gone.push(i);
+      else if (chosen.size < maxPick) { chosen.add(i); paint(i); back.push(i); }
+    }
+    const said = [];
+    if (back.length) said.push(`Your seat${back.length > 1 ? 's are' : ' is'} still picked: ${back.map(seatName).join(', ')}.`);
+    if (gone.length) said.push(`No longer free: ${gone.map(seatName).join(', ')}. Please choose again.`);
+    if (said.length) status.textContent = said.join(' ');
   }
 
   function toggle(i) {
@@ -215,7 +239,7 @@ async function start() {
       paint(i);
     }
     if (lost.length) {
-      status.textContent = `Just taken by someone else: ${lost.map((i) => `${seats[i].section} ${seats[i].row}${seats[i].label}`).join(', ')}. Please choose again.`;
+      status.textContent = `Just taken by someone else: ${lost.map(seatName).join(', ')}. Please choose again.`;
       renderPicks();
     }
     syncList();
@@ -245,6 +269,7 @@ async function start() {
 
   const free = state.filter((s) => s === 'available').length;
   status.textContent = `${free} of ${seats.length} seats free. Pick seats on the map.`;
+  restorePicks();
   renderPicks();
   window.__seatmapReadyMs = performance.now();
   document.documentElement.dataset.seatmapReady = '1';

@@ -37,8 +37,14 @@ function bounds(seats) {
   return { minX, minY, maxX, maxY };
 }
 
+// How wide the mark on an accessible seat is, as a share of the seat's diameter.
+const MARK_SCALE = 0.8;
+
 // Renders into `container`; returns the SVG and the circle of each seat.
-export function drawSeats(container, flat, { zoneClass = () => 'z0', label = 'Seat map', sectionLabels = [] } = {}) {
+// `accessibleMark` names an SVG <symbol> on the page to draw on top of each
+// wheelchair space; each mark follows its circle, so CSS colours it by the
+// seat's state (`circle.sold + .seat-mark`) and nothing has to repaint it.
+export function drawSeats(container, flat, { zoneClass = () => 'z0', label = 'Seat map', sectionLabels = [], accessibleMark = null } = {}) {
   const { seats } = flat;
   const b = bounds(seats);
   const pad = 2;
@@ -56,6 +62,10 @@ export function drawSeats(container, flat, { zoneClass = () => 'z0', label = 'Se
   for (let i = 0; i < seats.length; i++) {
     const s = seats[i];
     parts.push(`<circle data-i="${i}" class="${zoneClass(s)}" cx="${s.x}" cy="${s.y}" r="${SEAT_R}"/>`);
+    if (accessibleMark && s.accessible) {
+      const m = SEAT_R * 2 * MARK_SCALE;
+      parts.push(`<use class="seat-mark" href="${escapeXml(accessibleMark)}" x="${s.x - m / 2}" y="${s.y - m / 2}" width="${m}" height="${m}"/>`);
+    }
   }
   parts.push('</g></svg>');
   container.innerHTML = parts.join('');

@@ -255,3 +255,49 @@ async fn the_holder_withdraws_an_open_offer_and_can_offer_again() {
     )
     .await;
 }
+
+/// My tickets, for the giver and for the recipient, and the page that
+/// confirms an offer give its deadline in the venue's time zone, as every
+/// other time of the event, not in UTC.
+#[tokio::test]
+async fn offer_deadlines_are_shown_in_the_venue_time_zone() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 4, 10).await;
+    let alice = app.signup("alice@example.org").await;
+    let order = app.buy(&alice.token, &f.event_id, &[&f.seats[0], &f.seats[1]], &[]).await;
+    let ticket = order["tickets"][0]["id"].as_str().unwrap().to_owned();
+    let transfer: Value = offer(&app, &alice.token, &ticket, "bob@example.org").await.json().await.unwrap();
+    let expires: chrono::DateTime<chrono::Utc> = transfer["expires_at"].as_str().unwrap().parse().unwrap();
+    // The fixture's venue is in Berlin.
+    let local = web::pages::layout::local_time(expires, "Europe/Berlin");
+    let utc = web::pages::layout::local_time(expires, "UTC");
+    assert_ne!(local, utc);
+    let bob = app.signup("bob@example.org").await;
+    // A double-submit CSRF token of the right length, as the browser's cookie would be.
+    let csrf = "c".repeat(64);
+    let page = |token: &str| {
+        app.client.get(app.url("/tickets")).header("cookie", format!("rt_session={token}; rt_csrf={csrf}")).send()
+    };
+    for (who, token) in [("giver", &alice.token), ("recipient", &bob.token)] {
+        let html = page(token).await.unwrap().text().await.unwrap();
+        assert!(html.contains(&local), "the {who} sees the deadline as {local}");
+        assert!(!html.contains(&utc), "the {who} does not see it in UTC");
+    }
+    let html = page(&bob.token).await.unwrap().text().await.unwrap();
+    assert!(html.contains("A ticket for <strong>Test Gig</strong> is waiting"), "the recipient learns the event");
+
+    // Offered from the page: the confirmation says the same. The clock stands
+    // still, so this offer lapses when the first one does.
+    let other = order["tickets"][1]["id"].as_str().unwrap();
+    let r = app
+        .client
+        .post(app.url(&format!("/tickets/{other}/transfer")))
+        .header("cookie", format!("rt_session={}; rt_csrf={csrf}", alice.token))
+        .form(&[("csrf", csrf.as_str()), ("to_email", "carol@example.org")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains(&format!("(by {local})")), "the confirmation gives the deadline as {local}");
+}

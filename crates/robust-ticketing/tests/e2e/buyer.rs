@@ -1,5 +1,7 @@
 //! Buyers: sign up, pick seats on the map, pay, QR codes that the gate
-//! admits; tickets offline; the map updates live; a 20,000-seat map.
+//! admits; tickets offline; the map updates live; a 20,000-seat map;
+//! wheelchair spaces marked on a phone-sized map, and picks that survive
+//! signing in.
 
 use std::time::Duration;
 
@@ -234,5 +236,144 @@ async fn a_twenty_thousand_seat_map_is_interactive_in_under_two_seconds() {
     if let Some(d) = screenshot_dir() {
         b.screenshot(&d.join("stadium-1280.png").display().to_string()).await;
     }
+    b.quit().await;
+}
+
+/// The venue's seats in the order the map draws them (`data-i`): section by
+/// section, row by row, left to right. Each with whether it is a wheelchair
+/// space.
+async fn seats_as_drawn(app: &crate::helpers::App, event: &str) -> Vec<(String, bool)> {
+    let details = app.get(&format!("/events/{event}"), None).await;
+    let venue = details["venue_id"].as_str().expect("the event's venue");
+    let map = app.get(&format!("/venues/{venue}/seat-map"), None).await;
+    let mut drawn = Vec::new();
+    for section in map["sections"].as_array().unwrap() {
+        for row in section["rows"].as_array().unwrap() {
+            let mut seats = row["seats"].as_array().unwrap().clone();
+            seats.sort_by(|a, b| a["x"].as_f64().unwrap().total_cmp(&b["x"].as_f64().unwrap()));
+            drawn.extend(seats.iter().map(|s| (s["id"].as_str().unwrap().to_owned(), s["accessible"] == json!(true))));
+        }
+    }
+    drawn
+}
+
+/// On a phone: wheelchair spaces carry a mark (in the legend too) that
+/// follows the seat's state, the zoom buttons leave the seats uncovered, and
+/// seats picked before signing in are picked again afterwards, less the one
+/// sold meanwhile, until the hold has them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_phone_wheelchair_spaces_are_marked_and_picks_survive_signing_in() {
+    let _one = one_at_a_time().await;
+    let app = spawn_app().await;
+    let rows = |accessible: Value| {
+        (0..4)
+            .map(|i| json!({"label": ((b'A' + i) as char).to_string(), "seats": 10, "accessible": if i == 0 { accessible.clone() } else { json!([]) }}))
+            .collect::<Vec<_>>()
+    };
+    let event = app
+        .event_with(
+            "Step-Free Sessions",
+            json!([
+                {"name": "Stalls", "price_zone": "stalls", "rows": rows(json!(["1", "10"]))},
+                {"name": "Balcony", "price_zone": "balcony", "rows": rows(json!([]))}
+            ]),
+            json!([]),
+        )
+        .await;
+    let drawn = seats_as_drawn(&app, &event.id).await;
+    let accessible: Vec<usize> = drawn.iter().enumerate().filter(|(_, (_, a))| *a).map(|(i, _)| i).collect();
+    assert_eq!(accessible.len(), 2);
+    let buyer = app.account("buyer").await;
+    let b = Browser::start(&app.root, 390).await;
+    b.goto(&format!("/events/{}", event.id)).await;
+    b.wait_for("document.documentElement.dataset.seatmapReady === '1'", "the seat map").await;
+
+    // Each wheelchair space has a mark right after its circle, and the legend explains it.
+    let marked = b
+        .js(
+            "return [...document.querySelectorAll('#seatmap .seat-mark')]
+               .map(m => Number(m.previousElementSibling.dataset.i))",
+            vec![],
+        )
+        .await;
+    assert_eq!(marked, json!(accessible), "a mark on exactly the wheelchair spaces");
+    assert!(b.text("#legend-accessible").await.contains("Wheelchair space"));
+    let legend_shows = "const r = document.querySelector('#legend-accessible svg').getBoundingClientRect(); \
+                        return r.width > 0 && r.height > 0";
+    assert_eq!(b.js(legend_shows, vec![]).await, json!(true), "the legend shows the mark");
+    let mark_colour = |i: usize| {
+        format!("return getComputedStyle(document.querySelector(\"#seatmap circle[data-i='{i}'] + .seat-mark\")).color")
+    };
+    let free_colour = b.js(&mark_colour(accessible[1]), vec![]).await;
+    assert_eq!(free_colour, json!("rgb(255, 255, 255)"), "light on a free seat");
+
+    // The zoom buttons sit above the seats, not over them.
+    let bar_clear = "const bar = document.querySelector('#seatmap .zoom-bar').getBoundingClientRect();
+                     const svg = document.querySelector('#seatmap svg').getBoundingClientRect();
+                     const seats = [...document.querySelectorAll('#seatmap circle')].map(c => c.getBoundingClientRect());
+                     return bar.height > 0 && bar.bottom <= svg.top + 0.5
+                       && seats.every(s => s.bottom <= bar.top || s.top >= bar.bottom || s.right <= bar.left || s.left >= bar.right)";
+    assert_eq!(b.js(bar_clear, vec![]).await, json!(true), "the zoom buttons cover no seat");
+    if let Some(d) = screenshot_dir() {
+        b.screenshot(&d.join("event-accessible-390.png").display().to_string()).await;
+    }
+
+    // Signed out, three seats picked (one a wheelchair space, picked through its mark).
+    let (wheelchair, kept, lost) = (accessible[0], accessible[0] + 4, accessible[0] + 5);
+    for i in [wheelchair, kept, lost] {
+        b.click(&format!("#seatmap circle[data-i='{i}']")).await;
+    }
+    b.wait_for("document.querySelectorAll('#pick-inputs input[name=seat]').length === 3", "three picked seats").await;
+    assert!(b.text("#pick-submit").await.starts_with("Sign in to hold 3 seats"));
+    // The mark of a taken wheelchair space turns dark with its seat.
+    let other = app.account("other").await;
+    app.buy(&other, &event.id, &[&drawn[accessible[1]].0]).await;
+    b.wait_for(
+        &format!("document.querySelector(\"#seatmap circle[data-i='{}']\").classList.contains('sold')", accessible[1]),
+        "the sold wheelchair space to turn grey",
+    )
+    .await;
+    assert_eq!(b.js(&mark_colour(accessible[1]), vec![]).await, json!("rgb(75, 82, 98)"), "dark on a taken seat");
+
+    b.click("#pick-submit").await;
+    b.wait_for("location.pathname === '/signin' && document.getElementById('email')", "the sign-in page").await;
+    // Someone else buys one of the picked seats while this visitor signs in.
+    app.buy(&other, &event.id, &[&drawn[lost].0]).await;
+    b.fill("#email", &buyer.email).await;
+    b.fill("#password", PASSWORD).await;
+    b.click("form[action='/signin'] button[type=submit]").await;
+    b.wait_for(
+        &format!(
+            "location.pathname === '/events/{}' && location.hash === '#buy' \
+             && document.documentElement.dataset.seatmapReady === '1'",
+            event.id
+        ),
+        "back on the event page, signed in",
+    )
+    .await;
+    let picked =
+        b.js("return [...document.querySelectorAll('#pick-inputs input[name=seat]')].map(i => i.value)", vec![]).await;
+    assert_eq!(picked, json!([drawn[wheelchair].0, drawn[kept].0]), "the picks still free are picked again");
+    let mine = b
+        .js("return [...document.querySelectorAll('#seatmap circle.mine')].map(c => Number(c.dataset.i))", vec![])
+        .await;
+    assert_eq!(mine, json!([wheelchair, kept]));
+    let status = b.text("#seatmap-status").await;
+    assert!(status.contains("No longer free"), "the seat sold meanwhile is named: {status}");
+    assert!(b.text("#pick-submit").await.starts_with("Hold 2 seats"));
+    if let Some(d) = screenshot_dir() {
+        b.screenshot(&d.join("event-picks-kept-390.png").display().to_string()).await;
+    }
+
+    // Held: the picks are the hold's now, and not picked again on the next visit.
+    b.click("#pick-submit").await;
+    b.wait_for("location.pathname.startsWith('/checkout/') && document.getElementById('pay-button')", "the checkout")
+        .await;
+    assert!(b.text("#cart-total").await.contains("EUR 90.00"), "the two seats kept are held");
+    let saved = b.js(&format!("return sessionStorage.getItem('rt-picks:{}')", event.id), vec![]).await;
+    assert_eq!(saved, Value::Null, "the picks are forgotten once held");
+    b.goto(&format!("/events/{}", event.id)).await;
+    b.wait_for("document.documentElement.dataset.seatmapReady === '1'", "the seat map again").await;
+    assert_eq!(b.js("return document.querySelectorAll('#pick-inputs input').length", vec![]).await, json!(0));
     b.quit().await;
 }

@@ -29,6 +29,7 @@ static ASSETS: &[Asset] = &[
     asset!("api.js", JS),
     asset!("seatmap.js", JS),
     asset!("event.js", JS),
+    asset!("picks.js", JS),
     asset!("checkout.js", JS),
     asset!("tickets.js", JS),
     asset!("push.js", JS),

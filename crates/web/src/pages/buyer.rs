@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use domain::event::{Admits, Category, EventStatus, TicketType};
 use domain::hold::{GaRequest, HoldLine, HoldRequest, SeatRequest};
 use domain::ids::{EventId, GaAreaId, HoldId, OrderId, SeatId, TicketId};
-use maud::{Markup, html};
+use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
 use serde_json::json;
 use store::{EventFilter, HoldRecord, HoldStatus, SeatMapRecord, SeatStatus, TicketRecord, VenueRecord};
@@ -35,6 +35,17 @@ const EVENTS_PER_PAGE: u32 = 24;
 const GA_QUANTITY_FORM_MAX: u32 = 20;
 /// Zone colours come from a palette of this many (see app.css `.z0`…).
 pub const ZONE_COLOURS: usize = 8;
+/// The id of the wheelchair symbol the legend defines and event.js draws
+/// on every accessible seat of the map.
+const ACCESSIBLE_MARK_ID: &str = "seat-wc";
+
+/// The legend's sample of a wheelchair space. It also defines the symbol the
+/// map uses, so the legend and the seats show one and the same mark.
+fn accessible_legend_mark() -> Markup {
+    PreEscaped(format!(
+        r##"<svg class="legend-mark" viewBox="0 0 24 24" aria-hidden="true" focusable="false"><symbol id="{ACCESSIBLE_MARK_ID}" viewBox="0 0 24 24"><circle cx="11" cy="3.6" r="2.4" fill="currentColor"/><path d="M10.5 7.6V14H16l2.6 6" fill="none" stroke="currentColor" stroke-width="2.6" stroke-linecap="round" stroke-linejoin="round"/><path d="M7.2 11.3A6 6 0 1 0 16.4 18.3" fill="none" stroke="currentColor" stroke-width="2.4" stroke-linecap="round"/></symbol><circle cx="12" cy="12" r="12"/><use href="#{ACCESSIBLE_MARK_ID}" x="2.4" y="2.4" width="19.2" height="19.2"/></svg>"##
+    ))
+}
 
 fn page(
     viewer: &Viewer,
@@ -258,6 +269,7 @@ async fn render_event(
     let ga_remaining: HashMap<GaAreaId, u32> = view.availability.ga.iter().map(|(a, _, r)| (*a, *r)).collect();
     let ga_name: HashMap<GaAreaId, &str> = view.map.ga_areas.iter().map(|a| (a.id, a.name.as_str())).collect();
     let seat_count: usize = view.map.sections.iter().flat_map(|s| &s.rows).map(|r| r.seats.len()).sum();
+    let has_accessible = view.map.sections.iter().flat_map(|s| &s.rows).flat_map(|r| &r.seats).any(|s| s.accessible);
     let listings = state.ticketing.event_listings(viewer.user, e.id).await.unwrap_or_default();
     let waiting_room = state.ticketing.room_info(viewer.user, e.id).await.is_ok_and(|r| r.active);
     let island = json!({
@@ -336,7 +348,9 @@ async fn render_event(
                 section.panel #buy aria-labelledby="buy-h" {
                     h2 #buy-h { "Choose your seats" }
                     @if !viewer.signed_in() {
-                        p.hint { a href={ "/signin?next=/events/" (e.id) } { "Sign in" } " or " a href={ "/signup?next=/events/" (e.id) } { "create an account" } " to buy." }
+                        // Back to this section afterwards: event.js restores the
+                        // seats picked before signing in, next to the hold button.
+                        p.hint { a href={ "/signin?next=/events/" (e.id) "%23buy" } { "Sign in" } " or " a href={ "/signup?next=/events/" (e.id) "%23buy" } { "create an account" } " to buy." }
                     }
                     @if seat_count > 0 {
                         div #seatmap-app.seatmap-app hidden data-event=(e.id) {
@@ -347,6 +361,9 @@ async fn render_event(
                                     }
                                     span.legend-item { span.swatch.taken aria-hidden="true" {} "Taken" }
                                     span.legend-item { span.swatch.mine aria-hidden="true" {} "Your pick" }
+                                    @if has_accessible {
+                                        span.legend-item #legend-accessible { (accessible_legend_mark()) "Wheelchair space" }
+                                    }
                                 }
                                 div.map-view-switch role="group" aria-label="View" {
                                     button.button.small type="button" #view-map aria-pressed="true" { "Map" }
@@ -564,7 +581,9 @@ pub async fn create_hold(
         .await;
     }
     let Some(user) = viewer.user else {
-        return signin_redirect(&format!("/events/{event_id}"));
+        // The picks come back with the page (event.js keeps them), so the
+        // visitor lands where they left off: at the seat map.
+        return signin_redirect(&format!("/events/{event_id}#buy"));
     };
     let (request, best) = match parse_hold_form(&form) {
         Ok(r) => r,
@@ -677,7 +696,7 @@ async fn render_checkout(
     let body = html! {
         h1 { "Checkout" }
         (hold_summary(&hold, &e.title, &local_time(e.starts_at, &e.timezone), &seat_labels, &area_labels, &type_name))
-        div.countdown #countdown data-expires-at=(hold.expires_at.to_rfc3339()) data-remaining=(remaining) role="timer" aria-live="off" {
+        div.countdown #countdown data-expires-at=(hold.expires_at.to_rfc3339()) data-remaining=(remaining) data-event=(e.id) role="timer" aria-live="off" {
             "Your seats are held until " strong { (local_time(hold.expires_at, &e.timezone)) } "."
         }
         @if let Some(err) = error { (alert(err)) }
@@ -864,6 +883,44 @@ async fn rotating_secrets(state: &AppState, tickets: &[TicketRecord]) -> HashMap
     secrets
 }
 
+/// What a transfer offer's line says about the event its ticket is for.
+struct OfferEvent {
+    title: String,
+    /// The venue's zone: the offer's deadline is shown in it, like every
+    /// other time of the event.
+    timezone: String,
+}
+
+impl OfferEvent {
+    fn deadline(event: Option<&Self>, at: DateTime<Utc>) -> String {
+        // Without its event the time is still right, and says it is UTC.
+        local_time(at, event.map_or("UTC", |e| e.timezone.as_str()))
+    }
+}
+
+/// The event of a ticket on offer, whoever holds it now: the recipient of an
+/// offer sees the event of a ticket that is not theirs yet.
+async fn offer_event(state: &AppState, user: domain::ids::UserId, ticket: TicketId) -> Option<OfferEvent> {
+    let record = state.ticketing.store().ticket(ticket).await.ok()??;
+    let details = state.ticketing.event_details(Some(user), record.event).await.ok()?;
+    Some(OfferEvent { title: record.event_title, timezone: details.event.timezone })
+}
+
+/// [`offer_event`] of each offer, by offer id.
+async fn offer_events(
+    state: &AppState,
+    user: domain::ids::UserId,
+    offers: &[&store::TransferRecord],
+) -> HashMap<String, OfferEvent> {
+    let mut events = HashMap::new();
+    for offer in offers {
+        if let Some(event) = offer_event(state, user, offer.ticket).await {
+            events.insert(offer.id.clone(), event);
+        }
+    }
+    events
+}
+
 fn ticket_card(viewer: &Viewer, t: &TicketRecord, timezone: &str, rotating_secret: Option<&[u8; 32]>) -> Markup {
     let place = match (&t.seat_labels, &t.ga_area_name) {
         (Some((section, row, seat)), _) => format!("{section}, row {row}, seat {seat}"),
@@ -999,6 +1056,8 @@ pub async fn tickets_page(State(state): State<AppState>, viewer: Viewer) -> Resp
     let secrets = rotating_secrets(&state, &tickets).await;
     let incoming = state.ticketing.incoming_transfers(user).await.unwrap_or_default();
     let outgoing = state.ticketing.outgoing_transfers(user).await.unwrap_or_default();
+    let offered: Vec<_> = incoming.iter().chain(&outgoing).collect();
+    let offer_events = offer_events(&state, user, &offered).await;
     let now = state.ticketing.now();
     let (upcoming, past): (Vec<TicketRecord>, Vec<TicketRecord>) =
         tickets.into_iter().partition(|t| facts.get(&t.event).is_none_or(|f| f.ends_at > now));
@@ -1010,10 +1069,13 @@ pub async fn tickets_page(State(state): State<AppState>, viewer: Viewer) -> Resp
                 h2 #incoming { "Tickets offered to you" }
                 ul {
                     @for offer in &incoming {
+                        @let event = offer_events.get(&offer.id);
                         li {
                             form method="post" action={ "/transfers/" (offer.id) "/accept" } {
                                 (csrf_field(&viewer))
-                                "A ticket is waiting for you (until " (local_time(offer.expires_at, "UTC")) "). "
+                                "A ticket "
+                                @if let Some(e) = event { "for " strong { (e.title) } " " }
+                                "is waiting for you (until " (OfferEvent::deadline(event, offer.expires_at)) "). "
                                 button.button.primary type="submit" { "Accept ticket" }
                             }
                         }
@@ -1030,7 +1092,8 @@ pub async fn tickets_page(State(state): State<AppState>, viewer: Viewer) -> Resp
                         li {
                             form method="post" action={ "/transfers/" (offer.id) "/cancel" } {
                                 (csrf_field(&viewer))
-                                "Offered to " strong { (offer.to_email) } " until " (local_time(offer.expires_at, "UTC")) ". "
+                                "Offered to " strong { (offer.to_email) } " until "
+                                (OfferEvent::deadline(offer_events.get(&offer.id), offer.expires_at)) ". "
                                 button.button type="submit" { "Withdraw offer" }
                             }
                         }
@@ -1167,15 +1230,18 @@ pub async fn offer_transfer(
     }
     let to = form.text("to_email");
     match state.ticketing.offer_transfer(user, domain::ids::TicketId::from_uuid(ticket_id), &to).await {
-        Ok(offer) => transfer_message(
-            &viewer,
-            StatusCode::OK,
-            &format!(
-                "The ticket is offered to {}. It stays yours until they accept (by {}).",
-                offer.to_email,
-                local_time(offer.expires_at, "UTC")
-            ),
-        ),
+        Ok(offer) => {
+            let event = offer_event(&state, user, offer.ticket).await;
+            transfer_message(
+                &viewer,
+                StatusCode::OK,
+                &format!(
+                    "The ticket is offered to {}. It stays yours until they accept (by {}).",
+                    offer.to_email,
+                    OfferEvent::deadline(event.as_ref(), offer.expires_at)
+                ),
+            )
+        }
         Err(e) => transfer_refused(&viewer, e.into()).await,
     }
 }
@@ -1279,6 +1345,14 @@ mod tests {
         assert!(s.contains("\\,") && s.contains("\\;"));
         assert!(s.split("\r\n").all(|l| l.len() <= 75), "lines are folded");
         assert!(s.ends_with("END:VCALENDAR\r\n"));
+    }
+
+    #[test]
+    fn offer_deadlines_are_in_the_venue_zone() {
+        let at: DateTime<Utc> = "2025-06-14T17:30:00Z".parse().unwrap();
+        let event = OfferEvent { title: "Gig".into(), timezone: "Europe/Berlin".into() };
+        assert_eq!(OfferEvent::deadline(Some(&event), at), "Sat 14 Jun 2025, 19:30 CEST");
+        assert_eq!(OfferEvent::deadline(None, at), "Sat 14 Jun 2025, 17:30 UTC");
     }
 
     #[test]
