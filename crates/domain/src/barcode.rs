@@ -16,6 +16,13 @@
 //! which fit a QR code of version 7 at error-correction level M.
 //! The serial counts re-issues: when a ticket changes hands it gets a new
 //! serial, and barcodes carrying an old one are refused.
+//!
+//! Every barcode also has an **entry code** ([`entry_code`]): ten characters
+//! a person can read out and type at a gate whose camera fails or whose
+//! holder's screen is cracked. It is the first 50 bits of the barcode's
+//! SHA-256, so it changes with every re-issue and cannot be made without the
+//! signed barcode; the server and the gate's manifest map it back to the
+//! ticket.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -31,6 +38,14 @@ const SIGNED_LEN: usize = PAYLOAD_LEN + 64;
 /// Longest barcode text accepted before decoding: anything longer is not ours,
 /// and refusing early bounds the work an attacker can make a gate do.
 pub const BARCODE_LEN_MAX: usize = 512;
+/// Characters of an entry code: 50 bits. The chance that any two tickets of
+/// a 100,000-ticket event share one is about one in 200,000; a code that
+/// names two tickets is refused (the QR code still works), never guessed at.
+pub const ENTRY_CODE_LEN: usize = 10;
+/// Crockford's base32: no I, L, O or U, so nothing reads as another
+/// character. Written here because it is 20 lines and the only base32 the
+/// project needs.
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 /// What a barcode claims. Only trustworthy once [`verify`] has checked it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,9 +155,66 @@ pub fn verify(public_key: &[u8; 32], barcode: &str) -> Result<BarcodeClaims, Bar
     Ok(claims)
 }
 
+/// The entry code of `barcode`, in its canonical form (ten characters, no
+/// separator); [`display_entry_code`] splits it for reading.
+pub fn entry_code(barcode: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(barcode.as_bytes());
+    let bits = u64::from_be_bytes(digest[..8].try_into().expect("a digest has 32 bytes")) >> (64 - 5 * ENTRY_CODE_LEN);
+    (0..ENTRY_CODE_LEN).rev().map(|i| char::from(CROCKFORD[((bits >> (5 * i)) & 31) as usize])).collect()
+}
+
+/// `K7QF3M2PXA` as `K7QF3-M2PXA`.
+pub fn display_entry_code(code: &str) -> String {
+    match code.split_at_checked(ENTRY_CODE_LEN / 2) {
+        Some((a, b)) => format!("{a}-{b}"),
+        None => code.to_owned(),
+    }
+}
+
+/// What a person typed, as a canonical entry code, if it is one: case,
+/// spaces and dashes do not matter, and O, I and L read as 0, 1 and 1.
+pub fn parse_entry_code(typed: &str) -> Option<String> {
+    if typed.len() > 4 * ENTRY_CODE_LEN {
+        return None;
+    }
+    let mut code = String::with_capacity(ENTRY_CODE_LEN);
+    for c in typed.chars().filter(|c| !matches!(c, ' ' | '-' | '\t')) {
+        let c = match c.to_ascii_uppercase() {
+            'O' => '0',
+            'I' | 'L' => '1',
+            c => c,
+        };
+        if !c.is_ascii() || !CROCKFORD.contains(&(c as u8)) {
+            return None;
+        }
+        code.push(c);
+    }
+    (code.len() == ENTRY_CODE_LEN).then_some(code)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entry_codes_are_short_stable_and_forgiving_to_type() {
+        let k = key(5);
+        let c = claims();
+        let code = entry_code(&k.sign(&c));
+        assert_eq!(code.len(), ENTRY_CODE_LEN);
+        assert_eq!(code, entry_code(&k.sign(&c)), "one barcode, one code");
+        let reissued = entry_code(&k.sign(&BarcodeClaims { serial: c.serial + 1, ..c }));
+        assert_ne!(code, reissued, "a re-issue changes the code");
+        let shown = display_entry_code(&code);
+        assert_eq!(shown.len(), ENTRY_CODE_LEN + 1);
+        assert_eq!(parse_entry_code(&shown), Some(code.clone()));
+        assert_eq!(parse_entry_code(&shown.to_lowercase().replace('-', " ")), Some(code.clone()));
+        assert_eq!(parse_entry_code("0O1IL-abcde"), Some("00111ABCDE".into()));
+        for junk in ["", "ABCDE", "ABCDE-FGHJKM", "ABCDE-FGHJU", "ÄBCDE-FGHJK", &"A".repeat(100), "RT1.AAAA"] {
+            assert_eq!(parse_entry_code(junk), None, "{junk}");
+        }
+    }
 
     fn key(seed: u8) -> EventKey {
         EventKey::from_secret([seed; 32])

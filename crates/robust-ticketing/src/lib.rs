@@ -297,6 +297,16 @@ fn spawn_background(ticketing: &Ticketing, config: &Config) -> (tokio::sync::wat
         let stop = stopped();
         tasks.push(tokio::spawn(async move { app.run_jobs(settings, stop).await }));
     }
+    // Once: entry codes for tickets issued before they existed, in the
+    // background so that a large database does not delay the start.
+    let app = ticketing.clone();
+    tasks.push(tokio::spawn(async move {
+        match app.store().fill_entry_codes().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(tickets = n, "entry codes filled in"),
+            Err(e) => tracing::warn!(error = %e, "filling in entry codes failed; they are retried at the next start"),
+        }
+    }));
     let app = ticketing.clone();
     let stop = stopped();
     tasks.push(tokio::spawn(async move {

@@ -49,7 +49,12 @@ pub struct GateTicket {
     pub serial: u32,
     pub valid: bool,
     pub checked_in_at: Option<Timestamp>,
+    /// What staff type when the QR code cannot be scanned.
+    pub entry_code: Option<String>,
 }
+
+/// Tickets whose codes [`Store::fill_entry_codes`] fills per statement.
+const ENTRY_CODE_FILL_BATCH: i64 = 500;
 
 impl Store {
     /// Records a scan an offline gate made at `scanned_at` on `device`. The
@@ -120,21 +125,65 @@ impl Store {
 
     /// Every ticket of the event with what a gate needs to judge it offline.
     pub async fn gate_tickets(&self, event: EventId) -> Result<Vec<GateTicket>> {
-        let rows: Vec<(String, i64, String, Option<i64>)> =
-            sqlx::query_as("SELECT id, serial, status, checked_in_at FROM tickets WHERE event_id = $1 ORDER BY id")
-                .bind(event.to_string())
-                .fetch_all(&mut *self.read().await?)
-                .await?;
+        let rows: Vec<(String, i64, String, Option<i64>, Option<String>)> = sqlx::query_as(
+            "SELECT id, serial, status, checked_in_at, entry_code FROM tickets WHERE event_id = $1 ORDER BY id",
+        )
+        .bind(event.to_string())
+        .fetch_all(&mut *self.read().await?)
+        .await?;
         rows.into_iter()
-            .map(|(t, serial, status, checked)| {
+            .map(|(t, serial, status, checked, entry_code)| {
                 Ok(GateTicket {
                     id: id(&t)?,
                     serial: u32::try_from(serial).map_err(|_| StoreError::Corrupt("serial".into()))?,
                     valid: status == "valid",
                     checked_in_at: checked.map(ts).transpose()?,
+                    entry_code,
                 })
             })
             .collect()
+    }
+
+    /// The current barcodes of `event`'s tickets whose entry code is `code`:
+    /// one, normally; none for a typo; two only by a one-in-millions chance.
+    pub async fn barcodes_by_entry_code(&self, event: EventId, code: &str) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT barcode FROM tickets WHERE event_id = $1 AND entry_code = $2 LIMIT 2")
+                .bind(event.to_string())
+                .bind(code)
+                .fetch_all(&mut *self.read().await?)
+                .await?;
+        Ok(rows.into_iter().map(|(b,)| b).collect())
+    }
+
+    /// Gives tickets issued before entry codes existed theirs. Runs at start
+    /// and returns how many it filled; a batch at a time, so that the write
+    /// connection is never held for long.
+    pub async fn fill_entry_codes(&self) -> Result<u64> {
+        let mut filled = 0;
+        loop {
+            let rows: Vec<(String, String)> =
+                sqlx::query_as("SELECT id, barcode FROM tickets WHERE entry_code IS NULL LIMIT $1")
+                    .bind(ENTRY_CODE_FILL_BATCH)
+                    .fetch_all(&mut *self.read().await?)
+                    .await?;
+            if rows.is_empty() {
+                return Ok(filled);
+            }
+            let mut tx = self.write().await?;
+            for (ticket, barcode) in &rows {
+                // Only if the barcode is still the one read: a ticket re-issued
+                // meanwhile got its new code with its new barcode.
+                sqlx::query("UPDATE tickets SET entry_code = $1 WHERE id = $2 AND barcode = $3")
+                    .bind(domain::barcode::entry_code(barcode))
+                    .bind(ticket)
+                    .bind(barcode)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            filled += rows.len() as u64;
+        }
     }
 
     /// Decides and records a scan of a barcode whose signature has verified.

@@ -272,8 +272,8 @@ async fn write_orders(
     insert_rows(
         tx,
         "INSERT INTO tickets (id, order_id, event_id, ticket_type_id, seat_id, ga_area_id, holder_id, status, \
-         serial, barcode, price_amount, currency, created_at)",
-        13,
+         serial, barcode, entry_code, price_amount, currency, created_at)",
+        14,
         &tickets,
         |q, (o, t)| {
             q.bind(t.id.to_string())
@@ -286,6 +286,7 @@ async fn write_orders(
                 .bind("valid")
                 .bind(i64::from(t.serial))
                 .bind(t.barcode.as_str())
+                .bind(domain::barcode::entry_code(&t.barcode))
                 .bind(t.price.amount_minor())
                 .bind(t.price.currency().as_str())
                 .bind(ms(o.now))

@@ -526,7 +526,8 @@ impl Store {
         }
         for t in c.tickets.iter().filter(|t| t.replaces.is_some()) {
             let reissued = sqlx::query(
-                "UPDATE tickets SET holder_id = $1, serial = $2, barcode = $3, order_id = $4, price_amount = $5 \
+                "UPDATE tickets SET holder_id = $1, serial = $2, barcode = $3, order_id = $4, price_amount = $5, \
+                 entry_code = $9 \
                  WHERE id = $6 AND serial = $7 AND status = 'valid' AND checked_in_at IS NULL \
                  AND holder_id = (SELECT seller_id FROM listings WHERE ticket_id = $6 AND hold_id = $8)",
             )
@@ -538,6 +539,7 @@ impl Store {
             .bind(t.id.to_string())
             .bind(i64::from(t.serial) - 1)
             .bind(&hold_s)
+            .bind(domain::barcode::entry_code(&t.barcode))
             .execute(&mut *tx)
             .await?;
             if reissued.rows_affected() != 1 {
@@ -550,7 +552,8 @@ impl Store {
         for t in c.tickets.iter().filter(|t| t.replaces.is_none()) {
             sqlx::query(
                 "INSERT INTO tickets (id, order_id, event_id, ticket_type_id, seat_id, ga_area_id, holder_id, status, \
-                 serial, barcode, price_amount, currency, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'valid', $8, $9, $10, $11, $12)",
+                 serial, barcode, price_amount, currency, created_at, entry_code) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'valid', $8, $9, $10, $11, $12, $13)",
             )
             .bind(t.id.to_string())
             .bind(c.order.to_string())
@@ -564,6 +567,7 @@ impl Store {
             .bind(t.price.amount_minor())
             .bind(t.price.currency().as_str())
             .bind(now_ms)
+            .bind(domain::barcode::entry_code(&t.barcode))
             .execute(&mut *tx)
             .await?;
         }

@@ -227,7 +227,7 @@ impl Store {
             Err(e) => return Err(AcceptError::Store(StoreError::Corrupt(e.to_string()))),
         }
         let reissued = sqlx::query(
-            "UPDATE tickets SET holder_id = $1, serial = $2, barcode = $3 \
+            "UPDATE tickets SET holder_id = $1, serial = $2, barcode = $3, entry_code = $7 \
              WHERE id = $4 AND serial = $5 AND holder_id = $6 AND status = 'valid' AND checked_in_at IS NULL",
         )
         .bind(r.new_holder.to_string())
@@ -236,6 +236,7 @@ impl Store {
         .bind(r.ticket.to_string())
         .bind(i64::from(r.serial_before))
         .bind(r.from_holder.to_string())
+        .bind(domain::barcode::entry_code(r.barcode))
         .execute(&mut *tx)
         .await?;
         if reissued.rows_affected() != 1 {

@@ -1,9 +1,10 @@
 //! Check-in at the gate.
 //!
 //! A scanned code is either a static barcode (`RT1.`) or a rotating code
-//! (`RT2.`, see `domain::rotating`) wrapping one. Both are checked here the
-//! same way online and, with the scan's own time as "now", when an offline
-//! gate syncs (`gate.rs`).
+//! (`RT2.`, see `domain::rotating`) wrapping one; a typed entry code (see
+//! `domain::barcode::entry_code`) stands for its ticket's static barcode.
+//! All are checked here the same way online and, with the scan's own time as
+//! "now", when an offline gate syncs (`gate.rs`).
 
 use domain::barcode::{self, BARCODE_LEN_MAX, BarcodeClaims};
 use domain::checkin::CheckinOutcome;
@@ -33,9 +34,15 @@ pub enum CodeRefusal {
     /// A genuine ticket's rotating code that is stale, ahead of the clock, or
     /// not made with this ticket's secret.
     Rotating(RotatingError),
-    /// A static barcode at an event that only accepts the live code from the
-    /// app (screenshots and printouts are what rotating codes exist to stop).
+    /// A static barcode, or an entry code, at an event that only accepts the
+    /// live code from the app (screenshots and printouts are what rotating
+    /// codes exist to stop).
     LiveCodeRequired,
+    /// An entry code that no ticket of this event has: a typo, most likely.
+    UnknownEntryCode,
+    /// An entry code two tickets of this event share; their QR codes tell
+    /// them apart.
+    AmbiguousEntryCode,
 }
 
 /// A scan's record, and why its code was refused when it was.
@@ -69,7 +76,7 @@ impl Ticketing {
         self.require_role(scanner, record.organization, |r| r.can_check_in(), "only gate staff check tickets in")
             .await?;
         let now = self.now();
-        let result = match self.verify_code(code, record.rotating_barcodes.then_some(event), now).await? {
+        let result = match self.verify_code(code, event, record.rotating_barcodes, now).await? {
             Ok(claims) => {
                 let entry = self.check_in_entry(&claims, now).await?;
                 let record = self.store.check_in(event, &claims, scanner, now, entry.as_ref()).await?;
@@ -88,20 +95,38 @@ impl Ticketing {
         Ok(result)
     }
 
-    /// Checks a scanned code as of `now`: the Ed25519 signature of the static
-    /// barcode, and for a rotating code its MAC and window. `rotating_event`
-    /// is the scanning event when it requires rotating codes: its own static
-    /// barcodes are then refused (another event's are left for `decide` to
-    /// call `wrong_event`). Returns the verified claims, or why not.
+    /// Checks a code scanned at `event` as of `now`: the Ed25519 signature of
+    /// the static barcode, and for a rotating code its MAC and window. When
+    /// the event requires rotating codes (`rotating`), its own static barcodes
+    /// and entry codes are refused (another event's barcodes are left for
+    /// `decide` to call `wrong_event`). Returns the verified claims, or why not.
     pub(crate) async fn verify_code(
         &self,
         code: &str,
-        rotating_event: Option<EventId>,
+        event: EventId,
+        rotating: bool,
         now: domain::Timestamp,
     ) -> Result<Result<BarcodeClaims, CodeRefusal>, StoreError> {
         if code.len() > BARCODE_LEN_MAX {
             return Ok(Err(CodeRefusal::Unreadable));
         }
+        let rotating_event = rotating.then_some(event);
+        let entry_barcode;
+        let code = match barcode::parse_entry_code(code) {
+            Some(_) if rotating => return Ok(Err(CodeRefusal::LiveCodeRequired)),
+            Some(entry) => {
+                let mut found = self.store.barcodes_by_entry_code(event, &entry).await?;
+                match found.len() {
+                    0 => return Ok(Err(CodeRefusal::UnknownEntryCode)),
+                    1 => {
+                        entry_barcode = found.remove(0);
+                        entry_barcode.as_str()
+                    }
+                    _ => return Ok(Err(CodeRefusal::AmbiguousEntryCode)),
+                }
+            }
+            None => code,
+        };
         let (static_code, rotation) = if rotating::is_rotating(code) {
             match rotating::split_rotating(code) {
                 Ok((static_code, step, mac)) => (static_code, Some((step, mac))),

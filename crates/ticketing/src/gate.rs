@@ -134,7 +134,6 @@ impl Ticketing {
             return Err(GateError::BadBatch);
         }
         let record = self.gate_event(user, event).await?;
-        let rotating_event = record.rotating_barcodes.then_some(event);
         let now = self.now();
         let mut results = Vec::with_capacity(scans.len());
         for scan in scans {
@@ -144,7 +143,7 @@ impl Ticketing {
             }
             // The code is judged as of when it was scanned: a screenshot
             // shown to a gate offline is as stale as one shown online.
-            let verified = self.verify_code(&scan.barcode, rotating_event, scanned_at).await?;
+            let verified = self.verify_code(&scan.barcode, event, record.rotating_barcodes, scanned_at).await?;
             let result = match verified {
                 Ok(claims) => {
                     if let Some(t) = self.store.ticket(claims.ticket).await?

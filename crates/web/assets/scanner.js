@@ -10,6 +10,9 @@
 // embedded barcode's signature, then the MAC with the ticket's rotating
 // secret from the manifest, then the code's age against this device's clock.
 // When the manifest says the event rotates, static RT1 barcodes are refused.
+//
+// A typed entry code (ten characters, see domain::barcode::entry_code) is
+// looked up in the manifest and stands for its ticket's current barcode.
 import { api, ApiError, readIsland } from './api.js';
 import { b64urlBytes, hmacKey, macEqual, rotationMac, splitRotating } from './rotating.js';
 
@@ -41,7 +44,8 @@ let deviceId = localStorage.getItem('rt-gate-device');
 if (!deviceId) { deviceId = crypto.randomUUID(); localStorage.setItem('rt-gate-device', deviceId); }
 
 // {public_key, event_id, barcodes, rotation_step_secs, rotation_max_age_steps,
-//  tickets: {id: [serial, status, checked, rotating_secret?]}, generated_at}
+//  tickets: {id: [serial, status, checked, rotating_secret?]},
+//  entry_codes: {code: ticket id, or null when two tickets share it}, generated_at}
 let manifest = load('manifest', null);
 let publicKey = null;
 const admittedHere = new Set(load('admitted', []));
@@ -73,8 +77,27 @@ const REFUSALS = {
   code_stale: 'This code is older than a minute. Ask the holder to show the live code in the app.',
   code_in_future: "This code is from the future: the holder's phone or this gate has the wrong time.",
   code_not_for_ticket: 'The live code was not made for this ticket.',
-  live_code_required: 'This event needs the live code from the app; screenshots and printouts are not accepted.',
+  live_code_required: 'This event needs the live code from the app; screenshots, printouts and typed codes are not accepted.',
+  unknown_entry_code: 'No ticket of this event has this code. Check it and type it again.',
+  ambiguous_entry_code: 'Two tickets share this code. Scan the QR code instead.',
 };
+// Crockford's base32, as in domain::barcode.
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+const ENTRY_CODE_LEN = 10;
+
+// What staff typed as a canonical entry code, or null when it is not one:
+// case, spaces and dashes do not matter; O reads as 0, I and L as 1.
+function parseEntryCode(typed) {
+  if (typed.length > 4 * ENTRY_CODE_LEN) return null;
+  let code = '';
+  for (let c of typed.replace(/[ \t-]/g, '').toUpperCase()) {
+    if (c === 'O') c = '0';
+    else if (c === 'I' || c === 'L') c = '1';
+    if (!CROCKFORD.includes(c)) return null;
+    code += c;
+  }
+  return code.length === ENTRY_CODE_LEN ? code : null;
+}
 // Steps a code may be ahead of this device's clock (ROTATION_MAX_AHEAD_STEPS).
 const ROTATION_MAX_AHEAD_STEPS = 1;
 
@@ -97,8 +120,23 @@ async function checkRotation(secret, ticketIdBytes, { step, mac }) {
   return null;
 }
 
+// A ticket's state from the manifest and this device's own scans.
+function stateOf(ticketId, known) {
+  if (known?.[1] === 'revoked') return ['revoked', ticketId];
+  if (known?.[2] || admittedHere.has(ticketId)) return ['already_checked_in', ticketId];
+  return ['admitted', ticketId];
+}
+
 // Offline decision; returns [result, ticketId, reason?].
 async function verifyLocally(code) {
+  const entry = parseEntryCode(code);
+  if (entry) {
+    if (manifest.barcodes === 'rotating') return ['invalid', null, 'live_code_required'];
+    const ticketId = manifest.entry_codes?.[entry];
+    if (ticketId === undefined) return ['invalid', null, 'unknown_entry_code'];
+    if (ticketId === null) return ['invalid', null, 'ambiguous_entry_code'];
+    return stateOf(ticketId, manifest.tickets[ticketId]);
+  }
   const rotatingCode = code.startsWith('RT2.');
   if (!rotatingCode && !code.startsWith('RT1.')) return ['invalid', null];
   let bytes;
@@ -132,13 +170,8 @@ async function verifyLocally(code) {
   } else if (rotates) {
     return ['invalid', ticketId, 'live_code_required'];
   }
-  if (known) {
-    const [knownSerial, status, checked] = known;
-    if (status === 'revoked' || knownSerial !== serial) return ['revoked', ticketId];
-    if (checked) return ['already_checked_in', ticketId];
-  }
-  if (admittedHere.has(ticketId)) return ['already_checked_in', ticketId];
-  return ['admitted', ticketId];
+  if (known && known[0] !== serial) return ['revoked', ticketId];
+  return stateOf(ticketId, known);
 }
 
 async function scanOffline(code) {
@@ -190,12 +223,14 @@ async function refreshManifest() {
   try {
     const m = await api(`/events/${eventId}/gate-manifest`);
     const tickets = {};
+    const entryCodes = {};
     for (const t of m.tickets) {
       tickets[t.id] = [t.serial, t.status, t.checked_in_at ? 1 : 0];
       if (t.rotating_secret) tickets[t.id].push(t.rotating_secret);
+      if (t.entry_code) entryCodes[t.entry_code] = t.entry_code in entryCodes ? null : t.id;
     }
     manifest = {
-      event_id: m.event_id, public_key: m.public_key, tickets, generated_at: m.generated_at,
+      event_id: m.event_id, public_key: m.public_key, tickets, entry_codes: entryCodes, generated_at: m.generated_at,
       barcodes: m.barcodes ?? 'static', rotation_step_secs: m.rotation_step_secs ?? 15,
       rotation_max_age_steps: m.rotation_max_age_steps ?? 3,
     };

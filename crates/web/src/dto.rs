@@ -802,6 +802,10 @@ pub struct TicketResponse {
     pub status: &'static str,
     /// Signed barcode payload: what the QR code encodes and the gate scans.
     pub barcode: String,
+    /// The same ticket in ten characters, for a gate to type when the QR
+    /// code cannot be scanned (e.g. `K7QF3-M2PXA`). It changes when the
+    /// barcode does; events whose barcodes rotate refuse it.
+    pub entry_code: String,
     pub price: MoneyDto,
     pub checked_in_at: Option<DateTime<Utc>>,
     pub qr_svg_url: String,
@@ -846,6 +850,7 @@ impl From<&TicketRecord> for TicketResponse {
                 domain::checkin::TicketStatus::Revoked => "revoked",
             },
             barcode: t.barcode.clone(),
+            entry_code: domain::barcode::display_entry_code(&domain::barcode::entry_code(&t.barcode)),
             price: t.price.into(),
             checked_in_at: t.checked_in_at,
             qr_svg_url: format!("/api/v1/tickets/{}/qr.svg", t.id),
@@ -1014,6 +1019,8 @@ pub struct TicketListResponse {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CheckinRequest {
+    /// The scanned barcode or live code, or the ticket's entry code as typed
+    /// (case, spaces and dashes do not matter).
     pub barcode: String,
 }
 

@@ -196,3 +196,91 @@ async fn the_manifest_carries_rotating_secrets_and_sync_judges_codes_by_scan_tim
     assert_eq!(m["barcodes"], "static");
     assert!(m["tickets"][0].get("rotating_secret").is_none(), "{m}");
 }
+
+/// The ten characters a gate types when a QR code will not scan.
+#[tokio::test]
+async fn a_typed_entry_code_admits_once_follows_a_reissue_and_is_refused_where_codes_rotate() {
+    let app = spawn_app().await;
+    let s = setup(&app, "static").await;
+    let buyer = app.signup("buyer@example.org").await;
+    let order = app.buy(&buyer.token, &s.event_id, &[&s.seats[0], &s.seats[1], &s.seats[2]], &[]).await;
+    let code = |t: &Value| t["entry_code"].as_str().unwrap().to_owned();
+    let (one, two, three) = (&order["tickets"][0], &order["tickets"][1], &order["tickets"][2]);
+    let derived = domain::barcode::entry_code(one["barcode"].as_str().unwrap());
+    assert_eq!(code(one), domain::barcode::display_entry_code(&derived));
+
+    // Typed as staff type it, in lower case and without the dash: admitted once.
+    let r = app.checkin(&s.gate.token, &s.event_id, &code(one).replace('-', " ").to_lowercase()).await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let admitted: Value = r.json().await.unwrap();
+    assert_eq!(admitted["ticket_id"], one["id"]);
+    let r = app.checkin(&s.gate.token, &s.event_id, one["barcode"].as_str().unwrap()).await;
+    let p = assert_problem(r, StatusCode::CONFLICT).await;
+    assert_eq!(p["result"], "already_checked_in", "the code and the QR code are one ticket");
+
+    // A typo names no ticket.
+    let mut typo = code(two);
+    let last = if typo.ends_with('0') { "1" } else { "0" };
+    typo.replace_range(typo.len() - 1.., last);
+    refused_because(app.checkin(&s.gate.token, &s.event_id, &typo).await, "unknown_entry_code").await;
+
+    // A re-issue changes the code: the old one admits nothing, the new one does.
+    let bob = app.signup("bob@example.org").await;
+    let two_id = two["id"].as_str().unwrap();
+    let r = app
+        .post(
+            &format!("/api/v1/tickets/{two_id}/transfers"),
+            Some(&buyer.token),
+            &json!({"to_email": "bob@example.org"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    let offer: Value = r.json().await.unwrap();
+    let r = app
+        .post(&format!("/api/v1/transfers/{}/accept", offer["id"].as_str().unwrap()), Some(&bob.token), &json!({}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let reissued: Value = r.json().await.unwrap();
+    assert_ne!(code(&reissued["ticket"]), code(two));
+    refused_because(app.checkin(&s.gate.token, &s.event_id, &code(two)).await, "unknown_entry_code").await;
+    let r = app.checkin(&s.gate.token, &s.event_id, &code(&reissued["ticket"])).await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // A ticket issued before entry codes existed gets its code at start.
+    sqlx::any::install_default_drivers();
+    let db = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(app.db_url()).await.unwrap();
+    sqlx::query("UPDATE tickets SET entry_code = NULL WHERE id = $1")
+        .bind(three["id"].as_str().unwrap())
+        .execute(&db)
+        .await
+        .unwrap();
+    db.close().await;
+    assert_eq!(app.ticketing().store().fill_entry_codes().await.unwrap(), 1);
+    assert_eq!(app.ticketing().store().fill_entry_codes().await.unwrap(), 0);
+
+    // The manifest carries the codes for offline gates, and a typed code syncs.
+    let r = app.get(&format!("/api/v1/events/{}/gate-manifest", s.event_id), Some(&s.gate.token)).await;
+    let manifest: Value = r.json().await.unwrap();
+    let listed = manifest["tickets"].as_array().unwrap().iter().find(|t| t["id"] == three["id"]).unwrap().clone();
+    assert_eq!(listed["entry_code"].as_str().unwrap(), code(three).replace('-', ""));
+    let scans = json!([{"barcode": code(three), "scanned_at": app.clock.now()}]);
+    let r = app
+        .post(
+            &format!("/api/v1/events/{}/checkins/sync", s.event_id),
+            Some(&s.gate.token),
+            &json!({"device_id": "gate-a", "scans": scans}),
+        )
+        .await;
+    let synced: Value = r.json().await.unwrap();
+    assert_eq!(synced["results"][0]["result"], "admitted", "{synced}");
+    assert_eq!(synced["results"][0]["ticket_id"], three["id"]);
+
+    // Where codes rotate, a typed code is as refused as a screenshot.
+    let r = setup(&app, "rotating").await;
+    let order = app.buy(&buyer.token, &r.event_id, &[&r.seats[0]], &[]).await;
+    let ticket = &order["tickets"][0];
+    refused_because(app.checkin(&r.gate.token, &r.event_id, &code(ticket)).await, "live_code_required").await;
+    let resp = app.get(&format!("/api/v1/events/{}/gate-manifest", r.event_id), Some(&r.gate.token)).await;
+    let manifest: Value = resp.json().await.unwrap();
+    assert!(manifest["tickets"].as_array().unwrap().iter().all(|t| t.get("entry_code").is_none()), "{manifest}");
+}

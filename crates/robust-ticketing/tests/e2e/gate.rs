@@ -13,8 +13,9 @@ async fn the_scanner_admits_a_ticket_then_rejects_it_the_second_time() {
     let app = spawn_app().await;
     let event = app.small_event("Gate Night").await;
     let buyer = app.account("buyer").await;
-    let order = app.buy(&buyer, &event.id, &[&event.seats[3]]).await;
+    let order = app.buy(&buyer, &event.id, &[&event.seats[3], &event.seats[4]]).await;
     let barcode = order["tickets"][0]["barcode"].as_str().unwrap().to_owned();
+    let entry_code = order["tickets"][1]["entry_code"].as_str().unwrap().to_owned();
 
     let b = Browser::start(&app.root, 360).await;
     sign_in(&b, &event.owner.email, "/gate").await;
@@ -42,6 +43,16 @@ async fn the_scanner_admits_a_ticket_then_rejects_it_the_second_time() {
     // A forged code is rejected with its reason.
     b.fill("#barcode", "RT1.forged\n").await;
     b.wait_for("document.getElementById('scan-result').innerText.toUpperCase().includes('INVALID')", "invalid").await;
+    // A QR code that will not scan: the entry code typed as heard admits,
+    // and a typo says so.
+    b.fill("#barcode", &format!("{}\n", entry_code.to_lowercase().replace('-', " "))).await;
+    b.wait_for("document.getElementById('scan-result').dataset.result === 'admitted'", "admitted by entry code").await;
+    b.fill("#barcode", "ZZZZZ-ZZZZZ\n").await;
+    b.wait_for(
+        "document.getElementById('scan-result').innerText.includes('No ticket of this event has this code')",
+        "a typo",
+    )
+    .await;
     // The form's address opened as a page (a reload after a scan without
     // JavaScript) leads back to the scanner, not to a browser error.
     b.goto(&format!("/gate/{}/scan", event.id)).await;
@@ -85,8 +96,9 @@ async fn offline_gates_verify_locally_queue_and_report_a_conflict_after_sync() {
         .await;
     assert_eq!(status, 200, "the gate manifest is served");
     let buyer = app.account("buyer").await;
-    let order = app.buy(&buyer, &event.id, &[&event.seats[0]]).await;
+    let order = app.buy(&buyer, &event.id, &[&event.seats[0], &event.seats[1]]).await;
     let barcode = order["tickets"][0]["barcode"].as_str().unwrap().to_owned();
+    let typed = order["tickets"][1]["entry_code"].as_str().unwrap().to_owned();
 
     let mut gates = Vec::new();
     for _ in 0..2 {
@@ -119,6 +131,9 @@ async fn offline_gates_verify_locally_queue_and_report_a_conflict_after_sync() {
             "forged code rejected offline",
         )
         .await;
+    // The entry code of another ticket, typed offline: found in the ticket list.
+    gates[0].fill("#barcode", &format!("{typed}\n")).await;
+    gates[0].wait_for("document.getElementById('scan-result').dataset.result === 'admitted'", "typed offline").await;
     if let Some(d) = screenshot_dir() {
         gates[0].screenshot(&d.join("scanner-offline-360.png").display().to_string()).await;
     }
@@ -136,6 +151,9 @@ async fn offline_gates_verify_locally_queue_and_report_a_conflict_after_sync() {
         n
     };
     assert_eq!(conflicts, 1, "the later of the two offline admissions is a conflict");
+    let typed_ticket =
+        app.get(&format!("/tickets/{}", order["tickets"][1]["id"].as_str().unwrap()), Some(&buyer.token)).await;
+    assert!(typed_ticket["checked_in_at"].is_string(), "the typed admission synced: {typed_ticket}");
     for b in gates {
         b.quit().await;
     }

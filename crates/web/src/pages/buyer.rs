@@ -960,12 +960,17 @@ fn ticket_card(viewer: &Viewer, t: &TicketRecord, timezone: &str, rotating_secre
                 } @else {
                     p.badge.good { "Valid" }
                 }
-                details.barcode {
-                    summary { "Code for manual entry" }
-                    @if rotating_secret.is_some() {
+                @if rotating_secret.is_some() {
+                    details.barcode {
+                        summary { "Code for manual entry" }
                         code.live-code { "" }
-                    } @else {
-                        code { (t.barcode) }
+                    }
+                } @else {
+                    // Ten characters staff can type when the QR code will not
+                    // scan; events with live codes refuse typed ones.
+                    p.entry-code {
+                        span.muted { "Entry code " }
+                        code { (domain::barcode::display_entry_code(&domain::barcode::entry_code(&t.barcode))) }
                     }
                 }
                 @if !revoked && t.checked_in_at.is_none() {

@@ -28,8 +28,14 @@ pub(crate) fn refusal_text(refusal: CodeRefusal) -> (&'static str, &'static str)
         }
         CodeRefusal::LiveCodeRequired => (
             "live_code_required",
-            "this event needs the live code from the app; screenshots and printouts are not accepted",
+            "this event needs the live code from the app; screenshots, printouts and typed codes are not accepted",
         ),
+        CodeRefusal::UnknownEntryCode => {
+            ("unknown_entry_code", "no ticket of this event has this code \u{2014} check it and type it again")
+        }
+        CodeRefusal::AmbiguousEntryCode => {
+            ("ambiguous_entry_code", "two tickets share this code \u{2014} scan the QR code instead")
+        }
     }
 }
 

@@ -33,6 +33,13 @@ pub struct GateTicketDto {
     /// valid or revoked.
     pub status: &'static str,
     pub checked_in_at: Option<DateTime<Utc>>,
+    /// What staff type when the QR code cannot be scanned: ten Crockford
+    /// base32 characters (case, spaces and dashes ignored; O reads as 0, I
+    /// and L as 1). A gate that finds it here admits the ticket as if its
+    /// current barcode were scanned, and may sync the typed code itself.
+    /// Absent at events whose barcodes rotate (typed codes are refused there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry_code: Option<String>,
     /// The ticket's rotating secret (HMAC key), base64url without padding;
     /// only when the event's barcodes rotate.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -79,6 +86,7 @@ pub async fn manifest(
                 serial: t.ticket.serial,
                 status: if t.ticket.valid { "valid" } else { "revoked" },
                 checked_in_at: t.ticket.checked_in_at,
+                entry_code: if m.rotating_barcodes { None } else { t.ticket.entry_code.clone() },
                 rotating_secret: t.rotating_secret.map(|s| URL_SAFE_NO_PAD.encode(s)),
             })
             .collect(),
