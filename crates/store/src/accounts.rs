@@ -23,6 +23,16 @@ pub enum CreateUserError {
     Store(#[from] StoreError),
 }
 
+/// A member of an organization, for its team list.
+#[derive(Clone, Debug)]
+pub struct MemberRecord {
+    pub user: UserId,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub since: Timestamp,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AddMemberError {
     #[error("no account has this e-mail address; ask them to sign up first")]
@@ -242,6 +252,44 @@ impl Store {
         }
         tx.commit().await.map_err(StoreError::from)?;
         Ok(id(&user)?)
+    }
+
+    /// The organization's members, owner first, then by when they joined.
+    pub async fn members(&self, org: OrganizationId) -> Result<Vec<MemberRecord>> {
+        let rows: Vec<(String, String, String, String, i64)> = sqlx::query_as(
+            "SELECT u.id, u.email, u.name, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id \
+             WHERE m.organization_id = $1 \
+             ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, m.created_at, u.id",
+        )
+        .bind(org.to_string())
+        .fetch_all(&mut *self.read().await?)
+        .await?;
+        rows.into_iter()
+            .map(|(user, email, name, role, since)| {
+                Ok(MemberRecord {
+                    user: id(&user)?,
+                    email,
+                    name,
+                    role: role.parse().map_err(|_| StoreError::Corrupt(format!("unknown role '{role}'")))?,
+                    since: crate::ts(since)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Removes `user` from `org` if their role is `role`: the caller decided
+    /// on that role, and a role changed meanwhile is not removed. Says
+    /// whether a membership ended.
+    pub async fn remove_member(&self, org: OrganizationId, user: UserId, role: Role) -> Result<bool> {
+        let mut tx = self.write().await?;
+        let done = sqlx::query("DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2 AND role = $3")
+            .bind(org.to_string())
+            .bind(user.to_string())
+            .bind(role.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Whether any user exists: the demo loader only runs on an empty database.

@@ -3,7 +3,7 @@
 use domain::auth::Role;
 use domain::email::{Email, InvalidEmail};
 use domain::ids::{OrganizationId, UserId};
-use store::{AddMemberError, StoreError};
+use store::{AddMemberError, MemberRecord, StoreError};
 
 use crate::{Denied, Ticketing, from_visible};
 
@@ -35,7 +35,60 @@ pub enum AddMemberFailure {
 }
 from_visible!(AddMemberFailure);
 
+#[derive(Debug, thiserror::Error)]
+pub enum ViewTeamError {
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+from_visible!(ViewTeamError);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RemoveMemberError {
+    #[error("this person is not a member of the organization")]
+    NotMember,
+    #[error("the owner cannot be removed")]
+    Owner,
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+from_visible!(RemoveMemberError);
+
 impl Ticketing {
+    /// The organization's members, for its owners and admins.
+    pub async fn members(&self, actor: UserId, org: OrganizationId) -> Result<Vec<MemberRecord>, ViewTeamError> {
+        self.require_role(actor, org, |r| r.can_manage_events(), "only owners and admins see the team").await?;
+        Ok(self.store.members(org).await?)
+    }
+
+    /// Ends `member`'s membership: owners remove admins and gate staff,
+    /// admins remove gate staff, as they may add them. Gate staff leaving
+    /// at the end of a season lose the scanner at once.
+    pub async fn remove_member(
+        &self,
+        actor: UserId,
+        org: OrganizationId,
+        member: UserId,
+    ) -> Result<(), RemoveMemberError> {
+        let actor_role =
+            self.require_role(actor, org, |r| r.can_manage_events(), "only owners and admins remove members").await?;
+        let role = self.store.role_in(member, org).await?.ok_or(RemoveMemberError::NotMember)?;
+        if role == Role::Owner {
+            return Err(RemoveMemberError::Owner);
+        }
+        if !actor_role.can_grant(role) {
+            return Err(Denied::Forbidden("your role cannot remove that role").into());
+        }
+        if !self.store.remove_member(org, member, role).await? {
+            // Removed, or given another role, since it was read.
+            return Err(RemoveMemberError::NotMember);
+        }
+        Ok(())
+    }
+
     /// Creates an organization; the caller becomes its owner.
     pub async fn create_organization(
         &self,

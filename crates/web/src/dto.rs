@@ -114,6 +114,29 @@ pub struct MemberResponse {
     pub role: String,
 }
 
+/// One member of an organization's team.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TeamMemberDto {
+    pub user_id: Uuid,
+    pub email: String,
+    pub name: String,
+    /// owner, admin or gate.
+    pub role: String,
+    pub added_at: DateTime<Utc>,
+}
+
+impl From<&store::MemberRecord> for TeamMemberDto {
+    fn from(m: &store::MemberRecord) -> Self {
+        Self {
+            user_id: *m.user.as_uuid(),
+            email: m.email.clone(),
+            name: m.name.clone(),
+            role: m.role.to_string(),
+            added_at: m.since,
+        }
+    }
+}
+
 // ---- venues ----
 
 /// A row's seats: a count (labelled 1..n) or explicit labels.

@@ -12,7 +12,7 @@ use ticketing::events::{ChangeEventError, CreateEventError, ListEventsError, Vie
 use ticketing::gate::GateError;
 use ticketing::holds::{AvailabilityError, HoldFailure, ReleaseFailure};
 use ticketing::notifications::NotificationError;
-use ticketing::organizations::{AddMemberFailure, CreateOrganizationError};
+use ticketing::organizations::{AddMemberFailure, CreateOrganizationError, RemoveMemberError, ViewTeamError};
 use ticketing::payments::attempts::{GatewayListError, NotificationFailure};
 use ticketing::refunds::RefundError;
 use ticketing::venues::{CreateVenueError, ViewVenueError};
@@ -169,6 +169,26 @@ impl From<CreateOrganizationError> for Problem {
         match e {
             CreateOrganizationError::BadName => Problem::unprocessable("invalid-organization", e.to_string()),
             CreateOrganizationError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<ViewTeamError> for Problem {
+    fn from(e: ViewTeamError) -> Self {
+        match e {
+            ViewTeamError::Denied(d) => d.into(),
+            ViewTeamError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<RemoveMemberError> for Problem {
+    fn from(e: RemoveMemberError) -> Self {
+        match e {
+            RemoveMemberError::NotMember => Problem::not_found(e.to_string()),
+            RemoveMemberError::Owner => Problem::conflict("owner-stays", e.to_string()),
+            RemoveMemberError::Denied(d) => d.into(),
+            RemoveMemberError::Store(s) => s.into(),
         }
     }
 }

@@ -591,3 +591,81 @@ async fn a_token_stops_working_after_logout() {
     let me = json_ok(app.get("/api/v1/me", Some(token)).await, "/me with the new token").await;
     assert_eq!(me["memberships"], json!([]), "{me}");
 }
+
+#[tokio::test]
+async fn the_team_is_listed_and_members_are_removed_by_whoever_may_add_them() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 4, 10).await;
+    let admin = app.member(&f.org, "admin@example.org", "admin").await;
+    let gate = app.member(&f.org, "gate@example.org", "gate").await;
+    let buyer = app.signup("buyer@example.org").await;
+    let members = format!("/api/v1/organizations/{}/members", f.org.id);
+
+    let team = json_ok(app.get(&members, Some(&f.org.owner.token)).await, "the owner lists the team").await;
+    let listed: Vec<(String, String)> = team
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["email"].as_str().unwrap().to_owned(), m["role"].as_str().unwrap().to_owned()))
+        .collect();
+    let expected =
+        [(f.org.owner.email.as_str(), "owner"), ("admin@example.org", "admin"), ("gate@example.org", "gate")];
+    assert_eq!(listed, expected.map(|(e, r)| (e.to_owned(), r.to_owned())).to_vec());
+    let id_of = |email: &str| {
+        team.as_array().unwrap().iter().find(|m| m["email"] == email).unwrap()["user_id"].as_str().unwrap().to_owned()
+    };
+    let (owner_id, admin_id, gate_id) =
+        (id_of(&f.org.owner.email), id_of("admin@example.org"), id_of("gate@example.org"));
+    for (who, token) in [("gate staff", &gate.token), ("a buyer", &buyer.token)] {
+        expect_problem(app.get(&members, Some(token)).await, StatusCode::FORBIDDEN, &format!("{who} list the team"))
+            .await;
+    }
+
+    // Removing follows granting: nobody removes the owner, admins remove
+    // gate staff only, gate staff remove nobody.
+    let member = |id: &str| format!("{members}/{id}");
+    expect_problem(
+        app.delete(&member(&owner_id), Some(&admin.token)).await,
+        StatusCode::CONFLICT,
+        "removing the owner",
+    )
+    .await;
+    expect_problem(
+        app.delete(&member(&owner_id), Some(&f.org.owner.token)).await,
+        StatusCode::CONFLICT,
+        "the owner leaving",
+    )
+    .await;
+    expect_problem(
+        app.delete(&member(&admin_id), Some(&admin.token)).await,
+        StatusCode::FORBIDDEN,
+        "an admin removes an admin",
+    )
+    .await;
+    expect_problem(app.delete(&member(&gate_id), Some(&gate.token)).await, StatusCode::FORBIDDEN, "gate staff remove")
+        .await;
+    let stranger = uuid::Uuid::new_v4().to_string();
+    expect_problem(
+        app.delete(&member(&stranger), Some(&f.org.owner.token)).await,
+        StatusCode::NOT_FOUND,
+        "a non-member",
+    )
+    .await;
+    assert_eq!(memberships(&app, &gate).await, vec![(f.org.id.clone(), "gate".to_owned())]);
+
+    // Gate staff removed after the season lose the scanner at once.
+    let order = app.buy(&buyer.token, &f.event_id, &[&f.seats[0]], &[]).await;
+    let r = app.delete(&member(&gate_id), Some(&admin.token)).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert!(memberships(&app, &gate).await.is_empty());
+    let r = app.checkin(&gate.token, &f.event_id, order["tickets"][0]["barcode"].as_str().unwrap()).await;
+    expect_problem(r, StatusCode::FORBIDDEN, "a removed gate scans").await;
+    let r = app.get(&format!("/api/v1/events/{}/gate-manifest", f.event_id), Some(&gate.token)).await;
+    expect_problem(r, StatusCode::FORBIDDEN, "a removed gate downloads the ticket list").await;
+    expect_problem(app.delete(&member(&gate_id), Some(&admin.token)).await, StatusCode::NOT_FOUND, "removing twice")
+        .await;
+    // The owner removes the admin.
+    let r = app.delete(&member(&admin_id), Some(&f.org.owner.token)).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    expect_problem(app.get(&members, Some(&admin.token)).await, StatusCode::FORBIDDEN, "a removed admin").await;
+}

@@ -114,6 +114,24 @@ async fn the_console_reviews_before_publishing_sets_the_waiting_room_and_cancels
     let b = Browser::start(&app.root, 1280).await;
     sign_in(&b, &ev.owner.email, "/console").await;
 
+    // The team: gate staff are added by e-mail, and removed after the season.
+    let door = app.account("door").await;
+    b.fill("#member_email", &door.email).await;
+    b.click("#team-form button[type=submit]").await;
+    b.wait_for("document.body.innerText.includes('Added to the team')", "added").await;
+    let team = b.text("#team-table").await;
+    assert!(team.contains(&door.email) && team.contains("Gate staff"), "{team}");
+    b.fill("#member_email", "nobody-here@e2e.test").await;
+    b.click("#team-form button[type=submit]").await;
+    b.wait_for("document.querySelector('#team .alert-error')", "an unknown address refused").await;
+    assert!(b.text("#team .alert-error").await.contains("sign up first"));
+    b.click("button[aria-label='Remove door from the team']").await;
+    b.wait_for("document.body.innerText.includes('Removed from the team')", "removed").await;
+    assert!(!b.text("#team-table").await.contains(&door.email));
+    let (status, _) =
+        app.call(reqwest::Method::GET, &format!("/events/{}/gate-manifest", ev.id), Some(&door.token), None).await;
+    assert_eq!(status, 403, "a removed gate has no ticket list");
+
     // Publishing goes through a review of what buyers will see.
     b.click("a[aria-label='Review and publish Winter Draft']").await;
     b.wait_for("document.getElementById('publish-ticket-types')", "the publish review").await;

@@ -58,7 +58,7 @@ pub(super) async fn failure(viewer: &Viewer, problem: Problem) -> Response {
 }
 
 /// The organization the console works on: the first one the user manages.
-async fn managed_org(state: &AppState, user: UserId) -> Result<Option<(OrganizationId, String)>, Problem> {
+pub(super) async fn managed_org(state: &AppState, user: UserId) -> Result<Option<(OrganizationId, String)>, Problem> {
     let me = state.ticketing.me(user).await?.ok_or_else(|| Problem::unauthorized("the account no longer exists"))?;
     for (org, role) in me.memberships {
         if role.can_manage_events() {
@@ -101,25 +101,43 @@ pub async fn counts(state: &AppState, user: UserId, event: EventId) -> Result<Co
 pub struct ConsoleQuery {
     created: Option<String>,
     published: Option<String>,
+    member_added: Option<String>,
+    member_removed: Option<String>,
 }
 
 pub async fn home(State(state): State<AppState>, viewer: Viewer, Query(q): Query<ConsoleQuery>) -> Response {
+    home_page(&state, &viewer, &q, None, StatusCode::OK).await
+}
+
+/// The console's home; `team_form` is the add-member form as entered when
+/// adding failed, with why.
+pub(super) async fn home_page(
+    state: &AppState,
+    viewer: &Viewer,
+    q: &ConsoleQuery,
+    team_form: Option<super::team::AddForm>,
+    status: StatusCode,
+) -> Response {
     let Some(user) = viewer.user else { return signin("/console") };
-    let org = match managed_org(&state, user).await {
+    let org = match managed_org(state, user).await {
         Ok(o) => o,
-        Err(p) => return failure(&viewer, p).await,
+        Err(p) => return failure(viewer, p).await,
     };
     let Some((org, org_name)) = org else {
-        return page(&viewer, StatusCode::OK, "Console", &[], create_org_markup(&viewer, "", None));
+        return page(viewer, StatusCode::OK, "Console", &[], create_org_markup(viewer, "", None));
     };
     let events = match state.ticketing.events_of(user, org).await {
         Ok(e) => e,
-        Err(e) => return failure(&viewer, e.into()).await,
+        Err(e) => return failure(viewer, e.into()).await,
     };
     let venues = state.ticketing.venues_of(user, org).await.unwrap_or_default();
+    let members = match state.ticketing.members(user, org).await {
+        Ok(m) => m,
+        Err(e) => return failure(viewer, e.into()).await,
+    };
     let mut rows = Vec::new();
     for e in &events {
-        let c = counts(&state, user, e.id).await.ok();
+        let c = counts(state, user, e.id).await.ok();
         rows.push((e, c));
     }
     let body = html! {
@@ -164,8 +182,11 @@ pub async fn home(State(state): State<AppState>, viewer: Viewer, Query(q): Query
                 ul.plain { @for v in &venues { li { strong { (v.name) } " · " (v.timezone) @if !v.address.is_empty() { " · " (v.address) } } } }
             }
         }
+        @if q.member_added.is_some() { (notice("Added to the team. They see the scanner or the console when they next open a page.")) }
+        @if q.member_removed.is_some() { (notice("Removed from the team.")) }
+        (super::team::panel(viewer, user, &members, team_form.as_ref()))
     };
-    page(&viewer, StatusCode::OK, "Console", &["sales.js"], body)
+    page(viewer, status, "Console", &["sales.js"], body)
 }
 
 pub(super) fn status_label(s: EventStatus) -> &'static str {

@@ -22,6 +22,7 @@ pub mod manage;
 pub mod notifications;
 pub mod queue;
 pub mod session;
+pub mod team;
 
 use axum::Router;
 use axum::body::Body;
@@ -68,6 +69,8 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/offline", get(offline_page))
         .route("/console", get(console::home))
         .route("/console/organization", post(console::create_organization))
+        .route("/console/team", post(team::add))
+        .route("/console/team/{member}/remove", post(team::remove))
         .route("/console/venues/new", get(console::venue_form).post(console::create_venue))
         .route("/console/events/new", get(console::event_form).post(console::create_event))
         .route("/console/events/{event}/publish", get(manage::review_publish).post(manage::publish))

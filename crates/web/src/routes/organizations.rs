@@ -2,11 +2,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use domain::auth::Role;
-use domain::ids::OrganizationId;
+use domain::ids::{OrganizationId, UserId};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::dto::{AddMemberRequest, CreateOrganizationRequest, MemberResponse, OrganizationResponse, ProblemDto};
+use crate::dto::{
+    AddMemberRequest, CreateOrganizationRequest, MemberResponse, OrganizationResponse, ProblemDto, TeamMemberDto,
+};
 use crate::extract::{ApiJson, ApiPath, AuthUser};
 use crate::problem::Problem;
 
@@ -48,4 +50,33 @@ pub async fn add_member(
         StatusCode::CREATED,
         Json(MemberResponse { organization_id: *org.as_uuid(), user_id: *member.as_uuid(), role: role.to_string() }),
     ))
+}
+
+/// The organization's team: its owner, admins and gate staff.
+#[utoipa::path(get, path = "/api/v1/organizations/{org}/members", tag = "organizations", security(("bearer" = [])),
+    params(("org" = Uuid, Path)),
+    responses((status = 200, body = Vec<TeamMemberDto>), (status = 401, body = ProblemDto), (status = 403, body = ProblemDto)))]
+pub async fn members(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(org): ApiPath<Uuid>,
+) -> Result<Json<Vec<TeamMemberDto>>, Problem> {
+    let members = state.ticketing.members(user, OrganizationId::from_uuid(org)).await?;
+    Ok(Json(members.iter().map(TeamMemberDto::from).collect()))
+}
+
+/// Remove a member. Owners remove admins and gate staff; admins remove gate
+/// staff. The owner stays.
+#[utoipa::path(delete, path = "/api/v1/organizations/{org}/members/{user}", tag = "organizations",
+    security(("bearer" = [])), params(("org" = Uuid, Path), ("user" = Uuid, Path)),
+    responses((status = 204, description = "removed"), (status = 401, body = ProblemDto), (status = 403, body = ProblemDto),
+               (status = 404, body = ProblemDto, description = "not a member"),
+               (status = 409, body = ProblemDto, description = "the owner cannot be removed")))]
+pub async fn remove_member(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath((org, member)): ApiPath<(Uuid, Uuid)>,
+) -> Result<StatusCode, Problem> {
+    state.ticketing.remove_member(user, OrganizationId::from_uuid(org), UserId::from_uuid(member)).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
