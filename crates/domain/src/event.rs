@@ -195,6 +195,60 @@ impl TicketType {
     pub fn on_sale_at(&self, now: Timestamp) -> bool {
         self.sales_start.is_none_or(|s| s <= now) && self.sales_end.is_none_or(|e| now < e)
     }
+
+    /// The type as the organizer would describe it, to check it again.
+    pub fn spec(&self) -> TicketTypeSpec {
+        TicketTypeSpec {
+            name: self.name.clone(),
+            price: self.price,
+            admits: self.admits.clone(),
+            max_per_order: self.max_per_order,
+            sales_start: self.sales_start,
+            sales_end: self.sales_end,
+        }
+    }
+
+    /// This type with `change` made. What it admits never changes: tickets
+    /// sold for a zone stay tickets for that zone.
+    pub fn changed(&self, change: &TicketTypeChange) -> TicketType {
+        TicketType {
+            id: self.id,
+            name: change.name.as_deref().map_or_else(|| self.name.clone(), |n| n.trim().to_owned()),
+            price: change.price.unwrap_or(self.price),
+            admits: self.admits.clone(),
+            max_per_order: change.max_per_order.unwrap_or(self.max_per_order),
+            sales_start: change.sales_start.unwrap_or(self.sales_start),
+            sales_end: change.sales_end.unwrap_or(self.sales_end),
+        }
+    }
+}
+
+/// What an organizer changes of a ticket type; `None` leaves a field as it
+/// is, and `Some(None)` clears a sales date. A new price applies to holds
+/// placed from then on: a hold keeps the price it was placed at.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TicketTypeChange {
+    pub name: Option<String>,
+    pub price: Option<Money>,
+    pub max_per_order: Option<u32>,
+    pub sales_start: Option<Option<Timestamp>>,
+    pub sales_end: Option<Option<Timestamp>>,
+}
+
+/// Checks an event's ticket types as they will be after a type is added or
+/// changed: each on its own and against the venue, one currency for all,
+/// and none whose sales would open only after the event is over.
+pub fn validate_ticket_type_set(
+    types: &[TicketType],
+    venue: &VenueOffer<'_>,
+    event_ends_at: Timestamp,
+) -> Result<(), EventSpecError> {
+    let specs: Vec<TicketTypeSpec> = types.iter().map(TicketType::spec).collect();
+    validate_ticket_types(&specs, venue, None)?;
+    if let Some(tt) = specs.iter().find(|tt| tt.sales_start.is_some_and(|s| s >= event_ends_at)) {
+        return Err(EventSpecError::SalesAfterEvent(tt.name.clone()));
+    }
+    Ok(())
 }
 
 /// A new event as the organizer describes it, before it is checked against

@@ -137,6 +137,32 @@ fn like_pattern(q: &str) -> String {
 
 type TicketTypeRow = (String, String, i64, String, Option<String>, Option<String>, i64, Option<i64>, Option<i64>);
 
+/// Writes a new ticket type at `position` in its event's order.
+async fn insert_ticket_type(tx: &mut crate::WriteTx, event: &str, tt: &TicketType, position: usize) -> Result<()> {
+    let (zone, area) = match &tt.admits {
+        Admits::PriceZone(z) => (Some(z.clone()), None),
+        Admits::GaArea(a) => (None, Some(a.to_string())),
+    };
+    sqlx::query(
+        "INSERT INTO ticket_types (id, event_id, name, price_amount, currency, price_zone, ga_area_id, \
+         max_per_order, sales_start, sales_end, position) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(tt.id.to_string())
+    .bind(event)
+    .bind(&tt.name)
+    .bind(tt.price.amount_minor())
+    .bind(tt.price.currency().as_str())
+    .bind(zone)
+    .bind(area)
+    .bind(i64::from(tt.max_per_order))
+    .bind(tt.sales_start.map(ms))
+    .bind(tt.sales_end.map(ms))
+    .bind(position as i64)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 fn ticket_type(row: TicketTypeRow) -> Result<TicketType> {
     let (t, name, amount, currency, zone, area, max, start, end) = row;
     let admits = match (zone, opt_id(area)?) {
@@ -196,28 +222,9 @@ impl Store {
             .bind(ms(now))
             .execute(&mut *tx)
             .await?;
+        let event_s = new.id.to_string();
         for (pos, tt) in ticket_types.iter().enumerate() {
-            let (zone, area) = match &tt.admits {
-                Admits::PriceZone(z) => (Some(z.clone()), None),
-                Admits::GaArea(a) => (None, Some(a.to_string())),
-            };
-            sqlx::query(
-                "INSERT INTO ticket_types (id, event_id, name, price_amount, currency, price_zone, ga_area_id, \
-                 max_per_order, sales_start, sales_end, position) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(tt.id.to_string())
-            .bind(new.id.to_string())
-            .bind(&tt.name)
-            .bind(tt.price.amount_minor())
-            .bind(tt.price.currency().as_str())
-            .bind(zone)
-            .bind(area)
-            .bind(i64::from(tt.max_per_order))
-            .bind(tt.sales_start.map(ms))
-            .bind(tt.sales_end.map(ms))
-            .bind(pos as i64)
-            .execute(&mut *tx)
-            .await?;
+            insert_ticket_type(&mut tx, &event_s, tt, pos).await?;
         }
         tx.commit().await?;
         // A read of this id before it existed may have cached an empty list
@@ -250,8 +257,7 @@ impl Store {
         rows.into_iter().map(event_record).collect()
     }
 
-    /// The event's ticket types, from the read cache when fresh. They are
-    /// written only with the event itself.
+    /// The event's ticket types, from the read cache when fresh.
     pub async fn ticket_types(&self, event: EventId) -> Result<Vec<TicketType>> {
         let types =
             crate::cache::cached!(self.cache.ticket_types, event, self.load_ticket_types(event).await.map(Some));
@@ -267,6 +273,70 @@ impl Store {
         .fetch_all(&mut *self.read().await?)
         .await?;
         rows.into_iter().map(ticket_type).collect()
+    }
+
+    /// Adds `tt` to `event`'s ticket types, or writes its changes when it is
+    /// one of them already. `check` sees the whole set as it will be, read
+    /// under the event's row lock, so that two organizers saving at once
+    /// cannot together make a set neither would have been allowed (two
+    /// types of one name). Nothing is written when it refuses.
+    pub async fn save_ticket_type<E: From<StoreError>>(
+        &self,
+        event: EventId,
+        tt: &TicketType,
+        check: impl FnOnce(&[TicketType]) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let event_s = event.to_string();
+        let mut tx = self.write().await?;
+        sqlx::query("UPDATE events SET status = status WHERE id = $1")
+            .bind(&event_s)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        let rows: Vec<TicketTypeRow> = sqlx::query_as(
+            "SELECT id, name, price_amount, currency, price_zone, ga_area_id, max_per_order, sales_start, sales_end \
+             FROM ticket_types WHERE event_id = $1 ORDER BY position",
+        )
+        .bind(&event_s)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
+        let mut types = rows.into_iter().map(ticket_type).collect::<Result<Vec<_>>>()?;
+        let exists = match types.iter_mut().find(|t| t.id == tt.id) {
+            Some(old) => {
+                *old = tt.clone();
+                true
+            }
+            None => {
+                types.push(tt.clone());
+                false
+            }
+        };
+        check(&types)?;
+        let written = if exists {
+            sqlx::query(
+                "UPDATE ticket_types SET name = $1, price_amount = $2, currency = $3, max_per_order = $4, \
+                 sales_start = $5, sales_end = $6 WHERE id = $7 AND event_id = $8",
+            )
+            .bind(&tt.name)
+            .bind(tt.price.amount_minor())
+            .bind(tt.price.currency().as_str())
+            .bind(i64::from(tt.max_per_order))
+            .bind(tt.sales_start.map(ms))
+            .bind(tt.sales_end.map(ms))
+            .bind(tt.id.to_string())
+            .bind(&event_s)
+            .execute(&mut *tx)
+            .await
+            .map(|_| ())
+            .map_err(StoreError::from)
+        } else {
+            insert_ticket_type(&mut tx, &event_s, tt, types.len() - 1).await
+        };
+        written?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.cache.ticket_types.invalidate(&event);
+        Ok(())
     }
 
     /// Moves an event from `from` to `to`; false if it was no longer in `from`

@@ -1,7 +1,9 @@
 //! Events: creation, lifecycle and browsing.
 
 use domain::barcode::EventKey;
-use domain::event::{EventSpec, EventSpecError, EventStatus, TicketType, TransitionError, VenueOffer};
+use domain::event::{
+    EventSpec, EventSpecError, EventStatus, TicketType, TicketTypeChange, TicketTypeSpec, TransitionError, VenueOffer,
+};
 use domain::ids::{EventId, OrganizationId, TicketTypeId, UserId, VenueId};
 use store::{EventFilter, EventRecord, EventSummary, NewEvent, StoreError};
 
@@ -55,7 +57,20 @@ pub enum ListEventsError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
-from_visible!(CreateEventError, ChangeEventError, ViewEventError);
+#[derive(Debug, thiserror::Error)]
+pub enum TicketTypeError {
+    #[error(transparent)]
+    Invalid(#[from] EventSpecError),
+    #[error("the event has no such ticket type")]
+    UnknownTicketType,
+    #[error("the event is {0}; its ticket types can no longer change")]
+    SaleOver(EventStatus),
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+from_visible!(CreateEventError, ChangeEventError, ViewEventError, TicketTypeError);
 
 #[derive(Clone, Debug)]
 pub struct EventDetails {
@@ -163,6 +178,71 @@ impl Ticketing {
         self.store.refund_event_escrow(event, self.now()).await?;
         record.status = to;
         Ok(record)
+    }
+
+    /// Adds a ticket type to an event, on sale or not yet: a late release of
+    /// seats at another price, an early-bird tier with its own sales window.
+    pub async fn add_ticket_type(
+        &self,
+        user: UserId,
+        event: EventId,
+        spec: TicketTypeSpec,
+    ) -> Result<TicketType, TicketTypeError> {
+        let record = self.open_for_ticket_types(user, event).await?;
+        let mut tt = TicketType {
+            id: TicketTypeId::new(),
+            name: spec.name.trim().to_owned(),
+            price: spec.price,
+            admits: spec.admits,
+            max_per_order: spec.max_per_order,
+            sales_start: spec.sales_start,
+            sales_end: spec.sales_end,
+        };
+        self.save_ticket_type(&record, &mut tt).await?;
+        Ok(tt)
+    }
+
+    /// Changes a ticket type's name, price, limit per order or sales window.
+    /// Holds already placed keep the price they were placed at.
+    pub async fn change_ticket_type(
+        &self,
+        user: UserId,
+        event: EventId,
+        ticket_type: TicketTypeId,
+        change: &TicketTypeChange,
+    ) -> Result<TicketType, TicketTypeError> {
+        let record = self.open_for_ticket_types(user, event).await?;
+        let current = self.store.ticket_types(event).await?;
+        let old = current.iter().find(|t| t.id == ticket_type).ok_or(TicketTypeError::UnknownTicketType)?;
+        let mut tt = old.changed(change);
+        self.save_ticket_type(&record, &mut tt).await?;
+        Ok(tt)
+    }
+
+    async fn open_for_ticket_types(&self, user: UserId, event: EventId) -> Result<EventRecord, TicketTypeError> {
+        let record = self.visible_event(Some(user), event).await?;
+        self.require_role(user, record.organization, |r| r.can_manage_events(), "only owners and admins manage events")
+            .await?;
+        let status = record.status.effective(record.ends_at, self.now());
+        if matches!(status, EventStatus::Cancelled | EventStatus::Ended) {
+            return Err(TicketTypeError::SaleOver(status));
+        }
+        Ok(record)
+    }
+
+    /// Saves `tt` as the database keeps it (times to the millisecond), so
+    /// that the caller answers with what a later read returns.
+    async fn save_ticket_type(&self, record: &EventRecord, tt: &mut TicketType) -> Result<(), TicketTypeError> {
+        use chrono::SubsecRound;
+        tt.sales_start = tt.sales_start.map(|t| t.trunc_subsecs(3));
+        tt.sales_end = tt.sales_end.map(|t| t.trunc_subsecs(3));
+        let offer = self.store.venue_offer(record.venue).await?;
+        let venue = VenueOffer { price_zones: &offer.price_zones, ga_areas: &offer.ga_areas };
+        self.store
+            .save_ticket_type(record.id, tt, |types| {
+                domain::event::validate_ticket_type_set(types, &venue, record.ends_at).map_err(TicketTypeError::from)
+            })
+            .await
     }
 
     pub async fn event_details(&self, viewer: Option<UserId>, event: EventId) -> Result<EventDetails, ViewEventError> {

@@ -10,6 +10,7 @@
 //! the SMTP server accepted it, so each message goes out once in the normal
 //! case.
 
+use domain::Timestamp;
 use domain::ids::{EventId, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -100,11 +101,16 @@ struct RemindJob {
 
 /// Which of an event's fields messages show, with its start in the venue's
 /// time zone.
+/// `at` as the venue's clocks show it: what a buyer reads in an e-mail.
+pub(crate) fn venue_time_text(at: Timestamp, timezone: &str) -> String {
+    match timezone.parse::<chrono_tz::Tz>() {
+        Ok(tz) => at.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string(),
+        Err(_) => at.format("%Y-%m-%d %H:%M UTC").to_string(),
+    }
+}
+
 pub(crate) fn event_data(event: &EventRecord) -> Value {
-    let starts_at_text = match event.timezone.parse::<chrono_tz::Tz>() {
-        Ok(tz) => event.starts_at.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string(),
-        Err(_) => event.starts_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-    };
+    let starts_at_text = venue_time_text(event.starts_at, &event.timezone);
     json!({
         "id": event.id.to_string(),
         "title": event.title,

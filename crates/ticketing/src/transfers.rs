@@ -77,7 +77,7 @@ impl Ticketing {
                 locale: crate::mail::LOCALE_DEFAULT.to_owned(),
             },
         };
-        let expires_at_text = expires_at.format("%Y-%m-%d %H:%M UTC").to_string();
+        let expires_at_text = crate::notifications::venue_time_text(expires_at, &event.timezone);
         let notice = self.notice(crate::notifications::Notice {
             kind: crate::notifications::MessageKind::TransferOffer,
             to: to_whom,

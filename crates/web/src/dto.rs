@@ -380,6 +380,73 @@ impl From<&domain::transfer::TransferPolicy> for TransferPolicyDto {
     }
 }
 
+impl TryFrom<TicketTypeRequest> for TicketTypeSpec {
+    type Error = Problem;
+
+    fn try_from(t: TicketTypeRequest) -> Result<Self, Problem> {
+        let admits = match (t.price_zone, t.ga_area_id) {
+            (Some(z), None) => Admits::PriceZone(z),
+            (None, Some(a)) => Admits::GaArea(GaAreaId::from_uuid(a)),
+            _ => {
+                return Err(Problem::unprocessable(
+                    "invalid-event",
+                    format!("ticket type '{}' needs exactly one of price_zone and ga_area_id", t.name),
+                ));
+            }
+        };
+        Ok(TicketTypeSpec {
+            price: Money::try_from(&t.price)?,
+            name: t.name,
+            admits,
+            max_per_order: t.max_per_order,
+            sales_start: t.sales_start,
+            sales_end: t.sales_end,
+        })
+    }
+}
+
+/// Changes to a ticket type; a field left out stays as it is. What it
+/// admits (`price_zone`, `ga_area_id`) cannot change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TicketTypePatch {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Applies to holds placed from now on; a hold keeps the price it was
+    /// placed at.
+    #[serde(default)]
+    pub price: Option<MoneyDto>,
+    #[serde(default)]
+    pub max_per_order: Option<u32>,
+    /// `null` clears it: on sale from publication.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub sales_start: Option<Option<DateTime<Utc>>>,
+    /// `null` clears it: on sale until the event ends.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub sales_end: Option<Option<DateTime<Utc>>>,
+}
+
+/// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+impl TryFrom<TicketTypePatch> for domain::event::TicketTypeChange {
+    type Error = Problem;
+
+    fn try_from(p: TicketTypePatch) -> Result<Self, Problem> {
+        Ok(Self {
+            name: p.name,
+            price: p.price.as_ref().map(Money::try_from).transpose()?,
+            max_per_order: p.max_per_order,
+            sales_start: p.sales_start,
+            sales_end: p.sales_end,
+        })
+    }
+}
+
 impl TryFrom<CreateEventRequest> for EventSpec {
     type Error = Problem;
 
@@ -388,30 +455,7 @@ impl TryFrom<CreateEventRequest> for EventSpec {
             .category
             .parse()
             .map_err(|e: domain::event::UnknownCategory| Problem::unprocessable("invalid-event", e.to_string()))?;
-        let ticket_types = r
-            .ticket_types
-            .into_iter()
-            .map(|t| {
-                let admits = match (t.price_zone, t.ga_area_id) {
-                    (Some(z), None) => Admits::PriceZone(z),
-                    (None, Some(a)) => Admits::GaArea(GaAreaId::from_uuid(a)),
-                    _ => {
-                        return Err(Problem::unprocessable(
-                            "invalid-event",
-                            format!("ticket type '{}' needs exactly one of price_zone and ga_area_id", t.name),
-                        ));
-                    }
-                };
-                Ok(TicketTypeSpec {
-                    price: Money::try_from(&t.price)?,
-                    name: t.name,
-                    admits,
-                    max_per_order: t.max_per_order,
-                    sales_start: t.sales_start,
-                    sales_end: t.sales_end,
-                })
-            })
-            .collect::<Result<_, Problem>>()?;
+        let ticket_types = r.ticket_types.into_iter().map(TicketTypeSpec::try_from).collect::<Result<_, Problem>>()?;
         let transfer_policy = match r.transfer_policy {
             Some(p) => domain::transfer::TransferPolicy {
                 transferable: p.transferable,

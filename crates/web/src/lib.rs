@@ -157,6 +157,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(organizations::create))
         .routes(routes!(organizations::add_member, organizations::members))
         .routes(routes!(organizations::remove_member))
+        .routes(routes!(events::add_ticket_type))
+        .routes(routes!(events::change_ticket_type))
         .routes(routes!(fees::get_fees, fees::set_fees))
         .routes(routes!(fees::payouts))
         .routes(routes!(fees::payouts_csv))

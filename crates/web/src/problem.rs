@@ -8,7 +8,7 @@ use ticketing::Denied;
 use ticketing::accounts::{LoginError, RegisterError};
 use ticketing::checkin::CheckinError;
 use ticketing::checkout::OrderError;
-use ticketing::events::{ChangeEventError, CreateEventError, ListEventsError, ViewEventError};
+use ticketing::events::{ChangeEventError, CreateEventError, ListEventsError, TicketTypeError, ViewEventError};
 use ticketing::gate::GateError;
 use ticketing::holds::{AvailabilityError, HoldFailure, ReleaseFailure};
 use ticketing::notifications::NotificationError;
@@ -247,6 +247,18 @@ impl From<ChangeEventError> for Problem {
             }
             ChangeEventError::Denied(d) => d.into(),
             ChangeEventError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<TicketTypeError> for Problem {
+    fn from(e: TicketTypeError) -> Self {
+        match e {
+            TicketTypeError::Invalid(_) => Problem::unprocessable("invalid-event", e.to_string()),
+            TicketTypeError::UnknownTicketType => Problem::not_found(e.to_string()),
+            TicketTypeError::SaleOver(_) => Problem::conflict("sale-over", e.to_string()),
+            TicketTypeError::Denied(d) => d.into(),
+            TicketTypeError::Store(s) => s.into(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Browsing events: listing, search, filters, paging, event details.
 
 use chrono::{Duration, Utc};
+use domain::Clock;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -166,4 +167,112 @@ async fn me_lists_memberships_and_metrics_count_business_events() {
     }
     let health: Value = app.get("/healthz", None).await.json().await.unwrap();
     assert_eq!(health["status"], "ok");
+}
+
+/// Organizers add a ticket type during a sale and change another's price;
+/// a hold keeps the price it was placed at.
+#[tokio::test]
+async fn ticket_types_are_added_and_changed_during_a_sale_and_holds_keep_their_price() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 6, 10).await;
+    let owner = Some(f.org.owner.token.as_str());
+    let types = format!("/api/v1/events/{}/ticket-types", f.event_id);
+    let patch = |id: &str, body: Value| {
+        app.client.patch(app.url(&format!("{types}/{id}"))).bearer_auth(&f.org.owner.token).json(&body).send()
+    };
+    let event = app.get(&format!("/api/v1/events/{}", f.event_id), None).await.json::<Value>().await.unwrap();
+    let ends_at = event["ends_at"].clone();
+
+    // Refused whole, and nothing added.
+    for (what, body) in [
+        (
+            "a name in use, in other case",
+            json!({"name": "seated", "price": {"amount": 100, "currency": "EUR"}, "price_zone": "main"}),
+        ),
+        (
+            "a zone the venue lacks",
+            json!({"name": "Box", "price": {"amount": 100, "currency": "EUR"}, "price_zone": "box"}),
+        ),
+        (
+            "another currency",
+            json!({"name": "Late", "price": {"amount": 100, "currency": "USD"}, "price_zone": "main"}),
+        ),
+        (
+            "sales opening when it has ended",
+            json!({"name": "Late", "price": {"amount": 100, "currency": "EUR"}, "price_zone": "main", "sales_start": ends_at}),
+        ),
+        (
+            "both a zone and an area",
+            json!({"name": "Late", "price": {"amount": 100, "currency": "EUR"}, "price_zone": "main", "ga_area_id": f.ga_area}),
+        ),
+    ] {
+        let r = app.post(&types, owner, &body).await;
+        let p = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(p["type"], "urn:robust-ticketing:problem:invalid-event", "{what}: {p}");
+    }
+    let gate = app.member(&f.org, "gate@example.org", "gate").await;
+    let late = json!({"name": "Late release", "price": {"amount": 9900, "currency": "EUR"}, "price_zone": "main",
+                      "sales_start": app.clock.now() + Duration::hours(1)});
+    assert_problem(app.post(&types, Some(&gate.token), &late).await, StatusCode::FORBIDDEN).await;
+    let r = app.post(&types, owner, &late).await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    let added: Value = r.json().await.unwrap();
+    let event = app.get(&format!("/api/v1/events/{}", f.event_id), None).await.json::<Value>().await.unwrap();
+    let names: Vec<&str> =
+        event["ticket_types"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Seated", "Standing", "Late release"]);
+    assert_eq!(added["sales_start"], event["ticket_types"][2]["sales_start"]);
+
+    // A buyer holds at the price of the moment; the price then rises.
+    let buyer = app.signup("buyer@example.org").await;
+    let r = app.hold(&buyer.token, &f.event_id, &[&f.seats[0]], &[]).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let early: Value = r.json().await.unwrap();
+    assert_eq!(early["subtotal"]["amount"], SEAT_PRICE);
+    let r =
+        patch(&f.seat_type, json!({"price": {"amount": 6000, "currency": "EUR"}, "sales_end": null})).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let changed: Value = r.json().await.unwrap();
+    assert_eq!((changed["name"].as_str(), changed["price"]["amount"].as_i64()), (Some("Seated"), Some(6000)));
+    let r = app.order(&buyer.token, early["id"].as_str().unwrap(), &uuid::Uuid::new_v4().to_string(), "tok_ok").await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    let order: Value = r.json().await.unwrap();
+    assert_eq!(order["subtotal"]["amount"], SEAT_PRICE, "the hold keeps its price");
+    let r = app.hold(&buyer.token, &f.event_id, &[&f.seats[1]], &[]).await;
+    let later: Value = r.json().await.unwrap();
+    assert_eq!(later["subtotal"]["amount"], 6000, "a new hold pays the new price");
+
+    // Changes are checked as additions are.
+    for (what, body) in [
+        ("a name in use", json!({"name": "Standing"})),
+        ("another currency", json!({"price": {"amount": 6000, "currency": "USD"}})),
+        ("a limit of 0", json!({"max_per_order": 0})),
+        (
+            "a window that ends before it starts",
+            json!({"sales_start": app.clock.now() + Duration::days(2), "sales_end": app.clock.now() + Duration::days(1)}),
+        ),
+        ("what it admits", json!({"price_zone": "balcony"})),
+    ] {
+        let r = patch(&f.seat_type, body).await.unwrap();
+        assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+        let _ = what;
+    }
+    let r = patch(&uuid::Uuid::new_v4().to_string(), json!({"name": "Ghost"})).await.unwrap();
+    assert_problem(r, StatusCode::NOT_FOUND).await;
+    let event = app.get(&format!("/api/v1/events/{}", f.event_id), None).await.json::<Value>().await.unwrap();
+    assert_eq!(event["ticket_types"][0]["price"]["amount"], 6000, "refused changes changed nothing");
+    assert_eq!(event["ticket_types"][0]["name"], "Seated");
+
+    // Over once cancelled.
+    let r = app.post(&format!("/api/v1/events/{}/cancel", f.event_id), owner, &json!({})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app
+        .post(
+            &types,
+            owner,
+            &json!({"name": "Encore", "price": {"amount": 100, "currency": "EUR"}, "price_zone": "main"}),
+        )
+        .await;
+    assert_problem(r, StatusCode::CONFLICT).await;
+    assert_problem(patch(&f.seat_type, json!({"name": "Renamed"})).await.unwrap(), StatusCode::CONFLICT).await;
 }

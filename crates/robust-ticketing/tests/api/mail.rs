@@ -304,10 +304,18 @@ async fn transfer_offers_and_day_before_reminders_are_mailed_once() {
             &serde_json::json!({"to_email": "zoe@example.org"}),
         )
         .await;
-    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    assert_eq!(r.status(), StatusCode::CREATED);
     let got = smtp.wait_for(&app, 2).await;
     let offer = got.iter().find(|m| m.to == "zoe@example.org").expect("the recipient is told");
     assert!(offer.subject.contains("is passing you a ticket for Test Gig"), "{}", offer.subject);
+    // The deadline in the venue's time (the fixture's venue is in Berlin), as on the pages.
+    let transfer: serde_json::Value = r.json().await.unwrap();
+    let expires: chrono::DateTime<chrono::Utc> = transfer["expires_at"].as_str().unwrap().parse().unwrap();
+    let winter = (expires + chrono::Duration::hours(1)).format("%Y-%m-%d %H:%M CET").to_string();
+    let summer = (expires + chrono::Duration::hours(2)).format("%Y-%m-%d %H:%M CEST").to_string();
+    let berlin = if offer.text.contains(&winter) { winter } else { summer };
+    assert!(offer.text.contains(&berlin) && offer.html.contains(&berlin), "{berlin} in {}", offer.text);
+    assert!(!offer.text.contains(" UTC"), "{}", offer.text);
 
     // The event starts in 30 days: the reminder goes out within its last day,
     // once, however long housekeeping keeps running.

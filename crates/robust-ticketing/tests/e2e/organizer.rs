@@ -227,6 +227,25 @@ async fn the_console_reviews_before_publishing_sets_the_waiting_room_and_cancels
         b.screenshot(&d.join("protection-1280.png").display().to_string()).await;
     }
 
+    // Ticket types: a late release added, then its price changed, from the sales page.
+    b.click(&format!("a[href='/console/events/{}/ticket-types/new']", ev.id)).await;
+    b.wait_for("document.getElementById('ticket-type-form')", "the ticket type form").await;
+    b.fill("#tt_name", "Late release").await;
+    b.fill("#tt_price", "55").await;
+    b.click("#ticket-type-form button[type=submit]").await;
+    b.wait_for("document.getElementById('ticket-types-table')?.innerText.includes('Late release')", "added").await;
+    b.click("a[aria-label='Change Late release']").await;
+    b.wait_for("document.getElementById('tt_price')?.value === '55.00'", "the change form, filled in").await;
+    b.fill("#tt_price", "sixty").await;
+    b.click("#ticket-type-form button[type=submit]").await;
+    b.wait_for("document.querySelector('.alert-error')?.innerText.includes('price')", "a typo refused").await;
+    b.fill("#tt_price", "60").await;
+    b.click("#ticket-type-form button[type=submit]").await;
+    b.wait_for("document.getElementById('ticket-types-table')?.innerText.includes('EUR 60.00')", "changed").await;
+    let event = app.get(&format!("/events/{}", ev.id), None).await;
+    let late = event["ticket_types"].as_array().unwrap().iter().find(|t| t["name"] == "Late release").unwrap().clone();
+    assert_eq!(late["price"]["amount"], 6000, "{late}");
+
     // Cancelling says what it does and needs a deliberate tick.
     b.click(&format!("a[href='/console/events/{}/cancel']", ev.id)).await;
     b.wait_for("document.getElementById('confirm')", "the cancel review").await;

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::layout::{self, Page, Section, alert, csrf_field, problem_detail};
+use super::layout::{self, Page, Section, alert, csrf_field, problem_detail, urlencode};
 use super::session::{self, Fields, Viewer, csrf_ok, local_path};
 use crate::AppState;
 use crate::problem::Problem;
@@ -37,7 +37,7 @@ fn signup_markup(viewer: &Viewer, next: &str, email: &str, name: &str, error: Op
                 p #password-hint.hint { "At least 8 characters." }
                 button.button.primary type="submit" { "Create account" }
             }
-            p { "Already have an account? " a href={ "/signin?next=" (next) } { "Sign in" } }
+            p { "Already have an account? " a href={ "/signin?next=" (urlencode(next)) } { "Sign in" } }
         }
     }
 }
@@ -56,7 +56,7 @@ fn signin_markup(viewer: &Viewer, next: &str, email: &str, error: Option<&str>) 
                 input #password name="password" type="password" autocomplete="current-password" required;
                 button.button.primary type="submit" { "Sign in" }
             }
-            p { "New here? " a href={ "/signup?next=" (next) } { "Create an account" } }
+            p { "New here? " a href={ "/signup?next=" (urlencode(next)) } { "Create an account" } }
         }
     }
 }

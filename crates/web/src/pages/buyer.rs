@@ -22,7 +22,7 @@ use ticketing::checkout::{IdempotencyKey, PlaceOrder};
 use uuid::Uuid;
 
 use super::layout::{
-    self, Page, Section, alert, csrf_field, json_island, local_date, local_time, money, problem_detail,
+    self, Page, Section, alert, csrf_field, json_island, local_date, local_time, money, problem_detail, urlencode,
 };
 use super::session::{Fields, Viewer, csrf_ok};
 use crate::problem::Problem;
@@ -71,17 +71,6 @@ async fn failure(viewer: &Viewer, problem: Problem) -> Response {
 
 fn signin_redirect(next: &str) -> Response {
     Redirect::to(&format!("/signin?next={}", urlencode(next))).into_response()
-}
-
-fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 fn category_label(c: &str) -> String {

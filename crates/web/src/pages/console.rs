@@ -609,7 +609,7 @@ fn event_form_markup(
 }
 
 /// The venue's price zones, each once, in map order.
-fn price_zones(map: &store::SeatMapRecord) -> Vec<&str> {
+pub(super) fn price_zones(map: &store::SeatMapRecord) -> Vec<&str> {
     let mut zones: Vec<&str> = Vec::new();
     for s in &map.sections {
         if !zones.contains(&s.price_zone.as_str()) {

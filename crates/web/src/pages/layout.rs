@@ -192,6 +192,19 @@ pub fn money_parts(amount_minor: i64, currency: &str, exponent: u8) -> String {
 }
 
 /// A time in the venue's zone, with the zone's abbreviation: "Sat 14 Jun 2025, 19:30 CEST".
+/// `s` as a query parameter's value: a local address with its `#part`
+/// survives being passed on as `?next=`.
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 pub fn local_time(at: DateTime<Utc>, timezone: &str) -> String {
     match timezone.parse::<chrono_tz::Tz>() {
         Ok(tz) => at.with_timezone(&tz).format("%a %-d %b %Y, %H:%M %Z").to_string(),
@@ -233,6 +246,12 @@ mod tests {
         let at: DateTime<Utc> = "2025-06-14T17:30:00Z".parse().unwrap();
         assert_eq!(local_time(at, "Europe/Berlin"), "Sat 14 Jun 2025, 19:30 CEST");
         assert_eq!(local_time(at, "Not/AZone"), "Sat 14 Jun 2025, 17:30 UTC");
+    }
+
+    #[test]
+    fn a_return_address_keeps_its_part_when_passed_on() {
+        assert_eq!(urlencode("/events/e1#buy"), "/events/e1%23buy");
+        assert_eq!(urlencode("/?q=a b&x=1"), "/%3Fq%3Da%20b%26x%3D1");
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub struct SalesQuery {
 }
 
 /// The event, if `viewer` may manage it; otherwise the page to show instead.
-async fn managed(
+pub(super) async fn managed(
     state: &AppState,
     viewer: &Viewer,
     event: &str,
@@ -59,12 +59,12 @@ async fn managed(
     }
 }
 
-fn sales_path(event: EventId) -> String {
+pub(super) fn sales_path(event: EventId) -> String {
     format!("/console/events/{event}/sales")
 }
 
 /// A form left open so long that its CSRF token went stale.
-fn stale(viewer: &Viewer, what: &str) -> Response {
+pub(super) fn stale(viewer: &Viewer, what: &str) -> Response {
     layout::error_page(
         viewer,
         StatusCode::FORBIDDEN,
@@ -167,6 +167,7 @@ async fn sales_page(
         } @else if let Some(m) = message {
             (m)
         }
+        (super::ticket_types::panel(&details, open))
         (flags_panel(viewer, e.id, &e.timezone, &flags))
         (payout_panel(&payouts))
         @if open {
@@ -276,7 +277,7 @@ impl ControlsForm {
 }
 
 /// `at` as a `datetime-local` input's value in the venue's zone.
-fn local_input(at: DateTime<Utc>, tz: &str) -> String {
+pub(super) fn local_input(at: DateTime<Utc>, tz: &str) -> String {
     match tz.parse::<chrono_tz::Tz>() {
         Ok(tz) => at.with_timezone(&tz).format("%Y-%m-%dT%H:%M").to_string(),
         Err(_) => at.format("%Y-%m-%dT%H:%M").to_string(),

@@ -23,6 +23,7 @@ pub mod notifications;
 pub mod queue;
 pub mod session;
 pub mod team;
+pub mod ticket_types;
 
 use axum::Router;
 use axum::body::Body;
@@ -78,6 +79,11 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/console/events/{event}/controls", post(manage::save_controls))
         .route("/console/events/{event}/flags/{flag}/clear", post(manage::clear_flag))
         .route("/console/events/{event}/cancel", get(manage::review_cancel).post(manage::cancel))
+        .route("/console/events/{event}/ticket-types/new", get(ticket_types::new_form).post(ticket_types::add))
+        .route(
+            "/console/events/{event}/ticket-types/{ticket_type}",
+            get(ticket_types::edit_form).post(ticket_types::save),
+        )
         .route("/gate", get(gate::choose_event))
         .route("/gate/{event}", get(gate::scanner))
         .route("/gate/{event}/scan", post(gate::scan))

@@ -3,8 +3,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use domain::event::{Category, EventSpec};
-use domain::ids::{EventId, OrganizationId, VenueId};
+use domain::event::{Category, EventSpec, TicketTypeChange, TicketTypeSpec};
+use domain::ids::{EventId, OrganizationId, TicketTypeId, VenueId};
 use store::{EventFilter, SeatStatus};
 use uuid::Uuid;
 
@@ -12,6 +12,7 @@ use crate::AppState;
 use crate::dto::{
     AvailabilityResponse, CompactAvailabilityResponse, CreateEventRequest, EventListQuery, EventListResponse,
     EventResponse, EventStatusResponse, EventSummaryDto, GaAvailabilityDto, ProblemDto, SeatAvailabilityDto,
+    TicketTypePatch, TicketTypeRequest, TicketTypeResponse,
 };
 use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, MaybeUser};
 use crate::problem::Problem;
@@ -309,4 +310,44 @@ mod tests {
             assert!(!none_match(header, etag), "{header}");
         }
     }
+}
+
+/// Add a ticket type to an event, before or during its sale: a release of
+/// seats at another price, an early-bird tier with its own sales window.
+#[utoipa::path(post, path = "/api/v1/events/{event}/ticket-types", tag = "events", security(("bearer" = [])),
+    params(("event" = Uuid, Path)), request_body = TicketTypeRequest,
+    responses((status = 201, body = TicketTypeResponse), (status = 401, body = ProblemDto), (status = 403, body = ProblemDto),
+               (status = 404, body = ProblemDto), (status = 409, body = ProblemDto, description = "the event is cancelled or over"),
+               (status = 422, body = ProblemDto)))]
+pub async fn add_ticket_type(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(event): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<TicketTypeRequest>,
+) -> Result<(StatusCode, Json<TicketTypeResponse>), Problem> {
+    let spec = TicketTypeSpec::try_from(req)?;
+    let tt = state.ticketing.add_ticket_type(user, EventId::from_uuid(event), spec).await?;
+    Ok((StatusCode::CREATED, Json(TicketTypeResponse::from(&tt))))
+}
+
+/// Change a ticket type's name, price, limit per order or sales window.
+/// Holds already placed keep their price.
+#[utoipa::path(patch, path = "/api/v1/events/{event}/ticket-types/{ticket_type}", tag = "events",
+    security(("bearer" = [])), params(("event" = Uuid, Path), ("ticket_type" = Uuid, Path)),
+    request_body = TicketTypePatch,
+    responses((status = 200, body = TicketTypeResponse), (status = 401, body = ProblemDto), (status = 403, body = ProblemDto),
+               (status = 404, body = ProblemDto), (status = 409, body = ProblemDto, description = "the event is cancelled or over"),
+               (status = 422, body = ProblemDto)))]
+pub async fn change_ticket_type(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath((event, ticket_type)): ApiPath<(Uuid, Uuid)>,
+    ApiJson(req): ApiJson<TicketTypePatch>,
+) -> Result<Json<TicketTypeResponse>, Problem> {
+    let change = TicketTypeChange::try_from(req)?;
+    let tt = state
+        .ticketing
+        .change_ticket_type(user, EventId::from_uuid(event), TicketTypeId::from_uuid(ticket_type), &change)
+        .await?;
+    Ok(Json(TicketTypeResponse::from(&tt)))
 }
