@@ -99,6 +99,21 @@ pub struct TicketRecord {
     pub created_at: Timestamp,
 }
 
+/// One order in an organizer's list of an event's orders.
+#[derive(Clone, Debug)]
+pub struct EventOrderRecord {
+    pub id: OrderId,
+    pub buyer_email: String,
+    pub buyer_name: String,
+    /// paid or refunded (in full).
+    pub status: String,
+    pub total: Money,
+    /// Refunds asked for so far, those that failed left out.
+    pub refunded: Money,
+    pub tickets: u32,
+    pub created_at: Timestamp,
+}
+
 #[derive(Clone, Debug)]
 pub struct OrderRecord {
     pub id: OrderId,
@@ -644,6 +659,52 @@ impl Store {
             out.push(self.order_with_tickets(r).await?);
         }
         Ok(out)
+    }
+
+    /// `event`'s orders, newest first, at most `limit`: those whose buyer's
+    /// e-mail address contains `search` or whose id starts with it, when
+    /// given, and only those placed before the order `before`, when given.
+    pub async fn event_orders(
+        &self,
+        event: EventId,
+        search: Option<&str>,
+        before: Option<OrderId>,
+        limit: u32,
+    ) -> Result<Vec<EventOrderRecord>> {
+        // LIKE's own characters in a search are matched as themselves.
+        let escaped = search.unwrap_or("").replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        type Row = (String, String, String, String, i64, String, i64, i64, i64);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT o.id, u.email, u.name, o.status, o.total_amount, o.currency, o.created_at, \
+               (SELECT COUNT(*) FROM tickets t WHERE t.order_id = o.id), \
+               (SELECT CAST(COALESCE(SUM(r.amount), 0) AS BIGINT) FROM refunds r \
+                WHERE r.order_id = o.id AND r.status <> 'failed') \
+             FROM orders o JOIN users u ON u.id = o.user_id \
+             WHERE o.event_id = $1 \
+               AND ($2 = '' OR u.email LIKE '%' || $2 || '%' ESCAPE '\\' OR o.id LIKE $2 || '%' ESCAPE '\\') \
+               AND ($3 = '' OR (o.created_at, o.id) < (SELECT b.created_at, b.id FROM orders b WHERE b.id = $3)) \
+             ORDER BY o.created_at DESC, o.id DESC LIMIT $4",
+        )
+        .bind(event.to_string())
+        .bind(escaped.to_lowercase())
+        .bind(before.map(|b| b.to_string()).unwrap_or_default())
+        .bind(i64::from(limit))
+        .fetch_all(&mut *self.read().await?)
+        .await?;
+        rows.into_iter()
+            .map(|(order, email, name, status, total, currency, created, tickets, refunded)| {
+                Ok(EventOrderRecord {
+                    id: id(&order)?,
+                    buyer_email: email,
+                    buyer_name: name,
+                    status,
+                    total: money(total, &currency)?,
+                    refunded: money(refunded, &currency)?,
+                    tickets: u32::try_from(tickets).unwrap_or(u32::MAX),
+                    created_at: ts(created)?,
+                })
+            })
+            .collect()
     }
 
     /// An order's tickets, by id.

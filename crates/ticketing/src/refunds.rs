@@ -58,6 +58,23 @@ pub enum RefundError {
 }
 from_visible!(RefundError);
 
+/// Orders an organizer's list shows at once: enough for a support desk
+/// searching by e-mail address; the rest is a page further.
+pub const EVENT_ORDERS_PAGE: u32 = 50;
+/// Longest search text for an event's orders.
+pub const ORDER_SEARCH_LEN_MAX: usize = 254;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EventOrdersError {
+    #[error("search text must be at most {ORDER_SEARCH_LEN_MAX} characters")]
+    SearchTooLong,
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+from_visible!(EventOrdersError);
+
 /// What an organizer asks for.
 #[derive(Clone, Debug, Default)]
 pub struct RefundRequest {
@@ -100,6 +117,43 @@ fn refund_job(refund_id: &str, now: domain::Timestamp) -> store::NewJob {
 }
 
 impl Ticketing {
+    /// An event's orders for its organizer, newest first, a page at a time:
+    /// those whose buyer's address contains `search` or whose id starts
+    /// with it, placed before the order `before`.
+    pub async fn event_orders(
+        &self,
+        user: UserId,
+        event: EventId,
+        search: Option<&str>,
+        before: Option<OrderId>,
+    ) -> Result<Vec<store::EventOrderRecord>, EventOrdersError> {
+        let record = self.visible_event(Some(user), event).await?;
+        self.require_role(user, record.organization, |r| r.can_manage_events(), "only owners and admins see orders")
+            .await?;
+        let search = search.map(str::trim).filter(|s| !s.is_empty());
+        if search.is_some_and(|s| s.chars().count() > ORDER_SEARCH_LEN_MAX) {
+            return Err(EventOrdersError::SearchTooLong);
+        }
+        Ok(self.store.event_orders(event, search, before, EVENT_ORDERS_PAGE).await?)
+    }
+
+    /// One of an event's orders, with its tickets and refunds, for the
+    /// event's organizer.
+    pub async fn event_order(
+        &self,
+        user: UserId,
+        event: EventId,
+        order: OrderId,
+    ) -> Result<store::OrderRecord, EventOrdersError> {
+        let record = self.visible_event(Some(user), event).await?;
+        self.require_role(user, record.organization, |r| r.can_manage_events(), "only owners and admins see orders")
+            .await?;
+        match self.store.order(order).await? {
+            Some(o) if o.event == event => Ok(o),
+            _ => Err(Denied::NotFound("order").into()),
+        }
+    }
+
     /// An organizer (owner or admin of the event's organization) refunds an
     /// order fully or in part.
     pub async fn refund_order(

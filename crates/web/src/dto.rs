@@ -927,6 +927,52 @@ impl From<&TicketRecord> for TicketResponse {
     }
 }
 
+#[derive(Debug, Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventOrdersQuery {
+    /// Part of the buyer's e-mail address, or the start of the order's id.
+    pub q: Option<String>,
+    /// The last order of the page before: the next page starts after it.
+    pub before: Option<Uuid>,
+}
+
+/// One order in an organizer's list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventOrderDto {
+    pub id: Uuid,
+    pub buyer_email: String,
+    pub buyer_name: String,
+    /// paid, or refunded (in full).
+    pub status: String,
+    pub total: MoneyDto,
+    /// Refunds made or under way.
+    pub refunded_total: MoneyDto,
+    pub tickets: u32,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&store::EventOrderRecord> for EventOrderDto {
+    fn from(o: &store::EventOrderRecord) -> Self {
+        Self {
+            id: *o.id.as_uuid(),
+            buyer_email: o.buyer_email.clone(),
+            buyer_name: o.buyer_name.clone(),
+            status: o.status.clone(),
+            total: o.total.into(),
+            refunded_total: o.refunded.into(),
+            tickets: o.tickets,
+            created_at: o.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventOrderListResponse {
+    pub items: Vec<EventOrderDto>,
+    /// Pass as `before` for the next page; null on the last page.
+    pub next_before: Option<Uuid>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderResponse {
     pub id: Uuid,

@@ -191,6 +191,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(orders::get))
         .routes(routes!(orders::mine))
         .routes(routes!(refunds::create))
+        .routes(routes!(refunds::of_event))
+        .routes(routes!(refunds::of_event_one))
         .routes(routes!(notifications::mine))
         .routes(routes!(notifications::mark_read))
         .routes(routes!(notifications::set_locale))

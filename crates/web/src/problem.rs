@@ -14,7 +14,7 @@ use ticketing::holds::{AvailabilityError, HoldFailure, ReleaseFailure};
 use ticketing::notifications::NotificationError;
 use ticketing::organizations::{AddMemberFailure, CreateOrganizationError, RemoveMemberError, ViewTeamError};
 use ticketing::payments::attempts::{GatewayListError, NotificationFailure};
-use ticketing::refunds::RefundError;
+use ticketing::refunds::{EventOrdersError, RefundError};
 use ticketing::venues::{CreateVenueError, ViewVenueError};
 use ticketing::waiting_room::{AdmissionRefused, QueueError, SaleControlsError};
 use ticketing::webhooks::WebhookError;
@@ -247,6 +247,16 @@ impl From<ChangeEventError> for Problem {
             }
             ChangeEventError::Denied(d) => d.into(),
             ChangeEventError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<EventOrdersError> for Problem {
+    fn from(e: EventOrdersError) -> Self {
+        match e {
+            EventOrdersError::SearchTooLong => Problem::bad_request(e.to_string()),
+            EventOrdersError::Denied(d) => d.into(),
+            EventOrdersError::Store(s) => s.into(),
         }
     }
 }

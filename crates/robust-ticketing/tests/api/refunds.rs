@@ -218,3 +218,114 @@ async fn cancelling_an_event_refunds_every_order_revokes_every_ticket_and_tells_
     }
     assert_eq!(smtp.messages().len(), 10);
 }
+
+/// Organizers find an event's orders by the buyer's address, a page at a
+/// time, and see one with its tickets; nobody else does.
+#[tokio::test]
+async fn organizers_find_an_events_orders_by_buyer_and_page_through_them() {
+    let app = crate::helpers::spawn_app().await;
+    let f = app.fixture(1, 4, 100).await;
+    let owner = Some(f.org.owner.token.as_str());
+    let ada = app.signup("ada@example.org").await;
+    let bob = app.signup("bob_99@example.org").await;
+    let page = ticketing::refunds::EVENT_ORDERS_PAGE as usize;
+    for _ in 0..page + 1 {
+        app.buy(&ada.token, &f.event_id, &[], &[(&f.ga_area, 1)]).await;
+    }
+    let bobs = app.buy(&bob.token, &f.event_id, &[&f.seats[0]], &[]).await;
+    let orders = format!("/api/v1/events/{}/orders", f.event_id);
+    let app = &app;
+    let orders = &orders;
+    let list = async |query: String| app.get(&format!("{orders}?{query}"), owner).await.json::<Value>().await.unwrap();
+
+    // Newest first, a page at a time, every order once.
+    let first = list(String::new()).await;
+    assert_eq!(first["items"].as_array().unwrap().len(), page);
+    assert_eq!(first["items"][0]["id"], bobs["id"]);
+    assert_eq!(first["items"][0]["buyer_email"], "bob_99@example.org");
+    assert_eq!(
+        (first["items"][0]["tickets"].as_u64(), first["items"][0]["total"]["amount"].as_i64()),
+        (Some(1), bobs["total"]["amount"].as_i64())
+    );
+    let next = first["next_before"].as_str().expect("a second page");
+    let second = list(format!("before={next}")).await;
+    assert_eq!(second["items"].as_array().unwrap().len(), 2);
+    assert!(second["next_before"].is_null());
+    let mut seen: Vec<&str> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["items"].as_array().unwrap())
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(seen.len(), page + 2, "no order twice, none left out");
+
+    // Search: part of an address in any case, or the start of an order number;
+    // LIKE's own characters are themselves.
+    let found = list("q=BOB_99".into()).await;
+    assert_eq!(found["items"].as_array().unwrap().len(), 1, "{found}");
+    let prefix = &bobs["id"].as_str().unwrap()[..13];
+    assert_eq!(list(format!("q={prefix}")).await["items"][0]["id"], bobs["id"]);
+    assert_eq!(list("q=b%25b".into()).await["items"].as_array().unwrap().len(), 0, "% is not a wildcard");
+    assert_eq!(list("q=ada_".into()).await["items"].as_array().unwrap().len(), 0, "_ is not a wildcard");
+    let r = app.get(&format!("{orders}?q={}", "x".repeat(300)), owner).await;
+    assert_problem(r, StatusCode::BAD_REQUEST).await;
+
+    // One order, with its tickets.
+    let one = app.get(&format!("{orders}/{}", bobs["id"].as_str().unwrap()), owner).await;
+    assert_eq!(one.status(), StatusCode::OK);
+    let one: Value = one.json().await.unwrap();
+    assert_eq!(one["tickets"][0]["id"], bobs["tickets"][0]["id"]);
+
+    // Not for gate staff, buyers or other organizers; not through another event.
+    let gate = app.member(&f.org, "gate@example.org", "gate").await;
+    for token in [&gate.token, &ada.token] {
+        assert_problem(app.get(orders, Some(token)).await, StatusCode::FORBIDDEN).await;
+    }
+    let other = app.fixture(1, 2, 2).await;
+    let r = app
+        .get(
+            &format!("/api/v1/events/{}/orders/{}", other.event_id, bobs["id"].as_str().unwrap()),
+            Some(&other.org.owner.token),
+        )
+        .await;
+    assert_problem(r, StatusCode::NOT_FOUND).await;
+}
+
+/// The console's refund form pays back once, however often it is sent.
+#[tokio::test]
+async fn the_console_refund_form_sent_twice_refunds_once() {
+    let app = crate::helpers::spawn_app().await;
+    let f = app.fixture(1, 4, 10).await;
+    let ada = app.signup("ada@example.org").await;
+    let order = app.buy(&ada.token, &f.event_id, &[&f.seats[0], &f.seats[1]], &[]).await;
+    let order_id = order["id"].as_str().unwrap();
+    let csrf = "c".repeat(64);
+    let path = format!("/console/events/{}/orders/{order_id}/refund", f.event_id);
+    let key = uuid::Uuid::new_v4().to_string();
+    let send = |fields: Vec<(&'static str, String)>| {
+        let mut form = vec![("csrf", csrf.clone()), ("refund_key", key.clone())];
+        form.extend(fields);
+        app.client
+            .post(app.url(&path))
+            .header("cookie", format!("rt_session={}; rt_csrf={csrf}", f.org.owner.token))
+            .form(&form)
+            .send()
+    };
+    // A typo is refused and refunds nothing.
+    let r = send(vec![("mode", "amount".into()), ("amount", "five".into())]).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let ticket = order["tickets"][0]["id"].as_str().unwrap().to_owned();
+    for _ in 0..2 {
+        let r = send(vec![("mode", "tickets".into()), ("ticket", ticket.clone())]).await.unwrap();
+        assert!(r.status().is_success() || r.status().is_redirection(), "{}", r.status());
+    }
+    let after = order_of(&app, &ada.token, order_id).await;
+    let refunds = after["refunds"].as_array().unwrap();
+    assert_eq!(refunds.len(), 1, "{after}");
+    assert_eq!(refunds[0]["amount"]["amount"], SEAT_PRICE);
+    assert_eq!(after["tickets"][0]["status"], "revoked");
+    assert_eq!(after["tickets"][1]["status"], "valid");
+}

@@ -227,6 +227,30 @@ async fn the_console_reviews_before_publishing_sets_the_waiting_room_and_cancels
         b.screenshot(&d.join("protection-1280.png").display().to_string()).await;
     }
 
+    // Orders: the buyer's order found by part of the address, and a goodwill
+    // refund of EUR 5.00 that keeps the ticket.
+    b.click(&format!("a[href='/console/events/{}/orders']", ev.id)).await;
+    b.wait_for("document.getElementById('order-search')", "the orders page").await;
+    b.fill("#order_q", &buyer.email[..10]).await;
+    b.click("#order-search button[type=submit]").await;
+    b.wait_for(&format!("document.getElementById('orders-table')?.innerText.includes('{}')", buyer.email), "found")
+        .await;
+    b.click(&format!("a[aria-label='Order of {}']", buyer.email)).await;
+    b.wait_for("document.getElementById('refund-form')", "the order").await;
+    b.click("input[name=mode][value=amount]").await;
+    b.fill("#refund_amount", "5").await;
+    b.click("#refund-form button[type=submit]").await;
+    b.wait_for("document.body.innerText.includes('Refund recorded')", "refunded").await;
+    assert!(b.text("#order-refunds").await.contains("EUR 5.00"));
+    assert!(b.text("#order-tickets").await.contains("Valid"), "a goodwill refund keeps the ticket");
+    if let Some(d) = &shots {
+        b.screenshot(&d.join("order-refunded-1280.png").display().to_string()).await;
+    }
+    let seen = app.get(&format!("/events/{}/orders/{}", ev.id, order["id"].as_str().unwrap()), owner).await;
+    assert_eq!(seen["refunded_total"]["amount"], 500, "{seen}");
+    b.goto(&format!("/console/events/{}/sales", ev.id)).await;
+    b.wait_for("document.getElementById('controls-form')", "back to the sales page").await;
+
     // Ticket types: a late release added, then its price changed, from the sales page.
     b.click(&format!("a[href='/console/events/{}/ticket-types/new']", ev.id)).await;
     b.wait_for("document.getElementById('ticket-type-form')", "the ticket type form").await;

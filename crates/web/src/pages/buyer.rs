@@ -910,12 +910,17 @@ async fn offer_events(
     events
 }
 
-fn ticket_card(viewer: &Viewer, t: &TicketRecord, timezone: &str, rotating_secret: Option<&[u8; 32]>) -> Markup {
-    let place = match (&t.seat_labels, &t.ga_area_name) {
+/// Where a ticket gets its holder: a seat, or a standing area.
+pub(super) fn ticket_place(t: &TicketRecord) -> String {
+    match (&t.seat_labels, &t.ga_area_name) {
         (Some((section, row, seat)), _) => format!("{section}, row {row}, seat {seat}"),
         (None, Some(area)) => area.clone(),
         _ => "General admission".to_owned(),
-    };
+    }
+}
+
+fn ticket_card(viewer: &Viewer, t: &TicketRecord, timezone: &str, rotating_secret: Option<&[u8; 32]>) -> Markup {
+    let place = ticket_place(t);
     let revoked = t.status == domain::checkin::TicketStatus::Revoked;
     html! {
         li.ticket data-ticket=(t.id) {

@@ -144,8 +144,11 @@ async fn sales_page(
             span class={ "status status-" (e.status.as_str()) } { (status_label(e.status)) }
             @if e.status != EventStatus::Cancelled { " · " span #live-state aria-live="polite" { "Live" } }
         }
-        @if e.status == EventStatus::Draft {
-            p { a.button.primary href={ "/console/events/" (e.id) "/publish" } { "Review and publish" } }
+        p.actions {
+            @if e.status == EventStatus::Draft {
+                a.button.primary href={ "/console/events/" (e.id) "/publish" } { "Review and publish" }
+            }
+            a.button href={ "/console/events/" (e.id) "/orders" } { "Orders and refunds" }
         }
         div.stat-grid #sales-stats {
             div.stat { span.stat-label { "Sold" } span.stat-value #stat-sold { (c.sold) } }

@@ -16,6 +16,7 @@ pub mod account;
 pub mod assets;
 pub mod buyer;
 pub mod console;
+pub mod event_orders;
 pub mod gate;
 pub mod layout;
 pub mod manage;
@@ -79,6 +80,9 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/console/events/{event}/controls", post(manage::save_controls))
         .route("/console/events/{event}/flags/{flag}/clear", post(manage::clear_flag))
         .route("/console/events/{event}/cancel", get(manage::review_cancel).post(manage::cancel))
+        .route("/console/events/{event}/orders", get(event_orders::list))
+        .route("/console/events/{event}/orders/{order}", get(event_orders::show))
+        .route("/console/events/{event}/orders/{order}/refund", post(event_orders::refund))
         .route("/console/events/{event}/ticket-types/new", get(ticket_types::new_form).post(ticket_types::add))
         .route(
             "/console/events/{event}/ticket-types/{ticket_type}",
@@ -127,6 +131,7 @@ fn form_page(path: &str) -> Option<String> {
         ["listings", _, "hold"] => "/".to_owned(),
         ["notifications", _, "read"] => "/notifications".to_owned(),
         ["console", "events", event, "controls" | "flags", ..] => format!("/console/events/{event}/sales"),
+        ["console", "events", event, "orders", order, "refund"] => format!("/console/events/{event}/orders/{order}"),
         ["console", ..] => "/console".to_owned(),
         _ => return None,
     };
@@ -244,6 +249,7 @@ mod tests {
         assert_eq!(form_page("/console/organization").as_deref(), Some("/console"));
         assert_eq!(form_page("/console/events/e1/controls").as_deref(), Some("/console/events/e1/sales"));
         assert_eq!(form_page("/console/events/e1/flags/f1/clear").as_deref(), Some("/console/events/e1/sales"));
+        assert_eq!(form_page("/console/events/e1/orders/o1/refund").as_deref(), Some("/console/events/e1/orders/o1"));
         assert_eq!(form_page("/events/x/seats"), None);
         // Never somewhere else: a decoded segment with a slash or a scheme.
         assert_eq!(form_page("/events/%2F%2Fevil.example/hold"), None);

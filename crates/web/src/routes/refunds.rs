@@ -2,14 +2,17 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use domain::ids::{OrderId, TicketId};
+use domain::ids::{EventId, OrderId, TicketId};
 use domain::money::Money;
 use ticketing::refunds::RefundRequest;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::dto::{ProblemDto, RefundRequestDto, RefundResponse};
-use crate::extract::{ApiJson, ApiPath, AuthUser};
+use crate::dto::{
+    EventOrderDto, EventOrderListResponse, EventOrdersQuery, OrderResponse, ProblemDto, RefundRequestDto,
+    RefundResponse,
+};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
 use crate::problem::Problem;
 use crate::routes::orders::IDEMPOTENCY_KEY_HEADER;
 
@@ -59,4 +62,39 @@ pub async fn create(
         response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(response)
+}
+
+/// An event's orders for its organizer, newest first, 50 to a page: find a
+/// buyer's order by (part of) their e-mail address or the start of its id.
+#[utoipa::path(get, path = "/api/v1/events/{event}/orders", tag = "orders", security(("bearer" = [])),
+    params(("event" = Uuid, Path), EventOrdersQuery),
+    responses((status = 200, body = EventOrderListResponse), (status = 400, body = ProblemDto),
+               (status = 401, body = ProblemDto), (status = 403, body = ProblemDto), (status = 404, body = ProblemDto)))]
+pub async fn of_event(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(event): ApiPath<Uuid>,
+    ApiQuery(q): ApiQuery<EventOrdersQuery>,
+) -> Result<Json<EventOrderListResponse>, Problem> {
+    let before = q.before.map(OrderId::from_uuid);
+    let orders = state.ticketing.event_orders(user, EventId::from_uuid(event), q.q.as_deref(), before).await?;
+    let full = orders.len() as u32 == ticketing::refunds::EVENT_ORDERS_PAGE;
+    Ok(Json(EventOrderListResponse {
+        next_before: orders.last().filter(|_| full).map(|o| *o.id.as_uuid()),
+        items: orders.iter().map(EventOrderDto::from).collect(),
+    }))
+}
+
+/// One of an event's orders, with its tickets and refunds, for its organizer.
+#[utoipa::path(get, path = "/api/v1/events/{event}/orders/{order}", tag = "orders", security(("bearer" = [])),
+    params(("event" = Uuid, Path), ("order" = Uuid, Path)),
+    responses((status = 200, body = OrderResponse), (status = 401, body = ProblemDto), (status = 403, body = ProblemDto),
+               (status = 404, body = ProblemDto)))]
+pub async fn of_event_one(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath((event, order)): ApiPath<(Uuid, Uuid)>,
+) -> Result<Json<OrderResponse>, Problem> {
+    let order = state.ticketing.event_order(user, EventId::from_uuid(event), OrderId::from_uuid(order)).await?;
+    Ok(Json(OrderResponse::from(&order)))
 }

@@ -1,0 +1,298 @@
+//! An event's orders in the console: find a buyer's order by e-mail
+//! address, see its tickets and refunds, and refund it in full, by ticket
+//! or by amount.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use domain::checkin::TicketStatus;
+use domain::ids::{OrderId, TicketId};
+use domain::money::Money;
+use maud::html;
+use serde::Deserialize;
+use store::{OrderRecord, TicketRecord};
+use ticketing::events::EventDetails;
+use ticketing::refunds::{RefundError, RefundRequest};
+use uuid::Uuid;
+
+use super::buyer::ticket_place;
+use super::console::{failure, page, parse_price};
+use super::layout::{alert, csrf_field, local_time, money, notice, problem_detail, urlencode};
+use super::manage::{managed, sales_path, stale};
+use super::session::{Fields, Viewer, csrf_ok};
+use crate::AppState;
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    q: Option<String>,
+    before: Option<String>,
+}
+
+fn orders_path(details: &EventDetails) -> String {
+    format!("/console/events/{}/orders", details.event.id)
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(event): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let back = format!("/console/events/{event}/orders");
+    let (user, details) = match managed(&state, &viewer, &event, &back).await {
+        Ok(m) => m,
+        Err(page) => return page,
+    };
+    let e = &details.event;
+    let search = q.q.as_deref().map(str::trim).unwrap_or("");
+    let before = q.before.as_deref().and_then(|b| b.parse::<Uuid>().ok()).map(OrderId::from_uuid);
+    let orders = match state.ticketing.event_orders(user, e.id, Some(search), before).await {
+        Ok(o) => o,
+        Err(err) => return failure(&viewer, err.into()).await,
+    };
+    let next = (orders.len() as u32 == ticketing::refunds::EVENT_ORDERS_PAGE).then(|| orders.last()).flatten();
+    let body = html! {
+        p { a href=(sales_path(e.id)) { "← " (e.title) } }
+        h1 { "Orders" }
+        form.stack.inline-form #order-search method="get" action=(orders_path(&details)) role="search" {
+            label for="order_q" { "Buyer's e-mail address or order number" }
+            div.row-fields {
+                input #order_q name="q" type="search" value=(search) maxlength=(ticketing::refunds::ORDER_SEARCH_LEN_MAX)
+                    placeholder="ada@example.org";
+                button.button type="submit" { "Search" }
+            }
+        }
+        @if orders.is_empty() {
+            p.muted #no-orders { @if search.is_empty() { "No orders yet." } @else { "No order matches “" (search) "”." } }
+        } @else {
+            div.table-wrap {
+                table #orders-table {
+                    thead { tr {
+                        th scope="col" { "Placed" } th scope="col" { "Buyer" } th.num scope="col" { "Tickets" }
+                        th.num scope="col" { "Total" } th.num scope="col" { "Refunded" } th scope="col" { "Status" }
+                        th scope="col" { span.visually-hidden { "Actions" } }
+                    } }
+                    tbody {
+                        @for o in &orders {
+                            tr {
+                                td { (local_time(o.created_at, &e.timezone)) }
+                                th scope="row" { (o.buyer_name) br; span.muted.small { (o.buyer_email) } }
+                                td.num { (o.tickets) }
+                                td.num { (money(&o.total)) }
+                                td.num { @if o.refunded.amount_minor() > 0 { (money(&o.refunded)) } @else { "–" } }
+                                td { @if o.status == "refunded" { "Refunded" } @else { "Paid" } }
+                                td.actions {
+                                    a.button.small href={ (orders_path(&details)) "/" (o.id) }
+                                        aria-label={ "Order of " (o.buyer_email) } { "Open" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if let Some(last) = next {
+                p { a.button href={ (orders_path(&details)) "?q=" (urlencode(search)) "&before=" (last.id) } { "Older orders" } }
+            }
+        }
+    };
+    page(&viewer, StatusCode::OK, &format!("Orders · {}", e.title), &[], body)
+}
+
+fn refunded_so_far(o: &OrderRecord) -> i64 {
+    o.refunds.iter().filter(|r| r.status != store::RefundStatus::Failed).map(|r| r.amount.amount_minor()).sum()
+}
+
+/// The order page; `error` says why the last refund was refused.
+fn order_page(
+    viewer: &Viewer,
+    details: &EventDetails,
+    buyer: Option<&store::UserRecord>,
+    o: &OrderRecord,
+    error: Option<&str>,
+    refunded: bool,
+    status: StatusCode,
+) -> Response {
+    let e = &details.event;
+    let tz = &e.timezone;
+    let left = o.total.amount_minor() - refunded_so_far(o);
+    let currency = o.total.currency();
+    let valid: Vec<&TicketRecord> = o.tickets.iter().filter(|t| t.status == TicketStatus::Valid).collect();
+    let body = html! {
+        p { a href=(orders_path(details)) { "← Orders of " (e.title) } }
+        h1 { "Order " code { (o.id) } }
+        @if refunded { (notice("Refund recorded. The buyer is told by e-mail, and the money goes back the way they paid. Tickets it covers no longer admit.")) }
+        @if let Some(msg) = error { (alert(msg)) }
+        section.panel {
+            dl.facts {
+                @if let Some(b) = buyer { dt { "Buyer" } dd { (b.name) " · " (b.email) } }
+                dt { "Placed" } dd { (local_time(o.created_at, tz)) }
+                dt { "Paid" } dd { (money(&o.total)) " (fee " (money(&o.fee)) ") by " (o.gateway) }
+                dt { "Left to refund" } dd #left-to-refund { (money(&Money::new(left.max(0), currency).unwrap_or(o.total))) }
+            }
+        }
+        section.panel aria-labelledby="tickets-h" {
+            h2 #tickets-h { "Tickets" }
+            div.table-wrap {
+                table #order-tickets {
+                    thead { tr { th scope="col" { "Place" } th scope="col" { "Type" } th.num scope="col" { "Price" } th scope="col" { "State" } } }
+                    tbody {
+                        @for t in &o.tickets {
+                            tr {
+                                th scope="row" { (ticket_place(t)) }
+                                td { (t.ticket_type_name) }
+                                td.num { (money(&t.price)) }
+                                td {
+                                    @if t.status == TicketStatus::Revoked { "Revoked" }
+                                    @else if let Some(at) = t.checked_in_at { "Checked in " (local_time(at, tz)) }
+                                    @else { "Valid" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if !o.refunds.is_empty() {
+            section.panel aria-labelledby="refunds-h" {
+                h2 #refunds-h { "Refunds" }
+                ul.plain #order-refunds {
+                    @for r in &o.refunds {
+                        li {
+                            strong { (money(&r.amount)) } " · " (local_time(r.created_at, tz)) " · "
+                            @match r.status {
+                                store::RefundStatus::Pending => "on its way",
+                                store::RefundStatus::Refunded => "paid back",
+                                store::RefundStatus::Failed => "refused by the payment provider",
+                            }
+                            @if r.reason == "event_cancelled" { " · the event was cancelled" }
+                        }
+                    }
+                }
+            }
+        }
+        @if left > 0 {
+            section.panel.danger-zone aria-labelledby="refund-h" {
+                h2 #refund-h { "Refund" }
+                form.stack #refund-form method="post" action={ (orders_path(details)) "/" (o.id) "/refund" } {
+                    (csrf_field(viewer))
+                    // One refund per form shown: a second press, or a resent
+                    // form, replays the first instead of paying twice.
+                    input type="hidden" name="refund_key" value=(Uuid::new_v4());
+                    fieldset {
+                        legend { "What to refund" }
+                        label.checkbox { input type="radio" name="mode" value="all" required; " Everything left (" (money(&Money::new(left, currency).unwrap_or(o.total))) "), and every ticket stops admitting" }
+                        @if !valid.is_empty() {
+                            label.checkbox { input type="radio" name="mode" value="tickets"; " The tickets ticked below, at their price; they stop admitting" }
+                            div.ticket-picks {
+                                @for t in &valid {
+                                    label.checkbox { input type="checkbox" name="ticket" value=(t.id); " " (ticket_place(t)) " · " (money(&t.price)) }
+                                }
+                            }
+                        }
+                        label.checkbox { input type="radio" name="mode" value="amount"; " An amount, tickets kept (a goodwill refund)" }
+                        label for="refund_amount" { "Amount (" (currency.as_str()) ")" }
+                        input #refund_amount name="amount" type="text" inputmode="decimal" placeholder="10.00";
+                    }
+                    p.hint { "The buyer is told by e-mail. A refund cannot be taken back." }
+                    button.button.danger type="submit" { "Refund" }
+                }
+            }
+        }
+    };
+    page(viewer, status, &format!("Order · {}", e.title), &[], body)
+}
+
+/// The event and the order, if the viewer manages the event and the order
+/// is one of its orders; otherwise the page to show instead.
+async fn managed_order(
+    state: &AppState,
+    viewer: &Viewer,
+    event: &str,
+    order: &str,
+) -> Result<(domain::ids::UserId, EventDetails, OrderRecord, Option<store::UserRecord>), Response> {
+    let back = format!("/console/events/{event}/orders/{order}");
+    let (user, details) = managed(state, viewer, event, &back).await?;
+    let Ok(order) = order.parse::<Uuid>() else { return Err(super::not_found_page_for(viewer)) };
+    let o = match state.ticketing.event_order(user, details.event.id, OrderId::from_uuid(order)).await {
+        Ok(o) => o,
+        Err(e) => return Err(failure(viewer, e.into()).await),
+    };
+    let buyer = state.ticketing.store().user_by_id(o.user).await.ok().flatten();
+    Ok((user, details, o, buyer))
+}
+
+#[derive(Deserialize, Default)]
+pub struct OrderQuery {
+    refunded: Option<String>,
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((event, order)): Path<(String, String)>,
+    Query(q): Query<OrderQuery>,
+) -> Response {
+    match managed_order(&state, &viewer, &event, &order).await {
+        Ok((_, details, o, buyer)) => {
+            order_page(&viewer, &details, buyer.as_ref(), &o, None, q.refunded.is_some(), StatusCode::OK)
+        }
+        Err(page) => page,
+    }
+}
+
+/// What the refund form asks for, or why it cannot be done as filled in.
+fn refund_request(form: &Fields, o: &OrderRecord) -> Result<RefundRequest, String> {
+    let idempotency_key = Some(form.text("refund_key")).filter(|k| !k.is_empty());
+    match form.get("mode") {
+        Some("all") => Ok(RefundRequest { tickets: vec![], amount: None, idempotency_key }),
+        Some("tickets") => {
+            let tickets: Vec<TicketId> =
+                form.all("ticket").filter_map(|t| t.parse::<Uuid>().ok()).map(TicketId::from_uuid).collect();
+            if tickets.is_empty() {
+                return Err("Tick the tickets to refund.".into());
+            }
+            Ok(RefundRequest { tickets, amount: None, idempotency_key })
+        }
+        Some("amount") => {
+            let currency = o.total.currency();
+            let minor = parse_price(&form.text("amount"), currency.exponent())
+                .filter(|m| *m > 0)
+                .ok_or("Enter the amount to refund as a number, like 10.00.")?;
+            let amount = Money::new(minor, currency).map_err(|e| e.to_string())?;
+            Ok(RefundRequest { tickets: vec![], amount: Some(amount), idempotency_key })
+        }
+        _ => Err("Choose what to refund.".into()),
+    }
+}
+
+pub async fn refund(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    Path((event, order)): Path<(String, String)>,
+    form: Fields,
+) -> Response {
+    let (user, details, o, buyer) = match managed_order(&state, &viewer, &event, &order).await {
+        Ok(x) => x,
+        Err(page) => return page,
+    };
+    if !csrf_ok(&headers, form.csrf()) {
+        return stale(&viewer, "press Refund");
+    }
+    let again = |msg: &str, status| order_page(&viewer, &details, buyer.as_ref(), &o, Some(msg), false, status);
+    let request = match refund_request(&form, &o) {
+        Ok(r) => r,
+        Err(msg) => return again(&msg, StatusCode::UNPROCESSABLE_ENTITY),
+    };
+    match state.ticketing.refund_order(user, o.id, request).await {
+        Ok(_) => Redirect::to(&format!("{}/{}?refunded=1", orders_path(&details), o.id)).into_response(),
+        Err(RefundError::ExceedsRemaining { remaining }) => {
+            let left = Money::new(remaining, o.total.currency()).map(|m| money(&m)).unwrap_or_default();
+            again(&format!("Only {left} is left to refund on this order."), StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        Err(e) => {
+            let (status, detail, _) = problem_detail(e.into()).await;
+            again(&detail, status)
+        }
+    }
+}
