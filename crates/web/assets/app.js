@@ -1,5 +1,6 @@
 // Loaded on every page: the service worker (offline tickets, installable
-// app), the offline banner, and clearing saved tickets on sign-out.
+// app), the offline banner, clearing saved tickets on sign-out, and times
+// that belong to no venue shown in this device's time zone.
 
 if ('serviceWorker' in navigator) {
   navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch((e) => console.warn('service worker not registered', e));
@@ -17,4 +18,11 @@ if (document.querySelector('[data-signed-out]') && 'caches' in window) {
   // Tickets belong to the person who signed out: remove them from this device.
   caches.delete('rt-tickets').catch(() => {});
   caches.delete('rt-pages').catch(() => {});
+}
+
+// When a notification came belongs to no venue: the server writes it in
+// UTC, and this device's own zone is what its reader means by "when".
+for (const t of document.querySelectorAll('time[data-local]')) {
+  const at = new Date(t.dateTime);
+  if (!Number.isNaN(at.getTime())) t.textContent = at.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 }

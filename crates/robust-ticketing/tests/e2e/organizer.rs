@@ -235,7 +235,7 @@ async fn the_console_reviews_before_publishing_sets_the_waiting_room_and_cancels
     b.click("#order-search button[type=submit]").await;
     b.wait_for(&format!("document.getElementById('orders-table')?.innerText.includes('{}')", buyer.email), "found")
         .await;
-    b.click(&format!("a[aria-label='Order of {}']", buyer.email)).await;
+    b.click(&format!("a[aria-label='Open the order of {}']", buyer.email)).await;
     b.wait_for("document.getElementById('refund-form')", "the order").await;
     b.click("input[name=mode][value=amount]").await;
     b.fill("#refund_amount", "5").await;

@@ -72,12 +72,22 @@ async fn main_pages_have_no_serious_or_critical_axe_violations() {
         b.wait_for(ready, &path).await;
         check(&path, axe_violations(&b, &axe).await);
     }
+    // When a notification came is shown in this device's zone, not in UTC.
+    let when = b.text(".notification-list time").await;
+    assert!(!when.is_empty() && !when.contains("UTC"), "{when}");
     sign_in(&b, &event.owner.email, "/console").await;
     for (path, ready) in [
         ("/console".to_owned(), "document.getElementById('console-events')"),
         ("/console/venues/new".to_owned(), "document.querySelector('#venue-preview svg')"),
         ("/console/events/new".to_owned(), "document.getElementById('event-form')"),
         (format!("/console/events/{}/sales", event.id), "document.querySelector('#heatmap svg')"),
+        (format!("/console/events/{}/orders", event.id), "document.getElementById('orders-table')"),
+        (
+            format!("/console/events/{}/orders/{}", event.id, order["id"].as_str().unwrap()),
+            "document.getElementById('refund-form')",
+        ),
+        (format!("/console/events/{}/ticket-types/new", event.id), "document.getElementById('ticket-type-form')"),
+        (format!("/console/events/{}/cancel", event.id), "document.getElementById('confirm')"),
         (format!("/gate/{}", event.id), "document.documentElement.dataset.scannerReady === '1'"),
     ] {
         b.goto(&path).await;

@@ -83,7 +83,7 @@ pub async fn list(
                                 td { @if o.status == "refunded" { "Refunded" } @else { "Paid" } }
                                 td.actions {
                                     a.button.small href={ (orders_path(&details)) "/" (o.id) }
-                                        aria-label={ "Order of " (o.buyer_email) } { "Open" }
+                                        aria-label={ "Open the order of " (o.buyer_email) } { "Open" }
                                 }
                             }
                         }

@@ -45,7 +45,7 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Response {
                             @if n.read_at.is_none() { " " span.badge { "New" } }
                         }
                         p.muted {
-                            time datetime=(n.created_at.to_rfc3339()) { (local_time(n.created_at, "UTC")) }
+                            time datetime=(n.created_at.to_rfc3339()) data-local { (local_time(n.created_at, "UTC")) }
                             @match n.email_status.as_str() {
                                 "sent" => { " · e-mailed" }
                                 "queued" => { " · e-mail on its way" }
