@@ -17,12 +17,14 @@
 //! The serial counts re-issues: when a ticket changes hands it gets a new
 //! serial, and barcodes carrying an old one are refused.
 //!
-//! Every barcode also has an **entry code** ([`entry_code`]): ten characters
-//! a person can read out and type at a gate whose camera fails or whose
-//! holder's screen is cracked. It is the first 50 bits of the barcode's
-//! SHA-256, so it changes with every re-issue and cannot be made without the
-//! signed barcode; the server and the gate's manifest map it back to the
-//! ticket.
+//! Every barcode also has an **entry code** ([`entry_code`]): twelve
+//! characters a person can read out and type at a gate whose camera fails or
+//! whose holder's screen is cracked. It is the first 60 bits of the
+//! barcode's SHA-256, so it changes with every re-issue and cannot be made
+//! without the signed barcode; the server maps it back to the ticket. An
+//! offline gate's manifest carries only a salted hash of each code
+//! ([`entry_code_digest`]), so that a gate's ticket list is no list of codes
+//! that would let anyone in.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -38,10 +40,14 @@ const SIGNED_LEN: usize = PAYLOAD_LEN + 64;
 /// Longest barcode text accepted before decoding: anything longer is not ours,
 /// and refusing early bounds the work an attacker can make a gate do.
 pub const BARCODE_LEN_MAX: usize = 512;
-/// Characters of an entry code: 50 bits. The chance that any two tickets of
-/// a 100,000-ticket event share one is about one in 200,000; a code that
-/// names two tickets is refused (the QR code still works), never guessed at.
-pub const ENTRY_CODE_LEN: usize = 10;
+/// Characters of an entry code: 60 bits. Recovering the codes of an event
+/// from its manifest's hashes takes about 2^60 hashes; the chance that any
+/// two tickets of a 100,000-ticket event share a code is about one in 200
+/// million, and a code that names two tickets is refused (the QR code still
+/// works), never guessed at.
+pub const ENTRY_CODE_LEN: usize = 12;
+/// Characters between the dashes of a code as shown: `K7QF-3M2P-XA9B`.
+const ENTRY_CODE_GROUP: usize = 4;
 /// Crockford's base32: no I, L, O or U, so nothing reads as another
 /// character. Written here because it is 20 lines and the only base32 the
 /// project needs.
@@ -164,12 +170,21 @@ pub fn entry_code(barcode: &str) -> String {
     (0..ENTRY_CODE_LEN).rev().map(|i| char::from(CROCKFORD[((bits >> (5 * i)) & 31) as usize])).collect()
 }
 
-/// `K7QF3M2PXA` as `K7QF3-M2PXA`.
+/// `K7QF3M2PXA9B` as `K7QF-3M2P-XA9B`.
 pub fn display_entry_code(code: &str) -> String {
-    match code.split_at_checked(ENTRY_CODE_LEN / 2) {
-        Some((a, b)) => format!("{a}-{b}"),
-        None => code.to_owned(),
-    }
+    let groups: Vec<&str> =
+        code.as_bytes().chunks(ENTRY_CODE_GROUP).map(|g| std::str::from_utf8(g).unwrap_or("")).collect();
+    groups.join("-")
+}
+
+/// What an offline gate's manifest carries instead of a ticket's code: the
+/// hex SHA-256 of `"{event}:{code}"`. The gate hashes what is typed the
+/// same way and looks it up; the event in the salt makes a table built for
+/// one event useless for the next.
+pub fn entry_code_digest(event: EventId, code: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{event}:{code}").as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// What a person typed, as a canonical entry code, if it is one: case,
@@ -179,7 +194,7 @@ pub fn parse_entry_code(typed: &str) -> Option<String> {
         return None;
     }
     let mut code = String::with_capacity(ENTRY_CODE_LEN);
-    for c in typed.chars().filter(|c| !matches!(c, ' ' | '-' | '\t')) {
+    for c in typed.chars().filter(|c| !matches!(c, ' ' | '-' | '\t' | '\r' | '\n')) {
         let c = match c.to_ascii_uppercase() {
             'O' => '0',
             'I' | 'L' => '1',
@@ -207,13 +222,21 @@ mod tests {
         let reissued = entry_code(&k.sign(&BarcodeClaims { serial: c.serial + 1, ..c }));
         assert_ne!(code, reissued, "a re-issue changes the code");
         let shown = display_entry_code(&code);
-        assert_eq!(shown.len(), ENTRY_CODE_LEN + 1);
+        assert_eq!(shown.len(), ENTRY_CODE_LEN + 2);
+        assert_eq!(shown.matches('-').count(), 2);
         assert_eq!(parse_entry_code(&shown), Some(code.clone()));
         assert_eq!(parse_entry_code(&shown.to_lowercase().replace('-', " ")), Some(code.clone()));
-        assert_eq!(parse_entry_code("0O1IL-abcde"), Some("00111ABCDE".into()));
-        for junk in ["", "ABCDE", "ABCDE-FGHJKM", "ABCDE-FGHJU", "ÄBCDE-FGHJK", &"A".repeat(100), "RT1.AAAA"] {
+        assert_eq!(parse_entry_code("0O1I-Labc-defg"), Some("00111ABCDEFG".into()));
+        for junk in ["", "ABCDE", "ABCD-EFGH-JKMN-P", "ABCD-EFGH-JKMU", "ÄBCD-EFGH-JKMN", &"A".repeat(100), "RT1.AAAA"]
+        {
             assert_eq!(parse_entry_code(junk), None, "{junk}");
         }
+        // The manifest's hash: of this event's code only.
+        let event = EventId::new();
+        let digest = entry_code_digest(event, &code);
+        assert_eq!(digest.len(), 64);
+        assert_ne!(digest, entry_code_digest(EventId::new(), &code));
+        assert_ne!(digest, entry_code_digest(event, &reissued));
     }
 
     fn key(seed: u8) -> EventKey {

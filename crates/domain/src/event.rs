@@ -209,9 +209,15 @@ impl TicketType {
     }
 
     /// This type with `change` made. What it admits never changes: tickets
-    /// sold for a zone stay tickets for that zone.
-    pub fn changed(&self, change: &TicketTypeChange) -> TicketType {
-        TicketType {
+    /// sold for a zone stay tickets for that zone; nor does its currency, in
+    /// which its orders were paid and its payouts are made.
+    pub fn changed(&self, change: &TicketTypeChange) -> Result<TicketType, EventSpecError> {
+        if let Some(p) = change.price
+            && p.currency() != self.price.currency()
+        {
+            return Err(EventSpecError::CurrencyChange { name: self.name.clone(), currency: self.price.currency() });
+        }
+        Ok(TicketType {
             id: self.id,
             name: change.name.as_deref().map_or_else(|| self.name.clone(), |n| n.trim().to_owned()),
             price: change.price.unwrap_or(self.price),
@@ -219,7 +225,7 @@ impl TicketType {
             max_per_order: change.max_per_order.unwrap_or(self.max_per_order),
             sales_start: change.sales_start.unwrap_or(self.sales_start),
             sales_end: change.sales_end.unwrap_or(self.sales_end),
-        }
+        })
     }
 }
 
@@ -306,6 +312,8 @@ pub enum EventSpecError {
     SalesAfterEvent(String),
     #[error("{0}")]
     BadTransferPolicy(String),
+    #[error("ticket type '{name}' is sold in {currency}; its currency cannot change")]
+    CurrencyChange { name: String, currency: Currency },
     #[error("all ticket types of an event share one currency; '{name}' is in {found}, others in {expected}")]
     MixedCurrencies { name: String, found: Currency, expected: Currency },
 }
@@ -363,7 +371,7 @@ pub fn validate_ticket_types(
         if len == 0 || len > TICKET_TYPE_NAME_LEN_MAX || !crate::text::is_one_line(tt.name.trim()) {
             return Err(EventSpecError::BadTicketTypeName);
         }
-        if !names.insert(tt.name.trim().to_lowercase()) {
+        if !names.insert(crate::text::name_key(&tt.name)) {
             return Err(EventSpecError::DuplicateTicketType(tt.name.clone()));
         }
         if tt.max_per_order == 0 || tt.max_per_order > MAX_PER_ORDER_LIMIT {

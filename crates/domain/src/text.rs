@@ -16,6 +16,21 @@ fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
+/// What two names are compared by when they must differ: compatibility
+/// forms folded (full-width `ＳＴＡＬＬＳ` is `STALLS`), invisible characters
+/// dropped (zero-width spaces, soft hyphens), case and runs of spaces
+/// ignored. Two names with one key would look alike to a buyer.
+pub fn name_key(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let visible = s.nfkc().filter(|c| !is_invisible(*c)).collect::<String>().to_lowercase();
+    visible.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{034F}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+        || is_bidi_control(c)
+}
+
 /// Whether `s` has no control characters but line breaks and tabs, as an
 /// address or a description may.
 pub fn is_printable(s: &str) -> bool {
@@ -45,6 +60,23 @@ mod tests {
         }
         assert!(is_printable("Hauptstraße 1\n10115 Berlin"));
         assert!(!is_printable("a\0b"));
+    }
+
+    #[test]
+    fn names_that_look_alike_share_a_key() {
+        let key = name_key("Stalls");
+        for alike in [
+            "stalls",
+            "STALLS",
+            "Stalls\u{200B}",
+            "St\u{00AD}alls",
+            "\u{FF33}\u{FF34}\u{FF21}\u{FF2C}\u{FF2C}\u{FF33}",
+            " Stalls ",
+        ] {
+            assert_eq!(name_key(alike), key, "{alike:?}");
+        }
+        assert_eq!(name_key("Early  bird"), name_key("early bird"));
+        assert_ne!(name_key("Stalls"), name_key("Stall"));
     }
 
     #[test]

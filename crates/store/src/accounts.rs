@@ -280,7 +280,7 @@ impl Store {
     /// Removes `user` from `org` if their role is `role`: the caller decided
     /// on that role, and a role changed meanwhile is not removed. Says
     /// whether a membership ended.
-    pub async fn remove_member(&self, org: OrganizationId, user: UserId, role: Role) -> Result<bool> {
+    pub async fn remove_member(&self, org: OrganizationId, user: UserId, role: Role, now: Timestamp) -> Result<bool> {
         let mut tx = self.write().await?;
         let done = sqlx::query("DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2 AND role = $3")
             .bind(org.to_string())
@@ -288,8 +288,36 @@ impl Store {
             .bind(role.as_str())
             .execute(&mut *tx)
             .await?;
+        if done.rows_affected() == 1 {
+            sqlx::query(
+                "INSERT INTO member_removals (organization_id, user_id, role, removed_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(org.to_string())
+            .bind(user.to_string())
+            .bind(role.as_str())
+            .bind(ms(now))
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// When `user` last left `org`'s team, and the role they had then.
+    pub async fn removed_from(&self, user: UserId, org: OrganizationId) -> Result<Option<(Role, Timestamp)>> {
+        let row: Option<(String, i64)> = sqlx::query_as(
+            "SELECT role, removed_at FROM member_removals WHERE user_id = $1 AND organization_id = $2 \
+             ORDER BY removed_at DESC LIMIT 1",
+        )
+        .bind(user.to_string())
+        .bind(org.to_string())
+        .fetch_optional(&mut *self.read().await?)
+        .await?;
+        row.map(|(role, at)| {
+            let role = role.parse().map_err(|_| StoreError::Corrupt(format!("unknown role '{role}'")))?;
+            Ok((role, crate::ts(at)?))
+        })
+        .transpose()
     }
 
     /// Whether any user exists: the demo loader only runs on an empty database.

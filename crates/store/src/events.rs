@@ -275,17 +275,18 @@ impl Store {
         rows.into_iter().map(ticket_type).collect()
     }
 
-    /// Adds `tt` to `event`'s ticket types, or writes its changes when it is
-    /// one of them already. `check` sees the whole set as it will be, read
-    /// under the event's row lock, so that two organizers saving at once
-    /// cannot together make a set neither would have been allowed (two
-    /// types of one name). Nothing is written when it refuses.
-    pub async fn save_ticket_type<E: From<StoreError>>(
+    /// Adds a ticket type to `event`, or changes one. `edit` gets the event's
+    /// types as they are, read under the event's row lock, changes the set
+    /// (adds one, or changes one in place) and says which type it made, or
+    /// refuses. So two organizers saving at once work on each other's
+    /// result: neither change is lost, and together they cannot make a set
+    /// neither would have been allowed (two types of one name). Nothing is
+    /// written when `edit` refuses.
+    pub async fn edit_ticket_types<E: From<StoreError>>(
         &self,
         event: EventId,
-        tt: &TicketType,
-        check: impl FnOnce(&[TicketType]) -> std::result::Result<(), E>,
-    ) -> std::result::Result<(), E> {
+        edit: impl FnOnce(&mut Vec<TicketType>) -> std::result::Result<TicketType, E>,
+    ) -> std::result::Result<TicketType, E> {
         let event_s = event.to_string();
         let mut tx = self.write().await?;
         sqlx::query("UPDATE events SET status = status WHERE id = $1")
@@ -302,17 +303,9 @@ impl Store {
         .await
         .map_err(StoreError::from)?;
         let mut types = rows.into_iter().map(ticket_type).collect::<Result<Vec<_>>>()?;
-        let exists = match types.iter_mut().find(|t| t.id == tt.id) {
-            Some(old) => {
-                *old = tt.clone();
-                true
-            }
-            None => {
-                types.push(tt.clone());
-                false
-            }
-        };
-        check(&types)?;
+        let before: Vec<_> = types.iter().map(|t| t.id).collect();
+        let tt = edit(&mut types)?;
+        let exists = before.contains(&tt.id);
         let written = if exists {
             sqlx::query(
                 "UPDATE ticket_types SET name = $1, price_amount = $2, currency = $3, max_per_order = $4, \
@@ -331,12 +324,12 @@ impl Store {
             .map(|_| ())
             .map_err(StoreError::from)
         } else {
-            insert_ticket_type(&mut tx, &event_s, tt, types.len() - 1).await
+            insert_ticket_type(&mut tx, &event_s, &tt, before.len()).await
         };
         written?;
         tx.commit().await.map_err(StoreError::from)?;
         self.cache.ticket_types.invalidate(&event);
-        Ok(())
+        Ok(tt)
     }
 
     /// Moves an event from `from` to `to`; false if it was no longer in `from`

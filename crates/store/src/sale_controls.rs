@@ -71,17 +71,30 @@ pub struct SaleGuard {
     pub tickets_per_account_max: Option<u32>,
 }
 
-/// What an organizer sets; the queue's own state is kept.
+/// What an organizer sets; the queue's own state is kept. A field left out
+/// (`None`) keeps what is set, merged under the controls' row lock so that
+/// two changes at once both hold; for an event without controls yet it
+/// takes its value from `defaults`.
 #[derive(Clone, Debug)]
 pub struct SaleControlsUpdate {
     pub waiting_room: WaitingRoomMode,
-    /// `None` keeps the time already set, or means now for new controls:
-    /// changing another setting must not open a lottery early.
+    /// Left out, it is now for new controls: changing another setting must
+    /// not open a lottery early.
     pub opens_at: Option<Timestamp>,
+    pub admission_window: Option<u32>,
+    pub auto_threshold: Option<u32>,
+    pub pow_difficulty: Option<u8>,
+    /// `Some(None)` removes the limit.
+    pub tickets_per_account_max: Option<Option<u32>>,
+    pub defaults: SaleDefaults,
+}
+
+/// The settings of new controls, for the fields an update leaves out.
+#[derive(Clone, Copy, Debug)]
+pub struct SaleDefaults {
     pub admission_window: u32,
     pub auto_threshold: u32,
     pub pow_difficulty: u8,
-    pub tickets_per_account_max: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -376,6 +389,22 @@ impl Store {
             (None, Some(c)) => c.opens_at,
             (None, None) => ms(now),
         };
+        let d = &update.defaults;
+        let kept = |given: Option<u32>, set: Option<i64>, default: u32| {
+            given.map(i64::from).or(set).unwrap_or(i64::from(default))
+        };
+        let admission_window =
+            kept(update.admission_window, existing.as_ref().map(|c| c.admission_window), d.admission_window);
+        let auto_threshold = kept(update.auto_threshold, existing.as_ref().map(|c| c.auto_threshold), d.auto_threshold);
+        let pow_difficulty = update
+            .pow_difficulty
+            .map(i64::from)
+            .or(existing.as_ref().map(|c| c.pow_difficulty))
+            .unwrap_or(i64::from(d.pow_difficulty));
+        let tickets_per_account_max = match update.tickets_per_account_max {
+            Some(limit) => limit.map(i64::from),
+            None => existing.as_ref().and_then(|c| c.tickets_per_account_max),
+        };
         // One upsert: the secret and the queue's own columns are written
         // only when the row is new.
         sqlx::query(
@@ -392,10 +421,10 @@ impl Store {
         .bind(update.waiting_room.as_str())
         .bind(active)
         .bind(opens_at)
-        .bind(i64::from(update.admission_window))
-        .bind(i64::from(update.auto_threshold))
-        .bind(i64::from(update.pow_difficulty))
-        .bind(update.tickets_per_account_max.map(i64::from))
+        .bind(admission_window)
+        .bind(auto_threshold)
+        .bind(pow_difficulty)
+        .bind(tickets_per_account_max)
         .bind(secret)
         .bind(ms(now))
         .execute(&mut *tx)
@@ -604,11 +633,16 @@ impl Store {
     }
 
     /// Events whose waiting room is on or may switch itself on.
-    pub async fn rooms_to_tend(&self) -> Result<Vec<(EventId, WaitingRoomMode, bool)>> {
-        let rows: Vec<(String, String, i64)> =
-            sqlx::query_as("SELECT event_id, waiting_room, room_active FROM sale_controls WHERE waiting_room <> 'off'")
-                .fetch_all(&mut *self.read().await?)
-                .await?;
+    pub async fn rooms_to_tend(&self, now: Timestamp) -> Result<Vec<(EventId, WaitingRoomMode, bool)>> {
+        // Only rooms of sales still going: a cancelled or ended event's line
+        // gets no more turns.
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT s.event_id, s.waiting_room, s.room_active FROM sale_controls s JOIN events e ON e.id = s.event_id \
+             WHERE s.waiting_room <> 'off' AND e.status = 'published' AND e.ends_at > $1",
+        )
+        .bind(ms(now))
+        .fetch_all(&mut *self.read().await?)
+        .await?;
         rows.into_iter().map(|(e, m, a)| Ok((id(&e)?, WaitingRoomMode::parse(&m)?, a != 0))).collect()
     }
 

@@ -43,6 +43,9 @@ pub enum CodeRefusal {
     /// An entry code two tickets of this event share; their QR codes tell
     /// them apart.
     AmbiguousEntryCode,
+    /// An offline scan synced by someone who was no longer gate staff when
+    /// it was made.
+    ScannerRemoved,
 }
 
 /// A scan's record, and why its code was refused when it was.

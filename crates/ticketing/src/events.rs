@@ -72,6 +72,15 @@ pub enum TicketTypeError {
 }
 from_visible!(CreateEventError, ChangeEventError, ViewEventError, TicketTypeError);
 
+/// `tt` as the database keeps it (times to the millisecond), so that a
+/// caller answers with what a later read returns.
+fn stored(mut tt: TicketType) -> TicketType {
+    use chrono::SubsecRound;
+    tt.sales_start = tt.sales_start.map(|t| t.trunc_subsecs(3));
+    tt.sales_end = tt.sales_end.map(|t| t.trunc_subsecs(3));
+    tt
+}
+
 #[derive(Clone, Debug)]
 pub struct EventDetails {
     pub event: EventRecord,
@@ -189,7 +198,7 @@ impl Ticketing {
         spec: TicketTypeSpec,
     ) -> Result<TicketType, TicketTypeError> {
         let record = self.open_for_ticket_types(user, event).await?;
-        let mut tt = TicketType {
+        let tt = stored(TicketType {
             id: TicketTypeId::new(),
             name: spec.name.trim().to_owned(),
             price: spec.price,
@@ -197,13 +206,17 @@ impl Ticketing {
             max_per_order: spec.max_per_order,
             sales_start: spec.sales_start,
             sales_end: spec.sales_end,
-        };
-        self.save_ticket_type(&record, &mut tt).await?;
-        Ok(tt)
+        });
+        self.edit_ticket_types(&record, |types| {
+            types.push(tt.clone());
+            Ok(tt)
+        })
+        .await
     }
 
-    /// Changes a ticket type's name, price, limit per order or sales window.
-    /// Holds already placed keep the price they were placed at.
+    /// Changes a ticket type's name, price, limit per order or sales window,
+    /// applied to the type as it is when the change is written: two changes
+    /// made at once both hold. Holds already placed keep their price.
     pub async fn change_ticket_type(
         &self,
         user: UserId,
@@ -212,11 +225,12 @@ impl Ticketing {
         change: &TicketTypeChange,
     ) -> Result<TicketType, TicketTypeError> {
         let record = self.open_for_ticket_types(user, event).await?;
-        let current = self.store.ticket_types(event).await?;
-        let old = current.iter().find(|t| t.id == ticket_type).ok_or(TicketTypeError::UnknownTicketType)?;
-        let mut tt = old.changed(change);
-        self.save_ticket_type(&record, &mut tt).await?;
-        Ok(tt)
+        self.edit_ticket_types(&record, |types| {
+            let old = types.iter_mut().find(|t| t.id == ticket_type).ok_or(TicketTypeError::UnknownTicketType)?;
+            *old = stored(old.changed(change)?);
+            Ok(old.clone())
+        })
+        .await
     }
 
     async fn open_for_ticket_types(&self, user: UserId, event: EventId) -> Result<EventRecord, TicketTypeError> {
@@ -230,17 +244,20 @@ impl Ticketing {
         Ok(record)
     }
 
-    /// Saves `tt` as the database keeps it (times to the millisecond), so
-    /// that the caller answers with what a later read returns.
-    async fn save_ticket_type(&self, record: &EventRecord, tt: &mut TicketType) -> Result<(), TicketTypeError> {
-        use chrono::SubsecRound;
-        tt.sales_start = tt.sales_start.map(|t| t.trunc_subsecs(3));
-        tt.sales_end = tt.sales_end.map(|t| t.trunc_subsecs(3));
+    /// Runs `edit` on the event's ticket types under the event's lock, and
+    /// writes the type it made if the whole set still passes the checks.
+    async fn edit_ticket_types(
+        &self,
+        record: &EventRecord,
+        edit: impl FnOnce(&mut Vec<TicketType>) -> Result<TicketType, TicketTypeError>,
+    ) -> Result<TicketType, TicketTypeError> {
         let offer = self.store.venue_offer(record.venue).await?;
         let venue = VenueOffer { price_zones: &offer.price_zones, ga_areas: &offer.ga_areas };
         self.store
-            .save_ticket_type(record.id, tt, |types| {
-                domain::event::validate_ticket_type_set(types, &venue, record.ends_at).map_err(TicketTypeError::from)
+            .edit_ticket_types(record.id, |types| {
+                let tt = edit(types)?;
+                domain::event::validate_ticket_type_set(types, &venue, record.ends_at)?;
+                Ok(tt)
             })
             .await
     }

@@ -80,6 +80,28 @@ impl Ticketing {
         Ok(record)
     }
 
+    /// Who may sync a gate's offline scans: gate staff, and staff removed
+    /// since, for the scans their device made before the removal (the
+    /// holders are inside; dropping those scans would let the same tickets
+    /// in again). Returns the event, and when the user left, if they did.
+    async fn sync_access(
+        &self,
+        user: UserId,
+        event: EventId,
+    ) -> Result<(store::EventRecord, Option<Timestamp>), GateError> {
+        match self.gate_event(user, event).await {
+            Ok(record) => Ok((record, None)),
+            Err(GateError::Denied(denied)) => {
+                let record = self.visible_event(Some(user), event).await?;
+                match self.store.removed_from(user, record.organization).await? {
+                    Some((role, at)) if role.can_check_in() => Ok((record, Some(at))),
+                    _ => Err(GateError::Denied(denied)),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Whether `user` may check tickets in at `event`: the scanner page asks
     /// before it shows a scanner that could only refuse.
     pub async fn gate_access(&self, user: UserId, event: EventId) -> Result<(), GateError> {
@@ -133,13 +155,24 @@ impl Ticketing {
         if scans.is_empty() || scans.len() > SYNC_SCANS_MAX {
             return Err(GateError::BadBatch);
         }
-        let record = self.gate_event(user, event).await?;
+        let (record, removed_at) = self.sync_access(user, event).await?;
         let now = self.now();
         let mut results = Vec::with_capacity(scans.len());
         for scan in scans {
             let mut scanned_at = chrono::SubsecRound::trunc_subsecs(scan.scanned_at, 3);
             if scanned_at > now || scanned_at < now - SYNC_SCAN_AGE_MAX {
                 scanned_at = now;
+            }
+            if removed_at.is_some_and(|at| scanned_at > at) {
+                self.store.log_rejected_scan(event, CheckinOutcome::Invalid, user, scanned_at).await?;
+                results.push(SyncResult {
+                    barcode: truncated(scan.barcode, domain::barcode::BARCODE_LEN_MAX),
+                    outcome: SyncOutcome::Refused(CheckinOutcome::Invalid),
+                    refusal: Some(CodeRefusal::ScannerRemoved),
+                    ticket: None,
+                    checked_in_at: None,
+                });
+                continue;
             }
             // The code is judged as of when it was scanned: a screenshot
             // shown to a gate offline is as stale as one shown online.

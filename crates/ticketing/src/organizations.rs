@@ -82,7 +82,7 @@ impl Ticketing {
         if !actor_role.can_grant(role) {
             return Err(Denied::Forbidden("your role cannot remove that role").into());
         }
-        if !self.store.remove_member(org, member, role).await? {
+        if !self.store.remove_member(org, member, role, self.now()).await? {
             // Removed, or given another role, since it was read.
             return Err(RemoveMemberError::NotMember);
         }

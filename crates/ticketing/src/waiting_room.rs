@@ -63,10 +63,13 @@ pub struct SaleControlsInput {
     /// `None` keeps the time already set; for new controls it means now: no
     /// lottery, everyone queues in arrival order.
     pub opens_at: Option<Timestamp>,
+    /// Left out (`None`), each keeps what is set, or its default for new
+    /// controls.
     pub admission_window: Option<u32>,
     pub auto_threshold: Option<u32>,
     pub pow_difficulty: Option<u8>,
-    pub tickets_per_account_max: Option<u32>,
+    /// `Some(None)` removes the limit.
+    pub tickets_per_account_max: Option<Option<u32>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +84,8 @@ pub enum SaleControlsError {
     TicketLimit,
     #[error("no account flag with this id is open on this event")]
     UnknownFlag,
+    #[error("the lottery must end before the event does")]
+    OpensAfterEvent,
     #[error("the event is {0}; its sale can no longer be controlled")]
     SaleOver(domain::event::EventStatus),
     #[error(transparent)]
@@ -93,6 +98,8 @@ pub enum SaleControlsError {
 pub enum QueueError {
     #[error("this event has no waiting room switched on")]
     NoRoom,
+    #[error("the event is {0}; its sale is over")]
+    SaleOver(domain::event::EventStatus),
     #[error("you are not in this event's waiting room; join it first")]
     NotInLine,
     #[error(transparent)]
@@ -177,29 +184,35 @@ impl Ticketing {
         if matches!(status, domain::event::EventStatus::Cancelled | domain::event::EventStatus::Ended) {
             return Err(SaleControlsError::SaleOver(status));
         }
-        let admission_window = input.admission_window.unwrap_or(ADMISSION_WINDOW_DEFAULT);
-        if !(1..=ADMISSION_WINDOW_MAX).contains(&admission_window) {
+        if input.admission_window.is_some_and(|w| !(1..=ADMISSION_WINDOW_MAX).contains(&w)) {
             return Err(SaleControlsError::AdmissionWindow);
         }
-        let auto_threshold = input.auto_threshold.unwrap_or(AUTO_THRESHOLD_DEFAULT);
-        if !(1..=AUTO_THRESHOLD_MAX).contains(&auto_threshold) {
+        if input.auto_threshold.is_some_and(|t| !(1..=AUTO_THRESHOLD_MAX).contains(&t)) {
             return Err(SaleControlsError::AutoThreshold);
         }
-        let pow_difficulty = input.pow_difficulty.unwrap_or(POW_DIFFICULTY_DEFAULT);
-        if pow_difficulty > POW_DIFFICULTY_MAX {
+        if input.pow_difficulty.is_some_and(|d| d > POW_DIFFICULTY_MAX) {
             return Err(SaleControlsError::Difficulty);
         }
-        if input.tickets_per_account_max.is_some_and(|m| !(1..=TICKETS_PER_ACCOUNT_LIMIT_MAX).contains(&m)) {
+        if input.tickets_per_account_max.flatten().is_some_and(|m| !(1..=TICKETS_PER_ACCOUNT_LIMIT_MAX).contains(&m)) {
             return Err(SaleControlsError::TicketLimit);
+        }
+        // A lottery that ends after the event would never let anyone in.
+        if input.opens_at.is_some_and(|t| t >= record.ends_at) {
+            return Err(SaleControlsError::OpensAfterEvent);
         }
         let now = self.now();
         let update = SaleControlsUpdate {
             waiting_room: input.waiting_room,
             opens_at: input.opens_at,
-            admission_window,
-            auto_threshold,
-            pow_difficulty,
+            admission_window: input.admission_window,
+            auto_threshold: input.auto_threshold,
+            pow_difficulty: input.pow_difficulty,
             tickets_per_account_max: input.tickets_per_account_max,
+            defaults: store::SaleDefaults {
+                admission_window: ADMISSION_WINDOW_DEFAULT,
+                auto_threshold: AUTO_THRESHOLD_DEFAULT,
+                pow_difficulty: POW_DIFFICULTY_DEFAULT,
+            },
         };
         let mut secret = [0u8; 32];
         rand::fill(&mut secret);
@@ -220,7 +233,12 @@ impl Ticketing {
     }
 
     async fn open_room(&self, viewer: UserId, event: EventId) -> Result<SaleControls, QueueError> {
-        self.visible_event(Some(viewer), event).await?;
+        let record = self.visible_event(Some(viewer), event).await?;
+        // A line for a sale that is over would hand out turns nobody can use.
+        let status = record.status.effective(record.ends_at, self.now());
+        if matches!(status, domain::event::EventStatus::Cancelled | domain::event::EventStatus::Ended) {
+            return Err(QueueError::SaleOver(status));
+        }
         match self.store.sale_controls(event).await? {
             Some(c) if c.room_active || c.waiting_room == WaitingRoomMode::On => Ok(c),
             _ => Err(QueueError::NoRoom),
@@ -301,7 +319,7 @@ impl Ticketing {
         let now = self.now();
         let ttl = chrono::Duration::seconds(ADMISSION_TOKEN_TTL_SECS);
         let mut admitted = 0;
-        for (event, mode, active) in self.store.rooms_to_tend().await? {
+        for (event, mode, active) in self.store.rooms_to_tend(now).await? {
             let active = active || (mode == WaitingRoomMode::Auto && self.store.trip_auto_room(event, now).await?);
             if active {
                 admitted += self.store.admit_from_queue(event, now, ttl).await?;

@@ -11,8 +11,10 @@
 // secret from the manifest, then the code's age against this device's clock.
 // When the manifest says the event rotates, static RT1 barcodes are refused.
 //
-// A typed entry code (ten characters, see domain::barcode::entry_code) is
-// looked up in the manifest and stands for its ticket's current barcode.
+// A typed entry code (twelve characters, see domain::barcode::entry_code)
+// stands for its ticket's current barcode. The manifest carries only a hash
+// of each code (SHA-256 of "event id:code"), so the gate hashes what is typed
+// and looks that up: the ticket list on a gate is no list of codes.
 import { api, ApiError, readIsland } from './api.js';
 import { b64urlBytes, hmacKey, macEqual, rotationMac, splitRotating } from './rotating.js';
 
@@ -45,7 +47,7 @@ if (!deviceId) { deviceId = crypto.randomUUID(); localStorage.setItem('rt-gate-d
 
 // {public_key, event_id, barcodes, rotation_step_secs, rotation_max_age_steps,
 //  tickets: {id: [serial, status, checked, rotating_secret?]},
-//  entry_codes: {code: ticket id, or null when two tickets share it}, generated_at}
+//  entry_codes: {hash of code: ticket id, or null when two tickets share it}, generated_at}
 let manifest = load('manifest', null);
 let publicKey = null;
 const admittedHere = new Set(load('admitted', []));
@@ -83,7 +85,7 @@ const REFUSALS = {
 };
 // Crockford's base32, as in domain::barcode.
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
-const ENTRY_CODE_LEN = 10;
+const ENTRY_CODE_LEN = 12;
 
 // What staff typed as a canonical entry code, or null when it is not one:
 // case, spaces and dashes do not matter; O reads as 0, I and L as 1.
@@ -132,7 +134,8 @@ async function verifyLocally(code) {
   const entry = parseEntryCode(code);
   if (entry) {
     if (manifest.barcodes === 'rotating') return ['invalid', null, 'live_code_required'];
-    const ticketId = manifest.entry_codes?.[entry];
+    const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`${manifest.event_id}:${entry}`));
+    const ticketId = manifest.entry_codes?.[hex(new Uint8Array(digest))];
     if (ticketId === undefined) return ['invalid', null, 'unknown_entry_code'];
     if (ticketId === null) return ['invalid', null, 'ambiguous_entry_code'];
     return stateOf(ticketId, manifest.tickets[ticketId]);
@@ -227,7 +230,7 @@ async function refreshManifest() {
     for (const t of m.tickets) {
       tickets[t.id] = [t.serial, t.status, t.checked_in_at ? 1 : 0];
       if (t.rotating_secret) tickets[t.id].push(t.rotating_secret);
-      if (t.entry_code) entryCodes[t.entry_code] = t.entry_code in entryCodes ? null : t.id;
+      if (t.entry_code_hash) entryCodes[t.entry_code_hash] = t.entry_code_hash in entryCodes ? null : t.id;
     }
     manifest = {
       event_id: m.event_id, public_key: m.public_key, tickets, entry_codes: entryCodes, generated_at: m.generated_at,

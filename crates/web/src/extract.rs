@@ -61,7 +61,9 @@ fn json_problem(rejection: JsonRejection, body: &[u8]) -> Problem {
         // serde reports some wrong shapes (a `null` where an enum belongs)
         // as syntax errors; well-formed JSON of the wrong shape is a 422.
         JsonRejection::JsonSyntaxError(e) if serde_json::from_slice::<IgnoredAny>(body).is_ok() => {
-            Problem::unprocessable("invalid-body", e.body_text())
+            let text = e.body_text();
+            let why = text.split_once(": ").map_or(text.as_str(), |(_, why)| why);
+            Problem::unprocessable("invalid-body", format!("the body is JSON, but not of the expected shape: {why}"))
         }
         JsonRejection::JsonSyntaxError(e) => {
             Problem::bad_request(format!("the body is not valid JSON: {}", e.body_text()))

@@ -311,6 +311,7 @@ impl From<QueueError> for Problem {
     fn from(e: QueueError) -> Self {
         match e {
             QueueError::NoRoom => Problem::conflict("no-waiting-room", e.to_string()),
+            QueueError::SaleOver(_) => Problem::conflict("sale-over", e.to_string()),
             QueueError::NotInLine => Problem::not_found(e.to_string()),
             QueueError::Challenge(c) => Problem::unprocessable("challenge-failed", c.to_string()),
             QueueError::Denied(d) => d.into(),
@@ -327,7 +328,8 @@ impl From<SaleControlsError> for Problem {
             SaleControlsError::AdmissionWindow
             | SaleControlsError::AutoThreshold
             | SaleControlsError::Difficulty
-            | SaleControlsError::TicketLimit => Problem::unprocessable("invalid-sale-controls", e.to_string()),
+            | SaleControlsError::TicketLimit
+            | SaleControlsError::OpensAfterEvent => Problem::unprocessable("invalid-sale-controls", e.to_string()),
             SaleControlsError::Denied(d) => d.into(),
             SaleControlsError::Store(s) => s.into(),
         }

@@ -654,7 +654,9 @@ async fn the_team_is_listed_and_members_are_removed_by_whoever_may_add_them() {
     assert_eq!(memberships(&app, &gate).await, vec![(f.org.id.clone(), "gate".to_owned())]);
 
     // Gate staff removed after the season lose the scanner at once.
-    let order = app.buy(&buyer.token, &f.event_id, &[&f.seats[0]], &[]).await;
+    let order = app.buy(&buyer.token, &f.event_id, &[&f.seats[0], &f.seats[1]], &[]).await;
+    app.clock.advance(Duration::minutes(10));
+    let removed_at = app.clock.now();
     let r = app.delete(&member(&gate_id), Some(&admin.token)).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert!(memberships(&app, &gate).await.is_empty());
@@ -662,6 +664,33 @@ async fn the_team_is_listed_and_members_are_removed_by_whoever_may_add_them() {
     expect_problem(r, StatusCode::FORBIDDEN, "a removed gate scans").await;
     let r = app.get(&format!("/api/v1/events/{}/gate-manifest", f.event_id), Some(&gate.token)).await;
     expect_problem(r, StatusCode::FORBIDDEN, "a removed gate downloads the ticket list").await;
+    // What their device admitted offline before the removal still syncs (the
+    // holder is inside); what it scanned after does not.
+    app.clock.advance(Duration::minutes(5));
+    let scans = json!([
+        {"barcode": order["tickets"][0]["barcode"], "scanned_at": removed_at - Duration::minutes(1)},
+        {"barcode": order["tickets"][1]["barcode"], "scanned_at": removed_at + Duration::minutes(1)},
+    ]);
+    let r = app
+        .post(
+            &format!("/api/v1/events/{}/checkins/sync", f.event_id),
+            Some(&gate.token),
+            &json!({"device_id": "door-1", "scans": scans}),
+        )
+        .await;
+    let synced = json_ok(r, "a removed gate syncs its backlog").await;
+    assert_eq!(synced["results"][0]["result"], "admitted", "{synced}");
+    assert_eq!(synced["results"][1]["result"], "invalid", "{synced}");
+    assert_eq!(synced["results"][1]["reason"], "scanner_removed", "{synced}");
+    let stranger = app.signup("stranger@example.org").await;
+    let r = app
+        .post(
+            &format!("/api/v1/events/{}/checkins/sync", f.event_id),
+            Some(&stranger.token),
+            &json!({"device_id": "x", "scans": scans}),
+        )
+        .await;
+    expect_problem(r, StatusCode::FORBIDDEN, "someone never on the team syncs").await;
     expect_problem(app.delete(&member(&gate_id), Some(&admin.token)).await, StatusCode::NOT_FOUND, "removing twice")
         .await;
     // The owner removes the admin.

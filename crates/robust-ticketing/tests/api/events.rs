@@ -190,6 +190,14 @@ async fn ticket_types_are_added_and_changed_during_a_sale_and_holds_keep_their_p
             json!({"name": "seated", "price": {"amount": 100, "currency": "EUR"}, "price_zone": "main"}),
         ),
         (
+            "a name in use, in full-width letters",
+            json!({"name": "\u{FF33}eated", "price": {"amount": 100, "currency": "EUR"}, "price_zone": "main"}),
+        ),
+        (
+            "a name in use, with a zero-width space",
+            json!({"name": "Seat\u{200B}ed", "price": {"amount": 100, "currency": "EUR"}, "price_zone": "main"}),
+        ),
+        (
             "a zone the venue lacks",
             json!({"name": "Box", "price": {"amount": 100, "currency": "EUR"}, "price_zone": "box"}),
         ),
@@ -246,6 +254,7 @@ async fn ticket_types_are_added_and_changed_during_a_sale_and_holds_keep_their_p
     for (what, body) in [
         ("a name in use", json!({"name": "Standing"})),
         ("another currency", json!({"price": {"amount": 6000, "currency": "USD"}})),
+        ("another currency, though other types would follow", json!({"price": {"amount": 6000, "currency": "GBP"}})),
         ("a limit of 0", json!({"max_per_order": 0})),
         (
             "a window that ends before it starts",
@@ -262,6 +271,17 @@ async fn ticket_types_are_added_and_changed_during_a_sale_and_holds_keep_their_p
     let event = app.get(&format!("/api/v1/events/{}", f.event_id), None).await.json::<Value>().await.unwrap();
     assert_eq!(event["ticket_types"][0]["price"]["amount"], 6000, "refused changes changed nothing");
     assert_eq!(event["ticket_types"][0]["name"], "Seated");
+
+    // Two changes at once both hold: each is made to the type as the other left it.
+    let standing = f.ga_type.as_str();
+    let (renamed, repriced) = tokio::join!(
+        patch(standing, json!({"name": "Floor"})),
+        patch(standing, json!({"price": {"amount": 2500, "currency": "EUR"}}))
+    );
+    assert_eq!((renamed.unwrap().status(), repriced.unwrap().status()), (StatusCode::OK, StatusCode::OK));
+    let event = app.get(&format!("/api/v1/events/{}", f.event_id), None).await.json::<Value>().await.unwrap();
+    let floor = event["ticket_types"].as_array().unwrap().iter().find(|t| t["id"] == standing).unwrap().clone();
+    assert_eq!((floor["name"].as_str(), floor["price"]["amount"].as_i64()), (Some("Floor"), Some(2500)), "{floor}");
 
     // Over once cancelled.
     let r = app.post(&format!("/api/v1/events/{}/cancel", f.event_id), owner, &json!({})).await;

@@ -404,6 +404,7 @@ async fn bad_sale_controls_are_refused() {
         json!({"waiting_room": "on", "tickets_per_account_max": 0}),
         json!({"waiting_room": "on", "auto_threshold": 0}),
         json!({"waiting_room": "on", "surprise": 1}),
+        json!({"waiting_room": "on", "opens_at": app.clock.now() + Duration::days(365)}),
     ] {
         let r = app.client.put(&url).bearer_auth(&fx.org.owner.token).json(&body).send().await.unwrap();
         assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
@@ -425,6 +426,50 @@ async fn bad_sale_controls_are_refused() {
         .await
         .unwrap();
     assert_problem(r, StatusCode::CONFLICT).await;
+}
+
+/// A change names what changes: the settings left out keep their values,
+/// and `null` removes the ticket limit.
+#[tokio::test]
+async fn sale_controls_left_out_keep_their_values() {
+    let app = spawn_app().await;
+    let fx = app.fixture(1, 5, 10).await;
+    let set = controls(
+        &app,
+        &fx,
+        json!({"waiting_room": "on", "admission_window": 7, "pow_difficulty": DIFFICULTY, "tickets_per_account_max": 2}),
+    )
+    .await;
+    assert_eq!((set["admission_window"].as_u64(), set["tickets_per_account_max"].as_u64()), (Some(7), Some(2)));
+    let off = controls(&app, &fx, json!({"waiting_room": "off"})).await;
+    assert_eq!(off["waiting_room"], "off");
+    assert_eq!(
+        (off["admission_window"].as_u64(), off["pow_difficulty"].as_u64(), off["tickets_per_account_max"].as_u64()),
+        (Some(7), Some(u64::from(DIFFICULTY)), Some(2)),
+        "{off}"
+    );
+    let unlimited = controls(&app, &fx, json!({"waiting_room": "off", "tickets_per_account_max": null})).await;
+    assert!(unlimited["tickets_per_account_max"].is_null(), "{unlimited}");
+    assert_eq!(unlimited["admission_window"], 7);
+}
+
+/// A cancelled event's line hands out no places and no turns.
+#[tokio::test]
+async fn a_cancelled_events_line_is_closed() {
+    let app = spawn_app().await;
+    let fx = app.fixture(1, 5, 10).await;
+    room_on(&app, &fx, json!({})).await;
+    let a = app.signup("a@example.org").await;
+    join(&app, &fx.event_id, &a.token).await;
+    let r = app.post(&format!("/api/v1/events/{}/cancel", fx.event_id), Some(&fx.org.owner.token), &json!({})).await;
+    assert!(r.status().is_success());
+    let b = app.signup("b@example.org").await;
+    let r =
+        app.post(&format!("/api/v1/events/{}/waiting-room/challenge", fx.event_id), Some(&b.token), &json!({})).await;
+    assert_eq!(problem_type(r, StatusCode::CONFLICT).await, "sale-over");
+    let r = app.get(&format!("/api/v1/events/{}/waiting-room/entries/me", fx.event_id), Some(&a.token)).await;
+    assert_eq!(problem_type(r, StatusCode::CONFLICT).await, "sale-over");
+    assert_eq!(tend(&app).await, 0, "nobody is let in");
 }
 
 /// The resale market is no way around the sale's protections: holding a

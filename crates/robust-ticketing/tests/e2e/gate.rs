@@ -47,7 +47,7 @@ async fn the_scanner_admits_a_ticket_then_rejects_it_the_second_time() {
     // and a typo says so.
     b.fill("#barcode", &format!("{}\n", entry_code.to_lowercase().replace('-', " "))).await;
     b.wait_for("document.getElementById('scan-result').dataset.result === 'admitted'", "admitted by entry code").await;
-    b.fill("#barcode", "ZZZZZ-ZZZZZ\n").await;
+    b.fill("#barcode", "ZZZZ-ZZZZ-ZZZZ\n").await;
     b.wait_for(
         "document.getElementById('scan-result').innerText.includes('No ticket of this event has this code')",
         "a typo",

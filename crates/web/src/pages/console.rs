@@ -27,7 +27,7 @@ const BUILDER_GA_AREAS_DEFAULT: usize = 1;
 /// Radius of a curved section's first row, in seat widths, when the form does not say.
 const CURVE_RADIUS_DEFAULT: f64 = 40.0;
 /// Currencies the event form offers; any ISO 4217 code works through the API.
-const CURRENCIES: [&str; 8] = ["EUR", "USD", "GBP", "CHF", "SEK", "DKK", "PLN", "JPY"];
+pub(super) const CURRENCIES: [&str; 8] = ["EUR", "USD", "GBP", "CHF", "SEK", "DKK", "PLN", "JPY"];
 /// Time zones the venue form suggests; any IANA zone is accepted.
 const TIMEZONES: [&str; 12] = [
     "Europe/Berlin",
@@ -644,7 +644,13 @@ pub(super) fn local_to_utc(raw: &str, tz: &str) -> Option<DateTime<Utc>> {
         .or_else(|_| NaiveDateTime::parse_from_str(raw.trim(), "%Y-%m-%dT%H:%M:%S"))
         .ok()?;
     let tz: chrono_tz::Tz = tz.parse().ok()?;
-    tz.from_local_datetime(&naive).earliest().map(|t| t.with_timezone(&Utc))
+    // A time the clocks skip when they go forward (02:30 on the last Sunday
+    // of March in Berlin) means the same moment an hour later, as calendars
+    // take it; a time they pass twice means the first.
+    tz.from_local_datetime(&naive)
+        .earliest()
+        .or_else(|| tz.from_local_datetime(&(naive + chrono::Duration::hours(1))).earliest())
+        .map(|t| t.with_timezone(&Utc))
 }
 
 async fn venue_choice(
@@ -834,6 +840,12 @@ mod tests {
         assert_eq!(row_label(25), "Z");
         assert_eq!(row_label(26), "AA");
         assert_eq!(row_label(27), "AB");
+    }
+
+    #[test]
+    fn a_local_time_the_clocks_skip_is_taken_an_hour_later() {
+        let t = local_to_utc("2027-03-28T02:30", "Europe/Berlin").unwrap();
+        assert_eq!(t.to_rfc3339(), "2027-03-28T01:30:00+00:00");
     }
 
     #[test]

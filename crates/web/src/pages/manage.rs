@@ -121,6 +121,8 @@ async fn sales_page(
         Ok(c) => c,
         Err(e) => return failure(viewer, e.into()).await,
     };
+    // Only to name standing areas in the ticket types' list.
+    let map = state.ticketing.seat_map(e.venue).await.ok().map(|(_, m)| m);
     let flags = match state.ticketing.account_flags(user, e.id).await {
         Ok(f) => f,
         Err(e) => return failure(viewer, e.into()).await,
@@ -170,7 +172,7 @@ async fn sales_page(
         } @else if let Some(m) = message {
             (m)
         }
-        (super::ticket_types::panel(&details, open))
+        (super::ticket_types::panel(&details, map.as_ref(), open))
         (flags_panel(viewer, e.id, &e.timezone, &flags))
         (payout_panel(&payouts))
         @if open {
@@ -232,8 +234,9 @@ impl ControlsForm {
         }
     }
 
-    /// What the use case takes; an empty number means its default, an empty
-    /// limit means none, an empty opening time keeps the one set.
+    /// What the use case takes; an empty number keeps what is set (its
+    /// default, for new controls), an empty limit means none, an empty
+    /// opening time keeps the one set.
     fn parse(&self, tz: &str) -> Result<SaleControlsInput, String> {
         let waiting_room = match self.mode.as_str() {
             "off" => WaitingRoomMode::Off,
@@ -270,11 +273,12 @@ impl ControlsForm {
             admission_window: number(&self.admission_window, "the buyers let in at once", ADMISSION_WINDOW_MAX)?,
             auto_threshold: number(&self.auto_threshold, "the holds per minute", AUTO_THRESHOLD_MAX)?,
             pow_difficulty,
-            tickets_per_account_max: number(
+            // Empty here means no limit, not "as before".
+            tickets_per_account_max: Some(number(
                 &self.tickets_per_account_max,
                 "the tickets per account",
                 TICKETS_PER_ACCOUNT_LIMIT_MAX,
-            )?,
+            )?),
         })
     }
 }
@@ -533,10 +537,15 @@ pub async fn review_publish(State(state): State<AppState>, viewer: Viewer, Path(
         }
         p.hint { "To hold a big on-sale in a waiting room, set its protection before publishing: "
             a href=(sales_path(e.id)) { "on-sale protection" } "." }
-        form.actions method="post" action={ "/console/events/" (e.id) "/publish" } {
-            (csrf_field(&viewer))
-            button.button.primary.big type="submit" { "Publish now" }
-            a.button href="/console" { "Not yet" }
+        @if details.ticket_types.is_empty() {
+            (alert("This event has no ticket types yet: buyers could not buy anything. Add one first."))
+            p { a.button.primary href={ "/console/events/" (e.id) "/ticket-types/new" } { "Add a ticket type" } }
+        } @else {
+            form.actions method="post" action={ "/console/events/" (e.id) "/publish" } {
+                (csrf_field(&viewer))
+                button.button.primary.big type="submit" { "Publish now" }
+                a.button href="/console" { "Not yet" }
+            }
         }
     };
     page(&viewer, StatusCode::OK, &format!("Publish · {}", e.title), &[], body)
@@ -708,9 +717,9 @@ mod tests {
         assert_eq!(input.waiting_room, WaitingRoomMode::On);
         assert_eq!(input.opens_at, None, "an empty opening time keeps the one set");
         assert_eq!(input.admission_window, Some(200));
-        assert_eq!(input.auto_threshold, None, "empty means the default");
+        assert_eq!(input.auto_threshold, None, "empty keeps what is set");
         assert_eq!(input.pow_difficulty, Some(0));
-        assert_eq!(input.tickets_per_account_max, Some(4));
+        assert_eq!(input.tickets_per_account_max, Some(Some(4)));
 
         let mut f = form("auto");
         f.opens_at = "2027-03-01T10:00".into();

@@ -62,7 +62,9 @@ pub async fn page(
         Ok(p) => Some(p),
         Err(QueueError::NotInLine) => None,
         // No room on: straight to the seats.
-        Err(QueueError::NoRoom) => return Redirect::to(&format!("/events/{event_id}")).into_response(),
+        Err(QueueError::NoRoom | QueueError::SaleOver(_)) => {
+            return Redirect::to(&format!("/events/{event_id}")).into_response();
+        }
         Err(e) => {
             let (status, detail, _) = problem_detail(e.into()).await;
             return layout::error_page(&viewer, status, "Something went wrong", &detail);

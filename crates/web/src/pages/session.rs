@@ -186,9 +186,21 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Fields {
 }
 
 /// A local path to go back to after signing in; anything else goes home.
+/// Only visible ASCII: browsers drop tabs and line breaks from a
+/// `Location` (`/<TAB>/evil.example` becomes `//evil.example`, another site),
+/// and a control character cannot go into a header at all. Paths with other
+/// characters arrive percent-encoded.
 pub fn local_path(next: Option<&str>) -> String {
     match next {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') && p.len() < 512 => p.to_owned(),
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && !p.contains('\\')
+                && p.len() < 512
+                && p.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            p.to_owned()
+        }
         _ => "/".to_owned(),
     }
 }
@@ -206,6 +218,26 @@ mod tests {
         assert!(csrf_ok(&h, Some("x")));
         assert!(!csrf_ok(&h, Some("y")));
         assert!(!csrf_ok(&h, None));
+    }
+
+    #[test]
+    fn only_this_sites_paths_are_returned_to() {
+        assert_eq!(local_path(Some("/events/e1%23buy")), "/events/e1%23buy");
+        assert_eq!(local_path(Some("/tickets?x=1#y")), "/tickets?x=1#y");
+        for away in [
+            "//evil.example",
+            "/\t/evil.example/x",
+            "/\\evil.example",
+            "https://evil.example",
+            "/a\r\nSet-Cookie: x=1",
+            "/a\0b",
+            "/a\u{7f}",
+            "/ caf\u{e9}",
+            "",
+        ] {
+            assert_eq!(local_path(Some(away)), "/", "{away:?}");
+        }
+        assert_eq!(local_path(None), "/");
     }
 
     #[test]

@@ -42,7 +42,7 @@ fn window(t: &TicketType, tz: &str) -> String {
 }
 
 /// The sales page's list of ticket types, with their edit links.
-pub fn panel(details: &EventDetails, open: bool) -> Markup {
+pub fn panel(details: &EventDetails, map: Option<&store::SeatMapRecord>, open: bool) -> Markup {
     let e = &details.event;
     html! {
         section.panel #ticket-types aria-labelledby="types-h" {
@@ -58,7 +58,7 @@ pub fn panel(details: &EventDetails, open: bool) -> Markup {
                         @for t in &details.ticket_types {
                             tr {
                                 th scope="row" { (t.name) }
-                                td { (admits_label(&t.admits, None)) }
+                                td { (admits_label(&t.admits, map)) }
                                 td.num { (money(&t.price)) }
                                 td.num { (t.max_per_order) }
                                 td { (window(t, &e.timezone)) }
@@ -85,6 +85,9 @@ pub fn panel(details: &EventDetails, open: bool) -> Markup {
 /// as typed.
 #[derive(Clone, Debug, Default)]
 struct Form {
+    /// Asked only while the event has no ticket types: later ones share
+    /// the first one's currency.
+    currency: String,
     name: String,
     admits: String,
     price: String,
@@ -100,6 +103,7 @@ impl Form {
             Admits::GaArea(a) => format!("area:{a}"),
         };
         Self {
+            currency: t.price.currency().as_str().to_owned(),
             name: t.name.clone(),
             admits,
             price: crate::routes::fees::decimal(t.price.amount_minor(), t.price.currency().exponent()),
@@ -111,6 +115,7 @@ impl Form {
 
     fn from_fields(f: &Fields) -> Self {
         Self {
+            currency: f.text("currency"),
             name: f.text("name"),
             admits: f.text("admits"),
             price: f.text("price"),
@@ -127,9 +132,14 @@ impl Form {
     }
 
     fn max_per_order(&self) -> Result<u32, String> {
+        let max = domain::event::MAX_PER_ORDER_LIMIT;
         match self.max_per_order.as_str() {
             "" => Ok(MAX_PER_ORDER_DEFAULT),
-            raw => raw.parse().map_err(|_| "Enter the most tickets in one order as a whole number.".to_owned()),
+            raw => raw
+                .parse()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| format!("Enter the most tickets in one order as a whole number from 1 to {max}.")),
         }
     }
 
@@ -173,9 +183,13 @@ impl Form {
     }
 }
 
-/// The event's currency: every ticket type has the same one.
-fn currency_of(details: &EventDetails) -> Currency {
-    details.ticket_types.first().map(|t| t.price.currency()).unwrap_or_else(|| "EUR".parse().expect("EUR is known"))
+/// The event's currency: every ticket type has the first one's; the first
+/// one's is what the form says.
+fn currency_of(details: &EventDetails, form: &Form) -> Result<Currency, String> {
+    match details.ticket_types.first() {
+        Some(t) => Ok(t.price.currency()),
+        None => form.currency.parse().map_err(|_| "Choose a currency.".to_owned()),
+    }
 }
 
 fn form_page(
@@ -189,7 +203,8 @@ fn form_page(
 ) -> Response {
     let e = &details.event;
     let tz = &e.timezone;
-    let currency = currency_of(details);
+    let first = details.ticket_types.is_empty();
+    let currency = currency_of(details, form).map(|c| c.as_str().to_owned()).unwrap_or_default();
     let action = match editing {
         Some(t) => format!("/console/events/{}/ticket-types/{}", e.id, t.id),
         None => format!("/console/events/{}/ticket-types/new", e.id),
@@ -220,9 +235,15 @@ fn form_page(
                     }
                 }
             }
+            @if first {
+                label for="tt_currency" { "Currency" }
+                select #tt_currency name="currency" {
+                    @for c in super::console::CURRENCIES { option value=(c) selected[form.currency == c] { (c) } }
+                }
+            }
             div.row-fields {
                 div {
-                    label for="tt_price" { "Price (" (currency.as_str()) ")" }
+                    label for="tt_price" { @if first { "Price" } @else { "Price (" (currency) ")" } }
                     input #tt_price name="price" type="text" inputmode="decimal" required value=(form.price) placeholder="45.00";
                 }
                 div {
@@ -261,7 +282,13 @@ async fn editable(
 ) -> Result<(domain::ids::UserId, EventDetails, store::SeatMapRecord), Response> {
     let (user, details) = managed(state, viewer, event, back).await?;
     if matches!(details.event.status, EventStatus::Cancelled | EventStatus::Ended) {
-        return Err(Redirect::to(&sales_path(details.event.id)).into_response());
+        let status = if details.event.status == EventStatus::Cancelled { "cancelled" } else { "over" };
+        return Err(super::layout::error_page(
+            viewer,
+            StatusCode::CONFLICT,
+            "The sale is over",
+            &format!("The event is {status}: its ticket types can no longer change."),
+        ));
     }
     match state.ticketing.seat_map(details.event.venue).await {
         Ok((_, map)) => Ok((user, details, map)),
@@ -280,7 +307,7 @@ pub async fn new_form(State(state): State<AppState>, viewer: Viewer, Path(event)
         Ok(x) => x,
         Err(page) => return page,
     };
-    let form = Form { max_per_order: MAX_PER_ORDER_DEFAULT.to_string(), ..Form::default() };
+    let form = Form { max_per_order: MAX_PER_ORDER_DEFAULT.to_string(), currency: "EUR".into(), ..Form::default() };
     form_page(&viewer, &details, &map, None, &form, None, StatusCode::OK)
 }
 
@@ -301,7 +328,7 @@ pub async fn add(
     }
     let form = Form::from_fields(&fields);
     let again = |msg: &str, status| form_page(&viewer, &details, &map, None, &form, Some(msg), status);
-    let spec = match form.spec(currency_of(&details), &details.event.timezone) {
+    let spec = match currency_of(&details, &form).and_then(|c| form.spec(c, &details.event.timezone)) {
         Ok(s) => s,
         Err(msg) => return again(&msg, StatusCode::UNPROCESSABLE_ENTITY),
     };
@@ -347,7 +374,7 @@ pub async fn save(
     }
     let form = Form::from_fields(&fields);
     let again = |msg: &str, status| form_page(&viewer, &details, &map, Some(&t), &form, Some(msg), status);
-    let change = match form.change(currency_of(&details), &details.event.timezone) {
+    let change = match currency_of(&details, &form).and_then(|c| form.change(c, &details.event.timezone)) {
         Ok(c) => c,
         Err(msg) => return again(&msg, StatusCode::UNPROCESSABLE_ENTITY),
     };
@@ -368,6 +395,7 @@ mod tests {
     fn the_form_reads_what_an_organizer_types() {
         let eur: Currency = "EUR".parse().unwrap();
         let form = Form {
+            currency: "EUR".into(),
             name: "Early bird".into(),
             admits: "zone:stalls".into(),
             price: "39,5".into(),
@@ -388,6 +416,7 @@ mod tests {
             (Form { price: "free".into(), ..form.clone() }, "price"),
             (Form { admits: "row:1".into(), ..form.clone() }, "what the tickets are for"),
             (Form { max_per_order: "lots".into(), ..form.clone() }, "whole number"),
+            (Form { max_per_order: "51".into(), ..form.clone() }, "from 1 to 50"),
             (Form { sales_start: "tomorrow".into(), ..form.clone() }, "sales open"),
         ] {
             let err = bad.spec(eur, "Europe/Berlin").unwrap_err();

@@ -36,6 +36,9 @@ pub(crate) fn refusal_text(refusal: CodeRefusal) -> (&'static str, &'static str)
         CodeRefusal::AmbiguousEntryCode => {
             ("ambiguous_entry_code", "two tickets share this code \u{2014} scan the QR code instead")
         }
+        CodeRefusal::ScannerRemoved => {
+            ("scanner_removed", "this scan was made after its scanner had left the organization's team")
+        }
     }
 }
 

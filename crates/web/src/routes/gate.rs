@@ -33,13 +33,15 @@ pub struct GateTicketDto {
     /// valid or revoked.
     pub status: &'static str,
     pub checked_in_at: Option<DateTime<Utc>>,
-    /// What staff type when the QR code cannot be scanned: ten Crockford
-    /// base32 characters (case, spaces and dashes ignored; O reads as 0, I
-    /// and L as 1). A gate that finds it here admits the ticket as if its
-    /// current barcode were scanned, and may sync the typed code itself.
-    /// Absent at events whose barcodes rotate (typed codes are refused there).
+    /// The ticket's entry code (what staff type when a QR code will not
+    /// scan), hashed: the hex SHA-256 of `"{event id}:{code}"`, with the
+    /// code as twelve Crockford base32 characters in upper case without
+    /// dashes (O typed reads as 0, I and L as 1). A gate hashes what is typed
+    /// the same way; a match admits the ticket as its current barcode would,
+    /// and the gate syncs the typed code itself. Absent at events whose
+    /// barcodes rotate (typed codes are refused there).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub entry_code: Option<String>,
+    pub entry_code_hash: Option<String>,
     /// The ticket's rotating secret (HMAC key), base64url without padding;
     /// only when the event's barcodes rotate.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -86,7 +88,10 @@ pub async fn manifest(
                 serial: t.ticket.serial,
                 status: if t.ticket.valid { "valid" } else { "revoked" },
                 checked_in_at: t.ticket.checked_in_at,
-                entry_code: if m.rotating_barcodes { None } else { t.ticket.entry_code.clone() },
+                entry_code_hash: match &t.ticket.entry_code {
+                    Some(code) if !m.rotating_barcodes => Some(domain::barcode::entry_code_digest(m.event, code)),
+                    _ => None,
+                },
                 rotating_secret: t.rotating_secret.map(|s| URL_SAFE_NO_PAD.encode(s)),
             })
             .collect(),
@@ -113,7 +118,9 @@ pub struct SyncResultDto {
     /// admitted, conflict (admitted elsewhere first), already_checked_in, invalid, wrong_event or revoked.
     pub result: &'static str,
     /// Why the code itself was refused (result invalid): unreadable, code_stale,
-    /// code_in_future, code_not_for_ticket or live_code_required.
+    /// code_in_future, code_not_for_ticket, live_code_required,
+    /// unknown_entry_code, ambiguous_entry_code, or scanner_removed (made
+    /// after the syncing account left the team).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'static str>,
     pub ticket_id: Option<Uuid>,

@@ -62,8 +62,9 @@ pub struct SaleControlsRequest {
     /// minute reach `auto_threshold`; `off`: no waiting room.
     pub waiting_room: WaitingRoomModeDto,
     /// Buyers who join before this instant are placed by lottery; later ones
-    /// in arrival order. When left out, the time already set is kept (now,
-    /// for an event without controls).
+    /// in arrival order. Before the event ends. Every field but
+    /// `waiting_room` may be left out: it then keeps what is set (for an
+    /// event without controls, the default given).
     #[serde(default)]
     pub opens_at: Option<DateTime<Utc>>,
     /// Buyers let in at once (holding a token or a live hold). Default 500.
@@ -75,9 +76,11 @@ pub struct SaleControlsRequest {
     /// Leading zero bits of the proof-of-work to join. Default 16, at most 24.
     #[serde(default)]
     pub pow_difficulty: Option<u8>,
-    /// Most tickets one account may hold and own for this event, across orders.
-    #[serde(default)]
-    pub tickets_per_account_max: Option<u32>,
+    /// Most tickets one account may hold and own for this event, across
+    /// orders; `null` removes the limit. Default: none.
+    #[serde(default, deserialize_with = "crate::dto::present")]
+    #[schema(value_type = Option<u32>)]
+    pub tickets_per_account_max: Option<Option<u32>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
