@@ -55,8 +55,15 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         let (revenue,): (i64,) = sqlx::query_as(
-            // The organizer's revenue: what buyers paid less the platform's fee.
-            "SELECT CAST(COALESCE(SUM(total_amount - fee_amount), 0) AS BIGINT) FROM orders WHERE event_id = $1 AND status = 'paid'",
+            // The organizer's revenue: what buyers paid less the platform's
+            // fee, less what was given back of it. A refund pays back ticket
+            // money first and the fee only beyond it, as the payout counts.
+            "SELECT CAST(COALESCE(SUM(o.total_amount - o.fee_amount - CASE \
+                 WHEN COALESCE(r.amount, 0) > o.total_amount - o.fee_amount THEN o.total_amount - o.fee_amount \
+                 ELSE COALESCE(r.amount, 0) END), 0) AS BIGINT) \
+             FROM orders o LEFT JOIN (SELECT order_id, SUM(amount) AS amount FROM refunds \
+                 WHERE status IN ('pending', 'refunded') GROUP BY order_id) r ON r.order_id = o.id \
+             WHERE o.event_id = $1",
         )
         .bind(&e)
         .fetch_one(&mut *tx)

@@ -152,6 +152,18 @@ async fn organizers_see_sales_holds_check_ins_and_revenue() {
     let sales: i64 = s["sales"].as_array().unwrap().iter().map(|m| m["count"].as_i64().unwrap()).sum();
     assert_eq!(sales, 5);
 
+    // Refunds come off the revenue: a ticket's price, and a goodwill amount.
+    let refunds = format!("/api/v1/orders/{}/refunds", order["id"].as_str().unwrap());
+    let owner = Some(f.org.owner.token.as_str());
+    let r = app.post(&refunds, owner, &json!({"ticket_ids": [order["tickets"][1]["id"]]})).await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    let r = app.post(&refunds, owner, &json!({"amount": {"amount": 500, "currency": "EUR"}})).await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    let r = app.get(&format!("/api/v1/events/{}/stats", f.event_id), owner).await;
+    let s: Value = r.json().await.unwrap();
+    assert_eq!(s["sold"], 4);
+    assert_eq!(s["revenue"]["amount"], SEAT_PRICE + 3 * GA_PRICE - 500, "{s}");
+
     let gate = app.member(&f.org, "gate@example.org", "gate").await;
     let r = app.get(&format!("/api/v1/events/{}/stats", f.event_id), Some(&gate.token)).await;
     assert_problem(r, StatusCode::FORBIDDEN).await;
