@@ -23,7 +23,7 @@ pub const UNITS_PER_HOLD_MAX: u32 = 100;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SeatRequest {
     pub seat: SeatId,
-    /// Which ticket type to sell the seat as; by default the first on sale for
+    /// Which ticket type to sell the seat as; by default the cheapest on sale for
     /// the seat's price zone.
     pub ticket_type: Option<TicketTypeId>,
 }
@@ -168,6 +168,18 @@ pub fn check_hold_size(request: &HoldRequest) -> Result<(), HoldError> {
     Ok(())
 }
 
+/// The type a seat or place is sold as when the buyer names none: the
+/// lowest price on sale for it (the first such type on a tie). An
+/// organizer's early-bird tier at a lower price applies while it is on sale,
+/// whatever order the types were added in.
+pub fn default_type<'a>(
+    ticket_types: &'a [TicketType],
+    admits: &dyn Fn(&Admits) -> bool,
+    now: Timestamp,
+) -> Option<&'a TicketType> {
+    ticket_types.iter().filter(|t| admits(&t.admits) && t.on_sale_at(now)).min_by_key(|t| t.price.amount_minor())
+}
+
 /// Checks and prices a hold request.
 ///
 /// `seat_zones` maps each requested seat that belongs to the event's venue to
@@ -195,7 +207,7 @@ pub fn price_hold(
                     }
                     Ok(Some(*tt))
                 }
-                None => Ok(ticket_types.iter().find(|t| admits(&t.admits) && t.on_sale_at(now))),
+                None => Ok(default_type(ticket_types, admits, now)),
             }
         };
 
@@ -301,6 +313,31 @@ mod tests {
         let priced = price_hold(EventStatus::Published, &types(area), &zones, &req, now()).unwrap();
         assert_eq!(priced.total.amount_minor(), 2 * 4500 + 3 * 2000);
         assert_eq!(priced.lines.len(), 3);
+    }
+
+    #[test]
+    fn a_cheaper_tier_on_sale_applies_whatever_its_place_in_the_list() {
+        let area = GaAreaId::new();
+        let mut tts = types(area);
+        tts.push(TicketType {
+            id: TicketTypeId::new(),
+            name: "Early bird".into(),
+            price: eur(3900),
+            admits: Admits::PriceZone("A".into()),
+            max_per_order: 4,
+            sales_start: None,
+            sales_end: Some(now() + chrono::Duration::days(1)),
+        });
+        let seat = SeatId::new();
+        let zones = HashMap::from([(seat, "A".to_string())]);
+        let req = HoldRequest { seats: vec![SeatRequest { seat, ticket_type: None }], ga: vec![] };
+        let early = price_hold(EventStatus::Published, &tts, &zones, &req, now()).unwrap();
+        assert_eq!(early.total.amount_minor(), 3900);
+        let later = price_hold(EventStatus::Published, &tts, &zones, &req, now() + chrono::Duration::days(2)).unwrap();
+        assert_eq!(later.total.amount_minor(), 4500, "once the tier's sales end, the regular price");
+        // Named, the dearer type is sold as asked.
+        let named = HoldRequest { seats: vec![SeatRequest { seat, ticket_type: Some(tts[0].id) }], ga: vec![] };
+        assert_eq!(price_hold(EventStatus::Published, &tts, &zones, &named, now()).unwrap().total.amount_minor(), 4500);
     }
 
     #[test]

@@ -51,6 +51,8 @@ pub enum RefundError {
     TooManyTickets,
     #[error("Idempotency-Key must be 1 to {REFUND_KEY_LEN_MAX} visible ASCII characters")]
     BadKey,
+    #[error("this Idempotency-Key was used for another refund of this order; use a new key for a new refund")]
+    KeyReused,
     #[error(transparent)]
     Denied(#[from] Denied),
     #[error(transparent)]
@@ -243,7 +245,18 @@ impl Ticketing {
                 self.after_refund_recorded(&r).await;
                 Ok(Refunded { refund: r.refund, replayed: false })
             }
-            Err(RecordRefundError::Exists(r)) => Ok(Refunded { refund: *r, replayed: true }),
+            Err(RecordRefundError::Exists(r)) => {
+                // A key sent again with another refund is a client's mistake,
+                // not a replay: what it asks for would silently not happen.
+                let mut listed = r.tickets.clone();
+                listed.sort_unstable();
+                let other_amount = req.amount.is_some_and(|a| a != r.amount);
+                let other_tickets = !tickets.is_empty() && listed != tickets;
+                if other_amount || other_tickets {
+                    return Err(RefundError::KeyReused);
+                }
+                Ok(Refunded { refund: *r, replayed: true })
+            }
             Err(e) => Err(match e {
                 RecordRefundError::NothingLeft => RefundError::NothingLeft,
                 RecordRefundError::ExceedsRemaining { remaining } => RefundError::ExceedsRemaining { remaining },

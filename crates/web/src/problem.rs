@@ -469,6 +469,7 @@ impl From<RefundError> for Problem {
             | RefundError::TicketNotRefundable(_)
             | RefundError::TooManyTickets => Problem::unprocessable("invalid-refund", e.to_string()),
             RefundError::BadKey => Problem::bad_request(e.to_string()),
+            RefundError::KeyReused => Problem::unprocessable("idempotency-key-reused", e.to_string()),
             RefundError::NothingLeft => Problem::conflict("fully-refunded", e.to_string()),
             RefundError::Denied(d) => d.into(),
             RefundError::Store(s) => s.into(),

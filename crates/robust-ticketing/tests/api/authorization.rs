@@ -621,6 +621,23 @@ async fn the_team_is_listed_and_members_are_removed_by_whoever_may_add_them() {
             .await;
     }
 
+    // Signing in with nowhere particular to go: organizers start at the
+    // console, gate staff at the scanner, buyers at the events.
+    let csrf = "c".repeat(64);
+    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    for (email, landing) in
+        [(f.org.owner.email.as_str(), "/console"), ("gate@example.org", "/gate"), ("buyer@example.org", "/")]
+    {
+        let r = browser
+            .post(app.url("/signin"))
+            .header("cookie", format!("rt_csrf={csrf}"))
+            .form(&[("csrf", csrf.as_str()), ("email", email), ("password", PASSWORD), ("next", "/")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["location"], landing, "{email}");
+    }
+
     // Removing follows granting: nobody removes the owner, admins remove
     // gate staff only, gate staff remove nobody.
     let member = |id: &str| format!("{members}/{id}");

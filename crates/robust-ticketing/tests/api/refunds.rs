@@ -67,6 +67,12 @@ async fn an_organizer_refunds_one_ticket_which_is_revoked_and_its_seat_sold_agai
     let again = send().await.unwrap();
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     assert_eq!(again.json::<Value>().await.unwrap()["id"], refund["id"]);
+    // The same key for another refund is refused, not taken for a replay.
+    let other = json!({"amount": {"amount": 100, "currency": "EUR"}});
+    let r =
+        app.client.post(app.url(&path)).bearer_auth(owner).header("Idempotency-Key", "refund-1").json(&other).send();
+    let p = assert_problem(r.await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(p["type"].as_str().unwrap().ends_with("idempotency-key-reused"), "{p}");
 
     // Revoked at once: check-in refuses it; the other ticket still works.
     let p = assert_problem(

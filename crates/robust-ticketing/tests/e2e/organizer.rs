@@ -236,10 +236,9 @@ async fn the_console_reviews_before_publishing_sets_the_waiting_room_and_cancels
     b.wait_for(&format!("document.getElementById('orders-table')?.innerText.includes('{}')", buyer.email), "found")
         .await;
     b.click(&format!("a[aria-label='Open the order of {}']", buyer.email)).await;
-    b.wait_for("document.getElementById('refund-form')", "the order").await;
-    b.click("input[name=mode][value=amount]").await;
+    b.wait_for("document.getElementById('refund-amount')", "the order").await;
     b.fill("#refund_amount", "5").await;
-    b.click("#refund-form button[type=submit]").await;
+    b.click("#refund-amount button[type=submit]").await;
     b.wait_for("document.body.innerText.includes('Refund recorded')", "refunded").await;
     assert!(b.text("#order-refunds").await.contains("EUR 5.00"));
     assert!(b.text("#order-tickets").await.contains("Valid"), "a goodwill refund keeps the ticket");

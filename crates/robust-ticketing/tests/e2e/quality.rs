@@ -84,7 +84,7 @@ async fn main_pages_have_no_serious_or_critical_axe_violations() {
         (format!("/console/events/{}/orders", event.id), "document.getElementById('orders-table')"),
         (
             format!("/console/events/{}/orders/{}", event.id, order["id"].as_str().unwrap()),
-            "document.getElementById('refund-form')",
+            "document.getElementById('refund-amount')",
         ),
         (format!("/console/events/{}/ticket-types/new", event.id), "document.getElementById('ticket-type-form')"),
         (format!("/console/events/{}/cancel", event.id), "document.getElementById('confirm')"),

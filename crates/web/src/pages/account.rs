@@ -75,7 +75,23 @@ pub async fn signin_form(viewer: Viewer, Query(q): Query<NextQuery>) -> Response
     page(&viewer, StatusCode::OK, "Sign in", signin_markup(&viewer, &next, "", None))
 }
 
-/// Signs in and answers with the session cookie and a redirect to `next`.
+/// Where someone signing in with nowhere particular to go starts: an
+/// organizer at the console, gate staff at the scanner, a buyer at the
+/// events.
+async fn landing(state: &AppState, token: &str) -> String {
+    let Ok(Some(user)) = state.ticketing.authenticate(token).await else { return "/".into() };
+    let Ok(Some(me)) = state.ticketing.me(user).await else { return "/".into() };
+    if me.memberships.iter().any(|(_, role)| role.can_manage_events()) {
+        "/console".into()
+    } else if me.memberships.iter().any(|(_, role)| role.can_check_in()) {
+        "/gate".into()
+    } else {
+        "/".into()
+    }
+}
+
+/// Signs in and answers with the session cookie and a redirect to `next`
+/// (or to [`landing`] when that is the home page).
 async fn start_session(
     state: &AppState,
     viewer: &Viewer,
@@ -84,7 +100,8 @@ async fn start_session(
     next: &str,
 ) -> Result<Response, Problem> {
     let session = state.ticketing.login(email, password).await?;
-    let mut response = Redirect::to(next).into_response();
+    let next = if next == "/" { landing(state, &session.access_token).await } else { next.to_owned() };
+    let mut response = Redirect::to(&next).into_response();
     response.headers_mut().append(
         header::SET_COOKIE,
         session::session_cookie(&session.access_token, session.expires_in_secs, viewer.secure),

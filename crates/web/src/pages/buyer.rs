@@ -185,19 +185,33 @@ pub async fn home(State(state): State<AppState>, viewer: Viewer, Query(q): Query
 
 // ---------------------------------------------------------------- event
 
-/// Price zones in the order they are shown: cheapest first.
-fn zones(types: &[TicketType]) -> Vec<(String, &TicketType)> {
+/// Price zones in the order they are shown, cheapest first, each with the
+/// type a buyer gets for its seats at `now` (see
+/// `domain::hold::default_type`), or its first type while none is on sale.
+fn zones(types: &[TicketType], now: DateTime<Utc>) -> Vec<(String, &TicketType)> {
     let mut seen = HashSet::new();
     let mut zones: Vec<(String, &TicketType)> = types
         .iter()
         .filter_map(|t| match &t.admits {
-            Admits::PriceZone(z) if seen.insert(z.clone()) => Some((z.clone(), t)),
+            Admits::PriceZone(z) if seen.insert(z.clone()) => {
+                let here = |a: &Admits| matches!(a, Admits::PriceZone(x) if x == z);
+                Some((z.clone(), domain::hold::default_type(types, &here, now).unwrap_or(t)))
+            }
             _ => None,
         })
         .collect();
     zones.sort_by_key(|(_, t)| std::cmp::Reverse(t.price.amount_minor()));
     zones.reverse();
     zones
+}
+
+/// Why a zone's seats do not go at this type's price now.
+fn sale_window_note(t: &TicketType, now: DateTime<Utc>, tz: &str) -> String {
+    match (t.sales_start, t.sales_end) {
+        (Some(s), _) if s > now => format!("from {}", local_time(s, tz)),
+        (_, Some(e)) if e <= now => "sales ended".to_owned(),
+        _ => "while a lower price is on sale, that one applies".to_owned(),
+    }
 }
 
 fn zone_class(zones: &[(String, &TicketType)], zone: &str) -> String {
@@ -243,7 +257,7 @@ async fn render_event(
     let now = state.ticketing.now();
     let effective = e.status.effective(e.ends_at, now);
     let on_sale = effective == EventStatus::Published && types.iter().any(|t| t.on_sale_at(now));
-    let zones = zones(types);
+    let zones = zones(types, now);
     let status_of: HashMap<SeatId, SeatStatus> = view.availability.seats.iter().copied().collect();
     let mut free_by_zone: HashMap<&str, usize> = HashMap::new();
     for s in &view.map.sections {
@@ -306,9 +320,17 @@ async fn render_event(
                                 td { (t.name) }
                                 @match &t.admits {
                                     Admits::PriceZone(z) => {
+                                        // Seats go at one price at a time: the
+                                        // other types of the zone say when.
+                                        @let current = zones.iter().any(|(_, c)| c.id == t.id);
                                         td { span class={ "swatch " (zone_class(&zones, z)) } aria-hidden="true" {} (category_label(z)) " seats" }
-                                        td { (money(&t.price)) }
-                                        td { (free_by_zone.get(z.as_str()).copied().unwrap_or(0)) }
+                                        td {
+                                            (money(&t.price))
+                                            @if !current {
+                                                br; span.muted.small { (sale_window_note(t, now, &e.timezone)) }
+                                            }
+                                        }
+                                        td { @if current { (free_by_zone.get(z.as_str()).copied().unwrap_or(0)) } @else { "–" } }
                                     }
                                     Admits::GaArea(a) => {
                                         td { (ga_name.get(a).copied().unwrap_or("Standing")) " (standing)" }
@@ -461,7 +483,7 @@ pub async fn seat_list(
         Err(p) => return failure(&viewer, p).await,
     };
     let e = &view.details.event;
-    let zones = zones(&view.details.ticket_types);
+    let zones = zones(&view.details.ticket_types, state.ticketing.now());
     let price: HashMap<&str, String> = zones.iter().map(|(z, t)| (z.as_str(), money(&t.price))).collect();
     let status_of: HashMap<SeatId, SeatStatus> = view.availability.seats.iter().copied().collect();
     let section = q
@@ -686,7 +708,7 @@ async fn render_checkout(
         h1 { "Checkout" }
         (hold_summary(&hold, &e.title, &local_time(e.starts_at, &e.timezone), &seat_labels, &area_labels, &type_name))
         div.countdown #countdown data-expires-at=(hold.expires_at.to_rfc3339()) data-remaining=(remaining) data-event=(e.id) role="timer" aria-live="off" {
-            "Your seats are held until " strong { (local_time(hold.expires_at, &e.timezone)) } "."
+            "Your tickets are held until " strong { (local_time(hold.expires_at, &e.timezone)) } "."
         }
         @if let Some(err) = error { (alert(err)) }
         section.panel aria-labelledby="pay-h" {
@@ -840,6 +862,7 @@ pub async fn release(
 struct EventFacts {
     timezone: String,
     ends_at: DateTime<Utc>,
+    cancelled: bool,
 }
 
 async fn event_facts(
@@ -853,7 +876,14 @@ async fn event_facts(
             continue;
         }
         if let Ok(d) = state.ticketing.event_details(Some(user), t.event).await {
-            facts.insert(t.event, EventFacts { timezone: d.event.timezone.clone(), ends_at: d.event.ends_at });
+            facts.insert(
+                t.event,
+                EventFacts {
+                    timezone: d.event.timezone.clone(),
+                    ends_at: d.event.ends_at,
+                    cancelled: d.event.status == EventStatus::Cancelled,
+                },
+            );
         }
     }
     facts
@@ -923,8 +953,11 @@ fn ticket_card(viewer: &Viewer, t: &TicketRecord, timezone: &str, rotating_secre
     let place = ticket_place(t);
     let revoked = t.status == domain::checkin::TicketStatus::Revoked;
     html! {
-        li.ticket data-ticket=(t.id) {
-            @if let Some(secret) = rotating_secret {
+        li.ticket.revoked[revoked] data-ticket=(t.id) {
+            @if revoked {
+                // Nothing that looks as if it could still be shown at a gate.
+                div.ticket-qr.void { span { "No longer valid" } }
+            } @else if let Some(secret) = rotating_secret {
                 // tickets.js draws the live code (it changes every
                 // ROTATION_STEP_SECS); a printout or screenshot stops working.
                 div.ticket-qr.rotating
@@ -954,14 +987,15 @@ fn ticket_card(viewer: &Viewer, t: &TicketRecord, timezone: &str, rotating_secre
                 } @else {
                     p.badge.good { "Valid" }
                 }
-                @if rotating_secret.is_some() {
+                @if revoked {
+                } @else if rotating_secret.is_some() {
                     details.barcode {
                         summary { "Code for manual entry" }
                         code.live-code { "" }
                     }
                 } @else {
-                    // Ten characters staff can type when the QR code will not
-                    // scan; events with live codes refuse typed ones.
+                    // Twelve characters staff can type when the QR code will
+                    // not scan; events with live codes refuse typed ones.
                     p.entry-code {
                         span.muted { "Entry code " }
                         code { (domain::barcode::display_entry_code(&domain::barcode::entry_code(&t.barcode))) }
@@ -1009,7 +1043,11 @@ fn tickets_by_event(
                     time datetime=(first.event_starts_at.to_rfc3339()) { (local_time(first.event_starts_at, tz)) }
                     " · " (first.venue_name)
                 }
-                p { a href={ "/events/" (event) "/calendar.ics" } download { "Add to calendar" } }
+                @if facts.get(event).is_some_and(|f| f.cancelled) {
+                    p.badge.bad { "Cancelled – every order is refunded" }
+                } @else {
+                    p { a href={ "/events/" (event) "/calendar.ics" } download { "Add to calendar" } }
+                }
                 ul.tickets { @for t in group { (ticket_card(viewer, t, tz, secrets.get(&t.id))) } }
             }
         }
@@ -1029,18 +1067,44 @@ pub async fn order_page(State(state): State<AppState>, viewer: Viewer, Path(orde
     };
     let facts = event_facts(&state, user, &order.tickets).await;
     let secrets = rotating_secrets(&state, &order.tickets).await;
+    let refunded: i64 =
+        order.refunds.iter().filter(|r| r.status != store::RefundStatus::Failed).map(|r| r.amount.amount_minor()).sum();
+    let back = domain::money::Money::new(refunded, order.total.currency()).unwrap_or(order.total);
+    let whole = refunded >= order.total.amount_minor();
+    let tz = order.tickets.first().and_then(|t| facts.get(&t.event)).map_or("UTC", |f| f.timezone.as_str());
     let body = html! {
         section.panel.confirmation {
-            h1 { "You're going!" }
             // The whole id, as in the confirmation e-mail: its first digits are
             // a timestamp that orders of the same minute share.
-            p { "Order " code { (order.id) } " is paid: " strong { (money(&order.total)) } ". "
-                "Your " (order.tickets.len()) @if order.tickets.len() == 1 { " ticket is" } @else { " tickets are" } " below and under My tickets, also offline." }
+            @if whole {
+                h1 { "Refunded" }
+                p { "Order " code { (order.id) } " was refunded: " strong { (money(&back)) } " paid back. Its tickets no longer admit." }
+            } @else {
+                h1 { "You're going!" }
+                p { "Order " code { (order.id) } " is paid: " strong { (money(&order.total)) } ". "
+                    "Your " (order.tickets.len()) @if order.tickets.len() == 1 { " ticket is" } @else { " tickets are" } " below and under My tickets, also offline." }
+                @if refunded > 0 { p { strong { (money(&back)) } " of it was refunded." } }
+            }
+            @if !order.refunds.is_empty() {
+                ul.plain #refunds {
+                    @for r in &order.refunds {
+                        li {
+                            (money(&r.amount)) " · " (local_time(r.created_at, tz)) " · "
+                            @match r.status {
+                                store::RefundStatus::Pending => "on its way back to you",
+                                store::RefundStatus::Refunded => "paid back",
+                                store::RefundStatus::Failed => "the payment provider refused it; the organizer has been told",
+                            }
+                        }
+                    }
+                }
+            }
             p { a.button.primary href="/tickets" { "My tickets" } }
         }
         div data-offline-tickets="1" { (tickets_by_event(&viewer, &order.tickets, &facts, &secrets)) }
     };
-    page(&viewer, StatusCode::OK, "Order confirmed", Section::Tickets, &["tickets.js"], body)
+    let title = if whole { "Order refunded" } else { "Order confirmed" };
+    page(&viewer, StatusCode::OK, title, Section::Tickets, &["tickets.js"], body)
 }
 
 pub async fn tickets_page(State(state): State<AppState>, viewer: Viewer) -> Response {

@@ -124,7 +124,18 @@ pub(super) async fn home_page(
         Err(p) => return failure(viewer, p).await,
     };
     let Some((org, org_name)) = org else {
-        return page(viewer, StatusCode::OK, "Console", &[], create_org_markup(viewer, "", None));
+        // Gate staff of someone else's organization come here too: their
+        // work is the scanner; starting an organization of their own is
+        // what this page offers everyone else.
+        let gate_staff = viewer.staff;
+        let body = html! {
+            @if gate_staff {
+                (notice("You are gate staff: the events you scan are under Scanner. Below, you can start an organization of your own."))
+                p { a.button.primary href="/gate" { "Open the scanner" } }
+            }
+            (create_org_markup(viewer, "", None))
+        };
+        return page(viewer, StatusCode::OK, "Console", &[], body);
     };
     let events = match state.ticketing.events_of(user, org).await {
         Ok(e) => e,
@@ -182,9 +193,14 @@ pub(super) async fn home_page(
                 ul.plain { @for v in &venues { li { strong { (v.name) } " · " (v.timezone) @if !v.address.is_empty() { " · " (v.address) } } } }
             }
         }
-        @if q.member_added.is_some() { (notice("Added to the team. They see the scanner or the console when they next open a page.")) }
-        @if q.member_removed.is_some() { (notice("Removed from the team.")) }
-        (super::team::panel(viewer, user, &members, team_form.as_ref()))
+        @let said = if q.member_added.is_some() {
+            Some("Added to the team. They see the scanner or the console when they next open a page.")
+        } else if q.member_removed.is_some() {
+            Some("Removed from the team.")
+        } else {
+            None
+        };
+        (super::team::panel(viewer, user, &members, team_form.as_ref(), said))
     };
     page(viewer, status, "Console", &["sales.js"], body)
 }

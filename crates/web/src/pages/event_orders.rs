@@ -171,30 +171,42 @@ fn order_page(
             }
         }
         @if left > 0 {
-            section.panel.danger-zone aria-labelledby="refund-h" {
+            @let action = format!("{}/{}/refund", orders_path(details), o.id);
+            // A key per form drawn: a second press, or a resent form, replays
+            // the first refund instead of paying twice.
+            section.panel.danger-zone #refund aria-labelledby="refund-h" {
                 h2 #refund-h { "Refund" }
-                form.stack #refund-form method="post" action={ (orders_path(details)) "/" (o.id) "/refund" } {
-                    (csrf_field(viewer))
-                    // One refund per form shown: a second press, or a resent
-                    // form, replays the first instead of paying twice.
-                    input type="hidden" name="refund_key" value=(Uuid::new_v4());
-                    fieldset {
-                        legend { "What to refund" }
-                        label.checkbox { input type="radio" name="mode" value="all" required; " Everything left (" (money(&Money::new(left, currency).unwrap_or(o.total))) "), and every ticket stops admitting" }
-                        @if !valid.is_empty() {
-                            label.checkbox { input type="radio" name="mode" value="tickets"; " The tickets ticked below, at their price; they stop admitting" }
-                            div.ticket-picks {
-                                @for t in &valid {
-                                    label.checkbox { input type="checkbox" name="ticket" value=(t.id); " " (ticket_place(t)) " · " (money(&t.price)) }
-                                }
+                p.hint { "The buyer is told by e-mail. A refund cannot be taken back." }
+                @if !valid.is_empty() {
+                    form.stack #refund-tickets method="post" action=(action) {
+                        (csrf_field(viewer))
+                        input type="hidden" name="refund_key" value=(Uuid::new_v4());
+                        input type="hidden" name="mode" value="tickets";
+                        fieldset {
+                            legend { "Tickets, at their price; they stop admitting" }
+                            @for t in &valid {
+                                label.checkbox { input type="checkbox" name="ticket" value=(t.id); " " (ticket_place(t)) " · " (money(&t.price)) }
                             }
                         }
-                        label.checkbox { input type="radio" name="mode" value="amount"; " An amount, tickets kept (a goodwill refund)" }
-                        label for="refund_amount" { "Amount (" (currency.as_str()) ")" }
-                        input #refund_amount name="amount" type="text" inputmode="decimal" placeholder="10.00";
+                        button.button.danger type="submit" { "Refund the ticked tickets" }
                     }
-                    p.hint { "The buyer is told by e-mail. A refund cannot be taken back." }
-                    button.button.danger type="submit" { "Refund" }
+                }
+                form.stack #refund-amount method="post" action=(action) {
+                    (csrf_field(viewer))
+                    input type="hidden" name="refund_key" value=(Uuid::new_v4());
+                    input type="hidden" name="mode" value="amount";
+                    label for="refund_amount" { "An amount (" (currency.as_str()) "), tickets kept: a goodwill refund" }
+                    div.row-fields {
+                        input #refund_amount name="amount" type="text" inputmode="decimal" required placeholder="10.00";
+                        button.button.danger type="submit" { "Refund this amount" }
+                    }
+                }
+                form.stack #refund-all method="post" action=(action) {
+                    (csrf_field(viewer))
+                    input type="hidden" name="refund_key" value=(Uuid::new_v4());
+                    input type="hidden" name="mode" value="all";
+                    @let everything = money(&Money::new(left, currency).unwrap_or(o.total));
+                    button.button.danger type="submit" { "Refund everything left (" (everything) "); every ticket stops admitting" }
                 }
             }
         }

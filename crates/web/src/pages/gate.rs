@@ -131,7 +131,7 @@ async fn render(
                         aria-describedby="barcode-hint";
                     button.button.primary.big type="submit" { "Check" }
                 }
-                p #barcode-hint.hint { "A USB or hand scanner types into this field. When a QR code will not scan, type the ten-character entry code shown under it." }
+                p #barcode-hint.hint { "A USB or hand scanner types into this field. When a QR code will not scan, type the twelve-character entry code shown under it." }
             }
             div.camera #camera hidden {
                 button.button.big #camera-toggle type="button" { "Scan with camera" }

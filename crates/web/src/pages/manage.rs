@@ -137,6 +137,9 @@ async fn sales_page(
         "currency": currency.as_str(), "exponent": currency.exponent(),
     });
     let open = !matches!(e.status, EventStatus::Cancelled | EventStatus::Ended);
+    // Said where the organizer looks: in the protection panel they saved,
+    // or at the top once the sale is over (after cancelling).
+    let (top_message, protection_message) = if open { (None, message) } else { (message, None) };
     let form = form.unwrap_or_else(|| ControlsForm::from_controls(controls.as_ref(), &e.timezone));
     let body = html! {
         p { a href="/console" { "← Console" } }
@@ -144,8 +147,9 @@ async fn sales_page(
         p.muted {
             (local_time(e.starts_at, &e.timezone)) " · " (e.venue_name) " · "
             span class={ "status status-" (e.status.as_str()) } { (status_label(e.status)) }
-            @if e.status != EventStatus::Cancelled { " · " span #live-state aria-live="polite" { "Live" } }
+            @if e.status == EventStatus::Published { " · " span #live-state aria-live="polite" { "Live" } }
         }
+        @if let Some(m) = top_message { (m) }
         p.actions {
             @if e.status == EventStatus::Draft {
                 a.button.primary href={ "/console/events/" (e.id) "/publish" } { "Review and publish" }
@@ -168,9 +172,7 @@ async fn sales_page(
             div #heatmap.seatmap.heatmap {}
         }
         @if open {
-            (protection_panel(viewer, e.id, &e.timezone, controls.as_ref(), &form, message))
-        } @else if let Some(m) = message {
-            (m)
+            (protection_panel(viewer, e.id, &e.timezone, controls.as_ref(), &form, protection_message))
         }
         (super::ticket_types::panel(&details, map.as_ref(), open))
         (flags_panel(viewer, e.id, &e.timezone, &flags))
@@ -300,8 +302,8 @@ fn room_state(c: Option<&SaleControls>, tz: &str) -> String {
     let room = match (c.waiting_room, c.room_active) {
         (WaitingRoomMode::Off, _) => "No waiting room: buyers hold seats directly.".to_owned(),
         (_, true) => format!(
-            "The waiting room is on: buyers join the line and hold seats when let in. {} places given, {} let in, \
-             {} in the last minute.",
+            "The waiting room is on: buyers join the line and hold seats when let in. {} have joined so far, {} \
+             were let in, {} in the last minute.",
             c.next_no - 1,
             c.admitted_through,
             c.admitted_last_minute
@@ -358,6 +360,7 @@ fn protection_panel(
                     "Buyers who join the line before this time get a random place, so arriving early gains nothing; \
                      later buyers queue in arrival order. Empty keeps the time set before."
                 }
+                label.checkbox { input #no_lottery type="checkbox" name="no_lottery" value="1"; " No lottery: from now on, everyone queues in arrival order" }
                 div.row-fields {
                     div {
                         label for="admission_window" { "Buyers let in at once" }
@@ -370,10 +373,11 @@ fn protection_panel(
                             inputmode="numeric" value=(form.auto_threshold);
                     }
                 }
-                label for="pow_difficulty" { "Join challenge (0 to " (POW_DIFFICULTY_MAX) ")" }
+                label for="pow_difficulty" { "Anti-bot check when joining (0 to " (POW_DIFFICULTY_MAX) ")" }
                 input #pow_difficulty name="pow_difficulty" type="number" min="0" max=(POW_DIFFICULTY_MAX)
                     inputmode="numeric" value=(form.pow_difficulty);
-                p.hint { "Work a buyer's browser does before joining the line, which makes joining with many accounts costly. Each step up doubles it." }
+                p.hint { "Work each buyer's browser does, unseen, before it may join: cheap for one buyer, costly for someone joining with many accounts. "
+                    (POW_DIFFICULTY_DEFAULT) " is the default; each step up doubles the work, 0 switches it off." }
                 label for="tickets_per_account_max" { "Tickets per account" }
                 input #tickets_per_account_max name="tickets_per_account_max" type="number" min="1"
                     max=(TICKETS_PER_ACCOUNT_LIMIT_MAX) inputmode="numeric" value=(form.tickets_per_account_max);
@@ -401,6 +405,8 @@ pub async fn save_controls(
     }
     let entered = ControlsForm::from_fields(&form);
     let input = match entered.parse(&details.event.timezone) {
+        // Ending the lottery is setting its end to now.
+        Ok(i) if form.get("no_lottery").is_some() => SaleControlsInput { opens_at: Some(state.ticketing.now()), ..i },
         Ok(i) => i,
         Err(msg) => {
             let status = StatusCode::UNPROCESSABLE_ENTITY;

@@ -33,7 +33,13 @@ fn role_label(role: Role) -> &'static str {
 
 /// The team table with a Remove button where the viewer may remove, and the
 /// form to add someone.
-pub fn panel(viewer: &Viewer, me: UserId, members: &[MemberRecord], form: Option<&AddForm>) -> Markup {
+pub fn panel(
+    viewer: &Viewer,
+    me: UserId,
+    members: &[MemberRecord],
+    form: Option<&AddForm>,
+    said: Option<&str>,
+) -> Markup {
     let my_role = members.iter().find(|m| m.user == me).map_or(Role::Gate, |m| m.role);
     let grantable: Vec<Role> = [Role::Gate, Role::Admin].into_iter().filter(|r| my_role.can_grant(*r)).collect();
     let chosen = form.map_or("gate", |f| f.role.as_str());
@@ -41,6 +47,7 @@ pub fn panel(viewer: &Viewer, me: UserId, members: &[MemberRecord], form: Option
         section.panel #team aria-labelledby="team-h" {
             h2 #team-h { "Team" }
             @if let Some(f) = form { (alert(&f.error)) }
+            @if let Some(text) = said { (super::layout::notice(text)) }
             div.table-wrap {
                 table #team-table {
                     thead { tr {

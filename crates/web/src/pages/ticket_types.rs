@@ -18,6 +18,8 @@ use super::manage::{local_input, managed, sales_path, stale};
 use super::session::{Fields, Viewer, csrf_ok};
 use crate::AppState;
 
+type Instant = chrono::DateTime<chrono::Utc>;
+
 /// The limit per order a new type gets unless the organizer says otherwise.
 const MAX_PER_ORDER_DEFAULT: u32 = 10;
 
@@ -143,7 +145,7 @@ impl Form {
         }
     }
 
-    fn date(raw: &str, tz: &str, what: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, String> {
+    fn date(raw: &str, tz: &str, what: &str) -> Result<Option<Instant>, String> {
         match raw {
             "" => Ok(None),
             raw => local_to_utc(raw, tz)
@@ -161,24 +163,37 @@ impl Form {
         }
     }
 
+    /// When sales open and close, if the window makes sense.
+    fn window(&self, tz: &str) -> Result<(Option<Instant>, Option<Instant>), String> {
+        let (start, end) = (Self::date(&self.sales_start, tz, "open")?, Self::date(&self.sales_end, tz, "close")?);
+        if let (Some(s), Some(e)) = (start, end)
+            && e <= s
+        {
+            return Err("Sales must close after they open.".into());
+        }
+        Ok((start, end))
+    }
+
     fn spec(&self, currency: Currency, tz: &str) -> Result<TicketTypeSpec, String> {
+        let (sales_start, sales_end) = self.window(tz)?;
         Ok(TicketTypeSpec {
             name: self.name.clone(),
             price: self.price(currency)?,
             admits: self.admits()?,
             max_per_order: self.max_per_order()?,
-            sales_start: Self::date(&self.sales_start, tz, "open")?,
-            sales_end: Self::date(&self.sales_end, tz, "close")?,
+            sales_start,
+            sales_end,
         })
     }
 
     fn change(&self, currency: Currency, tz: &str) -> Result<TicketTypeChange, String> {
+        let (sales_start, sales_end) = self.window(tz)?;
         Ok(TicketTypeChange {
             name: Some(self.name.clone()),
             price: Some(self.price(currency)?),
             max_per_order: Some(self.max_per_order()?),
-            sales_start: Some(Self::date(&self.sales_start, tz, "open")?),
-            sales_end: Some(Self::date(&self.sales_end, tz, "close")?),
+            sales_start: Some(sales_start),
+            sales_end: Some(sales_end),
         })
     }
 }
@@ -262,7 +277,7 @@ fn form_page(
                     input #tt_end name="sales_end" type="datetime-local" value=(form.sales_end);
                 }
             }
-            p.hint { "Empty: on sale from publication until the event ends. Where two types admit to the same seats, a buyer gets the first one on sale." }
+            p.hint { "Empty: on sale from publication until the event ends. Where two types are on sale for the same seats or area, a buyer gets the lower price: an early-bird tier needs a closing time." }
             div.actions {
                 button.button.primary type="submit" { @if editing.is_some() { "Save changes" } @else { "Add ticket type" } }
                 a.button href=(sales_path(e.id)) { "Cancel" }
@@ -418,6 +433,7 @@ mod tests {
             (Form { max_per_order: "lots".into(), ..form.clone() }, "whole number"),
             (Form { max_per_order: "51".into(), ..form.clone() }, "from 1 to 50"),
             (Form { sales_start: "tomorrow".into(), ..form.clone() }, "sales open"),
+            (Form { sales_start: "2027-03-02T10:00".into(), ..form.clone() }, "close after they open"),
         ] {
             let err = bad.spec(eur, "Europe/Berlin").unwrap_err();
             assert!(err.contains(says), "{err}");
