@@ -318,22 +318,53 @@ pub enum EventSpecError {
     MixedCurrencies { name: String, found: Currency, expected: Currency },
 }
 
+/// Checks what an event is called, says and when it is: the same rules at
+/// creation and for every later change.
+pub fn validate_facts(
+    title: &str,
+    description: &str,
+    starts_at: Timestamp,
+    ends_at: Timestamp,
+) -> Result<(), EventSpecError> {
+    let title_len = title.trim().chars().count();
+    if title_len == 0 || title_len > TITLE_LEN_MAX || !crate::text::is_one_line(title.trim()) {
+        return Err(EventSpecError::BadTitle);
+    }
+    if description.chars().count() > DESCRIPTION_LEN_MAX || !crate::text::is_printable(description) {
+        return Err(EventSpecError::DescriptionTooLong);
+    }
+    if ends_at <= starts_at {
+        return Err(EventSpecError::EndsBeforeStart);
+    }
+    if ends_at - starts_at > Duration::days(EVENT_DURATION_DAYS_MAX) {
+        return Err(EventSpecError::TooLong);
+    }
+    Ok(())
+}
+
+/// Checks that an event starting at `starts_at` is not too far ahead of `now`.
+pub fn validate_horizon(starts_at: Timestamp, now: Timestamp) -> Result<(), EventSpecError> {
+    if starts_at > now + Duration::days(EVENT_HORIZON_YEARS * 366) {
+        return Err(EventSpecError::TooFarAhead);
+    }
+    Ok(())
+}
+
+/// What an organizer changes of an event after creating it; `None` leaves
+/// a field as it is.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EventChange {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub category: Option<Category>,
+    pub starts_at: Option<Timestamp>,
+    pub ends_at: Option<Timestamp>,
+}
+
 impl EventSpec {
     /// Checks the event on its own and against the venue it is held at.
     pub fn validate(&self, venue: &VenueOffer<'_>) -> Result<(), EventSpecError> {
-        let title_len = self.title.trim().chars().count();
-        if title_len == 0 || title_len > TITLE_LEN_MAX || !crate::text::is_one_line(self.title.trim()) {
-            return Err(EventSpecError::BadTitle);
-        }
-        if self.description.chars().count() > DESCRIPTION_LEN_MAX || !crate::text::is_printable(&self.description) {
-            return Err(EventSpecError::DescriptionTooLong);
-        }
-        if self.ends_at <= self.starts_at {
-            return Err(EventSpecError::EndsBeforeStart);
-        }
-        if self.ends_at - self.starts_at > Duration::days(EVENT_DURATION_DAYS_MAX) {
-            return Err(EventSpecError::TooLong);
-        }
+        validate_facts(&self.title, &self.description, self.starts_at, self.ends_at)?;
         self.transfer_policy.validate().map_err(|e| EventSpecError::BadTransferPolicy(e.to_string()))?;
         self.resale_policy.validate().map_err(|e| EventSpecError::BadTransferPolicy(e.to_string()))?;
         validate_ticket_types(&self.ticket_types, venue, None)?;
@@ -347,10 +378,7 @@ impl EventSpec {
 
     /// Checks when the event is, seen from `now`.
     pub fn validate_schedule(&self, now: Timestamp) -> Result<(), EventSpecError> {
-        if self.starts_at > now + Duration::days(EVENT_HORIZON_YEARS * 366) {
-            return Err(EventSpecError::TooFarAhead);
-        }
-        Ok(())
+        validate_horizon(self.starts_at, now)
     }
 }
 

@@ -332,6 +332,40 @@ impl Store {
         Ok(tt)
     }
 
+    /// Writes an event's title, description, category and times. With
+    /// `keep_dates_if_sold`, nothing is written once the event has an order
+    /// (checked under the event's row lock): moving a sold event is a
+    /// postponement its buyers must hear of, not an edit.
+    /// Returns false when that refused the change.
+    pub async fn update_event(&self, event: &EventRecord, keep_dates_if_sold: bool) -> Result<bool> {
+        let event_s = event.id.to_string();
+        let mut tx = self.write().await?;
+        sqlx::query("UPDATE events SET status = status WHERE id = $1").bind(&event_s).execute(&mut *tx).await?;
+        if keep_dates_if_sold {
+            let sold: Option<(String,)> = sqlx::query_as("SELECT id FROM orders WHERE event_id = $1 LIMIT 1")
+                .bind(&event_s)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if sold.is_some() {
+                return Ok(false);
+            }
+        }
+        sqlx::query(
+            "UPDATE events SET title = $1, description = $2, category = $3, starts_at = $4, ends_at = $5 WHERE id = $6",
+        )
+        .bind(&event.title)
+        .bind(&event.description)
+        .bind(event.category.as_str())
+        .bind(ms(event.starts_at))
+        .bind(ms(event.ends_at))
+        .bind(&event_s)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.cache.events.invalidate(&event.id);
+        Ok(true)
+    }
+
     /// Moves an event from `from` to `to`; false if it was no longer in `from`
     /// (someone else changed it first).
     pub async fn set_event_status(

@@ -2,7 +2,8 @@
 
 use domain::barcode::EventKey;
 use domain::event::{
-    EventSpec, EventSpecError, EventStatus, TicketType, TicketTypeChange, TicketTypeSpec, TransitionError, VenueOffer,
+    EventChange, EventSpec, EventSpecError, EventStatus, TicketType, TicketTypeChange, TicketTypeSpec, TransitionError,
+    VenueOffer,
 };
 use domain::ids::{EventId, OrganizationId, TicketTypeId, UserId, VenueId};
 use store::{EventFilter, EventRecord, EventSummary, NewEvent, StoreError};
@@ -71,6 +72,23 @@ pub enum TicketTypeError {
     Store(#[from] StoreError),
 }
 from_visible!(CreateEventError, ChangeEventError, ViewEventError, TicketTypeError);
+
+#[derive(Debug, thiserror::Error)]
+pub enum EditEventError {
+    #[error(transparent)]
+    Invalid(#[from] EventSpecError),
+    #[error("tickets are sold: the date of a sold event cannot be moved here, since its buyers must be told")]
+    DatesSold,
+    #[error("ticket type '{0}' goes on sale after the event would end; change its sales window first")]
+    SalesAfterEvent(String),
+    #[error("the event is {0}; it can no longer change")]
+    SaleOver(EventStatus),
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+from_visible!(EditEventError);
 
 /// `tt` as the database keeps it (times to the millisecond), so that a
 /// caller answers with what a later read returns.
@@ -186,6 +204,51 @@ impl Ticketing {
         // Resale buyers get their money back; sellers are not paid out.
         self.store.refund_event_escrow(event, self.now()).await?;
         record.status = to;
+        Ok(record)
+    }
+
+    /// Changes an event's title, description, category or times. Its times
+    /// move only while nothing is sold: buyers of a postponed event must be
+    /// told, which this does not do.
+    pub async fn edit_event(
+        &self,
+        user: UserId,
+        event: EventId,
+        change: &EventChange,
+    ) -> Result<EventRecord, EditEventError> {
+        let mut record = self.visible_event(Some(user), event).await?;
+        self.require_role(user, record.organization, |r| r.can_manage_events(), "only owners and admins manage events")
+            .await?;
+        let status = record.status.effective(record.ends_at, self.now());
+        if matches!(status, EventStatus::Cancelled | EventStatus::Ended) {
+            return Err(EditEventError::SaleOver(status));
+        }
+        use chrono::SubsecRound;
+        let (old_start, old_end) = (record.starts_at, record.ends_at);
+        if let Some(t) = &change.title {
+            record.title = t.trim().to_owned();
+        }
+        if let Some(d) = &change.description {
+            record.description = d.clone();
+        }
+        if let Some(c) = change.category {
+            record.category = c;
+        }
+        record.starts_at = change.starts_at.map_or(record.starts_at, |t| t.trunc_subsecs(3));
+        record.ends_at = change.ends_at.map_or(record.ends_at, |t| t.trunc_subsecs(3));
+        domain::event::validate_facts(&record.title, &record.description, record.starts_at, record.ends_at)?;
+        let moved = (record.starts_at, record.ends_at) != (old_start, old_end);
+        if moved {
+            domain::event::validate_horizon(record.starts_at, self.now())?;
+            let types = self.store.ticket_types(event).await?;
+            if let Some(tt) = types.iter().find(|t| t.sales_start.is_some_and(|s| s >= record.ends_at)) {
+                return Err(EditEventError::SalesAfterEvent(tt.name.clone()));
+            }
+        }
+        if !self.store.update_event(&record, moved).await? {
+            return Err(EditEventError::DatesSold);
+        }
+        record.status = status;
         Ok(record)
     }
 

@@ -405,6 +405,36 @@ impl TryFrom<TicketTypeRequest> for TicketTypeSpec {
     }
 }
 
+/// Changes to an event; a field left out stays as it is. The times move
+/// only while nothing is sold.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventPatch {
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub category: Option<String>,
+    #[serde(default)]
+    pub starts_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub ends_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<EventPatch> for domain::event::EventChange {
+    type Error = Problem;
+
+    fn try_from(p: EventPatch) -> Result<Self, Problem> {
+        let category = p
+            .category
+            .map(|c| c.parse::<Category>())
+            .transpose()
+            .map_err(|e: domain::event::UnknownCategory| Problem::unprocessable("invalid-event", e.to_string()))?;
+        Ok(Self { title: p.title, description: p.description, category, starts_at: p.starts_at, ends_at: p.ends_at })
+    }
+}
+
 /// Changes to a ticket type; a field left out stays as it is. What it
 /// admits (`price_zone`, `ga_area_id`) cannot change.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -173,7 +173,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(events::publish))
         .routes(routes!(events::cancel))
         .routes(routes!(events::list))
-        .routes(routes!(events::get))
+        .routes(routes!(events::get, events::edit))
         .routes(routes!(events::availability))
         .routes(routes!(events::compact_availability))
         .routes(routes!(live::stream))

@@ -8,7 +8,9 @@ use ticketing::Denied;
 use ticketing::accounts::{LoginError, RegisterError};
 use ticketing::checkin::CheckinError;
 use ticketing::checkout::OrderError;
-use ticketing::events::{ChangeEventError, CreateEventError, ListEventsError, TicketTypeError, ViewEventError};
+use ticketing::events::{
+    ChangeEventError, CreateEventError, EditEventError, ListEventsError, TicketTypeError, ViewEventError,
+};
 use ticketing::gate::GateError;
 use ticketing::holds::{AvailabilityError, HoldFailure, ReleaseFailure};
 use ticketing::notifications::NotificationError;
@@ -257,6 +259,20 @@ impl From<EventOrdersError> for Problem {
             EventOrdersError::SearchTooLong => Problem::bad_request(e.to_string()),
             EventOrdersError::Denied(d) => d.into(),
             EventOrdersError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<EditEventError> for Problem {
+    fn from(e: EditEventError) -> Self {
+        match e {
+            EditEventError::Invalid(_) | EditEventError::SalesAfterEvent(_) => {
+                Problem::unprocessable("invalid-event", e.to_string())
+            }
+            EditEventError::DatesSold => Problem::conflict("event-sold", e.to_string()),
+            EditEventError::SaleOver(_) => Problem::conflict("sale-over", e.to_string()),
+            EditEventError::Denied(d) => d.into(),
+            EditEventError::Store(s) => s.into(),
         }
     }
 }

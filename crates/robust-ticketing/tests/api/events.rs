@@ -296,3 +296,68 @@ async fn ticket_types_are_added_and_changed_during_a_sale_and_holds_keep_their_p
     assert_problem(r, StatusCode::CONFLICT).await;
     assert_problem(patch(&f.seat_type, json!({"name": "Renamed"})).await.unwrap(), StatusCode::CONFLICT).await;
 }
+
+/// Organizers fix an event's details after creating it; its date moves only
+/// while nothing is sold, since a postponement must reach its buyers.
+#[tokio::test]
+async fn an_event_is_edited_and_its_date_moves_only_while_unsold() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 4, 10).await;
+    let path = format!("/api/v1/events/{}", f.event_id);
+    let patch = |token: &str, body: Value| app.client.patch(app.url(&path)).bearer_auth(token).json(&body).send();
+    let owner = f.org.owner.token.as_str();
+    let before = app.get(&path, None).await.json::<Value>().await.unwrap();
+    let starts: chrono::DateTime<Utc> = before["starts_at"].as_str().unwrap().parse().unwrap();
+
+    let r = patch(owner, json!({"title": "Test Gig: Late Show", "description": "Doors at 8.", "category": "comedy"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let r = patch(
+        owner,
+        json!({"starts_at": starts + Duration::days(1), "ends_at": starts + Duration::days(1) + Duration::hours(3)}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let after = app.get(&path, None).await.json::<Value>().await.unwrap();
+    assert_eq!((after["title"].as_str(), after["category"].as_str()), (Some("Test Gig: Late Show"), Some("comedy")));
+    let moved: chrono::DateTime<Utc> = after["starts_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(moved, starts + Duration::days(1));
+
+    for (what, body) in [
+        ("an empty title", json!({"title": "  "})),
+        ("an end before the start", json!({"ends_at": starts - Duration::days(2)})),
+        ("an unknown category", json!({"category": "opera"})),
+        ("a start in year 9999", json!({"starts_at": "9999-01-01T19:00:00Z", "ends_at": "9999-01-01T22:00:00Z"})),
+        ("a field that is not there", json!({"venue_id": f.venue_id})),
+    ] {
+        let r = patch(owner, body).await.unwrap();
+        let p = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+        let _ = (what, p);
+    }
+    let gate = app.member(&f.org, "gate@example.org", "gate").await;
+    assert_problem(patch(&gate.token, json!({"title": "Mine"})).await.unwrap(), StatusCode::FORBIDDEN).await;
+
+    // Sold: the words may change, the date may not.
+    let buyer = app.signup("buyer@example.org").await;
+    app.buy(&buyer.token, &f.event_id, &[&f.seats[0]], &[]).await;
+    let r = patch(
+        owner,
+        json!({"starts_at": starts + Duration::days(7), "ends_at": starts + Duration::days(7) + Duration::hours(3)}),
+    )
+    .await
+    .unwrap();
+    let p = assert_problem(r, StatusCode::CONFLICT).await;
+    assert!(p["type"].as_str().unwrap().ends_with("event-sold"), "{p}");
+    let r = patch(owner, json!({"title": "Test Gig: Sold Out"})).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let now = app.get(&path, None).await.json::<Value>().await.unwrap();
+    assert_eq!(now["starts_at"], after["starts_at"], "the date stayed");
+    assert_eq!(now["title"], "Test Gig: Sold Out");
+
+    // Over once cancelled.
+    let r = app.post(&format!("{path}/cancel"), Some(owner), &json!({})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_problem(patch(owner, json!({"title": "Encore"})).await.unwrap(), StatusCode::CONFLICT).await;
+}

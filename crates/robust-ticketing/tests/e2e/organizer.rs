@@ -269,6 +269,18 @@ async fn the_console_reviews_before_publishing_sets_the_waiting_room_and_cancels
     let late = event["ticket_types"].as_array().unwrap().iter().find(|t| t["name"] == "Late release").unwrap().clone();
     assert_eq!(late["price"]["amount"], 6000, "{late}");
 
+    // The details: a title fixed after the sale began.
+    b.click(&format!("a[href='/console/events/{}/edit']", ev.id)).await;
+    b.wait_for("document.getElementById('details-form')", "the details form").await;
+    assert!(
+        b.js("return document.getElementById('ev_starts').disabled", vec![]).await.as_bool().unwrap(),
+        "sold: the date stays"
+    );
+    b.fill("#ev_title", "Harbour Nights: Late Show").await;
+    b.click("#details-form button[type=submit]").await;
+    b.wait_for("document.querySelector('h1')?.innerText === 'Harbour Nights: Late Show'", "renamed").await;
+    assert_eq!(app.get(&format!("/events/{}", ev.id), None).await["title"], "Harbour Nights: Late Show");
+
     // Cancelling says what it does and needs a deliberate tick.
     b.click(&format!("a[href='/console/events/{}/cancel']", ev.id)).await;
     b.wait_for("document.getElementById('confirm')", "the cancel review").await;

@@ -88,6 +88,7 @@ async fn main_pages_have_no_serious_or_critical_axe_violations() {
         ),
         (format!("/console/events/{}/ticket-types/new", event.id), "document.getElementById('ticket-type-form')"),
         (format!("/console/events/{}/cancel", event.id), "document.getElementById('confirm')"),
+        (format!("/console/events/{}/edit", event.id), "document.getElementById('details-form')"),
         (format!("/gate/{}", event.id), "document.documentElement.dataset.scannerReady === '1'"),
     ] {
         b.goto(&path).await;

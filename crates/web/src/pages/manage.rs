@@ -30,6 +30,7 @@ use crate::AppState;
 #[derive(Deserialize, Default)]
 pub struct SalesQuery {
     saved: Option<String>,
+    saved_details: Option<String>,
     cleared: Option<String>,
     cancelled: Option<String>,
 }
@@ -81,6 +82,7 @@ pub async fn sales(
     Path(event): Path<String>,
     Query(q): Query<SalesQuery>,
 ) -> Response {
+    let top = q.saved_details.is_some().then(|| notice("Saved: buyers see the new details at once."));
     let message = if q.saved.is_some() {
         Some(notice("Saved. Buyers are held to the new settings from their next request."))
     } else if q.cleared.is_some() {
@@ -90,7 +92,7 @@ pub async fn sales(
     } else {
         None
     };
-    sales_page(&state, &viewer, &event, None, message, StatusCode::OK).await
+    sales_page(&state, &viewer, &event, None, top, message, StatusCode::OK).await
 }
 
 /// The sales page; `form` is the protection form as the organizer entered
@@ -100,6 +102,7 @@ async fn sales_page(
     viewer: &Viewer,
     event: &str,
     form: Option<ControlsForm>,
+    top: Option<Markup>,
     message: Option<Markup>,
     status: StatusCode,
 ) -> Response {
@@ -139,7 +142,7 @@ async fn sales_page(
     let open = !matches!(e.status, EventStatus::Cancelled | EventStatus::Ended);
     // Said where the organizer looks: in the protection panel they saved,
     // or at the top once the sale is over (after cancelling).
-    let (top_message, protection_message) = if open { (None, message) } else { (message, None) };
+    let (top_message, protection_message) = if open { (top, message) } else { (top.or(message), None) };
     let form = form.unwrap_or_else(|| ControlsForm::from_controls(controls.as_ref(), &e.timezone));
     let body = html! {
         p { a href="/console" { "← Console" } }
@@ -155,6 +158,7 @@ async fn sales_page(
                 a.button.primary href={ "/console/events/" (e.id) "/publish" } { "Review and publish" }
             }
             a.button href={ "/console/events/" (e.id) "/orders" } { "Orders and refunds" }
+            @if open { a.button href={ "/console/events/" (e.id) "/edit" } { "Edit details" } }
         }
         div.stat-grid #sales-stats {
             div.stat { span.stat-label { "Sold" } span.stat-value #stat-sold { (c.sold) } }
@@ -410,14 +414,14 @@ pub async fn save_controls(
         Ok(i) => i,
         Err(msg) => {
             let status = StatusCode::UNPROCESSABLE_ENTITY;
-            return sales_page(&state, &viewer, &event, Some(entered), Some(alert(&msg)), status).await;
+            return sales_page(&state, &viewer, &event, Some(entered), None, Some(alert(&msg)), status).await;
         }
     };
     match state.ticketing.set_sale_controls(user, details.event.id, input).await {
         Ok(_) => Redirect::to(&format!("{}?saved=1#protection", sales_path(details.event.id))).into_response(),
         Err(e) => {
             let (status, detail, _) = problem_detail(e.into()).await;
-            sales_page(&state, &viewer, &event, Some(entered), Some(alert(&detail)), status).await
+            sales_page(&state, &viewer, &event, Some(entered), None, Some(alert(&detail)), status).await
         }
     }
 }
@@ -492,6 +496,145 @@ pub async fn clear_flag(
     match state.ticketing.clear_account_flag(user, details.event.id, &flag).await {
         Ok(()) => Redirect::to(&format!("{}?cleared=1#flags", sales_path(details.event.id))).into_response(),
         Err(e) => failure(&viewer, e.into()).await,
+    }
+}
+
+// ---------------------------------------------------------------- details
+
+/// The details form as entered.
+struct DetailsForm {
+    title: String,
+    category: String,
+    description: String,
+    starts: String,
+    ends: String,
+}
+
+fn details_page(
+    viewer: &Viewer,
+    details: &EventDetails,
+    form: &DetailsForm,
+    sold: bool,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let e = &details.event;
+    let body = html! {
+        p { a href=(sales_path(e.id)) { "← " (e.title) } }
+        h1 { "Event details" }
+        @if let Some(msg) = error { (alert(msg)) }
+        form.stack #details-form method="post" action={ "/console/events/" (e.id) "/edit" } {
+            (csrf_field(viewer))
+            label for="ev_title" { "Title" }
+            input #ev_title name="title" type="text" required maxlength="200" value=(form.title);
+            label for="ev_category" { "Category" }
+            select #ev_category name="category" {
+                @for c in domain::event::Category::ALL {
+                    option value=(c.as_str()) selected[form.category == c.as_str()] { (capitalised(c.as_str())) }
+                }
+            }
+            label for="ev_description" { "Description" }
+            textarea #ev_description name="description" rows="6" maxlength="20000" { (form.description) }
+            div.row-fields {
+                div {
+                    label for="ev_starts" { "Starts (" (e.timezone) ")" }
+                    input #ev_starts name="starts" type="datetime-local" required value=(form.starts) disabled[sold];
+                }
+                div {
+                    label for="ev_ends" { "Ends (" (e.timezone) ")" }
+                    input #ev_ends name="ends" type="datetime-local" required value=(form.ends) disabled[sold];
+                }
+            }
+            @if sold {
+                p.hint { "Tickets are sold, so the date stays: moving it means telling every buyer. To move the event, cancel it (everyone is refunded) and create it again." }
+            }
+            div.actions {
+                button.button.primary type="submit" { "Save details" }
+                a.button href=(sales_path(e.id)) { "Cancel" }
+            }
+        }
+    };
+    page(viewer, status, &format!("Details · {}", e.title), &[], body)
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+}
+
+async fn is_sold(state: &AppState, user: UserId, event: EventId) -> bool {
+    counts(state, user, event).await.is_ok_and(|c| c.sold > 0)
+}
+
+pub async fn details_form(State(state): State<AppState>, viewer: Viewer, Path(event): Path<String>) -> Response {
+    let back = format!("/console/events/{event}/edit");
+    let (user, details) = match managed(&state, &viewer, &event, &back).await {
+        Ok(m) => m,
+        Err(page) => return page,
+    };
+    let e = &details.event;
+    let form = DetailsForm {
+        title: e.title.clone(),
+        category: e.category.as_str().to_owned(),
+        description: e.description.clone(),
+        starts: local_input(e.starts_at, &e.timezone),
+        ends: local_input(e.ends_at, &e.timezone),
+    };
+    let sold = is_sold(&state, user, e.id).await;
+    details_page(&viewer, &details, &form, sold, None, StatusCode::OK)
+}
+
+pub async fn save_details(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    Path(event): Path<String>,
+    fields: Fields,
+) -> Response {
+    let back = format!("/console/events/{event}/edit");
+    let (user, details) = match managed(&state, &viewer, &event, &back).await {
+        Ok(m) => m,
+        Err(page) => return page,
+    };
+    if !csrf_ok(&headers, fields.csrf()) {
+        return stale(&viewer, "save the details");
+    }
+    let e = &details.event;
+    let sold = is_sold(&state, user, e.id).await;
+    let form = DetailsForm {
+        title: fields.text("title"),
+        category: fields.text("category"),
+        description: fields.get("description").unwrap_or_default().trim().to_owned(),
+        // Disabled inputs are not sent: the times stay as they are.
+        starts: fields.get("starts").map_or_else(|| local_input(e.starts_at, &e.timezone), |v| v.trim().to_owned()),
+        ends: fields.get("ends").map_or_else(|| local_input(e.ends_at, &e.timezone), |v| v.trim().to_owned()),
+    };
+    let again = |msg: &str, status| details_page(&viewer, &details, &form, sold, Some(msg), status);
+    let Ok(category) = form.category.parse::<domain::event::Category>() else {
+        return again("Choose a category.", StatusCode::UNPROCESSABLE_ENTITY);
+    };
+    let (Some(starts_at), Some(ends_at)) = (
+        super::console::local_to_utc(&form.starts, &e.timezone),
+        super::console::local_to_utc(&form.ends, &e.timezone),
+    ) else {
+        return again("Enter when the event starts and ends.", StatusCode::UNPROCESSABLE_ENTITY);
+    };
+    // The form shows times to the minute: a time left as shown is no move.
+    let unchanged =
+        form.starts == local_input(e.starts_at, &e.timezone) && form.ends == local_input(e.ends_at, &e.timezone);
+    let change = domain::event::EventChange {
+        title: Some(form.title.clone()),
+        description: Some(form.description.clone()),
+        category: Some(category),
+        starts_at: (!unchanged).then_some(starts_at),
+        ends_at: (!unchanged).then_some(ends_at),
+    };
+    match state.ticketing.edit_event(user, e.id, &change).await {
+        Ok(_) => Redirect::to(&format!("{}?saved_details=1", sales_path(e.id))).into_response(),
+        Err(err) => {
+            let (status, detail, _) = problem_detail(err.into()).await;
+            again(&detail, status)
+        }
     }
 }
 

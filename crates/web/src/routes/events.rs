@@ -3,7 +3,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use domain::event::{Category, EventSpec, TicketTypeChange, TicketTypeSpec};
+use domain::event::{Category, EventChange, EventSpec, TicketTypeChange, TicketTypeSpec};
 use domain::ids::{EventId, OrganizationId, TicketTypeId, VenueId};
 use store::{EventFilter, SeatStatus};
 use uuid::Uuid;
@@ -11,8 +11,8 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::dto::{
     AvailabilityResponse, CompactAvailabilityResponse, CreateEventRequest, EventListQuery, EventListResponse,
-    EventResponse, EventStatusResponse, EventSummaryDto, GaAvailabilityDto, ProblemDto, SeatAvailabilityDto,
-    TicketTypePatch, TicketTypeRequest, TicketTypeResponse,
+    EventPatch, EventResponse, EventStatusResponse, EventSummaryDto, GaAvailabilityDto, ProblemDto,
+    SeatAvailabilityDto, TicketTypePatch, TicketTypeRequest, TicketTypeResponse,
 };
 use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, MaybeUser};
 use crate::problem::Problem;
@@ -350,4 +350,26 @@ pub async fn change_ticket_type(
         .change_ticket_type(user, EventId::from_uuid(event), TicketTypeId::from_uuid(ticket_type), &change)
         .await?;
     Ok(Json(TicketTypeResponse::from(&tt)))
+}
+
+/// Change an event's title, description, category or times. Its times move
+/// only while nothing is sold (409 after): a postponement must reach the
+/// buyers, which an edit does not.
+#[utoipa::path(patch, path = "/api/v1/events/{event}", tag = "events", security(("bearer" = [])),
+    params(("event" = Uuid, Path)), request_body = EventPatch,
+    responses((status = 200, body = EventResponse), (status = 401, body = ProblemDto), (status = 403, body = ProblemDto),
+               (status = 404, body = ProblemDto),
+               (status = 409, body = ProblemDto, description = "sold, so its times cannot move; or cancelled or over"),
+               (status = 422, body = ProblemDto)))]
+pub async fn edit(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(event): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<EventPatch>,
+) -> Result<Json<EventResponse>, Problem> {
+    let change = EventChange::try_from(req)?;
+    let event = EventId::from_uuid(event);
+    state.ticketing.edit_event(user, event, &change).await?;
+    let details = state.ticketing.event_details(Some(user), event).await?;
+    Ok(Json(EventResponse::new(&details.event, &details.ticket_types)))
 }
