@@ -233,8 +233,16 @@ async fn the_console_reviews_before_publishing_sets_the_waiting_room_and_cancels
     b.wait_for("document.getElementById('order-search')", "the orders page").await;
     b.fill("#order_q", &buyer.email[..10]).await;
     b.click("#order-search button[type=submit]").await;
-    b.wait_for(&format!("document.getElementById('orders-table')?.innerText.includes('{}')", buyer.email), "found")
-        .await;
+    // The search's own page, not the list it replaces.
+    b.wait_for(
+        &format!(
+            "location.search.includes('q=') && document.readyState === 'complete' \
+             && document.getElementById('orders-table')?.innerText.includes('{}')",
+            buyer.email
+        ),
+        "found",
+    )
+    .await;
     b.click(&format!("a[aria-label='Open the order of {}']", buyer.email)).await;
     b.wait_for("document.getElementById('refund-amount')", "the order").await;
     b.fill("#refund_amount", "5").await;

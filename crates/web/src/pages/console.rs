@@ -828,7 +828,7 @@ fn event_spec(input: &EventInput, venue: &store::VenueRecord, map: &store::SeatM
     })
 }
 
-fn capitalise(s: &str) -> String {
+pub(super) fn capitalise(s: &str) -> String {
     let mut c = s.chars();
     c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
 }

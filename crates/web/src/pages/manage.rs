@@ -21,7 +21,7 @@ use ticketing::waiting_room::{
 };
 use uuid::Uuid;
 
-use super::console::{counts, failure, page, signin, status_label};
+use super::console::{capitalise, counts, failure, page, signin, status_label};
 use super::layout::{self, alert, csrf_field, json_island, local_time, money, notice, problem_detail};
 use super::session::{Fields, Viewer, csrf_ok};
 use crate::AppState;
@@ -58,6 +58,25 @@ pub(super) async fn managed(
         )),
         Err(e) => Err(failure(viewer, e.into()).await),
     }
+}
+
+/// [`managed`], for a form that changes the event: its CSRF token checked
+/// too. `back` is the page to return to after signing in; `what` says what
+/// to do again when the page was open too long.
+async fn managed_form(
+    state: &AppState,
+    viewer: &Viewer,
+    event: &str,
+    back: &str,
+    headers: &HeaderMap,
+    form: &Fields,
+    what: &str,
+) -> Result<(UserId, EventDetails), Response> {
+    let managed = managed(state, viewer, event, back).await?;
+    if !csrf_ok(headers, form.csrf()) {
+        return Err(stale(viewer, what));
+    }
+    Ok(managed)
 }
 
 pub(super) fn sales_path(event: EventId) -> String {
@@ -400,13 +419,11 @@ pub async fn save_controls(
     form: Fields,
 ) -> Response {
     let back = format!("/console/events/{event}/sales");
-    let (user, details) = match managed(&state, &viewer, &event, &back).await {
-        Ok(m) => m,
-        Err(page) => return page,
-    };
-    if !csrf_ok(&headers, form.csrf()) {
-        return stale(&viewer, "save the protection");
-    }
+    let (user, details) =
+        match managed_form(&state, &viewer, &event, &back, &headers, &form, "save the protection").await {
+            Ok(m) => m,
+            Err(page) => return page,
+        };
     let entered = ControlsForm::from_fields(&form);
     let input = match entered.parse(&details.event.timezone) {
         // Ending the lottery is setting its end to now.
@@ -486,13 +503,10 @@ pub async fn clear_flag(
     form: Fields,
 ) -> Response {
     let back = format!("/console/events/{event}/sales");
-    let (user, details) = match managed(&state, &viewer, &event, &back).await {
+    let (user, details) = match managed_form(&state, &viewer, &event, &back, &headers, &form, "clear the flag").await {
         Ok(m) => m,
         Err(page) => return page,
     };
-    if !csrf_ok(&headers, form.csrf()) {
-        return stale(&viewer, "clear the flag");
-    }
     match state.ticketing.clear_account_flag(user, details.event.id, &flag).await {
         Ok(()) => Redirect::to(&format!("{}?cleared=1#flags", sales_path(details.event.id))).into_response(),
         Err(e) => failure(&viewer, e.into()).await,
@@ -530,7 +544,7 @@ fn details_page(
             label for="ev_category" { "Category" }
             select #ev_category name="category" {
                 @for c in domain::event::Category::ALL {
-                    option value=(c.as_str()) selected[form.category == c.as_str()] { (capitalised(c.as_str())) }
+                    option value=(c.as_str()) selected[form.category == c.as_str()] { (capitalise(c.as_str())) }
                 }
             }
             label for="ev_description" { "Description" }
@@ -555,11 +569,6 @@ fn details_page(
         }
     };
     page(viewer, status, &format!("Details · {}", e.title), &[], body)
-}
-
-fn capitalised(s: &str) -> String {
-    let mut c = s.chars();
-    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
 }
 
 async fn is_sold(state: &AppState, user: UserId, event: EventId) -> bool {
@@ -592,13 +601,11 @@ pub async fn save_details(
     fields: Fields,
 ) -> Response {
     let back = format!("/console/events/{event}/edit");
-    let (user, details) = match managed(&state, &viewer, &event, &back).await {
-        Ok(m) => m,
-        Err(page) => return page,
-    };
-    if !csrf_ok(&headers, fields.csrf()) {
-        return stale(&viewer, "save the details");
-    }
+    let (user, details) =
+        match managed_form(&state, &viewer, &event, &back, &headers, &fields, "save the details").await {
+            Ok(m) => m,
+            Err(page) => return page,
+        };
     let e = &details.event;
     let sold = is_sold(&state, user, e.id).await;
     let form = DetailsForm {
@@ -783,13 +790,11 @@ pub async fn cancel(
     form: Fields,
 ) -> Response {
     let back = format!("/console/events/{event}/cancel");
-    let (user, details) = match managed(&state, &viewer, &event, &back).await {
+    let (user, details) = match managed_form(&state, &viewer, &event, &back, &headers, &form, "cancel the event").await
+    {
         Ok(m) => m,
         Err(page) => return page,
     };
-    if !csrf_ok(&headers, form.csrf()) {
-        return stale(&viewer, "cancel the event");
-    }
     let sold = || async { counts(&state, user, details.event.id).await.map(|c| c.sold).unwrap_or(0) };
     if form.get("confirm") != Some("yes") {
         let msg = "Tick the box to confirm: cancelling refunds every buyer and cannot be undone.";
