@@ -662,8 +662,9 @@ impl Store {
     }
 
     /// `event`'s orders, newest first, at most `limit`: those whose buyer's
-    /// e-mail address contains `search` or whose id starts with it, when
-    /// given, and only those placed before the order `before`, when given.
+    /// e-mail address or name contains `search` or whose id starts with it,
+    /// when given, and only those placed before the order `before`, when
+    /// given.
     pub async fn event_orders(
         &self,
         event: EventId,
@@ -681,7 +682,8 @@ impl Store {
                 WHERE r.order_id = o.id AND r.status <> 'failed') \
              FROM orders o JOIN users u ON u.id = o.user_id \
              WHERE o.event_id = $1 \
-               AND ($2 = '' OR u.email LIKE '%' || $2 || '%' ESCAPE '\\' OR o.id LIKE $2 || '%' ESCAPE '\\') \
+               AND ($2 = '' OR u.email LIKE '%' || $2 || '%' ESCAPE '\\' OR LOWER(u.name) LIKE '%' || $2 || '%' ESCAPE '\\' \
+                    OR o.id LIKE $2 || '%' ESCAPE '\\') \
                AND ($3 = '' OR (o.created_at, o.id) < (SELECT b.created_at, b.id FROM orders b WHERE b.id = $3)) \
              ORDER BY o.created_at DESC, o.id DESC LIMIT $4",
         )

@@ -120,8 +120,8 @@ fn refund_job(refund_id: &str, now: domain::Timestamp) -> store::NewJob {
 
 impl Ticketing {
     /// An event's orders for its organizer, newest first, a page at a time:
-    /// those whose buyer's address contains `search` or whose id starts
-    /// with it, placed before the order `before`.
+    /// those whose buyer's address or name contains `search` or whose id
+    /// starts with it, placed before the order `before`.
     pub async fn event_orders(
         &self,
         user: UserId,

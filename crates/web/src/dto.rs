@@ -962,7 +962,8 @@ impl From<&TicketRecord> for TicketResponse {
 #[derive(Debug, Deserialize, ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EventOrdersQuery {
-    /// Part of the buyer's e-mail address, or the start of the order's id.
+    /// Part of the buyer's e-mail address or name, or the start of the
+    /// order's id.
     pub q: Option<String>,
     /// The last order of the page before: the next page starts after it.
     pub before: Option<Uuid>,

@@ -275,6 +275,8 @@ async fn organizers_find_an_events_orders_by_buyer_and_page_through_them() {
     let prefix = &bobs["id"].as_str().unwrap()[..13];
     assert_eq!(list(format!("q={prefix}")).await["items"][0]["id"], bobs["id"]);
     assert_eq!(list("q=b%25b".into()).await["items"].as_array().unwrap().len(), 0, "% is not a wildcard");
+    let by_name = list("q=TEST%20PERSON".into()).await;
+    assert_eq!(by_name["items"].as_array().unwrap().len(), page, "every buyer here is a Test Person: {by_name}");
     assert_eq!(list("q=ada_".into()).await["items"].as_array().unwrap().len(), 0, "_ is not a wildcard");
     let r = app.get(&format!("{orders}?q={}", "x".repeat(300)), owner).await;
     assert_problem(r, StatusCode::BAD_REQUEST).await;

@@ -55,7 +55,7 @@ pub async fn list(
         p { a href=(sales_path(e.id)) { "← " (e.title) } }
         h1 { "Orders" }
         form.stack.inline-form #order-search method="get" action=(orders_path(&details)) role="search" {
-            label for="order_q" { "Buyer's e-mail address or order number" }
+            label for="order_q" { "Buyer's e-mail address, name or order number" }
             div.row-fields {
                 input #order_q name="q" type="search" value=(search) maxlength=(ticketing::refunds::ORDER_SEARCH_LEN_MAX)
                     placeholder="ada@example.org";
