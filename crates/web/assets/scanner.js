@@ -202,7 +202,7 @@ async function scan(raw) {
   try {
     const r = await api(`/events/${eventId}/checkins`, { method: 'POST', body: { barcode: code } });
     admittedHere.add(r.ticket_id); save('admitted', [...admittedHere]);
-    show(true, 'Admitted', 'Valid ticket. Let them in.');
+    show(true, 'Admitted', r.place ? `${r.place} · ${r.ticket_type_name}. Let them in.` : 'Valid ticket. Let them in.');
   } catch (e) {
     if (e instanceof ApiError) {
       const result = e.problem?.result;

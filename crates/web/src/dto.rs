@@ -1176,6 +1176,9 @@ pub struct CheckinResponse {
     pub result: &'static str,
     pub ticket_id: Uuid,
     pub checked_in_at: DateTime<Utc>,
+    /// Where the holder goes: "Stalls, row A, seat 5", or the standing area.
+    pub place: String,
+    pub ticket_type_name: String,
 }
 
 /// An RFC 9457 problem: every error response has this shape.

@@ -111,6 +111,16 @@ async fn a_checked_in_ticket_shows_when_it_was_admitted() {
     assert!(ticket["checked_in_at"].is_null());
     let r = app.checkin(&f.org.owner.token, &f.event_id, ticket["barcode"].as_str().unwrap()).await;
     let admitted: Value = r.json().await.unwrap();
+    // The gate learns where to send the holder.
+    let seat = &ticket["seat"];
+    let place = format!(
+        "{}, row {}, seat {}",
+        seat["section"].as_str().unwrap(),
+        seat["row"].as_str().unwrap(),
+        seat["seat"].as_str().unwrap()
+    );
+    assert_eq!(admitted["place"], place.as_str(), "{admitted}");
+    assert_eq!(admitted["ticket_type_name"], "Seated");
     let r = app.get(&format!("/api/v1/tickets/{}", ticket["id"].as_str().unwrap()), Some(&buyer.token)).await;
     let after: Value = r.json().await.unwrap();
     assert_eq!(after["checked_in_at"], admitted["checked_in_at"]);

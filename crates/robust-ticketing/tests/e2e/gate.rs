@@ -28,7 +28,9 @@ async fn the_scanner_admits_a_ticket_then_rejects_it_the_second_time() {
 
     b.fill("#barcode", &format!("{barcode}\n")).await;
     b.wait_for("document.getElementById('scan-result').dataset.result === 'admitted'", "admitted").await;
-    assert!(b.text("#scan-result").await.to_uppercase().contains("ADMITTED"));
+    let said = b.text("#scan-result").await;
+    assert!(said.to_uppercase().contains("ADMITTED"), "{said}");
+    assert!(said.contains("row A, seat 4"), "the gate says where the holder goes: {said}");
     if let Some(d) = screenshot_dir() {
         b.screenshot(&d.join("scanner-admitted-360.png").display().to_string()).await;
     }

@@ -941,7 +941,7 @@ async fn offer_events(
 }
 
 /// Where a ticket gets its holder: a seat, or a standing area.
-pub(super) fn ticket_place(t: &TicketRecord) -> String {
+pub(crate) fn ticket_place(t: &TicketRecord) -> String {
     match (&t.seat_labels, &t.ga_area_name) {
         (Some((section, row, seat)), _) => format!("{section}, row {row}, seat {seat}"),
         (None, Some(area)) => area.clone(),

@@ -179,7 +179,16 @@ pub async fn scan(
     let result = match state.ticketing.check_in(user, EventId::from_uuid(id), &code).await {
         Ok(ticketing::checkin::CheckinResult { record, refusal }) => match record.outcome {
             CheckinOutcome::Admitted => {
-                ScanResult { admitted: true, heading: "Admitted", reason: "Valid ticket. Let them in.".into() }
+                // Where to send the holder.
+                let ticket = match record.ticket {
+                    Some(t) => state.ticketing.store().ticket(t).await.ok().flatten(),
+                    None => None,
+                };
+                let reason = match ticket {
+                    Some(t) => format!("{} · {}. Let them in.", super::buyer::ticket_place(&t), t.ticket_type_name),
+                    None => "Valid ticket. Let them in.".into(),
+                };
+                ScanResult { admitted: true, heading: "Admitted", reason }
             }
             CheckinOutcome::AlreadyCheckedIn => ScanResult {
                 admitted: false,

@@ -60,14 +60,21 @@ pub async fn create(
     let result = record.outcome.as_str();
     let ticket_id = record.ticket.map(|t| t.to_string());
     match record.outcome {
-        CheckinOutcome::Admitted => Ok((
-            StatusCode::OK,
-            Json(CheckinResponse {
-                result,
-                ticket_id: *record.ticket.expect("an admitted ticket is known").as_uuid(),
-                checked_in_at: record.checked_in_at.expect("an admitted ticket has a check-in time"),
-            }),
-        )),
+        CheckinOutcome::Admitted => {
+            let ticket = record.ticket.expect("an admitted ticket is known");
+            // Where to send the holder, for the gate to say.
+            let admitted = state.ticketing.store().ticket(ticket).await?;
+            Ok((
+                StatusCode::OK,
+                Json(CheckinResponse {
+                    result,
+                    ticket_id: *ticket.as_uuid(),
+                    checked_in_at: record.checked_in_at.expect("an admitted ticket has a check-in time"),
+                    place: admitted.as_ref().map(crate::pages::buyer::ticket_place).unwrap_or_default(),
+                    ticket_type_name: admitted.map(|t| t.ticket_type_name).unwrap_or_default(),
+                }),
+            ))
+        }
         CheckinOutcome::AlreadyCheckedIn => {
             let at = record.checked_in_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
             Err(Problem::conflict(
