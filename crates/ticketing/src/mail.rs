@@ -63,12 +63,18 @@ const EMBEDDED: &[(&str, &str)] = embedded!(
     "en/event_cancelled.subject",
     "en/event_cancelled.txt",
     "en/event_cancelled.html",
+    "en/team_invitation.subject",
+    "en/team_invitation.txt",
+    "en/team_invitation.html",
     "de/order_confirmation.subject",
     "de/order_confirmation.txt",
     "de/order_confirmation.html",
     "de/event_cancelled.subject",
     "de/event_cancelled.txt",
     "de/event_cancelled.html",
+    "de/team_invitation.subject",
+    "de/team_invitation.txt",
+    "de/team_invitation.html",
 );
 
 /// How to send mail, from the configuration.
@@ -360,6 +366,9 @@ mod tests {
         d["refund"] = json!({"amount": "45.00 EUR", "tickets": ["Main R1 seat 3"]});
         d["from_name"] = json!("Bob");
         d["expires_at_text"] = json!("tomorrow");
+        d["organization"] = json!("Gig Co");
+        d["role"] = json!("gate");
+        d["days"] = json!(7);
         for kind in crate::notifications::MessageKind::ALL {
             let r = m.render(kind.as_str(), "en", &d).unwrap();
             assert!(!r.subject.is_empty() && !r.text.is_empty() && r.html.contains("<html"), "{kind:?}");

@@ -35,15 +35,17 @@ pub enum MessageKind {
     Refund,
     EventReminder,
     EventCancelled,
+    TeamInvitation,
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 5] = [
+    pub const ALL: [MessageKind; 6] = [
         MessageKind::OrderConfirmation,
         MessageKind::TransferOffer,
         MessageKind::Refund,
         MessageKind::EventReminder,
         MessageKind::EventCancelled,
+        MessageKind::TeamInvitation,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +55,7 @@ impl MessageKind {
             MessageKind::Refund => "refund",
             MessageKind::EventReminder => "event_reminder",
             MessageKind::EventCancelled => "event_cancelled",
+            MessageKind::TeamInvitation => "team_invitation",
         }
     }
 }

@@ -1,14 +1,106 @@
 //! Organizations and their members.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use domain::Timestamp;
 use domain::auth::Role;
 use domain::email::{Email, InvalidEmail};
 use domain::ids::{OrganizationId, UserId};
-use store::{AddMemberError, MemberRecord, StoreError};
+use sha2::{Digest, Sha256};
+use store::{
+    AcceptInvitationError, AddMemberError, InvitationRecord, InviteError, MemberRecord, NewInvitation, StoreError,
+};
 
+use crate::notifications::{MessageKind, Notice, To};
 use crate::{Denied, Ticketing, from_visible};
 
 /// Longest organization name, in characters.
 pub const ORGANIZATION_NAME_LEN_MAX: usize = 200;
+/// How long an invitation's link works: long enough for someone back from
+/// a week away, short enough that an old message found later is useless.
+pub const INVITATION_TTL_DAYS: i64 = 7;
+/// Random bytes in an invitation's secret: as many as a session token's.
+const INVITATION_SECRET_BYTES: usize = 32;
+/// Longest secret looked up; anything longer is no link of ours.
+const INVITATION_SECRET_LEN_MAX: usize = 64;
+
+/// A new invitation and the link that accepts it. The link is shown to
+/// whoever invited, once, for when mail does not reach the person.
+#[derive(Clone, Debug)]
+pub struct SentInvitation {
+    pub id: String,
+    pub email: String,
+    pub role: Role,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    /// The path of the page that accepts it, secret included.
+    pub path: String,
+    /// The full address of that page, as the e-mail has it.
+    pub link: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InviteFailure {
+    #[error(transparent)]
+    InvalidEmail(#[from] InvalidEmail),
+    #[error("invite someone as 'admin' or 'gate'; an organization has one owner")]
+    OwnerRole,
+    #[error("this person is a member already")]
+    AlreadyMember,
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+from_visible!(InviteFailure);
+
+#[derive(Debug, thiserror::Error)]
+pub enum InvitationError {
+    #[error("no invitation has this link; ask for a new one")]
+    Unknown,
+    #[error("this invitation was used already")]
+    Accepted,
+    #[error("this invitation was withdrawn or replaced by a newer one; ask for a new one")]
+    Revoked,
+    #[error("this invitation has expired; ask for a new one")]
+    Expired,
+    #[error("this account is a member of the organization already")]
+    AlreadyMember,
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+from_visible!(InvitationError);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeRoleError {
+    #[error("this person is not a member of the organization")]
+    NotMember,
+    #[error("the owner's role cannot be changed")]
+    Owner,
+    #[error("a member is 'admin' or 'gate'; an organization has one owner")]
+    OwnerRole,
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+from_visible!(ChangeRoleError);
+
+/// The hex SHA-256 an invitation is stored under.
+fn secret_hash(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The hash to look a link's secret up by; a secret no link of ours has is
+/// unknown without a query.
+fn lookup_hash(secret: &str) -> Result<String, InvitationError> {
+    if secret.is_empty() || secret.len() > INVITATION_SECRET_LEN_MAX {
+        return Err(InvitationError::Unknown);
+    }
+    Ok(secret_hash(secret))
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateOrganizationError {
@@ -87,6 +179,165 @@ impl Ticketing {
             return Err(RemoveMemberError::NotMember);
         }
         Ok(())
+    }
+
+    /// Invites `email` to the team as `role`. The person gets an e-mail with
+    /// a link (and, with an account, a notification in the app); the link
+    /// works once, for [`INVITATION_TTL_DAYS`], whoever signs in with it.
+    /// Whether the address has an account is not revealed.
+    pub async fn invite_member(
+        &self,
+        actor: UserId,
+        org: OrganizationId,
+        email: &str,
+        role: Role,
+    ) -> Result<SentInvitation, InviteFailure> {
+        let email = Email::parse(email)?;
+        let actor_role =
+            self.require_role(actor, org, |r| r.can_manage_events(), "only owners and admins invite members").await?;
+        if role == Role::Owner {
+            return Err(InviteFailure::OwnerRole);
+        }
+        if !actor_role.can_grant(role) {
+            return Err(Denied::Forbidden("your role cannot grant that role").into());
+        }
+        let organization = self.store.organization_name(org).await?.ok_or(Denied::NotFound("organization"))?;
+        let inviter = self.store.user_by_id(actor).await?.ok_or(Denied::NotFound("user"))?;
+        let mut secret = [0u8; INVITATION_SECRET_BYTES];
+        rand::fill(&mut secret);
+        let secret = URL_SAFE_NO_PAD.encode(secret);
+        let now = self.now();
+        let invitation = NewInvitation {
+            id: uuid::Uuid::now_v7().to_string(),
+            organization: org,
+            email: email.as_str().to_owned(),
+            role,
+            token_hash: secret_hash(&secret),
+            invited_by: actor,
+            created_at: now,
+            expires_at: now + chrono::Duration::days(INVITATION_TTL_DAYS),
+        };
+        let path = format!("/invitations/{secret}");
+        let to = match self.store.user_by_email(&email).await? {
+            Some(u) => To::Account(self.recipient(u.id).await?),
+            None => To::Address { email: email.as_str().to_owned(), locale: crate::mail::LOCALE_DEFAULT.to_owned() },
+        };
+        let notice = self.notice(Notice {
+            kind: MessageKind::TeamInvitation,
+            to,
+            dedupe_key: format!("invitation:{}", invitation.id),
+            link: path.clone(),
+            data: serde_json::json!({
+                "organization": organization,
+                "from_name": inviter.name,
+                "role": role.as_str(),
+                "days": INVITATION_TTL_DAYS,
+            }),
+        });
+        match self.store.create_invitation(&invitation, &notice, now).await {
+            Ok(()) => {}
+            Err(InviteError::AlreadyMember) => return Err(InviteFailure::AlreadyMember),
+            Err(InviteError::Store(e)) => return Err(e.into()),
+        }
+        Ok(SentInvitation {
+            id: invitation.id,
+            email: invitation.email,
+            role,
+            created_at: now,
+            expires_at: invitation.expires_at,
+            link: self.mailer.link(&path),
+            path,
+        })
+    }
+
+    /// Invitations of the organization that can still be accepted.
+    pub async fn invitations(
+        &self,
+        actor: UserId,
+        org: OrganizationId,
+    ) -> Result<Vec<InvitationRecord>, ViewTeamError> {
+        self.require_role(actor, org, |r| r.can_manage_events(), "only owners and admins see the team").await?;
+        Ok(self.store.open_invitations(org, self.now()).await?)
+    }
+
+    /// Withdraws an open invitation: its link stops working at once. Admins
+    /// withdraw what they could have sent (gate staff invitations).
+    pub async fn revoke_invitation(
+        &self,
+        actor: UserId,
+        org: OrganizationId,
+        invitation: &str,
+    ) -> Result<(), InvitationError> {
+        let actor_role = self
+            .require_role(actor, org, |r| r.can_manage_events(), "only owners and admins withdraw invitations")
+            .await?;
+        let open = self.store.open_invitations(org, self.now()).await?;
+        let found = open.iter().find(|i| i.id == invitation).ok_or(Denied::NotFound("invitation"))?;
+        if !actor_role.can_grant(found.role) {
+            return Err(Denied::Forbidden("your role cannot withdraw that invitation").into());
+        }
+        if self.store.revoke_invitation(org, invitation, self.now()).await? {
+            Ok(())
+        } else {
+            Err(Denied::NotFound("invitation").into())
+        }
+    }
+
+    /// The invitation a link's secret opens, if it is still open.
+    pub async fn invitation(&self, secret: &str) -> Result<InvitationRecord, InvitationError> {
+        let found = self.store.invitation_by_token(&lookup_hash(secret)?).await?.ok_or(InvitationError::Unknown)?;
+        match found.status.as_str() {
+            "accepted" => Err(InvitationError::Accepted),
+            "revoked" => Err(InvitationError::Revoked),
+            _ if found.expires_at <= self.now() => Err(InvitationError::Expired),
+            _ => Ok(found),
+        }
+    }
+
+    /// Joins the signed-in account to the team the link invites to.
+    pub async fn accept_invitation(
+        &self,
+        user: UserId,
+        secret: &str,
+    ) -> Result<(OrganizationId, Role), InvitationError> {
+        match self.store.accept_invitation(&lookup_hash(secret)?, user, self.now()).await {
+            Ok(joined) => Ok(joined),
+            Err(AcceptInvitationError::Unknown) => Err(InvitationError::Unknown),
+            Err(AcceptInvitationError::Accepted) => Err(InvitationError::Accepted),
+            Err(AcceptInvitationError::Revoked) => Err(InvitationError::Revoked),
+            Err(AcceptInvitationError::Expired) => Err(InvitationError::Expired),
+            Err(AcceptInvitationError::AlreadyMember) => Err(InvitationError::AlreadyMember),
+            Err(AcceptInvitationError::Store(e)) => Err(e.into()),
+        }
+    }
+
+    /// Moves a member between admin and gate staff. Only the owner may: it
+    /// takes granting both the role they have and the one they get.
+    pub async fn change_member_role(
+        &self,
+        actor: UserId,
+        org: OrganizationId,
+        member: UserId,
+        to: Role,
+    ) -> Result<MemberRecord, ChangeRoleError> {
+        if to == Role::Owner {
+            return Err(ChangeRoleError::OwnerRole);
+        }
+        let actor_role =
+            self.require_role(actor, org, |r| r.can_manage_events(), "only owners and admins change roles").await?;
+        let from = self.store.role_in(member, org).await?.ok_or(ChangeRoleError::NotMember)?;
+        if from == Role::Owner {
+            return Err(ChangeRoleError::Owner);
+        }
+        if !actor_role.can_grant(from) || !actor_role.can_grant(to) {
+            return Err(Denied::Forbidden("your role cannot grant that role").into());
+        }
+        if from != to && !self.store.change_member_role(org, member, from, to).await? {
+            // Removed, or given another role, since it was read.
+            return Err(ChangeRoleError::NotMember);
+        }
+        let members = self.store.members(org).await?;
+        members.into_iter().find(|m| m.user == member).ok_or(ChangeRoleError::NotMember)
     }
 
     /// Creates an organization; the caller becomes its owner.

@@ -137,6 +137,73 @@ impl From<&store::MemberRecord> for TeamMemberDto {
     }
 }
 
+/// A change of a member's role.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeRoleRequest {
+    /// `admin` or `gate`.
+    pub role: String,
+}
+
+/// Whom to invite to the team.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InviteRequest {
+    pub email: String,
+    /// `admin` or `gate`.
+    pub role: String,
+}
+
+/// An open invitation to the team.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationDto {
+    pub id: String,
+    pub email: String,
+    /// admin or gate.
+    pub role: String,
+    pub invited_by: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl From<&store::InvitationRecord> for InvitationDto {
+    fn from(i: &store::InvitationRecord) -> Self {
+        Self {
+            id: i.id.clone(),
+            email: i.email.clone(),
+            role: i.role.to_string(),
+            invited_by: i.invited_by_name.clone(),
+            created_at: i.created_at,
+            expires_at: i.expires_at,
+        }
+    }
+}
+
+/// An invitation just made. `link` is shown this once: pass it on yourself
+/// if the e-mail does not reach the person.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SentInvitationDto {
+    pub id: String,
+    pub email: String,
+    pub role: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub link: String,
+}
+
+/// What an invitation's link offers, for the person who has it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationViewDto {
+    pub organization_id: Uuid,
+    pub organization_name: String,
+    /// admin or gate.
+    pub role: String,
+    /// The address the invitation was sent to.
+    pub email: String,
+    pub invited_by: String,
+    pub expires_at: DateTime<Utc>,
+}
+
 // ---- venues ----
 
 /// A row's seats: a count (labelled 1..n) or explicit labels.

@@ -14,7 +14,10 @@ use ticketing::events::{
 use ticketing::gate::GateError;
 use ticketing::holds::{AvailabilityError, HoldFailure, ReleaseFailure};
 use ticketing::notifications::NotificationError;
-use ticketing::organizations::{AddMemberFailure, CreateOrganizationError, RemoveMemberError, ViewTeamError};
+use ticketing::organizations::{
+    AddMemberFailure, ChangeRoleError, CreateOrganizationError, InvitationError, InviteFailure, RemoveMemberError,
+    ViewTeamError,
+};
 use ticketing::payments::attempts::{GatewayListError, NotificationFailure};
 use ticketing::refunds::{EventOrdersError, RefundError};
 use ticketing::venues::{CreateVenueError, ViewVenueError};
@@ -204,6 +207,45 @@ impl From<AddMemberFailure> for Problem {
             AddMemberFailure::AlreadyMember => Problem::conflict("already-member", e.to_string()),
             AddMemberFailure::Denied(d) => d.into(),
             AddMemberFailure::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<InviteFailure> for Problem {
+    fn from(e: InviteFailure) -> Self {
+        match e {
+            InviteFailure::InvalidEmail(_) | InviteFailure::OwnerRole => {
+                Problem::unprocessable("invalid-member", e.to_string())
+            }
+            InviteFailure::AlreadyMember => Problem::conflict("already-member", e.to_string()),
+            InviteFailure::Denied(d) => d.into(),
+            InviteFailure::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<InvitationError> for Problem {
+    fn from(e: InvitationError) -> Self {
+        match e {
+            InvitationError::Unknown => Problem::not_found(e.to_string()),
+            InvitationError::Accepted | InvitationError::Revoked | InvitationError::Expired => {
+                Problem::new(StatusCode::GONE, "invitation-closed", "The invitation is closed", e.to_string())
+            }
+            InvitationError::AlreadyMember => Problem::conflict("already-member", e.to_string()),
+            InvitationError::Denied(d) => d.into(),
+            InvitationError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<ChangeRoleError> for Problem {
+    fn from(e: ChangeRoleError) -> Self {
+        match e {
+            ChangeRoleError::NotMember => Problem::not_found(e.to_string()),
+            ChangeRoleError::Owner => Problem::conflict("owner-stays", e.to_string()),
+            ChangeRoleError::OwnerRole => Problem::unprocessable("invalid-member", e.to_string()),
+            ChangeRoleError::Denied(d) => d.into(),
+            ChangeRoleError::Store(s) => s.into(),
         }
     }
 }

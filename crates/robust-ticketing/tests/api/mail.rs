@@ -350,3 +350,27 @@ async fn a_buyer_who_chose_german_gets_german_mail() {
     assert_eq!(got[0].subject, "Ihre Tickets für Test Gig");
     assert!(got[0].text.contains("vielen Dank"));
 }
+
+#[tokio::test]
+async fn a_team_invitation_reaches_someone_without_an_account() {
+    let smtp = SmtpServer::start().await;
+    let url = smtp.url();
+    let app = spawn_app_with(|c| c.mail.smtp_url = Some(url)).await;
+    let org = app.org("owner@example.org").await;
+    let r = app
+        .post(
+            &format!("/api/v1/organizations/{}/invitations", org.id),
+            Some(&org.owner.token),
+            &serde_json::json!({"email": "door@example.org", "role": "gate"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let sent: Value = r.json().await.unwrap();
+    let link = sent["link"].as_str().unwrap();
+    let got = smtp.wait_for(&app, 1).await;
+    assert_eq!(got[0].to, "door@example.org");
+    assert_eq!(got[0].subject, "Test Person invites you to Test Org on RobustTicketing");
+    assert!(got[0].text.contains(link), "{}", got[0].text);
+    assert!(got[0].html.contains(&format!("href=\"{}\"", link.replace('/', "&#x2f;"))), "{}", got[0].html);
+    assert!(got[0].text.contains("as gate staff") && got[0].text.contains("for 7 days"), "{}", got[0].text);
+}

@@ -26,5 +26,6 @@ mod refunds;
 mod resale;
 mod restart;
 mod rotating;
+mod team;
 mod transfers;
 mod waiting_room;

@@ -114,23 +114,70 @@ async fn the_console_reviews_before_publishing_sets_the_waiting_room_and_cancels
     let b = Browser::start(&app.root, 1280).await;
     sign_in(&b, &ev.owner.email, "/console").await;
 
-    // The team: gate staff are added by e-mail, and removed after the season.
+    // The team: gate staff are invited by e-mail, join by the link, change
+    // role, and are removed after the season.
     let door = app.account("door").await;
     b.fill("#member_email", &door.email).await;
     b.click("#team-form button[type=submit]").await;
-    b.wait_for("document.body.innerText.includes('Added to the team')", "added").await;
-    let team = b.text("#team-table").await;
-    assert!(team.contains(&door.email) && team.contains("Gate staff"), "{team}");
+    b.wait_for("document.getElementById('invite-link')", "the invitation made").await;
+    let notice = b.text("#invited").await;
+    assert!(notice.contains(&door.email) && notice.contains("send them this link yourself"), "{notice}");
+    let link = b.js("return document.getElementById('invite-link').value", vec![]).await;
+    let link = link.as_str().unwrap().to_owned();
+    let invitations = b.text("#invitations-table").await;
+    assert!(invitations.contains(&door.email) && invitations.contains("Gate staff"), "{invitations}");
+    if let Some(d) = &shots {
+        b.screenshot(&d.join("team-invited-1280.png").display().to_string()).await;
+    }
+    // A second invitation is withdrawn before anyone uses it.
     b.fill("#member_email", "nobody-here@e2e.test").await;
     b.click("#team-form button[type=submit]").await;
-    b.wait_for("document.querySelector('#team .alert-error')", "an unknown address refused").await;
-    assert!(b.text("#team .alert-error").await.contains("sign up first"));
+    b.wait_for("document.getElementById('invite-link')", "the second invitation made").await;
+    b.click("button[aria-label='Withdraw the invitation for nobody-here@e2e.test']").await;
+    b.wait_for("document.body.innerText.includes('Invitation withdrawn')", "withdrawn").await;
+    assert!(!b.text("#team").await.contains("nobody-here@e2e.test"));
+
+    // The door person opens the link signed out, signs in from there and joins.
+    let path = link.split_once("/invitations/").map(|(_, s)| format!("/invitations/{s}")).unwrap();
+    let d = Browser::start(&app.root, 390).await;
+    d.goto(&path).await;
+    d.wait_for("document.body.innerText.includes('Sign in to join')", "the invitation page").await;
+    assert!(d.text("main").await.contains("as gate staff"), "{}", d.text("main").await);
+    d.click("a.button.primary").await;
+    d.wait_for("document.getElementById('email')", "the sign-in form").await;
+    d.fill("#email", &door.email).await;
+    d.fill("#password", crate::helpers::PASSWORD).await;
+    d.click("form[action='/signin'] button[type=submit]").await;
+    d.wait_for(
+        &format!("location.pathname === '{path}' && document.readyState === 'complete'"),
+        "back on the invitation",
+    )
+    .await;
+    if let Some(dir) = &shots {
+        d.screenshot(&dir.join("invitation-390.png").display().to_string()).await;
+    }
+    d.click("main form button[type=submit]").await;
+    d.wait_for("location.pathname === '/gate'", "the scanner after joining").await;
+    d.quit().await;
+
+    b.goto("/console").await;
+    let team = b.text("#team-table").await;
+    assert!(team.contains(&door.email), "{team}");
+    // The owner makes the door person an admin, then gate staff again.
+    b.js("document.querySelector(\"select[id^='role-']\").value = 'admin'", vec![]).await;
+    b.click("form[action$='/role'] button[type=submit]").await;
+    b.wait_for("document.body.innerText.includes('Role changed')", "role changed").await;
+    let roles: Value = app.get(&format!("/organizations/{org}/members"), owner).await;
+    assert!(
+        roles.as_array().unwrap().iter().any(|m| m["email"] == door.email.as_str() && m["role"] == "admin"),
+        "{roles}"
+    );
     b.click("button[aria-label='Remove door from the team']").await;
     b.wait_for("document.body.innerText.includes('Removed from the team')", "removed").await;
     assert!(!b.text("#team-table").await.contains(&door.email));
     let (status, _) =
         app.call(reqwest::Method::GET, &format!("/events/{}/gate-manifest", ev.id), Some(&door.token), None).await;
-    assert_eq!(status, 403, "a removed gate has no ticket list");
+    assert_eq!(status, 403, "a removed member has no ticket list");
 
     // Publishing goes through a review of what buyers will see.
     b.click("a[aria-label='Review and publish Winter Draft']").await;

@@ -103,19 +103,21 @@ pub struct ConsoleQuery {
     published: Option<String>,
     member_added: Option<String>,
     member_removed: Option<String>,
+    role_changed: Option<String>,
+    invitation_withdrawn: Option<String>,
 }
 
 pub async fn home(State(state): State<AppState>, viewer: Viewer, Query(q): Query<ConsoleQuery>) -> Response {
     home_page(&state, &viewer, &q, None, StatusCode::OK).await
 }
 
-/// The console's home; `team_form` is the add-member form as entered when
-/// adding failed, with why.
+/// The console's home; `team_note` is what the team panel reports after an
+/// invitation: the link it made, or the form as entered with why it failed.
 pub(super) async fn home_page(
     state: &AppState,
     viewer: &Viewer,
     q: &ConsoleQuery,
-    team_form: Option<super::team::AddForm>,
+    team_note: Option<super::team::TeamNote>,
     status: StatusCode,
 ) -> Response {
     let Some(user) = viewer.user else { return signin("/console") };
@@ -144,6 +146,10 @@ pub(super) async fn home_page(
     let venues = state.ticketing.venues_of(user, org).await.unwrap_or_default();
     let members = match state.ticketing.members(user, org).await {
         Ok(m) => m,
+        Err(e) => return failure(viewer, e.into()).await,
+    };
+    let invitations = match state.ticketing.invitations(user, org).await {
+        Ok(i) => i,
         Err(e) => return failure(viewer, e.into()).await,
     };
     let mut rows = Vec::new();
@@ -197,10 +203,14 @@ pub(super) async fn home_page(
             Some("Added to the team. They see the scanner or the console when they next open a page.")
         } else if q.member_removed.is_some() {
             Some("Removed from the team.")
+        } else if q.role_changed.is_some() {
+            Some("Role changed. It applies to their next page or scan.")
+        } else if q.invitation_withdrawn.is_some() {
+            Some("Invitation withdrawn: its link no longer works.")
         } else {
             None
         };
-        (super::team::panel(viewer, user, &members, team_form.as_ref(), said))
+        (super::team::panel(viewer, user, &members, &invitations, team_note.as_ref(), said))
     };
     page(viewer, status, "Console", &["sales.js"], body)
 }
