@@ -3,7 +3,7 @@
 use domain::Timestamp;
 use domain::barcode::EventKey;
 use domain::event::{Admits, Category, EventStatus, TicketType};
-use domain::ids::{EventId, OrganizationId, VenueId};
+use domain::ids::{EventId, OrganizationId, UserId, VenueId};
 use domain::money::Money;
 use domain::resale::ResalePolicy;
 use domain::transfer::TransferPolicy;
@@ -463,5 +463,105 @@ impl Store {
             .fetch_optional(&mut *self.read().await?)
             .await?;
         row.map(|(public,)| public.try_into().map_err(|_| StoreError::Corrupt("public key length".into()))).transpose()
+    }
+}
+
+/// A move of a published event's dates, as recorded.
+#[derive(Clone, Debug)]
+pub struct RescheduleRecord {
+    pub id: String,
+    pub event: EventId,
+    pub old_starts_at: Timestamp,
+    pub old_ends_at: Timestamp,
+    pub new_starts_at: Timestamp,
+    pub new_ends_at: Timestamp,
+    /// What the organizer tells the holders; may be empty.
+    pub note: String,
+    pub moved_by: UserId,
+    pub created_at: Timestamp,
+}
+
+type RescheduleRow = (String, String, i64, i64, i64, i64, String, String, i64);
+
+const RESCHEDULE_COLUMNS: &str =
+    "id, event_id, old_starts_at, old_ends_at, new_starts_at, new_ends_at, note, moved_by, created_at";
+
+fn reschedule(r: RescheduleRow) -> Result<RescheduleRecord> {
+    Ok(RescheduleRecord {
+        id: r.0,
+        event: id(&r.1)?,
+        old_starts_at: ts(r.2)?,
+        old_ends_at: ts(r.3)?,
+        new_starts_at: ts(r.4)?,
+        new_ends_at: ts(r.5)?,
+        note: r.6,
+        moved_by: id(&r.7)?,
+        created_at: ts(r.8)?,
+    })
+}
+
+impl Store {
+    /// Moves a published event to new dates, records the move and enqueues
+    /// `job` (which tells the holders) in one transaction. The event's
+    /// reminder is released, so one goes out again before the new date.
+    /// False when the event is no longer published at the old dates:
+    /// someone else moved or cancelled it first.
+    pub async fn reschedule_event(&self, r: &RescheduleRecord, job: &crate::NewJob, now: Timestamp) -> Result<bool> {
+        let event_s = r.event.to_string();
+        let mut tx = self.write().await?;
+        let moved = sqlx::query(
+            "UPDATE events SET starts_at = $1, ends_at = $2 \
+             WHERE id = $3 AND status = 'published' AND starts_at = $4 AND ends_at = $5",
+        )
+        .bind(ms(r.new_starts_at))
+        .bind(ms(r.new_ends_at))
+        .bind(&event_s)
+        .bind(ms(r.old_starts_at))
+        .bind(ms(r.old_ends_at))
+        .execute(&mut *tx)
+        .await?;
+        if moved.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO event_reschedules ({RESCHEDULE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        )))
+        .bind(&r.id)
+        .bind(&event_s)
+        .bind(ms(r.old_starts_at))
+        .bind(ms(r.old_ends_at))
+        .bind(ms(r.new_starts_at))
+        .bind(ms(r.new_ends_at))
+        .bind(&r.note)
+        .bind(r.moved_by.to_string())
+        .bind(ms(r.created_at))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM event_reminders WHERE event_id = $1").bind(&event_s).execute(&mut *tx).await?;
+        crate::jobs::insert_job(&mut tx, job, now).await?;
+        tx.commit().await?;
+        self.cache.events.invalidate(&r.event);
+        Ok(true)
+    }
+
+    pub async fn reschedule(&self, id: &str) -> Result<Option<RescheduleRecord>> {
+        let row: Option<RescheduleRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {RESCHEDULE_COLUMNS} FROM event_reschedules WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&mut *self.read().await?)
+        .await?;
+        row.map(reschedule).transpose()
+    }
+
+    /// The moves of an event's dates, oldest first.
+    pub async fn reschedules_of(&self, event: EventId) -> Result<Vec<RescheduleRecord>> {
+        let rows: Vec<RescheduleRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {RESCHEDULE_COLUMNS} FROM event_reschedules WHERE event_id = $1 ORDER BY created_at, id"
+        )))
+        .bind(event.to_string())
+        .fetch_all(&mut *self.read().await?)
+        .await?;
+        rows.into_iter().map(reschedule).collect()
     }
 }

@@ -77,7 +77,7 @@ from_visible!(CreateEventError, ChangeEventError, ViewEventError, TicketTypeErro
 pub enum EditEventError {
     #[error(transparent)]
     Invalid(#[from] EventSpecError),
-    #[error("tickets are sold: the date of a sold event cannot be moved here, since its buyers must be told")]
+    #[error("tickets are sold: move the event with POST /events/{{id}}/reschedule, which tells every ticket holder")]
     DatesSold,
     #[error("ticket type '{0}' goes on sale after the event would end; change its sales window first")]
     SalesAfterEvent(String),
@@ -208,8 +208,8 @@ impl Ticketing {
     }
 
     /// Changes an event's title, description, category or times. Its times
-    /// move only while nothing is sold: buyers of a postponed event must be
-    /// told, which this does not do.
+    /// move only while nothing is sold: a sold event is moved with
+    /// [`Ticketing::reschedule_event`], which tells its ticket holders.
     pub async fn edit_event(
         &self,
         user: UserId,
@@ -240,9 +240,8 @@ impl Ticketing {
         let moved = (record.starts_at, record.ends_at) != (old_start, old_end);
         if moved {
             domain::event::validate_horizon(record.starts_at, self.now())?;
-            let types = self.store.ticket_types(event).await?;
-            if let Some(tt) = types.iter().find(|t| t.sales_start.is_some_and(|s| s >= record.ends_at)) {
-                return Err(EditEventError::SalesAfterEvent(tt.name.clone()));
+            if let Some(name) = self.type_on_sale_after(event, record.ends_at).await? {
+                return Err(EditEventError::SalesAfterEvent(name));
             }
         }
         if !self.store.update_event(&record, moved).await? {
@@ -250,6 +249,17 @@ impl Ticketing {
         }
         record.status = status;
         Ok(record)
+    }
+
+    /// A ticket type of `event` whose sales would start once an event ending
+    /// at `ends_at` is over: such a move needs its sales window changed first.
+    pub(crate) async fn type_on_sale_after(
+        &self,
+        event: EventId,
+        ends_at: domain::Timestamp,
+    ) -> Result<Option<String>, StoreError> {
+        let types = self.store.ticket_types(event).await?;
+        Ok(types.into_iter().find(|t| t.sales_start.is_some_and(|s| s >= ends_at)).map(|t| t.name))
     }
 
     /// Adds a ticket type to an event, on sale or not yet: a late release of

@@ -146,6 +146,7 @@ impl Ticketing {
             crate::notifications::EVENT_REMIND => self.send_event_reminders(job).await,
             crate::refunds::REFUND_EXECUTE => self.execute_refund(job).await,
             crate::refunds::EVENT_CANCEL => self.carry_out_cancellation(job).await,
+            crate::reschedule::EVENT_RESCHEDULED => self.tell_rescheduled(job).await,
             other => Err(JobError::Permanent(format!("no handler for job kind '{other}'"))),
         }
     }

@@ -26,6 +26,7 @@ pub mod push;
 pub mod qr;
 pub mod refunds;
 pub mod resale;
+pub mod reschedule;
 pub mod seating;
 pub mod transfers;
 pub mod venues;

@@ -66,6 +66,9 @@ const EMBEDDED: &[(&str, &str)] = embedded!(
     "en/team_invitation.subject",
     "en/team_invitation.txt",
     "en/team_invitation.html",
+    "en/event_rescheduled.subject",
+    "en/event_rescheduled.txt",
+    "en/event_rescheduled.html",
     "de/order_confirmation.subject",
     "de/order_confirmation.txt",
     "de/order_confirmation.html",
@@ -75,6 +78,9 @@ const EMBEDDED: &[(&str, &str)] = embedded!(
     "de/team_invitation.subject",
     "de/team_invitation.txt",
     "de/team_invitation.html",
+    "de/event_rescheduled.subject",
+    "de/event_rescheduled.txt",
+    "de/event_rescheduled.html",
 );
 
 /// How to send mail, from the configuration.
@@ -369,6 +375,9 @@ mod tests {
         d["organization"] = json!("Gig Co");
         d["role"] = json!("gate");
         d["days"] = json!(7);
+        d["old_starts_at_text"] = json!("2026-12-01 20:00 CET");
+        d["ends_at_text"] = json!("2026-12-08 23:00 CET");
+        d["note"] = json!("The band is ill.");
         for kind in crate::notifications::MessageKind::ALL {
             let r = m.render(kind.as_str(), "en", &d).unwrap();
             assert!(!r.subject.is_empty() && !r.text.is_empty() && r.html.contains("<html"), "{kind:?}");

@@ -36,16 +36,18 @@ pub enum MessageKind {
     EventReminder,
     EventCancelled,
     TeamInvitation,
+    EventRescheduled,
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 6] = [
+    pub const ALL: [MessageKind; 7] = [
         MessageKind::OrderConfirmation,
         MessageKind::TransferOffer,
         MessageKind::Refund,
         MessageKind::EventReminder,
         MessageKind::EventCancelled,
         MessageKind::TeamInvitation,
+        MessageKind::EventRescheduled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -56,6 +58,7 @@ impl MessageKind {
             MessageKind::EventReminder => "event_reminder",
             MessageKind::EventCancelled => "event_cancelled",
             MessageKind::TeamInvitation => "team_invitation",
+            MessageKind::EventRescheduled => "event_rescheduled",
         }
     }
 }
@@ -274,11 +277,18 @@ impl Ticketing {
         if event.status != domain::event::EventStatus::Published {
             return Ok(());
         }
+        // Moved to a later date since the job was made: the reminder is due
+        // again before the new date (the move released the event's claim).
+        if event.starts_at > self.now() + chrono::Duration::hours(REMINDER_LEAD_HOURS) {
+            return Ok(());
+        }
+        // One reminder per holder per date: a postponed event reminds again.
+        let date = event.starts_at.timestamp_millis();
         for holder in self.store.ticket_holders(event_id).await? {
             let notice = self.notice(Notice {
                 kind: MessageKind::EventReminder,
                 to: To::Account(self.recipient(holder).await?),
-                dedupe_key: format!("reminder:{event_id}:{holder}"),
+                dedupe_key: format!("reminder:{event_id}:{date}:{holder}"),
                 link: "/tickets".into(),
                 data: json!({ "event": event_data(&event) }),
             });

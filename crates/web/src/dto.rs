@@ -489,6 +489,51 @@ pub struct EventPatch {
     pub ends_at: Option<DateTime<Utc>>,
 }
 
+/// New dates for an event on sale, sold or not. Every ticket holder is told
+/// by e-mail and in the app; `note` is passed on to them.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RescheduleRequest {
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// What the organizer tells the holders (at most 2,000 characters).
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// A move of an event's dates.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RescheduleDto {
+    pub id: String,
+    pub old_starts_at: DateTime<Utc>,
+    pub old_ends_at: DateTime<Utc>,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub note: String,
+    pub moved_at: DateTime<Utc>,
+}
+
+impl From<&store::RescheduleRecord> for RescheduleDto {
+    fn from(r: &store::RescheduleRecord) -> Self {
+        Self {
+            id: r.id.clone(),
+            old_starts_at: r.old_starts_at,
+            old_ends_at: r.old_ends_at,
+            starts_at: r.new_starts_at,
+            ends_at: r.new_ends_at,
+            note: r.note.clone(),
+            moved_at: r.created_at,
+        }
+    }
+}
+
+/// An event just moved, and the move.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RescheduledDto {
+    pub event: EventResponse,
+    pub reschedule: RescheduleDto,
+}
+
 impl TryFrom<EventPatch> for domain::event::EventChange {
     type Error = Problem;
 

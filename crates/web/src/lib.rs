@@ -178,6 +178,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(events::cancel))
         .routes(routes!(events::list))
         .routes(routes!(events::get, events::edit))
+        .routes(routes!(events::reschedule))
+        .routes(routes!(events::reschedules))
         .routes(routes!(events::availability))
         .routes(routes!(events::compact_availability))
         .routes(routes!(live::stream))

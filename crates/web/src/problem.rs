@@ -20,6 +20,7 @@ use ticketing::organizations::{
 };
 use ticketing::payments::attempts::{GatewayListError, NotificationFailure};
 use ticketing::refunds::{EventOrdersError, RefundError};
+use ticketing::reschedule::RescheduleError;
 use ticketing::venues::{CreateVenueError, ViewVenueError};
 use ticketing::waiting_room::{AdmissionRefused, QueueError, SaleControlsError};
 use ticketing::webhooks::WebhookError;
@@ -315,6 +316,21 @@ impl From<EditEventError> for Problem {
             EditEventError::SaleOver(_) => Problem::conflict("sale-over", e.to_string()),
             EditEventError::Denied(d) => d.into(),
             EditEventError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<RescheduleError> for Problem {
+    fn from(e: RescheduleError) -> Self {
+        match e {
+            RescheduleError::Invalid(_)
+            | RescheduleError::SalesAfterEvent(_)
+            | RescheduleError::Unchanged
+            | RescheduleError::BadNote => Problem::unprocessable("invalid-event", e.to_string()),
+            RescheduleError::NotOnSale(_) => Problem::conflict("event-not-on-sale", e.to_string()),
+            RescheduleError::Concurrent => Problem::conflict("concurrent-change", e.to_string()),
+            RescheduleError::Denied(d) => d.into(),
+            RescheduleError::Store(s) => s.into(),
         }
     }
 }

@@ -374,3 +374,38 @@ async fn a_team_invitation_reaches_someone_without_an_account() {
     assert!(got[0].html.contains(&format!("href=\"{}\"", link.replace('/', "&#x2f;"))), "{}", got[0].html);
     assert!(got[0].text.contains("as gate staff") && got[0].text.contains("for 7 days"), "{}", got[0].text);
 }
+
+#[tokio::test]
+async fn a_moved_event_mails_its_holders_the_old_and_the_new_date() {
+    let smtp = SmtpServer::start().await;
+    let url = smtp.url();
+    let app = spawn_app_with(|c| c.mail.smtp_url = Some(url)).await;
+    let f = app.fixture(1, 4, 5).await;
+    let ada = app.signup("ada@example.org").await;
+    app.buy(&ada.token, &f.event_id, &[&f.seats[0]], &[]).await;
+    smtp.wait_for(&app, 1).await;
+    let event: Value = app.get(&format!("/api/v1/events/{}", f.event_id), None).await.json().await.unwrap();
+    let old: chrono::DateTime<chrono::Utc> = event["starts_at"].as_str().unwrap().parse().unwrap();
+    let new = old + Span::days(7);
+    let r = app
+        .post(
+            &format!("/api/v1/events/{}/reschedule", f.event_id),
+            Some(&f.org.owner.token),
+            &serde_json::json!({"starts_at": new, "ends_at": new + Span::hours(3), "note": "The stage <flooded>."}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let got = smtp.wait_for(&app, 2).await;
+    let moved = got.iter().find(|m| m.subject.starts_with("New date: Test Gig")).expect("the holder is told");
+    assert_eq!(moved.to, "ada@example.org");
+    // Both dates in the venue's time (Berlin: an hour ahead of UTC in winter, two in summer).
+    let berlin = |t: chrono::DateTime<chrono::Utc>| {
+        [(1, "CET"), (2, "CEST")]
+            .map(|(h, zone)| (t + Span::hours(h)).format(&format!("%Y-%m-%d %H:%M {zone}")).to_string())
+    };
+    for t in [old, new] {
+        assert!(berlin(t).iter().any(|s| moved.text.contains(s)), "{:?} in {}", berlin(t), moved.text);
+    }
+    assert!(moved.text.contains("The stage <flooded>."), "{}", moved.text);
+    assert!(moved.html.contains("The stage &lt;flooded&gt;."), "{}", moved.html);
+}

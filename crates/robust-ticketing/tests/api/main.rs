@@ -24,6 +24,7 @@ mod payouts;
 mod push;
 mod refunds;
 mod resale;
+mod reschedule;
 mod restart;
 mod rotating;
 mod team;

@@ -336,6 +336,37 @@ async fn the_console_reviews_before_publishing_sets_the_waiting_room_and_cancels
     b.wait_for("document.querySelector('h1')?.innerText === 'Harbour Nights: Late Show'", "renamed").await;
     assert_eq!(app.get(&format!("/events/{}", ev.id), None).await["title"], "Harbour Nights: Late Show");
 
+    // Postponing a sold event: new dates, a message, and a tick.
+    let before = app.get(&format!("/events/{}", ev.id), None).await["starts_at"].as_str().unwrap().to_owned();
+    let before: chrono::DateTime<chrono::Utc> = before.parse().unwrap();
+    b.click(&format!("a[href='/console/events/{}/reschedule']", ev.id)).await;
+    b.wait_for("document.getElementById('move-form')", "the move form").await;
+    assert_eq!(b.text("#move-sold").await, "1");
+    // A week later on the venue's clock, as the form shows it.
+    let week_later = |input: &str| {
+        let local = chrono::NaiveDateTime::parse_from_str(input, "%Y-%m-%dT%H:%M").unwrap();
+        (local + chrono::Duration::days(7)).format("%Y-%m-%dT%H:%M").to_string()
+    };
+    let starts = b.js("return document.getElementById('mv_starts').value", vec![]).await;
+    let ends = b.js("return document.getElementById('mv_ends').value", vec![]).await;
+    b.js(
+        "document.getElementById('mv_starts').value = arguments[0]; document.getElementById('mv_ends').value = arguments[1]",
+        vec![json!(week_later(starts.as_str().unwrap())), json!(week_later(ends.as_str().unwrap()))],
+    )
+    .await;
+    b.fill("#mv_note", "The harbour is flooded: same seats, a week later.").await;
+    if let Some(d) = &shots {
+        b.screenshot(&d.join("move-event-1280.png").display().to_string()).await;
+    }
+    b.click("#mv_confirm").await;
+    b.click("#move-form button[type=submit]").await;
+    b.wait_for("document.body.innerText.includes('Every ticket holder is being told')", "moved").await;
+    let moved = app.get(&format!("/events/{}", ev.id), None).await;
+    let moved: chrono::DateTime<chrono::Utc> = moved["starts_at"].as_str().unwrap().parse().unwrap();
+    // A week on the venue's clock: a clock change between may make it an hour more or less.
+    let shift = moved - before;
+    assert!((shift - chrono::Duration::days(7)).num_minutes().abs() <= 60, "moved by {shift}");
+
     // Cancelling says what it does and needs a deliberate tick.
     b.click(&format!("a[href='/console/events/{}/cancel']", ev.id)).await;
     b.wait_for("document.getElementById('confirm')", "the cancel review").await;

@@ -31,6 +31,7 @@ use crate::AppState;
 pub struct SalesQuery {
     saved: Option<String>,
     saved_details: Option<String>,
+    rescheduled: Option<String>,
     cleared: Option<String>,
     cancelled: Option<String>,
 }
@@ -101,7 +102,13 @@ pub async fn sales(
     Path(event): Path<String>,
     Query(q): Query<SalesQuery>,
 ) -> Response {
-    let top = q.saved_details.is_some().then(|| notice("Saved: buyers see the new details at once."));
+    let top = if q.saved_details.is_some() {
+        Some(notice("Saved: buyers see the new details at once."))
+    } else if q.rescheduled.is_some() {
+        Some(notice("Moved. Every ticket holder is being told by e-mail and in the app; their tickets stay valid."))
+    } else {
+        None
+    };
     let message = if q.saved.is_some() {
         Some(notice("Saved. Buyers are held to the new settings from their next request."))
     } else if q.cleared.is_some() {
@@ -178,6 +185,9 @@ async fn sales_page(
             }
             a.button href={ "/console/events/" (e.id) "/orders" } { "Orders and refunds" }
             @if open { a.button href={ "/console/events/" (e.id) "/edit" } { "Edit details" } }
+            @if open && e.status == EventStatus::Published {
+                a.button href={ "/console/events/" (e.id) "/reschedule" } { "Move to a new date…" }
+            }
         }
         div.stat-grid #sales-stats {
             div.stat { span.stat-label { "Sold" } span.stat-value #stat-sold { (c.sold) } }
@@ -560,7 +570,10 @@ fn details_page(
                 }
             }
             @if sold {
-                p.hint { "Tickets are sold, so the date stays: moving it means telling every buyer. To move the event, cancel it (everyone is refunded) and create it again." }
+                p.hint #dates-sold {
+                    "Tickets are sold, so the dates are moved apart from the other details, and every ticket holder is told: "
+                    a href={ "/console/events/" (e.id) "/reschedule" } { "move the event" } "."
+                }
             }
             div.actions {
                 button.button.primary type="submit" { "Save details" }
@@ -638,6 +651,124 @@ pub async fn save_details(
     };
     match state.ticketing.edit_event(user, e.id, &change).await {
         Ok(_) => Redirect::to(&format!("{}?saved_details=1", sales_path(e.id))).into_response(),
+        Err(err) => {
+            let (status, detail, _) = problem_detail(err.into()).await;
+            again(&detail, status)
+        }
+    }
+}
+
+// ---------------------------------------------------------------- moving a sold event
+
+/// The move form as entered.
+struct MoveForm {
+    starts: String,
+    ends: String,
+    note: String,
+}
+
+/// A postponement: new dates, a message for the holders, and a tick that
+/// says everyone will hear of it.
+pub async fn review_reschedule(State(state): State<AppState>, viewer: Viewer, Path(event): Path<String>) -> Response {
+    let back = format!("/console/events/{event}/reschedule");
+    let (user, details) = match managed(&state, &viewer, &event, &back).await {
+        Ok(m) => m,
+        Err(page) => return page,
+    };
+    let e = &details.event;
+    let form = MoveForm {
+        starts: local_input(e.starts_at, &e.timezone),
+        ends: local_input(e.ends_at, &e.timezone),
+        note: String::new(),
+    };
+    let sold = counts(&state, user, e.id).await.map_or(0, |c| c.sold);
+    move_page(&viewer, &details, &form, sold, None, StatusCode::OK)
+}
+
+fn move_page(
+    viewer: &Viewer,
+    details: &EventDetails,
+    form: &MoveForm,
+    sold: u64,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let e = &details.event;
+    let on_sale = e.status == EventStatus::Published;
+    let body = html! {
+        p { a href=(sales_path(e.id)) { "← " (e.title) } }
+        h1 { "Move “" (e.title) "”" }
+        @if let Some(msg) = error { (alert(msg)) }
+        @if !on_sale {
+            p { "Only an event on sale is moved here. "
+                @if e.status == EventStatus::Draft { a href={ "/console/events/" (e.id) "/edit" } { "Edit the draft's dates" } " instead." } }
+        } @else {
+            section.panel {
+                p { "Now: " strong { (local_time(e.starts_at, &e.timezone)) } " to " (local_time(e.ends_at, &e.timezone)) " · " (e.venue_name) }
+                ul {
+                    li { "Tickets stay valid for the new dates: nobody needs to do anything." }
+                    li { "Every ticket holder gets an e-mail and a notification with the old and the new date, and your message. Tickets and places sold: " strong #move-sold { (sold) } "." }
+                    li { "The day-before reminder goes out again before the new date." }
+                    li { "Holders who cannot come can pass their tickets on; refunds are yours to give, from the orders page." }
+                }
+                form.stack #move-form method="post" action={ "/console/events/" (e.id) "/reschedule" } {
+                    (csrf_field(viewer))
+                    div.row-fields {
+                        div {
+                            label for="mv_starts" { "New start (" (e.timezone) ")" }
+                            input #mv_starts name="starts" type="datetime-local" required value=(form.starts);
+                        }
+                        div {
+                            label for="mv_ends" { "New end (" (e.timezone) ")" }
+                            input #mv_ends name="ends" type="datetime-local" required value=(form.ends);
+                        }
+                    }
+                    label for="mv_note" { "Message to ticket holders (optional)" }
+                    textarea #mv_note name="note" rows="4" maxlength=(ticketing::reschedule::RESCHEDULE_NOTE_LEN_MAX) { (form.note) }
+                    label.checkbox { input #mv_confirm type="checkbox" name="confirm" value="yes" required; " Move the event and tell every ticket holder" }
+                    div.actions {
+                        button.button.primary type="submit" { "Move the event" }
+                        a.button href=(sales_path(e.id)) { "Keep the date" }
+                    }
+                }
+            }
+        }
+    };
+    page(viewer, status, &format!("Move · {}", e.title), &[], body)
+}
+
+pub async fn reschedule(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    Path(event): Path<String>,
+    fields: Fields,
+) -> Response {
+    let back = format!("/console/events/{event}/reschedule");
+    let (user, details) = match managed_form(&state, &viewer, &event, &back, &headers, &fields, "move the event").await
+    {
+        Ok(m) => m,
+        Err(page) => return page,
+    };
+    let e = &details.event;
+    let form = MoveForm {
+        starts: fields.text("starts"),
+        ends: fields.text("ends"),
+        note: fields.get("note").unwrap_or_default().trim().to_owned(),
+    };
+    let sold = counts(&state, user, e.id).await.map_or(0, |c| c.sold);
+    let again = |msg: &str, status| move_page(&viewer, &details, &form, sold, Some(msg), status);
+    if fields.get("confirm") != Some("yes") {
+        return again("Tick the box: every ticket holder will be told.", StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let (Some(starts_at), Some(ends_at)) = (
+        super::console::local_to_utc(&form.starts, &e.timezone),
+        super::console::local_to_utc(&form.ends, &e.timezone),
+    ) else {
+        return again("Enter when the event now starts and ends.", StatusCode::UNPROCESSABLE_ENTITY);
+    };
+    match state.ticketing.reschedule_event(user, e.id, starts_at, ends_at, &form.note).await {
+        Ok(_) => Redirect::to(&format!("{}?rescheduled=1", sales_path(e.id))).into_response(),
         Err(err) => {
             let (status, detail, _) = problem_detail(err.into()).await;
             again(&detail, status)

@@ -11,8 +11,8 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::dto::{
     AvailabilityResponse, CompactAvailabilityResponse, CreateEventRequest, EventListQuery, EventListResponse,
-    EventPatch, EventResponse, EventStatusResponse, EventSummaryDto, GaAvailabilityDto, ProblemDto,
-    SeatAvailabilityDto, TicketTypePatch, TicketTypeRequest, TicketTypeResponse,
+    EventPatch, EventResponse, EventStatusResponse, EventSummaryDto, GaAvailabilityDto, ProblemDto, RescheduleDto,
+    RescheduleRequest, RescheduledDto, SeatAvailabilityDto, TicketTypePatch, TicketTypeRequest, TicketTypeResponse,
 };
 use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, MaybeUser};
 use crate::problem::Problem;
@@ -372,4 +372,43 @@ pub async fn edit(
     state.ticketing.edit_event(user, event, &change).await?;
     let details = state.ticketing.event_details(Some(user), event).await?;
     Ok(Json(EventResponse::new(&details.event, &details.ticket_types)))
+}
+
+/// Move an event on sale, sold or not: a postponement or an earlier start.
+/// Tickets stay valid; every holder is told (e-mail and app) the old and new
+/// dates and `note`; a day-before reminder goes out again before the new date.
+#[utoipa::path(post, path = "/api/v1/events/{event}/reschedule", tag = "events", security(("bearer" = [])),
+    params(("event" = Uuid, Path)), request_body = RescheduleRequest,
+    responses((status = 200, body = RescheduledDto), (status = 401, body = ProblemDto), (status = 403, body = ProblemDto),
+               (status = 404, body = ProblemDto),
+               (status = 409, body = ProblemDto, description = "a draft, cancelled or over; or moved by someone else"),
+               (status = 422, body = ProblemDto)))]
+pub async fn reschedule(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(event): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<RescheduleRequest>,
+) -> Result<Json<RescheduledDto>, Problem> {
+    let event = EventId::from_uuid(event);
+    let note = req.note.unwrap_or_default();
+    let (_, moved) = state.ticketing.reschedule_event(user, event, req.starts_at, req.ends_at, &note).await?;
+    let details = state.ticketing.event_details(Some(user), event).await?;
+    Ok(Json(RescheduledDto {
+        event: EventResponse::new(&details.event, &details.ticket_types),
+        reschedule: RescheduleDto::from(&moved),
+    }))
+}
+
+/// The moves of an event's dates, oldest first.
+#[utoipa::path(get, path = "/api/v1/events/{event}/reschedules", tag = "events", security(("bearer" = [])),
+    params(("event" = Uuid, Path)),
+    responses((status = 200, body = Vec<RescheduleDto>), (status = 401, body = ProblemDto), (status = 403, body = ProblemDto),
+               (status = 404, body = ProblemDto)))]
+pub async fn reschedules(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(event): ApiPath<Uuid>,
+) -> Result<Json<Vec<RescheduleDto>>, Problem> {
+    let moves = state.ticketing.reschedules(user, EventId::from_uuid(event)).await?;
+    Ok(Json(moves.iter().map(RescheduleDto::from).collect()))
 }

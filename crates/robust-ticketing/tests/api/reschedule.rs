@@ -1,0 +1,172 @@
+//! Moving a sold event: the tickets stay valid and every holder is told.
+
+use std::time::Duration as Wait;
+
+use chrono::{DateTime, Duration, Utc};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Fixture, TestApp, assert_problem, spawn_app};
+
+async fn reschedule(app: &TestApp, f: &Fixture, token: &str, body: Value) -> reqwest::Response {
+    app.post(&format!("/api/v1/events/{}/reschedule", f.event_id), Some(token), &body).await
+}
+
+async fn starts_at(app: &TestApp, f: &Fixture) -> DateTime<Utc> {
+    let event: Value = app.get(&format!("/api/v1/events/{}", f.event_id), None).await.json().await.unwrap();
+    event["starts_at"].as_str().unwrap().parse().unwrap()
+}
+
+/// The account's notifications of `kind`, once there are `n` of them (the
+/// job that writes them runs in the background).
+async fn notices_of(app: &TestApp, token: &str, kind: &str, n: usize) -> Vec<Value> {
+    let mut found = Vec::new();
+    for _ in 0..200 {
+        let list: Value = app.get("/api/v1/me/notifications", Some(token)).await.json().await.unwrap();
+        found = list["items"].as_array().unwrap().iter().filter(|x| x["kind"] == kind).cloned().collect();
+        if found.len() >= n {
+            break;
+        }
+        tokio::time::sleep(Wait::from_millis(50)).await;
+    }
+    assert_eq!(found.len(), n, "{kind} notices: {found:?}");
+    found
+}
+
+#[tokio::test]
+async fn a_sold_event_moves_its_tickets_stay_valid_and_every_holder_is_told_once() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 4, 5).await;
+    let ada = app.signup("ada@example.org").await;
+    let bob = app.signup("bob@example.org").await;
+    let order = app.buy(&ada.token, &f.event_id, &[&f.seats[0], &f.seats[1]], &[]).await;
+    app.buy(&bob.token, &f.event_id, &[], &[(&f.ga_area, 1)]).await;
+    let old = starts_at(&app, &f).await;
+
+    // The plain edit still refuses to move a sold event, and says what does.
+    let r = app
+        .client
+        .patch(app.url(&format!("/api/v1/events/{}", f.event_id)))
+        .bearer_auth(&f.org.owner.token)
+        .json(&json!({"starts_at": old + Duration::days(7), "ends_at": old + Duration::days(7) + Duration::hours(3)}))
+        .send()
+        .await
+        .unwrap();
+    let p = assert_problem(r, StatusCode::CONFLICT).await;
+    assert!(p["detail"].as_str().unwrap().contains("/reschedule"), "{p}");
+
+    let new = old + Duration::days(7);
+    let note = "The singer is ill.\nSame seats, same doors.";
+    let r = reschedule(
+        &app,
+        &f,
+        &f.org.owner.token,
+        json!({"starts_at": new, "ends_at": new + Duration::hours(3), "note": note}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let moved: Value = r.json().await.unwrap();
+    assert_eq!(moved["event"]["starts_at"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap(), new);
+    assert_eq!(moved["reschedule"]["old_starts_at"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap(), old);
+    assert_eq!(moved["reschedule"]["note"], note);
+    assert_eq!(starts_at(&app, &f).await, new);
+
+    // Each holder hears once, with both dates and the organizer's words.
+    for who in [&ada, &bob] {
+        let told = notices_of(&app, &who.token, "event_rescheduled", 1).await;
+        assert!(told[0]["title"].as_str().unwrap().starts_with("New date: Test Gig"), "{}", told[0]);
+    }
+    let moves: Value = app
+        .get(&format!("/api/v1/events/{}/reschedules", f.event_id), Some(&f.org.owner.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(moves.as_array().unwrap().len(), 1);
+
+    // The tickets are the same tickets: valid, and they admit at the gate.
+    let ticket = &order["tickets"][0];
+    let r = app.get(&format!("/api/v1/tickets/{}", ticket["id"].as_str().unwrap()), Some(&ada.token)).await;
+    let t: Value = r.json().await.unwrap();
+    assert_eq!(t["status"], "valid", "{t}");
+    let r = app.checkin(&f.org.owner.token, &f.event_id, ticket["barcode"].as_str().unwrap()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let scan: Value = r.json().await.unwrap();
+    assert_eq!(scan["result"], "admitted", "{scan}");
+
+    // A second move tells them again, once more.
+    let later = new + Duration::days(1);
+    let r =
+        reschedule(&app, &f, &f.org.owner.token, json!({"starts_at": later, "ends_at": later + Duration::hours(3)}))
+            .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    notices_of(&app, &bob.token, "event_rescheduled", 2).await;
+    tokio::time::sleep(Wait::from_millis(300)).await;
+    notices_of(&app, &bob.token, "event_rescheduled", 2).await;
+}
+
+#[tokio::test]
+async fn a_postponed_event_reminds_its_holders_again_before_the_new_date() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 2, 1).await;
+    let ada = app.signup("ada@example.org").await;
+    app.buy(&ada.token, &f.event_id, &[&f.seats[0]], &[]).await;
+    // The event starts in 30 days: the reminder goes out within its last day.
+    app.clock.advance(Duration::days(29) + Duration::hours(1));
+    let token = app.login("ada@example.org").await;
+    notices_of(&app, &token, "event_reminder", 1).await;
+
+    let owner = app.login(&f.org.owner.email).await;
+    let new = starts_at(&app, &f).await + Duration::days(14);
+    let r = reschedule(&app, &f, &owner, json!({"starts_at": new, "ends_at": new + Duration::hours(3)})).await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    notices_of(&app, &token, "event_rescheduled", 1).await;
+    // No second reminder while the new date is two weeks off...
+    tokio::time::sleep(Wait::from_millis(1_500)).await;
+    notices_of(&app, &token, "event_reminder", 1).await;
+    // ...and one the day before it.
+    app.clock.advance(Duration::days(14));
+    let token = app.login("ada@example.org").await;
+    notices_of(&app, &token, "event_reminder", 2).await;
+}
+
+#[tokio::test]
+async fn what_cannot_be_moved_and_by_whom() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 2, 1).await;
+    let owner = f.org.owner.token.clone();
+    let gate = app.member(&f.org, "gate@example.org", "gate").await;
+    let buyer = app.signup("buyer@example.org").await;
+    app.buy(&buyer.token, &f.event_id, &[&f.seats[0]], &[]).await;
+    let old = starts_at(&app, &f).await;
+    let new = old + Duration::days(2);
+    let ok = json!({"starts_at": new, "ends_at": new + Duration::hours(3)});
+
+    assert_problem(reschedule(&app, &f, &gate.token, ok.clone()).await, StatusCode::FORBIDDEN).await;
+    assert_problem(reschedule(&app, &f, &buyer.token, ok.clone()).await, StatusCode::FORBIDDEN).await;
+    let unprocessable = [
+        json!({"starts_at": old, "ends_at": old + Duration::hours(3)}),
+        json!({"starts_at": new, "ends_at": new - Duration::hours(1)}),
+        json!({"starts_at": Utc::now() + Duration::days(365 * 11), "ends_at": Utc::now() + Duration::days(365 * 11 + 1)}),
+        json!({"starts_at": new, "ends_at": new + Duration::hours(3), "note": "ring\u{7}"}),
+        json!({"starts_at": new, "ends_at": new + Duration::hours(3), "note": "x".repeat(2_001)}),
+        json!({"starts_at": new, "ends_at": new + Duration::hours(3), "notify": false}),
+        json!({"starts_at": new}),
+        json!({"starts_at": "next friday", "ends_at": new}),
+    ];
+    for body in unprocessable {
+        let r = reschedule(&app, &f, &owner, body.clone()).await;
+        let status = r.status();
+        assert!(status == StatusCode::UNPROCESSABLE_ENTITY || status == StatusCode::BAD_REQUEST, "{body}: {status}");
+        assert_problem(r, status).await;
+    }
+    assert_eq!(starts_at(&app, &f).await, old, "nothing moved");
+    let moves: Value =
+        app.get(&format!("/api/v1/events/{}/reschedules", f.event_id), Some(&owner)).await.json().await.unwrap();
+    assert!(moves.as_array().unwrap().is_empty());
+
+    // A cancelled event stays where it was.
+    let r = app.post(&format!("/api/v1/events/{}/cancel", f.event_id), Some(&owner), &json!({})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_problem(reschedule(&app, &f, &owner, ok).await, StatusCode::CONFLICT).await;
+}
