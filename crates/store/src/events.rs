@@ -565,3 +565,49 @@ impl Store {
         rows.into_iter().map(reschedule).collect()
     }
 }
+
+impl Store {
+    /// Deletes a draft and what only a draft has (its ticket types, signing
+    /// key and sale settings). False when the event is not a draft (it was
+    /// published meanwhile) or, defensively, when anything was ever held or
+    /// sold for it: those rows are history that stays.
+    pub async fn delete_draft(&self, event: EventId) -> Result<bool> {
+        let event_s = event.to_string();
+        let mut tx = self.write().await?;
+        let draft = sqlx::query("UPDATE events SET status = status WHERE id = $1 AND status = 'draft'")
+            .bind(&event_s)
+            .execute(&mut *tx)
+            .await?;
+        if draft.rows_affected() != 1 {
+            return Ok(false);
+        }
+        let used: Option<(String,)> = sqlx::query_as(
+            "SELECT id FROM holds WHERE event_id = $1 UNION ALL SELECT id FROM orders WHERE event_id = $1 LIMIT 1",
+        )
+        .bind(&event_s)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if used.is_some() {
+            return Ok(false);
+        }
+        for table in [
+            "queue_entries",
+            "account_flags",
+            "sale_controls",
+            "event_reminders",
+            "event_reschedules",
+            "ticket_types",
+            "event_keys",
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE event_id = $1")))
+                .bind(&event_s)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("DELETE FROM events WHERE id = $1").bind(&event_s).execute(&mut *tx).await?;
+        tx.commit().await?;
+        self.cache.events.invalidate(&event);
+        self.cache.ticket_types.invalidate(&event);
+        Ok(true)
+    }
+}

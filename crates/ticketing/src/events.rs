@@ -74,6 +74,17 @@ pub enum TicketTypeError {
 from_visible!(CreateEventError, ChangeEventError, ViewEventError, TicketTypeError);
 
 #[derive(Debug, thiserror::Error)]
+pub enum DeleteEventError {
+    #[error("the event is {0}: only a draft is deleted (cancel an event that went on sale)")]
+    NotDraft(EventStatus),
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+from_visible!(DeleteEventError);
+
+#[derive(Debug, thiserror::Error)]
 pub enum EditEventError {
     #[error(transparent)]
     Invalid(#[from] EventSpecError),
@@ -189,6 +200,19 @@ impl Ticketing {
         }
         record.status = to;
         Ok(record)
+    }
+
+    /// Deletes a draft: an event that never went on sale leaves no trace.
+    pub async fn delete_draft(&self, user: UserId, event: EventId) -> Result<(), DeleteEventError> {
+        let record = self.visible_event(Some(user), event).await?;
+        self.require_role(user, record.organization, |r| r.can_manage_events(), "only owners and admins manage events")
+            .await?;
+        if record.status != EventStatus::Draft || !self.store.delete_draft(event).await? {
+            // Published (or more) before this request, or while it ran.
+            let now = self.store.event(event).await?.map_or(record.status, |e| e.status);
+            return Err(DeleteEventError::NotDraft(now));
+        }
+        Ok(())
     }
 
     pub async fn cancel_event(&self, user: UserId, event: EventId) -> Result<EventRecord, ChangeEventError> {

@@ -177,7 +177,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(events::publish))
         .routes(routes!(events::cancel))
         .routes(routes!(events::list))
-        .routes(routes!(events::get, events::edit))
+        .routes(routes!(events::get, events::edit, events::delete))
         .routes(routes!(events::reschedule))
         .routes(routes!(events::reschedules))
         .routes(routes!(events::availability))

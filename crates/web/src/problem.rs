@@ -9,7 +9,8 @@ use ticketing::accounts::{LoginError, RegisterError};
 use ticketing::checkin::CheckinError;
 use ticketing::checkout::OrderError;
 use ticketing::events::{
-    ChangeEventError, CreateEventError, EditEventError, ListEventsError, TicketTypeError, ViewEventError,
+    ChangeEventError, CreateEventError, DeleteEventError, EditEventError, ListEventsError, TicketTypeError,
+    ViewEventError,
 };
 use ticketing::gate::GateError;
 use ticketing::holds::{AvailabilityError, HoldFailure, ReleaseFailure};
@@ -316,6 +317,16 @@ impl From<EditEventError> for Problem {
             EditEventError::SaleOver(_) => Problem::conflict("sale-over", e.to_string()),
             EditEventError::Denied(d) => d.into(),
             EditEventError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<DeleteEventError> for Problem {
+    fn from(e: DeleteEventError) -> Self {
+        match e {
+            DeleteEventError::NotDraft(_) => Problem::conflict("event-not-draft", e.to_string()),
+            DeleteEventError::Denied(d) => d.into(),
+            DeleteEventError::Store(s) => s.into(),
         }
     }
 }

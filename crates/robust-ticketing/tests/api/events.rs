@@ -361,3 +361,53 @@ async fn an_event_is_edited_and_its_date_moves_only_while_unsold() {
     assert_eq!(r.status(), StatusCode::OK);
     assert_problem(patch(owner, json!({"title": "Encore"})).await.unwrap(), StatusCode::CONFLICT).await;
 }
+
+#[tokio::test]
+async fn a_draft_is_deleted_with_everything_it_had_and_an_event_that_went_on_sale_is_not() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 4, 5).await;
+    let gate = app.member(&f.org, "gate@example.org", "gate").await;
+    let outsider = app.signup("outsider@example.org").await;
+    let draft = create_event(&app, &f.org, &f.venue_id, "Never Mind", "concert", 20, false).await;
+    // Things a draft can have before it goes on sale: sale settings and more ticket types.
+    let r = app
+        .client
+        .put(app.url(&format!("/api/v1/events/{draft}/sale-controls")))
+        .bearer_auth(&f.org.owner.token)
+        .json(&json!({"waiting_room": "on", "tickets_per_account_max": 4}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let r = app
+        .post(
+            &format!("/api/v1/events/{draft}/ticket-types"),
+            Some(&f.org.owner.token),
+            &json!({"name": "Early", "price": {"amount": 1000, "currency": "EUR"}, "price_zone": "main"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+
+    let path = format!("/api/v1/events/{draft}");
+    assert_problem(app.delete(&path, Some(&gate.token)).await, StatusCode::FORBIDDEN).await;
+    let r = app.delete(&path, Some(&outsider.token)).await;
+    let status = r.status();
+    assert!(matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND), "{status}");
+    assert_problem(r, status).await;
+    assert_problem(app.delete(&path, None).await, StatusCode::UNAUTHORIZED).await;
+
+    assert_eq!(app.delete(&path, Some(&f.org.owner.token)).await.status(), StatusCode::NO_CONTENT);
+    assert_problem(app.get(&path, Some(&f.org.owner.token)).await, StatusCode::NOT_FOUND).await;
+    assert_problem(app.delete(&path, Some(&f.org.owner.token)).await, StatusCode::NOT_FOUND).await;
+    let r = app.get(&format!("/api/v1/organizations/{}/events", f.org.id), Some(&f.org.owner.token)).await;
+    let listed: Value = r.json().await.unwrap();
+    assert!(!listed.to_string().contains(&draft), "{listed}");
+
+    // A published event is cancelled, never deleted: it stays, with its sales.
+    let buyer = app.signup("buyer@example.org").await;
+    app.buy(&buyer.token, &f.event_id, &[&f.seats[0]], &[]).await;
+    let path = format!("/api/v1/events/{}", f.event_id);
+    let p = assert_problem(app.delete(&path, Some(&f.org.owner.token)).await, StatusCode::CONFLICT).await;
+    assert!(p["detail"].as_str().unwrap().contains("cancel"), "{p}");
+    assert_eq!(app.get(&path, None).await.status(), StatusCode::OK);
+}

@@ -192,6 +192,27 @@ async fn the_console_reviews_before_publishing_sets_the_waiting_room_and_cancels
     b.wait_for("location.pathname === '/console' && document.body.innerText.includes('Published')", "published").await;
     assert_eq!(app.get(&format!("/events/{draft_id}"), owner).await["status"], "published");
 
+    // A draft that will not happen is deleted from its page, after a tick.
+    let scrapped = app
+        .post(
+            &format!("/organizations/{org}/events"),
+            owner,
+            json!({"venue_id": published["venue_id"], "title": "Scrapped Idea", "category": "concert",
+                   "starts_at": starts, "ends_at": starts + chrono::Duration::hours(2),
+                   "ticket_types": [{"name": "Stalls seat", "price": {"amount": 3900, "currency": "EUR"}, "price_zone": "stalls"}]}),
+        )
+        .await;
+    let scrapped = scrapped["id"].as_str().unwrap().to_owned();
+    b.goto(&format!("/console/events/{scrapped}/sales")).await;
+    b.wait_for("document.getElementById('delete-form')", "the delete form").await;
+    b.click("#delete_confirm").await;
+    b.click("#delete-form button[type=submit]").await;
+    b.wait_for("location.pathname === '/console' && document.body.innerText.includes('Draft deleted')", "deleted")
+        .await;
+    assert!(!b.text("#console-events").await.contains("Scrapped Idea"));
+    let (status, _) = app.call(reqwest::Method::GET, &format!("/events/{scrapped}"), owner, None).await;
+    assert_eq!(status, 404);
+
     // The event form: picking another venue without applying it does not
     // create the event with the first venue's prices.
     let club = app

@@ -104,6 +104,7 @@ pub struct ConsoleQuery {
     member_added: Option<String>,
     member_removed: Option<String>,
     role_changed: Option<String>,
+    deleted: Option<String>,
     invitation_withdrawn: Option<String>,
 }
 
@@ -167,6 +168,7 @@ pub(super) async fn home_page(
         }
         @if q.created.is_some() { (notice("Event created as a draft. Publish it to put it on sale.")) }
         @if q.published.is_some() { (notice("Published: the event is on sale and listed on the home page.")) }
+        @if q.deleted.is_some() { (notice("Draft deleted.")) }
         @if venues.is_empty() {
             div.empty {
                 h2 { "Start with a venue" }

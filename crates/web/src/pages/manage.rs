@@ -210,7 +210,17 @@ async fn sales_page(
         (super::ticket_types::panel(&details, map.as_ref(), open))
         (flags_panel(viewer, e.id, &e.timezone, &flags))
         (payout_panel(&payouts))
-        @if open {
+        @if e.status == EventStatus::Draft {
+            section.panel.danger-zone aria-labelledby="delete-h" {
+                h2 #delete-h { "Delete the draft" }
+                p { "It was never on sale: nothing was sold and nobody is told. This cannot be undone." }
+                form.stack #delete-form method="post" action={ "/console/events/" (e.id) "/delete" } {
+                    (csrf_field(viewer))
+                    label.checkbox { input #delete_confirm type="checkbox" name="confirm" value="yes" required; " Delete “" (e.title) "” for good" }
+                    div.actions { button.button.danger type="submit" { "Delete the draft" } }
+                }
+            }
+        } @else if open {
             section.panel.danger-zone aria-labelledby="cancel-h" {
                 h2 #cancel-h { "Cancel the event" }
                 p { "Every order is refunded in full, every ticket stops admitting and every buyer is told. This cannot be undone." }
@@ -911,6 +921,28 @@ fn cancel_page(
         }
     };
     page(viewer, status, &format!("Cancel · {}", e.title), &[], body)
+}
+
+pub async fn delete_draft(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    Path(event): Path<String>,
+    form: Fields,
+) -> Response {
+    let back = format!("/console/events/{event}/sales");
+    let (user, details) = match managed_form(&state, &viewer, &event, &back, &headers, &form, "delete the draft").await
+    {
+        Ok(m) => m,
+        Err(page) => return page,
+    };
+    if form.get("confirm") != Some("yes") {
+        return Redirect::to(&back).into_response();
+    }
+    match state.ticketing.delete_draft(user, details.event.id).await {
+        Ok(()) => Redirect::to("/console?deleted=1").into_response(),
+        Err(e) => failure(&viewer, e.into()).await,
+    }
 }
 
 pub async fn cancel(

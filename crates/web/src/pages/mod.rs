@@ -83,6 +83,7 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/console/events/{event}/controls", post(manage::save_controls))
         .route("/console/events/{event}/flags/{flag}/clear", post(manage::clear_flag))
         .route("/console/events/{event}/cancel", get(manage::review_cancel).post(manage::cancel))
+        .route("/console/events/{event}/delete", post(manage::delete_draft))
         .route("/console/events/{event}/edit", get(manage::details_form).post(manage::save_details))
         .route("/console/events/{event}/reschedule", get(manage::review_reschedule).post(manage::reschedule))
         .route("/console/events/{event}/orders", get(event_orders::list))

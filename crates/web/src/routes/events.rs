@@ -412,3 +412,17 @@ pub async fn reschedules(
     let moves = state.ticketing.reschedules(user, EventId::from_uuid(event)).await?;
     Ok(Json(moves.iter().map(RescheduleDto::from).collect()))
 }
+
+/// Delete a draft. An event that went on sale is cancelled instead, and stays.
+#[utoipa::path(delete, path = "/api/v1/events/{event}", tag = "events", security(("bearer" = [])),
+    params(("event" = Uuid, Path)),
+    responses((status = 204, description = "deleted"), (status = 401, body = ProblemDto), (status = 403, body = ProblemDto),
+               (status = 404, body = ProblemDto), (status = 409, body = ProblemDto, description = "not a draft")))]
+pub async fn delete(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(event): ApiPath<Uuid>,
+) -> Result<StatusCode, Problem> {
+    state.ticketing.delete_draft(user, EventId::from_uuid(event)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
