@@ -22,6 +22,8 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde_json::Value;
 use store::NotificationRecord;
 
+use crate::notifications::MessageKind;
+
 /// The locale messages fall back to, and the default of every account.
 pub const LOCALE_DEFAULT: &str = "en";
 /// The locales with built-in templates; an account may choose one of these.
@@ -269,14 +271,19 @@ impl Mailer {
 
     /// The whole MIME message for a notification: text and HTML; for an
     /// order confirmation also each ticket's QR code as an inline PNG (the
-    /// HTML shows it by `cid:`) and the event as an `.ics` attachment.
+    /// HTML shows it by `cid:`); for a confirmation and a moved event the
+    /// event as an `.ics` attachment.
     /// `data` is the notification's data, completed for sending.
     pub fn build(&self, n: &NotificationRecord, data: &Value) -> Result<Message, BuildError> {
         let to_address = n.email.as_deref().ok_or_else(|| BuildError::Message("no recipient address".into()))?;
         let to: Mailbox = to_address.parse().map_err(|_| BuildError::Message(format!("bad address {to_address}")))?;
         let rendered = self.render(&n.kind, &n.locale, data)?;
         let body = MultiPart::alternative_plain_html(rendered.text, rendered.html);
-        let body = if n.kind == crate::notifications::MessageKind::OrderConfirmation.as_str() {
+        let confirmation = n.kind == MessageKind::OrderConfirmation.as_str();
+        // A moved event's file has the same UID and a later DTSTAMP: calendars
+        // that imported the confirmation's file move the entry (RFC 5546).
+        let calendar = confirmation || n.kind == MessageKind::EventRescheduled.as_str();
+        let body = if confirmation {
             let mut related = MultiPart::related().multipart(body);
             for t in data["tickets"].as_array().into_iter().flatten() {
                 let (Some(cid), Some(barcode)) = (t["cid"].as_str(), t["barcode"].as_str()) else { continue };
@@ -286,16 +293,18 @@ impl Mailer {
                         .body(png, ContentType::parse("image/png").expect("valid content type")),
                 );
             }
-            let mut mixed = MultiPart::mixed().multipart(related);
-            if let Some(ics) = event_ics(&data["event"], n.created_at) {
-                mixed = mixed.singlepart(Attachment::new("event.ics".to_owned()).body(
-                    ics,
-                    ContentType::parse("text/calendar; charset=utf-8; method=PUBLISH").expect("valid content type"),
-                ));
-            }
-            mixed
+            MultiPart::mixed().multipart(related)
+        } else if calendar {
+            MultiPart::mixed().multipart(body)
         } else {
             body
+        };
+        let body = match event_ics(&data["event"], n.created_at).filter(|_| calendar) {
+            Some(ics) => body.singlepart(Attachment::new("event.ics".to_owned()).body(
+                ics,
+                ContentType::parse("text/calendar; charset=utf-8; method=PUBLISH").expect("valid content type"),
+            )),
+            None => body,
         };
         Message::builder()
             .from(self.from.clone())

@@ -408,4 +408,13 @@ async fn a_moved_event_mails_its_holders_the_old_and_the_new_date() {
     }
     assert!(moved.text.contains("The stage <flooded>."), "{}", moved.text);
     assert!(moved.html.contains("The stage &lt;flooded&gt;."), "{}", moved.html);
+    // A calendar file with the same UID as the confirmation's and the new times.
+    let ics = |m: &Delivered| {
+        let (_, _, bytes) = m.parts.iter().find(|(t, _, _)| t.starts_with("text/calendar")).expect("an .ics file");
+        String::from_utf8(bytes.clone()).unwrap()
+    };
+    let confirmation = got.iter().find(|m| m.subject.starts_with("Your tickets")).expect("the confirmation");
+    let uid = |ics: &str| ics.lines().find(|l| l.starts_with("UID:")).unwrap().to_owned();
+    assert_eq!(uid(&ics(moved)), uid(&ics(confirmation)));
+    assert!(ics(moved).contains(&format!("DTSTART:{}", new.format("%Y%m%dT%H%M%SZ"))), "{}", ics(moved));
 }
