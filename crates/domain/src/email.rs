@@ -23,13 +23,25 @@ impl Email {
             return Err(invalid());
         }
         let (local, domain) = s.rsplit_once('@').ok_or_else(invalid)?;
-        let domain_ok = !domain.is_empty()
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-            && !domain.contains("..")
-            && domain.contains('.')
-            && !domain.contains('@');
-        if local.is_empty() || local.len() > 64 || local.contains('@') || !domain_ok {
+        // Host names: letters (any script, for internationalised domains),
+        // digits and inner hyphens, in dot-separated labels; no IP literals.
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+        };
+        let domain_ok = domain.contains('.') && domain.split('.').all(label_ok);
+        // The unquoted local part of RFC 5322 (dot-atom), letters of any
+        // script allowed (RFC 6531). Quoted local parts, invisible
+        // characters and direction overrides are refused: an address is
+        // shown to people, and must read as what it is.
+        const ATEXT: &str = "!#$%&'*+/=?^_`{|}~-";
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && local.split('.').all(|part| !part.is_empty())
+            && local.chars().all(|c| c == '.' || c.is_alphanumeric() || ATEXT.contains(c));
+        if !local_ok || !domain_ok {
             return Err(invalid());
         }
         Ok(Self(s))
@@ -53,8 +65,33 @@ mod tests {
     #[test]
     fn normalises_and_rejects() {
         assert_eq!(Email::parse(" Ada@Example.ORG ").unwrap().as_str(), "ada@example.org");
-        for bad in ["", "ada", "ada@", "@x.org", "a b@x.org", "ada@x", "ada@x..org", "a@b@c.org", "a\0@x.org"] {
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@x.org",
+            "a b@x.org",
+            "ada@x",
+            "ada@x..org",
+            "a@b@c.org",
+            "a\0@x.org",
+            "<script>alert(1)</script>@x.test",
+            "a@x.test<script>",
+            "a@[127.0.0.1]",
+            "a..b@x.test",
+            ".a@x.test",
+            "a@-x.test",
+            "a@x-.test",
+            "a\u{200b}@x.test",
+            "a@x.test\u{200b}",
+            "\u{202e}gro.x@a",
+            "\"quoted\"@x.test",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad} should be rejected");
+        }
+        for good in ["o'brien+tickets@x.org", "ada.lovelace@mail.example.co.uk", "jürgen@müller.de", "a_b-c@x-y.org"]
+        {
+            assert!(Email::parse(good).is_ok(), "{good} should be accepted");
         }
         let long = format!("{}@x.org", "a".repeat(1_000_000));
         let quoted = Email::parse(&long).unwrap_err().0;

@@ -289,6 +289,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 1 {
+            crate::invitations::revoke_invitations_by(&mut tx, org, user, now).await?;
             sqlx::query(
                 "INSERT INTO member_removals (organization_id, user_id, role, removed_at) VALUES ($1, $2, $3, $4)",
             )

@@ -42,6 +42,10 @@ pub struct NewInvitation {
 pub enum InviteError {
     #[error("this person is a member already")]
     AlreadyMember,
+    #[error("an invitation to this address is open")]
+    AlreadyInvited,
+    #[error("too many invitations today")]
+    TooMany,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -83,20 +87,29 @@ fn invitation(r: InvitationRow) -> Result<InvitationRecord> {
 }
 
 impl Store {
-    /// Records an invitation and its e-mail together. An open invitation to
-    /// the same address is withdrawn: the newest link is the one that works.
+    /// Records an invitation and its e-mail together, unless the address
+    /// has an open invitation already (withdrawing it is a separate, checked
+    /// step) or the organization sent `per_day_max` in the last day.
+    /// Invitations of one organization are written one at a time.
     pub async fn create_invitation(
         &self,
         inv: &NewInvitation,
         notice: &NewNotice,
+        per_day_max: i64,
         now: Timestamp,
     ) -> Result<(), InviteError> {
+        let org = inv.organization.to_string();
         let mut tx = self.write().await?;
+        sqlx::query("UPDATE organizations SET name = name WHERE id = $1")
+            .bind(&org)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
         let member: Option<(String,)> = sqlx::query_as(
             "SELECT m.user_id FROM memberships m JOIN users u ON u.id = m.user_id \
              WHERE m.organization_id = $1 AND u.email = $2",
         )
-        .bind(inv.organization.to_string())
+        .bind(&org)
         .bind(&inv.email)
         .fetch_optional(&mut *tx)
         .await
@@ -104,16 +117,28 @@ impl Store {
         if member.is_some() {
             return Err(InviteError::AlreadyMember);
         }
-        sqlx::query(
-            "UPDATE invitations SET status = 'revoked', closed_at = $3 \
-             WHERE organization_id = $1 AND email = $2 AND status = 'open'",
+        let open: Option<(String,)> = sqlx::query_as(
+            "SELECT id FROM invitations WHERE organization_id = $1 AND email = $2 AND status = 'open' AND expires_at > $3",
         )
-        .bind(inv.organization.to_string())
+        .bind(&org)
         .bind(&inv.email)
         .bind(ms(now))
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(StoreError::from)?;
+        if open.is_some() {
+            return Err(InviteError::AlreadyInvited);
+        }
+        let (sent,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM invitations WHERE organization_id = $1 AND created_at > $2")
+                .bind(&org)
+                .bind(ms(now - chrono::Duration::days(1)))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::from)?;
+        if sent >= per_day_max {
+            return Err(InviteError::TooMany);
+        }
         sqlx::query(
             "INSERT INTO invitations (id, organization_id, email, role, token_hash, invited_by, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -178,7 +203,8 @@ impl Store {
     }
 
     /// Makes `user` a member in the invitation's role and closes it, in one
-    /// transaction: of two people using one link at once, one joins.
+    /// transaction: of two people using one link at once, one joins. The
+    /// person who used it, using it again, is told they joined.
     pub async fn accept_invitation(
         &self,
         token_hash: &str,
@@ -197,18 +223,25 @@ impl Store {
         .await
         .map_err(StoreError::from)?;
         let Some((org, role)) = taken else {
-            let row: Option<(String, i64)> =
-                sqlx::query_as("SELECT status, expires_at FROM invitations WHERE token_hash = $1")
-                    .bind(token_hash)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(StoreError::from)?;
-            return Err(match row {
-                None => AcceptInvitationError::Unknown,
-                Some((s, _)) if s == "accepted" => AcceptInvitationError::Accepted,
-                Some((s, _)) if s == "revoked" => AcceptInvitationError::Revoked,
-                Some(_) => AcceptInvitationError::Expired,
-            });
+            let row: Option<(String, Option<String>, String, String)> = sqlx::query_as(
+                "SELECT status, accepted_by, organization_id, role FROM invitations WHERE token_hash = $1",
+            )
+            .bind(token_hash)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+            return match row {
+                None => Err(AcceptInvitationError::Unknown),
+                // The same person again (a double click, a resent form):
+                // they joined, and that is the answer.
+                Some((s, by, org, role)) if s == "accepted" && by.as_deref() == Some(&user.to_string()) => {
+                    let role = role.parse().map_err(|_| StoreError::Corrupt(format!("unknown role '{role}'")))?;
+                    Ok((id(&org)?, role))
+                }
+                Some((s, ..)) if s == "accepted" => Err(AcceptInvitationError::Accepted),
+                Some((s, ..)) if s == "revoked" => Err(AcceptInvitationError::Revoked),
+                Some(_) => Err(AcceptInvitationError::Expired),
+            };
         };
         let inserted = sqlx::query(
             "INSERT INTO memberships (organization_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
@@ -232,8 +265,16 @@ impl Store {
     }
 
     /// Gives `user` the role `to` if their role is still `from` (the caller
-    /// decided on that); says whether it changed.
-    pub async fn change_member_role(&self, org: OrganizationId, user: UserId, from: Role, to: Role) -> Result<bool> {
+    /// decided on that); says whether it changed. Someone who may no longer
+    /// invite (moved to gate staff) leaves no working invitation behind.
+    pub async fn change_member_role(
+        &self,
+        org: OrganizationId,
+        user: UserId,
+        from: Role,
+        to: Role,
+        now: Timestamp,
+    ) -> Result<bool> {
         let mut tx = self.write().await?;
         let done =
             sqlx::query("UPDATE memberships SET role = $4 WHERE organization_id = $1 AND user_id = $2 AND role = $3")
@@ -243,7 +284,30 @@ impl Store {
                 .bind(to.as_str())
                 .execute(&mut *tx)
                 .await?;
+        if done.rows_affected() == 1 && !to.can_manage_events() {
+            revoke_invitations_by(&mut tx, org, user, now).await?;
+        }
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
+}
+
+/// Withdraws the open invitations `user` sent for `org`: they leave the
+/// team, or the role that could invite.
+pub(crate) async fn revoke_invitations_by(
+    tx: &mut crate::WriteTx,
+    org: OrganizationId,
+    user: UserId,
+    now: Timestamp,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE invitations SET status = 'revoked', closed_at = $3 \
+         WHERE organization_id = $1 AND invited_by = $2 AND status = 'open'",
+    )
+    .bind(org.to_string())
+    .bind(user.to_string())
+    .bind(ms(now))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

@@ -75,7 +75,7 @@ from_visible!(CreateEventError, ChangeEventError, ViewEventError, TicketTypeErro
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeleteEventError {
-    #[error("the event is {0}: only a draft is deleted (cancel an event that went on sale)")]
+    #[error("the event is not a draft ({0}): only a draft is deleted; cancel an event that went on sale")]
     NotDraft(EventStatus),
     #[error(transparent)]
     Denied(#[from] Denied),

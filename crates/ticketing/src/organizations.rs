@@ -23,6 +23,10 @@ pub const INVITATION_TTL_DAYS: i64 = 7;
 const INVITATION_SECRET_BYTES: usize = 32;
 /// Longest secret looked up; anything longer is no link of ours.
 const INVITATION_SECRET_LEN_MAX: usize = 64;
+/// Invitations one organization sends in a day: a team grows by a few at a
+/// time, and the e-mails carry names its members chose, so the platform's
+/// mail must not become a way to send anything to anyone in bulk.
+pub const INVITATIONS_PER_DAY_MAX: i64 = 50;
 
 /// A new invitation and the link that accepts it. The link is shown to
 /// whoever invited, once, for when mail does not reach the person.
@@ -47,6 +51,10 @@ pub enum InviteFailure {
     OwnerRole,
     #[error("this person is a member already")]
     AlreadyMember,
+    #[error("an invitation to this address is open; withdraw it first to send a new one")]
+    AlreadyInvited,
+    #[error("this organization sent {INVITATIONS_PER_DAY_MAX} invitations in the last day; try again tomorrow")]
+    TooMany,
     #[error(transparent)]
     Denied(#[from] Denied),
     #[error(transparent)]
@@ -60,7 +68,7 @@ pub enum InvitationError {
     Unknown,
     #[error("this invitation was used already")]
     Accepted,
-    #[error("this invitation was withdrawn or replaced by a newer one; ask for a new one")]
+    #[error("this invitation was withdrawn; ask for a new one")]
     Revoked,
     #[error("this invitation has expired; ask for a new one")]
     Expired,
@@ -93,10 +101,17 @@ fn secret_hash(secret: &str) -> String {
     Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The hash to look a link's secret up by; a secret no link of ours has is
-/// unknown without a query.
+/// Whether `secret` could be one of ours: base64url, not too long. Anything
+/// else is unknown without a query, and never echoed into a header.
+pub fn plausible_secret(secret: &str) -> bool {
+    !secret.is_empty()
+        && secret.len() <= INVITATION_SECRET_LEN_MAX
+        && secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The hash to look a link's secret up by.
 fn lookup_hash(secret: &str) -> Result<String, InvitationError> {
-    if secret.is_empty() || secret.len() > INVITATION_SECRET_LEN_MAX {
+    if !plausible_secret(secret) {
         return Err(InvitationError::Unknown);
     }
     Ok(secret_hash(secret))
@@ -192,9 +207,9 @@ impl Ticketing {
         email: &str,
         role: Role,
     ) -> Result<SentInvitation, InviteFailure> {
-        let email = Email::parse(email)?;
         let actor_role =
             self.require_role(actor, org, |r| r.can_manage_events(), "only owners and admins invite members").await?;
+        let email = Email::parse(email)?;
         if role == Role::Owner {
             return Err(InviteFailure::OwnerRole);
         }
@@ -234,9 +249,11 @@ impl Ticketing {
                 "days": INVITATION_TTL_DAYS,
             }),
         });
-        match self.store.create_invitation(&invitation, &notice, now).await {
+        match self.store.create_invitation(&invitation, &notice, INVITATIONS_PER_DAY_MAX, now).await {
             Ok(()) => {}
             Err(InviteError::AlreadyMember) => return Err(InviteFailure::AlreadyMember),
+            Err(InviteError::AlreadyInvited) => return Err(InviteFailure::AlreadyInvited),
+            Err(InviteError::TooMany) => return Err(InviteFailure::TooMany),
             Err(InviteError::Store(e)) => return Err(e.into()),
         }
         Ok(SentInvitation {
@@ -320,19 +337,15 @@ impl Ticketing {
         member: UserId,
         to: Role,
     ) -> Result<MemberRecord, ChangeRoleError> {
+        self.require_role(actor, org, |r| *r == Role::Owner, "only the owner changes roles").await?;
         if to == Role::Owner {
             return Err(ChangeRoleError::OwnerRole);
         }
-        let actor_role =
-            self.require_role(actor, org, |r| r.can_manage_events(), "only owners and admins change roles").await?;
         let from = self.store.role_in(member, org).await?.ok_or(ChangeRoleError::NotMember)?;
         if from == Role::Owner {
             return Err(ChangeRoleError::Owner);
         }
-        if !actor_role.can_grant(from) || !actor_role.can_grant(to) {
-            return Err(Denied::Forbidden("your role cannot grant that role").into());
-        }
-        if from != to && !self.store.change_member_role(org, member, from, to).await? {
+        if from != to && !self.store.change_member_role(org, member, from, to, self.now()).await? {
             // Removed, or given another role, since it was read.
             return Err(ChangeRoleError::NotMember);
         }

@@ -28,13 +28,15 @@ pub enum RescheduleError {
     Invalid(#[from] EventSpecError),
     #[error("the new dates are the event's dates")]
     Unchanged,
+    #[error("the new start has passed; an event moves to a time still ahead")]
+    InPast,
     #[error(
         "the message to ticket holders must be at most {RESCHEDULE_NOTE_LEN_MAX} characters, without control characters"
     )]
     BadNote,
     #[error("ticket type '{0}' goes on sale after the event would end; change its sales window first")]
     SalesAfterEvent(String),
-    #[error("the event is {0}: only an event on sale is moved this way (a draft's dates are edited directly)")]
+    #[error("{}: only an event on sale is moved this way (a draft's dates are edited directly)", status_phrase(*.0))]
     NotOnSale(EventStatus),
     #[error("the event was changed by someone else at the same time; reload and try again")]
     Concurrent,
@@ -49,6 +51,18 @@ from_visible!(RescheduleError);
 #[derive(Serialize, Deserialize)]
 struct RescheduledJob {
     reschedule_id: String,
+}
+
+/// The event's state as a sentence starts with it.
+fn status_phrase(status: EventStatus) -> &'static str {
+    match status {
+        EventStatus::Draft => "the event is a draft",
+        EventStatus::Published => "the event is on sale",
+        EventStatus::Ended => "the event is over",
+        EventStatus::Cancelled => "the event is cancelled",
+        #[allow(unreachable_patterns)]
+        _ => "the event cannot change",
+    }
 }
 
 /// A message may have paragraphs; nothing else below a space.
@@ -75,6 +89,8 @@ impl Ticketing {
         if status != EventStatus::Published {
             return Err(RescheduleError::NotOnSale(status));
         }
+        // Browsers send line breaks as CRLF; the form's limit counts one.
+        let note = note.replace("\r\n", "\n");
         let note = note.trim();
         if !note_ok(note) {
             return Err(RescheduleError::BadNote);
@@ -85,6 +101,11 @@ impl Ticketing {
         }
         domain::event::validate_facts(&record.title, &record.description, starts_at, ends_at)?;
         domain::event::validate_horizon(starts_at, now)?;
+        // A start already passed would end the sale at once and could not
+        // be undone: a typed year is the likely cause, not a wish.
+        if starts_at <= now {
+            return Err(RescheduleError::InPast);
+        }
         if let Some(name) = self.type_on_sale_after(event, ends_at).await? {
             return Err(RescheduleError::SalesAfterEvent(name));
         }

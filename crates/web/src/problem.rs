@@ -220,6 +220,14 @@ impl From<InviteFailure> for Problem {
                 Problem::unprocessable("invalid-member", e.to_string())
             }
             InviteFailure::AlreadyMember => Problem::conflict("already-member", e.to_string()),
+            InviteFailure::AlreadyInvited => Problem::conflict("already-invited", e.to_string()),
+            InviteFailure::TooMany => Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-invitations",
+                "Too many invitations",
+                e.to_string(),
+            )
+            .with_header(header::RETRY_AFTER, "3600"),
             InviteFailure::Denied(d) => d.into(),
             InviteFailure::Store(s) => s.into(),
         }
@@ -337,6 +345,7 @@ impl From<RescheduleError> for Problem {
             RescheduleError::Invalid(_)
             | RescheduleError::SalesAfterEvent(_)
             | RescheduleError::Unchanged
+            | RescheduleError::InPast
             | RescheduleError::BadNote => Problem::unprocessable("invalid-event", e.to_string()),
             RescheduleError::NotOnSale(_) => Problem::conflict("event-not-on-sale", e.to_string()),
             RescheduleError::Concurrent => Problem::conflict("concurrent-change", e.to_string()),

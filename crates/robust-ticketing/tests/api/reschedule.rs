@@ -96,10 +96,16 @@ async fn a_sold_event_moves_its_tickets_stay_valid_and_every_holder_is_told_once
 
     // A second move tells them again, once more.
     let later = new + Duration::days(1);
-    let r =
-        reschedule(&app, &f, &f.org.owner.token, json!({"starts_at": later, "ends_at": later + Duration::hours(3)}))
-            .await;
-    assert_eq!(r.status(), StatusCode::OK);
+    // A browser sends the note's line breaks as CRLF; each counts as one.
+    let crlf = "line\r\n".repeat(400);
+    let r = reschedule(
+        &app,
+        &f,
+        &f.org.owner.token,
+        json!({"starts_at": later, "ends_at": later + Duration::hours(3), "note": crlf}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
     notices_of(&app, &bob.token, "event_rescheduled", 2).await;
     tokio::time::sleep(Wait::from_millis(300)).await;
     notices_of(&app, &bob.token, "event_rescheduled", 2).await;
@@ -147,6 +153,9 @@ async fn what_cannot_be_moved_and_by_whom() {
     let unprocessable = [
         json!({"starts_at": old, "ends_at": old + Duration::hours(3)}),
         json!({"starts_at": new, "ends_at": new - Duration::hours(1)}),
+        // A year typed wrong: the start has passed.
+        json!({"starts_at": old - Duration::days(365), "ends_at": old - Duration::days(365) + Duration::hours(3)}),
+        json!({"starts_at": "1970-01-01T00:00:00Z", "ends_at": "1970-01-01T01:00:00Z"}),
         json!({"starts_at": Utc::now() + Duration::days(365 * 11), "ends_at": Utc::now() + Duration::days(365 * 11 + 1)}),
         json!({"starts_at": new, "ends_at": new + Duration::hours(3), "note": "ring\u{7}"}),
         json!({"starts_at": new, "ends_at": new + Duration::hours(3), "note": "x".repeat(2_001)}),

@@ -124,23 +124,81 @@ async fn an_invitation_does_not_tell_whether_an_address_has_an_account() {
 }
 
 #[tokio::test]
-async fn a_new_invitation_replaces_the_old_link_and_a_withdrawn_one_stops_working() {
+async fn an_open_invitation_is_withdrawn_before_another_goes_to_the_same_address() {
     let app = spawn_app().await;
     let org = app.org("owner@example.org").await;
-    let first = invited(&app, &org, "gate@example.org", "gate").await;
-    let second = invited(&app, &org, "gate@example.org", "admin").await;
+    let admin = app.member(&org, "admin@example.org", "admin").await;
+    let first = invited(&app, &org, "new@example.org", "admin").await;
+    // Sending again (a reloaded page, a second manager) does not kill the
+    // link already passed on, and an admin cannot swap the owner's admin
+    // invitation for one of their own.
+    let again = invite(&app, &org, &org.owner.token, "new@example.org", "admin").await;
+    let p = assert_problem(again, StatusCode::CONFLICT).await;
+    assert!(p["detail"].as_str().unwrap().contains("withdraw it first"), "{p}");
+    assert_problem(invite(&app, &org, &admin.token, "New@Example.org", "gate").await, StatusCode::CONFLICT).await;
     let open = open_invitations(&app, &org).await;
     assert_eq!(open.len(), 1, "{open:?}");
-    assert_eq!((open[0]["id"].as_str(), open[0]["role"].as_str()), (second["id"].as_str(), Some("admin")));
-    let person = app.signup("gate@example.org").await;
-    assert_problem(accept(&app, &secret(&first), &person).await, StatusCode::GONE).await;
+    assert_eq!((open[0]["id"].as_str(), open[0]["role"].as_str()), (first["id"].as_str(), Some("admin")));
 
-    let path = format!("/api/v1/organizations/{}/invitations/{}", org.id, second["id"].as_str().unwrap());
+    // Withdrawn, the link stops working and a new one can go out.
+    let path = format!("/api/v1/organizations/{}/invitations/{}", org.id, first["id"].as_str().unwrap());
+    assert_problem(app.delete(&path, Some(&admin.token)).await, StatusCode::FORBIDDEN).await;
     assert_eq!(app.delete(&path, Some(&org.owner.token)).await.status(), StatusCode::NO_CONTENT);
     assert_problem(app.delete(&path, Some(&org.owner.token)).await, StatusCode::NOT_FOUND).await;
-    assert_problem(accept(&app, &secret(&second), &person).await, StatusCode::GONE).await;
+    let person = app.signup("new@example.org").await;
+    assert_problem(accept(&app, &secret(&first), &person).await, StatusCode::GONE).await;
+    let second = invited(&app, &org, "new@example.org", "gate").await;
+    assert_eq!(accept(&app, &secret(&second), &person).await.status(), StatusCode::OK);
+    // Used again by the same person (a double click): they joined.
+    let r = accept(&app, &secret(&second), &person).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["role"], "gate");
+    assert!(team(&app, &org).await.contains(&("new@example.org".to_owned(), "gate".to_owned())));
+}
+
+#[tokio::test]
+async fn invitations_of_a_member_who_leaves_or_stops_managing_stop_working() {
+    let app = spawn_app().await;
+    let org = app.org("owner@example.org").await;
+    let leaving = app.member(&org, "leaving@example.org", "admin").await;
+    let demoted = app.member(&org, "demoted@example.org", "admin").await;
+    let planted = invite(&app, &org, &leaving.token, "spare@example.org", "gate").await;
+    let planted: Value = planted.json().await.unwrap();
+    let kept = invite(&app, &org, &demoted.token, "other@example.org", "gate").await;
+    let kept: Value = kept.json().await.unwrap();
+    let r =
+        app.delete(&format!("/api/v1/organizations/{}/members/{}", org.id, leaving.id), Some(&org.owner.token)).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = app
+        .client
+        .patch(app.url(&format!("/api/v1/organizations/{}/members/{}", org.id, demoted.id)))
+        .bearer_auth(&org.owner.token)
+        .json(&json!({"role": "gate"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let spare = app.signup("spare@example.org").await;
+    let other = app.signup("other@example.org").await;
+    assert_problem(accept(&app, &secret(&planted), &spare).await, StatusCode::GONE).await;
+    assert_problem(accept(&app, &secret(&kept), &other).await, StatusCode::GONE).await;
     assert!(open_invitations(&app, &org).await.is_empty());
-    assert_eq!(team(&app, &org).await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_organization_sends_a_limited_number_of_invitations_a_day() {
+    let app = spawn_app().await;
+    let org = app.org("owner@example.org").await;
+    for i in 0..50 {
+        let r = invite(&app, &org, &org.owner.token, &format!("p{i}@example.org"), "gate").await;
+        assert_eq!(r.status(), StatusCode::CREATED, "invitation {i}");
+    }
+    let r = invite(&app, &org, &org.owner.token, "p50@example.org", "gate").await;
+    assert_eq!(r.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("3600"));
+    assert_problem(r, StatusCode::TOO_MANY_REQUESTS).await;
+    app.clock.advance(Duration::days(1) + Duration::seconds(1));
+    let token = app.login("owner@example.org").await;
+    assert_eq!(invite(&app, &org, &token, "p50@example.org", "gate").await.status(), StatusCode::CREATED);
 }
 
 #[tokio::test]
@@ -270,6 +328,11 @@ async fn the_owner_moves_members_between_admin_and_gate_staff() {
         .await;
     assert_problem(change(admin.token.clone(), admin.id.clone(), json!({"role": "gate"})).await, StatusCode::FORBIDDEN)
         .await;
+    assert_problem(
+        change(admin.token.clone(), org.owner.id.clone(), json!({"role": "gate"})).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
     // The owner stays owner, and nobody becomes one.
     assert_problem(change(owner.clone(), org.owner.id.clone(), json!({"role": "admin"})).await, StatusCode::CONFLICT)
         .await;
@@ -298,4 +361,17 @@ async fn the_owner_moves_members_between_admin_and_gate_staff() {
             ("owner@example.org".to_owned(), "owner".to_owned()),
         ]
     );
+}
+
+#[tokio::test]
+async fn the_invitation_page_answers_odd_links_with_a_page_not_an_error() {
+    let app = spawn_app().await;
+    for secret in ["%0D%0ASet-Cookie:%20x=1", "%7F", "a%20b", &"x".repeat(65), "..%2F..%2Fconsole"] {
+        let r = app.client.get(app.url(&format!("/invitations/{secret}"))).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "GET {secret}");
+        assert!(r.headers().get("set-cookie").is_none_or(|c| !c.to_str().unwrap().starts_with("x=")), "{secret}");
+        let r =
+            app.client.post(app.url(&format!("/invitations/{secret}"))).form(&[("csrf", "x")]).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "POST {secret}");
+    }
 }

@@ -117,7 +117,10 @@ async fn the_console_reviews_before_publishing_sets_the_waiting_room_and_cancels
     // The team: gate staff are invited by e-mail, join by the link, change
     // role, and are removed after the season.
     let door = app.account("door").await;
+    // The door person runs a small organization of their own too.
+    app.post("/organizations", Some(&door.token), json!({"name": "Door's Own Club"})).await;
     b.fill("#member_email", &door.email).await;
+    b.click("#team-form input[name=role][value=admin]").await;
     b.click("#team-form button[type=submit]").await;
     b.wait_for("document.getElementById('invite-link')", "the invitation made").await;
     let notice = b.text("#invited").await;
@@ -125,7 +128,7 @@ async fn the_console_reviews_before_publishing_sets_the_waiting_room_and_cancels
     let link = b.js("return document.getElementById('invite-link').value", vec![]).await;
     let link = link.as_str().unwrap().to_owned();
     let invitations = b.text("#invitations-table").await;
-    assert!(invitations.contains(&door.email) && invitations.contains("Gate staff"), "{invitations}");
+    assert!(invitations.contains(&door.email) && invitations.contains("Admin"), "{invitations}");
     if let Some(d) = &shots {
         b.screenshot(&d.join("team-invited-1280.png").display().to_string()).await;
     }
@@ -142,7 +145,7 @@ async fn the_console_reviews_before_publishing_sets_the_waiting_room_and_cancels
     let d = Browser::start(&app.root, 390).await;
     d.goto(&path).await;
     d.wait_for("document.body.innerText.includes('Sign in to join')", "the invitation page").await;
-    assert!(d.text("main").await.contains("as gate staff"), "{}", d.text("main").await);
+    assert!(d.text("main").await.contains("as an admin"), "{}", d.text("main").await);
     d.click("a.button.primary").await;
     d.wait_for("document.getElementById('email')", "the sign-in form").await;
     d.fill("#email", &door.email).await;
@@ -157,19 +160,27 @@ async fn the_console_reviews_before_publishing_sets_the_waiting_room_and_cancels
         d.screenshot(&dir.join("invitation-390.png").display().to_string()).await;
     }
     d.click("main form button[type=submit]").await;
-    d.wait_for("location.pathname === '/gate'", "the scanner after joining").await;
+    // The console opens on the team just joined, and offers the other one.
+    d.wait_for("location.pathname === '/console' && document.body.innerText.includes('Welcome to E2E Productions')", "joined")
+        .await;
+    let options = d.js("return [...document.querySelectorAll('#org-choice option')].map(o => o.textContent)", vec![]).await;
+    assert_eq!(options, json!(["Door's Own Club", "E2E Productions"]), "{options}");
+    d.js("document.getElementById('org-choice').selectedIndex = 0", vec![]).await;
+    d.click("#org-switch button[type=submit]").await;
+    d.wait_for("document.querySelector('#org-choice option:checked')?.textContent === \"Door's Own Club\"", "switched")
+        .await;
     d.quit().await;
 
     b.goto("/console").await;
     let team = b.text("#team-table").await;
     assert!(team.contains(&door.email), "{team}");
-    // The owner makes the door person an admin, then gate staff again.
-    b.js("document.querySelector(\"select[id^='role-']\").value = 'admin'", vec![]).await;
+    // The owner makes the admin gate staff.
+    b.js("document.querySelector(\"select[id^='role-']\").value = 'gate'", vec![]).await;
     b.click("form[action$='/role'] button[type=submit]").await;
     b.wait_for("document.body.innerText.includes('Role changed')", "role changed").await;
     let roles: Value = app.get(&format!("/organizations/{org}/members"), owner).await;
     assert!(
-        roles.as_array().unwrap().iter().any(|m| m["email"] == door.email.as_str() && m["role"] == "admin"),
+        roles.as_array().unwrap().iter().any(|m| m["email"] == door.email.as_str() && m["role"] == "gate"),
         "{roles}"
     );
     b.click("button[aria-label='Remove door from the team']").await;

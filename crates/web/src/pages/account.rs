@@ -14,6 +14,8 @@ use crate::problem::Problem;
 #[derive(Deserialize, Default)]
 pub struct NextQuery {
     next: Option<String>,
+    /// An address to start the sign-up form with (an invitation's).
+    email: Option<String>,
 }
 
 const CSRF_MESSAGE: &str = "This form was open too long or came from another site. Please submit it again.";
@@ -67,7 +69,10 @@ fn page(viewer: &Viewer, status: StatusCode, title: &str, body: Markup) -> Respo
 
 pub async fn signup_form(viewer: Viewer, Query(q): Query<NextQuery>) -> Response {
     let next = local_path(q.next.as_deref());
-    page(&viewer, StatusCode::OK, "Sign up", signup_markup(&viewer, &next, "", "", None))
+    // Only a plausible address is put back into the form.
+    let email = q.email.as_deref().and_then(|e| domain::email::Email::parse(e).ok());
+    let email = email.as_ref().map_or("", |e| e.as_str());
+    page(&viewer, StatusCode::OK, "Sign up", signup_markup(&viewer, &next, email, "", None))
 }
 
 pub async fn signin_form(viewer: Viewer, Query(q): Query<NextQuery>) -> Response {

@@ -57,17 +57,55 @@ pub(super) async fn failure(viewer: &Viewer, problem: Problem) -> Response {
     layout::error_page(viewer, status, "That did not work", &detail)
 }
 
-/// The organization the console works on: the first one the user manages.
-pub(super) async fn managed_org(state: &AppState, user: UserId) -> Result<Option<(OrganizationId, String)>, Problem> {
+/// The organizations `user` manages (owner or admin), by when they joined.
+pub(super) async fn managed_orgs(state: &AppState, user: UserId) -> Result<Vec<(OrganizationId, String)>, Problem> {
     let me = state.ticketing.me(user).await?.ok_or_else(|| Problem::unauthorized("the account no longer exists"))?;
+    let mut orgs = Vec::new();
     for (org, role) in me.memberships {
         if role.can_manage_events() {
             let name =
                 state.ticketing.store().organization_name(org).await?.unwrap_or_else(|| "Your organization".into());
-            return Ok(Some((org, name)));
+            orgs.push((org, name));
         }
     }
-    Ok(None)
+    Ok(orgs)
+}
+
+/// The organization the console works on: the one the viewer chose, if
+/// they still manage it, else the first one they manage.
+pub(super) async fn managed_org(
+    state: &AppState,
+    viewer: &Viewer,
+) -> Result<Option<(OrganizationId, String)>, Problem> {
+    let Some(user) = viewer.user else { return Ok(None) };
+    let mut orgs = managed_orgs(state, user).await?;
+    let chosen = orgs.iter().position(|(org, _)| Some(*org) == viewer.org).unwrap_or(0);
+    Ok((!orgs.is_empty()).then(|| orgs.swap_remove(chosen)))
+}
+
+/// Shows another of the viewer's organizations in the console.
+pub async fn switch_organization(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    form: Fields,
+) -> Response {
+    let Some(user) = viewer.user else { return signin("/console") };
+    if !csrf_ok(&headers, form.csrf()) {
+        return Redirect::to("/console").into_response();
+    }
+    let orgs = match managed_orgs(&state, user).await {
+        Ok(o) => o,
+        Err(p) => return failure(&viewer, p).await,
+    };
+    match form.text("organization").parse::<OrganizationId>() {
+        Ok(org) if orgs.iter().any(|(o, _)| *o == org) => {
+            let mut r = Redirect::to("/console").into_response();
+            r.headers_mut().append(axum::http::header::SET_COOKIE, super::session::org_cookie(org, viewer.secure));
+            r
+        }
+        _ => failure(&viewer, Problem::not_found("you do not manage that organization")).await,
+    }
 }
 
 /// Sold, held and total places of an event, seats and standing together.
@@ -105,6 +143,7 @@ pub struct ConsoleQuery {
     member_removed: Option<String>,
     role_changed: Option<String>,
     deleted: Option<String>,
+    joined: Option<String>,
     invitation_withdrawn: Option<String>,
 }
 
@@ -122,7 +161,7 @@ pub(super) async fn home_page(
     status: StatusCode,
 ) -> Response {
     let Some(user) = viewer.user else { return signin("/console") };
-    let org = match managed_org(state, user).await {
+    let org = match managed_org(state, viewer).await {
         Ok(o) => o,
         Err(p) => return failure(viewer, p).await,
     };
@@ -145,6 +184,7 @@ pub(super) async fn home_page(
         Err(e) => return failure(viewer, e.into()).await,
     };
     let venues = state.ticketing.venues_of(user, org).await.unwrap_or_default();
+    let all_orgs = managed_orgs(state, user).await.unwrap_or_default();
     let members = match state.ticketing.members(user, org).await {
         Ok(m) => m,
         Err(e) => return failure(viewer, e.into()).await,
@@ -160,7 +200,24 @@ pub(super) async fn home_page(
     }
     let body = html! {
         div.page-head {
-            div { h1 { "Console" } p.muted { (org_name) } }
+            div {
+                h1 { "Console" }
+                @if all_orgs.len() > 1 {
+                    form.inline #org-switch method="post" action="/console/organization/switch" {
+                        (csrf_field(viewer))
+                        label.visually-hidden for="org-choice" { "Organization" }
+                        select #org-choice name="organization" {
+                            @for (id, name) in &all_orgs {
+                                option value=(id) selected[*id == org] { (name) }
+                            }
+                        }
+                        " "
+                        button.button.small type="submit" { "Show" }
+                    }
+                } @else {
+                    p.muted { (org_name) }
+                }
+            }
             div.actions {
                 a.button href="/console/venues/new" { "New venue" }
                 @if !venues.is_empty() { a.button.primary href="/console/events/new" { "New event" } }
@@ -169,6 +226,7 @@ pub(super) async fn home_page(
         @if q.created.is_some() { (notice("Event created as a draft. Publish it to put it on sale.")) }
         @if q.published.is_some() { (notice("Published: the event is on sale and listed on the home page.")) }
         @if q.deleted.is_some() { (notice("Draft deleted.")) }
+        @if q.joined.is_some() { (notice(&format!("Welcome to {org_name}: you are on the team."))) }
         @if venues.is_empty() {
             div.empty {
                 h2 { "Start with a venue" }
@@ -512,8 +570,10 @@ fn section_fieldset(i: usize, s: &SectionInput) -> Markup {
 }
 
 pub async fn venue_form(State(state): State<AppState>, viewer: Viewer) -> Response {
-    let Some(user) = viewer.user else { return signin("/console/venues/new") };
-    match managed_org(&state, user).await {
+    if viewer.user.is_none() {
+        return signin("/console/venues/new");
+    }
+    match managed_org(&state, &viewer).await {
         Ok(Some(_)) => page(
             &viewer,
             StatusCode::OK,
@@ -535,7 +595,7 @@ pub async fn create_venue(State(state): State<AppState>, headers: HeaderMap, vie
     if !csrf_ok(&headers, form.csrf()) {
         return again(StatusCode::FORBIDDEN, "This form was open too long. Please submit it again.");
     }
-    let org = match managed_org(&state, user).await {
+    let org = match managed_org(&state, &viewer).await {
         Ok(Some((org, _))) => org,
         Ok(None) => return Redirect::to("/console").into_response(),
         Err(p) => return failure(&viewer, p).await,
@@ -698,7 +758,7 @@ async fn venue_choice(
 
 pub async fn event_form(State(state): State<AppState>, viewer: Viewer, Query(q): Query<EventFormQuery>) -> Response {
     let Some(user) = viewer.user else { return signin("/console/events/new") };
-    let org = match managed_org(&state, user).await {
+    let org = match managed_org(&state, &viewer).await {
         Ok(Some((org, _))) => org,
         Ok(None) => return Redirect::to("/console").into_response(),
         Err(p) => return failure(&viewer, p).await,
@@ -717,7 +777,7 @@ pub async fn event_form(State(state): State<AppState>, viewer: Viewer, Query(q):
 
 pub async fn create_event(State(state): State<AppState>, headers: HeaderMap, viewer: Viewer, form: Fields) -> Response {
     let Some(user) = viewer.user else { return signin("/console/events/new") };
-    let org = match managed_org(&state, user).await {
+    let org = match managed_org(&state, &viewer).await {
         Ok(Some((org, _))) => org,
         Ok(None) => return Redirect::to("/console").into_response(),
         Err(p) => return failure(&viewer, p).await,

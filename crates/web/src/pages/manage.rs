@@ -105,7 +105,7 @@ pub async fn sales(
     let top = if q.saved_details.is_some() {
         Some(notice("Saved: buyers see the new details at once."))
     } else if q.rescheduled.is_some() {
-        Some(notice("Moved. Every ticket holder is being told by e-mail and in the app; their tickets stay valid."))
+        Some(notice("Moved. Every ticket holder is being told, with your message; their tickets stay valid."))
     } else {
         None
     };
@@ -717,7 +717,7 @@ fn move_page(
                 p { "Now: " strong { (local_time(e.starts_at, &e.timezone)) } " to " (local_time(e.ends_at, &e.timezone)) " · " (e.venue_name) }
                 ul {
                     li { "Tickets stay valid for the new dates: nobody needs to do anything." }
-                    li { "Every ticket holder gets an e-mail and a notification with the old and the new date, and your message. Tickets and places sold: " strong #move-sold { (sold) } "." }
+                    li { "Every ticket holder is told in the app and by e-mail (where this server sends e-mail): the old and the new date, and your message. Tickets and places sold: " strong #move-sold { (sold) } "." }
                     li { "The day-before reminder goes out again before the new date." }
                     li { "Holders who cannot come can pass their tickets on; refunds are yours to give, from the orders page." }
                 }

@@ -71,6 +71,7 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/offline", get(offline_page))
         .route("/console", get(console::home))
         .route("/console/organization", post(console::create_organization))
+        .route("/console/organization/switch", post(console::switch_organization))
         .route("/console/team", post(team::add))
         .route("/console/team/{member}/remove", post(team::remove))
         .route("/console/team/{member}/role", post(team::change_role))

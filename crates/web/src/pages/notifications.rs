@@ -44,6 +44,7 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Response {
                             }
                             @if n.read_at.is_none() { " " span.badge { "New" } }
                         }
+                        @if let Some(d) = detail(n) { (d) }
                         p.muted {
                             time datetime=(n.created_at.to_rfc3339()) data-local { (local_time(n.created_at, "UTC")) }
                             @match n.email_status.as_str() {
@@ -94,4 +95,20 @@ pub async fn mark_read(
             layout::error_page(&viewer, status, "That did not work", &detail)
         }
     }
+}
+
+/// What a notice says beyond its title, where the title cannot say it all:
+/// a moved event's old date and the organizer's message.
+fn detail(n: &store::NotificationRecord) -> Option<maud::Markup> {
+    if n.kind != "event_rescheduled" {
+        return None;
+    }
+    let data: serde_json::Value = serde_json::from_str(&n.data).ok()?;
+    let was = data["old_starts_at_text"].as_str()?;
+    let now = data["event"]["starts_at_text"].as_str()?;
+    let note = data["note"].as_str().unwrap_or_default();
+    Some(maud::html! {
+        p.moved { "Was " s { (was) } ", now " strong { (now) } ". Your tickets stay valid." }
+        @if !note.is_empty() { blockquote.note { (note) } }
+    })
 }

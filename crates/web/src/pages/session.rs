@@ -16,12 +16,16 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use domain::ids::UserId;
+use domain::ids::{OrganizationId, UserId};
 
 use crate::AppState;
 
 pub const SESSION_COOKIE: &str = "rt_session";
 pub const CSRF_COOKIE: &str = "rt_csrf";
+/// Which of the organizations a person manages the console shows.
+pub const ORG_COOKIE: &str = "rt_org";
+/// A console choice lasts a year; it is a preference, not a credential.
+const ORG_COOKIE_MAX_AGE_SECS: i64 = 366 * 24 * 3600;
 /// The waiting room's admission token, set by the queue page when the
 /// buyer's turn comes, so that the seat form (which works without
 /// JavaScript) can present it.
@@ -59,6 +63,12 @@ fn cookie_header(name: &str, value: &str, max_age_secs: i64, secure: bool) -> He
 
 pub fn session_cookie(token: &str, max_age_secs: i64, secure: bool) -> HeaderValue {
     cookie_header(SESSION_COOKIE, token, max_age_secs, secure)
+}
+
+/// Remembers the organization the console shows; membership is checked on
+/// every request, so a forged value shows nothing it should not.
+pub fn org_cookie(org: OrganizationId, secure: bool) -> HeaderValue {
+    cookie_header(ORG_COOKIE, &org.to_string(), ORG_COOKIE_MAX_AGE_SECS, secure)
 }
 
 pub fn clear_session_cookie(secure: bool) -> HeaderValue {
@@ -113,6 +123,8 @@ pub struct Viewer {
     /// A member of some organization (owner, admin or gate staff): the
     /// scanner is in their menu, not in every buyer's.
     pub staff: bool,
+    /// The organization chosen for the console, if any (not yet checked).
+    pub org: Option<OrganizationId>,
     pub csrf: String,
     pub secure: bool,
 }
@@ -130,7 +142,8 @@ impl FromRequestParts<AppState> for Viewer {
         let csrf = parts.extensions.get::<CsrfToken>().map(|t| t.0.clone()).unwrap_or_else(new_csrf_token);
         let secure = is_https(&parts.headers);
         let token = cookie(&parts.headers, SESSION_COOKIE).map(str::to_owned);
-        let mut viewer = Viewer { user: None, name: None, token: None, staff: false, csrf, secure };
+        let org = cookie(&parts.headers, ORG_COOKIE).and_then(|v| v.parse().ok());
+        let mut viewer = Viewer { user: None, name: None, token: None, staff: false, org, csrf, secure };
         if let Some(token) = token {
             // A store failure reads as "signed out" here; the page the
             // visitor asked for reports the failure itself if it needs data.

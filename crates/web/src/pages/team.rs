@@ -8,7 +8,7 @@ use domain::auth::Role;
 use domain::ids::{OrganizationId, UserId};
 use maud::{Markup, html};
 use store::{InvitationRecord, MemberRecord};
-use ticketing::organizations::INVITATION_TTL_DAYS;
+use ticketing::organizations::{INVITATION_TTL_DAYS, InvitationError, plausible_secret};
 use uuid::Uuid;
 
 use super::console::{ConsoleQuery, failure, home_page, managed_org, signin};
@@ -189,7 +189,7 @@ pub fn panel(
 
 pub async fn add(State(state): State<AppState>, headers: HeaderMap, viewer: Viewer, form: Fields) -> Response {
     let Some(user) = viewer.user else { return signin("/console") };
-    let org = match managed_org(&state, user).await {
+    let org = match managed_org(&state, &viewer).await {
         Ok(Some((org, _))) => org,
         Ok(None) => return Redirect::to("/console").into_response(),
         Err(p) => return failure(&viewer, p).await,
@@ -235,7 +235,7 @@ async fn team_form_org(
     action: &str,
 ) -> Result<(UserId, OrganizationId), Response> {
     let Some(user) = viewer.user else { return Err(signin("/console")) };
-    let org = match managed_org(state, user).await {
+    let org = match managed_org(state, viewer).await {
         Ok(Some((org, _))) => org,
         Ok(None) => return Err(Redirect::to("/console").into_response()),
         Err(p) => return Err(failure(viewer, p).await),
@@ -310,11 +310,18 @@ pub async fn withdraw(
 /// The page an invitation's link opens: whose team, in what role, and a
 /// button that joins with the signed-in account.
 pub async fn invitation_page(State(state): State<AppState>, viewer: Viewer, Path(secret): Path<String>) -> Response {
+    if !plausible_secret(&secret) {
+        return closed_invitation(&viewer, InvitationError::Unknown.into()).await;
+    }
     let invitation = match state.ticketing.invitation(&secret).await {
         Ok(i) => i,
         Err(e) => return closed_invitation(&viewer, e.into()).await,
     };
     let here = format!("/invitations/{secret}");
+    let my_email = match viewer.user {
+        Some(user) => state.ticketing.me(user).await.ok().flatten().map(|me| me.user.email),
+        None => None,
+    };
     let body = html! {
         div.narrow {
             h1 { "Join " (invitation.organization_name) }
@@ -326,7 +333,12 @@ pub async fn invitation_page(State(state): State<AppState>, viewer: Viewer, Path
             @if let Some(name) = &viewer.name {
                 form.stack method="post" action=(here) {
                     (csrf_field(&viewer))
-                    p { "You are signed in as " strong { (name) } ". Joining adds this account to the team." }
+                    p { "You are signed in as " strong { (name) } @if let Some(email) = &my_email { " (" (email) ")" } ". Joining adds this account to the team." }
+                    @if my_email.as_deref().is_some_and(|e| e != invitation.email) {
+                        div.alert.alert-warn role="note" #other-address {
+                            p { "The invitation went to " strong { (invitation.email) } ", not to this account's address. Join only if it is meant for you, or sign in with that address." }
+                        }
+                    }
                     button.button.primary type="submit" { "Join " (invitation.organization_name) }
                 }
                 p.hint { "Not you? " a href="/signout" { "Sign out" } " first, then open the link again." }
@@ -335,7 +347,7 @@ pub async fn invitation_page(State(state): State<AppState>, viewer: Viewer, Path
                 p.actions {
                     a.button.primary href={ "/signin?next=" (layout::urlencode(&here)) } { "Sign in to join" }
                     " "
-                    a.button href={ "/signup?next=" (layout::urlencode(&here)) } { "Create an account" }
+                    a.button href={ "/signup?next=" (layout::urlencode(&here)) "&email=" (layout::urlencode(&invitation.email)) } { "Create an account" }
                 }
             }
         }
@@ -353,7 +365,7 @@ async fn closed_invitation(viewer: &Viewer, problem: Problem) -> Response {
     if let Some(first) = detail.get(..1) {
         detail = first.to_uppercase() + &detail[1..];
     }
-    layout::error_page(viewer, status, "This invitation cannot be used", &format!("{detail}."))
+    layout::error_page(viewer, status, "This invitation cannot be used", &detail)
 }
 
 pub async fn accept(
@@ -363,6 +375,9 @@ pub async fn accept(
     Path(secret): Path<String>,
     form: Fields,
 ) -> Response {
+    if !plausible_secret(&secret) {
+        return closed_invitation(&viewer, InvitationError::Unknown.into()).await;
+    }
     let here = format!("/invitations/{secret}");
     let Some(user) = viewer.user else { return signin(&layout::urlencode(&here)) };
     if !csrf_ok(&headers, form.csrf()) {
@@ -370,7 +385,12 @@ pub async fn accept(
     }
     match state.ticketing.accept_invitation(user, &secret).await {
         Ok((_, Role::Gate)) => Redirect::to("/gate").into_response(),
-        Ok(_) => Redirect::to("/console").into_response(),
+        // The console opens on the team just joined.
+        Ok((org, _)) => {
+            let mut r = Redirect::to("/console?joined=1").into_response();
+            r.headers_mut().append(axum::http::header::SET_COOKIE, super::session::org_cookie(org, viewer.secure));
+            r
+        }
         Err(e) => closed_invitation(&viewer, e.into()).await,
     }
 }
