@@ -161,9 +161,13 @@ async fn the_console_reviews_before_publishing_sets_the_waiting_room_and_cancels
     }
     d.click("main form button[type=submit]").await;
     // The console opens on the team just joined, and offers the other one.
-    d.wait_for("location.pathname === '/console' && document.body.innerText.includes('Welcome to E2E Productions')", "joined")
-        .await;
-    let options = d.js("return [...document.querySelectorAll('#org-choice option')].map(o => o.textContent)", vec![]).await;
+    d.wait_for(
+        "location.pathname === '/console' && document.body.innerText.includes('Welcome to E2E Productions')",
+        "joined",
+    )
+    .await;
+    let options =
+        d.js("return [...document.querySelectorAll('#org-choice option')].map(o => o.textContent)", vec![]).await;
     assert_eq!(options, json!(["Door's Own Club", "E2E Productions"]), "{options}");
     d.js("document.getElementById('org-choice').selectedIndex = 0", vec![]).await;
     d.click("#org-switch button[type=submit]").await;
