@@ -146,14 +146,27 @@ impl Store {
 
     /// The current barcodes of `event`'s tickets whose entry code is `code`:
     /// one, normally; none for a typo; two only by a one-in-millions chance.
+    /// A code no ticket has now but one had before it was re-issued gives
+    /// that old barcode, which the gate then refuses as re-issued.
     pub async fn barcodes_by_entry_code(&self, event: EventId, code: &str) -> Result<Vec<String>> {
+        let mut read = self.read().await?;
         let rows: Vec<(String,)> =
             sqlx::query_as("SELECT barcode FROM tickets WHERE event_id = $1 AND entry_code = $2 LIMIT 2")
                 .bind(event.to_string())
                 .bind(code)
-                .fetch_all(&mut *self.read().await?)
+                .fetch_all(&mut *read)
                 .await?;
-        Ok(rows.into_iter().map(|(b,)| b).collect())
+        if !rows.is_empty() {
+            return Ok(rows.into_iter().map(|(b,)| b).collect());
+        }
+        let retired: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT barcode FROM retired_entry_codes WHERE event_id = $1 AND entry_code = $2 LIMIT 2",
+        )
+        .bind(event.to_string())
+        .bind(code)
+        .fetch_all(&mut *read)
+        .await?;
+        Ok(retired.into_iter().map(|(b,)| b).collect())
     }
 
     /// Gives tickets issued before entry codes existed theirs. Runs at start
@@ -266,4 +279,24 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// Keeps the entry code and barcode `ticket` has at `serial`, inside the
+/// transaction that is about to re-issue it (a transfer or a resale).
+pub(crate) async fn retire_entry_code(
+    tx: &mut crate::WriteTx,
+    ticket: TicketId,
+    serial: i64,
+    now: Timestamp,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO retired_entry_codes (event_id, entry_code, barcode, retired_at) \
+         SELECT event_id, entry_code, barcode, $3 FROM tickets WHERE id = $1 AND serial = $2 AND entry_code IS NOT NULL",
+    )
+    .bind(ticket.to_string())
+    .bind(serial)
+    .bind(ms(now))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

@@ -242,7 +242,13 @@ async fn a_typed_entry_code_admits_once_follows_a_reissue_and_is_refused_where_c
     assert_eq!(r.status(), StatusCode::OK);
     let reissued: Value = r.json().await.unwrap();
     assert_ne!(code(&reissued["ticket"]), code(two));
-    refused_because(app.checkin(&s.gate.token, &s.event_id, &code(two)).await, "unknown_entry_code").await;
+    // The old code is answered as the old QR code is: re-issued, not a typo.
+    let r = app.checkin(&s.gate.token, &s.event_id, two["barcode"].as_str().unwrap()).await;
+    let old_qr = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let r = app.checkin(&s.gate.token, &s.event_id, &code(two)).await;
+    let old_code = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!((&old_code["result"], &old_code["reason"]), (&old_qr["result"], &old_qr["reason"]), "{old_code}");
+    assert_ne!(old_code["reason"], "unknown_entry_code");
     let r = app.checkin(&s.gate.token, &s.event_id, &code(&reissued["ticket"])).await;
     assert_eq!(r.status(), StatusCode::OK);
 
