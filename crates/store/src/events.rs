@@ -479,12 +479,14 @@ pub struct RescheduleRecord {
     pub note: String,
     pub moved_by: UserId,
     pub created_at: Timestamp,
+    /// Until when buyers from before the move may refund themselves.
+    pub refunds_until: Option<Timestamp>,
 }
 
-type RescheduleRow = (String, String, i64, i64, i64, i64, String, String, i64);
+type RescheduleRow = (String, String, i64, i64, i64, i64, String, String, i64, Option<i64>);
 
 const RESCHEDULE_COLUMNS: &str =
-    "id, event_id, old_starts_at, old_ends_at, new_starts_at, new_ends_at, note, moved_by, created_at";
+    "id, event_id, old_starts_at, old_ends_at, new_starts_at, new_ends_at, note, moved_by, created_at, refunds_until";
 
 fn reschedule(r: RescheduleRow) -> Result<RescheduleRecord> {
     Ok(RescheduleRecord {
@@ -497,6 +499,7 @@ fn reschedule(r: RescheduleRow) -> Result<RescheduleRecord> {
         note: r.6,
         moved_by: id(&r.7)?,
         created_at: ts(r.8)?,
+        refunds_until: r.9.map(ts).transpose()?,
     })
 }
 
@@ -524,7 +527,7 @@ impl Store {
             return Ok(false);
         }
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO event_reschedules ({RESCHEDULE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            "INSERT INTO event_reschedules ({RESCHEDULE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         )))
         .bind(&r.id)
         .bind(&event_s)
@@ -535,6 +538,7 @@ impl Store {
         .bind(&r.note)
         .bind(r.moved_by.to_string())
         .bind(ms(r.created_at))
+        .bind(r.refunds_until.map(ms))
         .execute(&mut *tx)
         .await?;
         sqlx::query("DELETE FROM event_reminders WHERE event_id = $1").bind(&event_s).execute(&mut *tx).await?;

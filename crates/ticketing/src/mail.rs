@@ -387,6 +387,7 @@ mod tests {
         d["old_starts_at_text"] = json!("2026-12-01 20:00 CET");
         d["ends_at_text"] = json!("2026-12-08 23:00 CET");
         d["note"] = json!("The band is ill.");
+        d["refunds_until_text"] = json!("2026-12-05 20:00 CET");
         for kind in crate::notifications::MessageKind::ALL {
             let r = m.render(kind.as_str(), "en", &d).unwrap();
             assert!(!r.subject.is_empty() && !r.text.is_empty() && r.html.contains("<html"), "{kind:?}");

@@ -20,7 +20,8 @@ use domain::money::Money;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use store::{
-    JobRecord, NewRefund, RecordRefundError, RecordedRefund, RefundRecord, RefundStatus, RevokeTickets, StoreError,
+    JobRecord, NewRefund, OrderRecord, RecordRefundError, RecordedRefund, RefundRecord, RefundStatus, RescheduleRecord,
+    RevokeTickets, StoreError,
 };
 
 use crate::jobs::JobError;
@@ -59,6 +60,21 @@ pub enum RefundError {
     Store(#[from] StoreError),
 }
 from_visible!(RefundError);
+
+#[derive(Debug, thiserror::Error)]
+pub enum MoveRefundError {
+    #[error(
+        "no refund is offered for this order: the event was not moved, the window has closed, or the order was made after the move"
+    )]
+    NotOffered,
+    #[error("none of this order's tickets is yours and valid any more: nothing is left to refund")]
+    NothingLeft,
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+from_visible!(MoveRefundError);
 
 /// Orders an organizer's list shows at once: enough for a support desk
 /// searching by e-mail address; the rest is a page further.
@@ -267,6 +283,91 @@ impl Ticketing {
                 RecordRefundError::Exists(_) => unreachable!("handled above"),
             }),
         }
+    }
+
+    /// The move of `order`'s event that lets its buyer refund themselves now:
+    /// the latest move with a refund window still open, made after the order.
+    pub async fn refund_offer(
+        &self,
+        user: UserId,
+        order: &OrderRecord,
+    ) -> Result<Option<RescheduleRecord>, StoreError> {
+        if order.user != user || order.status != "paid" {
+            return Ok(None);
+        }
+        let now = self.now();
+        let moves = self.store.reschedules_of(order.event).await?;
+        Ok(moves
+            .into_iter()
+            .rev()
+            .find(|m| m.created_at > order.created_at && m.refunds_until.is_some_and(|until| until > now)))
+    }
+
+    /// A buyer who cannot come on a moved event's new date takes their money
+    /// back within the window the organizer offered: every ticket of the
+    /// order still valid and still theirs (one passed on is the new
+    /// holder's), at the price paid. Asking again answers the same refund.
+    pub async fn refund_after_move(&self, user: UserId, order: OrderId) -> Result<Refunded, MoveRefundError> {
+        let record = match self.store.order(order).await? {
+            Some(o) if o.user == user => o,
+            // Someone else's order does not exist, as far as they know.
+            _ => return Err(Denied::NotFound("order").into()),
+        };
+        let Some(moved) = self.refund_offer(user, &record).await? else {
+            return Err(MoveRefundError::NotOffered);
+        };
+        let key = format!("moved:{}:{order}", moved.id);
+        let tickets: Vec<TicketId> = record
+            .tickets
+            .iter()
+            .filter(|t| t.status == domain::checkin::TicketStatus::Valid && t.holder == user)
+            .map(|t| t.id)
+            .collect();
+        let mut amount = Money::zero(record.total.currency());
+        for t in record.tickets.iter().filter(|t| tickets.contains(&t.id)) {
+            amount = amount.checked_add(t.price).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        }
+        let now = self.now();
+        // An organizer's earlier refund by amount may leave less than the
+        // tickets cost: then what is left is what comes back.
+        for _ in 0..2 {
+            let refund_id = RefundId::new().to_string();
+            let recorded = self
+                .store
+                .record_refund(
+                    &NewRefund {
+                        id: refund_id.clone(),
+                        order,
+                        amount: Some(amount),
+                        reason: "event_moved",
+                        idempotency_key: &key,
+                        requested_by: Some(user),
+                        tickets: RevokeTickets::Listed(&tickets),
+                        job: refund_job(&refund_id, now),
+                        notices: &[],
+                    },
+                    now,
+                )
+                .await;
+            return match recorded {
+                Ok(r) => {
+                    self.after_refund_recorded(&r).await;
+                    Ok(Refunded { refund: r.refund, replayed: false })
+                }
+                Err(RecordRefundError::Exists(r)) => Ok(Refunded { refund: *r, replayed: true }),
+                Err(RecordRefundError::ExceedsRemaining { remaining }) => {
+                    amount =
+                        Money::new(remaining, amount.currency()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    continue;
+                }
+                Err(RecordRefundError::NothingLeft | RecordRefundError::TicketNotRefundable(_)) => {
+                    Err(MoveRefundError::NothingLeft)
+                }
+                Err(RecordRefundError::Store(e)) => Err(e.into()),
+                Err(e) => Err(StoreError::Corrupt(format!("refund after a move: {e}")).into()),
+            };
+        }
+        Err(MoveRefundError::NothingLeft)
     }
 
     /// Freed seats show as available on live seat maps at once.

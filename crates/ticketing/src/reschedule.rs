@@ -30,6 +30,8 @@ pub enum RescheduleError {
     Unchanged,
     #[error("the new start has passed; an event moves to a time still ahead")]
     InPast,
+    #[error("a refund window closes after now and no later than the new start")]
+    BadRefundWindow,
     #[error(
         "the message to ticket holders must be at most {RESCHEDULE_NOTE_LEN_MAX} characters, without control characters"
     )]
@@ -80,6 +82,7 @@ impl Ticketing {
         starts_at: Timestamp,
         ends_at: Timestamp,
         note: &str,
+        refunds_until: Option<Timestamp>,
     ) -> Result<(EventRecord, RescheduleRecord), RescheduleError> {
         let mut record = self.visible_event(Some(user), event).await?;
         self.require_role(user, record.organization, |r| r.can_manage_events(), "only owners and admins move events")
@@ -109,6 +112,10 @@ impl Ticketing {
         if let Some(name) = self.type_on_sale_after(event, ends_at).await? {
             return Err(RescheduleError::SalesAfterEvent(name));
         }
+        let refunds_until = refunds_until.map(|t| t.trunc_subsecs(3));
+        if refunds_until.is_some_and(|t| t <= now || t > starts_at) {
+            return Err(RescheduleError::BadRefundWindow);
+        }
         let moved = RescheduleRecord {
             id: uuid::Uuid::now_v7().to_string(),
             event,
@@ -119,6 +126,7 @@ impl Ticketing {
             note: note.to_owned(),
             moved_by: user,
             created_at: now,
+            refunds_until,
         };
         let payload = serde_json::to_string(&RescheduledJob { reschedule_id: moved.id.clone() }).expect("serialises");
         let job = crate::jobs::new_job(EVENT_RESCHEDULED, payload, now);
@@ -163,6 +171,7 @@ impl Ticketing {
             "old_starts_at_text": venue_time_text(moved.old_starts_at, &event.timezone),
             "ends_at_text": venue_time_text(moved.new_ends_at, &event.timezone),
             "note": moved.note,
+            "refunds_until_text": moved.refunds_until.map(|t| venue_time_text(t, &event.timezone)),
         });
         for holder in self.store.ticket_holders(moved.event).await? {
             let notice = self.notice(Notice {

@@ -499,6 +499,11 @@ pub struct RescheduleRequest {
     /// What the organizer tells the holders (at most 2,000 characters).
     #[serde(default)]
     pub note: Option<String>,
+    /// Offer the buyers from before the move their money back, until this
+    /// time (after now, no later than the new start):
+    /// `POST /orders/{order}/refund-request`.
+    #[serde(default)]
+    pub refunds_until: Option<DateTime<Utc>>,
 }
 
 /// A move of an event's dates.
@@ -511,6 +516,7 @@ pub struct RescheduleDto {
     pub ends_at: DateTime<Utc>,
     pub note: String,
     pub moved_at: DateTime<Utc>,
+    pub refunds_until: Option<DateTime<Utc>>,
 }
 
 impl From<&store::RescheduleRecord> for RescheduleDto {
@@ -523,6 +529,7 @@ impl From<&store::RescheduleRecord> for RescheduleDto {
             ends_at: r.new_ends_at,
             note: r.note.clone(),
             moved_at: r.created_at,
+            refunds_until: r.refunds_until,
         }
     }
 }
@@ -1187,11 +1194,11 @@ pub struct RefundResponse {
     pub id: String,
     pub order_id: Uuid,
     pub amount: MoneyDto,
-    /// organizer or event_cancelled.
+    /// organizer, event_cancelled, or event_moved (the buyer took the refund a move offered).
     pub reason: String,
     /// pending (the gateway is being asked), refunded, or failed (the gateway refused).
     pub status: String,
-    /// The organizer who asked for it.
+    /// Who asked for it: the organizer, or the buyer after a move.
     pub requested_by: Option<Uuid>,
     pub ticket_ids: Vec<Uuid>,
     pub created_at: DateTime<Utc>,

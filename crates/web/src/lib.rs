@@ -197,6 +197,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(orders::get))
         .routes(routes!(orders::mine))
         .routes(routes!(refunds::create))
+        .routes(routes!(refunds::request_after_move))
         .routes(routes!(refunds::of_event))
         .routes(routes!(refunds::of_event_one))
         .routes(routes!(notifications::mine))

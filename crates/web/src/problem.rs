@@ -20,7 +20,7 @@ use ticketing::organizations::{
     ViewTeamError,
 };
 use ticketing::payments::attempts::{GatewayListError, NotificationFailure};
-use ticketing::refunds::{EventOrdersError, RefundError};
+use ticketing::refunds::{EventOrdersError, MoveRefundError, RefundError};
 use ticketing::reschedule::RescheduleError;
 use ticketing::venues::{CreateVenueError, ViewVenueError};
 use ticketing::waiting_room::{AdmissionRefused, QueueError, SaleControlsError};
@@ -329,6 +329,17 @@ impl From<EditEventError> for Problem {
     }
 }
 
+impl From<MoveRefundError> for Problem {
+    fn from(e: MoveRefundError) -> Self {
+        match e {
+            MoveRefundError::NotOffered => Problem::conflict("refund-not-offered", e.to_string()),
+            MoveRefundError::NothingLeft => Problem::conflict("nothing-left", e.to_string()),
+            MoveRefundError::Denied(d) => d.into(),
+            MoveRefundError::Store(s) => s.into(),
+        }
+    }
+}
+
 impl From<DeleteEventError> for Problem {
     fn from(e: DeleteEventError) -> Self {
         match e {
@@ -346,6 +357,7 @@ impl From<RescheduleError> for Problem {
             | RescheduleError::SalesAfterEvent(_)
             | RescheduleError::Unchanged
             | RescheduleError::InPast
+            | RescheduleError::BadRefundWindow
             | RescheduleError::BadNote => Problem::unprocessable("invalid-event", e.to_string()),
             RescheduleError::NotOnSale(_) => Problem::conflict("event-not-on-sale", e.to_string()),
             RescheduleError::Concurrent => Problem::conflict("concurrent-change", e.to_string()),

@@ -3,6 +3,7 @@
 use std::time::Duration as Wait;
 
 use chrono::{DateTime, Duration, Utc};
+use domain::Clock;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -178,4 +179,77 @@ async fn what_cannot_be_moved_and_by_whom() {
     let r = app.post(&format!("/api/v1/events/{}/cancel", f.event_id), Some(&owner), &json!({})).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_problem(reschedule(&app, &f, &owner, ok).await, StatusCode::CONFLICT).await;
+}
+
+#[tokio::test]
+async fn buyers_from_before_a_move_take_their_money_back_within_the_window_offered() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 4, 5).await;
+    let ada = app.signup("ada@example.org").await;
+    let bob = app.signup("bob@example.org").await;
+    let carl = app.signup("carl@example.org").await;
+    let order = app.buy(&ada.token, &f.event_id, &[&f.seats[0], &f.seats[1]], &[]).await;
+    let order_id = order["id"].as_str().unwrap().to_owned();
+    let carls = app.buy(&carl.token, &f.event_id, &[], &[(&f.ga_area, 1)]).await;
+    // Ada passed one ticket on to Bob: that one is Bob's now, not Ada's to refund.
+    let given = order["tickets"][1]["id"].as_str().unwrap();
+    let r = app
+        .post(&format!("/api/v1/tickets/{given}/transfers"), Some(&ada.token), &json!({"to_email": "bob@example.org"}))
+        .await;
+    let offer: Value = r.json().await.unwrap();
+    let r = app
+        .post(&format!("/api/v1/transfers/{}/accept", offer["id"].as_str().unwrap()), Some(&bob.token), &json!({}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let request = |token: String, order: String| {
+        let url = app.url(&format!("/api/v1/orders/{order}/refund-request"));
+        let req = app.client.post(url).bearer_auth(token).json(&json!({}));
+        async move { req.send().await.unwrap() }
+    };
+    // Nothing is offered before a move.
+    assert_problem(request(ada.token.clone(), order_id.clone()).await, StatusCode::CONFLICT).await;
+
+    let old = starts_at(&app, &f).await;
+    let new = old + Duration::days(10);
+    app.clock.advance(Duration::minutes(1));
+    let now = app.clock.now();
+    for bad in [now - Duration::hours(1), new + Duration::hours(1)] {
+        let body = json!({"starts_at": new, "ends_at": new + Duration::hours(3), "refunds_until": bad});
+        assert_problem(reschedule(&app, &f, &f.org.owner.token, body).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    let body = json!({"starts_at": new, "ends_at": new + Duration::hours(3), "refunds_until": now + Duration::days(3)});
+    let r = reschedule(&app, &f, &f.org.owner.token, body).await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let dave = app.signup("dave@example.org").await;
+    let daves = app.buy(&dave.token, &f.event_id, &[&f.seats[2]], &[]).await;
+
+    // Ada gets back the ticket she still holds; Bob keeps his.
+    let r = request(ada.token.clone(), order_id.clone()).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let refund: Value = r.json().await.unwrap();
+    assert_eq!(refund["amount"]["amount"], crate::helpers::SEAT_PRICE, "{refund}");
+    assert_eq!(refund["reason"], "event_moved");
+    assert_eq!(refund["ticket_ids"], json!([order["tickets"][0]["id"]]));
+    let r = request(ada.token.clone(), order_id.clone()).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(r.headers().get("idempotent-replayed").unwrap(), "true");
+    let ticket = |token: String, id: String| {
+        let url = app.url(&format!("/api/v1/tickets/{id}"));
+        let req = app.client.get(url).bearer_auth(token);
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let adas = order["tickets"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(ticket(ada.token.clone(), adas).await["status"], "revoked");
+    assert_eq!(ticket(bob.token.clone(), given.to_owned()).await["status"], "valid");
+    // Bob did not buy that order; Dave bought after the move, knowing the date.
+    assert_problem(request(bob.token.clone(), order_id.clone()).await, StatusCode::NOT_FOUND).await;
+    let daves = daves["id"].as_str().unwrap().to_owned();
+    assert_problem(request(dave.token.clone(), daves).await, StatusCode::CONFLICT).await;
+    // Carl waited too long.
+    app.clock.advance(Duration::days(3) + Duration::seconds(1));
+    let carl_token = app.login("carl@example.org").await;
+    let carls = carls["id"].as_str().unwrap().to_owned();
+    let p = assert_problem(request(carl_token, carls).await, StatusCode::CONFLICT).await;
+    assert!(p["detail"].as_str().unwrap().contains("window has closed"), "{p}");
 }

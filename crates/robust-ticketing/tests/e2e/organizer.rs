@@ -391,6 +391,8 @@ async fn the_console_reviews_before_publishing_sets_the_waiting_room_and_cancels
     )
     .await;
     b.fill("#mv_note", "The harbour is flooded: same seats, a week later.").await;
+    // Buyers may take their money back until the old date.
+    b.js("document.getElementById('mv_refunds').value = arguments[0]", vec![starts.clone()]).await;
     if let Some(d) = &shots {
         b.screenshot(&d.join("move-event-1280.png").display().to_string()).await;
     }
@@ -402,6 +404,18 @@ async fn the_console_reviews_before_publishing_sets_the_waiting_room_and_cancels
     // A week on the venue's clock: a clock change between may make it an hour more or less.
     let shift = moved - before;
     assert!((shift - chrono::Duration::days(7)).num_minutes().abs() <= 60, "moved by {shift}");
+    // The buyer's order page offers the refund, until the old date.
+    let buyer_browser = Browser::start(&app.root, 390).await;
+    sign_in(&buyer_browser, &buyer.email, "/tickets").await;
+    let order_page = format!("/orders/{}", order["id"].as_str().unwrap());
+    buyer_browser.goto(&order_page).await;
+    buyer_browser.wait_for("document.getElementById('refund-offer-form')", "the refund offer").await;
+    let offer = buyer_browser.text("#refund-offer").await;
+    assert!(offer.contains("The event moved") && offer.contains("money back"), "{offer}");
+    if let Some(d) = &shots {
+        buyer_browser.screenshot(&d.join("refund-offer-390.png").display().to_string()).await;
+    }
+    buyer_browser.quit().await;
 
     // Cancelling says what it does and needs a deliberate tick.
     b.click(&format!("a[href='/console/events/{}/cancel']", ev.id)).await;

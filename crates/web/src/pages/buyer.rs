@@ -1072,7 +1072,21 @@ pub async fn order_page(State(state): State<AppState>, viewer: Viewer, Path(orde
     let back = domain::money::Money::new(refunded, order.total.currency()).unwrap_or(order.total);
     let whole = refunded >= order.total.amount_minor();
     let tz = order.tickets.first().and_then(|t| facts.get(&t.event)).map_or("UTC", |f| f.timezone.as_str());
+    let offer = if whole { None } else { state.ticketing.refund_offer(user, &order).await.ok().flatten() };
     let body = html! {
+        @if let Some(moved) = &offer {
+            section.panel #refund-offer aria-labelledby="refund-offer-h" {
+                h2 #refund-offer-h { "The event moved" }
+                p { "It was " s { (local_time(moved.old_starts_at, tz)) } "; it is now " strong { (local_time(moved.new_starts_at, tz)) } "." }
+                p { "Your tickets stay valid. If you cannot come, you can take your money back for the tickets of this order you still hold, until "
+                    strong { (local_time(moved.refunds_until.unwrap_or(moved.new_starts_at), tz)) } "." }
+                form.stack #refund-offer-form method="post" action={ "/orders/" (order.id) "/refund" } {
+                    (csrf_field(&viewer))
+                    label.checkbox { input #refund_confirm type="checkbox" name="confirm" value="yes" required; " I cannot come: refund my tickets; they stop admitting" }
+                    div.actions { button.button.danger type="submit" { "Refund my tickets" } }
+                }
+            }
+        }
         section.panel.confirmation {
             // The whole id, as in the confirmation e-mail: its first digits are
             // a timestamp that orders of the same minute share.
@@ -1105,6 +1119,30 @@ pub async fn order_page(State(state): State<AppState>, viewer: Viewer, Path(orde
     };
     let title = if whole { "Order refunded" } else { "Order confirmed" };
     page(&viewer, StatusCode::OK, title, Section::Tickets, &["tickets.js"], body)
+}
+
+/// The buyer takes the refund a moved event's organizer offered.
+pub async fn refund_after_move(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    viewer: Viewer,
+    Path(order): Path<String>,
+    form: Fields,
+) -> Response {
+    let Ok(order_id) = order.parse::<Uuid>() else {
+        return super::not_found_page_for(&viewer);
+    };
+    let back = format!("/orders/{order_id}");
+    let Some(user) = viewer.user else {
+        return signin_redirect(&back);
+    };
+    if !csrf_ok(&headers, form.csrf()) || form.get("confirm") != Some("yes") {
+        return Redirect::to(&back).into_response();
+    }
+    match state.ticketing.refund_after_move(user, OrderId::from_uuid(order_id)).await {
+        Ok(_) => Redirect::to(&back).into_response(),
+        Err(e) => failure(&viewer, e.into()).await,
+    }
 }
 
 pub async fn tickets_page(State(state): State<AppState>, viewer: Viewer) -> Response {

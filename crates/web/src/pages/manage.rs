@@ -675,6 +675,8 @@ struct MoveForm {
     starts: String,
     ends: String,
     note: String,
+    /// Until when buyers may refund themselves; empty for no window.
+    refunds: String,
 }
 
 /// A postponement: new dates, a message for the holders, and a tick that
@@ -690,6 +692,7 @@ pub async fn review_reschedule(State(state): State<AppState>, viewer: Viewer, Pa
         starts: local_input(e.starts_at, &e.timezone),
         ends: local_input(e.ends_at, &e.timezone),
         note: String::new(),
+        refunds: String::new(),
     };
     let sold = counts(&state, user, e.id).await.map_or(0, |c| c.sold);
     move_page(&viewer, &details, &form, sold, None, StatusCode::OK)
@@ -719,7 +722,7 @@ fn move_page(
                     li { "Tickets stay valid for the new dates: nobody needs to do anything." }
                     li { "Every ticket holder is told in the app and by e-mail (where this server sends e-mail): the old and the new date, and your message. Tickets and places sold: " strong #move-sold { (sold) } "." }
                     li { "The day-before reminder goes out again before the new date." }
-                    li { "Holders who cannot come can pass their tickets on; refunds are yours to give, from the orders page." }
+                    li { "Holders who cannot come can pass their tickets on, or take their money back if you offer it below." }
                 }
                 form.stack #move-form method="post" action={ "/console/events/" (e.id) "/reschedule" } {
                     (csrf_field(viewer))
@@ -733,6 +736,9 @@ fn move_page(
                             input #mv_ends name="ends" type="datetime-local" required value=(form.ends);
                         }
                     }
+                    label for="mv_refunds" { "Buyers may refund themselves until (" (e.timezone) ", optional)" }
+                    input #mv_refunds name="refunds_until" type="datetime-local" value=(form.refunds);
+                    p.hint { "Left empty, refunds stay yours to give from the orders page. Set, every buyer from before the move gets a button for their money back until then." }
                     label for="mv_note" { "Message to ticket holders (optional)" }
                     textarea #mv_note name="note" rows="4" maxlength=(ticketing::reschedule::RESCHEDULE_NOTE_LEN_MAX) { (form.note) }
                     label.checkbox { input #mv_confirm type="checkbox" name="confirm" value="yes" required; " Move the event and tell every ticket holder" }
@@ -765,6 +771,7 @@ pub async fn reschedule(
         starts: fields.text("starts"),
         ends: fields.text("ends"),
         note: fields.get("note").unwrap_or_default().trim().to_owned(),
+        refunds: fields.text("refunds_until"),
     };
     let sold = counts(&state, user, e.id).await.map_or(0, |c| c.sold);
     let again = |msg: &str, status| move_page(&viewer, &details, &form, sold, Some(msg), status);
@@ -777,7 +784,20 @@ pub async fn reschedule(
     ) else {
         return again("Enter when the event now starts and ends.", StatusCode::UNPROCESSABLE_ENTITY);
     };
-    match state.ticketing.reschedule_event(user, e.id, starts_at, ends_at, &form.note).await {
+    let refunds_until = if form.refunds.is_empty() {
+        None
+    } else {
+        match super::console::local_to_utc(&form.refunds, &e.timezone) {
+            Some(t) => Some(t),
+            None => {
+                return again(
+                    "Enter until when buyers may refund, or leave it empty.",
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                );
+            }
+        }
+    };
+    match state.ticketing.reschedule_event(user, e.id, starts_at, ends_at, &form.note, refunds_until).await {
         Ok(_) => Redirect::to(&format!("{}?rescheduled=1", sales_path(e.id))).into_response(),
         Err(err) => {
             let (status, detail, _) = problem_detail(err.into()).await;

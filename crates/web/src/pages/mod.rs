@@ -57,6 +57,7 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/checkout/{hold}/pay", post(buyer::pay))
         .route("/checkout/{hold}/release", post(buyer::release))
         .route("/orders/{order}", get(buyer::order_page))
+        .route("/orders/{order}/refund", post(buyer::refund_after_move))
         .route("/tickets", get(buyer::tickets_page))
         .route("/notifications", get(notifications::list))
         .route("/notifications/{notification}/read", post(notifications::mark_read))
@@ -133,6 +134,7 @@ fn form_page(path: &str) -> Option<String> {
     let page = match parts.as_slice() {
         ["events", event, "hold"] => format!("/events/{event}"),
         ["checkout", hold, "pay" | "release"] => format!("/checkout/{hold}"),
+        ["orders", order, "refund"] => format!("/orders/{order}"),
         ["gate", event, "scan"] => format!("/gate/{event}"),
         ["tickets", _, "transfer"] | ["transfers", _, "accept" | "cancel"] => "/tickets".to_owned(),
         ["listings", _, "hold"] => "/".to_owned(),

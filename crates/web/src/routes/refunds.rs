@@ -64,6 +64,27 @@ pub async fn create(
     Ok(response)
 }
 
+/// The buyer's own refund, offered when the event moved: every ticket of the
+/// order still valid and still theirs, at the price paid, while the window
+/// the organizer set is open. Asking again answers the same refund.
+#[utoipa::path(post, path = "/api/v1/orders/{order}/refund-request", tag = "orders", security(("bearer" = [])),
+    params(("order" = Uuid, Path)),
+    responses((status = 201, body = RefundResponse, headers(("Idempotent-Replayed" = String, description = "true on a replay"))),
+               (status = 401, body = ProblemDto), (status = 404, body = ProblemDto),
+               (status = 409, body = ProblemDto, description = "no refund offered, or nothing left")))]
+pub async fn request_after_move(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(order): ApiPath<Uuid>,
+) -> Result<Response, Problem> {
+    let refunded = state.ticketing.refund_after_move(user, OrderId::from_uuid(order)).await?;
+    let mut response = (StatusCode::CREATED, Json(RefundResponse::from(&refunded.refund))).into_response();
+    if refunded.replayed {
+        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
 /// An event's orders for its organizer, newest first, 50 to a page: find a
 /// buyer's order by (part of) their e-mail address or name, or the start of
 /// its id.
