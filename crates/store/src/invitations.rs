@@ -86,6 +86,32 @@ fn invitation(r: InvitationRow) -> Result<InvitationRecord> {
     })
 }
 
+/// The dedupe key of an invitation's notice (built the same way in SQL by
+/// `hold_back_invitation_mail`): one message per invitation,
+/// and the one to hold back if the invitation is withdrawn before it went.
+pub fn invitation_notice_key(invitation: &str) -> String {
+    format!("invitation:{invitation}")
+}
+
+/// Unsent e-mails of invitations `matching` picks (a condition on
+/// `invitations`) are not sent: their links would not work.
+async fn hold_back_invitation_mail(
+    tx: &mut crate::WriteTx,
+    matching: &str,
+    org: OrganizationId,
+    who: &str,
+) -> Result<()> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE notifications SET email_status = 'none' WHERE email_status = 'queued' AND dedupe_key IN \
+         (SELECT 'invitation:' || id FROM invitations WHERE organization_id = $1 AND {matching} AND status = 'open')"
+    )))
+    .bind(org.to_string())
+    .bind(who)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 impl Store {
     /// Records an invitation and its e-mail together, unless the address
     /// has an open invitation already (withdrawing it is a separate, checked
@@ -189,6 +215,7 @@ impl Store {
     /// Withdraws an open invitation of `org`; says whether one was open.
     pub async fn revoke_invitation(&self, org: OrganizationId, invitation: &str, now: Timestamp) -> Result<bool> {
         let mut tx = self.write().await?;
+        hold_back_invitation_mail(&mut tx, "id = $2", org, invitation).await?;
         let done = sqlx::query(
             "UPDATE invitations SET status = 'revoked', closed_at = $3 \
              WHERE organization_id = $1 AND id = $2 AND status = 'open'",
@@ -300,6 +327,7 @@ pub(crate) async fn revoke_invitations_by(
     user: UserId,
     now: Timestamp,
 ) -> Result<()> {
+    hold_back_invitation_mail(tx, "invited_by = $2", org, &user.to_string()).await?;
     sqlx::query(
         "UPDATE invitations SET status = 'revoked', closed_at = $3 \
          WHERE organization_id = $1 AND invited_by = $2 AND status = 'open'",

@@ -200,7 +200,8 @@ impl Ticketing {
             return Err(JobError::Permanent(format!("notification {notification_id} is missing")));
         };
         if n.email_status != "queued" {
-            // Sent already (a retried job whose first run got through).
+            // Sent already (a retried job whose first run got through), or held
+            // back (an invitation withdrawn before its e-mail went).
             return Ok(());
         }
         let mut data: Value = serde_json::from_str(&n.data)

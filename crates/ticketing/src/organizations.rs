@@ -240,7 +240,7 @@ impl Ticketing {
         let notice = self.notice(Notice {
             kind: MessageKind::TeamInvitation,
             to,
-            dedupe_key: format!("invitation:{}", invitation.id),
+            dedupe_key: store::invitation_notice_key(&invitation.id),
             link: path.clone(),
             data: serde_json::json!({
                 "organization": organization,

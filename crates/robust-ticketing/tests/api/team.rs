@@ -375,3 +375,34 @@ async fn the_invitation_page_answers_odd_links_with_a_page_not_an_error() {
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "POST {secret}");
     }
 }
+
+#[tokio::test]
+async fn a_withdrawn_invitation_not_yet_mailed_is_not_mailed() {
+    // No mail server: messages wait in the queue, as they do while one is down.
+    let app = spawn_app().await;
+    let org = app.org("owner@example.org").await;
+    let admin = app.member(&org, "admin@example.org", "admin").await;
+    let withdrawn = invited(&app, &org, "first@example.org", "gate").await;
+    let kept = invited(&app, &org, "second@example.org", "gate").await;
+    let r = invite(&app, &org, &admin.token, "third@example.org", "gate").await;
+    let by_admin: Value = r.json().await.unwrap();
+    let path = format!("/api/v1/organizations/{}/invitations/{}", org.id, withdrawn["id"].as_str().unwrap());
+    assert_eq!(app.delete(&path, Some(&org.owner.token)).await.status(), StatusCode::NO_CONTENT);
+    let r = app.delete(&format!("/api/v1/organizations/{}/members/{}", org.id, admin.id), Some(&org.owner.token)).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+
+    sqlx::any::install_default_drivers();
+    let db = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(app.db_url()).await.unwrap();
+    let mut status = Vec::new();
+    for sent in [&withdrawn, &kept, &by_admin] {
+        let key = format!("invitation:{}", sent["id"].as_str().unwrap());
+        let (s,): (String,) = sqlx::query_as("SELECT email_status FROM notifications WHERE dedupe_key = $1")
+            .bind(key)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        status.push(s);
+    }
+    db.close().await;
+    assert_eq!(status, ["none", "queued", "none"]);
+}
