@@ -144,6 +144,21 @@ impl Store {
             .collect()
     }
 
+    /// The entry codes `event`'s tickets had before they were passed on or
+    /// resold and no ticket has now: an offline gate answers them as the old
+    /// barcode (re-issued), as the server does, rather than as typos.
+    pub async fn retired_entry_codes(&self, event: EventId) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT r.entry_code FROM retired_entry_codes r WHERE r.event_id = $1 \
+             AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.event_id = r.event_id AND t.entry_code = r.entry_code) \
+             ORDER BY r.entry_code",
+        )
+        .bind(event.to_string())
+        .fetch_all(&mut *self.read().await?)
+        .await?;
+        Ok(rows.into_iter().map(|(c,)| c).collect())
+    }
+
     /// The current barcodes of `event`'s tickets whose entry code is `code`:
     /// one, normally; none for a typo; two only by a one-in-millions chance.
     /// A code no ticket has now but one had before it was re-issued gives

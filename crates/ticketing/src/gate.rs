@@ -47,6 +47,10 @@ pub struct GateManifest {
     /// Whether the event accepts only rotating codes (static barcodes refused).
     pub rotating_barcodes: bool,
     pub tickets: Vec<ManifestTicket>,
+    /// Entry codes that stood for a ticket before it was passed on or
+    /// resold (none at events whose barcodes rotate: typed codes are
+    /// refused there).
+    pub retired_entry_codes: Vec<String>,
     pub generated_at: Timestamp,
 }
 
@@ -128,11 +132,14 @@ impl Ticketing {
                 ticket,
             })
             .collect();
+        let retired_entry_codes =
+            if record.rotating_barcodes { Vec::new() } else { self.store.retired_entry_codes(event).await? };
         Ok(GateManifest {
             event,
             public_key: key.public_bytes(),
             rotating_barcodes: record.rotating_barcodes,
             tickets,
+            retired_entry_codes,
             generated_at: self.now(),
         })
     }

@@ -136,7 +136,11 @@ async function verifyLocally(code) {
     if (manifest.barcodes === 'rotating') return ['invalid', null, 'live_code_required'];
     const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`${manifest.event_id}:${entry}`));
     const ticketId = manifest.entry_codes?.[hex(new Uint8Array(digest))];
-    if (ticketId === undefined) return ['invalid', null, 'unknown_entry_code'];
+    if (ticketId === undefined) {
+      // A code from before the ticket was passed on: re-issued, as its old QR code is.
+      if (manifest.retired_entry_codes?.includes(hex(new Uint8Array(digest)))) return ['revoked', null];
+      return ['invalid', null, 'unknown_entry_code'];
+    }
     if (ticketId === null) return ['invalid', null, 'ambiguous_entry_code'];
     return stateOf(ticketId, manifest.tickets[ticketId]);
   }
@@ -234,6 +238,7 @@ async function refreshManifest() {
     }
     manifest = {
       event_id: m.event_id, public_key: m.public_key, tickets, entry_codes: entryCodes, generated_at: m.generated_at,
+      retired_entry_codes: m.retired_entry_code_hashes ?? [],
       barcodes: m.barcodes ?? 'static', rotation_step_secs: m.rotation_step_secs ?? 15,
       rotation_max_age_steps: m.rotation_max_age_steps ?? 3,
     };

@@ -272,6 +272,12 @@ async fn a_typed_entry_code_admits_once_follows_a_reissue_and_is_refused_where_c
     let event_id = domain::ids::EventId::from_uuid(s.event_id.parse().unwrap());
     assert_eq!(listed["entry_code_hash"].as_str().unwrap(), domain::barcode::entry_code_digest(event_id, &canonical));
     assert!(!manifest.to_string().contains(&canonical), "the manifest lists no code in the clear");
+    // ...and the code the transferred ticket had before, so that an offline
+    // gate answers it as re-issued too; not the one it has now.
+    let retired = manifest["retired_entry_code_hashes"].as_array().unwrap();
+    let digest = |t: &Value| domain::barcode::entry_code_digest(event_id, &code(t).replace('-', ""));
+    assert_eq!(retired, &vec![json!(digest(two))], "{manifest}");
+    assert!(!manifest.to_string().contains(&code(two).replace('-', "")), "retired codes are hashed too");
     let scans = json!([{"barcode": code(three), "scanned_at": app.clock.now()}]);
     let r = app
         .post(

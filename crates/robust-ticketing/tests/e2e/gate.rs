@@ -101,6 +101,19 @@ async fn offline_gates_verify_locally_queue_and_report_a_conflict_after_sync() {
     let order = app.buy(&buyer, &event.id, &[&event.seats[0], &event.seats[1]]).await;
     let barcode = order["tickets"][0]["barcode"].as_str().unwrap().to_owned();
     let typed = order["tickets"][1]["entry_code"].as_str().unwrap().to_owned();
+    // A third ticket passed on to a friend before the gates open: the code it
+    // had before is retired.
+    let passed_on = app.buy(&buyer, &event.id, &[&event.seats[2]]).await;
+    let friend = app.account("friend").await;
+    let offer = app
+        .post(
+            &format!("/tickets/{}/transfers", passed_on["tickets"][0]["id"].as_str().unwrap()),
+            Some(&buyer.token),
+            json!({"to_email": friend.email}),
+        )
+        .await;
+    app.post(&format!("/transfers/{}/accept", offer["id"].as_str().unwrap()), Some(&friend.token), json!({})).await;
+    let retired = passed_on["tickets"][0]["entry_code"].as_str().unwrap().to_owned();
 
     let mut gates = Vec::new();
     for _ in 0..2 {
@@ -136,6 +149,15 @@ async fn offline_gates_verify_locally_queue_and_report_a_conflict_after_sync() {
     // The entry code of another ticket, typed offline: found in the ticket list.
     gates[0].fill("#barcode", &format!("{typed}\n")).await;
     gates[0].wait_for("document.getElementById('scan-result').dataset.result === 'admitted'", "typed offline").await;
+    // The code the passed-on ticket had before: re-issued, not unknown.
+    gates[0].fill("#barcode", &format!("{retired}\n")).await;
+    gates[0]
+        .wait_for(
+            "document.getElementById('scan-result').dataset.result === 'rejected' \
+             && document.getElementById('scan-result').innerText.toUpperCase().includes('REVOKED')",
+            "a retired code answered as re-issued offline",
+        )
+        .await;
     if let Some(d) = screenshot_dir() {
         gates[0].screenshot(&d.join("scanner-offline-360.png").display().to_string()).await;
     }

@@ -383,6 +383,17 @@ async fn the_console_reviews_before_publishing_sets_the_waiting_room_and_cancels
         let local = chrono::NaiveDateTime::parse_from_str(input, "%Y-%m-%dT%H:%M").unwrap();
         (local + chrono::Duration::days(7)).format("%Y-%m-%dT%H:%M").to_string()
     };
+    // A start or refund deadline already past is stopped in the browser.
+    for id in ["mv_starts", "mv_ends", "mv_refunds"] {
+        let past = b
+            .js(
+                "const i = document.getElementById(arguments[0]); const v = i.value; \
+                 i.value = '2000-01-01T10:00'; const past = i.validity.rangeUnderflow; i.value = v; return past",
+                vec![json!(id)],
+            )
+            .await;
+        assert_eq!(past, json!(true), "{id} takes no time before now");
+    }
     let starts = b.js("return document.getElementById('mv_starts').value", vec![]).await;
     let ends = b.js("return document.getElementById('mv_ends').value", vec![]).await;
     b.js(

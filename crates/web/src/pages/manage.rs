@@ -695,7 +695,7 @@ pub async fn review_reschedule(State(state): State<AppState>, viewer: Viewer, Pa
         refunds: String::new(),
     };
     let sold = counts(&state, user, e.id).await.map_or(0, |c| c.sold);
-    move_page(&viewer, &details, &form, sold, None, StatusCode::OK)
+    move_page(&viewer, &details, &form, sold, state.ticketing.now(), None, StatusCode::OK)
 }
 
 fn move_page(
@@ -703,11 +703,15 @@ fn move_page(
     details: &EventDetails,
     form: &MoveForm,
     sold: u64,
+    now: DateTime<Utc>,
     error: Option<&str>,
     status: StatusCode,
 ) -> Response {
     let e = &details.event;
     let on_sale = e.status == EventStatus::Published;
+    // The browser stops a start or refund deadline already past before the
+    // server has to; the server refuses it all the same.
+    let earliest = local_input(now, &e.timezone);
     let body = html! {
         p { a href=(sales_path(e.id)) { "← " (e.title) } }
         h1 { "Move “" (e.title) "”" }
@@ -729,15 +733,15 @@ fn move_page(
                     div.row-fields {
                         div {
                             label for="mv_starts" { "New start (" (e.timezone) ")" }
-                            input #mv_starts name="starts" type="datetime-local" required value=(form.starts);
+                            input #mv_starts name="starts" type="datetime-local" required min=(earliest) value=(form.starts);
                         }
                         div {
                             label for="mv_ends" { "New end (" (e.timezone) ")" }
-                            input #mv_ends name="ends" type="datetime-local" required value=(form.ends);
+                            input #mv_ends name="ends" type="datetime-local" required min=(earliest) value=(form.ends);
                         }
                     }
                     label for="mv_refunds" { "Buyers may refund themselves until (" (e.timezone) ", optional)" }
-                    input #mv_refunds name="refunds_until" type="datetime-local" value=(form.refunds);
+                    input #mv_refunds name="refunds_until" type="datetime-local" min=(earliest) value=(form.refunds);
                     p.hint { "Left empty, refunds stay yours to give from the orders page. Set, every buyer from before the move gets a button for their money back until then." }
                     label for="mv_note" { "Message to ticket holders (optional)" }
                     textarea #mv_note name="note" rows="4" maxlength=(ticketing::reschedule::RESCHEDULE_NOTE_LEN_MAX) { (form.note) }
@@ -774,7 +778,7 @@ pub async fn reschedule(
         refunds: fields.text("refunds_until"),
     };
     let sold = counts(&state, user, e.id).await.map_or(0, |c| c.sold);
-    let again = |msg: &str, status| move_page(&viewer, &details, &form, sold, Some(msg), status);
+    let again = |msg: &str, status| move_page(&viewer, &details, &form, sold, state.ticketing.now(), Some(msg), status);
     if fields.get("confirm") != Some("yes") {
         return again("Tick the box: every ticket holder will be told.", StatusCode::UNPROCESSABLE_ENTITY);
     }

@@ -59,6 +59,10 @@ pub struct GateManifestResponse {
     pub rotation_step_secs: i64,
     pub rotation_max_age_steps: i64,
     pub tickets: Vec<GateTicketDto>,
+    /// Entry codes tickets had before they were passed on or resold, hashed
+    /// as `entry_code_hash` is. A gate answers such a code as the old barcode
+    /// it stood for: re-issued (`revoked`), not unknown.
+    pub retired_entry_code_hashes: Vec<String>,
     pub generated_at: DateTime<Utc>,
 }
 
@@ -94,6 +98,11 @@ pub async fn manifest(
                 },
                 rotating_secret: t.rotating_secret.map(|s| URL_SAFE_NO_PAD.encode(s)),
             })
+            .collect(),
+        retired_entry_code_hashes: m
+            .retired_entry_codes
+            .iter()
+            .map(|code| domain::barcode::entry_code_digest(m.event, code))
             .collect(),
         generated_at: m.generated_at,
     }))
