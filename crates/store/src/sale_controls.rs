@@ -406,7 +406,10 @@ impl Store {
             None => existing.as_ref().and_then(|c| c.tickets_per_account_max),
         };
         // One upsert: the secret and the queue's own columns are written
-        // only when the row is new.
+        // only when the row is new. A new opening time draws again when it
+        // comes: buyers who joined before it (early) get their places then,
+        // however often the time was moved, and places already given stay.
+        let drawn_kept = existing.as_ref().is_some_and(|c| c.opens_at == opens_at && c.drawn != 0);
         sqlx::query(
             "INSERT INTO sale_controls (event_id, waiting_room, room_active, opens_at, admission_window, \
              auto_threshold, pow_difficulty, tickets_per_account_max, secret, updated_at) \
@@ -415,7 +418,7 @@ impl Store {
                room_active = excluded.room_active, opens_at = excluded.opens_at, \
                admission_window = excluded.admission_window, auto_threshold = excluded.auto_threshold, \
                pow_difficulty = excluded.pow_difficulty, tickets_per_account_max = excluded.tickets_per_account_max, \
-               updated_at = excluded.updated_at",
+               drawn = $11, updated_at = excluded.updated_at",
         )
         .bind(&event_s)
         .bind(update.waiting_room.as_str())
@@ -427,6 +430,7 @@ impl Store {
         .bind(tickets_per_account_max)
         .bind(secret)
         .bind(ms(now))
+        .bind(i64::from(drawn_kept))
         .execute(&mut *tx)
         .await?;
         let row = sqlx::query_as::<_, ControlsRow>(sqlx::AssertSqlSafe(format!(

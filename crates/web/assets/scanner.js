@@ -187,9 +187,11 @@ async function scanOffline(code) {
     return;
   }
   const [result, ticketId, reason] = await verifyLocally(code);
-  queue.push({ barcode: code, scanned_at: new Date().toISOString() });
-  save('queue', queue);
   if (result === 'admitted') {
+    // Only admissions are synced: the server takes every synced scan as
+    // someone let in, so a refused one would check its ticket in.
+    queue.push({ barcode: code, scanned_at: new Date().toISOString() });
+    save('queue', queue);
     admittedHere.add(ticketId); save('admitted', [...admittedHere]);
     show(true, 'Admitted', 'Valid ticket (checked on this device, offline). Let them in.');
   } else {

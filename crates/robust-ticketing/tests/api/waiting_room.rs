@@ -225,6 +225,44 @@ async fn early_arrivals_are_admitted_by_lottery_later_ones_in_arrival_order() {
     assert!(waiting_ahead["estimated_wait_secs"].as_u64().is_some(), "{waiting_ahead}");
 }
 
+/// An organizer who moves the opening after a lottery was drawn (say, from
+/// a time already past to one ahead) holds a new draw at the new time: the
+/// buyers who joined before it are let in then, not left waiting for good.
+#[tokio::test]
+async fn moving_the_opening_after_a_draw_draws_again_at_the_new_time() {
+    let app = spawn_app().await;
+    let fx = app.fixture(1, 10, 50).await;
+    let event = fx.event_id.as_str();
+    room_on(&app, &fx, json!({"opens_at": app.clock.now() - Duration::minutes(5)})).await;
+    let first = app.signup("first@example.org").await;
+    join(&app, event, &first.token).await;
+    tend(&app).await;
+    assert_eq!(position(&app, event, &first.token).await["status"], "admitted");
+
+    // The opening moved ahead: a buyer joining now waits for its draw...
+    room_on(&app, &fx, json!({"opens_at": app.clock.now() + Duration::minutes(5)})).await;
+    let early = app.signup("early@example.org").await;
+    let p = join(&app, event, &early.token).await;
+    assert!(p["place"].is_null(), "{p}");
+    tend(&app).await;
+    assert_eq!(position(&app, event, &early.token).await["status"], "waiting");
+    // ...and gets a place and a turn when it comes.
+    app.clock.advance(Duration::minutes(6));
+    tend(&app).await;
+    let p = position(&app, event, &early.token).await;
+    assert_eq!(p["status"], "admitted", "{p}");
+    assert_eq!(p["place"], 2, "{p}");
+
+    // Taking the lottery away (opening now) lets an early joiner in at once.
+    room_on(&app, &fx, json!({"opens_at": app.clock.now() + Duration::minutes(5)})).await;
+    let another = app.signup("another@example.org").await;
+    join(&app, event, &another.token).await;
+    room_on(&app, &fx, json!({"opens_at": app.clock.now()})).await;
+    tend(&app).await;
+    let p = position(&app, event, &another.token).await;
+    assert_eq!(p["status"], "admitted", "{p}");
+}
+
 #[tokio::test]
 async fn joining_needs_a_solved_fresh_challenge_of_this_event() {
     let app = spawn_app().await;

@@ -123,6 +123,9 @@ async fn offline_gates_verify_locally_queue_and_report_a_conflict_after_sync() {
         b.wait_for("document.documentElement.dataset.gateManifest === '1'", "the ticket list downloaded").await;
         gates.push(b);
     }
+    // Sold after the gates downloaded their lists: unknown to them offline.
+    let late = app.buy(&buyer, &event.id, &[&event.seats[3]]).await;
+    let late_code = late["tickets"][0]["entry_code"].as_str().unwrap().to_owned();
     app.relay.set_cut(true);
     for b in &gates {
         b.set_offline(true).await;
@@ -149,6 +152,15 @@ async fn offline_gates_verify_locally_queue_and_report_a_conflict_after_sync() {
     // The entry code of another ticket, typed offline: found in the ticket list.
     gates[0].fill("#barcode", &format!("{typed}\n")).await;
     gates[0].wait_for("document.getElementById('scan-result').dataset.result === 'admitted'", "typed offline").await;
+    // A code the list does not know is refused, and nobody was let in.
+    gates[0].fill("#barcode", &format!("{late_code}\n")).await;
+    gates[0]
+        .wait_for(
+            "document.getElementById('scan-result').dataset.result === 'rejected' \
+             && document.getElementById('scan-result').innerText.includes('No ticket of this event has this code')",
+            "an unknown code refused offline",
+        )
+        .await;
     // The code the passed-on ticket had before: re-issued, not unknown.
     gates[0].fill("#barcode", &format!("{retired}\n")).await;
     gates[0]
@@ -178,6 +190,11 @@ async fn offline_gates_verify_locally_queue_and_report_a_conflict_after_sync() {
     let typed_ticket =
         app.get(&format!("/tickets/{}", order["tickets"][1]["id"].as_str().unwrap()), Some(&buyer.token)).await;
     assert!(typed_ticket["checked_in_at"].is_string(), "the typed admission synced: {typed_ticket}");
+    // Refusals are not synced as admissions: the holder turned away offline
+    // still gets in once the gate is back online.
+    let late_ticket =
+        app.get(&format!("/tickets/{}", late["tickets"][0]["id"].as_str().unwrap()), Some(&buyer.token)).await;
+    assert!(late_ticket["checked_in_at"].is_null(), "a refused scan checked nobody in: {late_ticket}");
     for b in gates {
         b.quit().await;
     }

@@ -118,6 +118,8 @@ pub struct OfflineScanDto {
 pub struct SyncRequest {
     /// Stable id of the scanning device.
     pub device_id: String,
+    /// The admissions the device made offline: every scan here is taken as
+    /// someone let in. Scans the device refused are not sent.
     pub scans: Vec<OfflineScanDto>,
 }
 
