@@ -2,6 +2,7 @@
 //! escrow released only after the event, the seller's barcode revoked.
 
 use chrono::Duration;
+use domain::Clock;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -14,6 +15,14 @@ async fn list(app: &TestApp, token: &str, ticket: &str, amount: i64) -> reqwest:
         &json!({"price": {"amount": amount, "currency": "EUR"}}),
     )
     .await
+}
+
+/// Holds `listing` for the buyer whose token this is; returns the hold.
+async fn hold_listing(app: &TestApp, token: &str, listing: &Value) -> Value {
+    let r =
+        app.post(&format!("/api/v1/listings/{}/holds", listing["id"].as_str().unwrap()), Some(token), &json!({})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    r.json().await.unwrap()
 }
 
 async fn payouts(app: &TestApp, token: &str) -> Value {
@@ -118,12 +127,7 @@ async fn cancelling_the_event_refunds_escrow_and_listings_can_be_withdrawn() {
 
     let listing: Value = list(&app, &seller.token, a, 4000).await.json().await.unwrap();
     let buyer = app.signup("buyer@example.org").await;
-    let hold: Value = app
-        .post(&format!("/api/v1/listings/{}/holds", listing["id"].as_str().unwrap()), Some(&buyer.token), &json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let hold = hold_listing(&app, &buyer.token, &listing).await;
     assert_eq!(
         app.order(&buyer.token, hold["id"].as_str().unwrap(), "resale-2", "tok_ok").await.status(),
         StatusCode::CREATED
@@ -135,4 +139,34 @@ async fn cancelling_the_event_refunds_escrow_and_listings_can_be_withdrawn() {
     // Used or foreign tickets cannot be listed.
     let stranger = app.signup("stranger@example.org").await;
     assert_problem(list(&app, &stranger.token, a, 100).await, StatusCode::NOT_FOUND).await;
+}
+
+/// A listed ticket its seller uses at the gate comes off the market: nobody
+/// can buy a ticket that admits no more, and a buyer who held it is refused
+/// at checkout without being charged.
+#[tokio::test]
+async fn a_listed_ticket_let_in_at_the_gate_is_no_longer_for_sale() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 4, 10).await;
+    let seller = app.signup("seller@example.org").await;
+    let order = app.buy(&seller.token, &f.event_id, &[&f.seats[0], &f.seats[1]], &[]).await;
+    let (a, b) = (&order["tickets"][0], &order["tickets"][1]);
+    let held: Value = list(&app, &seller.token, a["id"].as_str().unwrap(), 4500).await.json().await.unwrap();
+    list(&app, &seller.token, b["id"].as_str().unwrap(), 4500).await;
+    let buyer = app.signup("buyer@example.org").await;
+    let hold = hold_listing(&app, &buyer.token, &held).await;
+
+    // One is let in online, the other by an offline gate's sync.
+    let r = app.checkin(&f.org.owner.token, &f.event_id, a["barcode"].as_str().unwrap()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let scans = json!({"device_id": "gate-1", "scans": [{"barcode": b["barcode"], "scanned_at": app.clock.now()}]});
+    let r = app.post(&format!("/api/v1/events/{}/checkins/sync", f.event_id), Some(&f.org.owner.token), &scans).await;
+    let synced: Value = r.json().await.unwrap();
+    assert_eq!(synced["results"][0]["result"], "admitted", "{synced}");
+
+    let listings: Value = app.get(&format!("/api/v1/events/{}/listings", f.event_id), None).await.json().await.unwrap();
+    assert!(listings["items"].as_array().unwrap().is_empty(), "{listings}");
+    let r = app.order(&buyer.token, hold["id"].as_str().unwrap(), "resale-used", "tok_ok").await;
+    assert_eq!(r.status(), StatusCode::CONFLICT, "{}", r.text().await.unwrap());
+    assert!(payouts(&app, &seller.token).await["items"].as_array().unwrap().is_empty(), "nothing was sold");
 }
