@@ -326,8 +326,7 @@ pub fn validate_facts(
     starts_at: Timestamp,
     ends_at: Timestamp,
 ) -> Result<(), EventSpecError> {
-    let title_len = title.trim().chars().count();
-    if title_len == 0 || title_len > TITLE_LEN_MAX || !crate::text::is_one_line(title.trim()) {
+    if !crate::text::is_name(title, TITLE_LEN_MAX) {
         return Err(EventSpecError::BadTitle);
     }
     if description.chars().count() > DESCRIPTION_LEN_MAX || !crate::text::is_printable(description) {
@@ -395,8 +394,7 @@ pub fn validate_ticket_types(
     let mut names = HashSet::new();
     let mut currency = currency;
     for tt in types {
-        let len = tt.name.trim().chars().count();
-        if len == 0 || len > TICKET_TYPE_NAME_LEN_MAX || !crate::text::is_one_line(tt.name.trim()) {
+        if !crate::text::is_name(&tt.name, TICKET_TYPE_NAME_LEN_MAX) {
             return Err(EventSpecError::BadTicketTypeName);
         }
         if !names.insert(crate::text::name_key(&tt.name)) {

@@ -160,8 +160,7 @@ pub enum SeatMapError {
 }
 
 fn check_text(what: &'static str, value: &str, max: usize) -> Result<(), SeatMapError> {
-    let n = value.trim().chars().count();
-    if n == 0 || n > max || !crate::text::is_one_line(value.trim()) {
+    if !crate::text::is_name(value, max) {
         return Err(SeatMapError::BadText { what, max, value: crate::text::excerpt(value, max + 8) });
     }
     Ok(())

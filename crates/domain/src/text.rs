@@ -16,6 +16,15 @@ fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
+/// Whether `s` is a name: at most `max` characters once trimmed, on one
+/// line (see [`is_one_line`]), with at least one visible character. A name
+/// of zero-width spaces alone shows as nothing: a list row or a link with
+/// nothing to click.
+pub fn is_name(s: &str, max: usize) -> bool {
+    let s = s.trim();
+    s.chars().count() <= max && is_one_line(s) && s.chars().any(|c| !c.is_whitespace() && !is_invisible(c))
+}
+
 /// What two names are compared by when they must differ: compatibility
 /// forms folded (full-width `ＳＴＡＬＬＳ` is `STALLS`), invisible characters
 /// dropped (zero-width spaces, soft hyphens), case and runs of spaces
@@ -60,6 +69,17 @@ mod tests {
         }
         assert!(is_printable("Hauptstraße 1\n10115 Berlin"));
         assert!(!is_printable("a\0b"));
+    }
+
+    #[test]
+    fn a_name_has_something_to_see_and_a_bounded_length() {
+        assert!(is_name(" Jazz Night ", 10));
+        assert!(is_name("\u{00E9}t\u{00E9}", 3));
+        for blank in ["", "   ", "\u{200B}\u{200B}", "\u{FEFF} \u{00AD}", "\u{2060}"] {
+            assert!(!is_name(blank, 10), "{blank:?}");
+        }
+        assert!(!is_name("eleven char", 10));
+        assert!(!is_name("two\nlines", 10));
     }
 
     #[test]

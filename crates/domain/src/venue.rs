@@ -34,8 +34,7 @@ impl Timezone {
 }
 
 pub fn check_venue_details(name: &str, address: &str) -> Result<(), VenueError> {
-    let n = name.trim().chars().count();
-    if n == 0 || n > NAME_LEN_MAX || !crate::text::is_one_line(name.trim()) {
+    if !crate::text::is_name(name, NAME_LEN_MAX) {
         return Err(VenueError::BadName);
     }
     if address.chars().count() > ADDRESS_LEN_MAX || !crate::text::is_printable(address) {

@@ -88,7 +88,7 @@ impl Store {
                 ticket = read_ticket(&mut tx, claims).await?;
                 outcome = decide_sync(event, claims, ticket.as_ref(), device);
             } else {
-                close_listing(&mut tx, claims).await?;
+                close_market(&mut tx, claims).await?;
                 if let Some(t) = ticket.as_mut() {
                     t.checked_in_at = Some(scanned_at);
                 }
@@ -250,7 +250,7 @@ impl Store {
                 outcome = decide(event, claims, at_gate.as_ref());
                 assert_ne!(outcome, CheckinOutcome::Admitted, "ticket {} admitted twice", claims.ticket);
             } else {
-                close_listing(&mut tx, claims).await?;
+                close_market(&mut tx, claims).await?;
             }
         }
         if outcome == CheckinOutcome::Admitted
@@ -319,13 +319,14 @@ pub(crate) async fn retire_entry_code(
     Ok(())
 }
 
-/// A ticket let in is used: its resale listing, if it has one, comes off the
-/// market with the admission, so nobody pays for a ticket that admits no
-/// more. A buyer holding the listing is refused at checkout (and refunded).
-async fn close_listing(tx: &mut crate::WriteTx, claims: &BarcodeClaims) -> Result<()> {
+/// A ticket let in is used: its resale listing and any offer to pass it on
+/// close with the admission, so nobody pays for, or is offered, a ticket
+/// that admits no more. A buyer holding the listing is refused at checkout
+/// (and refunded).
+async fn close_market(tx: &mut crate::WriteTx, claims: &BarcodeClaims) -> Result<()> {
     sqlx::query("UPDATE listings SET status = 'withdrawn' WHERE ticket_id = $1 AND status = 'open'")
         .bind(claims.ticket.to_string())
         .execute(&mut **tx)
         .await?;
-    Ok(())
+    crate::transfers::cancel_open_offers(tx, claims.ticket).await
 }

@@ -389,15 +389,24 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Published events that have not ended at `now`, filtered and paged.
+    /// Published events that have not ended at `now`, filtered and paged;
+    /// a search matches the title, the description, and the venue's name
+    /// and address (so a city finds what is on there).
+    /// The price an event is listed "from" is its cheapest ticket type on
+    /// sale now or, before any is, still to come; never one whose sale has
+    /// ended.
     pub async fn list_published(&self, filter: &EventFilter, now: Timestamp) -> Result<Vec<EventSummary>> {
         let sql = format!(
             "SELECT {EVENT_COLUMNS}, \
-               (SELECT MIN(price_amount) FROM ticket_types t WHERE t.event_id = e.id) AS min_price, \
+               COALESCE( \
+                 (SELECT MIN(price_amount) FROM ticket_types t WHERE t.event_id = e.id \
+                    AND (t.sales_start IS NULL OR t.sales_start <= $17) AND (t.sales_end IS NULL OR t.sales_end > $18)), \
+                 (SELECT MIN(price_amount) FROM ticket_types t WHERE t.event_id = e.id \
+                    AND (t.sales_end IS NULL OR t.sales_end > $19))) AS min_price, \
                (SELECT currency FROM ticket_types t WHERE t.event_id = e.id LIMIT 1) AS price_currency \
              FROM events e JOIN venues v ON v.id = e.venue_id \
              WHERE e.status = 'published' AND e.ends_at > $1 \
-               AND ($2 IS NULL OR lower(e.title) LIKE $3 ESCAPE '\\' OR lower(e.description) LIKE $4 ESCAPE '\\' OR lower(v.name) LIKE $5 ESCAPE '\\') \
+               AND ($2 IS NULL OR lower(e.title) LIKE $3 ESCAPE '\\' OR lower(e.description) LIKE $4 ESCAPE '\\' OR lower(v.name) LIKE $5 ESCAPE '\\' OR lower(v.address) LIKE $20 ESCAPE '\\') \
                AND ($6 IS NULL OR e.category = $7) \
                AND ($8 IS NULL OR e.starts_at >= $9) \
                AND ($10 IS NULL OR e.starts_at < $11) \
@@ -427,6 +436,10 @@ impl Store {
             .bind(after_ts)
             .bind(&after_id)
             .bind(i64::from(filter.limit))
+            .bind(ms(now))
+            .bind(ms(now))
+            .bind(ms(now))
+            .bind(&pattern)
             .fetch_all(&mut *self.read().await?)
             .await?;
         rows.into_iter()

@@ -93,8 +93,7 @@ impl Ticketing {
         let email = Email::parse(email)?;
         check_password_policy(password)?;
         let name = name.trim();
-        let n = name.chars().count();
-        if n == 0 || n > NAME_LEN_MAX || !domain::text::is_one_line(name) {
+        if !domain::text::is_name(name, NAME_LEN_MAX) {
             return Err(RegisterError::BadName);
         }
         let hashing = self.settings.password_hashing;

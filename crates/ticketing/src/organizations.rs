@@ -360,8 +360,7 @@ impl Ticketing {
         name: &str,
     ) -> Result<(OrganizationId, String), CreateOrganizationError> {
         let name = name.trim();
-        let n = name.chars().count();
-        if n == 0 || n > ORGANIZATION_NAME_LEN_MAX || !domain::text::is_one_line(name) {
+        if !domain::text::is_name(name, ORGANIZATION_NAME_LEN_MAX) {
             return Err(CreateOrganizationError::BadName);
         }
         let org = OrganizationId::new();

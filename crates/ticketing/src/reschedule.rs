@@ -174,12 +174,29 @@ impl Ticketing {
             "refunds_until_text": moved.refunds_until.map(|t| venue_time_text(t, &event.timezone)),
         });
         for holder in self.store.ticket_holders(moved.event).await? {
+            // Where a refund is offered, the message opens the order it is
+            // taken from: the holder's latest for the event from before the
+            // move. Tickets received from someone else have no order of the
+            // holder's; those holders pass them on from My tickets.
+            let order = match moved.refunds_until {
+                Some(_) => self
+                    .store
+                    .orders_of(holder)
+                    .await?
+                    .into_iter()
+                    .find(|o| o.event == moved.event && o.status == "paid" && o.created_at <= moved.created_at),
+                None => None,
+            };
+            let mut data = data.clone();
+            if order.is_none() {
+                data["refunds_until_text"] = serde_json::Value::Null;
+            }
             let notice = self.notice(Notice {
                 kind: MessageKind::EventRescheduled,
                 to: To::Account(self.recipient(holder).await?),
                 dedupe_key: format!("rescheduled:{reschedule_id}:{holder}"),
-                link: "/tickets".into(),
-                data: data.clone(),
+                link: order.map_or_else(|| "/tickets".to_owned(), |o| format!("/orders/{}", o.id)),
+                data,
             });
             self.store.record_notices(&[notice], self.now()).await?;
         }

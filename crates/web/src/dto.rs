@@ -1229,7 +1229,8 @@ impl From<&store::RefundRecord> for RefundResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NotificationResponse {
     pub id: String,
-    /// order_confirmation, transfer_offer, refund, event_reminder or event_cancelled.
+    /// order_confirmation, transfer_offer, refund, event_reminder, event_cancelled,
+    /// event_rescheduled or team_invitation.
     pub kind: String,
     pub title: String,
     /// Where in the web app it leads.

@@ -584,6 +584,8 @@ async fn invalid_event_definitions_are_a_422_and_leave_no_event_behind() {
         ("an unknown category", |v| v["category"] = json!("opera")),
         ("an empty title", |v| v["title"] = json!("  ")),
         ("a NUL byte in the title", |v| v["title"] = json!("Gala\u{0}")),
+        ("a title of zero-width spaces alone", |v| v["title"] = json!("\u{200B}\u{200B}\u{FEFF}")),
+        ("a ticket type named with a soft hyphen alone", |v| v["ticket_types"][0]["name"] = json!("\u{00AD}")),
         ("a ticket type with both price_zone and ga_area_id", |v| {
             v["ticket_types"][1]["price_zone"] = json!("main");
         }),

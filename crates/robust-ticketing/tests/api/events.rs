@@ -58,11 +58,29 @@ async fn the_listing_shows_published_upcoming_events_soonest_first_with_filters_
     let first = &all["items"][0];
     assert_eq!(first["venue"]["name"], "Test Hall");
     assert_eq!(first["min_price"], json!({"amount": 1001, "currency": "EUR"}));
+    // Listed "from" the cheapest price on sale: not a type whose sale has
+    // ended, nor one still to come while another is on sale.
+    let hamlet = first["id"].as_str().unwrap();
+    let now = app.clock.now();
+    for (name, start, end) in [
+        ("Preview", now - Duration::days(9), now - Duration::days(8)),
+        ("Flash", now + Duration::hours(10), now + Duration::hours(20)),
+    ] {
+        let body = json!({"name": name, "price": {"amount": 500, "currency": "EUR"}, "price_zone": "main",
+                          "sales_start": start, "sales_end": end});
+        let r = app.post(&format!("/api/v1/events/{hamlet}/ticket-types"), Some(&org.owner.token), &body).await;
+        assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    }
+    let all: Value = app.get("/api/v1/events", None).await.json().await.unwrap();
+    assert_eq!(all["items"][0]["min_price"], json!({"amount": 1001, "currency": "EUR"}), "{}", all["items"][0]);
 
     let concerts: Value = app.get("/api/v1/events?category=concert", None).await.json().await.unwrap();
     assert_eq!(titles(&concerts), ["Rock 50% Off", "Jazz Night"]);
     let search: Value = app.get("/api/v1/events?q=jazz", None).await.json().await.unwrap();
     assert_eq!(titles(&search), ["Jazz Night"]);
+    // The venue's address is searched too: a street or a city finds its events.
+    let street: Value = app.get("/api/v1/events?q=test%20street", None).await.json().await.unwrap();
+    assert_eq!(titles(&street), ["Hamlet", "Rock 50% Off", "Jazz Night"]);
     // LIKE wildcards in the query are literal text.
     let percent: Value = app.get("/api/v1/events?q=50%25", None).await.json().await.unwrap();
     assert_eq!(titles(&percent), ["Rock 50% Off"]);

@@ -221,6 +221,12 @@ async fn buyers_from_before_a_move_take_their_money_back_within_the_window_offer
     let body = json!({"starts_at": new, "ends_at": new + Duration::hours(3), "refunds_until": now + Duration::days(3)});
     let r = reschedule(&app, &f, &f.org.owner.token, body).await;
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    // The message opens the order the money comes back from; Bob, who got
+    // his ticket from Ada, has no order to refund and is sent to his tickets.
+    let adas = &notices_of(&app, &ada.token, "event_rescheduled", 1).await[0];
+    assert_eq!(adas["link"], format!("/orders/{order_id}"), "{adas}");
+    let bobs = &notices_of(&app, &bob.token, "event_rescheduled", 1).await[0];
+    assert_eq!(bobs["link"], "/tickets", "{bobs}");
     let dave = app.signup("dave@example.org").await;
     let daves = app.buy(&dave.token, &f.event_id, &[&f.seats[2]], &[]).await;
 

@@ -256,6 +256,29 @@ async fn the_holder_withdraws_an_open_offer_and_can_offer_again() {
     .await;
 }
 
+/// A ticket offered to a friend and then used at the gate: the offer closes
+/// with the admission, for the giver and the recipient alike.
+#[tokio::test]
+async fn an_offer_closes_when_its_ticket_is_let_in() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 4, 10).await;
+    let alice = app.signup("alice@example.org").await;
+    let order = app.buy(&alice.token, &f.event_id, &[&f.seats[0]], &[]).await;
+    let (ticket, barcode) =
+        (order["tickets"][0]["id"].as_str().unwrap(), order["tickets"][0]["barcode"].as_str().unwrap());
+    let bob = app.signup("bob@example.org").await;
+    let sent: Value = offer(&app, &alice.token, ticket, "bob@example.org").await.json().await.unwrap();
+    let incoming: Value = app.get("/api/v1/me/transfers", Some(&bob.token)).await.json().await.unwrap();
+    assert_eq!(incoming["items"][0]["id"], sent["id"]);
+
+    assert_eq!(app.checkin(&f.org.owner.token, &f.event_id, barcode).await.status(), StatusCode::OK);
+    let incoming: Value = app.get("/api/v1/me/transfers", Some(&bob.token)).await.json().await.unwrap();
+    assert!(incoming["items"].as_array().unwrap().is_empty(), "{incoming}");
+    let outgoing: Value = app.get("/api/v1/me/transfers/outgoing", Some(&alice.token)).await.json().await.unwrap();
+    assert!(outgoing["items"].as_array().unwrap().is_empty(), "{outgoing}");
+    assert_problem(accept(&app, &bob.token, sent["id"].as_str().unwrap()).await, StatusCode::CONFLICT).await;
+}
+
 /// My tickets, for the giver and for the recipient, and the page that
 /// confirms an offer give its deadline in the venue's time zone, as every
 /// other time of the event, not in UTC.

@@ -107,8 +107,14 @@ fn detail(n: &store::NotificationRecord) -> Option<maud::Markup> {
     let was = data["old_starts_at_text"].as_str()?;
     let now = data["event"]["starts_at_text"].as_str()?;
     let note = data["note"].as_str().unwrap_or_default();
+    // Offered only to holders the message links to their order.
+    let refunds_until = data["refunds_until_text"].as_str().zip(n.link.as_deref());
     Some(maud::html! {
         p.moved { "Was " s { (was) } ", now " strong { (now) } ". Your tickets stay valid." }
+        @if let Some((until, order)) = refunds_until {
+            p.moved { "Cannot come? Take your money back until " strong { (until) } " on "
+                a href=(order) { "your order's page" } "." }
+        }
         @if !note.is_empty() { blockquote.note { (note) } }
     })
 }
