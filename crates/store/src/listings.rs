@@ -213,6 +213,17 @@ impl Store {
         rows.into_iter().map(listing).collect()
     }
 
+    /// The seller's open listings, for their tickets page.
+    pub async fn open_listings_of(&self, seller: UserId) -> Result<Vec<ListingRecord>> {
+        let rows: Vec<ListingRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{LISTING_SELECT} WHERE l.seller_id = $1 AND l.status = 'open' ORDER BY l.created_at, l.id"
+        )))
+        .bind(seller.to_string())
+        .fetch_all(&mut *self.read().await?)
+        .await?;
+        rows.into_iter().map(listing).collect()
+    }
+
     /// Withdraws the seller's open listing unless a buyer is paying for it.
     pub async fn withdraw_listing(&self, listing_id: ListingId, seller: UserId, now: Timestamp) -> Result<bool> {
         let done = self

@@ -106,6 +106,11 @@ impl Ticketing {
         }
     }
 
+    /// The user's own tickets on the market.
+    pub async fn my_listings(&self, user: UserId) -> Result<Vec<ListingRecord>, StoreError> {
+        self.store.open_listings_of(user).await
+    }
+
     /// Open listings of an event anyone can see.
     pub async fn event_listings(
         &self,

@@ -377,3 +377,50 @@ async fn on_a_phone_wheelchair_spaces_are_marked_and_picks_survive_signing_in() 
     assert_eq!(b.js("return document.querySelectorAll('#pick-inputs input').length", vec![]).await, json!(0));
     b.quit().await;
 }
+
+/// A holder puts a ticket up for resale from My tickets, within the
+/// organizer's cap, sees it listed there and under the event, and takes it
+/// off the market again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_lists_a_ticket_for_resale_from_my_tickets_and_withdraws_it() {
+    let _one = one_at_a_time().await;
+    let app = spawn_app().await;
+    let event = app.small_event("Resale Night").await;
+    let seller = app.account("seller").await;
+    let order = app.buy(&seller, &event.id, &[&event.seats[0]]).await;
+    let ticket = order["tickets"][0]["id"].as_str().unwrap().to_owned();
+    let listings = || async { app.get(&format!("/events/{}/listings", event.id), None).await["items"].clone() };
+
+    let b = Browser::start(&app.root, 360).await;
+    sign_in(&b, &seller.email, "/tickets").await;
+    b.click(&format!("li[data-ticket='{ticket}'] details.sell summary")).await;
+    // Above the organizer's limit: refused, and the limit is named.
+    b.fill(&format!("#price-{ticket}"), "100000").await;
+    b.click(&format!("li[data-ticket='{ticket}'] details.sell button[type=submit]")).await;
+    b.wait_for("document.body.innerText.includes(\"the organizer's cap\")", "the cap named").await;
+    assert_eq!(listings().await, json!([]));
+
+    b.goto("/tickets").await;
+    b.click(&format!("li[data-ticket='{ticket}'] details.sell summary")).await;
+    let cap = b.js(&format!("return document.getElementById('price-{ticket}').placeholder"), vec![]).await;
+    b.fill(&format!("#price-{ticket}"), cap.as_str().unwrap()).await;
+    b.click(&format!("li[data-ticket='{ticket}'] details.sell button[type=submit]")).await;
+    b.wait_for("document.body.innerText.includes('Your ticket is for sale at')", "listed").await;
+    let listed = listings().await;
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+
+    // My tickets says so, offers no transfer meanwhile, and withdraws it.
+    b.goto("/tickets").await;
+    let card = format!("li[data-ticket='{ticket}']");
+    assert!(b.text(&card).await.contains("Listed for resale at"), "{}", b.text(&card).await);
+    let transfer = b.js(&format!("return document.querySelector(\"{card} details.transfer\") === null"), vec![]).await;
+    assert_eq!(transfer, json!(true), "no transfer form while listed");
+    if let Some(d) = screenshot_dir() {
+        b.js(&format!("document.querySelector(\"{card} form.listed\").scrollIntoView()"), vec![]).await;
+        b.screenshot(&d.join("ticket-listed-360.png").display().to_string()).await;
+    }
+    b.click(&format!("{card} form.listed button[type=submit]")).await;
+    b.wait_for("document.body.innerText.includes('off the market')", "withdrawn").await;
+    assert_eq!(listings().await, json!([]));
+    b.quit().await;
+}

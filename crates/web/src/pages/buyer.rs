@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use domain::event::{Admits, Category, EventStatus, TicketType};
 use domain::hold::{GaRequest, HoldLine, HoldRequest, SeatRequest};
 use domain::ids::{EventId, GaAreaId, HoldId, OrderId, SeatId, TicketId};
+use domain::money::Money;
 use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
 use serde_json::json;
@@ -863,6 +864,9 @@ struct EventFacts {
     timezone: String,
     ends_at: DateTime<Utc>,
     cancelled: bool,
+    /// While its tickets may be resold: the organizer's rules, and the most
+    /// each ticket type may be resold for.
+    resale: Option<(domain::resale::ResalePolicy, HashMap<domain::ids::TicketTypeId, Money>)>,
 }
 
 async fn event_facts(
@@ -882,11 +886,42 @@ async fn event_facts(
                     timezone: d.event.timezone.clone(),
                     ends_at: d.event.ends_at,
                     cancelled: d.event.status == EventStatus::Cancelled,
+                    resale: resale_terms(&d, state.ticketing.now()),
                 },
             );
         }
     }
     facts
+}
+
+/// What a holder may resell the event's tickets for, while they may.
+fn resale_terms(
+    d: &ticketing::events::EventDetails,
+    now: DateTime<Utc>,
+) -> Option<(domain::resale::ResalePolicy, HashMap<domain::ids::TicketTypeId, Money>)> {
+    let policy = d.event.resale_policy;
+    let open = policy.allowed && d.event.status.effective(d.event.ends_at, now) == EventStatus::Published;
+    open.then(|| {
+        let caps = d.ticket_types.iter().filter_map(|t| Some((t.id, policy.cap(t.price).ok()?))).collect();
+        (policy, caps)
+    })
+}
+
+/// `45.00` for EUR 45.00: what a price field takes.
+fn amount_only(m: &Money) -> String {
+    let shown = money(m);
+    shown.split_once(' ').map_or(shown.clone(), |(_, amount)| amount.to_owned())
+}
+
+/// `5 %` for 500 basis points, `2.5 %` for 250.
+fn percent_of_bps(bps: u32) -> String {
+    if bps.is_multiple_of(100) { format!("{} %", bps / 100) } else { format!("{} %", f64::from(bps) / 100.0) }
+}
+
+/// The user's tickets on the resale market, by ticket.
+async fn listings_by_ticket(state: &AppState, user: domain::ids::UserId) -> HashMap<TicketId, store::ListingRecord> {
+    let listed = state.ticketing.my_listings(user).await.unwrap_or_default();
+    listed.into_iter().map(|l| (l.ticket, l)).collect()
 }
 
 /// The rotating secrets of those of `tickets` whose events rotate barcodes:
@@ -949,7 +984,20 @@ pub(crate) fn ticket_place(t: &TicketRecord) -> String {
     }
 }
 
-fn ticket_card(viewer: &Viewer, t: &TicketRecord, timezone: &str, rotating_secret: Option<&[u8; 32]>) -> Markup {
+/// How a ticket may go to someone else: its open listing, or the organizer's
+/// resale rules and the most it may be sold for.
+struct Market<'a> {
+    listing: Option<&'a store::ListingRecord>,
+    resale: Option<(&'a domain::resale::ResalePolicy, Money)>,
+}
+
+fn ticket_card(
+    viewer: &Viewer,
+    t: &TicketRecord,
+    timezone: &str,
+    rotating_secret: Option<&[u8; 32]>,
+    market: Market<'_>,
+) -> Markup {
     let place = ticket_place(t);
     let revoked = t.status == domain::checkin::TicketStatus::Revoked;
     html! {
@@ -1001,7 +1049,30 @@ fn ticket_card(viewer: &Viewer, t: &TicketRecord, timezone: &str, rotating_secre
                         code { (domain::barcode::display_entry_code(&domain::barcode::entry_code(&t.barcode))) }
                     }
                 }
-                @if !revoked && t.checked_in_at.is_none() {
+                @if let (false, None, Some(listing)) = (revoked, t.checked_in_at, market.listing) {
+                    // Listed: it cannot be given away meanwhile (a buyer may be paying for it).
+                    form.listed method="post" action={ "/listings/" (listing.id) "/withdraw" } {
+                        (csrf_field(viewer))
+                        p.badge { "Listed for resale at " (money(&listing.price)) }
+                        p.muted { "If it sells, this code stops working and you are paid " (money(&listing.escrow))
+                            " after the event. Until then it is yours to use." }
+                        button.button type="submit" { "Withdraw listing" }
+                    }
+                } @else if !revoked && t.checked_in_at.is_none() {
+                    @if let Some((policy, cap)) = market.resale {
+                        details.sell {
+                            summary { "Sell this ticket" }
+                            form method="post" action={ "/tickets/" (t.id) "/sell" } {
+                                (csrf_field(viewer))
+                                label for={ "price-" (t.id) } { "Your price (" (cap.currency().as_str()) ")" }
+                                input id={ "price-" (t.id) } name="price" inputmode="decimal" required
+                                    autocomplete="off" placeholder=(amount_only(&cap));
+                                p.muted { "At most " (money(&cap)) ", the organizer's limit. Buyers see it under the event; the organizer keeps "
+                                    (percent_of_bps(policy.royalty_bps)) " and you are paid the rest after the event." }
+                                button.button type="submit" { "List for sale" }
+                            }
+                        }
+                    }
                     details.transfer {
                         summary { "Give this ticket to someone" }
                         form method="post" action={ "/tickets/" (t.id) "/transfer" } {
@@ -1023,6 +1094,7 @@ fn tickets_by_event(
     tickets: &[TicketRecord],
     facts: &HashMap<EventId, EventFacts>,
     secrets: &HashMap<TicketId, [u8; 32]>,
+    listings: &HashMap<TicketId, store::ListingRecord>,
 ) -> Markup {
     let mut order: Vec<EventId> = Vec::new();
     let mut groups: HashMap<EventId, Vec<&TicketRecord>> = HashMap::new();
@@ -1048,7 +1120,16 @@ fn tickets_by_event(
                 } @else {
                     p { a href={ "/events/" (event) "/calendar.ics" } download { "Add to calendar" } }
                 }
-                ul.tickets { @for t in group { (ticket_card(viewer, t, tz, secrets.get(&t.id))) } }
+                @let resale = facts.get(event).and_then(|f| f.resale.as_ref());
+                ul.tickets {
+                    @for t in group {
+                        @let market = Market {
+                            listing: listings.get(&t.id),
+                            resale: resale.and_then(|(policy, caps)| Some((policy, *caps.get(&t.ticket_type)?))),
+                        };
+                        (ticket_card(viewer, t, tz, secrets.get(&t.id), market))
+                    }
+                }
             }
         }
     }
@@ -1067,6 +1148,7 @@ pub async fn order_page(State(state): State<AppState>, viewer: Viewer, Path(orde
     };
     let facts = event_facts(&state, user, &order.tickets).await;
     let secrets = rotating_secrets(&state, &order.tickets).await;
+    let listings = listings_by_ticket(&state, user).await;
     let refunded: i64 =
         order.refunds.iter().filter(|r| r.status != store::RefundStatus::Failed).map(|r| r.amount.amount_minor()).sum();
     let back = domain::money::Money::new(refunded, order.total.currency()).unwrap_or(order.total);
@@ -1115,7 +1197,7 @@ pub async fn order_page(State(state): State<AppState>, viewer: Viewer, Path(orde
             }
             p { a.button.primary href="/tickets" { "My tickets" } }
         }
-        div data-offline-tickets="1" { (tickets_by_event(&viewer, &order.tickets, &facts, &secrets)) }
+        div data-offline-tickets="1" { (tickets_by_event(&viewer, &order.tickets, &facts, &secrets, &listings)) }
     };
     let title = if whole { "Order refunded" } else { "Order confirmed" };
     page(&viewer, StatusCode::OK, title, Section::Tickets, &["tickets.js"], body)
@@ -1155,6 +1237,7 @@ pub async fn tickets_page(State(state): State<AppState>, viewer: Viewer) -> Resp
     };
     let facts = event_facts(&state, user, &tickets).await;
     let secrets = rotating_secrets(&state, &tickets).await;
+    let listings = listings_by_ticket(&state, user).await;
     let incoming = state.ticketing.incoming_transfers(user).await.unwrap_or_default();
     let outgoing = state.ticketing.outgoing_transfers(user).await.unwrap_or_default();
     let offered: Vec<_> = incoming.iter().chain(&outgoing).collect();
@@ -1220,10 +1303,10 @@ pub async fn tickets_page(State(state): State<AppState>, viewer: Viewer) -> Resp
             p #reminders-state.hint aria-live="polite" {}
         }
         div #tickets data-offline-tickets="1" {
-            (tickets_by_event(&viewer, &upcoming, &facts, &secrets))
+            (tickets_by_event(&viewer, &upcoming, &facts, &secrets, &listings))
             @if !past.is_empty() {
                 h2 { "Past events" }
-                (tickets_by_event(&viewer, &past, &facts, &secrets))
+                (tickets_by_event(&viewer, &past, &facts, &secrets, &listings))
             }
         }
     };
@@ -1323,12 +1406,10 @@ pub async fn offer_transfer(
     let Ok(ticket_id) = ticket.parse::<Uuid>() else {
         return super::not_found_page_for(&viewer);
     };
-    let Some(user) = viewer.user else {
-        return signin_redirect("/tickets");
+    let user = match tickets_form_user(&viewer, &headers, &form) {
+        Ok(user) => user,
+        Err(page) => return *page,
     };
-    if !csrf_ok(&headers, form.csrf()) {
-        return transfer_message(&viewer, StatusCode::FORBIDDEN, STALE_FORM);
-    }
     let to = form.text("to_email");
     match state.ticketing.offer_transfer(user, domain::ids::TicketId::from_uuid(ticket_id), &to).await {
         Ok(offer) => {
@@ -1354,12 +1435,10 @@ pub async fn accept_transfer(
     Path(transfer): Path<String>,
     form: Fields,
 ) -> Response {
-    let Some(user) = viewer.user else {
-        return signin_redirect("/tickets");
+    let user = match tickets_form_user(&viewer, &headers, &form) {
+        Ok(user) => user,
+        Err(page) => return *page,
     };
-    if !csrf_ok(&headers, form.csrf()) {
-        return transfer_message(&viewer, StatusCode::FORBIDDEN, STALE_FORM);
-    }
     match state.ticketing.accept_transfer(user, &transfer).await {
         Ok(_) => Redirect::to("/tickets").into_response(),
         Err(e) => transfer_refused(&viewer, e.into()).await,
@@ -1373,12 +1452,10 @@ pub async fn cancel_transfer(
     Path(transfer): Path<String>,
     form: Fields,
 ) -> Response {
-    let Some(user) = viewer.user else {
-        return signin_redirect("/tickets");
+    let user = match tickets_form_user(&viewer, &headers, &form) {
+        Ok(user) => user,
+        Err(page) => return *page,
     };
-    if !csrf_ok(&headers, form.csrf()) {
-        return transfer_message(&viewer, StatusCode::FORBIDDEN, STALE_FORM);
-    }
     match state.ticketing.cancel_transfer(user, &transfer).await {
         Ok(()) => transfer_message(
             &viewer,
@@ -1387,6 +1464,89 @@ pub async fn cancel_transfer(
         ),
         Err(e) => transfer_refused(&viewer, e.into()).await,
     }
+}
+
+/// Lists one of the holder's tickets for resale at the price typed.
+pub async fn sell_ticket(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    Path(ticket): Path<String>,
+    form: Fields,
+) -> Response {
+    let Ok(ticket_id) = ticket.parse::<Uuid>() else {
+        return super::not_found_page_for(&viewer);
+    };
+    let user = match tickets_form_user(&viewer, &headers, &form) {
+        Ok(user) => user,
+        Err(page) => return *page,
+    };
+    let ticket_id = TicketId::from_uuid(ticket_id);
+    // The price is in the ticket's own currency.
+    let currency = match state.ticketing.store().ticket(ticket_id).await {
+        Ok(Some(t)) if t.holder == user => t.price.currency(),
+        Ok(_) => return super::not_found_page_for(&viewer),
+        Err(e) => return failure(&viewer, e.into()).await,
+    };
+    let price = super::console::parse_price(&form.text("price"), currency.exponent())
+        .and_then(|minor| Money::new(minor, currency).ok());
+    let Some(price) = price else {
+        return transfer_message(&viewer, StatusCode::UNPROCESSABLE_ENTITY, "Enter a price such as 45.00.");
+    };
+    match state.ticketing.list_ticket(user, ticket_id, price).await {
+        Ok(listing) => transfer_message(
+            &viewer,
+            StatusCode::OK,
+            &format!(
+                "Your ticket is for sale at {}. If it sells you are paid {} after the event; until then it is yours, \
+                 and you can withdraw it from My tickets.",
+                money(&listing.price),
+                money(&listing.escrow)
+            ),
+        ),
+        Err(e) => transfer_refused(&viewer, e.into()).await,
+    }
+}
+
+/// Takes one of the seller's tickets off the resale market.
+pub async fn withdraw_listing(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    Path(listing): Path<String>,
+    form: Fields,
+) -> Response {
+    let Ok(listing_id) = listing.parse::<Uuid>() else {
+        return super::not_found_page_for(&viewer);
+    };
+    let user = match tickets_form_user(&viewer, &headers, &form) {
+        Ok(user) => user,
+        Err(page) => return *page,
+    };
+    match state.ticketing.withdraw_listing(user, domain::ids::ListingId::from_uuid(listing_id)).await {
+        Ok(()) => transfer_message(
+            &viewer,
+            StatusCode::OK,
+            "Your ticket is off the market: it is yours to use or to give to someone.",
+        ),
+        Err(e) => transfer_refused(&viewer, e.into()).await,
+    }
+}
+
+/// The signed-in user who posted a form of My tickets with a fresh token,
+/// or the page to answer instead.
+fn tickets_form_user(
+    viewer: &Viewer,
+    headers: &HeaderMap,
+    form: &Fields,
+) -> Result<domain::ids::UserId, Box<Response>> {
+    let Some(user) = viewer.user else {
+        return Err(Box::new(signin_redirect("/tickets")));
+    };
+    if !csrf_ok(headers, form.csrf()) {
+        return Err(Box::new(transfer_message(viewer, StatusCode::FORBIDDEN, STALE_FORM)));
+    }
+    Ok(user)
 }
 
 /// A form posted from a page open longer than its CSRF token lives.

@@ -63,6 +63,8 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/notifications/{notification}/read", post(notifications::mark_read))
         .route("/tickets/{ticket}/qr.png", get(buyer::ticket_qr))
         .route("/tickets/{ticket}/transfer", post(buyer::offer_transfer))
+        .route("/tickets/{ticket}/sell", post(buyer::sell_ticket))
+        .route("/listings/{listing}/withdraw", post(buyer::withdraw_listing))
         .route("/transfers/{transfer}/accept", post(buyer::accept_transfer))
         .route("/transfers/{transfer}/cancel", post(buyer::cancel_transfer))
         .route("/listings/{listing}/hold", post(buyer::hold_listing))
