@@ -472,6 +472,27 @@ impl Store {
         }))
     }
 
+    /// The user's live holds on `event` (active and not yet expired at
+    /// `now`), newest first: what the event page offers to continue.
+    pub async fn live_holds_of(&self, user: UserId, event: EventId, now: Timestamp) -> Result<Vec<HoldRecord>> {
+        let ids: Vec<(String,)> = sqlx::query_as(
+            "SELECT id FROM holds WHERE user_id = $1 AND event_id = $2 AND status = 'active' AND expires_at > $3 \
+             ORDER BY created_at DESC LIMIT 10",
+        )
+        .bind(user.to_string())
+        .bind(event.to_string())
+        .bind(ms(now))
+        .fetch_all(&mut *self.read().await?)
+        .await?;
+        let mut holds = Vec::with_capacity(ids.len());
+        for (hold,) in ids {
+            if let Some(h) = self.hold(id(&hold)?).await? {
+                holds.push(h);
+            }
+        }
+        Ok(holds)
+    }
+
     /// Releases the user's hold and frees its seats at once; returns the
     /// seats freed.
     pub async fn release_hold(&self, hold: HoldId, user: UserId) -> Result<Vec<SeatId>, ReleaseHoldError> {

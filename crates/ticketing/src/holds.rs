@@ -162,6 +162,11 @@ impl Ticketing {
         }
     }
 
+    /// The user's holds on `event` that still keep their places.
+    pub async fn live_holds(&self, user: UserId, event: EventId) -> Result<Vec<HoldRecord>, StoreError> {
+        self.store.live_holds_of(user, event, self.now()).await
+    }
+
     pub async fn release_hold(&self, user: UserId, hold: HoldId) -> Result<(), ReleaseFailure> {
         let record = self.store.hold(hold).await?.filter(|h| h.user == user).ok_or(Denied::NotFound("hold"))?;
         match self.store.release_hold(hold, user).await {

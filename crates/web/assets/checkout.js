@@ -2,6 +2,9 @@
 import { clearPicks } from './picks.js';
 
 const box = document.getElementById('countdown');
+// Back after paying, a page kept in the back-forward cache would look
+// unpaid: ask again, and the server sends the order instead.
+window.addEventListener('pageshow', (e) => { if (e.persisted) location.reload(); });
 if (box) {
   // The hold has the seats picked on the map now: they are not kept for
   // another visit to the event page.

@@ -8,6 +8,9 @@ import { loadPicks, savePicks } from './picks.js';
 
 const data = readIsland('event-data');
 const app = document.getElementById('seatmap-app');
+// Back from the checkout page, a page kept in the back-forward cache would
+// show the seats as they were before the hold: draw it afresh instead.
+if (data?.signed_in) window.addEventListener('pageshow', (e) => { if (e.persisted) location.reload(); });
 if (data && app && data.on_sale) start().catch((e) => {
   console.error(e);
   const status = document.getElementById('seatmap-status');
@@ -36,6 +39,9 @@ async function start() {
   const flat = flatten(map);
   const { seats, rows } = flat;
   const indexOf = new Map(seats.map((s, i) => [s.id, i]));
+  // Seats this buyer holds already: offered above the map, never named as
+  // taken by someone else.
+  const mine = new Set(data.my_held || []);
   const state = new Array(seats.length).fill('available');
   for (const a of availability.seats) {
     const i = indexOf.get(a.id);
@@ -101,7 +107,7 @@ async function start() {
     const back = [], gone = [];
     for (const id of loadPicks(data.event_id)) {
       const i = indexOf.get(id);
-      if (i === undefined || chosen.has(i)) continue;
+      if (i === undefined || chosen.has(i) || mine.has(id)) continue;
       if (state[i] !== 'available') gone.push(i);
       else if (chosen.size < maxPick) { chosen.add(i); paint(i); back.push(i); }
     }
@@ -235,7 +241,7 @@ async function start() {
       const i = indexOf.get(c.id);
       if (i === undefined || state[i] === c.status) continue;
       state[i] = c.status;
-      if (c.status !== 'available' && chosen.has(i)) { chosen.delete(i); lost.push(i); }
+      if (c.status !== 'available' && chosen.has(i)) { chosen.delete(i); if (!mine.has(c.id)) lost.push(i); }
       paint(i);
     }
     if (lost.length) {

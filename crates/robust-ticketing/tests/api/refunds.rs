@@ -179,6 +179,12 @@ async fn cancelling_an_event_refunds_every_order_revokes_every_ticket_and_tells_
     // No more holds.
     let r = app.hold(&buyers[0].token, &f.event_id, &[&f.seats[4]], &[]).await;
     assert!(r.status().is_client_error(), "{}", r.status());
+    // The calendar file now takes the event out of calendars; the page
+    // shows no prices or places left.
+    let ics = app.get(&format!("/events/{}/calendar.ics", f.event_id), None).await.text().await.unwrap();
+    assert!(ics.contains("STATUS:CANCELLED") && ics.contains("METHOD:CANCEL"), "{ics}");
+    let page = app.get(&format!("/events/{}", f.event_id), None).await.text().await.unwrap();
+    assert!(page.contains("has been cancelled") && !page.contains("prices-h"), "the page still sells");
 
     for (order, buyer) in orders.iter().zip(&buyers) {
         let o = settled(&app, &buyer.token, order["id"].as_str().unwrap()).await;

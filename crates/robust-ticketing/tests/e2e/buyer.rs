@@ -88,6 +88,28 @@ async fn buyer_signs_up_picks_two_seats_pays_and_the_qr_code_is_admitted() {
     if let Some(d) = &shots {
         b.screenshot(&d.join("checkout-1280.png").display().to_string()).await;
     }
+    // Back to the event: the seats are offered as the buyer's own hold, not
+    // named as taken by someone else, and checkout goes on from there.
+    b.js("history.back()", vec![]).await;
+    b.wait_for(
+        "document.getElementById('my-holds') && document.documentElement.dataset.seatmapReady === '1'",
+        "the hold offered on the event page",
+    )
+    .await;
+    assert!(b.text("#my-holds").await.contains("row A, seat 5"), "{}", b.text("#my-holds").await);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let said = b.text("#seatmap-status").await;
+    assert!(!said.contains("someone else") && !said.contains("No longer free"), "{said}");
+    if let Some(d) = &shots {
+        b.js("document.getElementById('my-holds').scrollIntoView()", vec![]).await;
+        b.screenshot(&d.join("event-back-from-checkout-1280.png").display().to_string()).await;
+    }
+    b.click("#my-holds a.button.primary").await;
+    b.wait_for(
+        "location.pathname.startsWith('/checkout/') && document.getElementById('pay-button')",
+        "the checkout again",
+    )
+    .await;
     b.click("#pay-button").await;
     b.wait_for(
         "location.pathname.startsWith('/orders/') && document.querySelectorAll('.ticket').length === 2",

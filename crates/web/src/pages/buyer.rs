@@ -276,12 +276,28 @@ async fn render_event(
     let has_accessible = view.map.sections.iter().flat_map(|s| &s.rows).flat_map(|r| &r.seats).any(|s| s.accessible);
     let listings = state.ticketing.event_listings(viewer.user, e.id).await.unwrap_or_default();
     let waiting_room = state.ticketing.room_info(viewer.user, e.id).await.is_ok_and(|r| r.active);
+    // Places this buyer holds already (say, back from the checkout page):
+    // offered to continue, and not mistaken on the map for someone else's.
+    let my_holds = match viewer.user {
+        Some(user) => state.ticketing.live_holds(user, e.id).await.unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let my_held: Vec<String> = my_holds
+        .iter()
+        .flat_map(|h| &h.lines)
+        .filter_map(|l| match l {
+            HoldLine::Seat { seat, .. } => Some(seat.to_string()),
+            _ => None,
+        })
+        .collect();
+    let (seat_labels, area_labels) = line_labels(&view.map);
     let island = json!({
         "event_id": e.id.to_string(),
         "venue_id": e.venue.to_string(),
         "timezone": e.timezone,
         "on_sale": on_sale,
         "signed_in": viewer.signed_in(),
+        "my_held": my_held,
         "zones": zones.iter().enumerate().map(|(i, (z, t))| json!({
             "zone": z, "class": format!("z{}", i % ZONE_COLOURS), "price": money(&t.price),
             "max_per_order": t.max_per_order,
@@ -308,35 +324,55 @@ async fn render_event(
                     _ => {}
                 }
             }
-            @if !e.description.is_empty() {
-                div.description { @for para in e.description.split("\n\n") { p { (para) } } }
+            @if !my_holds.is_empty() {
+                section.panel.my-holds #my-holds aria-labelledby="my-holds-h" {
+                    h2 #my-holds-h { "On hold for you" }
+                    @for h in &my_holds {
+                        div.my-hold {
+                            p { (hold_places(h, &seat_labels, &area_labels)) ", until " (local_time(h.expires_at, &e.timezone)) "." }
+                            div.actions {
+                                a.button.primary href={ "/checkout/" (h.id) } { "Continue to checkout" }
+                                form method="post" action={ "/checkout/" (h.id) "/release" } {
+                                    (csrf_field(viewer))
+                                    button.button type="submit" { "Release" }
+                                }
+                            }
+                        }
+                    }
+                }
             }
-            section.panel aria-labelledby="prices-h" {
-                h2 #prices-h { "Prices" }
-                table.prices {
-                    thead { tr { th scope="col" { "Ticket" } th scope="col" { "Where" } th scope="col" { "Price" } th scope="col" { "Left" } } }
-                    tbody {
-                        @for t in types {
-                            tr {
-                                td { (t.name) }
-                                @match &t.admits {
-                                    Admits::PriceZone(z) => {
-                                        // Seats go at one price at a time: the
-                                        // other types of the zone say when.
-                                        @let current = zones.iter().any(|(_, c)| c.id == t.id);
-                                        td { span class={ "swatch " (zone_class(&zones, z)) } aria-hidden="true" {} (category_label(z)) " seats" }
-                                        td {
-                                            (money(&t.price))
-                                            @if !current {
-                                                br; span.muted.small { (sale_window_note(t, now, &e.timezone)) }
+            @if !e.description.is_empty() {
+                div.description { @for para in e.description.split("\n\n").map(str::trim).filter(|p| !p.is_empty()) { p { (para) } } }
+            }
+            // A cancelled or ended event sells nothing: no prices or places left to show.
+            @if !matches!(effective, EventStatus::Cancelled | EventStatus::Ended) {
+                section.panel aria-labelledby="prices-h" {
+                    h2 #prices-h { "Prices" }
+                    table.prices {
+                        thead { tr { th scope="col" { "Ticket" } th scope="col" { "Where" } th scope="col" { "Price" } th scope="col" { "Left" } } }
+                        tbody {
+                            @for t in types {
+                                tr {
+                                    td { (t.name) }
+                                    @match &t.admits {
+                                        Admits::PriceZone(z) => {
+                                            // Seats go at one price at a time: the
+                                            // other types of the zone say when.
+                                            @let current = zones.iter().any(|(_, c)| c.id == t.id);
+                                            td { span class={ "swatch " (zone_class(&zones, z)) } aria-hidden="true" {} (category_label(z)) " seats" }
+                                            td {
+                                                (money(&t.price))
+                                                @if !current {
+                                                    br; span.muted.small { (sale_window_note(t, now, &e.timezone)) }
+                                                }
                                             }
+                                            td { @if current { (free_by_zone.get(z.as_str()).copied().unwrap_or(0)) } @else { "–" } }
                                         }
-                                        td { @if current { (free_by_zone.get(z.as_str()).copied().unwrap_or(0)) } @else { "–" } }
-                                    }
-                                    Admits::GaArea(a) => {
-                                        td { (ga_name.get(a).copied().unwrap_or("Standing")) " (standing)" }
-                                        td { (money(&t.price)) }
-                                        td { (ga_remaining.get(a).copied().unwrap_or(0)) }
+                                        Admits::GaArea(a) => {
+                                            td { (ga_name.get(a).copied().unwrap_or("Standing")) " (standing)" }
+                                            td { (money(&t.price)) }
+                                            td { (ga_remaining.get(a).copied().unwrap_or(0)) }
+                                        }
                                     }
                                 }
                             }
@@ -460,7 +496,13 @@ async fn render_event(
             (json_island("event-data", &island))
         }
     };
-    page(viewer, status, &e.title, Section::Events, &["event.js"], body)
+    let mut response = page(viewer, status, &e.title, Section::Events, &["event.js"], body);
+    if viewer.signed_in() {
+        // Never restored from the back-forward cache: coming back from the
+        // checkout page shows the hold just made, not the page before it.
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    }
+    response
 }
 
 #[derive(Deserialize, Default)]
@@ -638,6 +680,26 @@ pub async fn create_hold(
 
 // ---------------------------------------------------------------- checkout
 
+/// What a hold keeps, in a line: "Stalls, row C, seat 12; 2 × Floor".
+fn hold_places(hold: &HoldRecord, seats: &HashMap<SeatId, String>, areas: &HashMap<GaAreaId, String>) -> String {
+    let place = |seat: Option<SeatId>, area: Option<GaAreaId>| {
+        seat.and_then(|s| seats.get(&s)).or_else(|| area.and_then(|a| areas.get(&a))).cloned()
+    };
+    hold.lines
+        .iter()
+        .map(|line| match line {
+            HoldLine::Seat { seat, .. } => place(Some(*seat), None).unwrap_or_else(|| "A seat".into()),
+            HoldLine::Ga { area, quantity, .. } => {
+                format!("{quantity} × {}", place(None, Some(*area)).unwrap_or_else(|| "Standing".into()))
+            }
+            HoldLine::Resale { seat, area, .. } => {
+                format!("{} (resale)", place(*seat, *area).unwrap_or_else(|| "A ticket".into()))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Human labels for a hold's lines: "Stalls, row C, seat 12".
 fn line_labels(map: &SeatMapRecord) -> (HashMap<SeatId, String>, HashMap<GaAreaId, String>) {
     let mut seats = HashMap::new();
@@ -653,7 +715,11 @@ fn line_labels(map: &SeatMapRecord) -> (HashMap<SeatId, String>, HashMap<GaAreaI
 }
 
 pub async fn checkout(State(state): State<AppState>, viewer: Viewer, Path(hold): Path<String>) -> Response {
-    render_checkout(&state, &viewer, &hold, None, StatusCode::OK).await
+    let mut response = render_checkout(&state, &viewer, &hold, None, StatusCode::OK).await;
+    // Back after paying asks again, and lands on the order, rather than
+    // showing a checkout that looks unpaid.
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    response
 }
 
 async fn render_checkout(
@@ -1336,29 +1402,6 @@ pub async fn ticket_qr(State(state): State<AppState>, viewer: Viewer, Path(ticke
 
 // ---------------------------------------------------------------- calendar
 
-/// The event as an iCalendar file (shared with the e-mailed confirmation).
-pub fn ics(
-    uid: &str,
-    stamp: DateTime<Utc>,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    summary: &str,
-    location: &str,
-    url: &str,
-) -> String {
-    domain::calendar::event_ics(&domain::calendar::CalendarEvent {
-        uid,
-        title: summary,
-        location,
-        description: "",
-        starts_at: start,
-        ends_at: end,
-        stamp,
-        url: Some(url),
-        cancelled: false,
-    })
-}
-
 pub async fn calendar(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -1375,15 +1418,19 @@ pub async fn calendar(
     let e = &details.event;
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
     let scheme = if viewer.secure { "https" } else { "http" };
-    let body = ics(
-        &format!("{}@robust-ticketing", e.id),
-        state.ticketing.now(),
-        e.starts_at,
-        e.ends_at,
-        &e.title,
-        &e.venue_name,
-        &format!("{scheme}://{host}/events/{}", e.id),
-    );
+    let url = format!("{scheme}://{host}/events/{}", e.id);
+    let body = domain::calendar::event_ics(&domain::calendar::CalendarEvent {
+        uid: &format!("{}@robust-ticketing", e.id),
+        title: &e.title,
+        location: &e.venue_name,
+        description: "",
+        starts_at: e.starts_at,
+        ends_at: e.ends_at,
+        stamp: state.ticketing.now(),
+        url: Some(&url),
+        // A cancelled event's file takes it out of the calendars it is in.
+        cancelled: e.status == EventStatus::Cancelled,
+    });
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("text/calendar; charset=utf-8")),
@@ -1600,7 +1647,17 @@ mod tests {
     fn calendar_files_follow_rfc_5545() {
         let t: DateTime<Utc> = "2025-06-14T17:30:00Z".parse().unwrap();
         let long = "A very long title, with commas; and semicolons, that goes on and on past the limit of a line";
-        let s = ics("u1", t, t, t + chrono::Duration::hours(2), long, "Hall", "http://x/events/1");
+        let s = domain::calendar::event_ics(&domain::calendar::CalendarEvent {
+            uid: "u1",
+            title: long,
+            location: "Hall",
+            description: "",
+            starts_at: t,
+            ends_at: t + chrono::Duration::hours(2),
+            stamp: t,
+            url: Some("http://x/events/1"),
+            cancelled: false,
+        });
         assert!(s.starts_with("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n"));
         assert!(s.contains("DTSTART:20250614T173000Z\r\n") && s.contains("DTEND:20250614T193000Z\r\n"));
         assert!(s.contains("\\,") && s.contains("\\;"));
