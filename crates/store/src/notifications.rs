@@ -163,7 +163,7 @@ const REFUND_COLUMNS: &str =
     "id, order_id, amount, currency, reason, status, requested_by, last_error, created_at, refunded_at";
 
 /// Which tickets a refund revokes.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub enum RevokeTickets<'a> {
     /// These, each of which must belong to the order and still be valid.
     Listed(&'a [TicketId]),

@@ -46,7 +46,7 @@ pub enum RefundError {
     ExceedsRemaining { remaining: i64 },
     #[error("this order has been refunded in full already")]
     NothingLeft,
-    #[error("ticket {0} is not a valid ticket of this order")]
+    #[error("ticket {0} is not a valid ticket of this order: it was refunded, passed on or used already")]
     TicketNotRefundable(TicketId),
     #[error("a refund may name at most {REFUND_TICKETS_MAX} tickets")]
     TooManyTickets,
@@ -233,55 +233,71 @@ impl Ticketing {
         } else {
             RevokeTickets::Listed(&tickets)
         };
-        let refund_id = RefundId::new().to_string();
-        let key = match &req.idempotency_key {
-            Some(k) => format!("request:{order}:{user}:{k}"),
-            None => format!("refund:{refund_id}"),
-        };
-        let now = self.now();
-        let recorded = self
-            .store
-            .record_refund(
-                &NewRefund {
-                    id: refund_id.clone(),
-                    order,
-                    amount,
-                    reason: "organizer",
-                    idempotency_key: &key,
-                    requested_by: Some(user),
-                    tickets: revoke,
-                    job: refund_job(&refund_id, now),
-                    notices: &[],
-                },
-                now,
-            )
-            .await;
-        match recorded {
-            Ok(r) => {
-                self.after_refund_recorded(&r).await;
-                Ok(Refunded { refund: r.refund, replayed: false })
-            }
-            Err(RecordRefundError::Exists(r)) => {
-                // A key sent again with another refund is a client's mistake,
-                // not a replay: what it asks for would silently not happen.
-                let mut listed = r.tickets.clone();
-                listed.sort_unstable();
-                let other_amount = req.amount.is_some_and(|a| a != r.amount);
-                let other_tickets = !tickets.is_empty() && listed != tickets;
-                if other_amount || other_tickets {
-                    return Err(RefundError::KeyReused);
+        // Tickets refunded by their prices after an earlier refund by amount
+        // may cost more than is left: then what is left comes back, and they
+        // are revoked all the same (one retry, with the remainder).
+        let by_ticket_prices = req.amount.is_none() && !tickets.is_empty();
+        let mut amount = amount;
+        let mut retried = false;
+        loop {
+            let refund_id = RefundId::new().to_string();
+            let key = match &req.idempotency_key {
+                Some(k) => format!("request:{order}:{user}:{k}"),
+                None => format!("refund:{refund_id}"),
+            };
+            let now = self.now();
+            let recorded = self
+                .store
+                .record_refund(
+                    &NewRefund {
+                        id: refund_id.clone(),
+                        order,
+                        amount,
+                        reason: "organizer",
+                        idempotency_key: &key,
+                        requested_by: Some(user),
+                        tickets: revoke,
+                        job: refund_job(&refund_id, now),
+                        notices: &[],
+                    },
+                    now,
+                )
+                .await;
+            return match recorded {
+                Ok(r) => {
+                    self.after_refund_recorded(&r).await;
+                    Ok(Refunded { refund: r.refund, replayed: false })
                 }
-                Ok(Refunded { refund: *r, replayed: true })
-            }
-            Err(e) => Err(match e {
-                RecordRefundError::NothingLeft => RefundError::NothingLeft,
-                RecordRefundError::ExceedsRemaining { remaining } => RefundError::ExceedsRemaining { remaining },
-                RecordRefundError::CurrencyMismatch => RefundError::CurrencyMismatch,
-                RecordRefundError::TicketNotRefundable(t) => RefundError::TicketNotRefundable(t),
-                RecordRefundError::UnknownOrder => Denied::NotFound("order").into(),
-                RecordRefundError::Store(s) => s.into(),
-                RecordRefundError::Exists(_) => unreachable!("handled above"),
-            }),
+                Err(RecordRefundError::ExceedsRemaining { remaining }) if by_ticket_prices && !retried => {
+                    amount = Some(
+                        Money::new(remaining, record.total.currency())
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    );
+                    retried = true;
+                    continue;
+                }
+                Err(RecordRefundError::Exists(r)) => {
+                    // A key sent again with another refund is a client's mistake,
+                    // not a replay: what it asks for would silently not happen.
+                    let mut listed = r.tickets.clone();
+                    listed.sort_unstable();
+                    let other_amount = req.amount.is_some_and(|a| a != r.amount);
+                    let other_tickets = !tickets.is_empty() && listed != tickets;
+                    if other_amount || other_tickets {
+                        return Err(RefundError::KeyReused);
+                    }
+                    Ok(Refunded { refund: *r, replayed: true })
+                }
+                Err(e) => Err(match e {
+                    RecordRefundError::NothingLeft => RefundError::NothingLeft,
+                    RecordRefundError::ExceedsRemaining { remaining } => RefundError::ExceedsRemaining { remaining },
+                    RecordRefundError::CurrencyMismatch => RefundError::CurrencyMismatch,
+                    RecordRefundError::TicketNotRefundable(t) => RefundError::TicketNotRefundable(t),
+                    RecordRefundError::UnknownOrder => Denied::NotFound("order").into(),
+                    RecordRefundError::Store(s) => s.into(),
+                    RecordRefundError::Exists(_) => unreachable!("handled above"),
+                }),
+            };
         }
     }
 

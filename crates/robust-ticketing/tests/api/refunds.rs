@@ -114,6 +114,38 @@ async fn an_organizer_refunds_one_ticket_which_is_revoked_and_its_seat_sold_agai
     assert_eq!(o["refunded_total"]["amount"], 2 * SEAT_PRICE);
 }
 
+/// After a goodwill refund by amount, refunding the tickets one by one still
+/// works: the last one brings back what is left, not its full price, and is
+/// revoked. A ticket refunded already is named as such, from a stale page too.
+#[tokio::test]
+async fn tickets_refunded_after_a_goodwill_refund_bring_back_what_is_left() {
+    let app = spawn_app_with(|_| {}).await;
+    let f = app.fixture(1, 4, 1).await;
+    let ada = app.signup("ada@example.org").await;
+    let order = app.buy(&ada.token, &f.event_id, &[&f.seats[0], &f.seats[1]], &[]).await;
+    let order_id = order["id"].as_str().unwrap();
+    let path = format!("/api/v1/orders/{order_id}/refunds");
+    let owner = &f.org.owner.token;
+    let (first, second) = (&order["tickets"][0]["id"], &order["tickets"][1]["id"]);
+    let goodwill = json!({"amount": {"amount": 1000, "currency": "EUR"}});
+    assert_eq!(app.post(&path, Some(owner), &goodwill).await.status(), StatusCode::CREATED);
+
+    let r = app.post(&path, Some(owner), &json!({"ticket_ids": [first]})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(r.json::<Value>().await.unwrap()["amount"]["amount"], SEAT_PRICE);
+    // The same ticket again: refunded already, whatever is left.
+    let again = app.post(&path, Some(owner), &json!({"ticket_ids": [first]})).await;
+    let p = assert_problem(again, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(p["detail"].as_str().unwrap().contains("refunded"), "{p}");
+    let r = app.post(&path, Some(owner), &json!({"ticket_ids": [second]})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let refund: Value = r.json().await.unwrap();
+    assert_eq!(refund["amount"]["amount"], SEAT_PRICE - 1000, "{refund}");
+    let o = settled(&app, &ada.token, order_id).await;
+    assert_eq!(o["status"], "refunded");
+    assert!(o["tickets"].as_array().unwrap().iter().all(|t| t["status"] == "revoked"), "{o}");
+}
+
 /// Money back by amount: a part leaves the tickets valid (a goodwill
 /// refund); the rest of the order revokes every ticket still valid, so a
 /// buyer with all their money back holds nothing that admits or sells.
@@ -342,4 +374,24 @@ async fn the_console_refund_form_sent_twice_refunds_once() {
     assert_eq!(refunds[0]["amount"]["amount"], SEAT_PRICE);
     assert_eq!(after["tickets"][0]["status"], "revoked");
     assert_eq!(after["tickets"][1]["status"], "valid");
+
+    // Everything left takes a tick besides the press: without it nothing happens.
+    let key = uuid::Uuid::new_v4().to_string();
+    let all = |confirm: Option<&str>| {
+        let mut form = vec![("csrf", csrf.clone()), ("refund_key", key.clone()), ("mode", "all".to_owned())];
+        form.extend(confirm.map(|c| ("confirm", c.to_owned())));
+        app.client
+            .post(app.url(&path))
+            .header("cookie", format!("rt_session={}; rt_csrf={csrf}", f.org.owner.token))
+            .form(&form)
+            .send()
+    };
+    let r = all(None).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("Tick the box"));
+    assert_eq!(order_of(&app, &ada.token, order_id).await["refunds"].as_array().unwrap().len(), 1);
+    let r = all(Some("yes")).await.unwrap();
+    assert!(r.status().is_success() || r.status().is_redirection(), "{}", r.status());
+    let after = settled(&app, &ada.token, order_id).await;
+    assert_eq!(after["status"], "refunded", "{after}");
 }

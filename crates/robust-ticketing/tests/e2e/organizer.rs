@@ -187,6 +187,8 @@ async fn the_console_reviews_before_publishing_sets_the_waiting_room_and_cancels
         roles.as_array().unwrap().iter().any(|m| m["email"] == door.email.as_str() && m["role"] == "gate"),
         "{roles}"
     );
+    // Removing takes two presses.
+    b.click("#team-table details.confirm-remove summary").await;
     b.click("button[aria-label='Remove door from the team']").await;
     b.wait_for("document.body.innerText.includes('Removed from the team')", "removed").await;
     assert!(!b.text("#team-table").await.contains(&door.email));

@@ -309,7 +309,10 @@ fn event_row(e: &EventRecord, c: Option<&Counts>) -> Markup {
                     a.button.small href={ "/console/events/" (e.id) "/sales" } aria-label={ "Manage " (e.title) } { "Manage" }
                 } @else {
                     a.button.small href={ "/console/events/" (e.id) "/sales" } aria-label={ "Live sales of " (e.title) } { "Live sales" }
-                    a.button.small href={ "/gate/" (e.id) } aria-label={ "Scanner for " (e.title) } { "Scanner" }
+                    // Nobody is let in to a cancelled event.
+                    @if e.status != EventStatus::Cancelled {
+                        a.button.small href={ "/gate/" (e.id) } aria-label={ "Scanner for " (e.title) } { "Scanner" }
+                    }
                 }
             }
         }

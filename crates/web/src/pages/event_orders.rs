@@ -206,6 +206,10 @@ fn order_page(
                     input type="hidden" name="refund_key" value=(Uuid::new_v4());
                     input type="hidden" name="mode" value="all";
                     @let everything = money(&Money::new(left, currency).unwrap_or(o.total));
+                    label.checkbox {
+                        input #refund_all_confirm type="checkbox" name="confirm" value="yes" required;
+                        " Give back everything left (" (everything) ") and stop every ticket"
+                    }
                     button.button.danger type="submit" { "Refund everything left (" (everything) "); every ticket stops admitting" }
                 }
             }
@@ -256,6 +260,10 @@ pub async fn show(
 fn refund_request(form: &Fields, o: &OrderRecord) -> Result<RefundRequest, String> {
     let idempotency_key = Some(form.text("refund_key")).filter(|k| !k.is_empty());
     match form.get("mode") {
+        // Everything, and every ticket stops admitting: one press is not enough.
+        Some("all") if form.get("confirm") != Some("yes") => {
+            Err("Tick the box to refund everything left: a refund cannot be taken back.".into())
+        }
         Some("all") => Ok(RefundRequest { tickets: vec![], amount: None, idempotency_key }),
         Some("tickets") => {
             let tickets: Vec<TicketId> =

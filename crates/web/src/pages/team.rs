@@ -123,9 +123,13 @@ pub fn panel(
                                 td { (m.since.format("%-d %b %Y")) }
                                 td.actions {
                                     @if may_change {
-                                        form.inline method="post" action={ "/console/team/" (m.user) "/remove" } {
-                                            (csrf_field(viewer))
-                                            button.button.small type="submit" aria-label={ "Remove " (m.name) " from the team" } { "Remove" }
+                                        // Two steps: a stray tap does not lock a colleague out mid-event.
+                                        details.confirm-remove {
+                                            summary.button.small { "Remove…" }
+                                            form.inline method="post" action={ "/console/team/" (m.user) "/remove" } {
+                                                (csrf_field(viewer))
+                                                button.button.small.danger type="submit" aria-label={ "Remove " (m.name) " from the team" } { "Remove " (m.name) " now" }
+                                            }
                                         }
                                     }
                                 }
@@ -148,7 +152,7 @@ pub fn panel(
                                     th scope="row" { (i.email) }
                                     td { (role_short(i.role)) }
                                     td { (i.invited_by_name) }
-                                    td { (i.expires_at.format("%-d %b %Y, %H:%M UTC")) }
+                                    td { time datetime=(i.expires_at.to_rfc3339()) data-local { (i.expires_at.format("%-d %b %Y, %H:%M UTC")) } }
                                     td.actions {
                                         @if my_role.can_grant(i.role) {
                                             form.inline method="post" action={ "/console/team/invitations/" (i.id) "/withdraw" } {
@@ -329,7 +333,7 @@ pub async fn invitation_page(State(state): State<AppState>, viewer: Viewer, Path
                 (invitation.invited_by_name) " invites " strong { (invitation.email) } " to the team of "
                 strong { (invitation.organization_name) } " as " (role_phrase(invitation.role)) "."
             }
-            p.hint { "The link works until " (invitation.expires_at.format("%-d %b %Y, %H:%M UTC")) "." }
+            p.hint { "The link works until " time datetime=(invitation.expires_at.to_rfc3339()) data-local { (invitation.expires_at.format("%-d %b %Y, %H:%M UTC")) } "." }
             @if let Some(name) = &viewer.name {
                 form.stack method="post" action=(here) {
                     (csrf_field(&viewer))
