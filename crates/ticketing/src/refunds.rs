@@ -240,34 +240,10 @@ impl Ticketing {
         let mut amount = amount;
         let mut retried = false;
         loop {
-            let refund_id = RefundId::new().to_string();
-            let key = match &req.idempotency_key {
-                Some(k) => format!("request:{order}:{user}:{k}"),
-                None => format!("refund:{refund_id}"),
-            };
-            let now = self.now();
-            let recorded = self
-                .store
-                .record_refund(
-                    &NewRefund {
-                        id: refund_id.clone(),
-                        order,
-                        amount,
-                        reason: "organizer",
-                        idempotency_key: &key,
-                        requested_by: Some(user),
-                        tickets: revoke,
-                        job: refund_job(&refund_id, now),
-                        notices: &[],
-                    },
-                    now,
-                )
-                .await;
+            let key = req.idempotency_key.as_ref().map(|k| format!("request:{order}:{user}:{k}"));
+            let recorded = self.record_asked_refund(order, amount, "organizer", key.as_deref(), user, revoke).await;
             return match recorded {
-                Ok(r) => {
-                    self.after_refund_recorded(&r).await;
-                    Ok(Refunded { refund: r.refund, replayed: false })
-                }
+                Ok(refunded) => Ok(refunded),
                 Err(RecordRefundError::ExceedsRemaining { remaining }) if by_ticket_prices && !retried => {
                     amount = Some(
                         Money::new(remaining, record.total.currency())
@@ -299,6 +275,37 @@ impl Ticketing {
                 }),
             };
         }
+    }
+
+    /// Records a refund someone asked for (an organizer, or a buyer after a
+    /// move), with the job that pays it, and sets it off. Without a key of
+    /// the asker's, the refund is keyed by its own id.
+    async fn record_asked_refund(
+        &self,
+        order: OrderId,
+        amount: Option<Money>,
+        reason: &str,
+        key: Option<&str>,
+        user: UserId,
+        tickets: RevokeTickets<'_>,
+    ) -> Result<Refunded, RecordRefundError> {
+        let now = self.now();
+        let refund_id = RefundId::new().to_string();
+        let key = key.map_or_else(|| format!("refund:{refund_id}"), str::to_owned);
+        let refund = NewRefund {
+            id: refund_id.clone(),
+            order,
+            amount,
+            reason,
+            idempotency_key: &key,
+            requested_by: Some(user),
+            tickets,
+            job: refund_job(&refund_id, now),
+            notices: &[],
+        };
+        let recorded = self.store.record_refund(&refund, now).await?;
+        self.after_refund_recorded(&recorded).await;
+        Ok(Refunded { refund: recorded.refund, replayed: false })
     }
 
     /// The move of `order`'s event that lets its buyer refund themselves now:
@@ -343,33 +350,14 @@ impl Ticketing {
         for t in record.tickets.iter().filter(|t| tickets.contains(&t.id)) {
             amount = amount.checked_add(t.price).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         }
-        let now = self.now();
         // An organizer's earlier refund by amount may leave less than the
         // tickets cost: then what is left is what comes back.
         for _ in 0..2 {
-            let refund_id = RefundId::new().to_string();
-            let recorded = self
-                .store
-                .record_refund(
-                    &NewRefund {
-                        id: refund_id.clone(),
-                        order,
-                        amount: Some(amount),
-                        reason: "event_moved",
-                        idempotency_key: &key,
-                        requested_by: Some(user),
-                        tickets: RevokeTickets::Listed(&tickets),
-                        job: refund_job(&refund_id, now),
-                        notices: &[],
-                    },
-                    now,
-                )
-                .await;
+            let tickets = RevokeTickets::Listed(&tickets);
+            let recorded =
+                self.record_asked_refund(order, Some(amount), "event_moved", Some(&key), user, tickets).await;
             return match recorded {
-                Ok(r) => {
-                    self.after_refund_recorded(&r).await;
-                    Ok(Refunded { refund: r.refund, replayed: false })
-                }
+                Ok(refunded) => Ok(refunded),
                 Err(RecordRefundError::Exists(r)) => Ok(Refunded { refund: *r, replayed: true }),
                 Err(RecordRefundError::ExceedsRemaining { remaining }) => {
                     amount =
