@@ -5,7 +5,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{SEAT_PRICE, TestApp, assert_problem, spawn_app_with};
+use crate::helpers::{Account, Fixture, SEAT_PRICE, TestApp, assert_problem, spawn_app_with};
 use crate::mail::{SmtpServer, notifications};
 
 async fn order_of(app: &TestApp, token: &str, order: &str) -> Value {
@@ -114,15 +114,21 @@ async fn an_organizer_refunds_one_ticket_which_is_revoked_and_its_seat_sold_agai
     assert_eq!(o["refunded_total"]["amount"], 2 * SEAT_PRICE);
 }
 
+/// An event, and Ada's order of two of its seats.
+async fn two_seats_bought(app: &TestApp) -> (Fixture, Account, Value) {
+    let f = app.fixture(1, 4, 1).await;
+    let ada = app.signup("ada@example.org").await;
+    let order = app.buy(&ada.token, &f.event_id, &[&f.seats[0], &f.seats[1]], &[]).await;
+    (f, ada, order)
+}
+
 /// After a goodwill refund by amount, refunding the tickets one by one still
 /// works: the last one brings back what is left, not its full price, and is
 /// revoked. A ticket refunded already is named as such, from a stale page too.
 #[tokio::test]
 async fn tickets_refunded_after_a_goodwill_refund_bring_back_what_is_left() {
     let app = spawn_app_with(|_| {}).await;
-    let f = app.fixture(1, 4, 1).await;
-    let ada = app.signup("ada@example.org").await;
-    let order = app.buy(&ada.token, &f.event_id, &[&f.seats[0], &f.seats[1]], &[]).await;
+    let (f, ada, order) = two_seats_bought(&app).await;
     let order_id = order["id"].as_str().unwrap();
     let path = format!("/api/v1/orders/{order_id}/refunds");
     let owner = &f.org.owner.token;
@@ -152,9 +158,7 @@ async fn tickets_refunded_after_a_goodwill_refund_bring_back_what_is_left() {
 #[tokio::test]
 async fn refunding_the_rest_of_an_order_by_amount_revokes_its_tickets() {
     let app = spawn_app_with(|_| {}).await;
-    let f = app.fixture(1, 4, 1).await;
-    let ada = app.signup("ada@example.org").await;
-    let order = app.buy(&ada.token, &f.event_id, &[&f.seats[0], &f.seats[1]], &[]).await;
+    let (f, ada, order) = two_seats_bought(&app).await;
     let order_id = order["id"].as_str().unwrap();
     let path = format!("/api/v1/orders/{order_id}/refunds");
     let owner = &f.org.owner.token;
