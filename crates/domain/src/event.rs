@@ -292,6 +292,8 @@ pub enum EventSpecError {
     TooLong,
     #[error("an event may start at most {EVENT_HORIZON_YEARS} years from now")]
     TooFarAhead,
+    #[error("the event would be over already: it must end after now")]
+    AlreadyOver,
     #[error("at most {TICKET_TYPES_PER_EVENT_MAX} ticket types per event")]
     TooManyTicketTypes,
     #[error(
@@ -341,10 +343,14 @@ pub fn validate_facts(
     Ok(())
 }
 
-/// Checks that an event starting at `starts_at` is not too far ahead of `now`.
-pub fn validate_horizon(starts_at: Timestamp, now: Timestamp) -> Result<(), EventSpecError> {
+/// Checks an event's dates seen from `now`: not too far ahead, and not over
+/// already (an event that has ended could never be published or sold).
+pub fn validate_horizon(starts_at: Timestamp, ends_at: Timestamp, now: Timestamp) -> Result<(), EventSpecError> {
     if starts_at > now + Duration::days(EVENT_HORIZON_YEARS * 366) {
         return Err(EventSpecError::TooFarAhead);
+    }
+    if ends_at <= now {
+        return Err(EventSpecError::AlreadyOver);
     }
     Ok(())
 }
@@ -377,7 +383,7 @@ impl EventSpec {
 
     /// Checks when the event is, seen from `now`.
     pub fn validate_schedule(&self, now: Timestamp) -> Result<(), EventSpecError> {
-        validate_horizon(self.starts_at, now)
+        validate_horizon(self.starts_at, self.ends_at, now)
     }
 }
 

@@ -263,7 +263,7 @@ impl Ticketing {
         domain::event::validate_facts(&record.title, &record.description, record.starts_at, record.ends_at)?;
         let moved = (record.starts_at, record.ends_at) != (old_start, old_end);
         if moved {
-            domain::event::validate_horizon(record.starts_at, self.now())?;
+            domain::event::validate_horizon(record.starts_at, record.ends_at, self.now())?;
             if let Some(name) = self.type_on_sale_after(event, record.ends_at).await? {
                 return Err(EditEventError::SalesAfterEvent(name));
             }

@@ -103,7 +103,7 @@ impl Ticketing {
             return Err(RescheduleError::Unchanged);
         }
         domain::event::validate_facts(&record.title, &record.description, starts_at, ends_at)?;
-        domain::event::validate_horizon(starts_at, now)?;
+        domain::event::validate_horizon(starts_at, ends_at, now)?;
         // A start already passed would end the sale at once and could not
         // be undone: a typed year is the likely cause, not a wish.
         if starts_at <= now {

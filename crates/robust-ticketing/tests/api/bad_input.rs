@@ -581,6 +581,10 @@ async fn invalid_event_definitions_are_a_422_and_leave_no_event_behind() {
             v["ends_at"] = starts;
         }),
         ("ends_at equal to starts_at", |v| v["ends_at"] = v["starts_at"].clone()),
+        ("an event over already", |v| {
+            v["starts_at"] = json!(chrono::Utc::now() - chrono::Duration::days(3));
+            v["ends_at"] = json!(chrono::Utc::now() - chrono::Duration::days(3) + chrono::Duration::hours(2));
+        }),
         ("an unknown category", |v| v["category"] = json!("opera")),
         ("an empty title", |v| v["title"] = json!("  ")),
         ("a NUL byte in the title", |v| v["title"] = json!("Gala\u{0}")),
