@@ -307,7 +307,14 @@ async fn offer_deadlines_are_shown_in_the_venue_time_zone() {
         assert!(!html.contains(&utc), "the {who} does not see it in UTC");
     }
     let html = page(&bob.token).await.unwrap().text().await.unwrap();
-    assert!(html.contains("A ticket for <strong>Test Gig</strong> is waiting"), "the recipient learns the event");
+    // The recipient learns the event, which ticket it is and who sends it;
+    // the giver sees which ticket is on offer.
+    assert!(
+        html.contains("A ticket for <strong>Test Gig</strong> (Main, row R0, seat 1) from Test Person is waiting"),
+        "{html}"
+    );
+    let html = page(&alice.token).await.unwrap().text().await.unwrap();
+    assert!(html.contains("Main, row R0, seat 1 for Test Gig: offered to <strong>bob@example.org</strong>"), "{html}");
 
     // Offered from the page: the confirmation says the same. The clock stands
     // still, so this offer lapses when the first one does.

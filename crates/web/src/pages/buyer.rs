@@ -1006,6 +1006,10 @@ async fn rotating_secrets(state: &AppState, tickets: &[TicketRecord]) -> HashMap
 /// What a transfer offer's line says about the event its ticket is for.
 struct OfferEvent {
     title: String,
+    /// Which ticket: its seat or area.
+    place: String,
+    /// Who offers it, by the name on their account.
+    from: Option<String>,
     /// The venue's zone: the offer's deadline is shown in it, like every
     /// other time of the event.
     timezone: String,
@@ -1020,10 +1024,11 @@ impl OfferEvent {
 
 /// The event of a ticket on offer, whoever holds it now: the recipient of an
 /// offer sees the event of a ticket that is not theirs yet.
-async fn offer_event(state: &AppState, user: domain::ids::UserId, ticket: TicketId) -> Option<OfferEvent> {
-    let record = state.ticketing.store().ticket(ticket).await.ok()??;
+async fn offer_event(state: &AppState, user: domain::ids::UserId, offer: &store::TransferRecord) -> Option<OfferEvent> {
+    let record = state.ticketing.store().ticket(offer.ticket).await.ok()??;
     let details = state.ticketing.event_details(Some(user), record.event).await.ok()?;
-    Some(OfferEvent { title: record.event_title, timezone: details.event.timezone })
+    let from = state.ticketing.store().user_by_id(offer.from_user).await.ok().flatten().map(|u| u.name);
+    Some(OfferEvent { place: ticket_place(&record), title: record.event_title, timezone: details.event.timezone, from })
 }
 
 /// [`offer_event`] of each offer, by offer id.
@@ -1034,7 +1039,7 @@ async fn offer_events(
 ) -> HashMap<String, OfferEvent> {
     let mut events = HashMap::new();
     for offer in offers {
-        if let Some(event) = offer_event(state, user, offer.ticket).await {
+        if let Some(event) = offer_event(state, user, offer).await {
             events.insert(offer.id.clone(), event);
         }
     }
@@ -1324,7 +1329,10 @@ pub async fn tickets_page(State(state): State<AppState>, viewer: Viewer) -> Resp
                             form method="post" action={ "/transfers/" (offer.id) "/accept" } {
                                 (csrf_field(&viewer))
                                 "A ticket "
-                                @if let Some(e) = event { "for " strong { (e.title) } " " }
+                                @if let Some(e) = event {
+                                    "for " strong { (e.title) } " (" (e.place) ") "
+                                    @if let Some(from) = &e.from { "from " (from) " " }
+                                }
                                 "is waiting for you (until " (OfferEvent::deadline(event, offer.expires_at)) "). "
                                 button.button.primary type="submit" { "Accept ticket" }
                             }
@@ -1342,7 +1350,8 @@ pub async fn tickets_page(State(state): State<AppState>, viewer: Viewer) -> Resp
                         li {
                             form method="post" action={ "/transfers/" (offer.id) "/cancel" } {
                                 (csrf_field(&viewer))
-                                "Offered to " strong { (offer.to_email) } " until "
+                                @if let Some(e) = offer_events.get(&offer.id) { (e.place) " for " (e.title) ": offered to " } @else { "Offered to " }
+                                strong { (offer.to_email) } " until "
                                 (OfferEvent::deadline(offer_events.get(&offer.id), offer.expires_at)) ". "
                                 button.button type="submit" { "Withdraw offer" }
                             }
@@ -1460,7 +1469,7 @@ pub async fn offer_transfer(
     let to = form.text("to_email");
     match state.ticketing.offer_transfer(user, domain::ids::TicketId::from_uuid(ticket_id), &to).await {
         Ok(offer) => {
-            let event = offer_event(&state, user, offer.ticket).await;
+            let event = offer_event(&state, user, &offer).await;
             transfer_message(
                 &viewer,
                 StatusCode::OK,
@@ -1668,7 +1677,8 @@ mod tests {
     #[test]
     fn offer_deadlines_are_in_the_venue_zone() {
         let at: DateTime<Utc> = "2025-06-14T17:30:00Z".parse().unwrap();
-        let event = OfferEvent { title: "Gig".into(), timezone: "Europe/Berlin".into() };
+        let event =
+            OfferEvent { title: "Gig".into(), place: "A1".into(), from: None, timezone: "Europe/Berlin".into() };
         assert_eq!(OfferEvent::deadline(Some(&event), at), "Sat 14 Jun 2025, 19:30 CEST");
         assert_eq!(OfferEvent::deadline(None, at), "Sat 14 Jun 2025, 17:30 UTC");
     }
