@@ -345,8 +345,8 @@ fn room_state(c: Option<&SaleControls>, tz: &str) -> String {
     let room = match (c.waiting_room, c.room_active) {
         (WaitingRoomMode::Off, _) => "No waiting room: buyers hold seats directly.".to_owned(),
         (_, true) => format!(
-            "The waiting room is on: buyers join the line and hold seats when let in. {} have joined so far, {} \
-             were let in, {} in the last minute.",
+            "The waiting room is on: buyers join the line and hold seats when let in. {} have a place in line so \
+             far, {} were let in, {} in the last minute.",
             c.next_no - 1,
             c.admitted_through,
             c.admitted_last_minute
@@ -357,7 +357,11 @@ fn room_state(c: Option<&SaleControls>, tz: &str) -> String {
         (WaitingRoomMode::On, false) => "The waiting room is on.".to_owned(),
     };
     let lottery = if c.waiting_room != WaitingRoomMode::Off && c.opens_at > Utc::now() {
-        format!(" Buyers who join before {} are placed by lottery.", local_time(c.opens_at, tz))
+        format!(
+            " Buyers who join before {} are placed by lottery then, and nobody is let in before it: until then \
+             the sale is paused for everyone.",
+            local_time(c.opens_at, tz)
+        )
     } else {
         String::new()
     };
@@ -401,7 +405,8 @@ fn protection_panel(
                 input #opens_at name="opens_at" type="datetime-local" value=(form.opens_at);
                 p.hint {
                     "Buyers who join the line before this time get a random place, so arriving early gains nothing; \
-                     later buyers queue in arrival order. Empty keeps the time set before."
+                     later buyers queue in arrival order. Nobody is let in before this time: on an event already \
+                     on sale, a time ahead pauses the sale until then. Empty keeps the time set before."
                 }
                 label.checkbox { input #no_lottery type="checkbox" name="no_lottery" value="1"; " No lottery: from now on, everyone queues in arrival order" }
                 div.row-fields {
