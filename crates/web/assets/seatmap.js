@@ -93,12 +93,19 @@ export function sectionLabels(flat, names) {
 // circles do not, so a 20,000-seat map stays smooth.
 export function enableZoom(svg, initial, host) {
   let [x, y, w, h] = initial;
-  const apply = () => svg.setAttribute('viewBox', `${x} ${y} ${w} ${h}`);
+  // Zoomed in, a finger on the map moves the map, not the page; at the whole
+  // venue a vertical swipe still scrolls the page. Pinching zooms the map
+  // either way (the browser's own pinch-zoom would zoom the whole page).
+  const apply = () => {
+    svg.setAttribute('viewBox', `${x} ${y} ${w} ${h}`);
+    svg.style.touchAction = w < initial[2] ? 'none' : 'pan-y';
+  };
   const zoom = (f, cx = x + w / 2, cy = y + h / 2) => {
     const nw = Math.min(initial[2], Math.max(initial[2] / 40, w * f));
     const nh = nw * (initial[3] / initial[2]);
     x = cx - (cx - x) * (nw / w); y = cy - (cy - y) * (nh / h); w = nw; h = nh; apply();
   };
+  apply();
   const bar = document.createElement('div');
   bar.className = 'zoom-bar';
   bar.innerHTML = '<button type="button" class="button small" data-z="in" aria-label="Zoom in">+</button>' +
@@ -110,18 +117,52 @@ export function enableZoom(svg, initial, host) {
     else if (z === 'reset') { [x, y, w, h] = initial; apply(); }
   });
   host.prepend(bar);
+  // The map's own units at a point of the screen.
+  const toMap = (cx, cy) => new DOMPoint(cx, cy).matrixTransform(svg.getScreenCTM().inverse());
+  const pointers = new Map();
   let drag = null;
-  svg.addEventListener('pointerdown', (e) => { if (w < initial[2]) drag = { px: e.clientX, py: e.clientY, x, y, moved: false }; });
+  let pinch = null;
+  svg.addEventListener('pointerdown', (e) => {
+    pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
+    if (pointers.size === 2) {
+      const [a, b] = [...pointers.values()];
+      pinch = { d: Math.hypot(a.x - b.x, a.y - b.y), w };
+      // A pinch is no tap: the seat under the first finger stays as it was.
+      if (drag) drag.moved = true; else drag = { moved: true };
+      return;
+    }
+    if (w < initial[2]) {
+      drag = { px: e.clientX, py: e.clientY, x, y, moved: false };
+      // The drag goes on when the finger leaves the map.
+      try { svg.setPointerCapture(e.pointerId); } catch { /* not a live pointer: no capture needed */ }
+    }
+  });
   svg.addEventListener('pointermove', (e) => {
-    if (!drag) return;
+    if (!pointers.has(e.pointerId)) return;
+    pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
+    if (pinch && pointers.size === 2) {
+      const [a, b] = [...pointers.values()];
+      const d = Math.hypot(a.x - b.x, a.y - b.y);
+      if (d > 0 && pinch.d > 0) {
+        const mid = toMap((a.x + b.x) / 2, (a.y + b.y) / 2);
+        zoom((pinch.w * (pinch.d / d)) / w, mid.x, mid.y);
+      }
+      return;
+    }
+    if (!drag || drag.px === undefined) return;
     const scale = w / svg.clientWidth;
     const dx = (e.clientX - drag.px) * scale, dy = (e.clientY - drag.py) * scale;
     if (Math.abs(dx) + Math.abs(dy) > scale * 4) drag.moved = true;
     x = drag.x - dx; y = drag.y - dy; apply();
   });
-  const end = () => { setTimeout(() => { drag = null; }, 0); };
+  const end = (e) => {
+    pointers.delete(e.pointerId);
+    if (pointers.size < 2) pinch = null;
+    if (pointers.size === 0) setTimeout(() => { drag = null; }, 0);
+  };
   svg.addEventListener('pointerup', end);
-  svg.addEventListener('pointerleave', end);
+  svg.addEventListener('pointercancel', end);
+  svg.addEventListener('pointerleave', (e) => { if (!svg.hasPointerCapture?.(e.pointerId)) end(e); });
   svg.addEventListener('click', (e) => { if (drag?.moved) { e.stopImmediatePropagation(); e.preventDefault(); } }, true);
   return { zoomTo(cx, cy) { if (w >= initial[2]) zoom(0.5, cx, cy); } };
 }

@@ -340,6 +340,36 @@ async fn on_a_phone_wheelchair_spaces_are_marked_and_picks_survive_signing_in() 
         b.screenshot(&d.join("event-accessible-390.png").display().to_string()).await;
     }
 
+    // Fingers on the map: at the whole venue a vertical swipe is left to the
+    // page; two fingers spread apart zoom the map in, around them; zoomed
+    // in, one finger moves the map (and the page stays put).
+    let gestures = "
+        const svg = document.querySelector('#seatmap svg');
+        const box = () => svg.getAttribute('viewBox').split(' ').map(Number);
+        const r = svg.getBoundingClientRect();
+        const [cx, cy] = [r.left + r.width / 2, r.top + r.height / 2];
+        const touch = (type, id, x, y) => svg.dispatchEvent(new PointerEvent(type,
+            { pointerId: id, pointerType: 'touch', clientX: x, clientY: y, bubbles: true, isPrimary: id === 1 }));
+        const out = { before: svg.style.touchAction, whole: box() };
+        touch('pointerdown', 1, cx - 40, cy); touch('pointerdown', 2, cx + 40, cy);
+        touch('pointermove', 2, cx + 120, cy);
+        touch('pointerup', 1, cx - 40, cy); touch('pointerup', 2, cx + 120, cy);
+        out.pinched = box(); out.after = svg.style.touchAction;
+        touch('pointerdown', 3, cx, cy); touch('pointermove', 3, cx - 100, cy); touch('pointerup', 3, cx - 100, cy);
+        out.dragged = box(); out.scale = out.pinched[2] / svg.clientWidth;
+        return out;";
+    let g = b.js(gestures, vec![]).await;
+    assert_eq!(g["before"], "pan-y", "{g}");
+    assert_eq!(g["after"], "none", "zoomed in, the map takes the finger: {g}");
+    let (whole, pinched, dragged) = (&g["whole"], &g["pinched"], &g["dragged"]);
+    let num = |v: &Value, i: usize| v[i].as_f64().unwrap();
+    assert!((num(pinched, 2) - num(whole, 2) / 2.0).abs() < 1.0, "fingers twice as far apart, half as wide: {g}");
+    let moved = num(dragged, 0) - num(pinched, 0);
+    let expected = 100.0 * g["scale"].as_f64().unwrap();
+    assert!((moved - expected).abs() < 1.0, "a 100 px swipe moves the map 100 px: {g}");
+    assert_eq!(num(dragged, 1), num(pinched, 1), "{g}");
+    b.click("#seatmap .zoom-bar button[data-z='reset']").await;
+
     // Signed out, three seats picked (one a wheelchair space, picked through its mark).
     let (wheelchair, kept, lost) = (accessible[0], accessible[0] + 4, accessible[0] + 5);
     for i in [wheelchair, kept, lost] {
