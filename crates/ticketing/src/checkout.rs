@@ -347,6 +347,8 @@ impl Ticketing {
                 "order": {"id": order_id.to_string(), "total": hold.total.to_string()},
             }),
         });
+        let mut notices = vec![confirmation];
+        notices.extend(self.resale_sold_notices(&hold, &event).await?);
         // The money moves last: through the organization's gateways in
         // order, each try recorded as a payment attempt before it is made.
         let paid = match paid {
@@ -381,7 +383,7 @@ impl Ticketing {
             tickets: &tickets,
             idempotency_key: cmd.idempotency_key.as_str(),
             outbox: &outbox,
-            notices: std::slice::from_ref(&confirmation),
+            notices: &notices,
             ledger: &ledger,
             lines: &hold.lines,
             // A resale seller is paid once the event has taken place.

@@ -71,6 +71,9 @@ const EMBEDDED: &[(&str, &str)] = embedded!(
     "en/event_rescheduled.subject",
     "en/event_rescheduled.txt",
     "en/event_rescheduled.html",
+    "en/resale_sold.subject",
+    "en/resale_sold.txt",
+    "en/resale_sold.html",
     "de/order_confirmation.subject",
     "de/order_confirmation.txt",
     "de/order_confirmation.html",
@@ -388,6 +391,7 @@ mod tests {
         d["ends_at_text"] = json!("2026-12-08 23:00 CET");
         d["note"] = json!("The band is ill.");
         d["refunds_until_text"] = json!("2026-12-05 20:00 CET");
+        d["resale"] = json!({"place": "Main R1 seat 3", "price": "49.50 EUR", "seller_receives": "47.03 EUR"});
         for kind in crate::notifications::MessageKind::ALL {
             let r = m.render(kind.as_str(), "en", &d).unwrap();
             assert!(!r.subject.is_empty() && !r.text.is_empty() && r.html.contains("<html"), "{kind:?}");

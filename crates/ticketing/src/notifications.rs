@@ -37,10 +37,12 @@ pub enum MessageKind {
     EventCancelled,
     TeamInvitation,
     EventRescheduled,
+    /// To a seller: their listed ticket was bought.
+    ResaleSold,
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 7] = [
+    pub const ALL: [MessageKind; 8] = [
         MessageKind::OrderConfirmation,
         MessageKind::TransferOffer,
         MessageKind::Refund,
@@ -48,6 +50,7 @@ impl MessageKind {
         MessageKind::EventCancelled,
         MessageKind::TeamInvitation,
         MessageKind::EventRescheduled,
+        MessageKind::ResaleSold,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -59,6 +62,7 @@ impl MessageKind {
             MessageKind::EventCancelled => "event_cancelled",
             MessageKind::TeamInvitation => "team_invitation",
             MessageKind::EventRescheduled => "event_rescheduled",
+            MessageKind::ResaleSold => "resale_sold",
         }
     }
 }

@@ -111,6 +111,41 @@ impl Ticketing {
         self.store.open_listings_of(user).await
     }
 
+    /// What the sellers of a hold's resale tickets are told, written with the
+    /// order that buys them: the ticket is gone, and what they are paid.
+    pub(crate) async fn resale_sold_notices(
+        &self,
+        hold: &HoldRecord,
+        event: &store::EventRecord,
+    ) -> Result<Vec<store::NewNotice>, StoreError> {
+        use crate::notifications::{MessageKind, Notice, To, event_data};
+        let mut notices = Vec::new();
+        for line in &hold.lines {
+            let HoldLine::Resale { listing, .. } = line else { continue };
+            let Some(sold) = self.store.listing(*listing).await? else { continue };
+            let place = match (&sold.seat, &sold.ga_area_name) {
+                (Some((section, row, seat)), _) => format!("{section}, row {row}, seat {seat}"),
+                (None, Some(area)) => area.clone(),
+                (None, None) => sold.ticket_type_name.clone(),
+            };
+            notices.push(self.notice(Notice {
+                kind: MessageKind::ResaleSold,
+                to: To::Account(self.recipient(sold.seller).await?),
+                dedupe_key: format!("resold:{listing}"),
+                link: "/tickets".into(),
+                data: serde_json::json!({
+                    "event": event_data(event),
+                    "resale": {
+                        "place": place,
+                        "price": sold.price.to_string(),
+                        "seller_receives": sold.escrow.to_string(),
+                    },
+                }),
+            }));
+        }
+        Ok(notices)
+    }
+
     /// Open listings of an event anyone can see.
     pub async fn event_listings(
         &self,

@@ -1230,7 +1230,7 @@ impl From<&store::RefundRecord> for RefundResponse {
 pub struct NotificationResponse {
     pub id: String,
     /// order_confirmation, transfer_offer, refund, event_reminder, event_cancelled,
-    /// event_rescheduled or team_invitation.
+    /// event_rescheduled, team_invitation or resale_sold.
     pub kind: String,
     pub title: String,
     /// Where in the web app it leads.

@@ -78,6 +78,11 @@ async fn a_resale_respects_the_cap_splits_to_the_cent_and_pays_the_seller_after_
     assert_eq!(app.gateway.net_charged_minor() - charged_before, 4950, "the buyer paid the listed price");
     let sellers: Value = app.get("/api/v1/me/tickets", Some(&seller.token)).await.json().await.unwrap();
     assert!(sellers["items"].as_array().unwrap().is_empty());
+    // The seller is told, with the order: the ticket went, and for how much.
+    let told: Value = app.get("/api/v1/me/notifications", Some(&seller.token)).await.json().await.unwrap();
+    let sold: Vec<&Value> = told["items"].as_array().unwrap().iter().filter(|n| n["kind"] == "resale_sold").collect();
+    assert_eq!(sold.len(), 1, "{told}");
+    assert_eq!(sold[0]["title"], "Your ticket for Test Gig was sold", "{told}");
 
     // The seller's barcode is dead; the buyer's works; the log shows both steps.
     let p = assert_problem(
