@@ -227,6 +227,56 @@ async function scan(raw) {
   }
 }
 
+// The bundled QR decoder, at this build's address (the one the service
+// worker keeps), and the longest side a camera frame is decoded at: a code
+// filling part of the frame reads as well, many times faster.
+const BUILD = new URL(import.meta.url).searchParams.get('v');
+const JSQR_URL = new URL(`./jsqr.js${BUILD ? `?v=${BUILD}` : ''}`, import.meta.url).href;
+const CAMERA_DECODE_PX = 640;
+
+function hasNativeDecoder() {
+  return 'BarcodeDetector' in window;
+}
+
+// Stores the bundled decoder with this build's assets, so that the camera
+// works at a gate that has lost its network.
+function keepDecoderOffline() {
+  if (hasNativeDecoder() || !('caches' in window) || !BUILD) return;
+  caches.open(`rt-assets-${BUILD}`)
+    .then(async (c) => (await c.match(JSQR_URL)) || c.add(JSQR_URL))
+    .catch(() => { /* online the file loads anyway */ });
+}
+
+// A function that reads the QR code in the video's current frame, or null.
+async function qrDecoder(video) {
+  if (hasNativeDecoder()) {
+    try {
+      const formats = await BarcodeDetector.getSupportedFormats();
+      if (formats.includes('qr_code')) {
+        const detector = new BarcodeDetector({ formats: ['qr_code'] });
+        return async () => (await detector.detect(video))[0]?.rawValue ?? null;
+      }
+    } catch { /* use the bundled decoder */ }
+  }
+  if (!window.jsQR) {
+    await new Promise((resolve, reject) => {
+      const script = Object.assign(document.createElement('script'), { src: JSQR_URL, onload: resolve, onerror: reject });
+      document.head.append(script);
+    });
+  }
+  const canvas = document.createElement('canvas');
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  return async () => {
+    const [w, h] = [video.videoWidth, video.videoHeight];
+    if (!w || !h) return null;
+    const scale = Math.min(1, CAMERA_DECODE_PX / Math.max(w, h));
+    canvas.width = Math.round(w * scale); canvas.height = Math.round(h * scale);
+    ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
+    const frame = ctx.getImageData(0, 0, canvas.width, canvas.height);
+    return window.jsQR(frame.data, frame.width, frame.height, { inversionAttempts: 'dontInvert' })?.data ?? null;
+  };
+}
+
 async function refreshManifest() {
   if (!navigator.onLine || !manifestSupported) return;
   try {
@@ -313,22 +363,24 @@ if (form && eventId) {
   setInterval(sync, SYNC_INTERVAL_MS);
   document.documentElement.dataset.scannerReady = '1';
 
-  // Camera scanning where the browser can decode QR codes itself.
-  if ('BarcodeDetector' in window && navigator.mediaDevices?.getUserMedia) {
+  // Camera scanning: with the browser's own QR decoder where it has one
+  // (Chrome on Android, Safari on macOS), elsewhere (Safari on iPhone,
+  // Firefox, Chromium on a laptop) with the bundled jsQR.
+  if (navigator.mediaDevices?.getUserMedia) {
     const box = document.getElementById('camera');
     const toggle = document.getElementById('camera-toggle');
     const video = document.getElementById('camera-video');
     box.hidden = false;
-    let stream = null, lastCode = '', lastAt = 0;
-    const detector = new BarcodeDetector({ formats: ['qr_code'] });
+    keepDecoderOffline();
+    let stream = null, lastCode = '', lastAt = 0, decode = null;
     const loop = async () => {
       if (!stream) return;
       try {
-        const codes = await detector.detect(video);
+        const code = await decode();
         const now = Date.now();
-        if (codes.length && (codes[0].rawValue !== lastCode || now - lastAt > CAMERA_REPEAT_MS)) {
-          lastCode = codes[0].rawValue; lastAt = now;
-          scan(lastCode);
+        if (code && (code !== lastCode || now - lastAt > CAMERA_REPEAT_MS)) {
+          lastCode = code; lastAt = now;
+          scan(code);
         }
       } catch { /* frame not ready */ }
       setTimeout(loop, 150);
@@ -339,6 +391,7 @@ if (form && eventId) {
         return;
       }
       try {
+        decode ??= await qrDecoder(video);
         stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' } });
         video.srcObject = stream; video.hidden = false; await video.play();
         toggle.textContent = 'Stop camera';

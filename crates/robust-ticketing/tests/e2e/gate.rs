@@ -199,3 +199,72 @@ async fn offline_gates_verify_locally_queue_and_report_a_conflict_after_sync() {
         b.quit().await;
     }
 }
+
+/// A phone whose browser has no QR decoder of its own (as Safari on an
+/// iPhone) scans with its camera through the bundled decoder: the camera
+/// films the holder's QR code and the ticket is admitted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_camera_scans_a_ticket_with_the_bundled_decoder() {
+    let _one = one_at_a_time().await;
+    let app = spawn_app().await;
+    let event = app.small_event("Camera Night").await;
+    let buyer = app.account("buyer").await;
+    let order = app.buy(&buyer, &event.id, &[&event.seats[0]]).await;
+    let ticket = order["tickets"][0]["id"].as_str().unwrap().to_owned();
+    // The QR code as the holder's phone shows it, filmed: a file the
+    // browser's stand-in camera plays.
+    let png = reqwest::Client::new()
+        .get(format!("{}/tickets/{ticket}/qr.png", app.root))
+        .header("cookie", format!("rt_session={}", buyer.token))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let film = dir.path().join("qr.y4m");
+    std::fs::write(&film, filmed(&png)).unwrap();
+    let camera = [
+        "--use-fake-ui-for-media-stream".to_owned(),
+        "--use-fake-device-for-media-stream".to_owned(),
+        format!("--use-file-for-fake-video-capture={}", film.display()),
+    ];
+    let b = Browser::start_with(&app.root, 390, &camera).await;
+    sign_in(&b, &event.owner.email, &format!("/gate/{}", event.id)).await;
+    b.wait_for("document.documentElement.dataset.scannerReady === '1'", "the scanner").await;
+    // As on a browser without one, whichever this is.
+    let native = b.js("delete window.BarcodeDetector; return 'BarcodeDetector' in window", vec![]).await;
+    assert_eq!(native, json!(false));
+    assert_eq!(b.js("return document.getElementById('camera').hidden", vec![]).await, json!(false), "a camera button");
+    b.click("#camera-toggle").await;
+    b.wait_for("document.getElementById('scan-result').dataset.result === 'admitted'", "admitted from the camera")
+        .await;
+    b.click("#camera-toggle").await;
+    let admitted = app.get(&format!("/tickets/{ticket}"), Some(&buyer.token)).await;
+    assert!(admitted["checked_in_at"].is_string(), "{admitted}");
+    b.quit().await;
+}
+
+/// A 640 × 480 video (YUV4MPEG2, two frames) of the QR code `png` in the
+/// middle of a white frame, as a phone held up to the camera shows it.
+fn filmed(png: &[u8]) -> Vec<u8> {
+    let qr = image::load_from_memory(png).expect("a PNG").to_luma8();
+    let (w, h, side) = (640u32, 480u32, 400u32);
+    let (left, top) = ((w - side) / 2, (h - side) / 2);
+    let mut luma = vec![255u8; (w * h) as usize];
+    for y in 0..side {
+        for x in 0..side {
+            let pixel = qr.get_pixel(x * qr.width() / side, y * qr.height() / side)[0];
+            luma[((top + y) * w + left + x) as usize] = pixel;
+        }
+    }
+    let mut out = format!("YUV4MPEG2 W{w} H{h} F30:1 Ip A1:1 C420jpeg\n").into_bytes();
+    for _ in 0..2 {
+        out.extend_from_slice(b"FRAME\n");
+        out.extend_from_slice(&luma);
+        // No colour: both chroma planes at their middle value.
+        out.extend(std::iter::repeat_n(128u8, (w * h / 2) as usize));
+    }
+    out
+}

@@ -67,6 +67,12 @@ pub struct Element(String);
 impl Browser {
     /// Starts headless Chromium with a fresh profile, `width` CSS pixels wide.
     pub async fn start(root: &str, width: u32) -> Browser {
+        Self::start_with(root, width, &[]).await
+    }
+
+    /// Starts Chromium as [`Browser::start`] does, with `extra` flags (a
+    /// camera that plays a file, say).
+    pub async fn start_with(root: &str, width: u32, extra: &[String]) -> Browser {
         assert!(
             std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists(),
             "Chromium is missing: run scripts/install-browser.sh (installs Debian's chromium and chromium-driver)"
@@ -91,18 +97,27 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let profile = tempfile::tempdir().expect("profile dir");
+        let mut args: Vec<String> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--force-device-scale-factor=1",
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+        args.push(format!("--user-data-dir={}", profile.path().display()));
+        args.push(format!("--window-size={width},900"));
+        args.extend(extra.iter().cloned());
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-background-networking", "--disable-component-update", "--no-first-run",
-                    "--disable-sync", "--hide-scrollbars", "--force-device-scale-factor=1",
-                    format!("--user-data-dir={}", profile.path().display()),
-                    format!("--window-size={width},900"),
-                ]
-            }
+            "goog:chromeOptions": {"binary": CHROMIUM, "args": args}
         }}});
         let r: Value = http
             .post(format!("{}/session", driver.url))

@@ -13,11 +13,22 @@ struct Asset {
     name: &'static str,
     content_type: &'static str,
     bytes: &'static [u8],
+    /// Whether every visitor's service worker stores it on install. A large
+    /// file only some pages need is stored by those pages instead.
+    precache: bool,
 }
 
 macro_rules! asset {
     ($name:literal, $type:expr) => {
-        Asset { name: $name, content_type: $type, bytes: include_bytes!(concat!("../../assets/", $name)) }
+        asset!($name, $type, precache = true)
+    };
+    ($name:literal, $type:expr, precache = $precache:expr) => {
+        Asset {
+            name: $name,
+            content_type: $type,
+            bytes: include_bytes!(concat!("../../assets/", $name)),
+            precache: $precache,
+        }
     };
 }
 
@@ -40,6 +51,9 @@ static ASSETS: &[Asset] = &[
     asset!("rotating.js", JS),
     asset!("queue.js", JS),
     asset!("qrcode.js", JS),
+    // A QR decoder (250 KB) for the gate's camera where the browser has
+    // none; the scanner page stores it for offline use.
+    asset!("jsqr.js", JS, precache = false),
     asset!("icon.svg", "image/svg+xml"),
     asset!("icon-192.png", "image/png"),
     asset!("icon-512.png", "image/png"),
@@ -101,7 +115,7 @@ pub async fn serve(Path(name): Path<String>, Query(q): Query<VersionQuery>) -> R
 /// The service worker, at the root so that its scope is the whole site. It
 /// learns the asset version so that each build gets its own cache.
 pub async fn service_worker() -> Response {
-    let mut urls: Vec<String> = ASSETS.iter().map(|a| asset_url(a.name)).collect();
+    let mut urls: Vec<String> = ASSETS.iter().filter(|a| a.precache).map(|a| asset_url(a.name)).collect();
     urls.push("/offline".to_owned());
     let body = SERVICE_WORKER
         .replace("__ASSET_VERSION__", version())
