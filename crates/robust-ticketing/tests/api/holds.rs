@@ -443,3 +443,32 @@ async fn the_same_seat_at_two_shows_can_be_held_at_once() {
         assert_eq!(count_status(&app.availability(show).await, "held"), PER_SHOW);
     }
 }
+
+/// Buying from the seat list (no JavaScript needed): a refused hold, say one
+/// seat over the limit per order, comes back to the list with its message
+/// and the picks still ticked, not to the event page with them lost.
+#[tokio::test]
+async fn a_hold_refused_from_the_seat_list_keeps_the_picks_there() {
+    let app = spawn_app().await;
+    let f = app.fixture(2, 10, 10).await;
+    let ada = app.signup("ada@example.org").await;
+    let csrf = "c".repeat(64);
+    let mut form = vec![("csrf", csrf.clone()), ("from", "list".to_owned())];
+    form.extend(f.seats.iter().take(11).map(|s| ("seat", s.clone())));
+    let r = app
+        .client
+        .post(app.url(&format!("/events/{}/hold", f.event_id)))
+        .header("cookie", format!("rt_session={}; rt_csrf={csrf}", ada.token))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error(), "{}", r.status());
+    let html = r.text().await.unwrap();
+    assert!(html.contains("<h1>Choose seats</h1>"), "back on the seat list");
+    assert!(html.contains("id=\"hold-error\""), "with the reason");
+    let ticked = html.matches("\" checked>").count();
+    assert_eq!(ticked, 11, "the picks, still ticked");
+    let held: Value = app.get(&format!("/api/v1/events/{}/availability", f.event_id), None).await.json().await.unwrap();
+    assert!(held["seats"].as_array().unwrap().iter().all(|s| s["status"] == "available"), "nothing was held");
+}

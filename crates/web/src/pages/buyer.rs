@@ -521,19 +521,30 @@ pub async fn seat_list(
     let Ok(event) = event.parse::<Uuid>() else {
         return super::not_found_page_for(&viewer);
     };
-    let view = match load_event(&state, &viewer, event).await {
+    render_seat_list(&state, &viewer, event, q.section.as_deref(), &HashSet::new(), None, StatusCode::OK).await
+}
+
+/// The seat list of one section (the first when `section` names none), with
+/// `picked` ticked where still free and `error` said above it.
+async fn render_seat_list(
+    state: &AppState,
+    viewer: &Viewer,
+    event: Uuid,
+    section: Option<&str>,
+    picked: &HashSet<String>,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let view = match load_event(state, viewer, event).await {
         Ok(v) => v,
-        Err(p) => return failure(&viewer, p).await,
+        Err(p) => return failure(viewer, p).await,
     };
     let e = &view.details.event;
     let zones = zones(&view.details.ticket_types, state.ticketing.now());
     let price: HashMap<&str, String> = zones.iter().map(|(z, t)| (z.as_str(), money(&t.price))).collect();
     let status_of: HashMap<SeatId, SeatStatus> = view.availability.seats.iter().copied().collect();
-    let section = q
-        .section
-        .as_deref()
-        .and_then(|s| view.map.sections.iter().find(|x| x.id.to_string() == s))
-        .or(view.map.sections.first());
+    let section =
+        section.and_then(|s| view.map.sections.iter().find(|x| x.id.to_string() == s)).or(view.map.sections.first());
     let body = html! {
         p { a href={ "/events/" (e.id) } { "← " (e.title) } }
         h1 { "Choose seats" }
@@ -545,9 +556,13 @@ pub async fn seat_list(
                 }
             }
         }
+        @if let Some(msg) = error { div #hold-error tabindex="-1" autofocus { (alert(msg)) } }
         @if let Some(s) = section {
             form.stack method="post" action={ "/events/" (e.id) "/hold" } {
-                (csrf_field(&viewer))
+                (csrf_field(viewer))
+                // A refusal comes back to this list, with the picks kept.
+                input type="hidden" name="from" value="list";
+                input type="hidden" name="section" value=(s.id);
                 @for row in &s.rows {
                     fieldset.seat-row {
                         legend { (s.name) ", row " (row.label) }
@@ -555,7 +570,8 @@ pub async fn seat_list(
                             @for seat in &row.seats {
                                 @let free = status_of.get(&seat.id) == Some(&SeatStatus::Available);
                                 label.seat-check.taken[!free] {
-                                    input type="checkbox" name="seat" value=(seat.id) disabled[!free];
+                                    input type="checkbox" name="seat" value=(seat.id) disabled[!free]
+                                        checked[free && picked.contains(&seat.id.to_string())];
                                     span { (seat.label) @if seat.accessible { " ♿" } }
                                     span.visually-hidden { ", row " (row.label) @if !free { ", taken" } @if seat.accessible { ", wheelchair space" } }
                                 }
@@ -569,7 +585,7 @@ pub async fn seat_list(
             p { "This venue has no numbered seats." }
         }
     };
-    page(&viewer, StatusCode::OK, &format!("Seats · {}", e.title), Section::Events, &[], body)
+    page(viewer, status, &format!("Seats · {}", e.title), Section::Events, &[], body)
 }
 
 /// "Best available": how many seats, in which price zone (any when `None`).
@@ -641,7 +657,7 @@ pub async fn create_hold(
     };
     let (request, best) = match parse_hold_form(&form) {
         Ok(r) => r,
-        Err(msg) => return render_event(&state, &viewer, &event, Some(&msg), StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(msg) => return hold_refused(&state, &viewer, &event, &form, &msg, StatusCode::UNPROCESSABLE_ENTITY).await,
     };
     if let Err(limited) = state.limits.check_account(user) {
         return limited.into_response();
@@ -669,12 +685,31 @@ pub async fn create_hold(
         Err(e) => {
             let (status, detail, _) = problem_detail(e.into()).await;
             let msg = if status == StatusCode::CONFLICT {
-                format!("{detail} The seat map now shows what is still free; please choose again.")
+                format!("{detail} The seats now show what is still free; please choose again.")
             } else {
                 detail
             };
-            render_event(&state, &viewer, &event, Some(&msg), status).await
+            hold_refused(&state, &viewer, &event, &form, &msg, status).await
         }
+    }
+}
+
+/// A hold refused: said on the page it was asked from, the seat list (with
+/// the picks kept) or the event page.
+async fn hold_refused(
+    state: &AppState,
+    viewer: &Viewer,
+    event: &str,
+    form: &Fields,
+    msg: &str,
+    status: StatusCode,
+) -> Response {
+    match (form.get("from"), event.parse::<Uuid>()) {
+        (Some("list"), Ok(id)) => {
+            let picked: HashSet<String> = form.all("seat").map(str::to_owned).collect();
+            render_seat_list(state, viewer, id, form.get("section"), &picked, Some(msg), status).await
+        }
+        _ => render_event(state, viewer, event, Some(msg), status).await,
     }
 }
 
