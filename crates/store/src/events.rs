@@ -3,7 +3,7 @@
 use domain::Timestamp;
 use domain::barcode::EventKey;
 use domain::event::{Admits, Category, EventStatus, TicketType};
-use domain::ids::{EventId, OrganizationId, UserId, VenueId};
+use domain::ids::{EventId, OrganizationId, TicketTypeId, UserId, VenueId};
 use domain::money::Money;
 use domain::resale::ResalePolicy;
 use domain::transfer::TransferPolicy;
@@ -67,6 +67,18 @@ const EVENT_COLUMNS: &str = "e.id, e.organization_id, e.venue_id, v.name AS venu
      e.description, e.category, e.starts_at, e.ends_at, e.status, e.created_at, e.transferable, \
      e.transfer_cutoff_hours, e.transfers_per_ticket_max, e.resale_allowed, e.resale_cap_bps, e.resale_royalty_bps, \
      e.rotating_barcodes";
+
+/// What [`Store::delete_ticket_type`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeletedTicketType {
+    Deleted,
+    /// The event has no such type.
+    Unknown,
+    /// Held or bought at least once: it stays, as the record of those sales.
+    InUse,
+    /// The last type of an event that must keep one.
+    Last,
+}
 
 #[derive(sqlx::FromRow)]
 struct EventRow {
@@ -282,6 +294,54 @@ impl Store {
     /// result: neither change is lost, and together they cannot make a set
     /// neither would have been allowed (two types of one name). Nothing is
     /// written when `edit` refuses.
+    /// Deletes a ticket type nobody has held or bought, under the event's
+    /// lock. With `keep_one`, the event's last type stays: an event on sale
+    /// without one would sell nothing.
+    pub async fn delete_ticket_type(
+        &self,
+        event: EventId,
+        ticket_type: TicketTypeId,
+        keep_one: bool,
+    ) -> Result<DeletedTicketType> {
+        let (event_s, tt_s) = (event.to_string(), ticket_type.to_string());
+        let mut tx = self.write().await?;
+        sqlx::query("UPDATE events SET status = status WHERE id = $1").bind(&event_s).execute(&mut *tx).await?;
+        let (count, known): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN id = $1 THEN 1 ELSE 0 END), 0) AS BIGINT) \
+             FROM ticket_types WHERE event_id = $2",
+        )
+        .bind(&tt_s)
+        .bind(&event_s)
+        .fetch_one(&mut *tx)
+        .await?;
+        if known == 0 {
+            return Ok(DeletedTicketType::Unknown);
+        }
+        // Rare and an organizer's: a scan of lines and tickets is fine here.
+        let (used,): (i64,) = sqlx::query_as(
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM hold_lines WHERE ticket_type_id = $1) \
+               OR EXISTS (SELECT 1 FROM tickets WHERE ticket_type_id = $2) THEN 1 ELSE 0 END",
+        )
+        .bind(&tt_s)
+        .bind(&tt_s)
+        .fetch_one(&mut *tx)
+        .await?;
+        if used != 0 {
+            return Ok(DeletedTicketType::InUse);
+        }
+        if keep_one && count == 1 {
+            return Ok(DeletedTicketType::Last);
+        }
+        sqlx::query("DELETE FROM ticket_types WHERE id = $1 AND event_id = $2")
+            .bind(&tt_s)
+            .bind(&event_s)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.cache.ticket_types.invalidate(&event);
+        Ok(DeletedTicketType::Deleted)
+    }
+
     pub async fn edit_ticket_types<E: From<StoreError>>(
         &self,
         event: EventId,

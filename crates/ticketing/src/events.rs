@@ -66,6 +66,12 @@ pub enum TicketTypeError {
     UnknownTicketType,
     #[error("the event is {0}; its ticket types can no longer change")]
     SaleOver(EventStatus),
+    #[error(
+        "this ticket type has been held or sold: it stays, as the record of those sales; end its sales window instead"
+    )]
+    InUse,
+    #[error("an event on sale keeps at least one ticket type: add another before deleting this one")]
+    LastOnSale,
     #[error(transparent)]
     Denied(#[from] Denied),
     #[error(transparent)]
@@ -328,6 +334,23 @@ impl Ticketing {
             Ok(old.clone())
         })
         .await
+    }
+
+    /// Deletes a ticket type made by mistake: one nobody has held or bought.
+    pub async fn delete_ticket_type(
+        &self,
+        user: UserId,
+        event: EventId,
+        ticket_type: TicketTypeId,
+    ) -> Result<(), TicketTypeError> {
+        let record = self.open_for_ticket_types(user, event).await?;
+        let on_sale = record.status == EventStatus::Published;
+        match self.store.delete_ticket_type(event, ticket_type, on_sale).await? {
+            store::DeletedTicketType::Deleted => Ok(()),
+            store::DeletedTicketType::Unknown => Err(TicketTypeError::UnknownTicketType),
+            store::DeletedTicketType::InUse => Err(TicketTypeError::InUse),
+            store::DeletedTicketType::Last => Err(TicketTypeError::LastOnSale),
+        }
     }
 
     async fn open_for_ticket_types(&self, user: UserId, event: EventId) -> Result<EventRecord, TicketTypeError> {

@@ -162,7 +162,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(organizations::invitation))
         .routes(routes!(organizations::accept_invitation))
         .routes(routes!(events::add_ticket_type))
-        .routes(routes!(events::change_ticket_type))
+        .routes(routes!(events::change_ticket_type, events::delete_ticket_type))
         .routes(routes!(fees::get_fees, fees::set_fees))
         .routes(routes!(fees::payouts))
         .routes(routes!(fees::payouts_csv))

@@ -373,6 +373,8 @@ impl From<TicketTypeError> for Problem {
             TicketTypeError::Invalid(_) => Problem::unprocessable("invalid-event", e.to_string()),
             TicketTypeError::UnknownTicketType => Problem::not_found(e.to_string()),
             TicketTypeError::SaleOver(_) => Problem::conflict("sale-over", e.to_string()),
+            TicketTypeError::InUse => Problem::conflict("ticket-type-in-use", e.to_string()),
+            TicketTypeError::LastOnSale => Problem::conflict("last-ticket-type", e.to_string()),
             TicketTypeError::Denied(d) => d.into(),
             TicketTypeError::Store(s) => s.into(),
         }

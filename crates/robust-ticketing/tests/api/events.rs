@@ -317,6 +317,70 @@ async fn ticket_types_are_added_and_changed_during_a_sale_and_holds_keep_their_p
 
 /// Organizers fix an event's details after creating it; its date moves only
 /// while nothing is sold, since a postponement must reach its buyers.
+/// A ticket type made by mistake is deleted; one held or sold stays (its
+/// sales window ends instead), and an event on sale keeps at least one.
+#[tokio::test]
+async fn a_ticket_type_nobody_bought_is_deleted_and_the_last_one_on_sale_stays() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 6, 10).await;
+    let owner = Some(f.org.owner.token.as_str());
+    let types = format!("/api/v1/events/{}/ticket-types", f.event_id);
+    let delete = |id: &str| app.client.delete(app.url(&format!("{types}/{id}"))).bearer_auth(&f.org.owner.token).send();
+    let body = json!({"name": "Typo", "price": {"amount": 100, "currency": "EUR"}, "price_zone": "main"});
+    let made: Value = app.post(&types, owner, &body).await.json().await.unwrap();
+    let typo = made["id"].as_str().unwrap();
+
+    // From the console too (its Delete button on the type's page).
+    let console: Value = app
+        .post(
+            &types,
+            owner,
+            &json!({"name": "Typo 2", "price": {"amount": 100, "currency": "EUR"},
+        "price_zone": "main"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let csrf = "c".repeat(64);
+    let r = app
+        .client
+        .post(app.url(&format!(
+            "/console/events/{}/ticket-types/{}/delete",
+            f.event_id,
+            console["id"].as_str().unwrap()
+        )))
+        .header("cookie", format!("rt_session={}; rt_csrf={csrf}", f.org.owner.token))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success() || r.status().is_redirection(), "{}", r.status());
+    let event: Value = app.get(&format!("/api/v1/events/{}", f.event_id), None).await.json().await.unwrap();
+    assert!(!event.to_string().contains("Typo 2"), "{event}");
+
+    // Others may not.
+    let buyer = app.signup("buyer@example.org").await;
+    let r = app.client.delete(app.url(&format!("{types}/{typo}"))).bearer_auth(&buyer.token).send().await.unwrap();
+    assert!(r.status() == StatusCode::FORBIDDEN || r.status() == StatusCode::NOT_FOUND, "{}", r.status());
+    assert_eq!(delete(typo).await.unwrap().status(), StatusCode::NO_CONTENT);
+    let event: Value = app.get(&format!("/api/v1/events/{}", f.event_id), None).await.json().await.unwrap();
+    assert!(!event.to_string().contains("Typo"), "{event}");
+    assert_problem(delete(typo).await.unwrap(), StatusCode::NOT_FOUND).await;
+
+    // Sold once: it stays, as the record of the sale.
+    app.buy(&buyer.token, &f.event_id, &[&f.seats[0]], &[]).await;
+    let p = assert_problem(delete(&f.seat_type).await.unwrap(), StatusCode::CONFLICT).await;
+    assert!(p["type"].as_str().unwrap().ends_with("ticket-type-in-use"), "{p}");
+    // The last type of an event on sale stays too.
+    let only = app.fixture(1, 2, 1).await;
+    let r = app.client.delete(app.url(&format!("/api/v1/events/{}/ticket-types/{}", only.event_id, only.ga_type)));
+    assert_eq!(r.bearer_auth(&only.org.owner.token).send().await.unwrap().status(), StatusCode::NO_CONTENT);
+    let r = app.client.delete(app.url(&format!("/api/v1/events/{}/ticket-types/{}", only.event_id, only.seat_type)));
+    let p = assert_problem(r.bearer_auth(&only.org.owner.token).send().await.unwrap(), StatusCode::CONFLICT).await;
+    assert!(p["type"].as_str().unwrap().ends_with("last-ticket-type"), "{p}");
+}
+
 #[tokio::test]
 async fn an_event_is_edited_and_its_date_moves_only_while_unsold() {
     let app = spawn_app().await;

@@ -98,6 +98,7 @@ pub fn router(state: AppState, api: Router) -> Router {
             "/console/events/{event}/ticket-types/{ticket_type}",
             get(ticket_types::edit_form).post(ticket_types::save),
         )
+        .route("/console/events/{event}/ticket-types/{ticket_type}/delete", post(ticket_types::delete))
         .route("/gate", get(gate::choose_event))
         .route("/gate/{event}", get(gate::scanner))
         .route("/gate/{event}/scan", post(gate::scan))

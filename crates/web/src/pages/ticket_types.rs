@@ -283,6 +283,19 @@ fn form_page(
                 a.button href=(sales_path(e.id)) { "Cancel" }
             }
         }
+        @if let Some(t) = editing {
+            section.panel.danger-zone #delete-type aria-labelledby="delete-type-h" {
+                h2 #delete-type-h { "Delete this ticket type" }
+                p.hint { "Only a type nobody has held or bought can be deleted. To stop selling one, end its sales window above." }
+                details.confirm-remove {
+                    summary.button.small { "Delete…" }
+                    form.inline method="post" action={ "/console/events/" (e.id) "/ticket-types/" (t.id) "/delete" } {
+                        (csrf_field(viewer))
+                        button.button.small.danger type="submit" { "Delete “" (t.name) "” now" }
+                    }
+                }
+            }
+        }
     };
     page(viewer, status, &format!("Ticket types · {}", e.title), &[], body)
 }
@@ -309,6 +322,25 @@ async fn editable(
         Ok((_, map)) => Ok((user, details, map)),
         Err(e) => Err(super::console::failure(viewer, e.into()).await),
     }
+}
+
+/// What a form posted about one ticket type works on: the manager, the
+/// event, its seat map and the type; or the page to answer instead.
+async fn posted_type(
+    state: &AppState,
+    viewer: &Viewer,
+    headers: &HeaderMap,
+    fields: &Fields,
+    (event, ticket_type): (&str, &str),
+    what: &str,
+) -> Result<(domain::ids::UserId, EventDetails, store::SeatMapRecord, TicketType), Box<Response>> {
+    let back = format!("/console/events/{event}/ticket-types/{ticket_type}");
+    let (user, details, map) = editable(state, viewer, event, &back).await.map_err(Box::new)?;
+    let Some(t) = find(&details, ticket_type) else { return Err(Box::new(super::not_found_page_for(viewer))) };
+    if !csrf_ok(headers, fields.csrf()) {
+        return Err(Box::new(stale(viewer, what)));
+    }
+    Ok((user, details, map, t))
 }
 
 fn find(details: &EventDetails, id: &str) -> Option<TicketType> {
@@ -378,15 +410,11 @@ pub async fn save(
     Path((event, ticket_type)): Path<(String, String)>,
     fields: Fields,
 ) -> Response {
-    let back = format!("/console/events/{event}/ticket-types/{ticket_type}");
-    let (user, details, map) = match editable(&state, &viewer, &event, &back).await {
-        Ok(x) => x,
-        Err(page) => return page,
-    };
-    let Some(t) = find(&details, &ticket_type) else { return super::not_found_page_for(&viewer) };
-    if !csrf_ok(&headers, fields.csrf()) {
-        return stale(&viewer, "save the ticket type");
-    }
+    let (user, details, map, t) =
+        match posted_type(&state, &viewer, &headers, &fields, (&event, &ticket_type), "save the ticket type").await {
+            Ok(x) => x,
+            Err(page) => return *page,
+        };
     let form = Form::from_fields(&fields);
     let again = |msg: &str, status| form_page(&viewer, &details, &map, Some(&t), &form, Some(msg), status);
     let change = match currency_of(&details, &form).and_then(|c| form.change(c, &details.event.timezone)) {
@@ -398,6 +426,28 @@ pub async fn save(
         Err(e) => {
             let (status, detail, _) = problem_detail(e.into()).await;
             again(&detail, status)
+        }
+    }
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    Path((event, ticket_type)): Path<(String, String)>,
+    fields: Fields,
+) -> Response {
+    let (user, details, map, t) =
+        match posted_type(&state, &viewer, &headers, &fields, (&event, &ticket_type), "delete the ticket type").await {
+            Ok(x) => x,
+            Err(page) => return *page,
+        };
+    match state.ticketing.delete_ticket_type(user, details.event.id, t.id).await {
+        Ok(()) => Redirect::to(&format!("{}#ticket-types", sales_path(details.event.id))).into_response(),
+        Err(e) => {
+            let (status, detail, _) = problem_detail(e.into()).await;
+            let form = Form::of(&t, &details.event.timezone);
+            form_page(&viewer, &details, &map, Some(&t), &form, Some(&detail), status)
         }
     }
 }

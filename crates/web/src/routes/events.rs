@@ -352,6 +352,23 @@ pub async fn change_ticket_type(
     Ok(Json(TicketTypeResponse::from(&tt)))
 }
 
+/// Delete a ticket type made by mistake: one nobody has held or bought
+/// (409 `ticket-type-in-use` otherwise: end its sales window instead). An
+/// event on sale keeps at least one (409 `last-ticket-type`).
+#[utoipa::path(delete, path = "/api/v1/events/{event}/ticket-types/{ticket_type}", tag = "events",
+    security(("bearer" = [])), params(("event" = Uuid, Path), ("ticket_type" = Uuid, Path)),
+    responses((status = 204, description = "deleted"), (status = 401, body = ProblemDto), (status = 403, body = ProblemDto),
+               (status = 404, body = ProblemDto),
+               (status = 409, body = ProblemDto, description = "held or sold, the last of an event on sale, or the event is over")))]
+pub async fn delete_ticket_type(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath((event, ticket_type)): ApiPath<(Uuid, Uuid)>,
+) -> Result<StatusCode, Problem> {
+    state.ticketing.delete_ticket_type(user, EventId::from_uuid(event), TicketTypeId::from_uuid(ticket_type)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Change an event's title, description, category or times. Its times move
 /// only while nothing is sold (409 after): a postponement must reach the
 /// buyers, which an edit does not.
