@@ -138,6 +138,20 @@ impl Store {
         .transpose()
     }
 
+    /// Writes a venue's name and address. Its events show them within the
+    /// read cache's lifetime (a second).
+    pub async fn rename_venue(&self, venue: VenueId, name: &str, address: &str) -> Result<bool> {
+        let done = self
+            .write_one(
+                sqlx::query("UPDATE venues SET name = $1, address = $2 WHERE id = $3")
+                    .bind(name)
+                    .bind(address)
+                    .bind(venue.to_string()),
+            )
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub async fn venues_of(&self, org: OrganizationId) -> Result<Vec<VenueRecord>> {
         let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
             "SELECT id, organization_id, name, address, timezone FROM venues WHERE organization_id = $1 ORDER BY created_at, id",

@@ -72,6 +72,28 @@ impl Ticketing {
         Ok((record, map))
     }
 
+    /// Corrects a venue's name or address (a typo, a new street number).
+    /// Its seat map and time zone stay: events are sold and dated on them.
+    pub async fn edit_venue(
+        &self,
+        user: UserId,
+        venue: VenueId,
+        name: Option<&str>,
+        address: Option<&str>,
+    ) -> Result<VenueRecord, CreateVenueError> {
+        let mut record = self.store.venue(venue).await?.ok_or(Denied::NotFound("venue"))?;
+        self.require_role(user, record.organization, |r| r.can_manage_events(), "only owners and admins manage venues")
+            .await?;
+        let name = name.unwrap_or(&record.name).trim().to_owned();
+        let address = address.unwrap_or(&record.address).trim().to_owned();
+        check_venue_details(&name, &address)?;
+        if !self.store.rename_venue(venue, &name, &address).await? {
+            return Err(Denied::NotFound("venue").into());
+        }
+        (record.name, record.address) = (name, address);
+        Ok(record)
+    }
+
     pub async fn venues_of(&self, user: UserId, org: OrganizationId) -> Result<Vec<VenueRecord>, ViewVenueError> {
         self.require_role(user, org, |r| r.can_manage_events(), "only owners and admins manage venues").await?;
         Ok(self.store.venues_of(org).await?)

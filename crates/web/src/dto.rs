@@ -303,6 +303,14 @@ pub struct VenueCreatedResponse {
     pub ga_capacity: u64,
 }
 
+/// What `PATCH /venues/{venue}` changes; a field left out stays.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VenuePatch {
+    pub name: Option<String>,
+    pub address: Option<String>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VenueResponse {
     pub id: Uuid,
@@ -310,6 +318,18 @@ pub struct VenueResponse {
     pub name: String,
     pub address: String,
     pub timezone: String,
+}
+
+impl From<store::VenueRecord> for VenueResponse {
+    fn from(v: store::VenueRecord) -> Self {
+        Self {
+            id: *v.id.as_uuid(),
+            organization_id: *v.organization.as_uuid(),
+            name: v.name,
+            address: v.address,
+            timezone: v.timezone,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -123,6 +123,52 @@ async fn event_details_show_ticket_types_venue_and_time_zone() {
     assert_eq!(types[1]["ga_area_id"], f.ga_area.as_str());
 }
 
+/// A venue's name and address are corrected after the fact (a typo, a
+/// new street number), through the API or the console; its events show
+/// the new ones. Its seat map and time zone stay. Nobody else may.
+#[tokio::test]
+async fn a_venues_name_and_address_are_corrected_and_its_events_show_them() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 4, 10).await;
+    let path = format!("/api/v1/venues/{}", f.venue_id);
+    let patch = |token: &str, body: Value| app.client.patch(app.url(&path)).bearer_auth(token).json(&body).send();
+    let r = patch(&f.org.owner.token, json!({"address": "2 Quay Street"})).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        (&v["name"], &v["address"], &v["timezone"]),
+        (&json!("Test Hall"), &json!("2 Quay Street"), &json!("Europe/Berlin"))
+    );
+    for bad in [json!({"name": "  "}), json!({"name": "\u{200B}"}), json!({"timezone": "UTC"}), json!({"name": "x\ny"})]
+    {
+        let r = patch(&f.org.owner.token, bad.clone()).await.unwrap();
+        assert!(
+            r.status() == StatusCode::UNPROCESSABLE_ENTITY || r.status() == StatusCode::BAD_REQUEST,
+            "{bad}: {}",
+            r.status()
+        );
+    }
+    let stranger = app.signup("stranger@example.org").await;
+    let r = patch(&stranger.token, json!({"name": "Mine now"})).await.unwrap();
+    assert!(r.status() == StatusCode::FORBIDDEN || r.status() == StatusCode::NOT_FOUND, "{}", r.status());
+
+    // From the console.
+    let csrf = "c".repeat(64);
+    let r = app
+        .client
+        .post(app.url(&format!("/console/venues/{}", f.venue_id)))
+        .header("cookie", format!("rt_session={}; rt_csrf={csrf}", f.org.owner.token))
+        .form(&[("csrf", csrf.as_str()), ("name", "Test Hall East"), ("address", "2 Quay Street")])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success() || r.status().is_redirection(), "{}", r.status());
+    // The event shows it, once the read cache (a second) has passed.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let event: Value = app.get(&format!("/api/v1/events/{}", f.event_id), None).await.json().await.unwrap();
+    assert_eq!(event["venue"]["name"], "Test Hall East", "{event}");
+}
+
 #[tokio::test]
 async fn seat_maps_carry_rows_coordinates_and_accessible_seats() {
     let app = spawn_app().await;

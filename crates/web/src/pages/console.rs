@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
@@ -20,6 +20,7 @@ use super::layout::{self, Page, Section, alert, csrf_field, local_time, money, n
 use super::session::{Fields, Viewer, csrf_ok};
 use crate::AppState;
 use crate::problem::Problem;
+use uuid::Uuid;
 
 /// Sections and GA areas the builder form shows without JavaScript; scripts add more.
 const BUILDER_SECTIONS_DEFAULT: usize = 2;
@@ -256,7 +257,14 @@ pub(super) async fn home_page(
         @if !venues.is_empty() {
             section.panel {
                 h2 { "Venues" }
-                ul.plain { @for v in &venues { li { strong { (v.name) } " · " (v.timezone) @if !v.address.is_empty() { " · " (v.address) } } } }
+                ul.plain {
+                    @for v in &venues {
+                        li {
+                            strong { (v.name) } " · " (v.timezone) @if !v.address.is_empty() { " · " (v.address) }
+                            " " a href={ "/console/venues/" (v.id) } aria-label={ "Change " (v.name) } { "Change" }
+                        }
+                    }
+                }
             }
         }
         @let said = if q.member_added.is_some() {
@@ -609,6 +617,74 @@ pub async fn create_venue(State(state): State<AppState>, headers: HeaderMap, vie
     };
     match state.ticketing.create_venue(user, org, venue).await {
         Ok(created) => Redirect::to(&format!("/console/events/new?venue={}", created.id)).into_response(),
+        Err(e) => {
+            let (status, detail, _) = problem_detail(e.into()).await;
+            again(status, &detail)
+        }
+    }
+}
+
+/// The venue's name and address, for its organization's managers.
+async fn managed_venue(state: &AppState, user: UserId, venue: &str) -> Option<store::VenueRecord> {
+    let id = VenueId::from_uuid(venue.parse::<Uuid>().ok()?);
+    let record = state.ticketing.store().venue(id).await.ok()??;
+    let mine = state.ticketing.venues_of(user, record.organization).await.ok()?;
+    mine.into_iter().find(|v| v.id == id)
+}
+
+fn venue_edit_markup(
+    viewer: &Viewer,
+    v: &store::VenueRecord,
+    name: &str,
+    address: &str,
+    error: Option<&str>,
+) -> Markup {
+    html! {
+        section.panel.narrow {
+            p { a href="/console" { "← Console" } }
+            h1 { "Change “" (v.name) "”" }
+            @if let Some(e) = error { (alert(e)) }
+            form.stack #venue-edit method="post" action={ "/console/venues/" (v.id) } {
+                (csrf_field(viewer))
+                label for="venue_name" { "Name" }
+                input #venue_name name="name" type="text" required value=(name);
+                label for="venue_address" { "Address" }
+                textarea #venue_address name="address" rows="2" { (address) }
+                p.hint { "Every event here shows the new name and address. The seat map and the time zone (" (v.timezone)
+                    ") stay as they are: events are sold and dated on them." }
+                div.actions {
+                    button.button.primary type="submit" { "Save" }
+                    a.button href="/console" { "Cancel" }
+                }
+            }
+        }
+    }
+}
+
+pub async fn venue_edit_form(State(state): State<AppState>, viewer: Viewer, Path(venue): Path<String>) -> Response {
+    let Some(user) = viewer.user else { return signin(&format!("/console/venues/{venue}")) };
+    let Some(v) = managed_venue(&state, user, &venue).await else { return super::not_found_page_for(&viewer) };
+    page(&viewer, StatusCode::OK, "Venue", &[], venue_edit_markup(&viewer, &v, &v.name, &v.address, None))
+}
+
+pub async fn save_venue(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    Path(venue): Path<String>,
+    form: Fields,
+) -> Response {
+    let Some(user) = viewer.user else { return signin(&format!("/console/venues/{venue}")) };
+    let Some(v) = managed_venue(&state, user, &venue).await else { return super::not_found_page_for(&viewer) };
+    let (name, address) = (form.text("name"), form.get("address").unwrap_or_default().to_owned());
+    let again = |status, msg: &str| {
+        page(&viewer, status, "Venue", &[], venue_edit_markup(&viewer, &v, &name, &address, Some(msg)))
+    };
+    if !csrf_ok(&headers, form.csrf()) {
+        return again(StatusCode::FORBIDDEN, "This form was open too long. Please submit it again.");
+    }
+    match state.ticketing.edit_venue(user, v.id, Some(&name), Some(&address)).await {
+        Ok(_) => Redirect::to("/console").into_response(),
         Err(e) => {
             let (status, detail, _) = problem_detail(e.into()).await;
             again(status, &detail)

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::dto::{
     CreateVenueRequest, GaAreaResponse, ProblemDto, RowResponse, SeatDto, SeatMapResponse, SectionResponse,
-    VenueCreatedResponse, VenueResponse,
+    VenueCreatedResponse, VenuePatch, VenueResponse,
 };
 use crate::extract::{ApiJson, ApiPath, AuthUser};
 use crate::problem::Problem;
@@ -47,18 +47,26 @@ pub async fn list(
     ApiPath(org): ApiPath<Uuid>,
 ) -> Result<Json<Vec<VenueResponse>>, Problem> {
     let venues = state.ticketing.venues_of(user, OrganizationId::from_uuid(org)).await?;
-    Ok(Json(
-        venues
-            .into_iter()
-            .map(|v| VenueResponse {
-                id: *v.id.as_uuid(),
-                organization_id: *v.organization.as_uuid(),
-                name: v.name,
-                address: v.address,
-                timezone: v.timezone,
-            })
-            .collect(),
-    ))
+    Ok(Json(venues.into_iter().map(VenueResponse::from).collect()))
+}
+
+/// Correct a venue's name or address. Its seat map and time zone stay:
+/// events are sold and dated on them.
+#[utoipa::path(patch, path = "/api/v1/venues/{venue}", tag = "venues", security(("bearer" = [])),
+    params(("venue" = Uuid, Path)), request_body = VenuePatch,
+    responses((status = 200, body = VenueResponse), (status = 401, body = ProblemDto), (status = 403, body = ProblemDto),
+               (status = 404, body = ProblemDto), (status = 422, body = ProblemDto)))]
+pub async fn edit(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(venue): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<VenuePatch>,
+) -> Result<Json<VenueResponse>, Problem> {
+    let v = state
+        .ticketing
+        .edit_venue(user, VenueId::from_uuid(venue), req.name.as_deref(), req.address.as_deref())
+        .await?;
+    Ok(Json(VenueResponse::from(v)))
 }
 
 /// A venue's seat map with coordinates for drawing. Public.
