@@ -1494,11 +1494,8 @@ pub async fn offer_transfer(
     Path(ticket): Path<String>,
     form: Fields,
 ) -> Response {
-    let Ok(ticket_id) = ticket.parse::<Uuid>() else {
-        return super::not_found_page_for(&viewer);
-    };
-    let user = match tickets_form_user(&viewer, &headers, &form) {
-        Ok(user) => user,
+    let (user, ticket_id) = match tickets_form_on(&viewer, &headers, &form, &ticket) {
+        Ok(x) => x,
         Err(page) => return *page,
     };
     let to = form.text("to_email");
@@ -1565,11 +1562,8 @@ pub async fn sell_ticket(
     Path(ticket): Path<String>,
     form: Fields,
 ) -> Response {
-    let Ok(ticket_id) = ticket.parse::<Uuid>() else {
-        return super::not_found_page_for(&viewer);
-    };
-    let user = match tickets_form_user(&viewer, &headers, &form) {
-        Ok(user) => user,
+    let (user, ticket_id) = match tickets_form_on(&viewer, &headers, &form, &ticket) {
+        Ok(x) => x,
         Err(page) => return *page,
     };
     let ticket_id = TicketId::from_uuid(ticket_id);
@@ -1607,11 +1601,8 @@ pub async fn withdraw_listing(
     Path(listing): Path<String>,
     form: Fields,
 ) -> Response {
-    let Ok(listing_id) = listing.parse::<Uuid>() else {
-        return super::not_found_page_for(&viewer);
-    };
-    let user = match tickets_form_user(&viewer, &headers, &form) {
-        Ok(user) => user,
+    let (user, listing_id) = match tickets_form_on(&viewer, &headers, &form, &listing) {
+        Ok(x) => x,
         Err(page) => return *page,
     };
     match state.ticketing.withdraw_listing(user, domain::ids::ListingId::from_uuid(listing_id)).await {
@@ -1622,6 +1613,20 @@ pub async fn withdraw_listing(
         ),
         Err(e) => transfer_refused(&viewer, e.into()).await,
     }
+}
+
+/// [`tickets_form_user`] for a form about one thing (a ticket, a listing)
+/// named in its address: the user and the thing's id.
+fn tickets_form_on(
+    viewer: &Viewer,
+    headers: &HeaderMap,
+    form: &Fields,
+    raw_id: &str,
+) -> Result<(domain::ids::UserId, Uuid), Box<Response>> {
+    let Ok(id) = raw_id.parse::<Uuid>() else {
+        return Err(Box::new(super::not_found_page_for(viewer)));
+    };
+    Ok((tickets_form_user(viewer, headers, form)?, id))
 }
 
 /// The signed-in user who posted a form of My tickets with a fresh token,
