@@ -180,6 +180,19 @@ pub struct TicketTypeSpec {
     pub sales_end: Option<Timestamp>,
 }
 
+impl TicketTypeSpec {
+    /// Checks a type about to be created, seen from `now`: one whose sales
+    /// window has closed already could never sell a ticket, and is almost
+    /// always a date typed wrong. (Closing a type's sales later, by setting
+    /// its end to now, is a change, not a creation, and is allowed.)
+    pub fn validate_new(&self, now: Timestamp) -> Result<(), EventSpecError> {
+        if self.sales_end.is_some_and(|e| e <= now) {
+            return Err(EventSpecError::SalesOverAlready(self.name.clone()));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct TicketType {
     pub id: TicketTypeId,
@@ -312,6 +325,8 @@ pub enum EventSpecError {
     BadSalesWindow(String),
     #[error("ticket type '{0}': its sales must open before the event ends")]
     SalesAfterEvent(String),
+    #[error("ticket type '{0}': its sales window is over already (sales_end must be after now)")]
+    SalesOverAlready(String),
     #[error("{0}")]
     BadTransferPolicy(String),
     #[error("ticket type '{name}' is sold in {currency}; its currency cannot change")]
@@ -381,9 +396,10 @@ impl EventSpec {
         Ok(())
     }
 
-    /// Checks when the event is, seen from `now`.
+    /// Checks when the event and its ticket types' sales are, seen from `now`.
     pub fn validate_schedule(&self, now: Timestamp) -> Result<(), EventSpecError> {
-        validate_horizon(self.starts_at, self.ends_at, now)
+        validate_horizon(self.starts_at, self.ends_at, now)?;
+        self.ticket_types.iter().try_for_each(|tt| tt.validate_new(now))
     }
 }
 

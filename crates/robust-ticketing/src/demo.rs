@@ -166,7 +166,7 @@ pub async fn load(app: &Ticketing) -> anyhow::Result<DemoData> {
                 },
             ],
         };
-        let details = app.create_event(owner.id, org, venue.id, spec).await?;
+        let details = app.create_event(owner.id, org, venue.id, spec, None).await?.details;
         app.publish_event(owner.id, details.event.id).await?;
         events.push(details.event.id);
     }

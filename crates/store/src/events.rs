@@ -49,6 +49,8 @@ pub struct NewEvent {
     pub transfer_policy: TransferPolicy,
     pub resale_policy: ResalePolicy,
     pub rotating_barcodes: bool,
+    /// The creation request's key, if it carried one (see `create_event`).
+    pub creation_key: Option<String>,
 }
 
 /// Filters for the public event listing. Results are ordered by start time,
@@ -201,13 +203,14 @@ impl Store {
         ticket_types: &[TicketType],
         key: &EventKey,
         now: Timestamp,
-    ) -> Result<()> {
+    ) -> Result<Option<EventId>> {
         let mut tx = self.write().await?;
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO events (id, organization_id, venue_id, title, description, category, starts_at, ends_at, status, \
              created_at, transferable, transfer_cutoff_hours, transfers_per_ticket_max, resale_allowed, resale_cap_bps, \
-             resale_royalty_bps, rotating_barcodes) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'draft', $9, $10, $11, $12, $13, $14, $15, $16)",
+             resale_royalty_bps, rotating_barcodes, creation_key) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'draft', $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+             ON CONFLICT (organization_id, creation_key) DO NOTHING",
         )
         .bind(new.id.to_string())
         .bind(new.organization.to_string())
@@ -225,8 +228,20 @@ impl Store {
         .bind(i64::from(new.resale_policy.cap_bps))
         .bind(i64::from(new.resale_policy.royalty_bps))
         .bind(i64::from(new.rotating_barcodes))
+        .bind(new.creation_key.as_deref())
         .execute(&mut *tx)
         .await?;
+        if inserted.rows_affected() == 0 {
+            // The key made an event before (on PostgreSQL a concurrent
+            // request with it waited for that one's commit).
+            let id: String =
+                sqlx::query_scalar("SELECT id FROM events WHERE organization_id = $1 AND creation_key = $2")
+                    .bind(new.organization.to_string())
+                    .bind(new.creation_key.as_deref())
+                    .fetch_one(&mut *tx)
+                    .await?;
+            return Ok(Some(crate::id(&id)?));
+        }
         sqlx::query("INSERT INTO event_keys (event_id, public_key, secret_key, created_at) VALUES ($1, $2, $3, $4)")
             .bind(new.id.to_string())
             .bind(key.public_bytes().to_vec())
@@ -242,7 +257,7 @@ impl Store {
         // A read of this id before it existed may have cached an empty list
         // of ticket types.
         self.cache.ticket_types.invalidate(&new.id);
-        Ok(())
+        Ok(None)
     }
 
     /// The event, from the read cache when fresh (see `cache`).

@@ -8,6 +8,7 @@ use domain::event::{
 use domain::ids::{EventId, OrganizationId, TicketTypeId, UserId, VenueId};
 use store::{EventFilter, EventRecord, EventSummary, NewEvent, StoreError};
 
+use crate::checkout::IdempotencyKey;
 use crate::{Denied, Ticketing, from_visible};
 
 /// Events per page of the public listing, unless the client asks for fewer.
@@ -122,14 +123,25 @@ pub struct EventDetails {
     pub ticket_types: Vec<TicketType>,
 }
 
+/// A created event, or the one an earlier request with the same key made.
+pub struct CreatedEvent {
+    pub details: EventDetails,
+    pub replayed: bool,
+}
+
 impl Ticketing {
+    /// Creates a draft event. With `key`, the request can be sent again
+    /// safely (a retry after a lost answer, a form submitted twice): the
+    /// organization's first event made with that key is the answer, whatever
+    /// the later request says.
     pub async fn create_event(
         &self,
         user: UserId,
         org: OrganizationId,
         venue: VenueId,
         spec: EventSpec,
-    ) -> Result<EventDetails, CreateEventError> {
+        key: Option<&IdempotencyKey>,
+    ) -> Result<CreatedEvent, CreateEventError> {
         self.require_role(user, org, |r| r.can_manage_events(), "only owners and admins create events").await?;
         let venue_record = self.store.venue(venue).await?.filter(|v| v.organization == org);
         let Some(venue_record) = venue_record else {
@@ -163,12 +175,19 @@ impl Ticketing {
             transfer_policy: spec.transfer_policy,
             resale_policy: spec.resale_policy,
             rotating_barcodes: spec.rotating_barcodes,
+            creation_key: key.map(|k| k.as_str().to_owned()),
         };
         let mut secret = [0u8; 32];
         rand::fill(&mut secret);
         let key = EventKey::from_secret(secret);
         let now = self.now();
-        self.store.create_event(&new, &ticket_types, &key, now).await?;
+        if let Some(earlier) = self.store.create_event(&new, &ticket_types, &key, now).await? {
+            let details = self.event_details(Some(user), earlier).await.map_err(|e| match e {
+                ViewEventError::Store(s) => CreateEventError::Store(s),
+                ViewEventError::Denied(d) => CreateEventError::Denied(d),
+            })?;
+            return Ok(CreatedEvent { details, replayed: true });
+        }
         let event = EventRecord {
             id: new.id,
             organization: org,
@@ -186,7 +205,7 @@ impl Ticketing {
             resale_policy: new.resale_policy,
             rotating_barcodes: new.rotating_barcodes,
         };
-        Ok(EventDetails { event, ticket_types })
+        Ok(CreatedEvent { details: EventDetails { event, ticket_types }, replayed: false })
     }
 
     async fn managed_event(&self, user: UserId, event: EventId) -> Result<EventRecord, ChangeEventError> {
@@ -301,6 +320,7 @@ impl Ticketing {
         spec: TicketTypeSpec,
     ) -> Result<TicketType, TicketTypeError> {
         let record = self.open_for_ticket_types(user, event).await?;
+        spec.validate_new(self.now())?;
         let tt = stored(TicketType {
             id: TicketTypeId::new(),
             name: spec.name.trim().to_owned(),

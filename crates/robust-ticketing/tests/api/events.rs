@@ -62,14 +62,30 @@ async fn the_listing_shows_published_upcoming_events_soonest_first_with_filters_
     // ended, nor one still to come while another is on sale.
     let hamlet = first["id"].as_str().unwrap();
     let now = app.clock.now();
+    let types = format!("/api/v1/events/{hamlet}/ticket-types");
     for (name, start, end) in [
-        ("Preview", now - Duration::days(9), now - Duration::days(8)),
+        ("Preview", now - Duration::days(9), now + Duration::hours(1)),
         ("Flash", now + Duration::hours(10), now + Duration::hours(20)),
     ] {
         let body = json!({"name": name, "price": {"amount": 500, "currency": "EUR"}, "price_zone": "main",
                           "sales_start": start, "sales_end": end});
-        let r = app.post(&format!("/api/v1/events/{hamlet}/ticket-types"), Some(&org.owner.token), &body).await;
+        let r = app.post(&types, Some(&org.owner.token), &body).await;
         assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+        // A type whose sales would be over before it exists is a date typed
+        // wrong: refused, so that it does not sit unsellable on the event.
+        if name == "Preview" {
+            let preview: Value = r.json().await.unwrap();
+            let over = json!({"name": "Past", "price": {"amount": 500, "currency": "EUR"}, "price_zone": "main",
+                              "sales_start": now - Duration::days(9), "sales_end": now - Duration::days(8)});
+            let refused = app.post(&types, Some(&org.owner.token), &over).await;
+            let problem = assert_problem(refused, StatusCode::UNPROCESSABLE_ENTITY).await;
+            assert!(problem["detail"].as_str().unwrap().contains("over already"), "{problem}");
+            // Ending a type's sales later is how an organizer stops them.
+            let ended = json!({"sales_end": now - Duration::days(8)});
+            let preview = app.url(&format!("{types}/{}", preview["id"].as_str().unwrap()));
+            let r = app.client.patch(preview).bearer_auth(&org.owner.token).json(&ended).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+        }
     }
     let all: Value = app.get("/api/v1/events", None).await.json().await.unwrap();
     assert_eq!(all["items"][0]["min_price"], json!({"amount": 1001, "currency": "EUR"}), "{}", all["items"][0]);
@@ -121,6 +137,62 @@ async fn event_details_show_ticket_types_venue_and_time_zone() {
     assert_eq!(types[0]["price"], json!({"amount": SEAT_PRICE, "currency": "EUR"}));
     assert_eq!(types[0]["price_zone"], "main");
     assert_eq!(types[1]["ga_area_id"], f.ga_area.as_str());
+}
+
+/// A client that lost the answer to an event's creation sends it again with
+/// the same `Idempotency-Key` and gets the event it made, not a second one.
+/// Another key, or none, makes another event; a key is per organization.
+#[tokio::test]
+async fn creating_an_event_again_with_its_key_answers_the_first_event() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 4, 10).await;
+    let other = app.fixture(1, 2, 5).await;
+    let create = |org: &Org, venue: &str, title: &str, key: Option<&str>| {
+        let starts = app.clock.now() + Duration::days(20);
+        let body = json!({"venue_id": venue, "title": title, "category": "concert",
+            "starts_at": starts, "ends_at": starts + Duration::hours(2),
+            "ticket_types": [{"name": "Seat", "price": {"amount": 2500, "currency": "EUR"}, "price_zone": "main"}]});
+        let mut req = app.client.post(app.url(&format!("/api/v1/organizations/{}/events", org.id)));
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        req.bearer_auth(&org.owner.token).json(&body).send()
+    };
+    let count = |org: &Org| {
+        let path = format!("/api/v1/organizations/{}/events", org.id);
+        let token = org.owner.token.clone();
+        let app = &app;
+        async move { app.get(&path, Some(&token)).await.json::<Value>().await.unwrap().as_array().unwrap().len() }
+    };
+    let first = create(&f.org, &f.venue_id, "Matinee", Some("create-matinee-1")).await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first: Value = first.json().await.unwrap();
+    // The retry answers the first event, even where its body differs.
+    let again = create(&f.org, &f.venue_id, "Matinee (again)", Some("create-matinee-1")).await.unwrap();
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(again["title"], "Matinee");
+    assert_eq!(again["ticket_types"], first["ticket_types"]);
+    assert_eq!(count(&f.org).await, 2, "the fixture's event and the matinee");
+    // Another key, or none, is another event.
+    for key in [Some("create-matinee-2"), None] {
+        let r = create(&f.org, &f.venue_id, "Matinee", key).await.unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        assert_ne!(r.json::<Value>().await.unwrap()["id"], first["id"]);
+    }
+    assert_eq!(count(&f.org).await, 4);
+    // Another organization's key of the same text is its own.
+    let theirs = create(&other.org, &other.venue_id, "Theirs", Some("create-matinee-1")).await.unwrap();
+    assert_eq!(theirs.status(), StatusCode::CREATED);
+    assert!(theirs.headers().get("idempotent-replayed").is_none());
+    assert_eq!(count(&other.org).await, 2);
+    // A malformed key is refused before anything is made.
+    let r = create(&f.org, &f.venue_id, "Matinee", Some("has spaces")).await.unwrap();
+    assert_problem(r, StatusCode::BAD_REQUEST).await;
+    assert_eq!(count(&f.org).await, 4);
 }
 
 /// A venue's name and address are corrected after the fact (a typo, a

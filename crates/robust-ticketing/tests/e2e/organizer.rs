@@ -77,6 +77,25 @@ async fn organizer_builds_a_venue_and_an_event_publishes_and_it_is_on_the_home_p
         b.screenshot(&d.join("console-1280.png").display().to_string()).await;
     }
 
+    // Back to the filled-in form and Create again: the form finds the event
+    // it made and says so, instead of making a second one.
+    b.js("history.back()", vec![]).await;
+    b.wait_for(
+        "location.pathname === '/console/events/new' && document.getElementById('title').value === 'Sea Shanty Festival'",
+        "the filled-in form again",
+    )
+    .await;
+    b.click("#create-event").await;
+    b.wait_for(
+        "location.pathname.endsWith('/sales') && document.body.innerText.includes('no second one was made')",
+        "the event the form made",
+    )
+    .await;
+    b.goto("/console").await;
+    b.wait_for("document.getElementById('console-events')", "the console").await;
+    let rows = b.js("return document.querySelectorAll('#console-events tbody tr').length", vec![]).await;
+    assert_eq!(rows, json!(1), "one event, not two");
+
     b.goto("/").await;
     b.wait_for("document.body.innerText.includes('Sea Shanty Festival')", "the event on the home page").await;
     let card = b.text("#events").await;

@@ -67,12 +67,17 @@ fn page(viewer: &Viewer, status: StatusCode, title: &str, body: Markup) -> Respo
     layout::respond(status, Page { title, viewer, section: Section::Account, scripts: &[], body })
 }
 
+/// The sign-up form, which the navigation marks as its own.
+fn signup_page(viewer: &Viewer, status: StatusCode, body: Markup) -> Response {
+    layout::respond(status, Page { title: "Sign up", viewer, section: Section::SignUp, scripts: &[], body })
+}
+
 pub async fn signup_form(viewer: Viewer, Query(q): Query<NextQuery>) -> Response {
     let next = local_path(q.next.as_deref());
     // Only a plausible address is put back into the form.
     let email = q.email.as_deref().and_then(|e| domain::email::Email::parse(e).ok());
     let email = email.as_ref().map_or("", |e| e.as_str());
-    page(&viewer, StatusCode::OK, "Sign up", signup_markup(&viewer, &next, email, "", None))
+    signup_page(&viewer, StatusCode::OK, signup_markup(&viewer, &next, email, "", None))
 }
 
 pub async fn signin_form(viewer: Viewer, Query(q): Query<NextQuery>) -> Response {
@@ -117,9 +122,8 @@ async fn start_session(
 pub async fn signup(State(state): State<AppState>, headers: HeaderMap, viewer: Viewer, form: Fields) -> Response {
     let next = local_path(form.get("next"));
     let (email, name, password) = (form.text("email"), form.text("name"), form.get("password").unwrap_or_default());
-    let again = |status, error: &str| {
-        page(&viewer, status, "Sign up", signup_markup(&viewer, &next, &email, &name, Some(error)))
-    };
+    let again =
+        |status, error: &str| signup_page(&viewer, status, signup_markup(&viewer, &next, &email, &name, Some(error)));
     if !csrf_ok(&headers, form.csrf()) {
         return again(StatusCode::FORBIDDEN, CSRF_MESSAGE);
     }

@@ -14,6 +14,7 @@ use domain::seatmap::{GaAreaSpec, RowSeats, RowSpec, SeatMapSpec, SectionSpec};
 use maud::{Markup, html};
 use serde::Deserialize;
 use store::{EventRecord, SeatStatus};
+use ticketing::checkout::IdempotencyKey;
 use ticketing::venues::NewVenue;
 
 use super::layout::{self, Page, Section, alert, csrf_field, local_time, money, notice, problem_detail};
@@ -711,6 +712,9 @@ struct EventInput {
     /// Price typed for each price zone / GA area id.
     prices: HashMap<String, String>,
     publish: bool,
+    /// This form's own key: sent again (Back, then Create) it finds the
+    /// event it made rather than making a second one.
+    form_key: String,
 }
 
 fn event_form_markup(
@@ -731,6 +735,7 @@ fn event_form_markup(
             form.stack #event-form method="post" action="/console/events/new" {
                 (csrf_field(viewer))
                 input type="hidden" name="shown_venue" value=(v.id);
+                input type="hidden" name="form_key" value=(input.form_key);
                 label for="venue_pick" { "Venue" }
                 div.row-fields {
                     select #venue_pick name="venue" {
@@ -849,7 +854,12 @@ pub async fn event_form(State(state): State<AppState>, viewer: Viewer, Query(q):
     if venues.is_empty() {
         return Redirect::to("/console/venues/new").into_response();
     }
-    let input = EventInput { currency: "EUR".into(), category: "concert".into(), ..Default::default() };
+    let input = EventInput {
+        currency: "EUR".into(),
+        category: "concert".into(),
+        form_key: uuid::Uuid::new_v4().to_string(),
+        ..Default::default()
+    };
     let body = event_form_markup(&viewer, &venues, chosen.as_ref().map(|(v, m)| (v, m)), &input, None);
     page(&viewer, StatusCode::OK, "New event", &[], body)
 }
@@ -875,6 +885,7 @@ pub async fn create_event(State(state): State<AppState>, headers: HeaderMap, vie
             .filter_map(|(k, v)| k.strip_prefix("price_").map(|z| (z.to_owned(), v.trim().to_owned())))
             .collect(),
         publish: form.get("publish").is_some(),
+        form_key: form.text("form_key"),
     };
     let (venues, chosen) = match venue_choice(&state, user, org, Some(&input.venue)).await {
         Ok(v) => v,
@@ -906,13 +917,22 @@ pub async fn create_event(State(state): State<AppState>, headers: HeaderMap, vie
         Ok(s) => s,
         Err(msg) => return again(StatusCode::UNPROCESSABLE_ENTITY, &msg),
     };
-    let details = match state.ticketing.create_event(user, org, VenueId::from_uuid(*venue.id.as_uuid()), spec).await {
-        Ok(d) => d,
+    // A form from before this key existed, or one tampered with, still
+    // creates its event, only without the guard.
+    let key = IdempotencyKey::parse(&format!("console-event-form:{}", input.form_key)).ok();
+    let venue = VenueId::from_uuid(*venue.id.as_uuid());
+    let created = match state.ticketing.create_event(user, org, venue, spec, key.as_ref()).await {
+        Ok(c) => c,
         Err(e) => {
             let (status, detail, _) = problem_detail(e.into()).await;
             return again(status, &detail);
         }
     };
+    if created.replayed {
+        let path = format!("{}?created_before=1", super::manage::sales_path(created.details.event.id));
+        return Redirect::to(&path).into_response();
+    }
+    let details = created.details;
     if input.publish {
         return match state.ticketing.publish_event(user, details.event.id).await {
             Ok(_) => Redirect::to("/console?published=1").into_response(),

@@ -20,6 +20,7 @@ pub enum Section {
     Console,
     Gate,
     Account,
+    SignUp,
     Notifications,
 }
 
@@ -82,7 +83,7 @@ pub fn render(page: Page<'_>) -> Markup {
                                 }
                             } @else {
                                 (nav("/signin", "Sign in", Section::Account))
-                                a.button.small href="/signup" { "Sign up" }
+                                a.button.small href="/signup" aria-current=[(page.section == Section::SignUp).then_some("page")] { "Sign up" }
                             }
                         }
                     }
@@ -252,6 +253,33 @@ mod tests {
     fn a_return_address_keeps_its_part_when_passed_on() {
         assert_eq!(urlencode("/events/e1#buy"), "/events/e1%23buy");
         assert_eq!(urlencode("/?q=a b&x=1"), "/%3Fq%3Da%20b%26x%3D1");
+    }
+
+    #[test]
+    fn the_navigation_marks_the_page_it_is_on() {
+        let viewer = Viewer {
+            user: None,
+            name: None,
+            token: None,
+            staff: false,
+            org: None,
+            csrf: "c".repeat(64),
+            secure: false,
+        };
+        let current = |section| {
+            let page =
+                render(Page { title: "t", viewer: &viewer, section, scripts: &[], body: html! {} }).into_string();
+            let marked: Vec<&str> = page
+                .split("<a ")
+                .skip(1)
+                .filter(|a| a.split('>').next().unwrap_or("").contains("aria-current=\"page\""))
+                .filter_map(|a| a.split("href=\"").nth(1)?.split('"').next())
+                .collect();
+            marked.join(" ")
+        };
+        assert_eq!(current(Section::SignUp), "/signup");
+        assert_eq!(current(Section::Account), "/signin");
+        assert_eq!(current(Section::Events), "/");
     }
 
     #[test]

@@ -34,6 +34,9 @@ pub struct SalesQuery {
     rescheduled: Option<String>,
     cleared: Option<String>,
     cancelled: Option<String>,
+    /// The new-event form was sent again (Back, then Create): this is the
+    /// event it made the first time.
+    created_before: Option<String>,
 }
 
 /// The event, if `viewer` may manage it; otherwise the page to show instead.
@@ -106,6 +109,8 @@ pub async fn sales(
         Some(notice("Saved: buyers see the new details at once."))
     } else if q.rescheduled.is_some() {
         Some(notice("Moved. Every ticket holder is being told, with your message; their tickets stay valid."))
+    } else if q.created_before.is_some() {
+        Some(notice("That form had created this event already, so no second one was made. Change it here."))
     } else {
         None
     };

@@ -1,6 +1,7 @@
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use domain::event::{Category, EventChange, EventSpec, TicketTypeChange, TicketTypeSpec};
@@ -16,22 +17,35 @@ use crate::dto::{
 };
 use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, MaybeUser};
 use crate::problem::Problem;
+use crate::routes::orders::idempotency_key;
 
-/// Create a draft event with its ticket types at one of the organization's venues.
+/// Create a draft event with its ticket types at one of the organization's
+/// venues. An optional `Idempotency-Key` makes a retry safe: the
+/// organization's event first made with that key is the answer (marked
+/// `Idempotent-Replayed: true`), and no second event is made.
 #[utoipa::path(post, path = "/api/v1/organizations/{org}/events", tag = "events", security(("bearer" = [])),
-    params(("org" = Uuid, Path)), request_body = CreateEventRequest,
-    responses((status = 201, body = EventResponse), (status = 401, body = ProblemDto), (status = 403, body = ProblemDto),
-               (status = 422, body = ProblemDto)))]
+    params(("org" = Uuid, Path),
+           ("Idempotency-Key" = Option<String>, Header, description = "Unique per event to create, chosen by the client")),
+    request_body = CreateEventRequest,
+    responses((status = 201, body = EventResponse), (status = 400, body = ProblemDto, description = "a malformed Idempotency-Key"),
+               (status = 401, body = ProblemDto), (status = 403, body = ProblemDto), (status = 422, body = ProblemDto)))]
 pub async fn create(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     ApiPath(org): ApiPath<Uuid>,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<CreateEventRequest>,
-) -> Result<(StatusCode, Json<EventResponse>), Problem> {
+) -> Result<Response, Problem> {
+    let key = idempotency_key(&headers)?;
     let venue = VenueId::from_uuid(req.venue_id);
     let spec = EventSpec::try_from(req)?;
-    let details = state.ticketing.create_event(user, OrganizationId::from_uuid(org), venue, spec).await?;
-    Ok((StatusCode::CREATED, Json(EventResponse::new(&details.event, &details.ticket_types))))
+    let created = state.ticketing.create_event(user, OrganizationId::from_uuid(org), venue, spec, key.as_ref()).await?;
+    let d = &created.details;
+    let mut response = (StatusCode::CREATED, Json(EventResponse::new(&d.event, &d.ticket_types))).into_response();
+    if created.replayed {
+        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
 }
 
 /// All of an organization's events, drafts included.

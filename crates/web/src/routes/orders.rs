@@ -13,6 +13,19 @@ use crate::problem::Problem;
 
 pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 
+/// The request's `Idempotency-Key`, if it sent one; a malformed one is a 400.
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, Problem> {
+    headers
+        .get(IDEMPOTENCY_KEY_HEADER)
+        .map(|raw| {
+            raw.to_str()
+                .ok()
+                .and_then(|k| IdempotencyKey::parse(k).ok())
+                .ok_or_else(|| Problem::bad_request(ticketing::checkout::BadIdempotencyKey.to_string()))
+        })
+        .transpose()
+}
+
 /// Pay for a hold. Requires an `Idempotency-Key` header: replaying a request
 /// with the same key (also concurrently) returns the first result, and never
 /// charges or issues tickets twice.
@@ -33,14 +46,9 @@ pub async fn create(
     ApiJson(req): ApiJson<OrderRequest>,
 ) -> Result<Response, Problem> {
     state.limits.check_account(user)?;
-    let raw = headers.get(IDEMPOTENCY_KEY_HEADER).ok_or_else(|| {
+    let key = idempotency_key(&headers)?.ok_or_else(|| {
         Problem::bad_request("the Idempotency-Key header is required: send a unique value per checkout attempt")
     })?;
-    let key = raw
-        .to_str()
-        .ok()
-        .and_then(|k| IdempotencyKey::parse(k).ok())
-        .ok_or_else(|| Problem::bad_request(ticketing::checkout::BadIdempotencyKey.to_string()))?;
     let placed = state
         .ticketing
         .place_order(
