@@ -60,6 +60,15 @@ pub struct VenueOfferRecord {
     pub ga_areas: HashSet<GaAreaId>,
 }
 
+/// What [`Store::delete_venue`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeletedVenue {
+    Deleted,
+    Unknown,
+    /// An event was created at it: it stays, with its seat map.
+    InUse,
+}
+
 impl Store {
     /// Stores a venue and its whole seat map in one transaction.
     pub async fn create_venue(&self, venue: &VenueRecord, plan: &SeatMapPlan, now: Timestamp) -> Result<()> {
@@ -150,6 +159,42 @@ impl Store {
             )
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Deletes a venue made by mistake, with its seat map: one no event was
+    /// ever created at (a deleted draft does not count; an event cancelled
+    /// or over does, as the record of its tickets' seats).
+    pub async fn delete_venue(&self, venue: VenueId) -> Result<DeletedVenue> {
+        let venue_s = venue.to_string();
+        let mut tx = self.write().await?;
+        let org: Option<String> = sqlx::query_scalar("SELECT organization_id FROM venues WHERE id = $1")
+            .bind(&venue_s)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(org) = org else { return Ok(DeletedVenue::Unknown) };
+        // The organization's events, by their index: a venue's events are
+        // among them.
+        let (used,): (i64,) = sqlx::query_as(
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM events WHERE organization_id = $1 AND venue_id = $2) \
+             THEN 1 ELSE 0 END",
+        )
+        .bind(&org)
+        .bind(&venue_s)
+        .fetch_one(&mut *tx)
+        .await?;
+        if used != 0 {
+            return Ok(DeletedVenue::InUse);
+        }
+        for sql in [
+            "DELETE FROM seats WHERE venue_id = $1",
+            "DELETE FROM sections WHERE venue_id = $1",
+            "DELETE FROM ga_areas WHERE venue_id = $1",
+            "DELETE FROM venues WHERE id = $1",
+        ] {
+            sqlx::query(sql).bind(&venue_s).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(DeletedVenue::Deleted)
     }
 
     pub async fn venues_of(&self, org: OrganizationId) -> Result<Vec<VenueRecord>> {

@@ -41,7 +41,16 @@ pub enum ViewVenueError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
-from_visible!(CreateVenueError, ViewVenueError);
+#[derive(Debug, thiserror::Error)]
+pub enum DeleteVenueError {
+    #[error("events were created at this venue: it stays, with its seat map, as their record")]
+    InUse,
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+from_visible!(CreateVenueError, ViewVenueError, DeleteVenueError);
 
 impl Ticketing {
     pub async fn create_venue(
@@ -92,6 +101,19 @@ impl Ticketing {
         }
         (record.name, record.address) = (name, address);
         Ok(record)
+    }
+
+    /// Deletes a venue made by mistake, while no event has been created at
+    /// it (deleted drafts aside).
+    pub async fn delete_venue(&self, user: UserId, venue: VenueId) -> Result<(), DeleteVenueError> {
+        let record = self.store.venue(venue).await?.ok_or(Denied::NotFound("venue"))?;
+        self.require_role(user, record.organization, |r| r.can_manage_events(), "only owners and admins manage venues")
+            .await?;
+        match self.store.delete_venue(venue).await? {
+            store::DeletedVenue::Deleted => Ok(()),
+            store::DeletedVenue::Unknown => Err(Denied::NotFound("venue").into()),
+            store::DeletedVenue::InUse => Err(DeleteVenueError::InUse),
+        }
     }
 
     pub async fn venues_of(&self, user: UserId, org: OrganizationId) -> Result<Vec<VenueRecord>, ViewVenueError> {

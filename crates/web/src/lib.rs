@@ -173,7 +173,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(payments::webhook))
         .routes(routes!(venues::create, venues::list))
         .routes(routes!(venues::seat_map))
-        .routes(routes!(venues::edit))
+        .routes(routes!(venues::edit, venues::delete))
         .routes(routes!(events::create, events::list_of_organization))
         .routes(routes!(events::publish))
         .routes(routes!(events::cancel))

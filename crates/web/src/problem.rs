@@ -22,7 +22,7 @@ use ticketing::organizations::{
 use ticketing::payments::attempts::{GatewayListError, NotificationFailure};
 use ticketing::refunds::{EventOrdersError, MoveRefundError, RefundError};
 use ticketing::reschedule::RescheduleError;
-use ticketing::venues::{CreateVenueError, ViewVenueError};
+use ticketing::venues::{CreateVenueError, DeleteVenueError, ViewVenueError};
 use ticketing::waiting_room::{AdmissionRefused, QueueError, SaleControlsError};
 use ticketing::webhooks::WebhookError;
 
@@ -268,6 +268,16 @@ impl From<CreateVenueError> for Problem {
             }
             CreateVenueError::Denied(d) => d.into(),
             CreateVenueError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<DeleteVenueError> for Problem {
+    fn from(e: DeleteVenueError) -> Self {
+        match e {
+            DeleteVenueError::InUse => Problem::conflict("venue-in-use", e.to_string()),
+            DeleteVenueError::Denied(d) => d.into(),
+            DeleteVenueError::Store(s) => s.into(),
         }
     }
 }

@@ -241,6 +241,80 @@ async fn a_venues_name_and_address_are_corrected_and_its_events_show_them() {
     assert_eq!(event["venue"]["name"], "Test Hall East", "{event}");
 }
 
+/// A venue made by mistake is deleted with its seat map, from the API or the
+/// console, while no event was created at it; a deleted draft does not
+/// count. One with events stays: it is where their tickets' seats are.
+#[tokio::test]
+async fn a_venue_without_events_is_deleted_and_one_with_events_stays() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 4, 10).await;
+    let stranger = app.org("stranger@example.org").await;
+    let gate = app.member(&f.org, "gate@example.org", "gate").await;
+    let owner = Some(f.org.owner.token.as_str());
+    let venues = format!("/api/v1/organizations/{}/venues", f.org.id);
+    let listed = || async {
+        let list: Value = app.get(&venues, owner).await.json().await.unwrap();
+        list.as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+    let (spare, _, _) = app.venue(&f.org, 3, 10, 20).await;
+    let (drafted, _, drafted_area) = app.venue(&f.org, 1, 5, 5).await;
+    // A draft made at one venue and deleted again leaves it deletable.
+    let starts = app.clock.now() + Duration::days(10);
+    let draft = json!({"venue_id": drafted, "title": "Try", "category": "concert", "starts_at": starts,
+        "ends_at": starts + Duration::hours(2),
+        "ticket_types": [{"name": "Floor", "price": {"amount": 900, "currency": "EUR"}, "ga_area_id": drafted_area}]});
+    let draft: Value =
+        app.post(&format!("/api/v1/organizations/{}/events", f.org.id), owner, &draft).await.json().await.unwrap();
+    let draft = draft["id"].as_str().unwrap().to_owned();
+    let r = app.delete(&format!("/api/v1/venues/{drafted}"), owner).await;
+    let p = assert_problem(r, StatusCode::CONFLICT).await;
+    assert_eq!(p["type"], "urn:robust-ticketing:problem:venue-in-use", "{p}");
+    assert_eq!(app.delete(&format!("/api/v1/events/{draft}"), owner).await.status(), StatusCode::NO_CONTENT);
+
+    // Nobody outside the owners and admins deletes one; a stranger is told
+    // nothing about it.
+    assert_problem(app.delete(&format!("/api/v1/venues/{spare}"), Some(&gate.token)).await, StatusCode::FORBIDDEN)
+        .await;
+    let r = app.delete(&format!("/api/v1/venues/{spare}"), Some(&stranger.owner.token)).await;
+    assert!(matches!(r.status(), StatusCode::FORBIDDEN | StatusCode::NOT_FOUND), "{}", r.status());
+    assert_eq!(listed().await, [f.venue_id.clone(), spare.clone(), drafted.clone()]);
+
+    // The venue on sale stays, with its map.
+    let r = app.delete(&format!("/api/v1/venues/{}", f.venue_id), owner).await;
+    assert_problem(r, StatusCode::CONFLICT).await;
+    assert_eq!(app.get(&format!("/api/v1/venues/{}/seat-map", f.venue_id), None).await.status(), StatusCode::OK);
+
+    // The others go, the spare one from the console's two-step form.
+    assert_eq!(app.delete(&format!("/api/v1/venues/{drafted}"), owner).await.status(), StatusCode::NO_CONTENT);
+    let csrf = "c".repeat(64);
+    let cookie = format!("rt_session={}; rt_csrf={csrf}", f.org.owner.token);
+    let page = app.client.get(app.url(&format!("/console/venues/{spare}"))).header("cookie", &cookie).send().await;
+    let page = page.unwrap().text().await.unwrap();
+    assert!(page.contains(&format!("action=\"/console/venues/{spare}/delete\"")), "the console offers to delete it");
+    let page =
+        app.client.get(app.url(&format!("/console/venues/{}", f.venue_id))).header("cookie", &cookie).send().await;
+    let page = page.unwrap().text().await.unwrap();
+    assert!(!page.contains("/delete\"") && page.contains("the venue stays"), "a venue with events offers none");
+    let r = app
+        .client
+        .post(app.url(&format!("/console/venues/{spare}/delete")))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success() || r.status().is_redirection(), "{}", r.status());
+    assert_eq!(listed().await, std::slice::from_ref(&f.venue_id));
+    for gone in [&spare, &drafted] {
+        let r = app.get(&format!("/api/v1/venues/{gone}/seat-map"), None).await;
+        assert_problem(r, StatusCode::NOT_FOUND).await;
+        assert_problem(app.delete(&format!("/api/v1/venues/{gone}"), owner).await, StatusCode::NOT_FOUND).await;
+    }
+    // The event on sale still sells.
+    let buyer = app.signup("buyer@example.org").await;
+    app.buy(&buyer.token, &f.event_id, &[&f.seats[0]], &[]).await;
+}
+
 #[tokio::test]
 async fn seat_maps_carry_rows_coordinates_and_accessible_seats() {
     let app = spawn_app().await;

@@ -145,6 +145,7 @@ pub struct ConsoleQuery {
     member_removed: Option<String>,
     role_changed: Option<String>,
     deleted: Option<String>,
+    venue_deleted: Option<String>,
     joined: Option<String>,
     invitation_withdrawn: Option<String>,
 }
@@ -228,6 +229,7 @@ pub(super) async fn home_page(
         @if q.created.is_some() { (notice("Event created as a draft. Publish it to put it on sale.")) }
         @if q.published.is_some() { (notice("Published: the event is on sale and listed on the home page.")) }
         @if q.deleted.is_some() { (notice("Draft deleted.")) }
+        @if q.venue_deleted.is_some() { (notice("Venue deleted, with its seat map.")) }
         @if q.joined.is_some() { (notice(&format!("Welcome to {org_name}: you are on the team."))) }
         @if venues.is_empty() {
             div.empty {
@@ -633,9 +635,27 @@ async fn managed_venue(state: &AppState, user: UserId, venue: &str) -> Option<st
     mine.into_iter().find(|v| v.id == id)
 }
 
+/// The signed-in manager and the venue of a venue page; otherwise the page
+/// to show instead (sign in, or not found).
+async fn venue_page(state: &AppState, viewer: &Viewer, venue: &str) -> Result<(UserId, store::VenueRecord), Response> {
+    let Some(user) = viewer.user else { return Err(signin(&format!("/console/venues/{venue}"))) };
+    match managed_venue(state, user, venue).await {
+        Some(v) => Ok((user, v)),
+        None => Err(super::not_found_page_for(viewer)),
+    }
+}
+
+/// Whether an event was created at the venue (deleted drafts aside): then
+/// it stays, as the record of where those tickets' seats are.
+async fn venue_has_events(state: &AppState, user: UserId, v: &store::VenueRecord) -> Result<bool, Problem> {
+    let events = state.ticketing.events_of(user, v.organization).await?;
+    Ok(events.iter().any(|e| e.venue == v.id))
+}
+
 fn venue_edit_markup(
     viewer: &Viewer,
     v: &store::VenueRecord,
+    has_events: bool,
     name: &str,
     address: &str,
     error: Option<&str>,
@@ -659,13 +679,61 @@ fn venue_edit_markup(
                 }
             }
         }
+        section.panel.narrow.danger-zone #delete-venue aria-labelledby="delete-venue-h" {
+            h2 #delete-venue-h { "Delete this venue" }
+            @if has_events {
+                p.hint { "Events were created here, so the venue stays with its seat map: it is where their tickets' seats are." }
+            } @else {
+                p.hint { "No event was created here yet: the venue and its seat map can go." }
+                details.confirm-remove {
+                    summary.button.small { "Delete…" }
+                    form.inline method="post" action={ "/console/venues/" (v.id) "/delete" } {
+                        (csrf_field(viewer))
+                        button.button.small.danger type="submit" { "Delete “" (v.name) "” now" }
+                    }
+                }
+            }
+        }
     }
 }
 
 pub async fn venue_edit_form(State(state): State<AppState>, viewer: Viewer, Path(venue): Path<String>) -> Response {
-    let Some(user) = viewer.user else { return signin(&format!("/console/venues/{venue}")) };
-    let Some(v) = managed_venue(&state, user, &venue).await else { return super::not_found_page_for(&viewer) };
-    page(&viewer, StatusCode::OK, "Venue", &[], venue_edit_markup(&viewer, &v, &v.name, &v.address, None))
+    let (user, v) = match venue_page(&state, &viewer, &venue).await {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
+    let has_events = match venue_has_events(&state, user, &v).await {
+        Ok(h) => h,
+        Err(p) => return failure(&viewer, p).await,
+    };
+    page(&viewer, StatusCode::OK, "Venue", &[], venue_edit_markup(&viewer, &v, has_events, &v.name, &v.address, None))
+}
+
+pub async fn delete_venue(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    Path(venue): Path<String>,
+    form: Fields,
+) -> Response {
+    let (user, v) = match venue_page(&state, &viewer, &venue).await {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
+    let again = |status, has_events, msg: &str| {
+        page(&viewer, status, "Venue", &[], venue_edit_markup(&viewer, &v, has_events, &v.name, &v.address, Some(msg)))
+    };
+    if !csrf_ok(&headers, form.csrf()) {
+        return again(StatusCode::FORBIDDEN, false, "This page was open too long. Please delete it again.");
+    }
+    match state.ticketing.delete_venue(user, v.id).await {
+        Ok(()) => Redirect::to("/console?venue_deleted=1").into_response(),
+        Err(e) => {
+            let has_events = matches!(e, ticketing::venues::DeleteVenueError::InUse);
+            let (status, detail, _) = problem_detail(e.into()).await;
+            again(status, has_events, &detail)
+        }
+    }
 }
 
 pub async fn save_venue(
@@ -675,11 +743,17 @@ pub async fn save_venue(
     Path(venue): Path<String>,
     form: Fields,
 ) -> Response {
-    let Some(user) = viewer.user else { return signin(&format!("/console/venues/{venue}")) };
-    let Some(v) = managed_venue(&state, user, &venue).await else { return super::not_found_page_for(&viewer) };
+    let (user, v) = match venue_page(&state, &viewer, &venue).await {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
     let (name, address) = (form.text("name"), form.get("address").unwrap_or_default().to_owned());
+    let has_events = match venue_has_events(&state, user, &v).await {
+        Ok(h) => h,
+        Err(p) => return failure(&viewer, p).await,
+    };
     let again = |status, msg: &str| {
-        page(&viewer, status, "Venue", &[], venue_edit_markup(&viewer, &v, &name, &address, Some(msg)))
+        page(&viewer, status, "Venue", &[], venue_edit_markup(&viewer, &v, has_events, &name, &address, Some(msg)))
     };
     if !csrf_ok(&headers, form.csrf()) {
         return again(StatusCode::FORBIDDEN, "This form was open too long. Please submit it again.");

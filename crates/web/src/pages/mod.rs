@@ -82,6 +82,7 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/invitations/{secret}", get(team::invitation_page).post(team::accept))
         .route("/console/venues/new", get(console::venue_form).post(console::create_venue))
         .route("/console/venues/{venue}", get(console::venue_edit_form).post(console::save_venue))
+        .route("/console/venues/{venue}/delete", post(console::delete_venue))
         .route("/console/events/new", get(console::event_form).post(console::create_event))
         .route("/console/events/{event}/publish", get(manage::review_publish).post(manage::publish))
         .route("/console/events/{event}/sales", get(manage::sales))

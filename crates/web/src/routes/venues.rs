@@ -69,6 +69,21 @@ pub async fn edit(
     Ok(Json(VenueResponse::from(v)))
 }
 
+/// Delete a venue made by mistake, with its seat map, while no event has
+/// been created at it (a deleted draft does not count).
+#[utoipa::path(delete, path = "/api/v1/venues/{venue}", tag = "venues", security(("bearer" = [])),
+    params(("venue" = Uuid, Path)),
+    responses((status = 204, description = "deleted"), (status = 401, body = ProblemDto), (status = 403, body = ProblemDto),
+               (status = 404, body = ProblemDto), (status = 409, body = ProblemDto, description = "venue-in-use: it has events")))]
+pub async fn delete(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(venue): ApiPath<Uuid>,
+) -> Result<StatusCode, Problem> {
+    state.ticketing.delete_venue(user, VenueId::from_uuid(venue)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// A venue's seat map with coordinates for drawing. Public.
 #[utoipa::path(get, path = "/api/v1/venues/{venue}/seat-map", tag = "venues", params(("venue" = Uuid, Path)),
     responses((status = 200, body = SeatMapResponse), (status = 404, body = ProblemDto)))]
