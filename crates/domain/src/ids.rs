@@ -56,6 +56,31 @@ macro_rules! id_type {
     )*};
 }
 
+impl OrderId {
+    /// The order's reference for people: the twelve hex digits that end its
+    /// id, as `A1B2-C3D4-E5F6`. They are the random part of a UUIDv7 (its
+    /// start is the time, alike for orders placed together): among an
+    /// event's 100,000 orders two share one with a chance of about one in
+    /// 50,000. The console finds an order by it (and lists every match).
+    pub fn reference(&self) -> String {
+        let hex = self.0.simple().to_string().to_uppercase();
+        let tail = &hex[hex.len() - ORDER_REFERENCE_DIGITS..];
+        format!("{}-{}-{}", &tail[..4], &tail[4..8], &tail[8..])
+    }
+
+    /// What a typed reference (any case, with or without its dashes) says
+    /// an order's id ends with, in the id's own lowercase hex; `None` if it
+    /// is not one.
+    pub fn reference_suffix(typed: &str) -> Option<String> {
+        let digits: String = typed.trim().chars().filter(|c| *c != '-' && *c != ' ').collect();
+        (digits.len() == ORDER_REFERENCE_DIGITS && digits.chars().all(|c| c.is_ascii_hexdigit()))
+            .then(|| digits.to_ascii_lowercase())
+    }
+}
+
+/// Hex digits in an order's reference.
+pub const ORDER_REFERENCE_DIGITS: usize = 12;
+
 id_type! {
     UserId,
     OrganizationId,
@@ -77,4 +102,22 @@ id_type! {
     QueueEntryId,
     NotificationId,
     RefundId,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_orders_reference_is_the_end_of_its_id_and_is_found_again_however_typed() {
+        let order = OrderId::from_uuid("01a24f66-3f99-7282-80bf-89c9418b655d".parse().unwrap());
+        assert_eq!(order.reference(), "89C9-418B-655D");
+        for typed in ["89C9-418B-655D", "89c9418b655d", " 89c9 418b 655d "] {
+            let suffix = OrderId::reference_suffix(typed).unwrap();
+            assert!(order.to_string().ends_with(&suffix), "{typed}");
+        }
+        for not_one in ["89C9-418B-655", "89C9-418B-655DX", "ZZC9-418B-655D", "", "ada@example.org"] {
+            assert_eq!(OrderId::reference_suffix(not_one), None, "{not_one}");
+        }
+    }
 }

@@ -344,7 +344,7 @@ impl Ticketing {
             link: format!("/orders/{order_id}"),
             data: serde_json::json!({
                 "event": crate::notifications::event_data(&event),
-                "order": {"id": order_id.to_string(), "total": hold.total.to_string()},
+                "order": {"id": order_id.to_string(), "reference": order_id.reference(), "total": hold.total.to_string()},
             }),
         });
         let mut notices = vec![confirmation];

@@ -410,6 +410,21 @@ mod tests {
     }
 
     #[test]
+    fn orders_are_named_by_their_reference_and_older_messages_by_their_id() {
+        let m = Mailer::unconfigured();
+        let mut d = data();
+        let old = m.render("order_confirmation", "en", &d).unwrap();
+        assert!(old.text.contains("your order o1 (90.00 EUR)"), "{}", old.text);
+        d["order"]["reference"] = json!("89C9-418B-655D");
+        for kind in ["order_confirmation", "refund"] {
+            d["refund"] = json!({"amount": "45.00 EUR", "tickets": []});
+            let r = m.render(kind, "en", &d).unwrap();
+            assert!(r.text.contains("order 89C9-418B-655D") && !r.text.contains(" o1 "), "{kind}: {}", r.text);
+            assert!(r.html.contains("order 89C9-418B-655D"), "{kind}: {}", r.html);
+        }
+    }
+
+    #[test]
     fn falls_back_to_english_and_sanitises_the_locale() {
         let m = Mailer::unconfigured();
         assert_eq!(m.render_subject("order_confirmation", "de", &data()).unwrap(), "Ihre Tickets für Gig & Friends");

@@ -423,7 +423,7 @@ impl Ticketing {
             link: format!("/orders/{}", todo.refund.order),
             data: json!({
                 "event": event.as_ref().map(event_data),
-                "order": {"id": todo.refund.order.to_string()},
+                "order": {"id": todo.refund.order.to_string(), "reference": todo.refund.order.reference()},
                 "refund": {"id": refund_id, "amount": todo.refund.amount.to_string(), "tickets": labels},
             }),
         });
@@ -455,7 +455,7 @@ impl Ticketing {
                 to: To::Account(self.recipient(buyer).await?),
                 dedupe_key: format!("cancelled:{event_id}:{buyer}"),
                 link: format!("/orders/{order}"),
-                data: json!({ "event": event_data(&event), "order": {"id": order.to_string()} }),
+                data: json!({ "event": event_data(&event), "order": {"id": order.to_string(), "reference": order.reference()} }),
             });
             let refund_id = RefundId::new().to_string();
             let now = self.now();

@@ -1101,8 +1101,8 @@ impl From<&TicketRecord> for TicketResponse {
 #[derive(Debug, Deserialize, ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EventOrdersQuery {
-    /// Part of the buyer's e-mail address or name, or the start of the
-    /// order's id.
+    /// Part of the buyer's e-mail address or name, the start of the
+    /// order's id, or its reference (`A1B2-C3D4-E5F6`, any case, dashes or not).
     pub q: Option<String>,
     /// The last order of the page before: the next page starts after it.
     pub before: Option<Uuid>,
@@ -1112,6 +1112,8 @@ pub struct EventOrdersQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventOrderDto {
     pub id: Uuid,
+    /// The order's reference for people (`A1B2-C3D4-E5F6`); `q` finds it.
+    pub reference: String,
     pub buyer_email: String,
     pub buyer_name: String,
     /// paid, or refunded (in full).
@@ -1127,6 +1129,7 @@ impl From<&store::EventOrderRecord> for EventOrderDto {
     fn from(o: &store::EventOrderRecord) -> Self {
         Self {
             id: *o.id.as_uuid(),
+            reference: o.id.reference(),
             buyer_email: o.buyer_email.clone(),
             buyer_name: o.buyer_name.clone(),
             status: o.status.clone(),
@@ -1148,6 +1151,9 @@ pub struct EventOrderListResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderResponse {
     pub id: Uuid,
+    /// The order's reference for people (`A1B2-C3D4-E5F6`: the end of its
+    /// id), as receipts and e-mails show it.
+    pub reference: String,
     /// paid or refunded.
     pub status: String,
     pub event_id: Uuid,
@@ -1171,6 +1177,7 @@ impl From<&OrderRecord> for OrderResponse {
     fn from(o: &OrderRecord) -> Self {
         Self {
             id: *o.id.as_uuid(),
+            reference: o.id.reference(),
             status: o.status.clone(),
             event_id: *o.event.as_uuid(),
             hold_id: *o.hold.as_uuid(),

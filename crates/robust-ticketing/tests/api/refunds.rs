@@ -316,6 +316,14 @@ async fn organizers_find_an_events_orders_by_buyer_and_page_through_them() {
     assert_eq!(found["items"].as_array().unwrap().len(), 1, "{found}");
     let prefix = &bobs["id"].as_str().unwrap()[..13];
     assert_eq!(list(format!("q={prefix}")).await["items"][0]["id"], bobs["id"]);
+    // The reference a buyer reads out from the receipt, typed any way.
+    let reference = bobs["reference"].as_str().unwrap();
+    assert!(bobs["id"].as_str().unwrap().ends_with(&reference.replace('-', "").to_lowercase()), "{bobs}");
+    for typed in [reference.to_owned(), reference.to_lowercase().replace('-', "")] {
+        let found = list(format!("q={typed}")).await;
+        assert_eq!(found["items"].as_array().unwrap().len(), 1, "{typed}: {found}");
+        assert_eq!(found["items"][0]["reference"], reference);
+    }
     assert_eq!(list("q=b%25b".into()).await["items"].as_array().unwrap().len(), 0, "% is not a wildcard");
     let by_name = list("q=TEST%20PERSON".into()).await;
     assert_eq!(by_name["items"].as_array().unwrap().len(), page, "every buyer here is a Test Person: {by_name}");

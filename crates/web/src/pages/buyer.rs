@@ -1276,14 +1276,14 @@ pub async fn order_page(State(state): State<AppState>, viewer: Viewer, Path(orde
             }
         }
         section.panel.confirmation {
-            // The whole id, as in the confirmation e-mail: its first digits are
-            // a timestamp that orders of the same minute share.
+            // The order's reference, as in the confirmation e-mail and the
+            // organizer's console, which finds the order by it.
             @if whole {
                 h1 { "Refunded" }
-                p { "Order " code { (order.id) } " was refunded: " strong { (money(&back)) } " paid back. Its tickets no longer admit." }
+                p { "Order " strong { (order.id.reference()) } " was refunded: " strong { (money(&back)) } " paid back. Its tickets no longer admit." }
             } @else {
                 h1 { "You're going!" }
-                p { "Order " code { (order.id) } " is paid: " strong { (money(&order.total)) } ". "
+                p { "Order " strong { (order.id.reference()) } " is paid: " strong { (money(&order.total)) } ". "
                     "Your " (order.tickets.len()) @if order.tickets.len() == 1 { " ticket is" } @else { " tickets are" } " below and under My tickets, also offline." }
                 @if refunded > 0 { p { strong { (money(&back)) } " of it was refunded." } }
             }

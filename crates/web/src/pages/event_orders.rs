@@ -55,7 +55,7 @@ pub async fn list(
         p { a href=(sales_path(e.id)) { "← " (e.title) } }
         h1 { "Orders" }
         form.stack.inline-form #order-search method="get" action=(orders_path(&details)) role="search" {
-            label for="order_q" { "Buyer's e-mail address, name or order number" }
+            label for="order_q" { "Buyer's e-mail address, name or order reference" }
             div.row-fields {
                 input #order_q name="q" type="search" value=(search) maxlength=(ticketing::refunds::ORDER_SEARCH_LEN_MAX)
                     placeholder="ada@example.org";
@@ -68,13 +68,14 @@ pub async fn list(
             div.table-wrap {
                 table #orders-table {
                     thead { tr {
-                        th scope="col" { "Placed" } th scope="col" { "Buyer" } th.num scope="col" { "Tickets" }
+                        th scope="col" { "Order" } th scope="col" { "Placed" } th scope="col" { "Buyer" } th.num scope="col" { "Tickets" }
                         th.num scope="col" { "Total" } th.num scope="col" { "Refunded" } th scope="col" { "Status" }
                         th scope="col" { span.visually-hidden { "Actions" } }
                     } }
                     tbody {
                         @for o in &orders {
                             tr {
+                                td.nowrap { (o.id.reference()) }
                                 td { (local_time(o.created_at, &e.timezone)) }
                                 th scope="row" { (o.buyer_name) br; span.muted.small { (o.buyer_email) } }
                                 td.num { (o.tickets) }
@@ -119,7 +120,7 @@ fn order_page(
     let valid: Vec<&TicketRecord> = o.tickets.iter().filter(|t| t.status == TicketStatus::Valid).collect();
     let body = html! {
         p { a href=(orders_path(details)) { "← Orders of " (e.title) } }
-        h1 { "Order " code { (o.id) } }
+        h1 { "Order " (o.id.reference()) }
         @if refunded { (notice("Refund recorded. The buyer is told by e-mail, and the money goes back the way they paid. Tickets it covers no longer admit.")) }
         @if let Some(msg) = error { (alert(msg)) }
         section.panel {

@@ -86,8 +86,8 @@ pub async fn request_after_move(
 }
 
 /// An event's orders for its organizer, newest first, 50 to a page: find a
-/// buyer's order by (part of) their e-mail address or name, or the start of
-/// its id.
+/// buyer's order by (part of) their e-mail address or name, the start of its
+/// id, or its reference.
 #[utoipa::path(get, path = "/api/v1/events/{event}/orders", tag = "orders", security(("bearer" = [])),
     params(("event" = Uuid, Path), EventOrdersQuery),
     responses((status = 200, body = EventOrderListResponse), (status = 400, body = ProblemDto),
