@@ -63,14 +63,26 @@ export function money(m) {
   return `${m.currency} ${neg ? '-' : ''}${whole.toLocaleString('en-US')}.${frac}`;
 }
 
+// A time as the server writes it ("Sat 14 Jun 2025, 19:30 CEST"), in
+// `timeZone` or, without one, this device's zone: the same shape on every
+// page, whichever side drew it.
 export function localTime(iso, timeZone) {
+  const at = new Date(iso);
   try {
-    return new Intl.DateTimeFormat('en-GB', {
-      weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', timeZone, timeZoneName: 'short',
-    }).format(new Date(iso));
+    const parts = Object.fromEntries(new Intl.DateTimeFormat('en-GB', {
+      weekday: 'short', day: 'numeric', month: 'short', year: 'numeric',
+      hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone, timeZoneName: 'short',
+    }).formatToParts(at).map((p) => [p.type, p.value]));
+    return `${parts.weekday} ${parts.day} ${parts.month} ${parts.year}, ${parts.hour}:${parts.minute} ${parts.timeZoneName}`;
   } catch {
-    return new Date(iso).toUTCString();
+    return at.toUTCString();
   }
+}
+
+// Only the hour and minute of a time, on this device's 24-hour clock, as
+// the rest of the site writes them.
+export function clockTime(iso) {
+  return new Date(iso).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
 }
 
 export function el(tag, attrs = {}, ...children) {

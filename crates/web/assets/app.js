@@ -2,6 +2,8 @@
 // app), the offline banner, clearing saved tickets on sign-out, and times
 // that belong to no venue shown in this device's time zone.
 
+import { localTime } from './api.js';
+
 if ('serviceWorker' in navigator) {
   navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch((e) => console.warn('service worker not registered', e));
 }
@@ -20,9 +22,9 @@ if (document.querySelector('[data-signed-out]') && 'caches' in window) {
   caches.delete('rt-pages').catch(() => {});
 }
 
-// When a notification came belongs to no venue: the server writes it in
-// UTC, and this device's own zone is what its reader means by "when".
+// When a notification came (or an invitation lapses) belongs to no venue:
+// the server writes it in UTC, and this device's own zone is what its
+// reader means by "when". The shape stays the server's.
 for (const t of document.querySelectorAll('time[data-local]')) {
-  const at = new Date(t.dateTime);
-  if (!Number.isNaN(at.getTime())) t.textContent = at.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  if (!Number.isNaN(new Date(t.dateTime).getTime())) t.textContent = localTime(t.dateTime);
 }

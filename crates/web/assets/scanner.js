@@ -15,7 +15,7 @@
 // stands for its ticket's current barcode. The manifest carries only a hash
 // of each code (SHA-256 of "event id:code"), so the gate hashes what is typed
 // and looks that up: the ticket list on a gate is no list of codes.
-import { api, ApiError, readIsland } from './api.js';
+import { api, ApiError, clockTime, readIsland } from './api.js';
 import { b64urlBytes, hmacKey, macEqual, rotationMac, splitRotating } from './rotating.js';
 
 const data = readIsland('gate-data');
@@ -215,7 +215,7 @@ async function scan(raw) {
       if (result && REASONS[result]) {
         const [h, generic] = REASONS[result];
         const why = REFUSALS[e.problem?.reason] ?? generic;
-        const at = e.problem.checked_in_at ? new Date(e.problem.checked_in_at).toLocaleTimeString() : null;
+        const at = e.problem.checked_in_at ? clockTime(e.problem.checked_in_at) : null;
         show(false, h, at ? `First admitted at ${at}. Do not let it in again.` : why);
       } else {
         show(false, 'Not checked', e.problem?.detail || 'The server refused the scan.');
@@ -326,7 +326,7 @@ async function sync() {
 function renderQueue(error) {
   const count = manifest ? Object.keys(manifest.tickets).length : 0;
   if (!manifestSupported && !manifest) offlineSummary.textContent = 'Offline checking is not available from this server; scans need the network.';
-  else if (manifest) offlineSummary.textContent = `Ready for offline use: ${count} ${count === 1 ? "ticket" : "tickets"}, list from ${new Date(manifest.generated_at).toLocaleTimeString()}.`;
+  else if (manifest) offlineSummary.textContent = `Ready for offline use: ${count} ${count === 1 ? "ticket" : "tickets"}, list from ${clockTime(manifest.generated_at)}.`;
   queueSummary.textContent = queue.length
     ? `${queue.length} offline scan${queue.length > 1 ? 's' : ''} waiting to sync.${error ? ' Last sync failed: ' + error : ''}`
     : 'All scans are synced.';

@@ -72,9 +72,23 @@ async fn main_pages_have_no_serious_or_critical_axe_violations() {
         b.wait_for(ready, &path).await;
         check(&path, axe_violations(&b, &axe).await);
     }
-    // When a notification came is shown in this device's zone, not in UTC.
+    // When a notification came is shown in this device's zone, not in UTC,
+    // in the shape the server writes venue times in ("Sat 14 Jun 2025,
+    // 19:30 CEST").
+    b.cdp("Emulation.setTimezoneOverride", json!({"timezoneId": "America/New_York"})).await;
+    b.goto("/notifications").await;
+    b.wait_for("document.querySelector('.notification-list time')", "the notifications").await;
     let when = b.text(".notification-list time").await;
-    assert!(!when.is_empty() && !when.contains("UTC"), "{when}");
+    let at: chrono::DateTime<chrono::Utc> = b
+        .js("return document.querySelector('.notification-list time').dateTime", vec![])
+        .await
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let there = at.with_timezone(&chrono_tz::America::New_York);
+    let expected = there.format("%a %-d %b %Y, %H:%M").to_string();
+    assert!(when.starts_with(&expected) && !when.contains("UTC"), "{when}, expected {expected} and a zone");
     sign_in(&b, &event.owner.email, "/console").await;
     for (path, ready) in [
         ("/console".to_owned(), "document.getElementById('console-events')"),

@@ -12,7 +12,7 @@ use ticketing::organizations::{INVITATION_TTL_DAYS, InvitationError, plausible_s
 use uuid::Uuid;
 
 use super::console::{ConsoleQuery, failure, home_page, managed_org, signin};
-use super::layout::{self, alert, csrf_field};
+use super::layout::{self, alert, csrf_field, local_time};
 use super::session::{Fields, Viewer, csrf_ok};
 use crate::AppState;
 use crate::problem::Problem;
@@ -152,7 +152,7 @@ pub fn panel(
                                     th scope="row" { (i.email) }
                                     td { (role_short(i.role)) }
                                     td { (i.invited_by_name) }
-                                    td { time datetime=(i.expires_at.to_rfc3339()) data-local { (i.expires_at.format("%-d %b %Y, %H:%M UTC")) } }
+                                    td { time datetime=(i.expires_at.to_rfc3339()) data-local { (local_time(i.expires_at, "UTC")) } }
                                     td.actions {
                                         @if my_role.can_grant(i.role) {
                                             form.inline method="post" action={ "/console/team/invitations/" (i.id) "/withdraw" } {
@@ -333,7 +333,7 @@ pub async fn invitation_page(State(state): State<AppState>, viewer: Viewer, Path
                 (invitation.invited_by_name) " invites " strong { (invitation.email) } " to the team of "
                 strong { (invitation.organization_name) } " as " (role_phrase(invitation.role)) "."
             }
-            p.hint { "The link works until " time datetime=(invitation.expires_at.to_rfc3339()) data-local { (invitation.expires_at.format("%-d %b %Y, %H:%M UTC")) } "." }
+            p.hint { "The link works until " time datetime=(invitation.expires_at.to_rfc3339()) data-local { (local_time(invitation.expires_at, "UTC")) } "." }
             @if let Some(name) = &viewer.name {
                 form.stack method="post" action=(here) {
                     (csrf_field(&viewer))
