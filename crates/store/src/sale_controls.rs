@@ -150,6 +150,15 @@ pub struct QueueView {
     pub waiting: u64,
 }
 
+/// How many buyers wait in an event's line, for its organizer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueCounts {
+    /// Everyone waiting, early or not.
+    pub waiting: u64,
+    /// Of those, early arrivals the lottery has yet to place.
+    pub in_lottery: u64,
+}
+
 /// A velocity rule's finding about an account.
 #[derive(Clone, Debug)]
 pub struct AccountFlag {
@@ -362,6 +371,18 @@ impl Store {
         .await?
         .map(ControlsRow::into_controls)
         .transpose()
+    }
+
+    /// Who waits in the event's line now (by the line's index).
+    pub async fn queue_counts(&self, event: EventId) -> Result<QueueCounts> {
+        let (waiting, in_lottery): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN no IS NULL THEN 1 ELSE 0 END), 0) AS BIGINT) \
+             FROM queue_entries WHERE event_id = $1 AND status = 'waiting'",
+        )
+        .bind(event.to_string())
+        .fetch_one(&mut *self.read().await?)
+        .await?;
+        Ok(QueueCounts { waiting: waiting.max(0) as u64, in_lottery: in_lottery.max(0) as u64 })
     }
 
     /// Sets an event's controls. The queue (places, admissions, the drawn

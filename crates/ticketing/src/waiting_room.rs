@@ -166,6 +166,12 @@ impl Ticketing {
         Ok(self.store.sale_controls(event).await?)
     }
 
+    /// Who waits in the event's line now, for its organizer.
+    pub async fn queue_counts(&self, user: UserId, event: EventId) -> Result<store::QueueCounts, SaleControlsError> {
+        self.managed(user, event).await?;
+        Ok(self.store.queue_counts(event).await?)
+    }
+
     async fn managed(&self, user: UserId, event: EventId) -> Result<store::EventRecord, SaleControlsError> {
         let record = self.visible_event(Some(user), event).await?;
         self.require_role(user, record.organization, |r| r.can_manage_events(), "only owners and admins manage events")

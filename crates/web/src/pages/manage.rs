@@ -155,6 +155,13 @@ async fn sales_page(
         Ok(c) => c,
         Err(e) => return failure(viewer, e.into()).await,
     };
+    let line = match &controls {
+        Some(_) => match state.ticketing.queue_counts(user, e.id).await {
+            Ok(n) => n,
+            Err(e) => return failure(viewer, e.into()).await,
+        },
+        None => store::QueueCounts::default(),
+    };
     // Only to name standing areas in the ticket types' list.
     let map = state.ticketing.seat_map(e.venue).await.ok().map(|(_, m)| m);
     let flags = match state.ticketing.account_flags(user, e.id).await {
@@ -210,7 +217,7 @@ async fn sales_page(
             div #heatmap.seatmap.heatmap {}
         }
         @if open {
-            (protection_panel(viewer, e.id, &e.timezone, controls.as_ref(), &form, protection_message))
+            (protection_panel(viewer, e.id, &e.timezone, controls.as_ref(), line, &form, protection_message))
         }
         (super::ticket_types::panel(&details, map.as_ref(), open))
         (flags_panel(viewer, e.id, &e.timezone, &flags))
@@ -341,7 +348,7 @@ pub(super) fn local_input(at: DateTime<Utc>, tz: &str) -> String {
     }
 }
 
-fn room_state(c: Option<&SaleControls>, tz: &str) -> String {
+fn room_state(c: Option<&SaleControls>, line: store::QueueCounts, tz: &str) -> String {
     let Some(c) = c else {
         return "No waiting room: buyers hold seats directly, with no limit per account beyond each ticket type's \
                 limit per order."
@@ -349,13 +356,17 @@ fn room_state(c: Option<&SaleControls>, tz: &str) -> String {
     };
     let room = match (c.waiting_room, c.room_active) {
         (WaitingRoomMode::Off, _) => "No waiting room: buyers hold seats directly.".to_owned(),
-        (_, true) => format!(
-            "The waiting room is on: buyers join the line and hold seats when let in. {} have a place in line so \
-             far, {} were let in, {} in the last minute.",
-            c.next_no - 1,
-            c.admitted_through,
-            c.admitted_last_minute
-        ),
+        (_, true) => {
+            let early = match line.in_lottery {
+                0 => String::new(),
+                n => format!(" ({n} of them joined early and are placed by the lottery)"),
+            };
+            format!(
+                "The waiting room is on: buyers join the line and hold seats when let in. {} waiting now{early}; \
+                 {} were let in, {} in the last minute.",
+                line.waiting, c.admitted_through, c.admitted_last_minute
+            )
+        }
         (WaitingRoomMode::Auto, false) => {
             format!("The waiting room switches itself on when holds reach {} a minute.", c.auto_threshold)
         }
@@ -382,6 +393,7 @@ fn protection_panel(
     event: EventId,
     tz: &str,
     controls: Option<&SaleControls>,
+    line: store::QueueCounts,
     form: &ControlsForm,
     message: Option<Markup>,
 ) -> Markup {
@@ -394,7 +406,7 @@ fn protection_panel(
         section.panel #protection aria-labelledby="protection-h" {
             h2 #protection-h { "On-sale protection" }
             @if let Some(m) = message { (m) }
-            p #room-state { (room_state(controls, tz)) }
+            p #room-state { (room_state(controls, line, tz)) }
             form.stack #controls-form method="post" action={ "/console/events/" (event) "/controls" } {
                 (csrf_field(viewer))
                 fieldset {
@@ -1124,7 +1136,13 @@ mod tests {
         let back = f.parse("Europe/London").unwrap();
         assert_eq!(back.opens_at, Some(at));
         assert_eq!((back.admission_window, back.auto_threshold, back.pow_difficulty), (Some(300), Some(50), Some(18)));
-        assert!(room_state(Some(&controls), "Europe/London").contains("when holds reach 50 a minute"));
+        let nobody = store::QueueCounts::default();
+        assert!(room_state(Some(&controls), nobody, "Europe/London").contains("when holds reach 50 a minute"));
+        // Early joiners wait for the lottery without a place yet: they count.
+        let on = SaleControls { waiting_room: WaitingRoomMode::On, room_active: true, ..controls };
+        let line = store::QueueCounts { waiting: 7, in_lottery: 5 };
+        let said = room_state(Some(&on), line, "Europe/London");
+        assert!(said.contains("7 waiting now (5 of them joined early and are placed by the lottery)"), "{said}");
         assert_eq!(ControlsForm::from_controls(None, "Europe/London").mode, "off");
     }
 }
