@@ -110,6 +110,15 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A row named another that is not there (any more): a race with its
+    /// deletion, such as an event created at a venue being deleted.
+    pub fn is_foreign_key_violation(&self) -> bool {
+        match self {
+            StoreError::Database(e) => e.as_database_error().is_some_and(|d| d.is_foreign_key_violation()),
+            _ => false,
+        }
+    }
+
     /// The pool is exhausted or the database is locked: worth a 503, not a bug.
     pub fn is_overloaded(&self) -> bool {
         match self {
@@ -496,6 +505,26 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    /// A row naming one that is gone is told apart from other failures, so
+    /// that a race with a deletion answers as the thing not being there.
+    /// `STORE_TEST_DATABASE_URL` runs it on another database (an empty one).
+    #[tokio::test]
+    async fn a_row_naming_a_missing_one_is_a_foreign_key_violation() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = std::env::var("STORE_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| format!("sqlite://{}/fk.db", dir.path().display()));
+        let store = super::Store::connect(&url).await.unwrap();
+        let orphan =
+            sqlx::query("INSERT INTO sections (id, venue_id, name, price_zone, position) VALUES ($1, $2, 'S', 'z', 0)")
+                .bind(uuid::Uuid::new_v4().to_string())
+                .bind(uuid::Uuid::new_v4().to_string());
+        let e = store.write_one(orphan).await.unwrap_err();
+        assert!(e.is_foreign_key_violation(), "{e}");
+        let duplicate = sqlx::query("INSERT INTO users (id) VALUES (NULL)");
+        let e = store.write_one(duplicate).await.unwrap_err();
+        assert!(!e.is_foreign_key_violation(), "{e}");
+    }
+
     #[test]
     fn a_sqlite_url_names_its_file_as_sqlx_reads_it() {
         assert_eq!(super::sqlite_path("sqlite://data/rt.db?mode=rwc"), "data/rt.db");

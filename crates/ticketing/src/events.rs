@@ -181,7 +181,12 @@ impl Ticketing {
         rand::fill(&mut secret);
         let key = EventKey::from_secret(secret);
         let now = self.now();
-        if let Some(earlier) = self.store.create_event(&new, &ticket_types, &key, now).await? {
+        let created = match self.store.create_event(&new, &ticket_types, &key, now).await {
+            // The venue was deleted since it was read.
+            Err(e) if e.is_foreign_key_violation() => return Err(CreateEventError::UnknownVenue),
+            other => other?,
+        };
+        if let Some(earlier) = created {
             let details = self.event_details(Some(user), earlier).await.map_err(|e| match e {
                 ViewEventError::Store(s) => CreateEventError::Store(s),
                 ViewEventError::Denied(d) => CreateEventError::Denied(d),
