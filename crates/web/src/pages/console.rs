@@ -635,13 +635,18 @@ async fn managed_venue(state: &AppState, user: UserId, venue: &str) -> Option<st
     mine.into_iter().find(|v| v.id == id)
 }
 
-/// The signed-in manager and the venue of a venue page; otherwise the page
-/// to show instead (sign in, or not found).
-async fn venue_page(state: &AppState, viewer: &Viewer, venue: &str) -> Result<(UserId, store::VenueRecord), Response> {
+/// The signed-in manager, the venue of a venue page and whether it has
+/// events; otherwise the page to show instead (sign in, or not found).
+async fn venue_page(
+    state: &AppState,
+    viewer: &Viewer,
+    venue: &str,
+) -> Result<(UserId, store::VenueRecord, bool), Response> {
     let Some(user) = viewer.user else { return Err(signin(&format!("/console/venues/{venue}"))) };
-    match managed_venue(state, user, venue).await {
-        Some(v) => Ok((user, v)),
-        None => Err(super::not_found_page_for(viewer)),
+    let Some(v) = managed_venue(state, user, venue).await else { return Err(super::not_found_page_for(viewer)) };
+    match venue_has_events(state, user, &v).await {
+        Ok(has_events) => Ok((user, v, has_events)),
+        Err(p) => Err(failure(viewer, p).await),
     }
 }
 
@@ -698,13 +703,9 @@ fn venue_edit_markup(
 }
 
 pub async fn venue_edit_form(State(state): State<AppState>, viewer: Viewer, Path(venue): Path<String>) -> Response {
-    let (user, v) = match venue_page(&state, &viewer, &venue).await {
+    let (_, v, has_events) = match venue_page(&state, &viewer, &venue).await {
         Ok(found) => found,
         Err(page) => return page,
-    };
-    let has_events = match venue_has_events(&state, user, &v).await {
-        Ok(h) => h,
-        Err(p) => return failure(&viewer, p).await,
     };
     page(&viewer, StatusCode::OK, "Venue", &[], venue_edit_markup(&viewer, &v, has_events, &v.name, &v.address, None))
 }
@@ -716,7 +717,7 @@ pub async fn delete_venue(
     Path(venue): Path<String>,
     form: Fields,
 ) -> Response {
-    let (user, v) = match venue_page(&state, &viewer, &venue).await {
+    let (user, v, has_events) = match venue_page(&state, &viewer, &venue).await {
         Ok(found) => found,
         Err(page) => return page,
     };
@@ -724,12 +725,13 @@ pub async fn delete_venue(
         page(&viewer, status, "Venue", &[], venue_edit_markup(&viewer, &v, has_events, &v.name, &v.address, Some(msg)))
     };
     if !csrf_ok(&headers, form.csrf()) {
-        return again(StatusCode::FORBIDDEN, false, "This page was open too long. Please delete it again.");
+        return again(StatusCode::FORBIDDEN, has_events, "This page was open too long. Please delete it again.");
     }
     match state.ticketing.delete_venue(user, v.id).await {
         Ok(()) => Redirect::to("/console?venue_deleted=1").into_response(),
         Err(e) => {
-            let has_events = matches!(e, ticketing::venues::DeleteVenueError::InUse);
+            // An event may have been created since the page was read.
+            let has_events = has_events || matches!(e, ticketing::venues::DeleteVenueError::InUse);
             let (status, detail, _) = problem_detail(e.into()).await;
             again(status, has_events, &detail)
         }
@@ -743,15 +745,11 @@ pub async fn save_venue(
     Path(venue): Path<String>,
     form: Fields,
 ) -> Response {
-    let (user, v) = match venue_page(&state, &viewer, &venue).await {
+    let (user, v, has_events) = match venue_page(&state, &viewer, &venue).await {
         Ok(found) => found,
         Err(page) => return page,
     };
     let (name, address) = (form.text("name"), form.get("address").unwrap_or_default().to_owned());
-    let has_events = match venue_has_events(&state, user, &v).await {
-        Ok(h) => h,
-        Err(p) => return failure(&viewer, p).await,
-    };
     let again = |status, msg: &str| {
         page(&viewer, status, "Venue", &[], venue_edit_markup(&viewer, &v, has_events, &name, &address, Some(msg)))
     };
