@@ -60,6 +60,30 @@ pub struct VenueOfferRecord {
     pub ga_areas: HashSet<GaAreaId>,
 }
 
+/// Whether an event was created at the venue (a deleted draft is gone).
+async fn venue_has_events(tx: &mut crate::WriteTx, org: &str, venue: &str) -> Result<bool> {
+    // The organization's events, by their index: a venue's events are among
+    // them.
+    let (used,): (i64,) = sqlx::query_as(
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM events WHERE organization_id = $1 AND venue_id = $2) \
+         THEN 1 ELSE 0 END",
+    )
+    .bind(org)
+    .bind(venue)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(used != 0)
+}
+
+/// What [`Store::edit_venue`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EditedVenue {
+    Edited,
+    Unknown,
+    /// A new time zone for a venue with events: nothing was changed.
+    ZoneInUse,
+}
+
 /// What [`Store::delete_venue`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeletedVenue {
@@ -147,18 +171,30 @@ impl Store {
         .transpose()
     }
 
-    /// Writes a venue's name and address. Its events show them within the
-    /// read cache's lifetime (a second).
-    pub async fn rename_venue(&self, venue: VenueId, name: &str, address: &str) -> Result<bool> {
-        let done = self
-            .write_one(
-                sqlx::query("UPDATE venues SET name = $1, address = $2 WHERE id = $3")
-                    .bind(name)
-                    .bind(address)
-                    .bind(venue.to_string()),
-            )
+    /// Writes a venue's name, address and time zone. Its events show the
+    /// name and address within the read cache's lifetime (a second). The
+    /// time zone changes only while no event was created at the venue: its
+    /// events' times were typed in the zone it had.
+    pub async fn edit_venue(&self, venue: &VenueRecord) -> Result<EditedVenue> {
+        let venue_s = venue.id.to_string();
+        let mut tx = self.write().await?;
+        let zone: Option<String> = sqlx::query_scalar("SELECT timezone FROM venues WHERE id = $1")
+            .bind(&venue_s)
+            .fetch_optional(&mut *tx)
             .await?;
-        Ok(done.rows_affected() == 1)
+        let Some(zone) = zone else { return Ok(EditedVenue::Unknown) };
+        if zone != venue.timezone && venue_has_events(&mut tx, &venue.organization.to_string(), &venue_s).await? {
+            return Ok(EditedVenue::ZoneInUse);
+        }
+        sqlx::query("UPDATE venues SET name = $1, address = $2, timezone = $3 WHERE id = $4")
+            .bind(&venue.name)
+            .bind(&venue.address)
+            .bind(&venue.timezone)
+            .bind(&venue_s)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(EditedVenue::Edited)
     }
 
     /// Deletes a venue made by mistake, with its seat map: one no event was
@@ -172,17 +208,7 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?;
         let Some(org) = org else { return Ok(DeletedVenue::Unknown) };
-        // The organization's events, by their index: a venue's events are
-        // among them.
-        let (used,): (i64,) = sqlx::query_as(
-            "SELECT CASE WHEN EXISTS (SELECT 1 FROM events WHERE organization_id = $1 AND venue_id = $2) \
-             THEN 1 ELSE 0 END",
-        )
-        .bind(&org)
-        .bind(&venue_s)
-        .fetch_one(&mut *tx)
-        .await?;
-        if used != 0 {
+        if venue_has_events(&mut tx, &org, &venue_s).await? {
             return Ok(DeletedVenue::InUse);
         }
         for sql in [

@@ -41,6 +41,26 @@ pub enum ViewVenueError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+/// What an organizer changes of a venue; `None` keeps a field.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct VenueEdit<'a> {
+    pub name: Option<&'a str>,
+    pub address: Option<&'a str>,
+    pub timezone: Option<&'a str>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EditVenueError {
+    #[error(transparent)]
+    Venue(#[from] VenueError),
+    #[error("events were created at this venue in its time zone: the zone stays, or their times would move")]
+    ZoneInUse,
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DeleteVenueError {
     #[error("events were created at this venue: it stays, with its seat map, as their record")]
@@ -50,7 +70,7 @@ pub enum DeleteVenueError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
-from_visible!(CreateVenueError, ViewVenueError, DeleteVenueError);
+from_visible!(CreateVenueError, ViewVenueError, EditVenueError, DeleteVenueError);
 
 impl Ticketing {
     pub async fn create_venue(
@@ -81,26 +101,30 @@ impl Ticketing {
         Ok((record, map))
     }
 
-    /// Corrects a venue's name or address (a typo, a new street number).
-    /// Its seat map and time zone stay: events are sold and dated on them.
+    /// Corrects a venue's name or address (a typo, a new street number), and
+    /// its time zone while no event was created at it. Its seat map stays:
+    /// events are sold on it.
     pub async fn edit_venue(
         &self,
         user: UserId,
         venue: VenueId,
-        name: Option<&str>,
-        address: Option<&str>,
-    ) -> Result<VenueRecord, CreateVenueError> {
+        edit: VenueEdit<'_>,
+    ) -> Result<VenueRecord, EditVenueError> {
         let mut record = self.store.venue(venue).await?.ok_or(Denied::NotFound("venue"))?;
         self.require_role(user, record.organization, |r| r.can_manage_events(), "only owners and admins manage venues")
             .await?;
-        let name = name.unwrap_or(&record.name).trim().to_owned();
-        let address = address.unwrap_or(&record.address).trim().to_owned();
+        let name = edit.name.unwrap_or(&record.name).trim().to_owned();
+        let address = edit.address.unwrap_or(&record.address).trim().to_owned();
         check_venue_details(&name, &address)?;
-        if !self.store.rename_venue(venue, &name, &address).await? {
-            return Err(Denied::NotFound("venue").into());
+        if let Some(zone) = edit.timezone {
+            record.timezone = Timezone::parse(zone)?.name().to_owned();
         }
         (record.name, record.address) = (name, address);
-        Ok(record)
+        match self.store.edit_venue(&record).await? {
+            store::EditedVenue::Edited => Ok(record),
+            store::EditedVenue::Unknown => Err(Denied::NotFound("venue").into()),
+            store::EditedVenue::ZoneInUse => Err(EditVenueError::ZoneInUse),
+        }
     }
 
     /// Deletes a venue made by mistake, while no event has been created at

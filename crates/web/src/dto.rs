@@ -309,6 +309,9 @@ pub struct VenueCreatedResponse {
 pub struct VenuePatch {
     pub name: Option<String>,
     pub address: Option<String>,
+    /// An IANA time zone; changes only while no event was created at the
+    /// venue (409 `venue-in-use` otherwise).
+    pub timezone: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

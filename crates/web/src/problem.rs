@@ -22,7 +22,7 @@ use ticketing::organizations::{
 use ticketing::payments::attempts::{GatewayListError, NotificationFailure};
 use ticketing::refunds::{EventOrdersError, MoveRefundError, RefundError};
 use ticketing::reschedule::RescheduleError;
-use ticketing::venues::{CreateVenueError, DeleteVenueError, ViewVenueError};
+use ticketing::venues::{CreateVenueError, DeleteVenueError, EditVenueError, ViewVenueError};
 use ticketing::waiting_room::{AdmissionRefused, QueueError, SaleControlsError};
 use ticketing::webhooks::WebhookError;
 
@@ -268,6 +268,17 @@ impl From<CreateVenueError> for Problem {
             }
             CreateVenueError::Denied(d) => d.into(),
             CreateVenueError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<EditVenueError> for Problem {
+    fn from(e: EditVenueError) -> Self {
+        match e {
+            EditVenueError::Venue(_) => Problem::unprocessable("invalid-venue", e.to_string()),
+            EditVenueError::ZoneInUse => Problem::conflict("venue-in-use", e.to_string()),
+            EditVenueError::Denied(d) => d.into(),
+            EditVenueError::Store(s) => s.into(),
         }
     }
 }

@@ -211,8 +211,12 @@ async fn a_venues_name_and_address_are_corrected_and_its_events_show_them() {
         (&v["name"], &v["address"], &v["timezone"]),
         (&json!("Test Hall"), &json!("2 Quay Street"), &json!("Europe/Berlin"))
     );
-    for bad in [json!({"name": "  "}), json!({"name": "\u{200B}"}), json!({"timezone": "UTC"}), json!({"name": "x\ny"})]
-    {
+    for bad in [
+        json!({"name": "  "}),
+        json!({"name": "\u{200B}"}),
+        json!({"timezone": "Mars/Olympus"}),
+        json!({"name": "x\ny"}),
+    ] {
         let r = patch(&f.org.owner.token, bad.clone()).await.unwrap();
         assert!(
             r.status() == StatusCode::UNPROCESSABLE_ENTITY || r.status() == StatusCode::BAD_REQUEST,
@@ -220,6 +224,12 @@ async fn a_venues_name_and_address_are_corrected_and_its_events_show_them() {
             r.status()
         );
     }
+    // Its events' times were typed in its zone: the zone stays.
+    let r = patch(&f.org.owner.token, json!({"timezone": "UTC", "name": "Renamed"})).await.unwrap();
+    let p = assert_problem(r, StatusCode::CONFLICT).await;
+    assert_eq!(p["type"], "urn:robust-ticketing:problem:venue-in-use", "{p}");
+    let map: Value = app.get(&format!("/api/v1/venues/{}/seat-map", f.venue_id), None).await.json().await.unwrap();
+    assert_eq!((&map["timezone"], &map["name"]), (&json!("Europe/Berlin"), &json!("Test Hall")), "nothing changed");
     let stranger = app.signup("stranger@example.org").await;
     let r = patch(&stranger.token, json!({"name": "Mine now"})).await.unwrap();
     assert!(r.status() == StatusCode::FORBIDDEN || r.status() == StatusCode::NOT_FOUND, "{}", r.status());
@@ -278,6 +288,18 @@ async fn a_venue_without_events_is_deleted_and_one_with_events_stays() {
     let r = app.delete(&format!("/api/v1/venues/{spare}"), Some(&stranger.owner.token)).await;
     assert!(matches!(r.status(), StatusCode::FORBIDDEN | StatusCode::NOT_FOUND), "{}", r.status());
     assert_eq!(listed().await, [f.venue_id.clone(), spare.clone(), drafted.clone()]);
+
+    // A venue without events takes another time zone (typed wrong at first).
+    let r = app
+        .client
+        .patch(app.url(&format!("/api/v1/venues/{spare}")))
+        .bearer_auth(&f.org.owner.token)
+        .json(&json!({"timezone": "America/New_York"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["timezone"], "America/New_York");
 
     // The venue on sale stays, with its map.
     let r = app.delete(&format!("/api/v1/venues/{}", f.venue_id), owner).await;

@@ -15,7 +15,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use store::{EventRecord, SeatStatus};
 use ticketing::checkout::IdempotencyKey;
-use ticketing::venues::NewVenue;
+use ticketing::venues::{NewVenue, VenueEdit};
 
 use super::layout::{self, Page, Section, alert, csrf_field, local_time, money, notice, problem_detail};
 use super::session::{Fields, Viewer, csrf_ok};
@@ -657,12 +657,24 @@ async fn venue_has_events(state: &AppState, user: UserId, v: &store::VenueRecord
     Ok(events.iter().any(|e| e.venue == v.id))
 }
 
+/// A venue's fields as the edit form shows them: as stored, or as typed.
+struct VenueTyped {
+    name: String,
+    address: String,
+    timezone: String,
+}
+
+impl VenueTyped {
+    fn of(v: &store::VenueRecord) -> Self {
+        Self { name: v.name.clone(), address: v.address.clone(), timezone: v.timezone.clone() }
+    }
+}
+
 fn venue_edit_markup(
     viewer: &Viewer,
     v: &store::VenueRecord,
     has_events: bool,
-    name: &str,
-    address: &str,
+    typed: &VenueTyped,
     error: Option<&str>,
 ) -> Markup {
     html! {
@@ -673,11 +685,18 @@ fn venue_edit_markup(
             form.stack #venue-edit method="post" action={ "/console/venues/" (v.id) } {
                 (csrf_field(viewer))
                 label for="venue_name" { "Name" }
-                input #venue_name name="name" type="text" required value=(name);
+                input #venue_name name="name" type="text" required value=(typed.name);
                 label for="venue_address" { "Address" }
-                textarea #venue_address name="address" rows="2" { (address) }
-                p.hint { "Every event here shows the new name and address. The seat map and the time zone (" (v.timezone)
-                    ") stay as they are: events are sold and dated on them." }
+                textarea #venue_address name="address" rows="2" { (typed.address) }
+                @if has_events {
+                    p.hint { "Every event here shows the new name and address. The seat map and the time zone (" (v.timezone)
+                        ") stay as they are: events are sold and dated on them." }
+                } @else {
+                    label for="venue_tz" { "Time zone" }
+                    input #venue_tz name="timezone" type="text" required list="timezones" value=(typed.timezone) aria-describedby="tz-hint";
+                    datalist #timezones { @for tz in TIMEZONES { option value=(tz) {} } }
+                    p #tz-hint.hint { "Event times are typed and shown in this zone. It can change until the first event is created here; the seat map stays as built." }
+                }
                 div.actions {
                     button.button.primary type="submit" { "Save" }
                     a.button href="/console" { "Cancel" }
@@ -707,7 +726,7 @@ pub async fn venue_edit_form(State(state): State<AppState>, viewer: Viewer, Path
         Ok(found) => found,
         Err(page) => return page,
     };
-    page(&viewer, StatusCode::OK, "Venue", &[], venue_edit_markup(&viewer, &v, has_events, &v.name, &v.address, None))
+    page(&viewer, StatusCode::OK, "Venue", &[], venue_edit_markup(&viewer, &v, has_events, &VenueTyped::of(&v), None))
 }
 
 pub async fn delete_venue(
@@ -722,7 +741,8 @@ pub async fn delete_venue(
         Err(page) => return page,
     };
     let again = |status, has_events, msg: &str| {
-        page(&viewer, status, "Venue", &[], venue_edit_markup(&viewer, &v, has_events, &v.name, &v.address, Some(msg)))
+        let typed = VenueTyped::of(&v);
+        page(&viewer, status, "Venue", &[], venue_edit_markup(&viewer, &v, has_events, &typed, Some(msg)))
     };
     if !csrf_ok(&headers, form.csrf()) {
         return again(StatusCode::FORBIDDEN, has_events, "This page was open too long. Please delete it again.");
@@ -749,14 +769,19 @@ pub async fn save_venue(
         Ok(found) => found,
         Err(page) => return page,
     };
-    let (name, address) = (form.text("name"), form.get("address").unwrap_or_default().to_owned());
+    let typed = VenueTyped {
+        name: form.text("name"),
+        address: form.get("address").unwrap_or_default().to_owned(),
+        timezone: form.get("timezone").map_or_else(|| v.timezone.clone(), |t| t.trim().to_owned()),
+    };
     let again = |status, msg: &str| {
-        page(&viewer, status, "Venue", &[], venue_edit_markup(&viewer, &v, has_events, &name, &address, Some(msg)))
+        page(&viewer, status, "Venue", &[], venue_edit_markup(&viewer, &v, has_events, &typed, Some(msg)))
     };
     if !csrf_ok(&headers, form.csrf()) {
         return again(StatusCode::FORBIDDEN, "This form was open too long. Please submit it again.");
     }
-    match state.ticketing.edit_venue(user, v.id, Some(&name), Some(&address)).await {
+    let edit = VenueEdit { name: Some(&typed.name), address: Some(&typed.address), timezone: Some(&typed.timezone) };
+    match state.ticketing.edit_venue(user, v.id, edit).await {
         Ok(_) => Redirect::to("/console").into_response(),
         Err(e) => {
             let (status, detail, _) = problem_detail(e.into()).await;

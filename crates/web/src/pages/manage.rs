@@ -110,7 +110,9 @@ pub async fn sales(
     } else if q.rescheduled.is_some() {
         Some(notice("Moved. Every ticket holder is being told, with your message; their tickets stay valid."))
     } else if q.created_before.is_some() {
-        Some(notice("That form had created this event already, so no second one was made. Change it here."))
+        Some(notice(
+            "That form was sent again: this is the event it created the first time, and no second one was made.",
+        ))
     } else {
         None
     };

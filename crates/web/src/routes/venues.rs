@@ -2,7 +2,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use domain::ids::{OrganizationId, VenueId};
-use ticketing::venues::NewVenue;
+use ticketing::venues::{NewVenue, VenueEdit};
 use uuid::Uuid;
 
 use crate::AppState;
@@ -50,12 +50,13 @@ pub async fn list(
     Ok(Json(venues.into_iter().map(VenueResponse::from).collect()))
 }
 
-/// Correct a venue's name or address. Its seat map and time zone stay:
-/// events are sold and dated on them.
+/// Correct a venue's name or address, and its time zone while no event was
+/// created at it. Its seat map stays: events are sold on it.
 #[utoipa::path(patch, path = "/api/v1/venues/{venue}", tag = "venues", security(("bearer" = [])),
     params(("venue" = Uuid, Path)), request_body = VenuePatch,
     responses((status = 200, body = VenueResponse), (status = 401, body = ProblemDto), (status = 403, body = ProblemDto),
-               (status = 404, body = ProblemDto), (status = 422, body = ProblemDto)))]
+               (status = 404, body = ProblemDto), (status = 409, body = ProblemDto, description = "venue-in-use: a new time zone for a venue with events"),
+               (status = 422, body = ProblemDto)))]
 pub async fn edit(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -64,7 +65,11 @@ pub async fn edit(
 ) -> Result<Json<VenueResponse>, Problem> {
     let v = state
         .ticketing
-        .edit_venue(user, VenueId::from_uuid(venue), req.name.as_deref(), req.address.as_deref())
+        .edit_venue(
+            user,
+            VenueId::from_uuid(venue),
+            VenueEdit { name: req.name.as_deref(), address: req.address.as_deref(), timezone: req.timezone.as_deref() },
+        )
         .await?;
     Ok(Json(VenueResponse::from(v)))
 }
