@@ -130,7 +130,7 @@ pub struct CreatedEvent {
 }
 
 impl Ticketing {
-    /// Creates a draft event. With `key`, the request can be sent again
+    /// Creates a draft event. With `creation_key`, the request can be sent again
     /// safely (a retry after a lost answer, a form submitted twice): the
     /// organization's first event made with that key is the answer, whatever
     /// the later request says.
@@ -140,7 +140,7 @@ impl Ticketing {
         org: OrganizationId,
         venue: VenueId,
         spec: EventSpec,
-        key: Option<&IdempotencyKey>,
+        creation_key: Option<&IdempotencyKey>,
     ) -> Result<CreatedEvent, CreateEventError> {
         self.require_role(user, org, |r| r.can_manage_events(), "only owners and admins create events").await?;
         let venue_record = self.store.venue(venue).await?.filter(|v| v.organization == org);
@@ -175,7 +175,7 @@ impl Ticketing {
             transfer_policy: spec.transfer_policy,
             resale_policy: spec.resale_policy,
             rotating_barcodes: spec.rotating_barcodes,
-            creation_key: key.map(|k| k.as_str().to_owned()),
+            creation_key: creation_key.map(|k| k.as_str().to_owned()),
         };
         let mut secret = [0u8; 32];
         rand::fill(&mut secret);
