@@ -49,8 +49,18 @@ pub struct NewEvent {
     pub transfer_policy: TransferPolicy,
     pub resale_policy: ResalePolicy,
     pub rotating_barcodes: bool,
-    /// The creation request's key, if it carried one (see `create_event`).
+    /// The creation request's key, if it carried one, and a hash of the
+    /// request (see `create_event`).
     pub creation_key: Option<String>,
+    pub creation_hash: Option<String>,
+}
+
+/// The event an earlier request with the same creation key made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EarlierEvent {
+    pub id: EventId,
+    /// That request asked for the same as this one.
+    pub same_request: bool,
 }
 
 /// Filters for the public event listing. Results are ordered by start time,
@@ -203,13 +213,13 @@ impl Store {
         ticket_types: &[TicketType],
         key: &EventKey,
         now: Timestamp,
-    ) -> Result<Option<EventId>> {
+    ) -> Result<Option<EarlierEvent>> {
         let mut tx = self.write().await?;
         let inserted = sqlx::query(
             "INSERT INTO events (id, organization_id, venue_id, title, description, category, starts_at, ends_at, status, \
              created_at, transferable, transfer_cutoff_hours, transfers_per_ticket_max, resale_allowed, resale_cap_bps, \
-             resale_royalty_bps, rotating_barcodes, creation_key) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'draft', $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+             resale_royalty_bps, rotating_barcodes, creation_key, creation_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'draft', $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
              ON CONFLICT (organization_id, creation_key) DO NOTHING",
         )
         .bind(new.id.to_string())
@@ -229,18 +239,23 @@ impl Store {
         .bind(i64::from(new.resale_policy.royalty_bps))
         .bind(i64::from(new.rotating_barcodes))
         .bind(new.creation_key.as_deref())
+        .bind(new.creation_hash.as_deref())
         .execute(&mut *tx)
         .await?;
         if inserted.rows_affected() == 0 {
-            // The key made an event before (on PostgreSQL a concurrent
-            // request with it waited for that one's commit).
-            let id: String =
-                sqlx::query_scalar("SELECT id FROM events WHERE organization_id = $1 AND creation_key = $2")
+            // The key made an event before. On PostgreSQL a concurrent
+            // request with it waited for that one's commit; on SQLite it may
+            // be in the group still being committed, so this transaction's
+            // commit waits for that group: the event is readable once this
+            // returns.
+            let (id, hash): (String, Option<String>) =
+                sqlx::query_as("SELECT id, creation_hash FROM events WHERE organization_id = $1 AND creation_key = $2")
                     .bind(new.organization.to_string())
                     .bind(new.creation_key.as_deref())
                     .fetch_one(&mut *tx)
                     .await?;
-            return Ok(Some(crate::id(&id)?));
+            tx.commit().await?;
+            return Ok(Some(EarlierEvent { id: crate::id(&id)?, same_request: hash == new.creation_hash }));
         }
         sqlx::query("INSERT INTO event_keys (event_id, public_key, secret_key, created_at) VALUES ($1, $2, $3, $4)")
             .bind(new.id.to_string())

@@ -22,6 +22,8 @@ pub const SEARCH_QUERY_LEN_MAX: usize = 200;
 pub enum CreateEventError {
     #[error("venue not found in this organization")]
     UnknownVenue,
+    #[error("this Idempotency-Key already created event {0} from a different request; use a new key for a new event")]
+    KeyReused(EventId),
     #[error(transparent)]
     Invalid(#[from] EventSpecError),
     #[error(transparent)]
@@ -123,6 +125,16 @@ pub struct EventDetails {
     pub ticket_types: Vec<TicketType>,
 }
 
+/// What a creation request asked for, to tell its retry (the same) from
+/// another request sent with its key. The spec's `Debug` rendering names
+/// every field; it is stable within a release, and a retry that straddles an
+/// upgrade changing it is told the key was reused, which creates nothing.
+fn creation_hash(venue: VenueId, spec: &EventSpec) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{venue}\n{spec:?}"));
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A created event, or the one an earlier request with the same key made.
 pub struct CreatedEvent {
     pub details: EventDetails,
@@ -132,8 +144,8 @@ pub struct CreatedEvent {
 impl Ticketing {
     /// Creates a draft event. With `creation_key`, the request can be sent again
     /// safely (a retry after a lost answer, a form submitted twice): the
-    /// organization's first event made with that key is the answer, whatever
-    /// the later request says.
+    /// organization's event made with that key is the answer while it exists;
+    /// the key sent with a different request is refused (`KeyReused`).
     pub async fn create_event(
         &self,
         user: UserId,
@@ -150,6 +162,8 @@ impl Ticketing {
         let offer = self.store.venue_offer(venue).await?;
         spec.validate(&VenueOffer { price_zones: &offer.price_zones, ga_areas: &offer.ga_areas })?;
         spec.validate_schedule(self.now())?;
+        // What was asked, for telling a retry from another request with the key.
+        let spec_seen = creation_key.is_some().then(|| spec.clone());
         let ticket_types: Vec<TicketType> = spec
             .ticket_types
             .into_iter()
@@ -176,6 +190,7 @@ impl Ticketing {
             resale_policy: spec.resale_policy,
             rotating_barcodes: spec.rotating_barcodes,
             creation_key: creation_key.map(|k| k.as_str().to_owned()),
+            creation_hash: spec_seen.as_ref().map(|seen| creation_hash(venue, seen)),
         };
         let mut secret = [0u8; 32];
         rand::fill(&mut secret);
@@ -187,7 +202,10 @@ impl Ticketing {
             other => other?,
         };
         if let Some(earlier) = created {
-            let details = self.event_details(Some(user), earlier).await.map_err(|e| match e {
+            if !earlier.same_request {
+                return Err(CreateEventError::KeyReused(earlier.id));
+            }
+            let details = self.event_details(Some(user), earlier.id).await.map_err(|e| match e {
                 ViewEventError::Store(s) => CreateEventError::Store(s),
                 ViewEventError::Denied(d) => CreateEventError::Denied(d),
             })?;

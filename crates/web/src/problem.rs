@@ -308,6 +308,7 @@ impl From<CreateEventError> for Problem {
             CreateEventError::UnknownVenue | CreateEventError::Invalid(_) => {
                 Problem::unprocessable("invalid-event", e.to_string())
             }
+            CreateEventError::KeyReused(_) => Problem::unprocessable("idempotency-key-reused", e.to_string()),
             CreateEventError::Denied(d) => d.into(),
             CreateEventError::Store(s) => s.into(),
         }

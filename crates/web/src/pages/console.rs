@@ -15,6 +15,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use store::{EventRecord, SeatStatus};
 use ticketing::checkout::IdempotencyKey;
+use ticketing::events::CreateEventError;
 use ticketing::venues::{NewVenue, VenueEdit};
 
 use super::layout::{self, Page, Section, alert, csrf_field, local_time, money, notice, problem_detail};
@@ -1014,20 +1015,27 @@ pub async fn create_event(State(state): State<AppState>, headers: HeaderMap, vie
         Ok(s) => s,
         Err(msg) => return again(StatusCode::UNPROCESSABLE_ENTITY, &msg),
     };
-    // A form from before this key existed, or one tampered with, still
-    // creates its event, only without the guard.
-    let key = IdempotencyKey::parse(&format!("console-event-form:{}", input.form_key)).ok();
+    // Only a key the form page made (a UUID) guards: a form without one, or
+    // with one tampered with, still creates its event, only unguarded.
+    let key = Uuid::parse_str(input.form_key.trim())
+        .ok()
+        .and_then(|k| IdempotencyKey::parse(&format!("console-event-form:{k}")).ok());
     let venue = VenueId::from_uuid(*venue.id.as_uuid());
+    let made_before = |event: EventId| {
+        Redirect::to(&format!("{}?created_before=1", super::manage::sales_path(event))).into_response()
+    };
     let created = match state.ticketing.create_event(user, org, venue, spec, key.as_ref()).await {
         Ok(c) => c,
+        // Back, a change, and Create again: the form made its event already;
+        // the change is made there.
+        Err(CreateEventError::KeyReused(event)) => return made_before(event),
         Err(e) => {
             let (status, detail, _) = problem_detail(e.into()).await;
             return again(status, &detail);
         }
     };
     if created.replayed {
-        let path = format!("{}?created_before=1", super::manage::sales_path(created.details.event.id));
-        return Redirect::to(&path).into_response();
+        return made_before(created.details.event.id);
     }
     let details = created.details;
     if input.publish {
