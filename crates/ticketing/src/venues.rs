@@ -110,9 +110,7 @@ impl Ticketing {
         venue: VenueId,
         edit: VenueEdit<'_>,
     ) -> Result<VenueRecord, EditVenueError> {
-        let mut record = self.store.venue(venue).await?.ok_or(Denied::NotFound("venue"))?;
-        self.require_role(user, record.organization, |r| r.can_manage_events(), "only owners and admins manage venues")
-            .await?;
+        let mut record = self.managed_venue(user, venue).await?;
         let name = edit.name.unwrap_or(&record.name).trim().to_owned();
         let address = edit.address.unwrap_or(&record.address).trim().to_owned();
         check_venue_details(&name, &address)?;
@@ -130,13 +128,22 @@ impl Ticketing {
     /// Deletes a venue made by mistake, while no event has been created at
     /// it (deleted drafts aside).
     pub async fn delete_venue(&self, user: UserId, venue: VenueId) -> Result<(), DeleteVenueError> {
-        let record = self.store.venue(venue).await?.ok_or(Denied::NotFound("venue"))?;
-        self.require_role(user, record.organization, |r| r.can_manage_events(), "only owners and admins manage venues")
-            .await?;
+        self.managed_venue(user, venue).await?;
         match self.store.delete_venue(venue).await? {
             store::DeletedVenue::Deleted => Ok(()),
             store::DeletedVenue::Unknown => Err(Denied::NotFound("venue").into()),
             store::DeletedVenue::InUse => Err(DeleteVenueError::InUse),
+        }
+    }
+
+    /// The venue, for one of its organization's owners and admins. To
+    /// anyone outside the organization it is not there, as events are.
+    async fn managed_venue(&self, user: UserId, venue: VenueId) -> Result<VenueRecord, crate::VisibleError> {
+        let record = self.store.venue(venue).await?.ok_or(Denied::NotFound("venue"))?;
+        match self.store.role_in(user, record.organization).await? {
+            Some(role) if role.can_manage_events() => Ok(record),
+            Some(_) => Err(Denied::Forbidden("only owners and admins manage venues").into()),
+            None => Err(Denied::NotFound("venue").into()),
         }
     }
 
