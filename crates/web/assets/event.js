@@ -42,10 +42,15 @@ async function start() {
   // Seats this buyer holds already: offered above the map, never named as
   // taken by someone else.
   const mine = new Set(data.my_held || []);
+  // A seat of a zone whose ticket types are all outside their sales window
+  // is not for sale now, however free it is.
+  const closed = (i) => zones.get(seats[i].zone)?.on_sale === false;
+  const seen = (i, status) => (status === 'available' && closed(i) ? 'closed' : status);
   const state = new Array(seats.length).fill('available');
+  for (let i = 0; i < seats.length; i++) state[i] = seen(i, 'available');
   for (const a of availability.seats) {
     const i = indexOf.get(a.id);
-    if (i !== undefined) state[i] = a.status;
+    if (i !== undefined) state[i] = seen(i, a.status);
   }
   const chosen = new Set();
   let cursor = -1;
@@ -78,7 +83,7 @@ async function start() {
   const describe = (i) => {
     const s = seats[i];
     const z = zones.get(s.zone);
-    const what = chosen.has(i) ? 'picked' : state[i] === 'available' ? 'available' : 'taken';
+    const what = chosen.has(i) ? 'picked' : state[i] === 'available' ? 'available' : state[i] === 'closed' ? 'not on sale now' : 'taken';
     return `${s.section}, row ${s.row}, seat ${s.label}${s.accessible ? ', wheelchair space' : ''}, ${z ? z.price : ''}, ${what}`;
   };
 
@@ -239,8 +244,8 @@ async function start() {
     const lost = [];
     for (const c of changes) {
       const i = indexOf.get(c.id);
-      if (i === undefined || state[i] === c.status) continue;
-      state[i] = c.status;
+      if (i === undefined || state[i] === seen(i, c.status)) continue;
+      state[i] = seen(i, c.status);
       if (c.status !== 'available' && chosen.has(i)) { chosen.delete(i); if (!mine.has(c.id)) lost.push(i); }
       paint(i);
     }

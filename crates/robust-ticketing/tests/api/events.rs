@@ -556,6 +556,42 @@ async fn ticket_types_are_added_and_changed_during_a_sale_and_holds_keep_their_p
     assert_problem(patch(&f.seat_type, json!({"name": "Renamed"})).await.unwrap(), StatusCode::CONFLICT).await;
 }
 
+/// A type whose sales ended (or have yet to open) is not offered: the event
+/// page says when instead of how many are left, its seats are drawn as not
+/// for sale, and its standing places have no quantity to pick.
+#[tokio::test]
+async fn the_event_page_offers_only_types_on_sale_now() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 6, 10).await;
+    let page = || async {
+        app.client.get(app.url(&format!("/events/{}", f.event_id))).send().await.unwrap().text().await.unwrap()
+    };
+    let before = page().await;
+    assert!(before.contains(&format!("name=\"ga_{}\"", f.ga_area)) && !before.contains("sales ended"));
+    assert!(before.contains("\"max_per_order\":10,\"on_sale\":true"), "the seat zone is on sale");
+    let end = |tt: &str| {
+        let path = app.url(&format!("/api/v1/events/{}/ticket-types/{tt}", f.event_id));
+        let ended = json!({"sales_end": app.clock.now() - Duration::minutes(1)});
+        app.client.patch(path).bearer_auth(&f.org.owner.token).json(&ended).send()
+    };
+    // Standing's type ends; the seats are still sold.
+    assert_eq!(end(&f.ga_type).await.unwrap().status(), StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let standing_ended = page().await;
+    assert_eq!(standing_ended.matches("sales ended").count(), 1, "standing's type says so");
+    assert!(!standing_ended.contains(&format!("name=\"ga_{}\"", f.ga_area)), "no standing places to pick");
+    assert!(standing_ended.contains("\"max_per_order\":10,\"on_sale\":true"), "the seats are still offered");
+    // Then the seats' type: its zone is drawn as not for sale.
+    assert_eq!(end(&f.seat_type).await.unwrap().status(), StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let all_ended = page().await;
+    assert_eq!(all_ended.matches("sales ended").count(), 2, "both types say so");
+    assert!(all_ended.contains("\"max_per_order\":10,\"on_sale\":false"), "{all_ended}");
+    let list = app.client.get(app.url(&format!("/events/{}/seats", f.event_id))).send().await.unwrap();
+    let list = list.text().await.unwrap();
+    assert_eq!(list.matches("not on sale now").count(), f.seats.len(), "the seat list offers none");
+}
+
 /// Organizers fix an event's details after creating it; its date moves only
 /// while nothing is sold, since a postponement must reach its buyers.
 /// A ticket type made by mistake is deleted; one held or sold stays (its

@@ -300,7 +300,7 @@ async fn render_event(
         "my_held": my_held,
         "zones": zones.iter().enumerate().map(|(i, (z, t))| json!({
             "zone": z, "class": format!("z{}", i % ZONE_COLOURS), "price": money(&t.price),
-            "max_per_order": t.max_per_order,
+            "max_per_order": t.max_per_order, "on_sale": t.on_sale_at(now),
         })).collect::<Vec<_>>(),
     });
     let max_pick = zones.iter().map(|(_, t)| t.max_per_order as usize).max().unwrap_or(1).min(BEST_AVAILABLE_SEATS_MAX);
@@ -358,7 +358,7 @@ async fn render_event(
                                         Admits::PriceZone(z) => {
                                             // Seats go at one price at a time: the
                                             // other types of the zone say when.
-                                            @let current = zones.iter().any(|(_, c)| c.id == t.id);
+                                            @let current = zones.iter().any(|(_, c)| c.id == t.id) && t.on_sale_at(now);
                                             td { span class={ "swatch " (zone_class(&zones, z)) } aria-hidden="true" {} (category_label(z)) " seats" }
                                             td {
                                                 (money(&t.price))
@@ -369,9 +369,13 @@ async fn render_event(
                                             td { @if current { (free_by_zone.get(z.as_str()).copied().unwrap_or(0)) } @else { "–" } }
                                         }
                                         Admits::GaArea(a) => {
+                                            @let current = t.on_sale_at(now);
                                             td { (ga_name.get(a).copied().unwrap_or("Standing")) " (standing)" }
-                                            td { (money(&t.price)) }
-                                            td { (ga_remaining.get(a).copied().unwrap_or(0)) }
+                                            td {
+                                                (money(&t.price))
+                                                @if !current { br; span.muted.small { (sale_window_note(t, now, &e.timezone)) } }
+                                            }
+                                            td { @if current { (ga_remaining.get(a).copied().unwrap_or(0)) } @else { "–" } }
                                         }
                                     }
                                 }
@@ -451,7 +455,7 @@ async fn render_event(
                             p { a href={ "/events/" (e.id) "/seats" } { "Choose seats from a list instead" } }
                         }
                     }
-                    @let ga_types: Vec<_> = types.iter().filter_map(|t| match &t.admits { Admits::GaArea(a) => Some((a, t)), _ => None }).collect();
+                    @let ga_types: Vec<_> = types.iter().filter(|t| t.on_sale_at(now)).filter_map(|t| match &t.admits { Admits::GaArea(a) => Some((a, t)), _ => None }).collect();
                     @if !ga_types.is_empty() {
                         form.stack.inline-form #ga-form method="post" action={ "/events/" (e.id) "/hold" } {
                             (csrf_field(viewer))
@@ -540,8 +544,11 @@ async fn render_seat_list(
         Err(p) => return failure(viewer, p).await,
     };
     let e = &view.details.event;
-    let zones = zones(&view.details.ticket_types, state.ticketing.now());
+    let now = state.ticketing.now();
+    let zones = zones(&view.details.ticket_types, now);
     let price: HashMap<&str, String> = zones.iter().map(|(z, t)| (z.as_str(), money(&t.price))).collect();
+    // Zones whose ticket types are all outside their sales window.
+    let closed: HashSet<&str> = zones.iter().filter(|(_, t)| !t.on_sale_at(now)).map(|(z, _)| z.as_str()).collect();
     let status_of: HashMap<SeatId, SeatStatus> = view.availability.seats.iter().copied().collect();
     let section =
         section.and_then(|s| view.map.sections.iter().find(|x| x.id.to_string() == s)).or(view.map.sections.first());
@@ -568,12 +575,17 @@ async fn render_seat_list(
                         legend { (s.name) ", row " (row.label) }
                         div.seat-checks {
                             @for seat in &row.seats {
-                                @let free = status_of.get(&seat.id) == Some(&SeatStatus::Available);
+                                @let on_sale = !closed.contains(s.price_zone.as_str());
+                                @let free = on_sale && status_of.get(&seat.id) == Some(&SeatStatus::Available);
                                 label.seat-check.taken[!free] {
                                     input type="checkbox" name="seat" value=(seat.id) disabled[!free]
                                         checked[free && picked.contains(&seat.id.to_string())];
                                     span { (seat.label) @if seat.accessible { " ♿" } }
-                                    span.visually-hidden { ", row " (row.label) @if !free { ", taken" } @if seat.accessible { ", wheelchair space" } }
+                                    span.visually-hidden {
+                                        ", row " (row.label)
+                                        @if !on_sale { ", not on sale now" } @else if !free { ", taken" }
+                                        @if seat.accessible { ", wheelchair space" }
+                                    }
                                 }
                             }
                         }
