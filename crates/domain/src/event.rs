@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::Duration;
+use chrono::{Datelike, Duration};
 use serde::{Deserialize, Serialize};
 
 use crate::Timestamp;
@@ -17,6 +17,11 @@ pub const TITLE_LEN_MAX: usize = 200;
 pub const DESCRIPTION_LEN_MAX: usize = 20_000;
 /// Longest ticket-type name, in characters.
 pub const TICKET_TYPE_NAME_LEN_MAX: usize = 100;
+/// Years a sales window may open or close in. Nothing was sold before the
+/// first; a date outside them (a negative year, say) is a typing mistake
+/// that many clients could not even read back.
+pub const SALES_YEAR_MIN: i32 = 2000;
+pub const SALES_YEAR_MAX: i32 = 9999;
 /// Ticket types per event.
 pub const TICKET_TYPES_PER_EVENT_MAX: usize = 100;
 /// The highest per-order limit an organizer may set for one ticket type.
@@ -323,6 +328,8 @@ pub enum EventSpecError {
     UnknownGaArea(String),
     #[error("ticket type '{0}': sales_end must be after sales_start")]
     BadSalesWindow(String),
+    #[error("ticket type '{0}': sales times must be in the years {SALES_YEAR_MIN} to {SALES_YEAR_MAX}")]
+    SalesTimeOutOfRange(String),
     #[error("ticket type '{0}': its sales must open before the event ends")]
     SalesAfterEvent(String),
     #[error("ticket type '{0}': its sales window is over already (sales_end must be after now)")]
@@ -433,6 +440,13 @@ pub fn validate_ticket_types(
                 return Err(EventSpecError::UnknownGaArea(tt.name.clone()));
             }
             _ => {}
+        }
+        if [tt.sales_start, tt.sales_end]
+            .into_iter()
+            .flatten()
+            .any(|t| !(SALES_YEAR_MIN..=SALES_YEAR_MAX).contains(&t.year()))
+        {
+            return Err(EventSpecError::SalesTimeOutOfRange(tt.name.clone()));
         }
         if let (Some(s), Some(e)) = (tt.sales_start, tt.sales_end)
             && e <= s

@@ -664,7 +664,7 @@ impl Store {
 
     /// `event`'s orders, newest first, at most `limit`: those whose buyer's
     /// e-mail address or name contains `search`, whose id starts with it or
-    /// whose reference ([`OrderId::reference`]) it is, when given, and only those placed before the order `before`, when
+    /// whose reference ([`OrderId::reference`]) holds it, when given, and only those placed before the order `before`, when
     /// given.
     pub async fn event_orders(
         &self,
@@ -684,7 +684,7 @@ impl Store {
              FROM orders o JOIN users u ON u.id = o.user_id \
              WHERE o.event_id = $1 \
                AND ($2 = '' OR u.email LIKE '%' || $2 || '%' ESCAPE '\\' OR LOWER(u.name) LIKE '%' || $2 || '%' ESCAPE '\\' \
-                    OR o.id LIKE $2 || '%' ESCAPE '\\' OR ($5 <> '' AND o.id LIKE '%' || $5)) \
+                    OR o.id LIKE $2 || '%' ESCAPE '\\' OR ($5 <> '' AND SUBSTR(o.id, 25) LIKE '%' || $5 || '%')) \
                AND ($3 = '' OR (o.created_at, o.id) < (SELECT b.created_at, b.id FROM orders b WHERE b.id = $3)) \
              ORDER BY o.created_at DESC, o.id DESC LIMIT $4",
         )
@@ -692,7 +692,7 @@ impl Store {
         .bind(escaped.to_lowercase())
         .bind(before.map(|b| b.to_string()).unwrap_or_default())
         .bind(i64::from(limit))
-        .bind(search.and_then(OrderId::reference_suffix).unwrap_or_default())
+        .bind(search.and_then(OrderId::reference_part).unwrap_or_default())
         .fetch_all(&mut *self.read().await?)
         .await?;
         rows.into_iter()

@@ -1105,7 +1105,8 @@ impl From<&TicketRecord> for TicketResponse {
 #[into_params(parameter_in = Query)]
 pub struct EventOrdersQuery {
     /// Part of the buyer's e-mail address or name, the start of the
-    /// order's id, or its reference (`A1B2-C3D4-E5F6`, any case, dashes or not).
+    /// order's id, or its reference or a part of it of four digits or more
+    /// (`A1B2-C3D4-E5F6`, any case, dashes or not).
     pub q: Option<String>,
     /// The last order of the page before: the next page starts after it.
     pub before: Option<Uuid>,

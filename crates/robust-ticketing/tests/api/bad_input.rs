@@ -621,6 +621,9 @@ async fn invalid_event_definitions_are_a_422_and_leave_no_event_behind() {
             v["ticket_types"][0]["sales_end"] = json!("2031-01-01T00:00:00Z");
         }),
         ("sales that open when the event has ended", |v| v["ticket_types"][0]["sales_start"] = v["ends_at"].clone()),
+        ("sales that open in a negative year", |v| {
+            v["ticket_types"][0]["sales_start"] = json!("-9999-01-01T00:00:00Z");
+        }),
         ("sales that are over already", |v| {
             v["ticket_types"][0]["sales_start"] = json!("2020-01-01T00:00:00Z");
             v["ticket_types"][0]["sales_end"] = json!("2020-01-02T00:00:00Z");

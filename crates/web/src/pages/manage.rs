@@ -365,7 +365,7 @@ fn room_state(c: Option<&SaleControls>, line: store::QueueCounts, tz: &str) -> S
             };
             format!(
                 "The waiting room is on: buyers join the line and hold seats when let in. {} waiting now{early}; \
-                 {} were let in, {} in the last minute.",
+                 let in so far: {}, {} in the last minute.",
                 line.waiting, c.admitted_through, c.admitted_last_minute
             )
         }

@@ -246,7 +246,7 @@ pub fn not_found_page_for(viewer: &Viewer) -> Response {
         viewer,
         StatusCode::NOT_FOUND,
         "Page not found",
-        "There is nothing at this address. The event may have been removed, or the link is mistyped.",
+        "There is nothing at this address. What it showed may have been removed, or the link is mistyped.",
     )
 }
 

@@ -27,8 +27,10 @@ use crate::routes::orders::idempotency_key;
     params(("org" = Uuid, Path),
            ("Idempotency-Key" = Option<String>, Header, description = "Unique per event to create, chosen by the client")),
     request_body = CreateEventRequest,
-    responses((status = 201, body = EventResponse), (status = 400, body = ProblemDto, description = "a malformed Idempotency-Key"),
-               (status = 401, body = ProblemDto), (status = 403, body = ProblemDto), (status = 422, body = ProblemDto)))]
+    responses((status = 201, body = EventResponse, headers(("Idempotent-Replayed" = String, description = "true on a replay"))),
+               (status = 400, body = ProblemDto, description = "a malformed Idempotency-Key"),
+               (status = 401, body = ProblemDto), (status = 403, body = ProblemDto),
+               (status = 422, body = ProblemDto, description = "an invalid event, or idempotency-key-reused: the key made an event from another request")))]
 pub async fn create(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
