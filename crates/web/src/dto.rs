@@ -773,7 +773,9 @@ pub struct EventSummaryDto {
     pub ends_at: DateTime<Utc>,
     pub status: String,
     pub venue: VenueRef,
-    /// The cheapest ticket, or null when the event has no ticket types.
+    /// In the public listing, the cheapest price on sale or still to come;
+    /// null when there is none, and always in an organization's own list of
+    /// its events (which has each event's types at `/events/{id}`).
     pub min_price: Option<MoneyDto>,
 }
 
