@@ -186,11 +186,25 @@ pub struct TicketTypeSpec {
 }
 
 impl TicketTypeSpec {
+    /// Its sales times fall in the years a sale can be in.
+    fn check_sales_years(&self) -> Result<(), EventSpecError> {
+        if [self.sales_start, self.sales_end]
+            .iter()
+            .flatten()
+            .all(|t| (SALES_YEAR_MIN..=SALES_YEAR_MAX).contains(&t.year()))
+        {
+            Ok(())
+        } else {
+            Err(EventSpecError::SalesTimeOutOfRange(self.name.clone()))
+        }
+    }
+
     /// Checks a type about to be created, seen from `now`: one whose sales
     /// window has closed already could never sell a ticket, and is almost
     /// always a date typed wrong. (Closing a type's sales later, by setting
     /// its end to now, is a change, not a creation, and is allowed.)
     pub fn validate_new(&self, now: Timestamp) -> Result<(), EventSpecError> {
+        self.check_sales_years()?;
         if self.sales_end.is_some_and(|e| e <= now) {
             return Err(EventSpecError::SalesOverAlready(self.name.clone()));
         }
@@ -328,7 +342,7 @@ pub enum EventSpecError {
     UnknownGaArea(String),
     #[error("ticket type '{0}': sales_end must be after sales_start")]
     BadSalesWindow(String),
-    #[error("ticket type '{0}': sales times must be in the years {SALES_YEAR_MIN} to {SALES_YEAR_MAX}")]
+    #[error("ticket type '{0}': sales times must be in the years {SALES_YEAR_MIN} to {SALES_YEAR_MAX} (UTC)")]
     SalesTimeOutOfRange(String),
     #[error("ticket type '{0}': its sales must open before the event ends")]
     SalesAfterEvent(String),
@@ -441,13 +455,7 @@ pub fn validate_ticket_types(
             }
             _ => {}
         }
-        if [tt.sales_start, tt.sales_end]
-            .into_iter()
-            .flatten()
-            .any(|t| !(SALES_YEAR_MIN..=SALES_YEAR_MAX).contains(&t.year()))
-        {
-            return Err(EventSpecError::SalesTimeOutOfRange(tt.name.clone()));
-        }
+        tt.check_sales_years()?;
         if let (Some(s), Some(e)) = (tt.sales_start, tt.sales_end)
             && e <= s
         {

@@ -134,9 +134,10 @@ pub enum HoldError {
     SeatNotAtVenue(SeatId),
     #[error("GA area {0} is not part of this event's venue")]
     GaAreaNotAtVenue(GaAreaId),
-    #[error("no ticket type on sale covers seat {0}")]
-    NoTicketTypeForSeat(SeatId),
-    #[error("no ticket type on sale covers GA area {0}")]
+    /// No type for the seat's price zone (named) is on sale now.
+    #[error("the seats of price zone '{0}' are not on sale now")]
+    NoTicketTypeForSeat(String),
+    #[error("the places of this standing area are not on sale now")]
     NoTicketTypeForArea(GaAreaId),
     #[error("ticket type {0} does not belong to this event or does not admit to that place")]
     TicketTypeMismatch(TicketTypeId),
@@ -219,7 +220,7 @@ pub fn price_hold(
         }
         let zone = seat_zones.get(&req.seat).ok_or(HoldError::SeatNotAtVenue(req.seat))?;
         let admits = |a: &Admits| matches!(a, Admits::PriceZone(z) if z == zone);
-        let tt = pick(req.ticket_type, &admits)?.ok_or(HoldError::NoTicketTypeForSeat(req.seat))?;
+        let tt = pick(req.ticket_type, &admits)?.ok_or_else(|| HoldError::NoTicketTypeForSeat(zone.clone()))?;
         lines.push(HoldLine::Seat { seat: req.seat, ticket_type: tt.id, unit_price: tt.price });
     }
     let venue_areas: HashSet<GaAreaId> = ticket_types

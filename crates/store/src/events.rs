@@ -53,6 +53,19 @@ pub struct NewEvent {
     /// request (see `create_event`).
     pub creation_key: Option<String>,
     pub creation_hash: Option<String>,
+    /// The venue's time zone the event's times were read in.
+    pub venue_timezone: String,
+}
+
+/// What [`Store::create_event`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventCreation {
+    Created,
+    /// An earlier request with the same creation key made this one.
+    Earlier(EarlierEvent),
+    /// The venue is gone, or its time zone is no longer the one the event
+    /// was checked against: nothing was written.
+    VenueChanged,
 }
 
 /// The event an earlier request with the same creation key made.
@@ -213,8 +226,19 @@ impl Store {
         ticket_types: &[TicketType],
         key: &EventKey,
         now: Timestamp,
-    ) -> Result<Option<EarlierEvent>> {
+    ) -> Result<EventCreation> {
         let mut tx = self.write().await?;
+        // The venue as the event was checked against it, kept so until the
+        // commit: on PostgreSQL this takes the venue's row, which a change
+        // of its time zone takes first too (see `edit_venue`).
+        let kept = sqlx::query("UPDATE venues SET timezone = timezone WHERE id = $1 AND timezone = $2")
+            .bind(new.venue.to_string())
+            .bind(&new.venue_timezone)
+            .execute(&mut *tx)
+            .await?;
+        if kept.rows_affected() == 0 {
+            return Ok(EventCreation::VenueChanged);
+        }
         let inserted = sqlx::query(
             "INSERT INTO events (id, organization_id, venue_id, title, description, category, starts_at, ends_at, status, \
              created_at, transferable, transfer_cutoff_hours, transfers_per_ticket_max, resale_allowed, resale_cap_bps, \
@@ -255,7 +279,10 @@ impl Store {
                     .fetch_one(&mut *tx)
                     .await?;
             tx.commit().await?;
-            return Ok(Some(EarlierEvent { id: crate::id(&id)?, same_request: hash == new.creation_hash }));
+            return Ok(EventCreation::Earlier(EarlierEvent {
+                id: crate::id(&id)?,
+                same_request: hash == new.creation_hash,
+            }));
         }
         sqlx::query("INSERT INTO event_keys (event_id, public_key, secret_key, created_at) VALUES ($1, $2, $3, $4)")
             .bind(new.id.to_string())
@@ -272,7 +299,7 @@ impl Store {
         // A read of this id before it existed may have cached an empty list
         // of ticket types.
         self.cache.ticket_types.invalidate(&new.id);
-        Ok(None)
+        Ok(EventCreation::Created)
     }
 
     /// The event, from the read cache when fresh (see `cache`).

@@ -183,9 +183,8 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?;
         let Some(zone) = zone else { return Ok(EditedVenue::Unknown) };
-        if zone != venue.timezone && venue_has_events(&mut tx, &venue.organization.to_string(), &venue_s).await? {
-            return Ok(EditedVenue::ZoneInUse);
-        }
+        // The row first, then the check: an event being created here holds
+        // the row until it commits (see `create_event`), and is then seen.
         sqlx::query("UPDATE venues SET name = $1, address = $2, timezone = $3 WHERE id = $4")
             .bind(&venue.name)
             .bind(&venue.address)
@@ -193,6 +192,9 @@ impl Store {
             .bind(&venue_s)
             .execute(&mut *tx)
             .await?;
+        if zone != venue.timezone && venue_has_events(&mut tx, &venue.organization.to_string(), &venue_s).await? {
+            return Ok(EditedVenue::ZoneInUse);
+        }
         tx.commit().await?;
         Ok(EditedVenue::Edited)
     }

@@ -24,6 +24,10 @@ pub enum CreateEventError {
     UnknownVenue,
     #[error("this Idempotency-Key already created event {0} from a different request; use a new key for a new event")]
     KeyReused(EventId),
+    #[error(
+        "the venue's time zone was changed, or the venue deleted, meanwhile; check the event's times and send it again"
+    )]
+    VenueChanged,
     #[error(transparent)]
     Invalid(#[from] EventSpecError),
     #[error(transparent)]
@@ -191,6 +195,7 @@ impl Ticketing {
             rotating_barcodes: spec.rotating_barcodes,
             creation_key: creation_key.map(|k| k.as_str().to_owned()),
             creation_hash: spec_seen.as_ref().map(|seen| creation_hash(venue, seen)),
+            venue_timezone: venue_record.timezone.clone(),
         };
         let mut secret = [0u8; 32];
         rand::fill(&mut secret);
@@ -201,7 +206,10 @@ impl Ticketing {
             Err(e) if e.is_foreign_key_violation() => return Err(CreateEventError::UnknownVenue),
             other => other?,
         };
-        if let Some(earlier) = created {
+        if created == store::EventCreation::VenueChanged {
+            return Err(CreateEventError::VenueChanged);
+        }
+        if let store::EventCreation::Earlier(earlier) = created {
             if !earlier.same_request {
                 return Err(CreateEventError::KeyReused(earlier.id));
             }

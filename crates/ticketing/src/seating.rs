@@ -7,6 +7,7 @@
 
 use std::collections::HashSet;
 
+use domain::event::Admits;
 use domain::hold::{HoldRequest, SeatRequest};
 use domain::ids::{EventId, SeatId, UserId};
 use store::{HoldRecord, SeatMapRecord, SeatStatus};
@@ -105,12 +106,41 @@ impl Ticketing {
                 domain::text::excerpt(z, 64)
             )));
         }
+        // Only seats of zones with a ticket type on sale now can be held.
+        let now = self.now();
+        let types = self.store.ticket_types(event).await?;
+        let selling: HashSet<&str> = types
+            .iter()
+            .filter(|t| t.on_sale_at(now))
+            .filter_map(|t| match &t.admits {
+                Admits::PriceZone(z) => Some(z.as_str()),
+                Admits::GaArea(_) => None,
+            })
+            .collect();
+        if let Some(z) = zone
+            && !selling.contains(z)
+        {
+            return Err(HoldFailure::BadBestAvailable(format!(
+                "the seats in '{}' are not on sale now",
+                domain::text::excerpt(z, 64)
+            )));
+        }
+        let for_sale: HashSet<SeatId> = map
+            .sections
+            .iter()
+            .filter(|s| selling.contains(s.price_zone.as_str()))
+            .flat_map(|s| s.rows.iter().flat_map(|r| r.seats.iter().map(|seat| seat.id)))
+            .collect();
         let mut attempt = 0;
         loop {
             attempt += 1;
             let availability = self.store.availability(event, record.venue, self.now()).await?;
-            let free: HashSet<SeatId> =
-                availability.seats.iter().filter(|(_, s)| *s == SeatStatus::Available).map(|(id, _)| *id).collect();
+            let free: HashSet<SeatId> = availability
+                .seats
+                .iter()
+                .filter(|(id, s)| *s == SeatStatus::Available && for_sale.contains(id))
+                .map(|(id, _)| *id)
+                .collect();
             let Some(seats) = best_available(&map, &free, zone, count) else {
                 return Err(HoldFailure::NotEnoughSeats(format!(
                     "there are not {count} seats left{}; try fewer seats or another area",

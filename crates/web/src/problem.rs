@@ -309,6 +309,7 @@ impl From<CreateEventError> for Problem {
                 Problem::unprocessable("invalid-event", e.to_string())
             }
             CreateEventError::KeyReused(_) => Problem::unprocessable("idempotency-key-reused", e.to_string()),
+            CreateEventError::VenueChanged => Problem::conflict("venue-changed", e.to_string()),
             CreateEventError::Denied(d) => d.into(),
             CreateEventError::Store(s) => s.into(),
         }

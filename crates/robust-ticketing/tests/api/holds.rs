@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::Duration;
+use domain::Clock;
 use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::task::JoinSet;
@@ -338,6 +339,61 @@ async fn best_available_holds_adjacent_seats_in_front_and_never_taken_ones() {
         assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
     assert_eq!(count_status(&app.availability(&f.event_id).await, "held"), 5);
+}
+
+/// "Best available" looks only at seats that can be sold now: a zone whose
+/// ticket types are all outside their sales window is passed over, and
+/// asked for by name it is refused as such.
+#[tokio::test]
+async fn best_available_passes_over_zones_not_on_sale() {
+    let app = spawn_app().await;
+    let org = app.org("owner@example.org").await;
+    let owner = Some(org.owner.token.as_str());
+    let venue = serde_json::json!({"name": "Two Zones", "timezone": "Europe/Berlin", "seat_map": {"sections": [
+        {"name": "Front", "price_zone": "front", "rows": [{"label": "A", "seats": 4}]},
+        {"name": "Back", "price_zone": "back", "rows": [{"label": "B", "seats": 4}]}]}});
+    let venue: Value =
+        app.post(&format!("/api/v1/organizations/{}/venues", org.id), owner, &venue).await.json().await.unwrap();
+    let starts = app.clock.now() + Duration::days(5);
+    let price = serde_json::json!({"amount": 3000, "currency": "EUR"});
+    let event = serde_json::json!({"venue_id": venue["id"], "title": "Zoned", "category": "concert", "starts_at": starts,
+        "ends_at": starts + Duration::hours(2), "ticket_types": [
+            {"name": "Front", "price": price, "price_zone": "front", "sales_start": starts - Duration::days(1)},
+            {"name": "Back", "price": price, "price_zone": "back"}]});
+    let event: Value =
+        app.post(&format!("/api/v1/organizations/{}/events", org.id), owner, &event).await.json().await.unwrap();
+    let id = event["id"].as_str().unwrap();
+    assert_eq!(
+        app.post(&format!("/api/v1/events/{id}/publish"), owner, &serde_json::json!({})).await.status(),
+        StatusCode::OK
+    );
+    let buyer = app.signup("buyer@example.org").await;
+    let holds = format!("/api/v1/events/{id}/holds");
+    let r = app.post(&holds, Some(&buyer.token), &serde_json::json!({"best_available": {"count": 2}})).await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    let back: Vec<String> = {
+        let map: Value = app
+            .get(&format!("/api/v1/venues/{}/seat-map", venue["id"].as_str().unwrap()), None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        map["sections"][1]["rows"][0]["seats"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let hold: Value = r.json().await.unwrap();
+    for item in hold["items"].as_array().unwrap() {
+        assert!(back.contains(&item["seat_id"].as_str().unwrap().to_owned()), "a back seat: {item}");
+    }
+    let r = app
+        .post(&holds, Some(&buyer.token), &serde_json::json!({"best_available": {"count": 1, "price_zone": "front"}}))
+        .await;
+    let p = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(p["detail"].as_str().unwrap().contains("not on sale now"), "{p}");
 }
 
 /// Holds and checkouts that arrive together are written together, several

@@ -409,7 +409,10 @@ async fn render_event(
                             div.map-toolbar {
                                 div.legend aria-label="Legend" {
                                     @for (i, (z, t)) in zones.iter().enumerate() {
-                                        span.legend-item { span class={ "swatch z" (i % ZONE_COLOURS) } aria-hidden="true" {} (category_label(z)) " " (money(&t.price)) }
+                                        span.legend-item {
+                                            span class={ "swatch z" (i % ZONE_COLOURS) } aria-hidden="true" {} (category_label(z)) " "
+                                            @if t.on_sale_at(now) { (money(&t.price)) } @else { "not on sale now" }
+                                        }
                                     }
                                     span.legend-item { span.swatch.taken aria-hidden="true" {} "Taken" }
                                     span.legend-item { span.swatch.mine aria-hidden="true" {} "Your pick" }
@@ -447,7 +450,7 @@ async fn render_event(
                                     label for="best_zone" { "Area" }
                                     select #best_zone name="best_zone" {
                                         option value="" { "Any area" }
-                                        @for (z, t) in &zones { option value=(z) { (category_label(z)) " – " (money(&t.price)) } }
+                                        @for (z, t) in zones.iter().filter(|(_, t)| t.on_sale_at(now)) { option value=(z) { (category_label(z)) " – " (money(&t.price)) } }
                                     }
                                 }
                                 button.button.primary type="submit" { "Find seats" }
@@ -559,7 +562,9 @@ async fn render_seat_list(
         nav.section-tabs aria-label="Sections" {
             @for s in &view.map.sections {
                 a href={ "/events/" (e.id) "/seats?section=" (s.id) } aria-current=[section.is_some_and(|x| x.id == s.id).then_some("page")] {
-                    (s.name) @if let Some(p) = price.get(s.price_zone.as_str()) { " · " (p) }
+                    (s.name)
+                    @if closed.contains(s.price_zone.as_str()) { " · not on sale now" }
+                    @else if let Some(p) = price.get(s.price_zone.as_str()) { " · " (p) }
                 }
             }
         }
