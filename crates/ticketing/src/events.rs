@@ -117,9 +117,11 @@ from_visible!(EditEventError);
 /// `tt` as the database keeps it (times to the millisecond), so that a
 /// caller answers with what a later read returns.
 fn stored(mut tt: TicketType) -> TicketType {
-    use chrono::SubsecRound;
-    tt.sales_start = tt.sales_start.map(|t| t.trunc_subsecs(3));
-    tt.sales_end = tt.sales_end.map(|t| t.trunc_subsecs(3));
+    // Milliseconds since the epoch, as the database keeps them: this also
+    // turns a leap second (`…:60`) into the second after it, as read back.
+    let as_kept = |t: domain::Timestamp| chrono::DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t);
+    tt.sales_start = tt.sales_start.map(as_kept);
+    tt.sales_end = tt.sales_end.map(as_kept);
     tt
 }
 
@@ -475,5 +477,26 @@ impl Ticketing {
             e.status = e.status.effective(e.ends_at, now);
         }
         Ok(events)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_type_is_answered_as_the_database_keeps_it() {
+        let at = |s: &str| s.parse::<domain::Timestamp>().unwrap();
+        let tt = stored(TicketType {
+            id: TicketTypeId::new(),
+            name: "Seat".into(),
+            price: domain::money::Money::new(100, "EUR".parse().unwrap()).unwrap(),
+            admits: domain::event::Admits::PriceZone("main".into()),
+            max_per_order: 4,
+            sales_start: Some(at("2026-12-06T23:59:60Z")),
+            sales_end: Some(at("2026-12-08T10:00:00.123456Z")),
+        });
+        assert_eq!(tt.sales_start, Some(at("2026-12-07T00:00:00Z")), "a leap second is the second after it");
+        assert_eq!(tt.sales_end, Some(at("2026-12-08T10:00:00.123Z")), "to the millisecond");
     }
 }
