@@ -46,17 +46,25 @@ pub enum SyncOutcome {
 /// Decides a scan that an offline gate made and now reports. The gate has
 /// already let the holder in; the question is whether that was the ticket's
 /// only use.
+///
+/// `scanned_at` is the time the gate reported, when it was taken as it
+/// came; `None` when its clock could not be believed and the server's time
+/// stands in. The same device reporting the same admission again (a sync
+/// whose answer was lost) is that admission; the same device with another
+/// time let someone in twice, which is a conflict like any other.
 pub fn decide_sync(
     scanning_event: EventId,
     claims: &BarcodeClaims,
     ticket: Option<&TicketAtGate>,
     device: &str,
+    scanned_at: Option<Timestamp>,
 ) -> SyncOutcome {
     match decide(scanning_event, claims, ticket) {
         CheckinOutcome::Admitted => SyncOutcome::Admitted,
         CheckinOutcome::AlreadyCheckedIn => {
             let first = ticket.and_then(|t| t.checked_in_device.clone());
-            if first.as_deref() == Some(device) {
+            let same_time = scanned_at.is_none_or(|at| ticket.and_then(|t| t.checked_in_at) == Some(at));
+            if first.as_deref() == Some(device) && same_time {
                 SyncOutcome::Admitted
             } else {
                 SyncOutcome::Conflict { first_device: first }
@@ -143,20 +151,44 @@ mod tests {
     #[test]
     fn offline_scans_conflict_when_two_devices_admit_one_ticket() {
         let (event, claims, mut t) = setup();
-        assert_eq!(decide_sync(event, &claims, Some(&t), "gate-a"), SyncOutcome::Admitted);
-        t.checked_in_at = Some(Utc::now());
+        let at = Utc::now();
+        assert_eq!(decide_sync(event, &claims, Some(&t), "gate-a", Some(at)), SyncOutcome::Admitted);
+        t.checked_in_at = Some(at);
         t.checked_in_device = Some("gate-a".into());
-        assert_eq!(decide_sync(event, &claims, Some(&t), "gate-a"), SyncOutcome::Admitted, "a re-sync is no conflict");
         assert_eq!(
-            decide_sync(event, &claims, Some(&t), "gate-b"),
+            decide_sync(event, &claims, Some(&t), "gate-a", Some(at)),
+            SyncOutcome::Admitted,
+            "a re-sync is no conflict"
+        );
+        assert_eq!(
+            decide_sync(event, &claims, Some(&t), "gate-b", Some(at)),
             SyncOutcome::Conflict { first_device: Some("gate-a".into()) }
         );
         t.checked_in_device = None;
-        assert_eq!(decide_sync(event, &claims, Some(&t), "gate-b"), SyncOutcome::Conflict { first_device: None });
         assert_eq!(
-            decide_sync(EventId::new(), &claims, Some(&t), "gate-b"),
+            decide_sync(event, &claims, Some(&t), "gate-b", Some(at)),
+            SyncOutcome::Conflict { first_device: None }
+        );
+        assert_eq!(
+            decide_sync(EventId::new(), &claims, Some(&t), "gate-b", Some(at)),
             SyncOutcome::Refused(CheckinOutcome::WrongEvent)
         );
+    }
+
+    #[test]
+    fn one_device_admitting_a_ticket_twice_is_a_conflict() {
+        let (event, claims, mut t) = setup();
+        let at = Utc::now();
+        t.checked_in_at = Some(at);
+        t.checked_in_device = Some("gate-a".into());
+        let later = at + chrono::Duration::seconds(2);
+        assert_eq!(
+            decide_sync(event, &claims, Some(&t), "gate-a", Some(later)),
+            SyncOutcome::Conflict { first_device: Some("gate-a".into()) }
+        );
+        // A time the server replaced cannot tell the two apart: the device's
+        // report stands as the re-sent admission.
+        assert_eq!(decide_sync(event, &claims, Some(&t), "gate-a", None), SyncOutcome::Admitted);
     }
 
     #[test]

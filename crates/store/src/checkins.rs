@@ -56,22 +56,34 @@ pub struct GateTicket {
 /// Tickets whose codes [`Store::fill_entry_codes`] fills per statement.
 const ENTRY_CODE_FILL_BATCH: i64 = 500;
 
+/// A scan an offline gate made, as it is recorded.
+#[derive(Clone, Copy, Debug)]
+pub struct OfflineScanAt<'a> {
+    pub scanner: UserId,
+    pub device: &'a str,
+    pub at: Timestamp,
+    /// Whether `at` is the gate's own time; when its clock could not be
+    /// believed, the server's time stands in.
+    pub gate_clock_believed: bool,
+}
+
 impl Store {
-    /// Records a scan an offline gate made at `scanned_at` on `device`. The
-    /// first admission of a ticket wins; a later one from another device is
-    /// a conflict. A device re-sending its own scan changes nothing.
+    /// Records a scan an offline gate made. The first admission of a ticket
+    /// wins; a later one, from another device or from the same device at
+    /// another time, is a conflict. A device re-sending its own scan changes
+    /// nothing.
     pub async fn sync_check_in(
         &self,
         event: EventId,
         claims: &BarcodeClaims,
-        scanner: UserId,
-        device: &str,
-        scanned_at: Timestamp,
+        scan: OfflineScanAt<'_>,
         ledger: Option<&crate::NewLedgerEntry>,
     ) -> Result<SyncRecord> {
+        let OfflineScanAt { scanner, device, at: scanned_at, gate_clock_believed } = scan;
+        let reported_at = gate_clock_believed.then_some(scanned_at);
         let mut tx = self.write().await?;
         let mut ticket = read_ticket(&mut tx, claims).await?;
-        let mut outcome = decide_sync(event, claims, ticket.as_ref(), device);
+        let mut outcome = decide_sync(event, claims, ticket.as_ref(), device, reported_at);
         if outcome == SyncOutcome::Admitted && ticket.as_ref().is_some_and(|t| t.checked_in_at.is_none()) {
             let admitted = sqlx::query(
                 "UPDATE tickets SET checked_in_at = $1, checked_in_device = $2 \
@@ -86,7 +98,7 @@ impl Store {
             .await?;
             if admitted.rows_affected() != 1 {
                 ticket = read_ticket(&mut tx, claims).await?;
-                outcome = decide_sync(event, claims, ticket.as_ref(), device);
+                outcome = decide_sync(event, claims, ticket.as_ref(), device, reported_at);
             } else {
                 close_market(&mut tx, claims).await?;
                 if let Some(t) = ticket.as_mut() {

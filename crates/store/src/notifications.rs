@@ -346,7 +346,13 @@ impl Store {
             RevokeTickets::Listed(list) if !all_valid => list.to_vec(),
             _ => {
                 let rows: Vec<(String,)> =
-                    sqlx::query_as("SELECT id FROM tickets WHERE order_id = $1 AND status = 'valid' ORDER BY id")
+                    // A ticket used at the gate keeps its place: someone
+                    // sat in that seat (or stood in that area), so it is not
+                    // sold again, whatever money comes back.
+                    sqlx::query_as(
+                        "SELECT id FROM tickets WHERE order_id = $1 AND status = 'valid' AND checked_in_at IS NULL \
+                         ORDER BY id",
+                    )
                         .bind(&order_s)
                         .fetch_all(&mut *tx)
                         .await?;
@@ -376,7 +382,8 @@ impl Store {
         let mut freed_areas = Vec::new();
         for t in &tickets {
             let revoked: Option<(Option<String>, Option<String>)> = sqlx::query_as(
-                "UPDATE tickets SET status = 'revoked' WHERE id = $1 AND order_id = $2 AND status = 'valid' \
+                "UPDATE tickets SET status = 'revoked' \
+                 WHERE id = $1 AND order_id = $2 AND status = 'valid' AND checked_in_at IS NULL \
                  RETURNING seat_id, ga_area_id",
             )
             .bind(t.to_string())

@@ -167,18 +167,15 @@ impl Ticketing {
         let mut results = Vec::with_capacity(scans.len());
         for scan in scans {
             let mut scanned_at = chrono::SubsecRound::trunc_subsecs(scan.scanned_at, 3);
+            // Whether the gate's clock is taken at its word; when it is not,
+            // the server's time stands in.
+            let mut believed = true;
             if scanned_at > now || scanned_at < now - SYNC_SCAN_AGE_MAX {
-                scanned_at = now;
+                (scanned_at, believed) = (now, false);
             }
             if removed_at.is_some_and(|at| scanned_at > at) {
                 self.store.log_rejected_scan(event, CheckinOutcome::Invalid, user, scanned_at).await?;
-                results.push(SyncResult {
-                    barcode: truncated(scan.barcode, domain::barcode::BARCODE_LEN_MAX),
-                    outcome: SyncOutcome::Refused(CheckinOutcome::Invalid),
-                    refusal: Some(CodeRefusal::ScannerRemoved),
-                    ticket: None,
-                    checked_in_at: None,
-                });
+                results.push(scanner_removed(scan.barcode));
                 continue;
             }
             // The code is judged as of when it was scanned: a screenshot
@@ -189,11 +186,31 @@ impl Ticketing {
                     if let Some(t) = self.store.ticket(claims.ticket).await?
                         && scanned_at < t.created_at
                     {
-                        scanned_at = now;
+                        (scanned_at, believed) = (now, false);
+                        // A scan dated before its ticket existed proves
+                        // nothing about when it was made: a scanner taken off
+                        // the team does not admit tickets sold after that.
+                        if removed_at.is_some() {
+                            self.store.log_rejected_scan(event, CheckinOutcome::Invalid, user, scanned_at).await?;
+                            results.push(scanner_removed(scan.barcode));
+                            continue;
+                        }
                     }
                     let entry = self.check_in_entry(&claims, scanned_at).await?;
-                    let record =
-                        self.store.sync_check_in(event, &claims, user, device, scanned_at, entry.as_ref()).await?;
+                    let record = self
+                        .store
+                        .sync_check_in(
+                            event,
+                            &claims,
+                            store::OfflineScanAt {
+                                scanner: user,
+                                device,
+                                at: scanned_at,
+                                gate_clock_believed: believed,
+                            },
+                            entry.as_ref(),
+                        )
+                        .await?;
                     let known = !matches!(record.outcome, SyncOutcome::Refused(CheckinOutcome::Invalid));
                     SyncResult {
                         barcode: scan.barcode,
@@ -245,6 +262,17 @@ impl Ticketing {
             None => "EUR".parse().expect("EUR is a currency"),
         };
         Ok((self.store.event_stats(event, record.venue, self.now()).await?, currency))
+    }
+}
+
+/// The answer to a scan from a scanner taken off the team before it.
+fn scanner_removed(barcode: String) -> SyncResult {
+    SyncResult {
+        barcode: truncated(barcode, domain::barcode::BARCODE_LEN_MAX),
+        outcome: SyncOutcome::Refused(CheckinOutcome::Invalid),
+        refusal: Some(CodeRefusal::ScannerRemoved),
+        ticket: None,
+        checked_in_at: None,
     }
 }
 

@@ -343,7 +343,9 @@ impl Ticketing {
         let tickets: Vec<TicketId> = record
             .tickets
             .iter()
-            .filter(|t| t.status == domain::checkin::TicketStatus::Valid && t.holder == user)
+            .filter(|t| {
+                t.status == domain::checkin::TicketStatus::Valid && t.holder == user && t.checked_in_at.is_none()
+            })
             .map(|t| t.id)
             .collect();
         let mut amount = Money::zero(record.total.currency());

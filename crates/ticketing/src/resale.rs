@@ -27,6 +27,8 @@ pub enum ResaleFailure {
     TransferPending,
     #[error("this listing has been sold, withdrawn, or is being bought by someone else")]
     Unavailable,
+    #[error("this is your own listing: withdraw it to keep the ticket")]
+    OwnListing,
     /// The sale's waiting room or ticket limit refused it, as it would a
     /// hold of seats.
     #[error(transparent)]
@@ -164,6 +166,9 @@ impl Ticketing {
         admission: Option<&str>,
     ) -> Result<HoldRecord, ResaleFailure> {
         let l = self.store.listing(listing).await?.ok_or(Denied::NotFound("listing"))?;
+        if l.seller == user {
+            return Err(ResaleFailure::OwnListing);
+        }
         let guards = self.admission_guards(user, l.event, admission).await.map_err(ResaleFailure::Guarded)?;
         let ticket = self.store.ticket(l.ticket).await?.ok_or_else(|| StoreError::Corrupt("listed ticket".into()))?;
         let line = HoldLine::Resale {

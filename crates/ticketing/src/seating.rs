@@ -125,6 +125,10 @@ impl Ticketing {
                 domain::text::excerpt(z, 64)
             )));
         }
+        // No zone on sale at all is not "sold out": say when it is.
+        if !map.sections.iter().any(|s| selling.contains(s.price_zone.as_str())) {
+            return Err(HoldFailure::BadBestAvailable("this event's seats are not on sale now".to_owned()));
+        }
         let for_sale: HashSet<SeatId> = map
             .sections
             .iter()

@@ -31,6 +31,13 @@ const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum WebhookError {
     #[error("url must be an http:// or https:// URL of at most {WEBHOOK_URL_LEN_MAX} characters")]
     BadUrl,
+    /// A user name or password in the address would be shown in the
+    /// console, answered by the API and written to the log with every failed
+    /// delivery. Receivers check the signature instead.
+    #[error(
+        "url must not carry a user name or password: deliveries are signed (webhook-signature header) for the receiver to check"
+    )]
+    CredentialsInUrl,
     #[error(transparent)]
     NotPublic(#[from] crate::outbound::NotPublic),
     #[error("unknown event type '{0}' (known: order.paid)")]
@@ -118,6 +125,9 @@ impl Ticketing {
         let parsed = reqwest::Url::parse(url).map_err(|_| WebhookError::BadUrl)?;
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() || parsed.port() == Some(0) {
             return Err(WebhookError::BadUrl);
+        }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(WebhookError::CredentialsInUrl);
         }
         crate::outbound::check_url(&parsed, self.settings.outbound)?;
         let mut types = Vec::new();

@@ -94,6 +94,8 @@ async function start() {
     savePicks(data.event_id, picked.map((i) => seats[i].id));
     inputs.replaceChildren(...picked.map((i) => el('input', { type: 'hidden', name: 'seat', value: seats[i].id })));
     submit.disabled = picked.length === 0;
+    // The list view follows every change, the last seat unpicked included.
+    syncList();
     if (!picked.length) {
       summary.textContent = 'No seats chosen yet: tap seats on the map.';
       submit.textContent = 'Continue';
@@ -103,7 +105,6 @@ async function start() {
     summary.textContent = `${count}: ${picked.map(seatName).join(', ')}`;
     // Holding asks a visitor to sign in first; say so before they press.
     submit.textContent = data.signed_in ? `Hold ${count}` : `Sign in to hold ${count}`;
-    syncList();
   }
 
   // Seats picked before signing in (or before a reload) are picked again,

@@ -1057,6 +1057,10 @@ pub struct TicketResponse {
     /// barcodes rotate: what the app needs to show the live code.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rotating: Option<RotatingDto>,
+    /// True in an order when the ticket now belongs to someone else (it was
+    /// transferred): its `barcode` and `entry_code` are then empty, since
+    /// they admit whoever shows them and are the new holder's alone.
+    pub passed_on: bool,
 }
 
 /// What the holder's app needs to show a rotating code: "RT2." + base64url of
@@ -1099,7 +1103,23 @@ impl From<&TicketRecord> for TicketResponse {
             qr_svg_url: format!("/api/v1/tickets/{}/qr.svg", t.id),
             qr_png_url: format!("/api/v1/tickets/{}/qr.png", t.id),
             rotating: None,
+            passed_on: false,
         }
+    }
+}
+
+impl TicketResponse {
+    /// A ticket as its order shows it to the buyer (or the organizer): one
+    /// passed on to someone else keeps its seat and price there, but not
+    /// the codes that would let the buyer in on the new holder's ticket.
+    pub fn in_order(t: &TicketRecord, buyer: domain::ids::UserId) -> Self {
+        let mut r = Self::from(t);
+        if t.holder != buyer {
+            r.barcode = String::new();
+            r.entry_code = String::new();
+            r.passed_on = true;
+        }
+        r
     }
 }
 
@@ -1194,7 +1214,7 @@ impl From<&OrderRecord> for OrderResponse {
             total: o.total.into(),
             payment_gateway: o.gateway.clone(),
             created_at: o.created_at,
-            tickets: o.tickets.iter().map(TicketResponse::from).collect(),
+            tickets: o.tickets.iter().map(|t| TicketResponse::in_order(t, o.user)).collect(),
             refunds: o.refunds.iter().map(RefundResponse::from).collect(),
             refunded_total: MoneyDto {
                 amount: o

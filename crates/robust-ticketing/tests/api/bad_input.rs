@@ -489,6 +489,19 @@ async fn an_order_needs_a_sane_idempotency_key_and_failed_orders_charge_nothing(
         .await
         .unwrap();
     expect_problem(r, StatusCode::BAD_REQUEST, "an order with a non-UTF-8 Idempotency-Key").await;
+    // Two keys: which one names the request would be a guess.
+    let r = app
+        .client
+        .post(app.url("/api/v1/orders"))
+        .bearer_auth(&buyer.token)
+        .header("Idempotency-Key", "first-key")
+        .header("Idempotency-Key", "second-key")
+        .json(&json!({"hold_id": hold_id, "payment": {"gateway": "test", "token": "tok_ok"}}))
+        .send()
+        .await
+        .unwrap();
+    let p = expect_problem(r, StatusCode::BAD_REQUEST, "an order with two Idempotency-Keys").await;
+    assert!(p["detail"].as_str().unwrap_or_default().contains("one Idempotency-Key"), "{p}");
     let bodies = [
         ("an unknown gateway", json!({"hold_id": hold_id, "payment": {"gateway": "stripe", "token": "tok_ok"}})),
         ("no payment", json!({"hold_id": hold_id})),
@@ -662,6 +675,10 @@ async fn bad_query_parameters_on_the_event_listing_are_a_400() {
     let long = "a".repeat(201);
     let r = app.get(&format!("/api/v1/events?q={long}"), None).await;
     expect_problem(r, StatusCode::BAD_REQUEST, "a search text of 201 characters").await;
+    // The home page's search box says so too, as the asker's mistake.
+    let r = app.get(&format!("/?q={long}"), None).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("at most 200 characters"));
     // Sane parameters work.
     let r = app.get("/api/v1/events?limit=1&category=concert&from=2000-01-01T00:00:00Z", None).await;
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());

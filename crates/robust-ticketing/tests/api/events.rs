@@ -467,9 +467,16 @@ async fn me_lists_memberships_and_metrics_count_business_events() {
     assert_eq!(me["memberships"], json!([{"organization_id": f.org.id, "role": "owner"}]));
     let buyer = app.signup("buyer@example.org").await;
     app.buy(&buyer.token, &f.event_id, &[&f.seats[0]], &[]).await;
+    // Made-up methods share one label: a client cannot add a series each.
+    for made_up in ["FROBNICATE", "XYZZYQ"] {
+        let method = reqwest::Method::from_bytes(made_up.as_bytes()).unwrap();
+        app.client.request(method, app.url("/api/v1/events")).send().await.unwrap();
+    }
     let r = app.get("/metrics", None).await;
     assert_eq!(r.status(), StatusCode::OK);
     let text = r.text().await.unwrap();
+    assert!(!text.contains("FROBNICATE") && !text.contains("XYZZYQ"), "a made-up method became a label");
+    assert!(text.contains("method=\"OTHER\""), "{text}");
     for metric in [
         "http_requests_total",
         "http_request_duration_seconds",
@@ -646,6 +653,17 @@ async fn the_event_page_offers_only_types_on_sale_now() {
     let list = list.text().await.unwrap();
     // Each seat says so, and its section's tab.
     assert_eq!(list.matches("not on sale now").count(), f.seats.len() + 1, "the seat list offers none");
+    // "Best available" says why it finds nothing: not sold out, not on sale.
+    let buyer = app.signup("buyer@example.org").await;
+    let r = app
+        .post(
+            &format!("/api/v1/events/{}/holds", f.event_id),
+            Some(&buyer.token),
+            &json!({"best_available": {"count": 1}}),
+        )
+        .await;
+    let p = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(p["detail"].as_str().unwrap().contains("not on sale now"), "{p}");
 }
 
 /// Organizers fix an event's details after creating it; its date moves only

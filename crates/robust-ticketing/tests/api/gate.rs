@@ -77,6 +77,12 @@ async fn a_ticket_admitted_at_two_offline_gates_is_a_conflict_after_sync() {
     let r = sync("gate-a", json!([{"barcode": one, "scanned_at": t0}])).await;
     let again: Value = r.json().await.unwrap();
     assert_eq!(again["results"][0]["result"], "admitted");
+    // Gate A reporting ticket two a second time, at another moment, let
+    // someone in on it twice: that is a conflict, not a retry.
+    let r = sync("gate-a", json!([{"barcode": two, "scanned_at": t0 + Duration::seconds(7)}])).await;
+    let twice: Value = r.json().await.unwrap();
+    assert_eq!(twice["results"][0]["result"], "conflict", "{twice}");
+    assert_eq!(twice["results"][0]["first_device_id"], "gate-a", "{twice}");
 
     // Online, the ticket is used.
     let r = app.checkin(&gate.token, &f.event_id, one).await;
@@ -216,6 +222,12 @@ async fn webhooks_to_private_addresses_are_refused_by_default() {
         let r = app.post(&path, Some(&f.org.owner.token), &json!({"url": url})).await;
         let problem = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
         assert!(problem["detail"].as_str().unwrap().contains("http:// or https://"), "{url}: {problem}");
+    }
+    // A password in the address would be answered back and logged.
+    for url in ["https://user:secret@hooks.example.org/rt", "https://token@hooks.example.org/rt"] {
+        let r = app.post(&path, Some(&f.org.owner.token), &json!({"url": url})).await;
+        let problem = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert!(problem["detail"].as_str().unwrap().contains("user name or password"), "{url}: {problem}");
     }
     let r = app.post(&path, Some(&f.org.owner.token), &json!({"url": "https://hooks.example.org/rt"})).await;
     assert_eq!(r.status(), StatusCode::CREATED);

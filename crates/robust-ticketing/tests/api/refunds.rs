@@ -122,6 +122,61 @@ async fn two_seats_bought(app: &TestApp) -> (Fixture, Account, Value) {
     (f, ada, order)
 }
 
+fn seat_status(availability: &Value, seat: &str) -> String {
+    let seats = availability["seats"].as_array().unwrap();
+    let s = seats.iter().find(|s| s["id"] == seat).expect("the seat is in the availability");
+    s["status"].as_str().unwrap().to_owned()
+}
+
+/// A ticket used at the gate keeps its seat, whatever money comes back:
+/// refunded by name it is refused and nothing is written; a refund of the
+/// whole order pays everything back but revokes only the unused ticket, so
+/// the used seat is never sold, nor anyone admitted on it, a second time.
+#[tokio::test]
+async fn a_ticket_used_at_the_gate_keeps_its_seat_when_its_order_is_refunded() {
+    let app = spawn_app_with(|_| {}).await;
+    let (f, ada, order) = two_seats_bought(&app).await;
+    let order_id = order["id"].as_str().unwrap();
+    let path = format!("/api/v1/orders/{order_id}/refunds");
+    let owner = &f.org.owner.token;
+    let (used, unused) = (&order["tickets"][0], &order["tickets"][1]);
+    let used_seat = used["seat_id"].as_str().unwrap();
+    let r = app.checkin(owner, &f.event_id, used["barcode"].as_str().unwrap()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let p = assert_problem(
+        app.post(&path, Some(owner), &json!({"ticket_ids": [used["id"]]})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(p["detail"].as_str().unwrap().contains("used"), "{p}");
+    let o = order_of(&app, &ada.token, order_id).await;
+    assert_eq!(o["refunds"], json!([]), "a refused refund was recorded: {o}");
+
+    let r = app.post(&path, Some(owner), &json!({})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let refund: Value = r.json().await.unwrap();
+    assert_eq!(refund["amount"]["amount"], 2 * SEAT_PRICE, "{refund}");
+    assert_eq!(refund["ticket_ids"], json!([unused["id"]]), "{refund}");
+    let o = settled(&app, &ada.token, order_id).await;
+    assert_eq!(o["status"], "refunded");
+    let status_of =
+        |id: &Value| o["tickets"].as_array().unwrap().iter().find(|t| t["id"] == *id).unwrap()["status"].clone();
+    assert_eq!(status_of(&used["id"]), "valid", "{o}");
+    assert_eq!(status_of(&unused["id"]), "revoked", "{o}");
+
+    let a = app.availability(&f.event_id).await;
+    assert_eq!(seat_status(&a, used_seat), "sold");
+    assert_eq!(seat_status(&a, unused["seat_id"].as_str().unwrap()), "available");
+    let bob = app.signup("bob@example.org").await;
+    assert_problem(app.hold(&bob.token, &f.event_id, &[used_seat], &[]).await, StatusCode::CONFLICT).await;
+    // Shown again, the used ticket is still the one that went in.
+    let p =
+        assert_problem(app.checkin(owner, &f.event_id, used["barcode"].as_str().unwrap()).await, StatusCode::CONFLICT)
+            .await;
+    assert_eq!(p["result"], "already_checked_in", "{p}");
+}
+
 /// After a goodwill refund by amount, refunding the tickets one by one still
 /// works: the last one brings back what is left, not its full price, and is
 /// revoked. A ticket refunded already is named as such, from a stale page too.

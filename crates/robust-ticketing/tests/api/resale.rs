@@ -59,7 +59,14 @@ async fn a_resale_respects_the_cap_splits_to_the_cent_and_pays_the_seller_after_
     // The seller cannot buy it back; a buyer holds it, a second buyer cannot.
     let id = listing["id"].as_str().unwrap();
     let r = app.post(&format!("/api/v1/listings/{id}/holds"), Some(&seller.token), &json!({})).await;
-    assert_problem(r, StatusCode::CONFLICT).await;
+    let p = assert_problem(r, StatusCode::CONFLICT).await;
+    assert!(p["detail"].as_str().unwrap().contains("your own listing"), "{p}");
+    // A visitor pressing Buy signs in first, and comes back to the event.
+    let no_follow = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = no_follow.post(app.url(&format!("/listings/{id}/hold"))).form(&[("csrf", "x")]).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(to.starts_with("/signin?next=") && to.contains(&f.event_id), "{to}");
     let buyer = app.signup("buyer@example.org").await;
     let other = app.signup("other@example.org").await;
     let r = app.post(&format!("/api/v1/listings/{id}/holds"), Some(&buyer.token), &json!({})).await;

@@ -52,6 +52,31 @@ async fn after_a_transfer_the_old_barcode_is_refused_and_the_new_one_admitted() 
     let mine: Value = app.get("/api/v1/me/tickets", Some(&bob.token)).await.json().await.unwrap();
     assert_eq!(mine["items"][0]["barcode"], new_barcode.as_str());
     assert_problem(offer(&app, &alice.token, &ticket, "eve@example.org").await, StatusCode::NOT_FOUND).await;
+    // Her order still lists what she bought, but not the new holder's
+    // codes: with them she could go in on Bob's ticket.
+    let order_path = format!("/api/v1/orders/{}", order["id"].as_str().unwrap());
+    let hers: Value = app.get(&order_path, Some(&alice.token)).await.json().await.unwrap();
+    let listed = &hers["tickets"][0];
+    assert_eq!(listed["id"], ticket.as_str());
+    assert_eq!(listed["passed_on"], true, "{hers}");
+    assert_eq!(listed["barcode"], "", "{hers}");
+    assert_eq!(listed["entry_code"], "", "{hers}");
+    assert!(!hers.to_string().contains(&new_barcode), "{hers}");
+    let listed: Value = app.get("/api/v1/me/orders", Some(&alice.token)).await.json().await.unwrap();
+    assert!(!listed.to_string().contains(&new_barcode), "{listed}");
+    let page = app.client.get(app.url(&format!("/orders/{}", order["id"].as_str().unwrap())));
+    let page = page.header("cookie", format!("rt_session={}", alice.token)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Passed on to someone else"), "{page}");
+    assert!(!page.contains(&new_barcode), "the order page shows the new holder's code");
+    assert!(!page.contains(&old_barcode), "the order page shows a card for the passed-on ticket");
+    // The QR code's address stays the same while its code changed: no
+    // browser may show a kept copy without asking again.
+    let qr = app.client.get(app.url(&format!("/tickets/{ticket}/qr.png")));
+    let qr = qr.header("cookie", format!("rt_session={}", bob.token)).send().await.unwrap();
+    assert_eq!(qr.status(), StatusCode::OK);
+    assert_eq!(qr.headers()["cache-control"], "private, no-cache");
+    let qr = app.get(&format!("/api/v1/tickets/{ticket}/qr.png"), Some(&bob.token)).await;
+    assert_eq!(qr.headers()["cache-control"], "private, no-cache");
 
     let p = assert_problem(
         app.checkin(&f.org.owner.token, &f.event_id, &old_barcode).await,

@@ -354,6 +354,22 @@ async fn rate_limits_answer_429_with_retry_after() {
     let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=10).contains(&retry), "Retry-After {retry}");
     assert_eq!(problem_type(r, StatusCode::TOO_MANY_REQUESTS).await, "rate-limited");
+    // The seat map's form gets the event page back, saying when to retry,
+    // not a problem document for the browser to show as text.
+    let csrf = "c".repeat(64);
+    let r = app
+        .client
+        .post(app.url(&format!("/events/{}/hold", fx.event_id)))
+        .header("cookie", format!("rt_session={}; rt_csrf={csrf}", a.token))
+        .form(&[("csrf", csrf.as_str()), ("seat", fx.seats[4].as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key("retry-after"));
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let html = r.text().await.unwrap();
+    assert!(html.contains("faster than allowed") && html.contains("id=\"hold-error\""), "{html}");
     assert_eq!(hold_with(&app, &b.token, &fx.event_id, &fx.seats[3], None).await.status(), StatusCode::CREATED);
 
     // Per address: a flood of reads from one address is cut off.

@@ -23,7 +23,8 @@ use ticketing::checkout::{IdempotencyKey, PlaceOrder};
 use uuid::Uuid;
 
 use super::layout::{
-    self, Page, Section, alert, csrf_field, json_island, local_date, local_time, money, problem_detail, urlencode,
+    self, Page, Section, alert, csrf_field, json_island, local_date, local_time, money, problem_detail,
+    problem_detail_of, urlencode,
 };
 use super::session::{Fields, Viewer, csrf_ok};
 use crate::problem::Problem;
@@ -116,7 +117,10 @@ pub async fn home(State(state): State<AppState>, viewer: Viewer, Query(q): Query
     let filter = EventFilter { query: query.clone(), category, from: None, to: None, after, limit: EVENTS_PER_PAGE };
     let (events, error) = match state.ticketing.list_events(filter).await {
         Ok((items, more)) => (Some((items, more)), None),
-        Err(e) => (None, Some(problem_detail(e.into()).await.1)),
+        Err(e) => {
+            let (status, detail, _) = problem_detail(e.into()).await;
+            (None, Some((status, detail)))
+        }
     };
     let selected = category.map(|c| c.as_str()).unwrap_or("");
     let body = html! {
@@ -135,7 +139,7 @@ pub async fn home(State(state): State<AppState>, viewer: Viewer, Query(q): Query
                 button.button.primary type="submit" { "Search" }
             }
         }
-        @if let Some(e) = &error { (alert(e)) }
+        @if let Some((_, detail)) = &error { (alert(detail)) }
         @if let Some((items, more)) = &events {
             @if items.is_empty() {
                 div.empty {
@@ -176,7 +180,9 @@ pub async fn home(State(state): State<AppState>, viewer: Viewer, Query(q): Query
     };
     page(
         &viewer,
-        if error.is_some() { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK },
+        // A search the server refuses is the asker's to fix (400); one it
+        // could not run is the server's (503).
+        error.as_ref().map_or(StatusCode::OK, |(status, _)| *status),
         "Events",
         Section::Events,
         &[],
@@ -493,7 +499,11 @@ async fn render_event(
                                         _ => { (l.ticket_type_name) }
                                     }
                                     " – " strong { (money(&l.price)) } " "
-                                    button.button.small type="submit" { "Buy" }
+                                    @if viewer.user == Some(l.seller) {
+                                        span.hint { "Your listing (withdraw it under My tickets)" }
+                                    } @else {
+                                        button.button.small type="submit" { "Buy" }
+                                    }
                                 }
                             }
                         }
@@ -677,7 +687,16 @@ pub async fn create_hold(
         Err(msg) => return hold_refused(&state, &viewer, &event, &form, &msg, StatusCode::UNPROCESSABLE_ENTITY).await,
     };
     if let Err(limited) = state.limits.check_account(user) {
-        return limited.into_response();
+        // The event page again, saying when to retry: a browser shows the
+        // problem document as raw text.
+        let limited = limited.into_response();
+        let retry_after = limited.headers().get(header::RETRY_AFTER).cloned();
+        let (status, detail, _) = problem_detail_of(limited).await;
+        let mut page = hold_refused(&state, &viewer, &event, &form, &detail, status).await;
+        if let Some(v) = retry_after {
+            page.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return page;
     }
     let id = EventId::from_uuid(event_id);
     let admission = super::session::cookie(&headers, super::session::ADMISSION_COOKIE);
@@ -1269,8 +1288,12 @@ pub async fn order_page(State(state): State<AppState>, viewer: Viewer, Path(orde
         Ok(o) => o,
         Err(e) => return failure(&viewer, e.into()).await,
     };
+    // A ticket passed on to someone else is theirs: the buyer's page shows
+    // where it was, never its code, which would admit whoever shows it.
+    let (held, passed_on): (Vec<TicketRecord>, Vec<TicketRecord>) =
+        order.tickets.iter().cloned().partition(|t| t.holder == user);
     let facts = event_facts(&state, user, &order.tickets).await;
-    let secrets = rotating_secrets(&state, &order.tickets).await;
+    let secrets = rotating_secrets(&state, &held).await;
     let listings = listings_by_ticket(&state, user).await;
     let refunded: i64 =
         order.refunds.iter().filter(|r| r.status != store::RefundStatus::Failed).map(|r| r.amount.amount_minor()).sum();
@@ -1301,8 +1324,18 @@ pub async fn order_page(State(state): State<AppState>, viewer: Viewer, Path(orde
             } @else {
                 h1 { "You're going!" }
                 p { "Order " strong { (order.id.reference()) } " is paid: " strong { (money(&order.total)) } ". "
-                    "Your " (order.tickets.len()) @if order.tickets.len() == 1 { " ticket is" } @else { " tickets are" } " below and under My tickets, also offline." }
+                @if !held.is_empty() {
+                    "Your " (held.len()) @if held.len() == 1 { " ticket is" } @else { " tickets are" } " below and under My tickets, also offline." }
+                }
                 @if refunded > 0 { p { strong { (money(&back)) } " of it was refunded." } }
+            }
+            @if !passed_on.is_empty() {
+                p #passed-on { "Passed on to someone else, and now theirs to show: "
+                    @for (i, t) in passed_on.iter().enumerate() {
+                        @if i > 0 { "; " }
+                        (ticket_place(t))
+                    }
+                    "." }
             }
             @if !order.refunds.is_empty() {
                 ul.plain #refunds {
@@ -1320,7 +1353,7 @@ pub async fn order_page(State(state): State<AppState>, viewer: Viewer, Path(orde
             }
             p { a.button.primary href="/tickets" { "My tickets" } }
         }
-        div data-offline-tickets="1" { (tickets_by_event(&viewer, &order.tickets, &facts, &secrets, &listings)) }
+        div data-offline-tickets="1" { (tickets_by_event(&viewer, &held, &facts, &secrets, &listings)) }
     };
     let title = if whole { "Order refunded" } else { "Order confirmed" };
     page(&viewer, StatusCode::OK, title, Section::Tickets, &["tickets.js"], body)
@@ -1452,7 +1485,7 @@ pub async fn ticket_qr(State(state): State<AppState>, viewer: Viewer, Path(ticke
     };
     match state.ticketing.store().ticket(TicketId::from_uuid(id)).await {
         Ok(Some(t)) if t.holder == user => match qr::png(&t.barcode) {
-            Ok(png) => ([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "private, max-age=86400")], png)
+            Ok(png) => ([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, qr::QR_CACHE_CONTROL)], png)
                 .into_response(),
             Err(e) => Problem::internal(&e).into_response(),
         },
@@ -1693,7 +1726,12 @@ pub async fn hold_listing(
         return super::not_found_page_for(&viewer);
     };
     let Some(user) = viewer.user else {
-        return signin_redirect("/");
+        // Back to the event's resale offers after signing in, not the home page.
+        let listing = state.ticketing.store().listing(domain::ids::ListingId::from_uuid(listing_id)).await;
+        return match listing {
+            Ok(Some(l)) => signin_redirect(&format!("/events/{}#resale-h", l.event)),
+            _ => signin_redirect("/"),
+        };
     };
     if !csrf_ok(&headers, form.csrf()) {
         return transfer_message(&viewer, StatusCode::FORBIDDEN, STALE_FORM);

@@ -149,7 +149,11 @@ pub fn error_page(viewer: &Viewer, status: StatusCode, heading: &str, message: &
 
 /// The `detail` of a problem document: the sentence the API would send.
 pub async fn problem_detail(problem: Problem) -> (StatusCode, String, serde_json::Value) {
-    let response = problem.into_response();
+    problem_detail_of(problem.into_response()).await
+}
+
+/// [`problem_detail`] of a problem already made into a response.
+pub async fn problem_detail_of(response: Response) -> (StatusCode, String, serde_json::Value) {
     let status = response.status();
     let body = axum::body::to_bytes(response.into_body(), 64 * 1024).await.unwrap_or_default();
     let doc: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();

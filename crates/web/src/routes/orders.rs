@@ -11,12 +11,22 @@ use crate::dto::{OrderListResponse, OrderRequest, OrderResponse, ProblemDto};
 use crate::extract::{ApiJson, ApiPath, AuthUser};
 use crate::problem::Problem;
 
-pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+
+/// The request's one `Idempotency-Key` header, if it sent one. Several are
+/// a 400: which of them names the request would be a guess, and a guess
+/// here can charge twice.
+pub(crate) fn idempotency_key_header(headers: &HeaderMap) -> Result<Option<&HeaderValue>, Problem> {
+    let mut values = headers.get_all(IDEMPOTENCY_KEY_HEADER).iter();
+    match (values.next(), values.next()) {
+        (first, None) => Ok(first),
+        _ => Err(Problem::bad_request("send one Idempotency-Key header, not several")),
+    }
+}
 
 /// The request's `Idempotency-Key`, if it sent one; a malformed one is a 400.
 pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, Problem> {
-    headers
-        .get(IDEMPOTENCY_KEY_HEADER)
+    idempotency_key_header(headers)?
         .map(|raw| {
             raw.to_str()
                 .ok()

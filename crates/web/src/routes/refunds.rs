@@ -14,7 +14,7 @@ use crate::dto::{
 };
 use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
 use crate::problem::Problem;
-use crate::routes::orders::IDEMPOTENCY_KEY_HEADER;
+use crate::routes::orders::idempotency_key_header;
 
 /// Refund an order fully or in part (owners and admins of the event's
 /// organization). Named tickets are revoked at once: check-in and the gates
@@ -36,7 +36,7 @@ pub async fn create(
     headers: HeaderMap,
     ApiJson(req): ApiJson<RefundRequestDto>,
 ) -> Result<Response, Problem> {
-    let idempotency_key = match headers.get(IDEMPOTENCY_KEY_HEADER) {
+    let idempotency_key = match idempotency_key_header(&headers)? {
         None => None,
         Some(raw) => Some(
             raw.to_str()

@@ -21,9 +21,10 @@ impl From<ResaleFailure> for Problem {
             ResaleFailure::Refused(_) | ResaleFailure::NotListable | ResaleFailure::EventOver(_) => {
                 Problem::unprocessable("resale-refused", e.to_string())
             }
-            ResaleFailure::AlreadyListed | ResaleFailure::Unavailable | ResaleFailure::TransferPending => {
-                Problem::conflict("listing-state", e.to_string())
-            }
+            ResaleFailure::AlreadyListed
+            | ResaleFailure::Unavailable
+            | ResaleFailure::OwnListing
+            | ResaleFailure::TransferPending => Problem::conflict("listing-state", e.to_string()),
             ResaleFailure::Guarded(h) => h.into(),
             ResaleFailure::Denied(d) => d.into(),
             ResaleFailure::Store(s) => s.into(),

@@ -63,7 +63,7 @@ pub async fn qr_svg(
 ) -> Result<impl IntoResponse, Problem> {
     let t = own_ticket(&state, user, ticket).await?;
     let svg = qr::svg(&t.barcode).map_err(|e| Problem::internal(&e))?;
-    Ok(([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "private, max-age=86400")], svg))
+    Ok(([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, qr::QR_CACHE_CONTROL)], svg))
 }
 
 /// The ticket's QR code as PNG.
@@ -78,5 +78,5 @@ pub async fn qr_png(
 ) -> Result<impl IntoResponse, Problem> {
     let t = own_ticket(&state, user, ticket).await?;
     let png = qr::png(&t.barcode).map_err(|e| Problem::internal(&e))?;
-    Ok(([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "private, max-age=86400")], png))
+    Ok(([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, qr::QR_CACHE_CONTROL)], png))
 }
