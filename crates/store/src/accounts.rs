@@ -5,7 +5,7 @@ use domain::auth::Role;
 use domain::email::Email;
 use domain::ids::{OrganizationId, UserId};
 
-use crate::{Result, Store, StoreError, id, ms};
+use crate::{Result, Store, StoreError, id, ms, ts};
 
 #[derive(Clone, Debug)]
 pub struct UserRecord {
@@ -13,6 +13,7 @@ pub struct UserRecord {
     pub email: String,
     pub name: String,
     pub password_hash: String,
+    pub created_at: Timestamp,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,10 +52,10 @@ fn is_unique_violation_of(e: &StoreError) -> bool {
     matches!(e, StoreError::Database(e) if is_unique_violation(e))
 }
 
-type UserRow = (String, String, String, String);
+type UserRow = (String, String, String, String, i64);
 
 fn user(row: UserRow) -> Result<UserRecord> {
-    Ok(UserRecord { id: id(&row.0)?, email: row.1, name: row.2, password_hash: row.3 })
+    Ok(UserRecord { id: id(&row.0)?, email: row.1, name: row.2, password_hash: row.3, created_at: ts(row.4)? })
 }
 
 impl Store {
@@ -86,18 +87,20 @@ impl Store {
     }
 
     pub async fn user_by_email(&self, email: &Email) -> Result<Option<UserRecord>> {
-        let row: Option<UserRow> = sqlx::query_as("SELECT id, email, name, password_hash FROM users WHERE email = $1")
-            .bind(email.as_str())
-            .fetch_optional(&mut *self.read().await?)
-            .await?;
+        let row: Option<UserRow> =
+            sqlx::query_as("SELECT id, email, name, password_hash, created_at FROM users WHERE email = $1")
+                .bind(email.as_str())
+                .fetch_optional(&mut *self.read().await?)
+                .await?;
         row.map(user).transpose()
     }
 
     pub async fn user_by_id(&self, user_id: UserId) -> Result<Option<UserRecord>> {
-        let row: Option<UserRow> = sqlx::query_as("SELECT id, email, name, password_hash FROM users WHERE id = $1")
-            .bind(user_id.to_string())
-            .fetch_optional(&mut *self.read().await?)
-            .await?;
+        let row: Option<UserRow> =
+            sqlx::query_as("SELECT id, email, name, password_hash, created_at FROM users WHERE id = $1")
+                .bind(user_id.to_string())
+                .fetch_optional(&mut *self.read().await?)
+                .await?;
         row.map(user).transpose()
     }
 

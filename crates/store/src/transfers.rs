@@ -17,6 +17,9 @@ pub struct TransferRecord {
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
     pub accepted_at: Option<Timestamp>,
+    /// SHA-256 (hex) of the claim secret sent to `to_email`; `None` for
+    /// offers made before claims existed.
+    pub claim_hash: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,9 +73,9 @@ pub struct Reissue<'a> {
     pub ledger: &'a NewLedgerEntry,
 }
 
-type TransferRow = (String, String, String, String, Option<String>, String, i64, i64, Option<i64>);
+type TransferRow = (String, String, String, String, Option<String>, String, i64, i64, Option<i64>, Option<String>);
 const TRANSFER_COLUMNS: &str =
-    "id, ticket_id, from_user, to_email, to_user, status, created_at, expires_at, accepted_at";
+    "id, ticket_id, from_user, to_email, to_user, status, created_at, expires_at, accepted_at, claim_hash";
 
 fn transfer(r: TransferRow) -> Result<TransferRecord> {
     Ok(TransferRecord {
@@ -85,6 +88,7 @@ fn transfer(r: TransferRow) -> Result<TransferRecord> {
         created_at: ts(r.6)?,
         expires_at: ts(r.7)?,
         accepted_at: r.8.map(ts).transpose()?,
+        claim_hash: r.9,
     })
 }
 
@@ -117,8 +121,8 @@ impl Store {
             .await
             .map_err(StoreError::from)?;
         let inserted = sqlx::query(
-            "INSERT INTO transfers (id, ticket_id, from_user, to_email, status, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, 'pending', $5, $6) ON CONFLICT DO NOTHING",
+            "INSERT INTO transfers (id, ticket_id, from_user, to_email, status, created_at, expires_at, claim_hash) \
+             VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7) ON CONFLICT DO NOTHING",
         )
         .bind(&t.id)
         .bind(t.ticket.to_string())
@@ -126,6 +130,7 @@ impl Store {
         .bind(&t.to_email)
         .bind(ms(t.created_at))
         .bind(ms(t.expires_at))
+        .bind(&t.claim_hash)
         .execute(&mut *tx)
         .await
         .map_err(StoreError::from)?;

@@ -106,12 +106,19 @@ impl Ticketing {
         .expect("password hashing does not panic")
         .expect("hashing with a random salt cannot fail");
         let id = UserId::new();
-        match self.store.create_user(id, &email, name, &hash, self.now()).await {
+        let now = self.now();
+        match self.store.create_user(id, &email, name, &hash, now).await {
             Ok(()) => {}
             Err(CreateUserError::EmailTaken) => return Err(RegisterError::EmailTaken),
             Err(CreateUserError::Store(e)) => return Err(e.into()),
         }
-        Ok(UserRecord { id, email: email.as_str().to_owned(), name: name.to_owned(), password_hash: hash })
+        Ok(UserRecord {
+            id,
+            email: email.as_str().to_owned(),
+            name: name.to_owned(),
+            password_hash: hash,
+            created_at: now,
+        })
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Result<Session, LoginError> {

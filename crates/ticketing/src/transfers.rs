@@ -2,14 +2,41 @@
 //! recipient accepts, and the ticket is re-issued to them with a new barcode.
 //! The old barcode stops working the moment the transfer is accepted.
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use domain::Timestamp;
 use domain::barcode::BarcodeClaims;
 use domain::checkin::TicketStatus;
 use domain::email::{Email, InvalidEmail};
 use domain::ids::{TicketId, UserId};
 use domain::transfer::{TransferRefusal, TransferableTicket, check_offer};
+use sha2::{Digest, Sha256};
 use store::{AcceptError, OfferError, Reissue, StoreError, TicketRecord, TransferRecord};
 
 use crate::{Denied, Ticketing};
+
+/// Random bytes in a transfer's claim secret: as many as a session token's.
+const CLAIM_SECRET_BYTES: usize = 32;
+/// Longest claim looked at; anything longer is no secret of ours.
+const CLAIM_LEN_MAX: usize = 128;
+
+fn claim_hash(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether accepting `offer` needs the claim secret mailed to its address:
+/// when the account was made after the offer. Anyone may sign up with any
+/// address, so such an account proves nothing about whose mail it is; the
+/// secret does. An account that existed before the offer is the one its
+/// sender saw there, as before.
+pub fn claim_needed(account_created_at: Timestamp, offer: &TransferRecord) -> bool {
+    offer.claim_hash.is_some() && account_created_at > offer.created_at
+}
+
+/// Whether `claim` is the secret mailed with `offer`.
+pub fn claim_matches(offer: &TransferRecord, claim: &str) -> bool {
+    claim.len() <= CLAIM_LEN_MAX && offer.claim_hash.as_deref().is_some_and(|h| h == claim_hash(claim))
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransferError {
@@ -21,6 +48,10 @@ pub enum TransferError {
     PendingExists,
     #[error("this transfer offer has lapsed, was accepted already, or was cancelled")]
     NotOpen,
+    /// The account is newer than the offer and brought no (or the wrong)
+    /// claim secret.
+    #[error("this offer was made before your account existed: open the link in the e-mail sent to {0} to accept it")]
+    ClaimRequired(String),
     #[error("the ticket was used, revoked or passed on another way after the offer was made")]
     TicketChanged,
     #[error("this ticket is listed for resale: withdraw the listing before offering it to someone")]
@@ -57,6 +88,9 @@ impl Ticketing {
             transfers_so_far: self.store.accepted_transfers(ticket).await?,
         };
         let expires_at = check_offer(&event.transfer_policy, event.starts_at, state, me.email == to.as_str(), now)?;
+        let mut secret = [0u8; CLAIM_SECRET_BYTES];
+        rand::fill(&mut secret);
+        let secret = URL_SAFE_NO_PAD.encode(secret);
         let offer = TransferRecord {
             id: domain::ids::TransferId::new().to_string(),
             ticket,
@@ -67,6 +101,7 @@ impl Ticketing {
             created_at: now,
             expires_at,
             accepted_at: None,
+            claim_hash: Some(claim_hash(&secret)),
         };
         // The recipient hears of it by e-mail, and in the app if they have
         // an account already.
@@ -82,7 +117,9 @@ impl Ticketing {
             kind: crate::notifications::MessageKind::TransferOffer,
             to: to_whom,
             dedupe_key: format!("transfer:{}", offer.id),
-            link: "/tickets".into(),
+            // Only the recipient's mail (and their account's inbox) carries
+            // the secret; the offer answered to the sender does not.
+            link: format!("/tickets?claim={secret}#incoming"),
             data: serde_json::json!({
                 "event": crate::notifications::event_data(&event),
                 "from_name": me.name,
@@ -123,8 +160,14 @@ impl Ticketing {
         }
     }
 
-    /// Accepts an offer made to the signed-in user's e-mail address.
-    pub async fn accept_transfer(&self, user: UserId, transfer: &str) -> Result<TicketRecord, TransferError> {
+    /// Accepts an offer made to the signed-in user's e-mail address; an
+    /// account made after the offer brings the `claim` secret mailed with it.
+    pub async fn accept_transfer(
+        &self,
+        user: UserId,
+        transfer: &str,
+        claim: Option<&str>,
+    ) -> Result<TicketRecord, TransferError> {
         let me = self.store.user_by_id(user).await?.ok_or(Denied::NotFound("user"))?;
         let offer = match self.store.transfer(transfer).await? {
             Some(t) if t.to_email == me.email => t,
@@ -134,6 +177,9 @@ impl Ticketing {
         let now = self.now();
         if offer.status != "pending" || offer.expires_at <= now {
             return Err(TransferError::NotOpen);
+        }
+        if claim_needed(me.created_at, &offer) && !claim.is_some_and(|c| claim_matches(&offer, c)) {
+            return Err(TransferError::ClaimRequired(offer.to_email));
         }
         let ticket = self.store.ticket(offer.ticket).await?.ok_or(Denied::NotFound("ticket"))?;
         let key = self

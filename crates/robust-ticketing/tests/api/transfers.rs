@@ -356,3 +356,68 @@ async fn offer_deadlines_are_shown_in_the_venue_time_zone() {
     let html = r.text().await.unwrap();
     assert!(html.contains(&format!("(by {local})")), "the confirmation gives the deadline as {local}");
 }
+
+/// Anyone may sign up with any address, so an account made after an offer
+/// proves nothing about whose mail that is: it accepts only with the claim
+/// from the link in the offer's e-mail. Without it the API answers 403 and
+/// the tickets page shows no Accept button; the link's page accepts.
+#[tokio::test]
+async fn an_account_made_after_an_offer_accepts_it_only_with_the_mailed_claim() {
+    let smtp = crate::mail::SmtpServer::start().await;
+    let url = smtp.url();
+    let app = spawn_app_with(|c| c.mail.smtp_url = Some(url)).await;
+    let f = app.fixture(1, 4, 10).await;
+    let alice = app.signup("alice@example.org").await;
+    let order = app.buy(&alice.token, &f.event_id, &[&f.seats[0]], &[]).await;
+    let ticket = order["tickets"][0]["id"].as_str().unwrap().to_owned();
+    let r = offer(&app, &alice.token, &ticket, "newcomer@example.org").await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let transfer: Value = r.json().await.unwrap();
+    let id = transfer["id"].as_str().unwrap().to_owned();
+    assert!(!transfer.to_string().contains("claim"), "the sender is not given the claim: {transfer}");
+    let mails = smtp.wait_for(&app, 2).await;
+    let mail = mails.iter().find(|m| m.to == "newcomer@example.org").expect("the offer's e-mail");
+    let claim = mail.text.split("claim=").nth(1).expect("a claim in the link").split(['#', '\n', '\r']).next().unwrap();
+    let claim = claim.trim().to_owned();
+
+    // Someone who guessed the address signs up first.
+    app.clock.advance(Duration::minutes(1));
+    let squatter = app.signup("newcomer@example.org").await;
+    let incoming: Value = app.get("/api/v1/me/transfers", Some(&squatter.token)).await.json().await.unwrap();
+    assert_eq!(incoming["items"][0]["id"], id.as_str(), "the offer is listed");
+    let p = assert_problem(accept(&app, &squatter.token, &id).await, StatusCode::FORBIDDEN).await;
+    assert_eq!(p["type"], "urn:robust-ticketing:problem:transfer-claim-required", "{p}");
+    let wrong =
+        app.post(&format!("/api/v1/transfers/{id}/accept"), Some(&squatter.token), &json!({"claim": "guess"})).await;
+    assert_problem(wrong, StatusCode::FORBIDDEN).await;
+    let page = |path: String| {
+        let r = app.client.get(app.url(&path)).header("cookie", format!("rt_session={}", squatter.token)).send();
+        async move { r.await.unwrap().text().await.unwrap() }
+    };
+    let without = page("/tickets".to_owned()).await;
+    assert!(without.contains("open the link in the e-mail"), "{without}");
+    assert!(!without.contains("Accept ticket"), "{without}");
+    let mine: Value = app.get("/api/v1/me/tickets", Some(&alice.token)).await.json().await.unwrap();
+    assert_eq!(mine["items"][0]["id"], ticket.as_str(), "still Alice's");
+
+    // Whoever reads that mailbox opens the link: the page can accept.
+    let with = page(format!("/tickets?claim={claim}")).await;
+    assert!(with.contains("Accept ticket") && with.contains(&format!("name=\"claim\" value=\"{claim}\"")), "{with}");
+    let r = app.post(&format!("/api/v1/transfers/{id}/accept"), Some(&squatter.token), &json!({"claim": claim})).await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+
+    // An account that existed before the offer accepts as before, with no
+    // body at all.
+    let carol = app.signup("carol@example.org").await;
+    let order = app.buy(&alice.token, &f.event_id, &[&f.seats[1]], &[]).await;
+    let r = offer(&app, &alice.token, order["tickets"][0]["id"].as_str().unwrap(), "carol@example.org").await;
+    let transfer: Value = r.json().await.unwrap();
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/transfers/{}/accept", transfer["id"].as_str().unwrap())))
+        .bearer_auth(&carol.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+}

@@ -1383,9 +1383,25 @@ pub async fn refund_after_move(
     }
 }
 
-pub async fn tickets_page(State(state): State<AppState>, viewer: Viewer) -> Response {
+#[derive(Deserialize)]
+pub struct TicketsQuery {
+    /// The secret from a transfer offer's e-mail.
+    claim: Option<String>,
+}
+
+pub async fn tickets_page(State(state): State<AppState>, viewer: Viewer, Query(q): Query<TicketsQuery>) -> Response {
+    let claim = q.claim.filter(|c| !c.is_empty());
     let Some(user) = viewer.user else {
-        return signin_redirect("/tickets");
+        // The offer's link signs in (or up) and comes back with its claim.
+        return match &claim {
+            Some(c) => signin_redirect(&format!("/tickets?claim={}#incoming", urlencode(c))),
+            None => signin_redirect("/tickets"),
+        };
+    };
+    let created_at = match state.ticketing.store().user_by_id(user).await {
+        Ok(Some(me)) => me.created_at,
+        Ok(None) => return signin_redirect("/tickets"),
+        Err(e) => return failure(&viewer, e.into()).await,
     };
     let tickets = match state.ticketing.store().tickets_of(user).await {
         Ok(t) => t,
@@ -1410,16 +1426,25 @@ pub async fn tickets_page(State(state): State<AppState>, viewer: Viewer) -> Resp
                 ul {
                     @for offer in &incoming {
                         @let event = offer_events.get(&offer.id);
+                        // An account newer than the offer accepts with the
+                        // secret from the offer's e-mail, carried here by its link.
+                        @let needed = ticketing::transfers::claim_needed(created_at, offer);
+                        @let claimed = claim.as_deref().filter(|c| ticketing::transfers::claim_matches(offer, c));
                         li {
                             form method="post" action={ "/transfers/" (offer.id) "/accept" } {
                                 (csrf_field(&viewer))
+                                @if let Some(c) = claimed { input type="hidden" name="claim" value=(c); }
                                 "A ticket "
                                 @if let Some(e) = event {
                                     "for " strong { (e.title) } " (" (e.place) ") "
                                     @if let Some(from) = &e.from { "from " (from) " " }
                                 }
                                 "is waiting for you (until " (OfferEvent::deadline(event, offer.expires_at)) "). "
-                                button.button.primary type="submit" { "Accept ticket" }
+                                @if needed && claimed.is_none() {
+                                    span.hint { "To accept it, open the link in the e-mail sent to " strong { (offer.to_email) } "." }
+                                } @else {
+                                    button.button.primary type="submit" { "Accept ticket" }
+                                }
                             }
                         }
                     }
@@ -1577,7 +1602,7 @@ pub async fn accept_transfer(
         Ok(user) => user,
         Err(page) => return *page,
     };
-    match state.ticketing.accept_transfer(user, &transfer).await {
+    match state.ticketing.accept_transfer(user, &transfer, form.get("claim")).await {
         Ok(_) => Redirect::to("/tickets").into_response(),
         Err(e) => transfer_refused(&viewer, e.into()).await,
     }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::dto::{ProblemDto, TicketResponse};
-use crate::extract::{ApiJson, ApiPath, AuthUser};
+use crate::extract::{ApiJson, ApiJsonOrEmpty, ApiPath, AuthUser};
 use crate::problem::Problem;
 
 impl From<TransferError> for Problem {
@@ -28,10 +28,24 @@ impl From<TransferError> for Problem {
             TransferError::AccountLimit { max, already } => Problem::conflict("ticket-limit", e.to_string())
                 .with("tickets_per_account_max", max)
                 .with("tickets_already", already),
+            TransferError::ClaimRequired(_) => Problem::new(
+                StatusCode::FORBIDDEN,
+                "transfer-claim-required",
+                "The offer's e-mail is needed",
+                e.to_string(),
+            ),
             TransferError::Denied(d) => d.into(),
             TransferError::Store(s) => s.into(),
         }
     }
+}
+
+/// What accepting may carry. Sent by an account made after the offer: the
+/// secret from the link in the offer's e-mail (`/tickets?claim=…`).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct AcceptRequest {
+    #[serde(default)]
+    pub claim: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -85,17 +99,22 @@ pub struct AcceptResponse {
 }
 
 /// Accept a ticket offered to your e-mail address. The sender's barcode
-/// stops working at once; you get a new one.
+/// stops working at once; you get a new one. An account made after the offer
+/// was sent also sends the `claim` from the link in the offer's e-mail: it
+/// shows the account reads that address's mail.
 #[utoipa::path(post, path = "/api/v1/transfers/{transfer}/accept", tag = "tickets", security(("bearer" = [])),
     params(("transfer" = String, Path)),
-    responses((status = 200, body = AcceptResponse), (status = 401, body = ProblemDto), (status = 404, body = ProblemDto),
-               (status = 409, body = ProblemDto)))]
+    request_body(content = Option<AcceptRequest>, description = "optional; `{}` or no body when no claim is needed"),
+    responses((status = 200, body = AcceptResponse), (status = 401, body = ProblemDto),
+               (status = 403, body = ProblemDto, description = "transfer-claim-required: the claim from the offer's e-mail is missing or wrong"),
+               (status = 404, body = ProblemDto), (status = 409, body = ProblemDto)))]
 pub async fn accept(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     ApiPath(transfer): ApiPath<String>,
+    ApiJsonOrEmpty(req): ApiJsonOrEmpty<AcceptRequest>,
 ) -> Result<Json<AcceptResponse>, Problem> {
-    let ticket = state.ticketing.accept_transfer(user, &transfer).await?;
+    let ticket = state.ticketing.accept_transfer(user, &transfer, req.claim.as_deref()).await?;
     Ok(Json(AcceptResponse { ticket: TicketResponse::from(&ticket) }))
 }
 
