@@ -173,7 +173,9 @@ impl Store {
         }
         let inserted = sqlx::query(
             "INSERT INTO listings (id, ticket_id, event_id, seller_id, price_amount, royalty_amount, escrow_amount, currency, \
-             status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9) ON CONFLICT DO NOTHING",
+             status, created_at, seller_order_id, seller_paid_amount) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, t.order_id, t.price_amount FROM tickets t WHERE t.id = $2 \
+             ON CONFLICT DO NOTHING",
         )
         .bind(l.id.to_string())
         .bind(l.ticket.to_string())

@@ -326,7 +326,18 @@ impl Store {
         .bind(&order_s)
         .fetch_one(&mut *tx)
         .await?;
-        let remaining = total - refunded;
+        // A ticket of this order resold on the market paid its seller back
+        // through escrow: its face value is no longer this order's to
+        // refund (unless that escrow went back to the resale's buyer).
+        let (resold_away,): (i64,) = sqlx::query_as(
+            "SELECT CAST(COALESCE(SUM(l.seller_paid_amount), 0) AS BIGINT) FROM listings l \
+             WHERE l.seller_order_id = $1 AND l.status = 'sold' \
+             AND NOT EXISTS (SELECT 1 FROM escrow e WHERE e.listing_id = l.id AND e.status = 'refunded')",
+        )
+        .bind(&order_s)
+        .fetch_one(&mut *tx)
+        .await?;
+        let remaining = total - refunded - resold_away;
         if remaining <= 0 {
             return Err(RecordRefundError::NothingLeft);
         }

@@ -451,6 +451,12 @@ impl Ticketing {
         let Some(event) = self.store.event(event_id).await? else {
             return Err(JobError::Permanent(format!("event {event_id} is missing")));
         };
+        // Resale escrow goes back before the orders are refunded (the
+        // cancellation did so already unless it crashed first): a seller
+        // whose share went back gets the face value of the ticket they sold
+        // back with their own order, and is never paid out for an event that
+        // did not happen.
+        self.store.refund_event_escrow(event_id, self.now()).await?;
         for (order, buyer) in self.store.paid_orders_of_event(event_id).await? {
             let told = self.notice(Notice {
                 kind: MessageKind::EventCancelled,

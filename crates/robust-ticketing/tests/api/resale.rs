@@ -182,3 +182,57 @@ async fn a_listed_ticket_let_in_at_the_gate_is_no_longer_for_sale() {
     assert_eq!(r.status(), StatusCode::CONFLICT, "{}", r.text().await.unwrap());
     assert!(payouts(&app, &seller.token).await["items"].as_array().unwrap().is_empty(), "nothing was sold");
 }
+
+/// A ticket resold on the market paid its seller back through escrow: a
+/// later refund of the order it came from pays back the rest, not its face
+/// value a second time. Cancelling the event sends the escrow back to the
+/// resale's buyer, and then the seller's whole order is refunded.
+#[tokio::test]
+async fn refunding_an_order_after_a_resale_leaves_out_the_resold_ticket() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 4, 10).await;
+    let seller = app.signup("seller@example.org").await;
+    let order = app.buy(&seller.token, &f.event_id, &[&f.seats[0], &f.seats[1]], &[]).await;
+    let total = order["total"]["amount"].as_i64().unwrap();
+    let face = order["tickets"][0]["price"]["amount"].as_i64().unwrap();
+    let listing: Value =
+        list(&app, &seller.token, order["tickets"][0]["id"].as_str().unwrap(), 4000).await.json().await.unwrap();
+    let buyer = app.signup("buyer@example.org").await;
+    let hold = hold_listing(&app, &buyer.token, &listing).await;
+    let r = app.order(&buyer.token, hold["id"].as_str().unwrap(), "resale-refund", "tok_ok").await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let bought: Value = r.json().await.unwrap();
+
+    let path = format!("/api/v1/orders/{}/refunds", order["id"].as_str().unwrap());
+    let too_much = json!({"amount": {"amount": total - face + 1, "currency": "EUR"}});
+    assert_problem(app.post(&path, Some(&f.org.owner.token), &too_much).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let r = app.post(&path, Some(&f.org.owner.token), &json!({})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let refund: Value = r.json().await.unwrap();
+    assert_eq!(refund["amount"]["amount"], total - face, "{refund}");
+    assert_eq!(payouts(&app, &seller.token).await["items"][0]["status"], "held", "the seller's share is still owed");
+    let r = app.checkin(&f.org.owner.token, &f.event_id, bought["tickets"][0]["barcode"].as_str().unwrap()).await;
+    assert_eq!(r.status(), StatusCode::OK, "the resold ticket still admits its buyer");
+
+    // Another sale, then the event is cancelled: escrow back to the buyer
+    // first, so the seller's order is refunded whole.
+    let second = app.buy(&seller.token, &f.event_id, &[&f.seats[2]], &[]).await;
+    let listing: Value =
+        list(&app, &seller.token, second["tickets"][0]["id"].as_str().unwrap(), 4000).await.json().await.unwrap();
+    let hold = hold_listing(&app, &buyer.token, &listing).await;
+    let r = app.order(&buyer.token, hold["id"].as_str().unwrap(), "resale-cancel", "tok_ok").await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = app.post(&format!("/api/v1/events/{}/cancel", f.event_id), Some(&f.org.owner.token), &json!({})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let second_path = format!("/api/v1/orders/{}", second["id"].as_str().unwrap());
+    let mut refunded = Value::Null;
+    for _ in 0..100 {
+        let o: Value = app.get(&second_path, Some(&seller.token)).await.json().await.unwrap();
+        if !o["refunds"].as_array().unwrap().is_empty() {
+            refunded = o;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(refunded["refunded_total"]["amount"], second["total"]["amount"], "{refunded}");
+}
