@@ -49,6 +49,18 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for ApiJsonOr
     }
 }
 
+/// A body taken as it came (a gateway's signed event, a body that may be
+/// empty), within the size limit: an oversized one is a 413 problem.
+pub struct ApiBytes(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBytes {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        body_bytes(req, state).await.map(ApiBytes)
+    }
+}
+
 fn not_json() -> Problem {
     Problem::new(
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -73,7 +85,8 @@ async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Pr
     })
 }
 
-fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+/// `bytes` as JSON of `T`: a syntax error is a 400, the wrong shape a 422.
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     match axum::Json::<T>::from_bytes(bytes) {
         Ok(axum::Json(v)) => Ok(v),
         Err(rejection) => Err(json_problem(rejection, bytes)),

@@ -450,6 +450,18 @@ async fn a_body_over_the_size_limit_is_a_413() {
     let path = format!("/api/v1/organizations/{}/venues", f.org.id);
     let r = post_raw(&app, &path, Some(&f.org.owner.token), Some("application/json"), venue).await;
     expect_problem(r, StatusCode::PAYLOAD_TOO_LARGE, "a venue body over 4 MiB").await;
+    // Routes that take their body as it comes say so the same way.
+    let big = format!(r#"{{"padding": "{padding}"}}"#);
+    let r = post_raw(&app, "/api/v1/payments/test/webhook", None, Some("application/json"), big.clone()).await;
+    expect_problem(r, StatusCode::PAYLOAD_TOO_LARGE, "a 4 MiB gateway event").await;
+    let listing = format!("/api/v1/listings/{}/holds", uuid::Uuid::new_v4());
+    let r = post_raw(&app, &listing, Some(&buyer.token), Some("application/json"), big).await;
+    expect_problem(r, StatusCode::PAYLOAD_TOO_LARGE, "a 4 MiB resale hold").await;
+    // And a resale hold's body of the wrong shape is a 422, as everywhere.
+    for body in [r#"{"x": 1}"#, r#"{"admission_token": 1}"#, "null"] {
+        let r = post_raw(&app, &listing, Some(&buyer.token), Some("application/json"), body.to_owned()).await;
+        expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY, &format!("a resale hold of {body}")).await;
+    }
 
     assert_untouched(&app, &f, 10).await;
     assert_eq!(venue_ids(&app, &f.org).await, vec![f.venue_id.clone()]);

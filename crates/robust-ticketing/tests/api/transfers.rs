@@ -260,6 +260,11 @@ async fn the_holder_withdraws_an_open_offer_and_can_offer_again() {
     let typo_id = typo["id"].as_str().unwrap();
     let mine: Value = app.get("/api/v1/me/transfers/outgoing", Some(&alice.token)).await.json().await.unwrap();
     assert_eq!(mine["items"][0]["id"], typo_id);
+    // Her tickets page offers no second way to pass it on meanwhile.
+    let page = app.client.get(app.url("/tickets")).header("cookie", format!("rt_session={}", alice.token));
+    let page = page.send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Offered to someone"), "{page}");
+    assert!(!page.contains("Give this ticket to someone") && !page.contains("Sell this ticket"), "{page}");
     // Nobody else may withdraw it, not even its recipient.
     let bbo = app.signup("bbo@example.org").await;
     assert_problem(app.delete(&format!("/api/v1/transfers/{typo_id}"), Some(&bbo.token)).await, StatusCode::NOT_FOUND)

@@ -1056,9 +1056,20 @@ fn percent_of_bps(bps: u32) -> String {
 }
 
 /// The user's tickets on the resale market, by ticket.
-async fn listings_by_ticket(state: &AppState, user: domain::ids::UserId) -> HashMap<TicketId, store::ListingRecord> {
+/// What the holder has put on the market: open listings, and tickets offered
+/// to someone (neither can be sold or given another way meanwhile).
+struct OnMarket {
+    listings: HashMap<TicketId, store::ListingRecord>,
+    offered: HashSet<TicketId>,
+}
+
+async fn on_market(state: &AppState, user: domain::ids::UserId) -> OnMarket {
     let listed = state.ticketing.my_listings(user).await.unwrap_or_default();
-    listed.into_iter().map(|l| (l.ticket, l)).collect()
+    let offered = state.ticketing.outgoing_transfers(user).await.unwrap_or_default();
+    OnMarket {
+        listings: listed.into_iter().map(|l| (l.ticket, l)).collect(),
+        offered: offered.into_iter().map(|o| o.ticket).collect(),
+    }
 }
 
 /// The rotating secrets of those of `tickets` whose events rotate barcodes:
@@ -1130,6 +1141,8 @@ pub(crate) fn ticket_place(t: &TicketRecord) -> String {
 /// resale rules and the most it may be sold for.
 struct Market<'a> {
     listing: Option<&'a store::ListingRecord>,
+    /// Offered to someone and not yet accepted.
+    offered: bool,
     resale: Option<(&'a domain::resale::ResalePolicy, Money)>,
 }
 
@@ -1200,6 +1213,8 @@ fn ticket_card(
                             " after the event. Until then it is yours to use." }
                         button.button type="submit" { "Withdraw listing" }
                     }
+                } @else if market.offered && !revoked && t.checked_in_at.is_none() {
+                    p.muted.offered { "Offered to someone. Withdraw the offer (under \"Tickets you are giving away\") to sell it or send it elsewhere." }
                 } @else if !revoked && t.checked_in_at.is_none() {
                     @if let Some((policy, cap)) = market.resale {
                         details.sell {
@@ -1236,7 +1251,7 @@ fn tickets_by_event(
     tickets: &[TicketRecord],
     facts: &HashMap<EventId, EventFacts>,
     secrets: &HashMap<TicketId, [u8; 32]>,
-    listings: &HashMap<TicketId, store::ListingRecord>,
+    on_market: &OnMarket,
 ) -> Markup {
     let mut order: Vec<EventId> = Vec::new();
     let mut groups: HashMap<EventId, Vec<&TicketRecord>> = HashMap::new();
@@ -1266,7 +1281,8 @@ fn tickets_by_event(
                 ul.tickets {
                     @for t in group {
                         @let market = Market {
-                            listing: listings.get(&t.id),
+                            listing: on_market.listings.get(&t.id),
+                            offered: on_market.offered.contains(&t.id),
                             resale: resale.and_then(|(policy, caps)| Some((policy, *caps.get(&t.ticket_type)?))),
                         };
                         (ticket_card(viewer, t, tz, secrets.get(&t.id), market))
@@ -1294,7 +1310,7 @@ pub async fn order_page(State(state): State<AppState>, viewer: Viewer, Path(orde
         order.tickets.iter().cloned().partition(|t| t.holder == user);
     let facts = event_facts(&state, user, &order.tickets).await;
     let secrets = rotating_secrets(&state, &held).await;
-    let listings = listings_by_ticket(&state, user).await;
+    let on_market = on_market(&state, user).await;
     let refunded: i64 =
         order.refunds.iter().filter(|r| r.status != store::RefundStatus::Failed).map(|r| r.amount.amount_minor()).sum();
     let back = domain::money::Money::new(refunded, order.total.currency()).unwrap_or(order.total);
@@ -1353,7 +1369,7 @@ pub async fn order_page(State(state): State<AppState>, viewer: Viewer, Path(orde
             }
             p { a.button.primary href="/tickets" { "My tickets" } }
         }
-        div data-offline-tickets="1" { (tickets_by_event(&viewer, &held, &facts, &secrets, &listings)) }
+        div data-offline-tickets="1" { (tickets_by_event(&viewer, &held, &facts, &secrets, &on_market)) }
     };
     let title = if whole { "Order refunded" } else { "Order confirmed" };
     page(&viewer, StatusCode::OK, title, Section::Tickets, &["tickets.js"], body)
@@ -1409,7 +1425,7 @@ pub async fn tickets_page(State(state): State<AppState>, viewer: Viewer, Query(q
     };
     let facts = event_facts(&state, user, &tickets).await;
     let secrets = rotating_secrets(&state, &tickets).await;
-    let listings = listings_by_ticket(&state, user).await;
+    let on_market = on_market(&state, user).await;
     let incoming = state.ticketing.incoming_transfers(user).await.unwrap_or_default();
     let outgoing = state.ticketing.outgoing_transfers(user).await.unwrap_or_default();
     let offered: Vec<_> = incoming.iter().chain(&outgoing).collect();
@@ -1488,10 +1504,10 @@ pub async fn tickets_page(State(state): State<AppState>, viewer: Viewer, Query(q
             p #reminders-state.hint aria-live="polite" {}
         }
         div #tickets data-offline-tickets="1" {
-            (tickets_by_event(&viewer, &upcoming, &facts, &secrets, &listings))
+            (tickets_by_event(&viewer, &upcoming, &facts, &secrets, &on_market))
             @if !past.is_empty() {
                 h2 { "Past events" }
-                (tickets_by_event(&viewer, &past, &facts, &secrets, &listings))
+                (tickets_by_event(&viewer, &past, &facts, &secrets, &on_market))
             }
         }
     };

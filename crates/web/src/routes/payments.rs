@@ -2,7 +2,6 @@
 //! failover order.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use domain::ids::OrganizationId;
@@ -14,7 +13,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::dto::ProblemDto;
-use crate::extract::{ApiJson, ApiPath, AuthUser};
+use crate::extract::{ApiBytes, ApiJson, ApiPath, AuthUser};
 use crate::problem::Problem;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -36,7 +35,7 @@ pub async fn webhook(
     State(state): State<AppState>,
     ApiPath(gateway): ApiPath<String>,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> Result<Json<NotificationResponse>, Problem> {
     let headers = headers
         .iter()

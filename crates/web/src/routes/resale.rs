@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::dto::{HoldResponse, MoneyDto, ProblemDto, SeatLabelsDto};
-use crate::extract::{ApiJson, ApiPath, AuthUser, MaybeUser};
+use crate::extract::{ApiBytes, ApiJson, ApiPath, AuthUser, MaybeUser, parse_json};
 use crate::problem::Problem;
 
 impl From<ResaleFailure> for Problem {
@@ -149,15 +149,12 @@ pub async fn hold(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     ApiPath(listing): ApiPath<Uuid>,
-    body: axum::body::Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> Result<(StatusCode, Json<HoldResponse>), Problem> {
     state.limits.check_account(user)?;
     // An empty body is fine: most resale holds need nothing but the path.
-    let req: ListingHoldRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        ListingHoldRequest::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| Problem::bad_request(format!("the body is not valid JSON: {e}")))?
-    };
+    let req: ListingHoldRequest =
+        if body.iter().all(u8::is_ascii_whitespace) { ListingHoldRequest::default() } else { parse_json(&body)? };
     let hold =
         state.ticketing.hold_listing(user, ListingId::from_uuid(listing), req.admission_token.as_deref()).await?;
     Ok((StatusCode::CREATED, Json(HoldResponse::new(&hold, state.ticketing.now()))))
