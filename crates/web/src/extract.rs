@@ -128,7 +128,18 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
         match Path::<T>::from_request_parts(parts, state).await {
             Ok(Path(v)) => Ok(ApiPath(v)),
             Err(PathRejection::FailedToDeserializePathParams(e)) => {
-                Err(Problem::not_found(format!("no such resource: {}", e.body_text())))
+                use axum::extract::path::ErrorKind;
+                // Said in the API's words, not the parser's.
+                let detail = match e.kind() {
+                    ErrorKind::ParseErrorAtKey { key, value, .. } | ErrorKind::DeserializeError { key, value, .. } => {
+                        format!("no {key} has the id '{}'", domain::text::excerpt(value, 64))
+                    }
+                    ErrorKind::ParseErrorAtIndex { value, .. } | ErrorKind::ParseError { value, .. } => {
+                        format!("nothing has the id '{}'", domain::text::excerpt(value, 64))
+                    }
+                    _ => format!("no such resource: {}", e.body_text()),
+                };
+                Err(Problem::not_found(detail))
             }
             Err(other) => Err(Problem::bad_request(other.body_text())),
         }

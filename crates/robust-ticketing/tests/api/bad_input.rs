@@ -359,7 +359,9 @@ async fn unknown_ids_are_404_in_the_path_and_422_in_the_body() {
         expect_problem(r, StatusCode::NOT_FOUND, &format!("GET {path}")).await;
     }
     let r = app.post("/api/v1/events/not-a-uuid/holds", Some(&buyer.token), &json!({"seats": [f.seats[0]]})).await;
-    expect_problem(r, StatusCode::NOT_FOUND, "a hold on /events/not-a-uuid").await;
+    let p = expect_problem(r, StatusCode::NOT_FOUND, "a hold on /events/not-a-uuid").await;
+    // Said in the API's words, not the parser's.
+    assert_eq!(p["detail"], "no event has the id 'not-a-uuid'", "{p}");
     let r = app.delete(&format!("/api/v1/holds/{}", random()), Some(&buyer.token)).await;
     expect_problem(r, StatusCode::NOT_FOUND, "releasing a hold that does not exist").await;
     let r = app.post(&format!("/api/v1/events/{}/publish", random()), Some(&f.org.owner.token), &json!({})).await;
