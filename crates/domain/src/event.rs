@@ -110,6 +110,8 @@ pub enum TransitionError {
     NoTicketTypes,
     #[error("the event has already ended; it cannot be published")]
     InThePast,
+    #[error("the sales of every ticket type are over: move a type's sales end to later before publishing")]
+    SalesOver,
 }
 
 impl EventStatus {
@@ -122,10 +124,20 @@ impl EventStatus {
         }
     }
 
-    pub fn publish(self, ticket_types: usize, ends_at: Timestamp, now: Timestamp) -> Result<Self, TransitionError> {
+    /// Publishes a draft with `ticket_types`, of which `still_selling` have
+    /// sales that are not over: a listed event that can never sell is a
+    /// mistake, not an announcement.
+    pub fn publish(
+        self,
+        ticket_types: usize,
+        still_selling: usize,
+        ends_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<Self, TransitionError> {
         match self {
             EventStatus::Draft if ticket_types == 0 => Err(TransitionError::NoTicketTypes),
             EventStatus::Draft if ends_at <= now => Err(TransitionError::InThePast),
+            EventStatus::Draft if still_selling == 0 => Err(TransitionError::SalesOver),
             EventStatus::Draft => Ok(EventStatus::Published),
             from => Err(TransitionError::NotAllowed { from, to: "published" }),
         }
@@ -517,9 +529,10 @@ mod tests {
     #[test]
     fn lifecycle_allows_only_forward_moves() {
         let now = t(1);
-        assert_eq!(EventStatus::Draft.publish(1, t(22), now), Ok(EventStatus::Published));
-        assert_eq!(EventStatus::Draft.publish(0, t(22), now), Err(TransitionError::NoTicketTypes));
-        assert!(EventStatus::Published.publish(1, t(22), now).is_err());
+        assert_eq!(EventStatus::Draft.publish(1, 1, t(22), now), Ok(EventStatus::Published));
+        assert_eq!(EventStatus::Draft.publish(0, 0, t(22), now), Err(TransitionError::NoTicketTypes));
+        assert_eq!(EventStatus::Draft.publish(2, 0, t(22), now), Err(TransitionError::SalesOver));
+        assert!(EventStatus::Published.publish(1, 1, t(22), now).is_err());
         assert!(EventStatus::Cancelled.cancel().is_err());
         assert_eq!(EventStatus::Published.effective(t(22), t(23)), EventStatus::Ended);
         assert_eq!(EventStatus::Draft.effective(t(22), t(23)), EventStatus::Draft);

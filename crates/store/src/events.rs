@@ -166,6 +166,9 @@ fn event_record(r: EventRow) -> Result<EventRecord> {
     })
 }
 
+/// Most words of a search text that each must match.
+const SEARCH_WORDS_MAX: usize = 8;
+
 /// Escapes LIKE wildcards so a search for "50%" means the text "50%".
 fn like_pattern(q: &str) -> String {
     let escaped = q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
@@ -512,36 +515,52 @@ impl Store {
     /// The price an event is listed "from" is its cheapest ticket type on
     /// sale now or, before any is, still to come; never one whose sale has
     /// ended.
+    ///
+    /// Each word of a search must appear somewhere in that text, in any
+    /// order ("lights nordic" finds "Nordic Lights"); words past
+    /// `SEARCH_WORDS_MAX` are not looked at.
     pub async fn list_published(&self, filter: &EventFilter, now: Timestamp) -> Result<Vec<EventSummary>> {
+        let words: Vec<String> = filter
+            .query
+            .as_deref()
+            .map(|q| q.split_whitespace().take(SEARCH_WORDS_MAX).map(like_pattern).collect())
+            .unwrap_or_default();
+        // Parameters $16 on are the words.
+        let matches: String = (0..words.len())
+            .map(|i| {
+                format!(
+                    " AND lower(e.title || ' ' || e.description || ' ' || v.name || ' ' || v.address) \
+                     LIKE ${} ESCAPE '\\'",
+                    16 + i
+                )
+            })
+            .collect();
         let sql = format!(
             "SELECT {EVENT_COLUMNS}, \
                COALESCE( \
                  (SELECT MIN(price_amount) FROM ticket_types t WHERE t.event_id = e.id \
-                    AND (t.sales_start IS NULL OR t.sales_start <= $17) AND (t.sales_end IS NULL OR t.sales_end > $18)), \
+                    AND (t.sales_start IS NULL OR t.sales_start <= $2) AND (t.sales_end IS NULL OR t.sales_end > $3)), \
                  (SELECT MIN(price_amount) FROM ticket_types t WHERE t.event_id = e.id \
-                    AND (t.sales_end IS NULL OR t.sales_end > $19))) AS min_price, \
+                    AND (t.sales_end IS NULL OR t.sales_end > $4))) AS min_price, \
                (SELECT currency FROM ticket_types t WHERE t.event_id = e.id LIMIT 1) AS price_currency \
              FROM events e JOIN venues v ON v.id = e.venue_id \
-             WHERE e.status = 'published' AND e.ends_at > $1 \
-               AND ($2 IS NULL OR lower(e.title) LIKE $3 ESCAPE '\\' OR lower(e.description) LIKE $4 ESCAPE '\\' OR lower(v.name) LIKE $5 ESCAPE '\\' OR lower(v.address) LIKE $20 ESCAPE '\\') \
-               AND ($6 IS NULL OR e.category = $7) \
-               AND ($8 IS NULL OR e.starts_at >= $9) \
-               AND ($10 IS NULL OR e.starts_at < $11) \
-               AND ($12 IS NULL OR e.starts_at > $13 OR (e.starts_at = $14 AND e.id > $15)) \
-             ORDER BY e.starts_at, e.id LIMIT $16"
+             WHERE e.status = 'published' AND e.ends_at > $1{matches} \
+               AND ($5 IS NULL OR e.category = $6) \
+               AND ($7 IS NULL OR e.starts_at >= $8) \
+               AND ($9 IS NULL OR e.starts_at < $10) \
+               AND ($11 IS NULL OR e.starts_at > $12 OR (e.starts_at = $13 AND e.id > $14)) \
+             ORDER BY e.starts_at, e.id LIMIT $15"
         );
-        let pattern = filter.query.as_deref().map(like_pattern);
         let category = filter.category.map(|c| c.as_str());
         let from = filter.from.map(ms);
         let to = filter.to.map(ms);
         let after_ts = filter.after.map(|(t, _)| ms(t));
         let after_id = filter.after.map(|(_, e)| e.to_string());
-        let rows: Vec<ListedRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let mut query = sqlx::query_as::<_, ListedRow>(sqlx::AssertSqlSafe(sql))
             .bind(ms(now))
-            .bind(&pattern)
-            .bind(&pattern)
-            .bind(&pattern)
-            .bind(&pattern)
+            .bind(ms(now))
+            .bind(ms(now))
+            .bind(ms(now))
             .bind(category)
             .bind(category)
             .bind(from)
@@ -552,13 +571,11 @@ impl Store {
             .bind(after_ts)
             .bind(after_ts)
             .bind(&after_id)
-            .bind(i64::from(filter.limit))
-            .bind(ms(now))
-            .bind(ms(now))
-            .bind(ms(now))
-            .bind(&pattern)
-            .fetch_all(&mut *self.read().await?)
-            .await?;
+            .bind(i64::from(filter.limit));
+        for word in &words {
+            query = query.bind(word);
+        }
+        let rows = query.fetch_all(&mut *self.read().await?).await?;
         rows.into_iter()
             .map(|r| {
                 let min_price = match (r.min_price, r.price_currency.as_deref()) {

@@ -32,6 +32,9 @@ use crate::{Denied, Ticketing};
 
 /// Longest Idempotency-Key accepted (Stripe allows 255).
 pub const IDEMPOTENCY_KEY_LEN_MAX: usize = 255;
+/// Longest payment token accepted: a gateway's token or payment method id
+/// is tens of characters; a longer one is no token, and is not sent on.
+pub const PAYMENT_TOKEN_LEN_MAX: usize = 255;
 /// How long a replay waits for the first request with its key to finish.
 const IDEMPOTENCY_WAIT: Duration = Duration::from_secs(20);
 /// How often a waiting replay looks again.
@@ -82,6 +85,8 @@ pub enum OrderError {
     UnknownGateway(String, String),
     #[error("this Idempotency-Key was already used for a different request")]
     KeyReused,
+    #[error("the payment token must be 1 to {PAYMENT_TOKEN_LEN_MAX} visible ASCII characters")]
+    BadToken,
     #[error("a request with this Idempotency-Key is still being processed; retry shortly")]
     StillProcessing,
     #[error("the hold has expired or was released; its seats are no longer reserved for you")]
@@ -155,6 +160,14 @@ impl Ticketing {
     pub async fn place_order(&self, user: UserId, cmd: PlaceOrder) -> Result<Placed, OrderError> {
         if self.payments.get(&cmd.gateway).is_none() {
             return Err(OrderError::UnknownGateway(cmd.gateway.clone(), self.payments.names().join(", ")));
+        }
+        // A malformed token is the client's mistake (422), not a card the
+        // gateway declined (402); nothing is recorded or charged.
+        if cmd.token.is_empty()
+            || cmd.token.len() > PAYMENT_TOKEN_LEN_MAX
+            || !cmd.token.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(OrderError::BadToken);
         }
         let key = cmd.idempotency_key.as_str();
         let claim = KeyClaim { request_hash: request_hash(&cmd), claimed: AtomicBool::new(false) };

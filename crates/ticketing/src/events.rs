@@ -252,7 +252,8 @@ impl Ticketing {
         let mut record = self.managed_event(user, event).await?;
         let types = self.store.ticket_types(event).await?;
         let now = self.now();
-        let to = record.status.publish(types.len(), record.ends_at, now)?;
+        let still_selling = types.iter().filter(|t| t.sales_end.is_none_or(|end| end > now)).count();
+        let to = record.status.publish(types.len(), still_selling, record.ends_at, now)?;
         if !self.store.set_event_status(event, record.status, to, now).await? {
             return Err(ChangeEventError::Concurrent);
         }

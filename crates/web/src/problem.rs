@@ -527,7 +527,7 @@ impl From<AvailabilityError> for Problem {
 impl From<OrderError> for Problem {
     fn from(e: OrderError) -> Self {
         match e {
-            OrderError::UnknownGateway(..) | OrderError::KeyReused => {
+            OrderError::UnknownGateway(..) | OrderError::KeyReused | OrderError::BadToken => {
                 Problem::unprocessable("invalid-order", e.to_string())
             }
             OrderError::StillProcessing => {

@@ -520,6 +520,11 @@ async fn an_order_needs_a_sane_idempotency_key_and_failed_orders_charge_nothing(
         ("an unknown gateway", json!({"hold_id": hold_id, "payment": {"gateway": "stripe", "token": "tok_ok"}})),
         ("no payment", json!({"hold_id": hold_id})),
         ("a hold id that is not a uuid", json!({"hold_id": "h-1", "payment": {"gateway": "test", "token": "tok_ok"}})),
+        ("an empty payment token", json!({"hold_id": hold_id, "payment": {"gateway": "test", "token": ""}})),
+        (
+            "a payment token of 100 KB",
+            json!({"hold_id": hold_id, "payment": {"gateway": "test", "token": "t".repeat(100_000)}}),
+        ),
     ];
     for (what, body) in bodies {
         let r = app

@@ -97,6 +97,13 @@ async fn the_listing_shows_published_upcoming_events_soonest_first_with_filters_
     // The venue's address is searched too: a street or a city finds its events.
     let street: Value = app.get("/api/v1/events?q=test%20street", None).await.json().await.unwrap();
     assert_eq!(titles(&street), ["Hamlet", "Rock 50% Off", "Jazz Night"]);
+    // Every word must match, in any order and in any of the fields.
+    let words: Value = app.get("/api/v1/events?q=night%20%20JAZZ", None).await.json().await.unwrap();
+    assert_eq!(titles(&words), ["Jazz Night"]);
+    let across: Value = app.get("/api/v1/events?q=street%20hamlet", None).await.json().await.unwrap();
+    assert_eq!(titles(&across), ["Hamlet"]);
+    let none: Value = app.get("/api/v1/events?q=jazz%20hamlet", None).await.json().await.unwrap();
+    assert_eq!(titles(&none), Vec::<String>::new());
     // LIKE wildcards in the query are literal text.
     let percent: Value = app.get("/api/v1/events?q=50%25", None).await.json().await.unwrap();
     assert_eq!(titles(&percent), ["Rock 50% Off"]);
@@ -843,4 +850,36 @@ async fn a_draft_is_deleted_with_everything_it_had_and_an_event_that_went_on_sal
     let p = assert_problem(app.delete(&path, Some(&f.org.owner.token)).await, StatusCode::CONFLICT).await;
     assert!(p["detail"].as_str().unwrap().contains("cancel"), "{p}");
     assert_eq!(app.get(&path, None).await.status(), StatusCode::OK);
+}
+
+/// A draft whose every ticket type's sales are over would be listed without
+/// anything to sell: publishing it is refused until a sales window is open.
+#[tokio::test]
+async fn a_draft_whose_sales_are_all_over_is_not_published() {
+    let app = spawn_app().await;
+    let org = app.org("owner@example.org").await;
+    let (venue, _, _) = app.venue(&org, 1, 5, 5).await;
+    let starts = app.clock.now() + Duration::days(10);
+    let body = json!({"venue_id": venue, "title": "Closed", "category": "concert",
+        "starts_at": starts, "ends_at": starts + Duration::hours(2),
+        "ticket_types": [{"name": "Seat", "price": {"amount": 1000, "currency": "EUR"}, "price_zone": "main"}]});
+    let event: Value = app
+        .post(&format!("/api/v1/organizations/{}/events", org.id), Some(&org.owner.token), &body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = event["id"].as_str().unwrap();
+    let tt = event["ticket_types"][0]["id"].as_str().unwrap();
+    let path = app.url(&format!("/api/v1/events/{id}/ticket-types/{tt}"));
+    let end = |at: chrono::DateTime<Utc>| {
+        app.client.patch(path.clone()).bearer_auth(&org.owner.token).json(&json!({"sales_end": at})).send()
+    };
+    assert_eq!(end(app.clock.now() - Duration::minutes(1)).await.unwrap().status(), StatusCode::OK);
+    let publish = format!("/api/v1/events/{id}/publish");
+    let r = app.post(&publish, Some(&org.owner.token), &json!({})).await;
+    let p = assert_problem(r, StatusCode::CONFLICT).await;
+    assert!(p["detail"].as_str().unwrap().contains("sales of every ticket type are over"), "{p}");
+    assert_eq!(end(app.clock.now() + Duration::days(5)).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(app.post(&publish, Some(&org.owner.token), &json!({})).await.status(), StatusCode::OK);
 }
