@@ -351,8 +351,14 @@ impl Store {
             return Err(RecordRefundError::NothingLeft);
         }
         // Whoever gets back everything that is left keeps no ticket: a
-        // refund of the rest by amount revokes the tickets still valid too.
-        let all_valid = matches!(r.tickets, RevokeTickets::AllValid) || amount == remaining;
+        // refund of the rest by amount (naming no ticket) revokes the
+        // tickets still valid too. A refund naming tickets revokes those
+        // alone, even when it takes what is left: the others may be someone
+        // else's by now (passed on), or simply not asked about.
+        let all_valid = match r.tickets {
+            RevokeTickets::AllValid => true,
+            RevokeTickets::Listed(list) => list.is_empty() && amount == remaining,
+        };
         let tickets: Vec<TicketId> = match &r.tickets {
             RevokeTickets::Listed(list) if !all_valid => list.to_vec(),
             _ => {
@@ -501,10 +507,15 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Paid orders of an event and their buyers, for cancellation.
+    /// The orders of an event that were paid, refunded since or not, and
+    /// their buyers, for cancellation: each is refunded what is left of it.
     pub async fn paid_orders_of_event(&self, event: EventId) -> Result<Vec<(OrderId, UserId)>> {
         let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT id, user_id FROM orders WHERE event_id = $1 AND status = 'paid' ORDER BY id")
+            // A refunded order may have money left to give back once the
+            // resale escrow went back (its resold tickets' face value).
+            sqlx::query_as(
+                "SELECT id, user_id FROM orders WHERE event_id = $1 AND status IN ('paid', 'refunded') ORDER BY id",
+            )
                 .bind(event.to_string())
                 .fetch_all(&mut *self.read().await?)
                 .await?;

@@ -25,12 +25,14 @@ fn claim_hash(secret: &str) -> String {
 }
 
 /// Whether accepting `offer` needs the claim secret mailed to its address:
-/// when the account was made after the offer. Anyone may sign up with any
-/// address, so such an account proves nothing about whose mail it is; the
-/// secret does. An account that existed before the offer is the one its
-/// sender saw there, as before.
-pub fn claim_needed(account_created_at: Timestamp, offer: &TransferRecord) -> bool {
-    offer.claim_hash.is_some() && account_created_at > offer.created_at
+/// when the account was made after the first offer ever made to that
+/// address (`first_offer`; to the millisecond, as both times are kept). Anyone may sign up with any address, so such an
+/// account proves nothing about whose mail it is; the secret does. Counting
+/// from the first offer means a withdrawn offer sent again does not let an
+/// account made in between skip the claim. An account that existed before
+/// any offer is the one its senders saw there, as before.
+pub fn claim_needed(account_created_at: Timestamp, first_offer: Timestamp, offer: &TransferRecord) -> bool {
+    offer.claim_hash.is_some() && account_created_at > first_offer.min(offer.created_at)
 }
 
 /// Whether `claim` is the secret mailed with `offer`.
@@ -104,10 +106,14 @@ impl Ticketing {
             claim_hash: Some(claim_hash(&secret)),
         };
         // The recipient hears of it by e-mail, and in the app if they have
-        // an account already.
+        // an account already, unless that account must claim the offer: the
+        // claim then goes to the mailbox alone.
+        let first_offer = self.store.first_transfer_to(to.as_str()).await?.unwrap_or(now);
         let to_whom = match self.store.user_by_email(&to).await? {
-            Some(u) => crate::notifications::To::Account(self.recipient(u.id).await?),
-            None => crate::notifications::To::Address {
+            Some(u) if !claim_needed(u.created_at, first_offer, &offer) => {
+                crate::notifications::To::Account(self.recipient(u.id).await?)
+            }
+            _ => crate::notifications::To::Address {
                 email: to.as_str().to_owned(),
                 locale: crate::mail::LOCALE_DEFAULT.to_owned(),
             },
@@ -178,7 +184,8 @@ impl Ticketing {
         if offer.status != "pending" || offer.expires_at <= now {
             return Err(TransferError::NotOpen);
         }
-        if claim_needed(me.created_at, &offer) && !claim.is_some_and(|c| claim_matches(&offer, c)) {
+        let first_offer = self.store.first_transfer_to(&offer.to_email).await?.unwrap_or(offer.created_at);
+        if claim_needed(me.created_at, first_offer, &offer) && !claim.is_some_and(|c| claim_matches(&offer, c)) {
             return Err(TransferError::ClaimRequired(offer.to_email));
         }
         let ticket = self.store.ticket(offer.ticket).await?.ok_or(Denied::NotFound("ticket"))?;

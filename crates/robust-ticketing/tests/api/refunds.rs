@@ -207,6 +207,31 @@ async fn tickets_refunded_after_a_goodwill_refund_bring_back_what_is_left() {
     assert!(o["tickets"].as_array().unwrap().iter().all(|t| t["status"] == "revoked"), "{o}");
 }
 
+/// A refund naming a ticket revokes that ticket alone, even when it takes
+/// everything left after a refund by amount: the order's other tickets are
+/// not part of what was asked.
+#[tokio::test]
+async fn a_refund_naming_one_ticket_revokes_that_ticket_alone() {
+    let app = spawn_app_with(|_| {}).await;
+    let (f, ada, order) = two_seats_bought(&app).await;
+    let order_id = order["id"].as_str().unwrap();
+    let path = format!("/api/v1/orders/{order_id}/refunds");
+    let owner = &f.org.owner.token;
+    let most = json!({"amount": {"amount": 2 * SEAT_PRICE - 500, "currency": "EUR"}});
+    assert_eq!(app.post(&path, Some(owner), &most).await.status(), StatusCode::CREATED);
+    let (first, second) = (&order["tickets"][0]["id"], &order["tickets"][1]["id"]);
+    let r = app.post(&path, Some(owner), &json!({"ticket_ids": [first]})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let refund: Value = r.json().await.unwrap();
+    assert_eq!(refund["amount"]["amount"], 500, "what was left: {refund}");
+    assert_eq!(refund["ticket_ids"], json!([first]), "{refund}");
+    let o = settled(&app, &ada.token, order_id).await;
+    let status_of =
+        |id: &Value| o["tickets"].as_array().unwrap().iter().find(|t| t["id"] == *id).unwrap()["status"].clone();
+    assert_eq!(status_of(first), "revoked");
+    assert_eq!(status_of(second), "valid", "{o}");
+}
+
 /// Money back by amount: a part leaves the tickets valid (a goodwill
 /// refund); the rest of the order revokes every ticket still valid, so a
 /// buyer with all their money back holds nothing that admits or sells.

@@ -213,6 +213,7 @@ async fn refunding_an_order_after_a_resale_leaves_out_the_resold_ticket() {
     assert_eq!(payouts(&app, &seller.token).await["items"][0]["status"], "held", "the seller's share is still owed");
     let r = app.checkin(&f.org.owner.token, &f.event_id, bought["tickets"][0]["barcode"].as_str().unwrap()).await;
     assert_eq!(r.status(), StatusCode::OK, "the resold ticket still admits its buyer");
+    let first_path = format!("/api/v1/orders/{}", order["id"].as_str().unwrap());
 
     // Another sale, then the event is cancelled: escrow back to the buyer
     // first, so the seller's order is refunded whole.
@@ -235,4 +236,15 @@ async fn refunding_an_order_after_a_resale_leaves_out_the_resold_ticket() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(refunded["refunded_total"]["amount"], second["total"]["amount"], "{refunded}");
+    // The first order, refunded but for the resold ticket, gets that ticket's
+    // face value back too now that its escrow went back to the buyer.
+    let mut first = Value::Null;
+    for _ in 0..100 {
+        first = app.get(&first_path, Some(&seller.token)).await.json().await.unwrap();
+        if first["refunded_total"]["amount"] == total {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(first["refunded_total"]["amount"], total, "{first}");
 }

@@ -405,6 +405,30 @@ async fn an_account_made_after_an_offer_accepts_it_only_with_the_mailed_claim() 
     let mine: Value = app.get("/api/v1/me/tickets", Some(&alice.token)).await.json().await.unwrap();
     assert_eq!(mine["items"][0]["id"], ticket.as_str(), "still Alice's");
 
+    // Withdrawn and sent again: the account is older than this offer but
+    // not than the first one to its address, so it still needs the claim,
+    // and the new claim goes to the mailbox, not to the account's inbox.
+    assert_eq!(
+        app.delete(&format!("/api/v1/transfers/{id}"), Some(&alice.token)).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    app.clock.advance(Duration::minutes(1));
+    let again: Value = offer(&app, &alice.token, &ticket, "newcomer@example.org").await.json().await.unwrap();
+    let id = again["id"].as_str().unwrap().to_owned();
+    let p = assert_problem(accept(&app, &squatter.token, &id).await, StatusCode::FORBIDDEN).await;
+    assert_eq!(p["type"], "urn:robust-ticketing:problem:transfer-claim-required", "{p}");
+    let inbox = crate::mail::notifications(&app, &squatter.token).await;
+    assert!(!inbox.to_string().contains("claim="), "the claim reached the account's inbox: {inbox}");
+    let first_claim = claim;
+    let mails = smtp.wait_for(&app, 3).await;
+    let claim = mails
+        .iter()
+        .filter(|m| m.to == "newcomer@example.org")
+        .filter_map(|m| m.text.split("claim=").nth(1))
+        .map(|c| c.split(['#', '\n', '\r']).next().unwrap().trim().to_owned())
+        .find(|c| *c != first_claim)
+        .expect("the second offer's e-mail, with its own claim");
+
     // Whoever reads that mailbox opens the link: the page can accept.
     let with = page(format!("/tickets?claim={claim}")).await;
     assert!(with.contains("Accept ticket") && with.contains(&format!("name=\"claim\" value=\"{claim}\"")), "{with}");

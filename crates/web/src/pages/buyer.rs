@@ -1414,8 +1414,11 @@ pub async fn tickets_page(State(state): State<AppState>, viewer: Viewer, Query(q
             None => signin_redirect("/tickets"),
         };
     };
-    let created_at = match state.ticketing.store().user_by_id(user).await {
-        Ok(Some(me)) => me.created_at,
+    let (created_at, first_offer) = match state.ticketing.store().user_by_id(user).await {
+        Ok(Some(me)) => match state.ticketing.store().first_transfer_to(&me.email).await {
+            Ok(first) => (me.created_at, first),
+            Err(e) => return failure(&viewer, e.into()).await,
+        },
         Ok(None) => return signin_redirect("/tickets"),
         Err(e) => return failure(&viewer, e.into()).await,
     };
@@ -1444,7 +1447,7 @@ pub async fn tickets_page(State(state): State<AppState>, viewer: Viewer, Query(q
                         @let event = offer_events.get(&offer.id);
                         // An account newer than the offer accepts with the
                         // secret from the offer's e-mail, carried here by its link.
-                        @let needed = ticketing::transfers::claim_needed(created_at, offer);
+                        @let needed = ticketing::transfers::claim_needed(created_at, first_offer.unwrap_or(offer.created_at), offer);
                         @let claimed = claim.as_deref().filter(|c| ticketing::transfers::claim_matches(offer, c));
                         li {
                             form method="post" action={ "/transfers/" (offer.id) "/accept" } {
