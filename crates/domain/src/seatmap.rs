@@ -157,6 +157,12 @@ pub enum SeatMapError {
         "section '{0}': origin coordinates must be within ±{COORDINATE_ABS_MAX} and curve_radius between 1 and {COORDINATE_ABS_MAX}"
     )]
     BadGeometry(String),
+    /// A curved row bending past a half circle turns its ends away from the
+    /// stage, and past a full one piles seats on top of each other.
+    #[error(
+        "row '{row}' of section '{section}' bends more than half a circle: give the section a curve radius of at least {min_radius}, or fewer seats per row"
+    )]
+    TooCurved { section: String, row: String, min_radius: u64 },
 }
 
 fn check_text(what: &'static str, value: &str, max: usize) -> Result<(), SeatMapError> {
@@ -256,6 +262,18 @@ pub fn plan_seat_map(spec: &SeatMapSpec) -> Result<SeatMapPlan, SeatMapError> {
             let accessible: HashSet<&str> = row.accessible.iter().map(|s| s.trim()).collect();
             let centre = (labels.len() as f64 - 1.0) / 2.0;
             let row_offset = row_index as f64 * ROW_PITCH;
+            if let Some(r0) = radius {
+                let arc = (labels.len() as f64 - 1.0) * SEAT_PITCH;
+                if arc / (r0 + row_offset) > std::f64::consts::PI {
+                    let needed = (arc / std::f64::consts::PI - row_offset).ceil().max(1.0);
+                    return Err(SeatMapError::TooCurved {
+                        section: section.name.clone(),
+                        row: row.label.clone(),
+                        // A finite number of at most 200,000 seats over π.
+                        min_radius: needed as u64,
+                    });
+                }
+            }
             for (i, label) in labels.iter().enumerate() {
                 let along = (i as f64 - centre) * SEAT_PITCH;
                 let (x, y) = match radius {
@@ -321,6 +339,26 @@ mod tests {
 
     fn section(name: &str, rows: Vec<RowSpec>) -> SectionSpec {
         SectionSpec { name: name.into(), price_zone: "A".into(), rows, origin: None, curve_radius: None }
+    }
+
+    #[test]
+    fn a_curved_row_bending_past_a_half_circle_is_refused() {
+        let mut s = section("Stalls", vec![row("A", 100)]);
+        s.curve_radius = Some(5.0);
+        let spec = SeatMapSpec { sections: vec![s.clone()], ga_areas: vec![] };
+        match plan_seat_map(&spec) {
+            Err(SeatMapError::TooCurved { min_radius, .. }) => assert_eq!(min_radius, 32, "99 seat widths over pi"),
+            other => panic!("{other:?}"),
+        }
+        s.curve_radius = Some(32.0);
+        let plan = plan_seat_map(&SeatMapSpec { sections: vec![s], ga_areas: vec![] }).unwrap();
+        // No two seats share a place.
+        let seats = &plan.sections[0].seats;
+        for (i, a) in seats.iter().enumerate() {
+            for b in &seats[i + 1..] {
+                assert!((a.x - b.x).hypot(a.y - b.y) > 0.5, "{a:?} and {b:?} overlap");
+            }
+        }
     }
 
     #[test]

@@ -584,6 +584,10 @@ async fn invalid_venue_definitions_are_a_422_and_leave_no_venue_behind() {
         ("a NUL byte in the name", |v| v["name"] = json!("Hall\u{0}One")),
         ("a line break in a section name", |v| v["seat_map"]["sections"][0]["name"] = json!("Stalls\nLeft")),
         ("a curve radius of zero", |v| v["seat_map"]["sections"][0]["curve_radius"] = json!(0.0)),
+        ("a row of 100 seats curved into a circle of radius 5", |v| {
+            v["seat_map"]["sections"][0]["rows"][0]["seats"] = json!(100);
+            v["seat_map"]["sections"][0]["curve_radius"] = json!(5.0);
+        }),
     ];
     for (what, mutate) in mutations {
         let mut body = venue_body("Bad Hall");

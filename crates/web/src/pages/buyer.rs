@@ -1314,7 +1314,11 @@ pub async fn order_page(State(state): State<AppState>, viewer: Viewer, Path(orde
     let refunded: i64 =
         order.refunds.iter().filter(|r| r.status != store::RefundStatus::Failed).map(|r| r.amount.amount_minor()).sum();
     let back = domain::money::Money::new(refunded, order.total.currency()).unwrap_or(order.total);
-    let whole = refunded >= order.total.amount_minor();
+    // Refunded in full, or of all that was left (a ticket resold on the
+    // market paid its seller back another way).
+    let whole = refunded >= order.total.amount_minor() || order.status == "refunded";
+    // A ticket used at the gate stays as it was, whatever came back.
+    let used_kept = held.iter().any(|t| t.status == domain::checkin::TicketStatus::Valid);
     let tz = order.tickets.first().and_then(|t| facts.get(&t.event)).map_or("UTC", |f| f.timezone.as_str());
     let offer = if whole { None } else { state.ticketing.refund_offer(user, &order).await.ok().flatten() };
     let body = html! {
@@ -1336,7 +1340,9 @@ pub async fn order_page(State(state): State<AppState>, viewer: Viewer, Path(orde
             // organizer's console, which finds the order by it.
             @if whole {
                 h1 { "Refunded" }
-                p { "Order " strong { (order.id.reference()) } " was refunded: " strong { (money(&back)) } " paid back. Its tickets no longer admit." }
+                p { "Order " strong { (order.id.reference()) } " was refunded: " strong { (money(&back)) } " paid back. "
+                    @if used_kept { "Its unused tickets no longer admit; those already used at the gate stay as they were." }
+                    @else { "Its tickets no longer admit." } }
             } @else {
                 h1 { "You're going!" }
                 p { "Order " strong { (order.id.reference()) } " is paid: " strong { (money(&order.total)) } ". "

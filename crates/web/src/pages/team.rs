@@ -88,7 +88,7 @@ pub fn panel(
                     }
                     label.visually-hidden for="invite-link" { "Invitation link" }
                     input #invite-link type="text" readonly value=(link);
-                    p.hint { "The link works once, for " (INVITATION_TTL_DAYS) " days, and is not shown again. Inviting the address again makes a new link." }
+                    p.hint { "The link works once, for " (INVITATION_TTL_DAYS) " days, and is not shown again. To send a new link, withdraw this invitation below and invite the address again." }
                 }
             }
             div.table-wrap {
