@@ -90,6 +90,7 @@ pub async fn load(app: &Ticketing) -> anyhow::Result<DemoData> {
                 address: "1 Quay Street, Hamburg".into(),
                 timezone: "Europe/Berlin".into(),
                 seat_map: seat_map(),
+                creation_key: None,
             },
         )
         .await?;

@@ -8,6 +8,14 @@ use domain::seatmap::SeatMapPlan;
 
 use crate::{Result, Store, id, ms};
 
+/// What [`Store::create_venue`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VenueCreation {
+    Created,
+    /// The key made this venue before; nothing was written.
+    Earlier(VenueId),
+}
+
 #[derive(Clone, Debug)]
 pub struct VenueRecord {
     pub id: VenueId,
@@ -95,10 +103,20 @@ pub enum DeletedVenue {
 
 impl Store {
     /// Stores a venue and its whole seat map in one transaction.
-    pub async fn create_venue(&self, venue: &VenueRecord, plan: &SeatMapPlan, now: Timestamp) -> Result<()> {
+    /// Writes a venue and its seat map. With a `creation_key` that made a
+    /// venue of the organization before, nothing is written and that venue
+    /// is answered: the form that made it was sent again.
+    pub async fn create_venue(
+        &self,
+        venue: &VenueRecord,
+        plan: &SeatMapPlan,
+        creation_key: Option<&str>,
+        now: Timestamp,
+    ) -> Result<VenueCreation> {
         let mut tx = self.write().await?;
-        sqlx::query(
-            "INSERT INTO venues (id, organization_id, name, address, timezone, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        let inserted = sqlx::query(
+            "INSERT INTO venues (id, organization_id, name, address, timezone, created_at, creation_key) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
         )
         .bind(venue.id.to_string())
         .bind(venue.organization.to_string())
@@ -106,8 +124,22 @@ impl Store {
         .bind(&venue.address)
         .bind(&venue.timezone)
         .bind(ms(now))
+        .bind(creation_key)
         .execute(&mut *tx)
         .await?;
+        if inserted.rows_affected() == 0 {
+            // As for events: a concurrent request with the key waited for
+            // the first one's commit (PostgreSQL) or shares its group
+            // (SQLite), so the venue is there to read.
+            let (earlier,): (String,) =
+                sqlx::query_as("SELECT id FROM venues WHERE organization_id = $1 AND creation_key = $2")
+                    .bind(venue.organization.to_string())
+                    .bind(creation_key)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            tx.commit().await?;
+            return Ok(VenueCreation::Earlier(crate::id(&earlier)?));
+        }
         let venue_id = venue.id.to_string();
         let mut seats = Vec::with_capacity(plan.sections.iter().map(|s| s.seats.len()).sum());
         for (s_pos, section) in plan.sections.iter().enumerate() {
@@ -156,7 +188,7 @@ impl Store {
                 .await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(VenueCreation::Created)
     }
 
     pub async fn venue(&self, venue: VenueId) -> Result<Option<VenueRecord>> {

@@ -13,6 +13,9 @@ pub struct NewVenue {
     pub address: String,
     pub timezone: String,
     pub seat_map: SeatMapSpec,
+    /// A key the request carried (the console form's own): sent again, it
+    /// answers the venue it made instead of making a second one.
+    pub creation_key: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -20,6 +23,8 @@ pub struct CreatedVenue {
     pub id: VenueId,
     pub seat_count: usize,
     pub ga_capacity: u64,
+    /// The key made this venue before: nothing new was made.
+    pub replayed: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,8 +95,12 @@ impl Ticketing {
             address: new.address.trim().to_owned(),
             timezone: timezone.name().to_owned(),
         };
-        self.store.create_venue(&venue, &plan, self.now()).await?;
-        Ok(CreatedVenue { id: venue.id, seat_count: plan.seat_count(), ga_capacity: plan.ga_capacity() })
+        let created = self.store.create_venue(&venue, &plan, new.creation_key.as_deref(), self.now()).await?;
+        let (id, replayed) = match created {
+            store::VenueCreation::Created => (venue.id, false),
+            store::VenueCreation::Earlier(id) => (id, true),
+        };
+        Ok(CreatedVenue { id, seat_count: plan.seat_count(), ga_capacity: plan.ga_capacity(), replayed })
     }
 
     /// A venue's seat map. Seat maps are public: buyers need them to choose.

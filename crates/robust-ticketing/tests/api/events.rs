@@ -883,3 +883,49 @@ async fn a_draft_whose_sales_are_all_over_is_not_published() {
     assert_eq!(end(app.clock.now() + Duration::days(5)).await.unwrap().status(), StatusCode::OK);
     assert_eq!(app.post(&publish, Some(&org.owner.token), &json!({})).await.status(), StatusCode::OK);
 }
+
+/// The console's venue form sent twice (Back and Create again, or a double
+/// press) makes one venue: the form's own key finds the venue it made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_venue_form_sent_twice_makes_one_venue() {
+    let app = spawn_app().await;
+    let org = app.org("owner@example.org").await;
+    let csrf = "c".repeat(64);
+    let cookie = format!("rt_session={}; rt_csrf={csrf}", org.owner.token);
+    let key = uuid::Uuid::new_v4().to_string();
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("form_key", key.as_str()),
+        ("name", "Twin Hall"),
+        ("address", "1 Main Street"),
+        ("timezone", "Europe/Berlin"),
+        ("section_name", "Stalls"),
+        ("section_zone", "stalls"),
+        ("section_rows", "2"),
+        ("section_seats", "5"),
+        ("section_shape", "straight"),
+        ("section_radius", ""),
+    ];
+    let no_follow = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let send = || no_follow.post(app.url("/console/venues/new")).header("cookie", cookie.clone()).form(&form).send();
+    let (a, b, c) = tokio::join!(send(), send(), send());
+    let mut to = Vec::new();
+    for r in [a, b, c] {
+        let r = r.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        to.push(r.headers()["location"].to_str().unwrap().to_owned());
+    }
+    assert!(to.iter().all(|l| *l == to[0]), "each answer names the one venue: {to:?}");
+    let venue_count = || async {
+        let r = app.get(&format!("/api/v1/organizations/{}/venues", org.id), Some(&org.owner.token)).await;
+        r.json::<Value>().await.unwrap().as_array().unwrap().len()
+    };
+    assert_eq!(venue_count().await, 1);
+    // Another form page's key makes another venue.
+    let other = uuid::Uuid::new_v4().to_string();
+    let mut form2 = form;
+    form2[1] = ("form_key", other.as_str());
+    let r = no_follow.post(app.url("/console/venues/new")).header("cookie", cookie.clone()).form(&form2).send().await;
+    assert_eq!(r.unwrap().status(), StatusCode::SEE_OTHER);
+    assert_eq!(venue_count().await, 2);
+}

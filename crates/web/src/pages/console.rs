@@ -394,6 +394,9 @@ struct VenueInput {
     timezone: String,
     sections: Vec<SectionInput>,
     areas: Vec<GaInput>,
+    /// Made when the form page is drawn (a UUID): the same form sent again
+    /// answers the venue it made.
+    form_key: String,
 }
 
 impl VenueInput {
@@ -421,7 +424,14 @@ impl VenueInput {
         let (ga_names, ga_caps) = (col("ga_name"), col("ga_capacity"));
         let areas =
             (0..ga_names.len()).map(|i| GaInput { name: at(&ga_names, i), capacity: at(&ga_caps, i) }).collect();
-        Self { name: f.text("name"), address: f.text("address"), timezone: f.text("timezone"), sections, areas }
+        Self {
+            name: f.text("name"),
+            address: f.text("address"),
+            timezone: f.text("timezone"),
+            sections,
+            areas,
+            form_key: f.text("form_key"),
+        }
     }
 
     fn blank() -> Self {
@@ -438,6 +448,7 @@ impl VenueInput {
             timezone: "Europe/Berlin".into(),
             sections,
             areas: vec![GaInput::default(); BUILDER_GA_AREAS_DEFAULT],
+            form_key: uuid::Uuid::new_v4().to_string(),
             ..Default::default()
         }
     }
@@ -511,6 +522,9 @@ fn parse_venue(input: &VenueInput) -> Result<NewVenue, String> {
         address: input.address.clone(),
         timezone: input.timezone.clone(),
         seat_map: SeatMapSpec { sections, ga_areas },
+        // Only a key the form page made (a UUID) guards; a form without one
+        // still creates its venue, only unguarded.
+        creation_key: Uuid::parse_str(input.form_key.trim()).ok().map(|k| format!("console-venue-form:{k}")),
     })
 }
 
@@ -522,6 +536,7 @@ fn venue_form_markup(viewer: &Viewer, v: &VenueInput, error: Option<&str>) -> Ma
         div.builder {
             form.stack #venue-form method="post" action="/console/venues/new" {
                 (csrf_field(viewer))
+                input type="hidden" name="form_key" value=(v.form_key);
                 label for="venue_name" { "Venue name" }
                 input #venue_name name="name" type="text" required maxlength="200" value=(v.name);
                 label for="venue_address" { "Address" }

@@ -24,8 +24,13 @@ pub async fn create(
     ApiPath(org): ApiPath<Uuid>,
     ApiJson(req): ApiJson<CreateVenueRequest>,
 ) -> Result<(StatusCode, Json<VenueCreatedResponse>), Problem> {
-    let venue =
-        NewVenue { name: req.name, address: req.address, timezone: req.timezone, seat_map: req.seat_map.into() };
+    let venue = NewVenue {
+        name: req.name,
+        address: req.address,
+        timezone: req.timezone,
+        seat_map: req.seat_map.into(),
+        creation_key: None,
+    };
     let created = state.ticketing.create_venue(user, OrganizationId::from_uuid(org), venue).await?;
     Ok((
         StatusCode::CREATED,
