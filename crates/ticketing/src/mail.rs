@@ -74,6 +74,9 @@ const EMBEDDED: &[(&str, &str)] = embedded!(
     "en/resale_sold.subject",
     "en/resale_sold.txt",
     "en/resale_sold.html",
+    "en/ticket_revoked.subject",
+    "en/ticket_revoked.txt",
+    "en/ticket_revoked.html",
     "de/order_confirmation.subject",
     "de/order_confirmation.txt",
     "de/order_confirmation.html",
@@ -392,6 +395,7 @@ mod tests {
         d["note"] = json!("The band is ill.");
         d["refunds_until_text"] = json!("2026-12-05 20:00 CET");
         d["resale"] = json!({"place": "Main R1 seat 3", "price": "49.50 EUR", "seller_receives": "47.03 EUR"});
+        d["ticket"] = json!({"place": "Main R1 seat 3", "cancelled": false});
         for kind in crate::notifications::MessageKind::ALL {
             let r = m.render(kind.as_str(), "en", &d).unwrap();
             assert!(!r.subject.is_empty() && !r.text.is_empty() && r.html.contains("<html"), "{kind:?}");

@@ -39,10 +39,13 @@ pub enum MessageKind {
     EventRescheduled,
     /// To a seller: their listed ticket was bought.
     ResaleSold,
+    /// To someone a ticket was passed on to: the order it was bought with
+    /// was refunded, so it no longer admits.
+    TicketRevoked,
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 8] = [
+    pub const ALL: [MessageKind; 9] = [
         MessageKind::OrderConfirmation,
         MessageKind::TransferOffer,
         MessageKind::Refund,
@@ -51,6 +54,7 @@ impl MessageKind {
         MessageKind::TeamInvitation,
         MessageKind::EventRescheduled,
         MessageKind::ResaleSold,
+        MessageKind::TicketRevoked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -63,6 +67,7 @@ impl MessageKind {
             MessageKind::TeamInvitation => "team_invitation",
             MessageKind::EventRescheduled => "event_rescheduled",
             MessageKind::ResaleSold => "resale_sold",
+            MessageKind::TicketRevoked => "ticket_revoked",
         }
     }
 }

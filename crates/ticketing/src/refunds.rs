@@ -376,12 +376,46 @@ impl Ticketing {
         Err(MoveRefundError::NothingLeft)
     }
 
-    /// Freed seats show as available on live seat maps at once.
+    /// Freed seats show as available on live seat maps at once, and whoever
+    /// holds a revoked ticket without having bought it is told.
     async fn after_refund_recorded(&self, r: &RecordedRefund) {
         metrics::counter!("refunds_recorded_total").increment(1);
         if !r.freed_seats.is_empty() || !r.freed_areas.is_empty() {
             self.publish(r.event, &r.freed_seats, store::SeatStatus::Available, &r.freed_areas).await;
         }
+        // After the commit, so at worst (a crash in between) the holder
+        // learns it at the gate; the buyer's own notice is in the refund's
+        // transaction.
+        if let Err(e) = self.tell_holders_of_revoked(r).await {
+            tracing::warn!(refund = %r.refund.id, error = %e, "holders of revoked tickets were not told");
+        }
+    }
+
+    /// Tells the holders of a refund's tickets who are not the order's buyer
+    /// (it was passed on to them) that their ticket no longer admits.
+    async fn tell_holders_of_revoked(&self, r: &RecordedRefund) -> Result<(), StoreError> {
+        if r.refund.tickets.is_empty() {
+            return Ok(());
+        }
+        let Some(order) = self.store.order(r.refund.order).await? else { return Ok(()) };
+        let Some(event) = self.store.event(r.event).await? else { return Ok(()) };
+        let mut notices = Vec::new();
+        for t in order.tickets.iter().filter(|t| r.refund.tickets.contains(&t.id) && t.holder != order.user) {
+            notices.push(self.notice(Notice {
+                kind: MessageKind::TicketRevoked,
+                to: To::Account(self.recipient(t.holder).await?),
+                dedupe_key: format!("revoked:{}", t.id),
+                link: "/tickets".into(),
+                data: json!({
+                    "event": event_data(&event),
+                    "ticket": {"place": ticket_label(t), "cancelled": r.refund.reason == "event_cancelled"},
+                }),
+            }));
+        }
+        if !notices.is_empty() {
+            self.store.record_notices(&notices, self.now()).await?;
+        }
+        Ok(())
     }
 
     /// The `refund.execute` job: pays the money back through the order's

@@ -487,3 +487,29 @@ async fn the_console_refund_form_sent_twice_refunds_once() {
     let after = settled(&app, &ada.token, order_id).await;
     assert_eq!(after["status"], "refunded", "{after}");
 }
+
+/// A ticket passed on to someone else is revoked with the order it was
+/// bought with: its holder, who did not buy it, is told.
+#[tokio::test]
+async fn the_holder_of_a_passed_on_ticket_is_told_when_its_order_is_refunded() {
+    let app = spawn_app_with(|_| {}).await;
+    let (f, ada, order) = two_seats_bought(&app).await;
+    let bob = app.signup("bob@example.org").await;
+    let ticket = order["tickets"][0]["id"].as_str().unwrap();
+    let offer = app
+        .post(&format!("/api/v1/tickets/{ticket}/transfers"), Some(&ada.token), &json!({"to_email": "bob@example.org"}))
+        .await;
+    let offer: Value = offer.json().await.unwrap();
+    let r = app
+        .post(&format!("/api/v1/transfers/{}/accept", offer["id"].as_str().unwrap()), Some(&bob.token), &json!({}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let path = format!("/api/v1/orders/{}/refunds", order["id"].as_str().unwrap());
+    assert_eq!(app.post(&path, Some(&f.org.owner.token), &json!({})).await.status(), StatusCode::CREATED);
+    let told = notifications(&app, &bob.token).await;
+    let revoked = told["items"].as_array().unwrap().iter().find(|n| n["kind"] == "ticket_revoked").expect("told");
+    assert!(revoked["title"].as_str().unwrap().contains("no longer admits"), "{revoked}");
+    let mine = notifications(&app, &ada.token).await;
+    assert!(!mine.to_string().contains("ticket_revoked"), "the buyer hears of the refund itself: {mine}");
+}
