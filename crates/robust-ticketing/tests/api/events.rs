@@ -929,3 +929,47 @@ async fn the_venue_form_sent_twice_makes_one_venue() {
     assert_eq!(r.unwrap().status(), StatusCode::SEE_OTHER);
     assert_eq!(venue_count().await, 2);
 }
+
+/// Publish pressed twice in the console lands on the console both times; a
+/// refusal there leads back to the console, not to the buyers' event list.
+#[tokio::test]
+async fn the_console_answers_publish_pressed_twice_and_leads_back_to_itself() {
+    let app = spawn_app().await;
+    let org = app.org("owner@example.org").await;
+    let (venue, _, _) = app.venue(&org, 1, 5, 5).await;
+    let starts = app.clock.now() + Duration::days(10);
+    let draft = |title: &str| {
+        json!({"venue_id": venue, "title": title, "category": "concert", "starts_at": starts,
+            "ends_at": starts + Duration::hours(2),
+            "ticket_types": [{"name": "Seat", "price": {"amount": 1000, "currency": "EUR"}, "price_zone": "main"}]})
+    };
+    let events = format!("/api/v1/organizations/{}/events", org.id);
+    let event: Value = app.post(&events, Some(&org.owner.token), &draft("Twice")).await.json().await.unwrap();
+    let csrf = "c".repeat(64);
+    let no_follow = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let press = |id: String| {
+        no_follow
+            .post(app.url(&format!("/console/events/{id}/publish")))
+            .header("cookie", format!("rt_session={}; rt_csrf={csrf}", org.owner.token))
+            .form(&[("csrf", csrf.as_str())])
+            .send()
+    };
+    for _ in 0..2 {
+        let r = press(event["id"].as_str().unwrap().to_owned()).await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(r.headers()["location"], "/console?published=1");
+    }
+    // A draft whose sales are all over is refused, and the way back is the console.
+    let closed: Value = app.post(&events, Some(&org.owner.token), &draft("Closed")).await.json().await.unwrap();
+    let tt = closed["ticket_types"][0]["id"].as_str().unwrap();
+    let path = app.url(&format!("/api/v1/events/{}/ticket-types/{tt}", closed["id"].as_str().unwrap()));
+    let ended = json!({"sales_end": app.clock.now() - Duration::minutes(1)});
+    assert_eq!(
+        app.client.patch(path).bearer_auth(&org.owner.token).json(&ended).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    let r = press(closed["id"].as_str().unwrap().to_owned()).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("href=\"/console\"") && page.contains("Back to the console"), "{page}");
+}

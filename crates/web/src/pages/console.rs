@@ -57,7 +57,14 @@ pub(super) fn signin(next: &str) -> Response {
 
 pub(super) async fn failure(viewer: &Viewer, problem: Problem) -> Response {
     let (status, detail, _) = problem_detail(problem).await;
-    layout::error_page(viewer, status, "That did not work", &detail)
+    layout::error_page_in(
+        viewer,
+        status,
+        "That did not work",
+        &detail,
+        Section::Console,
+        ("/console", "Back to the console"),
+    )
 }
 
 /// The organizations `user` manages (owner or admin), by when they joined.

@@ -129,18 +129,32 @@ pub fn notice(message: &str) -> Markup {
 
 /// An error page: what went wrong, and where to go from here.
 pub fn error_page(viewer: &Viewer, status: StatusCode, heading: &str, message: &str) -> Response {
+    error_page_in(viewer, status, heading, message, Section::Events, ("/", "Back to events"))
+}
+
+/// [`error_page`] of a part of the app: it is marked in the navigation, and
+/// the way back leads into it (an organizer goes back to the console, not to
+/// the buyers' event list).
+pub fn error_page_in(
+    viewer: &Viewer,
+    status: StatusCode,
+    heading: &str,
+    message: &str,
+    section: Section,
+    (back, back_label): (&str, &str),
+) -> Response {
     respond(
         status,
         Page {
             title: heading,
             viewer,
-            section: Section::Events,
+            section,
             scripts: &[],
             body: html! {
                 section.panel.error-page {
                     h1 { (heading) }
                     p { (message) }
-                    p { a.button href="/" { "Back to events" } }
+                    p { a.button href=(back) { (back_label) } }
                 }
             },
         },

@@ -910,6 +910,11 @@ pub async fn publish(
     }
     match state.ticketing.publish_event(user, EventId::from_uuid(id)).await {
         Ok(_) => Redirect::to("/console?published=1").into_response(),
+        // Pressed twice, or from a second tab: what was asked is done.
+        Err(ticketing::events::ChangeEventError::Transition(domain::event::TransitionError::NotAllowed {
+            from: domain::event::EventStatus::Published,
+            ..
+        })) => Redirect::to("/console?published=1").into_response(),
         Err(e) => failure(&viewer, e.into()).await,
     }
 }
