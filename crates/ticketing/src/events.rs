@@ -136,9 +136,7 @@ pub struct EventDetails {
 /// every field; it is stable within a release, and a retry that straddles an
 /// upgrade changing it is told the key was reused, which creates nothing.
 fn creation_hash(venue: VenueId, spec: &EventSpec) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(format!("{venue}\n{spec:?}"));
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::sha256_hex(format!("{venue}\n{spec:?}"))
 }
 
 /// A created event, or the one an earlier request with the same key made.

@@ -117,6 +117,13 @@ pub enum Denied {
     Forbidden(&'static str),
 }
 
+/// The SHA-256 of `data` in lower-case hex: how secrets (invitation links,
+/// transfer claims) and request fingerprints are kept.
+pub(crate) fn sha256_hex(data: impl AsRef<[u8]>) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Makes ring the process's TLS crypto provider, for outgoing HTTPS
 /// (webhooks). Idempotent; called by [`Ticketing::new`]. Any other HTTPS
 /// client in the process (tests, tools) relies on it too.

@@ -6,7 +6,6 @@ use domain::Timestamp;
 use domain::auth::Role;
 use domain::email::{Email, InvalidEmail};
 use domain::ids::{OrganizationId, UserId};
-use sha2::{Digest, Sha256};
 use store::{
     AcceptInvitationError, AddMemberError, InvitationRecord, InviteError, MemberRecord, NewInvitation, StoreError,
 };
@@ -98,7 +97,7 @@ from_visible!(ChangeRoleError);
 
 /// The hex SHA-256 an invitation is stored under.
 fn secret_hash(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    crate::sha256_hex(secret)
 }
 
 /// Whether `secret` could be one of ours: base64url, not too long. Anything

@@ -10,7 +10,6 @@ use domain::checkin::TicketStatus;
 use domain::email::{Email, InvalidEmail};
 use domain::ids::{TicketId, UserId};
 use domain::transfer::{TransferRefusal, TransferableTicket, check_offer};
-use sha2::{Digest, Sha256};
 use store::{AcceptError, OfferError, Reissue, StoreError, TicketRecord, TransferRecord};
 
 use crate::{Denied, Ticketing};
@@ -21,16 +20,17 @@ const CLAIM_SECRET_BYTES: usize = 32;
 const CLAIM_LEN_MAX: usize = 128;
 
 fn claim_hash(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    crate::sha256_hex(secret)
 }
 
 /// Whether accepting `offer` needs the claim secret mailed to its address:
 /// when the account was made after the first offer ever made to that
-/// address (`first_offer`; to the millisecond, as both times are kept). Anyone may sign up with any address, so such an
-/// account proves nothing about whose mail it is; the secret does. Counting
-/// from the first offer means a withdrawn offer sent again does not let an
-/// account made in between skip the claim. An account that existed before
-/// any offer is the one its senders saw there, as before.
+/// address (`first_offer`; to the millisecond, as both times are kept).
+/// Anyone may sign up with any address, so such an account proves nothing
+/// about whose mail it is; the secret does. Counting from the first offer
+/// means a withdrawn offer sent again does not let an account made in
+/// between skip the claim. An account that existed before any offer is the
+/// one its senders saw there, as before.
 pub fn claim_needed(account_created_at: Timestamp, first_offer: Timestamp, offer: &TransferRecord) -> bool {
     offer.claim_hash.is_some() && account_created_at > first_offer.min(offer.created_at)
 }
@@ -50,9 +50,11 @@ pub enum TransferError {
     PendingExists,
     #[error("this transfer offer has lapsed, was accepted already, or was cancelled")]
     NotOpen,
-    /// The account is newer than the offer and brought no (or the wrong)
-    /// claim secret.
-    #[error("this offer was made before your account existed: open the link in the e-mail sent to {0} to accept it")]
+    /// The account is newer than the first offer to its address and
+    /// brought no (or the wrong) claim secret.
+    #[error(
+        "an offer to this address was made before your account existed: open the link in the e-mail sent to {0} to accept it"
+    )]
     ClaimRequired(String),
     #[error("the ticket was used, revoked or passed on another way after the offer was made")]
     TicketChanged,
