@@ -25,6 +25,19 @@ pub struct TicketAtGate {
     pub checked_in_at: Option<Timestamp>,
     /// The offline gate that admitted it; `None` when admitted online.
     pub checked_in_device: Option<String>,
+    /// When the scanned barcode stopped admitting, and why, when that is
+    /// known: the ticket was passed on or resold under a new serial, or
+    /// revoked.
+    pub retired: Option<(Timestamp, Retirement)>,
+}
+
+/// Why a barcode that once admitted no longer does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retirement {
+    /// A transfer or resale re-issued the ticket to a new holder.
+    Reissued,
+    /// A refund or the event's cancellation revoked it.
+    Revoked,
 }
 
 /// Longest gate device id accepted.
@@ -39,8 +52,26 @@ pub enum SyncOutcome {
     /// The ticket had been admitted elsewhere (another offline gate, named,
     /// or online, `None`): it was used twice.
     Conflict { first_device: Option<String> },
+    /// The gate let the holder in while the barcode was good; the ticket
+    /// was passed on, resold or revoked before the scan reached the server.
+    /// The admission stands, so the ticket is used: a new holder's barcode
+    /// is refused as already checked in.
+    UsedBeforeRetirement(Retirement),
     /// Refused for a reason the gate should have seen too.
     Refused(CheckinOutcome),
+}
+
+impl SyncOutcome {
+    /// The word the API and the scan log use for it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SyncOutcome::Admitted => "admitted",
+            SyncOutcome::Conflict { .. } => "conflict",
+            SyncOutcome::UsedBeforeRetirement(Retirement::Reissued) => "used_before_reissue",
+            SyncOutcome::UsedBeforeRetirement(Retirement::Revoked) => "used_before_revocation",
+            SyncOutcome::Refused(o) => o.as_str(),
+        }
+    }
 }
 
 /// Decides a scan that an offline gate made and now reports. The gate has
@@ -70,7 +101,30 @@ pub fn decide_sync(
                 SyncOutcome::Conflict { first_device: first }
             }
         }
+        CheckinOutcome::Revoked => match (ticket, scanned_at) {
+            (Some(t), Some(at)) => used_before_retirement(t, device, at),
+            _ => SyncOutcome::Refused(CheckinOutcome::Revoked),
+        },
         other => SyncOutcome::Refused(other),
+    }
+}
+
+/// A scan of a barcode that no longer admits, made at `at` (a time the
+/// gate's clock vouches for).
+fn used_before_retirement(ticket: &TicketAtGate, device: &str, at: Timestamp) -> SyncOutcome {
+    let Some((retired_at, why)) = ticket.retired else {
+        return SyncOutcome::Refused(CheckinOutcome::Revoked);
+    };
+    if at >= retired_at {
+        return SyncOutcome::Refused(CheckinOutcome::Revoked);
+    }
+    match ticket.checked_in_at {
+        None => SyncOutcome::UsedBeforeRetirement(why),
+        // This device re-sending the admission it reported before.
+        Some(first) if first == at && ticket.checked_in_device.as_deref() == Some(device) => {
+            SyncOutcome::UsedBeforeRetirement(why)
+        }
+        Some(_) => SyncOutcome::Conflict { first_device: ticket.checked_in_device.clone() },
     }
 }
 
@@ -136,6 +190,7 @@ mod tests {
             serial: 1,
             checked_in_at: None,
             checked_in_device: None,
+            retired: None,
         };
         (event, claims, at_gate)
     }
@@ -201,5 +256,61 @@ mod tests {
         t.serial = 1;
         t.status = TicketStatus::Revoked;
         assert_eq!(decide(event, &claims, Some(&t)), CheckinOutcome::Revoked);
+    }
+
+    #[test]
+    fn a_scan_made_before_a_reissue_or_revocation_stands_and_uses_the_ticket() {
+        let (event, claims, mut t) = setup();
+        let at = Utc::now();
+        let later = at + chrono::Duration::minutes(5);
+        t.serial = 2;
+        // Without a known retirement time, or a believed scan time, the
+        // old barcode is refused as before.
+        assert_eq!(
+            decide_sync(event, &claims, Some(&t), "gate-a", Some(at)),
+            SyncOutcome::Refused(CheckinOutcome::Revoked)
+        );
+        t.retired = Some((later, Retirement::Reissued));
+        assert_eq!(
+            decide_sync(event, &claims, Some(&t), "gate-a", None),
+            SyncOutcome::Refused(CheckinOutcome::Revoked)
+        );
+        // Scanned before the re-issue: it let its holder in.
+        assert_eq!(
+            decide_sync(event, &claims, Some(&t), "gate-a", Some(at)),
+            SyncOutcome::UsedBeforeRetirement(Retirement::Reissued)
+        );
+        // Scanned after: refused, as the gate should have.
+        assert_eq!(
+            decide_sync(event, &claims, Some(&t), "gate-a", Some(later)),
+            SyncOutcome::Refused(CheckinOutcome::Revoked)
+        );
+        // Recorded, a re-send by the same device is the same answer; any
+        // other use of the ticket is a conflict.
+        t.checked_in_at = Some(at);
+        t.checked_in_device = Some("gate-a".into());
+        assert_eq!(
+            decide_sync(event, &claims, Some(&t), "gate-a", Some(at)),
+            SyncOutcome::UsedBeforeRetirement(Retirement::Reissued)
+        );
+        assert_eq!(
+            decide_sync(event, &claims, Some(&t), "gate-b", Some(at - chrono::Duration::seconds(1))),
+            SyncOutcome::Conflict { first_device: Some("gate-a".into()) }
+        );
+        // The new holder admitted online first: used twice.
+        t.checked_in_device = None;
+        t.checked_in_at = Some(later - chrono::Duration::seconds(1));
+        assert_eq!(
+            decide_sync(event, &claims, Some(&t), "gate-a", Some(at)),
+            SyncOutcome::Conflict { first_device: None }
+        );
+        // Revoked tickets alike.
+        let (event, claims, mut t) = setup();
+        t.status = TicketStatus::Revoked;
+        t.retired = Some((later, Retirement::Revoked));
+        assert_eq!(
+            decide_sync(event, &claims, Some(&t), "gate-a", Some(at)),
+            SyncOutcome::UsedBeforeRetirement(Retirement::Revoked)
+        );
     }
 }

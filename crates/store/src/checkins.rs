@@ -2,7 +2,7 @@
 
 use domain::Timestamp;
 use domain::barcode::BarcodeClaims;
-use domain::checkin::{CheckinOutcome, SyncOutcome, TicketAtGate, TicketStatus, decide, decide_sync};
+use domain::checkin::{CheckinOutcome, Retirement, SyncOutcome, TicketAtGate, TicketStatus, decide, decide_sync};
 use domain::ids::{CheckinId, EventId, TicketId, UserId};
 
 use crate::{Result, Store, StoreError, id, ms, ts};
@@ -17,22 +17,42 @@ pub struct CheckinRecord {
 }
 
 async fn read_ticket(tx: &mut crate::WriteTx, claims: &BarcodeClaims) -> Result<Option<TicketAtGate>> {
-    let row: Option<(String, String, i64, Option<i64>, Option<String>)> =
-        sqlx::query_as("SELECT event_id, status, serial, checked_in_at, checked_in_device FROM tickets WHERE id = $1")
-            .bind(claims.ticket.to_string())
-            .fetch_optional(&mut **tx)
-            .await?;
-    row.map(|(e, status, serial, checked, device)| {
-        Ok(TicketAtGate {
-            id: claims.ticket,
-            event: id(&e)?,
-            status: if status == "valid" { TicketStatus::Valid } else { TicketStatus::Revoked },
-            serial: u32::try_from(serial).map_err(|_| StoreError::Corrupt("serial".into()))?,
-            checked_in_at: checked.map(ts).transpose()?,
-            checked_in_device: device,
-        })
-    })
-    .transpose()
+    type Row = (String, String, i64, Option<i64>, Option<String>, Option<i64>);
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT event_id, status, serial, checked_in_at, checked_in_device, revoked_at FROM tickets WHERE id = $1",
+    )
+    .bind(claims.ticket.to_string())
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((e, status, serial, checked, device, revoked_at)) = row else {
+        return Ok(None);
+    };
+    let serial = u32::try_from(serial).map_err(|_| StoreError::Corrupt("serial".into()))?;
+    let status = if status == "valid" { TicketStatus::Valid } else { TicketStatus::Revoked };
+    // When the scanned barcode stopped admitting: its serial's re-issue
+    // came first if there was one, else the ticket's revocation.
+    let retired = if claims.serial < serial {
+        let at: Option<(i64,)> =
+            sqlx::query_as("SELECT retired_at FROM retired_serials WHERE ticket_id = $1 AND serial = $2")
+                .bind(claims.ticket.to_string())
+                .bind(i64::from(claims.serial))
+                .fetch_optional(&mut **tx)
+                .await?;
+        at.map(|(at,)| ts(at).map(|at| (at, Retirement::Reissued))).transpose()?
+    } else if status == TicketStatus::Revoked {
+        revoked_at.map(|at| ts(at).map(|at| (at, Retirement::Revoked))).transpose()?
+    } else {
+        None
+    };
+    Ok(Some(TicketAtGate {
+        id: claims.ticket,
+        event: id(&e)?,
+        status,
+        serial,
+        checked_in_at: checked.map(ts).transpose()?,
+        checked_in_device: device,
+        retired,
+    }))
 }
 
 /// A synced offline scan, as recorded.
@@ -84,18 +104,30 @@ impl Store {
         let mut tx = self.write().await?;
         let mut ticket = read_ticket(&mut tx, claims).await?;
         let mut outcome = decide_sync(event, claims, ticket.as_ref(), device, reported_at);
-        if outcome == SyncOutcome::Admitted && ticket.as_ref().is_some_and(|t| t.checked_in_at.is_none()) {
-            let admitted = sqlx::query(
+        let admits = match outcome {
+            SyncOutcome::Admitted => Some(
                 "UPDATE tickets SET checked_in_at = $1, checked_in_device = $2 \
                  WHERE id = $3 AND event_id = $4 AND status = 'valid' AND serial = $5 AND checked_in_at IS NULL",
-            )
-            .bind(ms(scanned_at))
-            .bind(device)
-            .bind(claims.ticket.to_string())
-            .bind(event.to_string())
-            .bind(i64::from(claims.serial))
-            .execute(&mut *tx)
-            .await?;
+            ),
+            // The barcode was good when the gate let its holder in: the
+            // ticket is used, whoever holds it now and whatever its status.
+            SyncOutcome::UsedBeforeRetirement(_) => Some(
+                "UPDATE tickets SET checked_in_at = $1, checked_in_device = $2 \
+                 WHERE id = $3 AND event_id = $4 AND serial >= $5 AND checked_in_at IS NULL",
+            ),
+            _ => None,
+        };
+        if let Some(admit) = admits
+            && ticket.as_ref().is_some_and(|t| t.checked_in_at.is_none())
+        {
+            let admitted = sqlx::query(admit)
+                .bind(ms(scanned_at))
+                .bind(device)
+                .bind(claims.ticket.to_string())
+                .bind(event.to_string())
+                .bind(i64::from(claims.serial))
+                .execute(&mut *tx)
+                .await?;
             if admitted.rows_affected() != 1 {
                 ticket = read_ticket(&mut tx, claims).await?;
                 outcome = decide_sync(event, claims, ticket.as_ref(), device, reported_at);
@@ -104,16 +136,16 @@ impl Store {
                 if let Some(t) = ticket.as_mut() {
                     t.checked_in_at = Some(scanned_at);
                 }
-                if let Some(entry) = ledger {
+                // The log's check-in names the ticket's holder now: who was
+                // let in, unless the ticket was passed on since.
+                if outcome != SyncOutcome::UsedBeforeRetirement(Retirement::Reissued)
+                    && let Some(entry) = ledger
+                {
                     crate::ledger::insert_ledger_entry(&mut tx, entry, scanned_at).await?;
                 }
             }
         }
-        let result = match &outcome {
-            SyncOutcome::Admitted => "admitted",
-            SyncOutcome::Conflict { .. } => "conflict",
-            SyncOutcome::Refused(o) => o.as_str(),
-        };
+        let result = outcome.as_str();
         let known = ticket.is_some() && !matches!(outcome, SyncOutcome::Refused(CheckinOutcome::Invalid));
         sqlx::query(
             "INSERT INTO checkins (id, event_id, ticket_id, result, scanned_by, scanned_at, device_id) \
@@ -311,14 +343,24 @@ impl Store {
     }
 }
 
-/// Keeps the entry code and barcode `ticket` has at `serial`, inside the
-/// transaction that is about to re-issue it (a transfer or a resale).
-pub(crate) async fn retire_entry_code(
+/// Retires `ticket`'s `serial`, inside the transaction that is about to
+/// re-issue it (a transfer or a resale): keeps when it stopped admitting,
+/// and the entry code and barcode it had.
+pub(crate) async fn retire_serial(
     tx: &mut crate::WriteTx,
     ticket: TicketId,
     serial: i64,
     now: Timestamp,
 ) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO retired_serials (ticket_id, serial, retired_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (ticket_id, serial) DO NOTHING",
+    )
+    .bind(ticket.to_string())
+    .bind(serial)
+    .bind(ms(now))
+    .execute(&mut **tx)
+    .await?;
     sqlx::query(
         "INSERT INTO retired_entry_codes (event_id, entry_code, barcode, retired_at) \
          SELECT event_id, entry_code, barcode, $3 FROM tickets WHERE id = $1 AND serial = $2 AND entry_code IS NOT NULL",

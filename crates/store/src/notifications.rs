@@ -399,12 +399,13 @@ impl Store {
         let mut freed_areas = Vec::new();
         for t in &tickets {
             let revoked: Option<(Option<String>, Option<String>)> = sqlx::query_as(
-                "UPDATE tickets SET status = 'revoked' \
+                "UPDATE tickets SET status = 'revoked', revoked_at = $3 \
                  WHERE id = $1 AND order_id = $2 AND status = 'valid' AND checked_in_at IS NULL \
                  RETURNING seat_id, ga_area_id",
             )
             .bind(t.to_string())
             .bind(&order_s)
+            .bind(ms(now))
             .fetch_optional(&mut *tx)
             .await?;
             let Some((seat, area)) = revoked else {
@@ -524,7 +525,7 @@ impl Store {
 
     /// Revokes every ticket of an event that is still valid (after its
     /// orders were refunded: what is left came in by another way).
-    pub async fn revoke_event_tickets(&self, event: EventId) -> Result<u64> {
+    pub async fn revoke_event_tickets(&self, event: EventId, now: Timestamp) -> Result<u64> {
         let mut tx = self.write().await?;
         let ids: Vec<(String,)> = sqlx::query_as("SELECT id FROM tickets WHERE event_id = $1 AND status = 'valid'")
             .bind(event.to_string())
@@ -533,10 +534,13 @@ impl Store {
         for (t,) in &ids {
             release_ticket(&mut tx, t).await?;
         }
-        let done = sqlx::query("UPDATE tickets SET status = 'revoked' WHERE event_id = $1 AND status = 'valid'")
-            .bind(event.to_string())
-            .execute(&mut *tx)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE tickets SET status = 'revoked', revoked_at = $2 WHERE event_id = $1 AND status = 'valid'",
+        )
+        .bind(event.to_string())
+        .bind(ms(now))
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(done.rows_affected())
     }

@@ -540,7 +540,7 @@ impl Store {
             }
         }
         for t in c.tickets.iter().filter(|t| t.replaces.is_some()) {
-            crate::checkins::retire_entry_code(&mut tx, t.id, i64::from(t.serial) - 1, now).await?;
+            crate::checkins::retire_serial(&mut tx, t.id, i64::from(t.serial) - 1, now).await?;
             let reissued = sqlx::query(
                 "UPDATE tickets SET holder_id = $1, serial = $2, barcode = $3, order_id = $4, price_amount = $5, \
                  entry_code = $9 \

@@ -21,12 +21,13 @@ pub struct EventStats {
 }
 
 impl Store {
+    /// How many people the gates have let in, also on tickets revoked
+    /// after an offline gate admitted them.
     pub async fn checked_in_count(&self, event: EventId) -> Result<i64> {
-        let (n,): (i64,) =
-            sqlx::query_as("SELECT COUNT(checked_in_at) FROM tickets WHERE event_id = $1 AND status = 'valid'")
-                .bind(event.to_string())
-                .fetch_one(&mut *self.read().await?)
-                .await?;
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(checked_in_at) FROM tickets WHERE event_id = $1")
+            .bind(event.to_string())
+            .fetch_one(&mut *self.read().await?)
+            .await?;
         Ok(n)
     }
 
@@ -40,8 +41,11 @@ impl Store {
                 .bind(&v)
                 .fetch_one(&mut *tx)
                 .await?;
+        // Everyone let in counts, also on a ticket revoked after an offline
+        // gate admitted it.
         let (sold, checked_in): (i64, i64) = sqlx::query_as(
-            "SELECT COUNT(*), COUNT(checked_in_at) FROM tickets WHERE event_id = $1 AND status = 'valid'",
+            "SELECT CAST(COALESCE(SUM(CASE WHEN status = 'valid' THEN 1 ELSE 0 END), 0) AS BIGINT), COUNT(checked_in_at) \
+             FROM tickets WHERE event_id = $1",
         )
         .bind(&e)
         .fetch_one(&mut *tx)

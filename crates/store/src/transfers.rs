@@ -240,7 +240,7 @@ impl Store {
             Err(crate::PlaceHoldError::Store(e)) => return Err(AcceptError::Store(e)),
             Err(e) => return Err(AcceptError::Store(StoreError::Corrupt(e.to_string()))),
         }
-        crate::checkins::retire_entry_code(&mut tx, r.ticket, i64::from(r.serial_before), now).await?;
+        crate::checkins::retire_serial(&mut tx, r.ticket, i64::from(r.serial_before), now).await?;
         let reissued = sqlx::query(
             "UPDATE tickets SET holder_id = $1, serial = $2, barcode = $3, entry_code = $7 \
              WHERE id = $4 AND serial = $5 AND holder_id = $6 AND status = 'valid' AND checked_in_at IS NULL",

@@ -233,15 +233,10 @@ impl Ticketing {
                     }
                 }
             };
-            let label = match &result.outcome {
-                SyncOutcome::Admitted => "admitted",
-                SyncOutcome::Conflict { .. } => "conflict",
-                SyncOutcome::Refused(o) => o.as_str(),
-            };
-            metrics::counter!("checkins_synced_total", "result" => label).increment(1);
+            metrics::counter!("checkins_synced_total", "result" => result.outcome.as_str()).increment(1);
             results.push(result);
         }
-        if results.iter().any(|r| r.outcome == SyncOutcome::Admitted) {
+        if results.iter().any(|r| matches!(r.outcome, SyncOutcome::Admitted | SyncOutcome::UsedBeforeRetirement(_))) {
             self.publish_checkins(event).await;
         }
         Ok(results)

@@ -528,7 +528,7 @@ impl Ticketing {
                 Err(e) => return Err(JobError::Retry(e.to_string())),
             }
         }
-        let revoked = self.store.revoke_event_tickets(event_id).await?;
+        let revoked = self.store.revoke_event_tickets(event_id, self.now()).await?;
         tracing::info!(event = %event_id, revoked, "event cancelled: orders refunded, tickets revoked");
         Ok(())
     }

@@ -303,6 +303,13 @@ async function refreshManifest() {
   }
 }
 
+// What staff are told about a synced scan that needs a person to look at it.
+const CONFLICT_TEXT = {
+  conflict: 'was also admitted at another gate while offline.',
+  used_before_reissue: 'was admitted here offline before it was passed on: the new holder\'s ticket will not admit; send them to the box office.',
+  used_before_revocation: 'was admitted here offline before it was refunded or cancelled: tell the organizer.',
+};
+
 async function sync() {
   if (!navigator.onLine || !queue.length) return;
   const batch = queue.slice(0, 500);
@@ -312,7 +319,7 @@ async function sync() {
     save('queue', queue);
     const conflicts = load('conflicts', []);
     for (const res of r.results || []) {
-      if (res.result === 'conflict') conflicts.push({ barcode: res.barcode, ticket_id: res.ticket_id, first_device_id: res.first_device_id });
+      if (CONFLICT_TEXT[res.result]) conflicts.push({ result: res.result, barcode: res.barcode, ticket_id: res.ticket_id, first_device_id: res.first_device_id });
     }
     save('conflicts', conflicts);
     renderQueue();
@@ -333,7 +340,7 @@ function renderQueue(error) {
   syncButton.hidden = !queue.length;
   const conflicts = load('conflicts', []);
   conflictsList.replaceChildren(...conflicts.map((c) => Object.assign(document.createElement('li'), {
-    textContent: `Conflict: ticket ${c.ticket_id ?? c.barcode.slice(0, 16) + '…'} was also admitted at another gate while offline.`,
+    textContent: `Ticket ${c.ticket_id ?? c.barcode.slice(0, 16) + '…'} ${CONFLICT_TEXT[c.result ?? 'conflict']}`,
   })));
   document.documentElement.dataset.gateQueue = String(queue.length);
   document.documentElement.dataset.gateConflicts = String(conflicts.length);

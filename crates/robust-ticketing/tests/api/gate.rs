@@ -96,6 +96,101 @@ async fn a_ticket_admitted_at_two_offline_gates_is_a_conflict_after_sync() {
     assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
 }
 
+/// An offline gate let a holder in; before it synced, the ticket was passed
+/// on, or refunded. The admission stands and the ticket is used: the new
+/// holder's barcode no longer admits, so one ticket never lets two people
+/// in. A scan made after the change is refused, as before.
+#[tokio::test]
+async fn an_offline_admission_before_a_transfer_or_refund_stands_when_synced_after_it() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 4, 10).await;
+    let gate = app.member(&f.org, "gate@example.org", "gate").await;
+    let alice = app.signup("alice@example.org").await;
+    let order = app.buy(&alice.token, &f.event_id, &[&f.seats[0], &f.seats[1], &f.seats[2]], &[]).await;
+    let code = |i: usize| order["tickets"][i]["barcode"].as_str().unwrap().to_owned();
+    let id = |i: usize| order["tickets"][i]["id"].as_str().unwrap().to_owned();
+    app.clock.advance(Duration::minutes(30));
+    // Gate A admits all three tickets offline, ten minutes ago.
+    let t0 = chrono::SubsecRound::trunc_subsecs(app.clock.now() - Duration::minutes(10), 3);
+
+    // Meanwhile (online) Alice passes tickets 0 and 2 on to Bob, and the
+    // organizer refunds ticket 1.
+    let bob = app.signup("bob@example.org").await;
+    let mut bobs = Vec::new();
+    for i in [0, 2] {
+        let r = app
+            .post(
+                &format!("/api/v1/tickets/{}/transfers", id(i)),
+                Some(&alice.token),
+                &json!({"to_email": "bob@example.org"}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let offer: Value = r.json().await.unwrap();
+        let r = app
+            .post(&format!("/api/v1/transfers/{}/accept", offer["id"].as_str().unwrap()), Some(&bob.token), &json!({}))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let accepted: Value = r.json().await.unwrap();
+        bobs.push(accepted["ticket"]["barcode"].as_str().unwrap().to_owned());
+    }
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/orders/{}/refunds", order["id"].as_str().unwrap())))
+        .bearer_auth(&f.org.owner.token)
+        .header("Idempotency-Key", "refund-1")
+        .json(&json!({"ticket_ids": [id(1)]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    // Bob goes in on ticket 2 before gate A is back online.
+    assert_eq!(app.checkin(&gate.token, &f.event_id, &bobs[1]).await.status(), StatusCode::OK);
+
+    let path = format!("/api/v1/events/{}/checkins/sync", f.event_id);
+    let sync = async |device: &str, scans: Value| -> Value {
+        let r = app.post(&path, Some(&gate.token), &json!({"device_id": device, "scans": scans})).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json().await.unwrap()
+    };
+    let scans = json!([
+        {"barcode": code(0), "scanned_at": t0},
+        {"barcode": code(1), "scanned_at": t0 + Duration::seconds(1)},
+        {"barcode": code(2), "scanned_at": t0 + Duration::seconds(2)},
+    ]);
+    let v = sync("gate-a", scans.clone()).await;
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results[0]["result"], "used_before_reissue", "{v}");
+    assert_eq!(results[0]["checked_in_at"], json!(t0), "{v}");
+    assert_eq!(results[1]["result"], "used_before_revocation", "{v}");
+    assert_eq!(results[1]["ticket_id"], id(1).as_str());
+    // Ticket 2 let two people in: that is a conflict with Bob's online use.
+    assert_eq!(results[2]["result"], "conflict", "{v}");
+    assert_eq!(results[2]["first_device_id"], Value::Null, "{v}");
+    // Sending the same scans again (a lost answer) says the same.
+    let again = sync("gate-a", scans).await;
+    assert_eq!(again["results"], v["results"]);
+
+    // Bob's ticket 0 was used by Alice before it was his: refused online.
+    let p = assert_problem(app.checkin(&gate.token, &f.event_id, &bobs[0]).await, StatusCode::CONFLICT).await;
+    assert_eq!(p["checked_in_at"], json!(t0));
+    // Another gate that let ticket 0 in offline too (before the transfer)
+    // is in conflict with gate A.
+    let v = sync("gate-b", json!([{"barcode": code(0), "scanned_at": t0 + Duration::seconds(30)}])).await;
+    assert_eq!(v["results"][0]["result"], "conflict", "{v}");
+    assert_eq!(v["results"][0]["first_device_id"], "gate-a", "{v}");
+    // Alice's old barcodes scanned after the changes were refused, as the
+    // gate should have refused them.
+    app.clock.advance(Duration::minutes(1));
+    let v = sync("gate-c", json!([{"barcode": code(1), "scanned_at": app.clock.now() - Duration::seconds(5)}])).await;
+    assert_eq!(v["results"][0]["result"], "revoked", "{v}");
+
+    // The organizer's numbers count the refunded ticket's use.
+    let stats: Value =
+        app.get(&format!("/api/v1/events/{}/stats", f.event_id), Some(&f.org.owner.token)).await.json().await.unwrap();
+    assert_eq!(stats["checked_in"], 3, "{stats}");
+}
+
 /// A gate whose clock was reset to 1970, or that dates a scan before the
 /// ticket existed, cannot write an impossible time into the public log: such
 /// a scan counts as made when it is synced. An overlong code is refused and

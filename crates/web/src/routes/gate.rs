@@ -126,7 +126,12 @@ pub struct SyncRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SyncResultDto {
     pub barcode: String,
-    /// admitted, conflict (admitted elsewhere first), already_checked_in, invalid, wrong_event or revoked.
+    /// admitted, conflict (admitted elsewhere first), already_checked_in,
+    /// invalid, wrong_event or revoked; or used_before_reissue /
+    /// used_before_revocation: the scan was made while the barcode was good,
+    /// and the ticket was passed on, resold or revoked before it was synced.
+    /// The admission stands and the ticket counts as used, so its new
+    /// holder's barcode no longer admits; organizers should follow these up.
     pub result: &'static str,
     /// Why the code itself was refused (result invalid): unreadable, code_stale,
     /// code_in_future, code_not_for_ticket, live_code_required,
@@ -164,10 +169,10 @@ pub async fn sync(
         results: results
             .into_iter()
             .map(|r| {
-                let (result, first_device_id) = match r.outcome {
-                    SyncOutcome::Admitted => ("admitted", None),
-                    SyncOutcome::Conflict { first_device } => ("conflict", Some(first_device)),
-                    SyncOutcome::Refused(o) => (o.as_str(), None),
+                let result = r.outcome.as_str();
+                let first_device_id = match r.outcome {
+                    SyncOutcome::Conflict { first_device } => Some(first_device),
+                    _ => None,
                 };
                 SyncResultDto {
                     barcode: r.barcode,
