@@ -14,6 +14,27 @@ pub struct UserRecord {
     pub name: String,
     pub password_hash: String,
     pub created_at: Timestamp,
+    /// When the holder confirmed they read mail sent to `email`.
+    pub email_verified_at: Option<Timestamp>,
+}
+
+/// A link to confirm an account's address, and the message that carries it.
+#[derive(Clone, Debug)]
+pub struct NewEmailVerification<'a> {
+    /// SHA-256 of the link's secret, hex.
+    pub token_hash: &'a str,
+    pub expires_at: Timestamp,
+    pub notice: &'a crate::NewNotice,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendVerificationError {
+    #[error("this address is confirmed already")]
+    AlreadyVerified,
+    #[error("{0} confirmation links were sent in the last day; use one of them, or try again tomorrow")]
+    TooMany(i64),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,17 +69,45 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
-fn is_unique_violation_of(e: &StoreError) -> bool {
-    matches!(e, StoreError::Database(e) if is_unique_violation(e))
-}
+type UserRow = (String, String, String, String, i64, Option<i64>);
 
-type UserRow = (String, String, String, String, i64);
+const USER_COLUMNS: &str = "id, email, name, password_hash, created_at, email_verified_at";
 
 fn user(row: UserRow) -> Result<UserRecord> {
-    Ok(UserRecord { id: id(&row.0)?, email: row.1, name: row.2, password_hash: row.3, created_at: ts(row.4)? })
+    Ok(UserRecord {
+        id: id(&row.0)?,
+        email: row.1,
+        name: row.2,
+        password_hash: row.3,
+        created_at: ts(row.4)?,
+        email_verified_at: row.5.map(ts).transpose()?,
+    })
+}
+
+async fn insert_verification(
+    tx: &mut crate::WriteTx,
+    user: UserId,
+    email: &str,
+    v: &NewEmailVerification<'_>,
+    now: Timestamp,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO email_verifications (token_hash, user_id, email, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(v.token_hash)
+    .bind(user.to_string())
+    .bind(email)
+    .bind(ms(now))
+    .bind(ms(v.expires_at))
+    .execute(&mut **tx)
+    .await?;
+    crate::notifications::insert_notice(tx, v.notice, now).await?;
+    Ok(())
 }
 
 impl Store {
+    /// Creates an account and mails the link that confirms its address, in
+    /// one transaction.
     pub async fn create_user(
         &self,
         user_id: UserId,
@@ -66,29 +115,101 @@ impl Store {
         name: &str,
         password_hash: &str,
         now: Timestamp,
-    ) -> Result<(), CreateUserError> {
-        let result = self
-            .write_one(
-                sqlx::query(
-                    "INSERT INTO users (id, email, name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
-                )
+        verification: &NewEmailVerification<'_>,
+    ) -> std::result::Result<(), CreateUserError> {
+        let mut tx = self.write().await?;
+        let inserted =
+            sqlx::query("INSERT INTO users (id, email, name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
                 .bind(user_id.to_string())
                 .bind(email.as_str())
                 .bind(name)
                 .bind(password_hash)
-                .bind(ms(now)),
-            )
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_unique_violation_of(&e) => Err(CreateUserError::EmailTaken),
-            Err(e) => Err(e.into()),
+                .bind(ms(now))
+                .execute(&mut *tx)
+                .await;
+        match inserted {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => return Err(CreateUserError::EmailTaken),
+            Err(e) => return Err(StoreError::from(e).into()),
         }
+        insert_verification(&mut tx, user_id, email.as_str(), verification, now).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    /// Mails `user` another link to confirm their address, unless it is
+    /// confirmed already or `per_day_max` links went out in the last day.
+    pub async fn add_email_verification(
+        &self,
+        user: UserId,
+        verification: &NewEmailVerification<'_>,
+        per_day_max: i64,
+        now: Timestamp,
+    ) -> std::result::Result<(), SendVerificationError> {
+        let mut tx = self.write().await?;
+        let row: Option<(String, Option<i64>)> =
+            sqlx::query_as("SELECT email, email_verified_at FROM users WHERE id = $1")
+                .bind(user.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StoreError::from)?;
+        let Some((email, verified)) = row else {
+            return Err(StoreError::Corrupt(format!("user {user} vanished")).into());
+        };
+        if verified.is_some() {
+            return Err(SendVerificationError::AlreadyVerified);
+        }
+        let (sent,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM email_verifications WHERE user_id = $1 AND created_at > $2")
+                .bind(user.to_string())
+                .bind(ms(now - chrono::Duration::days(1)))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::from)?;
+        if sent >= per_day_max {
+            return Err(SendVerificationError::TooMany(sent));
+        }
+        insert_verification(&mut tx, user, &email, verification, now).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    /// Confirms the address a live link (by its secret's hash) was sent to,
+    /// if the account still has it. Returns the account; a link used again
+    /// confirms nothing new but still names it.
+    pub async fn verify_email(&self, token_hash: &str, now: Timestamp) -> Result<Option<UserId>> {
+        let mut tx = self.write().await?;
+        let row: Option<(String,)> = sqlx::query_as(
+            "UPDATE users SET email_verified_at = COALESCE(email_verified_at, $2) \
+             WHERE (id, email) IN (SELECT user_id, email FROM email_verifications WHERE token_hash = $1 AND expires_at > $2) \
+             RETURNING id",
+        )
+        .bind(token_hash)
+        .bind(ms(now))
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.map(|(u,)| id(&u)).transpose()
+    }
+
+    /// Records that `user` showed they read mail sent to `email` (another
+    /// secret mailed there came back), if that is still their address.
+    pub async fn mark_email_verified(&self, user: UserId, email: &str, now: Timestamp) -> Result<()> {
+        self.write_one(
+            sqlx::query(
+                "UPDATE users SET email_verified_at = $3 WHERE id = $1 AND email = $2 AND email_verified_at IS NULL",
+            )
+            .bind(user.to_string())
+            .bind(email)
+            .bind(ms(now)),
+        )
+        .await?;
+        Ok(())
     }
 
     pub async fn user_by_email(&self, email: &Email) -> Result<Option<UserRecord>> {
         let row: Option<UserRow> =
-            sqlx::query_as("SELECT id, email, name, password_hash, created_at FROM users WHERE email = $1")
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1")))
                 .bind(email.as_str())
                 .fetch_optional(&mut *self.read().await?)
                 .await?;
@@ -97,7 +218,7 @@ impl Store {
 
     pub async fn user_by_id(&self, user_id: UserId) -> Result<Option<UserRecord>> {
         let row: Option<UserRow> =
-            sqlx::query_as("SELECT id, email, name, password_hash, created_at FROM users WHERE id = $1")
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1")))
                 .bind(user_id.to_string())
                 .fetch_optional(&mut *self.read().await?)
                 .await?;

@@ -14,8 +14,17 @@ use crate::Ticketing;
 
 /// Longest display name, in characters.
 pub const NAME_LEN_MAX: usize = 200;
-/// Bytes of randomness in a bearer token (256 bits).
+/// Bytes of randomness in a bearer token (256 bits), and in the secret of
+/// a link that confirms an address.
 const TOKEN_BYTES: usize = 32;
+/// How long a link that confirms an address works.
+pub const EMAIL_VERIFICATION_DAYS: i64 = 7;
+/// Links that confirm an address one account may have mailed in a day: its
+/// sign-up's and those asked for again. Each is a message to an address
+/// nobody has confirmed yet, so this bounds what one account can send there.
+pub const EMAIL_VERIFICATIONS_PER_DAY_MAX: i64 = 5;
+/// Longest confirmation secret looked at; anything longer is none of ours.
+const VERIFICATION_TOKEN_LEN_MAX: usize = 128;
 
 /// Argon2id cost. The default follows the OWASP recommendation
 /// (19 MiB, 2 passes, 1 lane).
@@ -64,6 +73,16 @@ pub enum RegisterError {
 }
 
 #[derive(Debug, thiserror::Error)]
+pub enum VerifyEmailError {
+    #[error("this confirmation link is unknown or has expired: sign in and ask for a new one")]
+    UnknownLink,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub use store::SendVerificationError;
+
+#[derive(Debug, thiserror::Error)]
 pub enum LoginError {
     /// Deliberately the same for unknown e-mail and wrong password.
     #[error("e-mail address or password is wrong")]
@@ -107,7 +126,11 @@ impl Ticketing {
         .expect("hashing with a random salt cannot fail");
         let id = UserId::new();
         let now = self.now();
-        match self.store.create_user(id, &email, name, &hash, now).await {
+        let (secret, verification) = self.verification_notice(&email);
+        let token_hash = crate::sha256_hex(&secret);
+        let expires_at = now + chrono::Duration::days(EMAIL_VERIFICATION_DAYS);
+        let check = store::NewEmailVerification { token_hash: &token_hash, expires_at, notice: &verification };
+        match self.store.create_user(id, &email, name, &hash, now, &check).await {
             Ok(()) => {}
             Err(CreateUserError::EmailTaken) => return Err(RegisterError::EmailTaken),
             Err(CreateUserError::Store(e)) => return Err(e.into()),
@@ -118,7 +141,53 @@ impl Ticketing {
             name: name.to_owned(),
             password_hash: hash,
             created_at: now,
+            email_verified_at: None,
         })
+    }
+
+    /// A fresh secret and the message that mails its link to `email`.
+    fn verification_notice(&self, email: &Email) -> (String, store::NewNotice) {
+        let mut bytes = [0u8; TOKEN_BYTES];
+        rand::fill(&mut bytes);
+        let secret = URL_SAFE_NO_PAD.encode(bytes);
+        let notice = self.notice(crate::notifications::Notice {
+            kind: crate::notifications::MessageKind::VerifyEmail,
+            // The mailbox alone: a link shown in the app would prove nothing.
+            to: crate::notifications::To::Address {
+                email: email.as_str().to_owned(),
+                locale: crate::mail::LOCALE_DEFAULT.to_owned(),
+            },
+            dedupe_key: format!("verify-email:{}", crate::sha256_hex(&secret)),
+            link: format!("/verify-email?token={secret}"),
+            data: serde_json::json!({"days": EMAIL_VERIFICATION_DAYS}),
+        });
+        (secret, notice)
+    }
+
+    /// Mails the signed-in user another link to confirm their address.
+    pub async fn send_email_verification(&self, user: UserId) -> Result<String, SendVerificationError> {
+        let me =
+            self.store.user_by_id(user).await?.ok_or_else(|| StoreError::Corrupt(format!("user {user} vanished")))?;
+        let email = Email::parse(&me.email).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let now = self.now();
+        let (secret, notice) = self.verification_notice(&email);
+        let token_hash = crate::sha256_hex(&secret);
+        let expires_at = now + chrono::Duration::days(EMAIL_VERIFICATION_DAYS);
+        let check = store::NewEmailVerification { token_hash: &token_hash, expires_at, notice: &notice };
+        self.store.add_email_verification(user, &check, EMAIL_VERIFICATIONS_PER_DAY_MAX, now).await?;
+        Ok(me.email)
+    }
+
+    /// Confirms the address a mailed link was sent to. Opening it again
+    /// while it works says the same.
+    pub async fn verify_email(&self, token: &str) -> Result<UserId, VerifyEmailError> {
+        if token.is_empty() || token.len() > VERIFICATION_TOKEN_LEN_MAX {
+            return Err(VerifyEmailError::UnknownLink);
+        }
+        match self.store.verify_email(&crate::sha256_hex(token), self.now()).await? {
+            Some(user) => Ok(user),
+            None => Err(VerifyEmailError::UnknownLink),
+        }
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Result<Session, LoginError> {

@@ -42,10 +42,12 @@ pub enum MessageKind {
     /// To someone a ticket was passed on to: the order it was bought with
     /// was refunded, so it no longer admits.
     TicketRevoked,
+    /// To a new account's address: the link that confirms it is theirs.
+    VerifyEmail,
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 9] = [
+    pub const ALL: [MessageKind; 10] = [
         MessageKind::OrderConfirmation,
         MessageKind::TransferOffer,
         MessageKind::Refund,
@@ -55,6 +57,7 @@ impl MessageKind {
         MessageKind::EventRescheduled,
         MessageKind::ResaleSold,
         MessageKind::TicketRevoked,
+        MessageKind::VerifyEmail,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +71,7 @@ impl MessageKind {
             MessageKind::EventRescheduled => "event_rescheduled",
             MessageKind::ResaleSold => "resale_sold",
             MessageKind::TicketRevoked => "ticket_revoked",
+            MessageKind::VerifyEmail => "verify_email",
         }
     }
 }

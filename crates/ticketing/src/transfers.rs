@@ -4,7 +4,6 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use domain::Timestamp;
 use domain::barcode::BarcodeClaims;
 use domain::checkin::TicketStatus;
 use domain::email::{Email, InvalidEmail};
@@ -24,15 +23,12 @@ fn claim_hash(secret: &str) -> String {
 }
 
 /// Whether accepting `offer` needs the claim secret mailed to its address:
-/// when the account was made after the first offer ever made to that
-/// address (`first_offer`; to the millisecond, as both times are kept).
-/// Anyone may sign up with any address, so such an account proves nothing
-/// about whose mail it is; the secret does. Counting from the first offer
-/// means a withdrawn offer sent again does not let an account made in
-/// between skip the claim. An account that existed before any offer is the
-/// one its senders saw there, as before.
-pub fn claim_needed(account_created_at: Timestamp, first_offer: Timestamp, offer: &TransferRecord) -> bool {
-    offer.claim_hash.is_some() && account_created_at > first_offer.min(offer.created_at)
+/// unless the account has confirmed that address is theirs. Anyone may sign
+/// up with any address, before or after an offer is made to it, so an
+/// unconfirmed account proves nothing about whose mail it is; the secret
+/// does (and confirms the address: [`Ticketing::accept_transfer`]).
+pub fn claim_needed(account: &store::UserRecord, offer: &TransferRecord) -> bool {
+    offer.claim_hash.is_some() && account.email_verified_at.is_none()
 }
 
 /// Whether `claim` is the secret mailed with `offer`.
@@ -50,10 +46,10 @@ pub enum TransferError {
     PendingExists,
     #[error("this transfer offer has lapsed, was accepted already, or was cancelled")]
     NotOpen,
-    /// The account is newer than the first offer to its address and
-    /// brought no (or the wrong) claim secret.
+    /// The account has not confirmed its address and brought no (or the
+    /// wrong) claim secret.
     #[error(
-        "an offer to this address was made before your account existed: open the link in the e-mail sent to {0} to accept it"
+        "your account has not confirmed that {0} is yours: open the link in the e-mail with this offer to accept it"
     )]
     ClaimRequired(String),
     #[error("the ticket was used, revoked or passed on another way after the offer was made")]
@@ -110,11 +106,8 @@ impl Ticketing {
         // The recipient hears of it by e-mail, and in the app if they have
         // an account already, unless that account must claim the offer: the
         // claim then goes to the mailbox alone.
-        let first_offer = self.store.first_transfer_to(to.as_str()).await?.unwrap_or(now);
         let to_whom = match self.store.user_by_email(&to).await? {
-            Some(u) if !claim_needed(u.created_at, first_offer, &offer) => {
-                crate::notifications::To::Account(self.recipient(u.id).await?)
-            }
+            Some(u) if !claim_needed(&u, &offer) => crate::notifications::To::Account(self.recipient(u.id).await?),
             _ => crate::notifications::To::Address {
                 email: to.as_str().to_owned(),
                 locale: crate::mail::LOCALE_DEFAULT.to_owned(),
@@ -169,7 +162,8 @@ impl Ticketing {
     }
 
     /// Accepts an offer made to the signed-in user's e-mail address; an
-    /// account made after the offer brings the `claim` secret mailed with it.
+    /// account that has not confirmed the address brings the `claim` secret
+    /// mailed with the offer.
     pub async fn accept_transfer(
         &self,
         user: UserId,
@@ -186,9 +180,12 @@ impl Ticketing {
         if offer.status != "pending" || offer.expires_at <= now {
             return Err(TransferError::NotOpen);
         }
-        let first_offer = self.store.first_transfer_to(&offer.to_email).await?.unwrap_or(offer.created_at);
-        if claim_needed(me.created_at, first_offer, &offer) && !claim.is_some_and(|c| claim_matches(&offer, c)) {
-            return Err(TransferError::ClaimRequired(offer.to_email));
+        if claim_needed(&me, &offer) {
+            if !claim.is_some_and(|c| claim_matches(&offer, c)) {
+                return Err(TransferError::ClaimRequired(offer.to_email));
+            }
+            // The secret came from the address's mailbox: it is theirs.
+            self.store.mark_email_verified(user, &me.email, now).await?;
         }
         let ticket = self.store.ticket(offer.ticket).await?.ok_or(Denied::NotFound("ticket"))?;
         let key = self

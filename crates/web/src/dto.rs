@@ -50,6 +50,24 @@ pub struct RegisterRequest {
     pub name: String,
 }
 
+/// The secret from the link mailed to confirm an address.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct VerifyEmailRequest {
+    pub token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerifyEmailResponse {
+    pub user_id: Uuid,
+    pub email_verified: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerificationSentResponse {
+    /// The address the new link went to.
+    pub sent_to: String,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {
     pub email: String,
@@ -83,6 +101,10 @@ pub struct MembershipDto {
 pub struct MeResponse {
     pub id: Uuid,
     pub email: String,
+    /// Whether the account confirmed the address is theirs (by the link
+    /// mailed at sign-up). Tickets passed on to an unconfirmed address are
+    /// accepted with the link mailed with the offer.
+    pub email_verified: bool,
     pub name: String,
     pub memberships: Vec<MembershipDto>,
 }

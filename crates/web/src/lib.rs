@@ -154,6 +154,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::login))
         .routes(routes!(accounts::logout))
         .routes(routes!(accounts::me))
+        .routes(routes!(accounts::verify_email))
+        .routes(routes!(accounts::send_email_verification))
         .routes(routes!(organizations::create))
         .routes(routes!(organizations::add_member, organizations::members))
         .routes(routes!(organizations::remove_member, organizations::change_role))

@@ -5,7 +5,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use ticketing::Denied;
-use ticketing::accounts::{LoginError, RegisterError};
+use ticketing::accounts::{LoginError, RegisterError, SendVerificationError, VerifyEmailError};
 use ticketing::checkin::CheckinError;
 use ticketing::checkout::OrderError;
 use ticketing::events::{
@@ -158,6 +158,31 @@ impl From<RegisterError> for Problem {
             RegisterError::EmailTaken => Problem::conflict("email-taken", e.to_string()),
             RegisterError::Store(s) => s.into(),
             other => Problem::unprocessable("invalid-account", other.to_string()),
+        }
+    }
+}
+
+impl From<VerifyEmailError> for Problem {
+    fn from(e: VerifyEmailError) -> Self {
+        match e {
+            VerifyEmailError::UnknownLink => Problem::unprocessable("verification-link-unknown", e.to_string()),
+            VerifyEmailError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<SendVerificationError> for Problem {
+    fn from(e: SendVerificationError) -> Self {
+        match e {
+            SendVerificationError::AlreadyVerified => Problem::conflict("email-verified-already", e.to_string()),
+            SendVerificationError::TooMany(_) => Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-verification-links",
+                "Too many confirmation links",
+                e.to_string(),
+            )
+            .with_header(header::RETRY_AFTER, "3600"),
+            SendVerificationError::Store(s) => s.into(),
         }
     }
 }

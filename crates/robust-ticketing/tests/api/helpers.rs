@@ -37,6 +37,8 @@ pub struct TestApp {
     _running: Running,
     _db: TestDatabase,
     config: Config,
+    /// A connection to the test's database, opened on first use.
+    pool: tokio::sync::OnceCell<sqlx::AnyPool>,
 }
 
 pub const HOLD_TTL_SECS: u64 = 600;
@@ -133,8 +135,7 @@ pub async fn spawn_app_with_gateways(
     let gateway = Arc::new(TestGateway::default());
     let payments = robust_ticketing::payment_gateways(gateway.clone(), stripe).expect("gateways configure");
     let running = robust_ticketing::start(&config, clock.clone(), payments).await.expect("server starts");
-    let client = reqwest::Client::builder().pool_max_idle_per_host(600).build().unwrap();
-    TestApp { root: format!("http://{}", running.addr), client, clock, gateway, _running: running, _db: db, config }
+    TestApp::around(running, clock, gateway, db, config, Default::default())
 }
 
 impl TestApp {
@@ -149,13 +150,34 @@ impl TestApp {
     /// database, clock and gateway (as after a process restart); `configure`
     /// may change its settings.
     pub async fn restart(self, configure: impl FnOnce(&mut Config)) -> TestApp {
-        let TestApp { clock, gateway, _running, _db, mut config, .. } = self;
+        let TestApp { clock, gateway, _running, _db, mut config, pool, .. } = self;
         _running.shutdown().await.expect("server stops");
         configure(&mut config);
         let payments = Payments::default().with(gateway.clone());
         let running = robust_ticketing::start(&config, clock.clone(), payments).await.expect("server restarts");
+        TestApp::around(running, clock, gateway, _db, config, pool)
+    }
+
+    /// The test's handles around a running server.
+    fn around(
+        running: Running,
+        clock: Arc<ManualClock>,
+        gateway: Arc<TestGateway>,
+        db: TestDatabase,
+        config: Config,
+        pool: tokio::sync::OnceCell<sqlx::AnyPool>,
+    ) -> TestApp {
         let client = reqwest::Client::builder().pool_max_idle_per_host(600).build().unwrap();
-        TestApp { root: format!("http://{}", running.addr), client, clock, gateway, _running: running, _db, config }
+        TestApp {
+            root: format!("http://{}", running.addr),
+            client,
+            clock,
+            gateway,
+            _running: running,
+            _db: db,
+            config,
+            pool,
+        }
     }
 }
 
@@ -224,8 +246,40 @@ impl TestApp {
         req.send().await.expect("request sent")
     }
 
-    /// Registers and signs in a new account.
+    /// The test's database, for what only a mailbox would see.
+    pub async fn database(&self) -> &sqlx::AnyPool {
+        self.pool
+            .get_or_init(|| async {
+                sqlx::any::install_default_drivers();
+                sqlx::any::AnyPoolOptions::new().max_connections(1).connect(self.db_url()).await.expect("test database")
+            })
+            .await
+    }
+
+    /// The secrets of the links mailed to confirm `email`, oldest first.
+    pub async fn verification_tokens(&self, email: &str) -> Vec<String> {
+        let links: Vec<String> = sqlx::query_scalar(
+            "SELECT link FROM notifications WHERE email = $1 AND kind = 'verify_email' ORDER BY created_at, id",
+        )
+        .bind(email)
+        .fetch_all(self.database().await)
+        .await
+        .unwrap();
+        links.iter().map(|l| l.split_once("token=").expect("a confirmation link").1.to_owned()).collect()
+    }
+
+    /// Registers and signs in a new account, and confirms its address with
+    /// the link mailed to it, as its owner would.
     pub async fn signup(&self, email: &str) -> Account {
+        let account = self.signup_unconfirmed(email).await;
+        let token = self.verification_tokens(email).await.pop().expect("a confirmation link was mailed");
+        let r = self.post("/api/v1/auth/verify-email", None, &json!({"token": token})).await;
+        assert_eq!(r.status(), StatusCode::OK, "confirm {email}");
+        account
+    }
+
+    /// Registers and signs in a new account whose address is not confirmed.
+    pub async fn signup_unconfirmed(&self, email: &str) -> Account {
         let r = self
             .post("/api/v1/auth/register", None, &json!({"email": email, "password": PASSWORD, "name": "Test Person"}))
             .await;

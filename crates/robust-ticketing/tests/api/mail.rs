@@ -10,11 +10,13 @@ use std::time::Duration;
 use chrono::Duration as Span;
 use mail_parser::{MessageParser, MimeHeaders};
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app_with};
 
 pub const TOOLS_DIR_DEFAULT: &str = "/var/tmp/robust-ticketing-tools";
+/// The subject of the message that confirms an account's address.
+pub const ADDRESS_CONFIRMATION_SUBJECT: &str = "Confirm your e-mail address for RobustTicketing";
 
 /// A real SMTP server process; killed when dropped.
 pub struct SmtpServer {
@@ -86,8 +88,14 @@ impl SmtpServer {
         }
     }
 
-    /// Every message in the maildir, parsed.
+    /// Every message in the maildir but the address confirmations each
+    /// sign-up mails (most tests are about the others), parsed.
     pub fn messages(&self) -> Vec<Delivered> {
+        self.every_message().into_iter().filter(|m| m.subject != ADDRESS_CONFIRMATION_SUBJECT).collect()
+    }
+
+    /// Every message in the maildir, parsed.
+    pub fn every_message(&self) -> Vec<Delivered> {
         let mut out = Vec::new();
         for sub in ["new", "cur"] {
             let Ok(entries) = std::fs::read_dir(self.maildir.path().join("mail").join(sub)) else { continue };
@@ -284,8 +292,8 @@ async fn messages_queue_without_a_mail_server_configured() {
     // here, so it spends no attempts and no writes on retrying in vain.
     let jobs = app.ticketing().store().jobs(None, 100).await.unwrap();
     let mail: Vec<_> = jobs.iter().filter(|j| j.kind == "mail.send").collect();
-    assert_eq!(mail.len(), 1);
-    assert_eq!((mail[0].status.as_str(), mail[0].attempts), ("pending", 0));
+    assert_eq!(mail.len(), 3, "the owner's and Ada's address confirmations, and Ada's order");
+    assert!(mail.iter().all(|m| (m.status.as_str(), m.attempts) == ("pending", 0)), "{mail:?}");
 }
 
 #[tokio::test]
@@ -417,4 +425,93 @@ async fn a_moved_event_mails_its_holders_the_old_and_the_new_date() {
     let uid = |ics: &str| ics.lines().find(|l| l.starts_with("UID:")).unwrap().to_owned();
     assert_eq!(uid(&ics(moved)), uid(&ics(confirmation)));
     assert!(ics(moved).contains(&format!("DTSTART:{}", new.format("%Y%m%dT%H%M%SZ"))), "{}", ics(moved));
+}
+
+/// A new account's address is confirmed by the link mailed to it. Opening
+/// the link's page confirms nothing (mail scanners open links too); its
+/// button does. A link works for a week; more links can be asked for, a few
+/// a day; a bad link is a 422 problem.
+#[tokio::test]
+async fn a_new_account_confirms_its_address_with_the_mailed_link() {
+    let smtp = SmtpServer::start().await;
+    let url = smtp.url();
+    let app = spawn_app_with(|c| c.mail.smtp_url = Some(url)).await;
+    let ada = app.signup_unconfirmed("ada@example.org").await;
+    let me = async |token: &str| -> Value { app.get("/api/v1/me", Some(token)).await.json().await.unwrap() };
+    assert_eq!(me(&ada.token).await["email_verified"], false);
+
+    let mail = loop {
+        if let Some(m) = smtp.every_message().into_iter().find(|m| m.to == "ada@example.org") {
+            break m;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(mail.subject, ADDRESS_CONFIRMATION_SUBJECT);
+    let link = mail.text.lines().find(|l| l.contains("/verify-email?token=")).expect("the link").trim().to_owned();
+    let token = link.split_once("token=").unwrap().1.to_owned();
+    assert!(mail.html.contains(&token), "the HTML part links the same page");
+    // Nothing about the address reaches the account's own inbox.
+    let inbox = notifications(&app, &ada.token).await;
+    assert!(!inbox.to_string().contains(&token), "{inbox}");
+
+    // The page only offers the button.
+    let page = app.client.get(app.url(&format!("/verify-email?token={token}"))).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("Confirm my address"));
+    assert_eq!(me(&ada.token).await["email_verified"], false, "opening the link confirms nothing");
+
+    // Bad links are 422 problems; the right one confirms, also again.
+    for bad in [json!({"token": "guess"}), json!({"token": ""}), json!({"token": "x".repeat(10_000)})] {
+        let r = app.post("/api/v1/auth/verify-email", None, &bad).await;
+        let p = crate::helpers::assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert!(p["type"].as_str().unwrap().ends_with("verification-link-unknown"), "{p}");
+    }
+    let csrf = "c".repeat(64);
+    let confirm = async |token: &str| {
+        let r = app
+            .client
+            .post(app.url("/verify-email"))
+            .header("cookie", format!("rt_csrf={csrf}"))
+            .form(&[("csrf", csrf.as_str()), ("token", token)])
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.text().await.unwrap())
+    };
+    let (status, html) = confirm(&token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Your address is confirmed"), "{html}");
+    assert_eq!(me(&ada.token).await["email_verified"], true);
+    let r = app.post("/api/v1/auth/verify-email", None, &json!({"token": token})).await;
+    assert_eq!(r.status(), StatusCode::OK, "the same link again");
+    // A confirmed address needs no more links.
+    let r = app.post("/api/v1/me/email-verification", Some(&ada.token), &json!({})).await;
+    crate::helpers::assert_problem(r, StatusCode::CONFLICT).await;
+
+    // Another account asks for links again: a few a day, then 429.
+    let bob = app.signup_unconfirmed("bob@example.org").await;
+    for _ in 1..ticketing::accounts::EMAIL_VERIFICATIONS_PER_DAY_MAX {
+        let r = app.post("/api/v1/me/email-verification", Some(&bob.token), &json!({})).await;
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+        assert_eq!(r.json::<Value>().await.unwrap()["sent_to"], "bob@example.org");
+    }
+    let r = app.post("/api/v1/me/email-verification", Some(&bob.token), &json!({})).await;
+    let r = crate::helpers::assert_problem(r, StatusCode::TOO_MANY_REQUESTS).await;
+    assert!(r["detail"].as_str().unwrap().contains("tomorrow"), "{r}");
+    let tokens = app.verification_tokens("bob@example.org").await;
+    assert_eq!(tokens.len() as i64, ticketing::accounts::EMAIL_VERIFICATIONS_PER_DAY_MAX);
+    // A link older than a week is refused, and the page offers a new one.
+    app.clock.advance(Span::days(ticketing::accounts::EMAIL_VERIFICATION_DAYS) + Span::minutes(1));
+    let (status, html) = confirm(&tokens[0]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("expired"), "{html}");
+    let bob = crate::helpers::Account { token: app.login("bob@example.org").await, ..bob };
+    assert_eq!(me(&bob.token).await["email_verified"], false);
+    // A day later more links may be sent, and a new one works.
+    let r = app.post("/api/v1/me/email-verification", Some(&bob.token), &json!({})).await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let fresh = app.verification_tokens("bob@example.org").await.into_iter().find(|t| !tokens.contains(t)).unwrap();
+    let r = app.post("/api/v1/auth/verify-email", None, &json!({"token": fresh})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(me(&bob.token).await["email_verified"], true);
 }

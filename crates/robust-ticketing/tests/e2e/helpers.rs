@@ -159,9 +159,21 @@ impl App {
         v
     }
 
+    /// A new account, its address confirmed with the link mailed to it.
     pub async fn account(&self, name: &str) -> Account {
         let email = format!("{name}-{}@e2e.test", uuid::Uuid::new_v4().simple());
         self.post("/auth/register", None, json!({"email": email, "password": PASSWORD, "name": name})).await;
+        sqlx::any::install_default_drivers();
+        let url = format!("sqlite://{}", self._dir.path().join("e2e.db").display());
+        let mut db = <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await.expect("test database");
+        let link: String =
+            sqlx::query_scalar("SELECT link FROM notifications WHERE email = $1 AND kind = 'verify_email'")
+                .bind(&email)
+                .fetch_one(&mut db)
+                .await
+                .expect("a confirmation link was mailed");
+        let token = link.split_once("token=").expect("a confirmation link").1;
+        self.post("/auth/verify-email", None, json!({"token": token})).await;
         let login = self.post("/auth/login", None, json!({"email": email, "password": PASSWORD})).await;
         Account { email, token: login["access_token"].as_str().unwrap().to_owned() }
     }

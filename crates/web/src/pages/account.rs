@@ -197,3 +197,122 @@ pub async fn signout(State(state): State<AppState>, headers: HeaderMap, viewer: 
     response.headers_mut().append(header::SET_COOKIE, session::clear_session_cookie(viewer.secure));
     response
 }
+
+#[derive(Deserialize)]
+pub struct VerifyQuery {
+    token: Option<String>,
+}
+
+/// The page the confirmation e-mail links to. Opening it changes nothing
+/// (mail scanners open links too); its button confirms.
+pub async fn verify_email_page(viewer: Viewer, Query(q): Query<VerifyQuery>) -> Response {
+    let token = q.token.unwrap_or_default();
+    let body = html! {
+        section.panel.narrow {
+            h1 { "Confirm your e-mail address" }
+            p { "Confirm that the address this link was mailed to is yours. Tickets passed on to it can then be accepted right in the app." }
+            form method="post" action="/verify-email" {
+                (csrf_field(&viewer))
+                input type="hidden" name="token" value=(token);
+                button.button.primary type="submit" { "Confirm my address" }
+            }
+        }
+    };
+    page(&viewer, StatusCode::OK, "Confirm your e-mail address", body)
+}
+
+pub async fn verify_email(State(state): State<AppState>, headers: HeaderMap, viewer: Viewer, form: Fields) -> Response {
+    if !csrf_ok(&headers, form.csrf()) {
+        return page(&viewer, StatusCode::FORBIDDEN, "Confirm your e-mail address", alert(CSRF_MESSAGE));
+    }
+    match state.ticketing.verify_email(form.get("token").unwrap_or_default()).await {
+        Ok(_) => {
+            let body = html! {
+                section.panel.narrow #email-verified {
+                    h1 { "Your address is confirmed" }
+                    p { "Tickets passed on to it can now be accepted right in the app." }
+                    p { a.button.primary href="/tickets" { "My tickets" } " " a.button href="/" { "Events" } }
+                }
+            };
+            page(&viewer, StatusCode::OK, "Address confirmed", body)
+        }
+        Err(e) => {
+            let (status, detail, _) = problem_detail(Problem::from(e)).await;
+            page(&viewer, status, "Confirm your e-mail address", resend_markup(&viewer, &detail))
+        }
+    }
+}
+
+/// Says what went wrong, and offers a signed-in user a new link.
+fn resend_markup(viewer: &Viewer, detail: &str) -> Markup {
+    html! {
+        section.panel.narrow {
+            h1 { "Confirm your e-mail address" }
+            (alert(detail))
+            @if viewer.signed_in() {
+                (resend_form(viewer))
+            } @else {
+                p { a.button href={ "/signin?next=" (urlencode("/verify-email/send")) } { "Sign in to get a new link" } }
+            }
+        }
+    }
+}
+
+fn resend_form(viewer: &Viewer) -> Markup {
+    html! {
+        form method="post" action="/verify-email/send" {
+            (csrf_field(viewer))
+            button.button.primary type="submit" { "Send me a new link" }
+        }
+    }
+}
+
+/// Where "Sign in to get a new link" leads after signing in.
+pub async fn send_verification_form(viewer: Viewer) -> Response {
+    if !viewer.signed_in() {
+        return Redirect::to(&format!("/signin?next={}", urlencode("/verify-email/send"))).into_response();
+    }
+    let body = html! {
+        section.panel.narrow {
+            h1 { "Confirm your e-mail address" }
+            p { "We mail a link to your account's address; open it to confirm the address is yours." }
+            (resend_form(&viewer))
+        }
+    };
+    page(&viewer, StatusCode::OK, "Confirm your e-mail address", body)
+}
+
+pub async fn send_verification(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    form: Fields,
+) -> Response {
+    if !csrf_ok(&headers, form.csrf()) {
+        return page(&viewer, StatusCode::FORBIDDEN, "Confirm your e-mail address", alert(CSRF_MESSAGE));
+    }
+    let Some(user) = viewer.user else {
+        return Redirect::to(&format!("/signin?next={}", urlencode("/verify-email/send"))).into_response();
+    };
+    match state.ticketing.send_email_verification(user).await {
+        Ok(sent_to) => {
+            let body = html! {
+                section.panel.narrow #verification-sent {
+                    h1 { "Check your mail" }
+                    p { "We sent a link to " strong { (sent_to) } ". Open it to confirm the address is yours." }
+                    p { a.button href="/tickets" { "My tickets" } }
+                }
+            };
+            page(&viewer, StatusCode::OK, "Check your mail", body)
+        }
+        Err(e) => {
+            let (status, detail, _) = problem_detail(Problem::from(e)).await;
+            page(
+                &viewer,
+                status,
+                "Confirm your e-mail address",
+                html! { section.panel.narrow { h1 { "Confirm your e-mail address" } (alert(&detail)) p { a.button href="/tickets" { "My tickets" } } } },
+            )
+        }
+    }
+}

@@ -1420,11 +1420,8 @@ pub async fn tickets_page(State(state): State<AppState>, viewer: Viewer, Query(q
             None => signin_redirect("/tickets"),
         };
     };
-    let (created_at, first_offer) = match state.ticketing.store().user_by_id(user).await {
-        Ok(Some(me)) => match state.ticketing.store().first_transfer_to(&me.email).await {
-            Ok(first) => (me.created_at, first),
-            Err(e) => return failure(&viewer, e.into()).await,
-        },
+    let me = match state.ticketing.store().user_by_id(user).await {
+        Ok(Some(me)) => me,
         Ok(None) => return signin_redirect("/tickets"),
         Err(e) => return failure(&viewer, e.into()).await,
     };
@@ -1445,15 +1442,23 @@ pub async fn tickets_page(State(state): State<AppState>, viewer: Viewer, Query(q
     let body = html! {
         h1 { "My tickets" }
         p #offline-state.hint aria-live="polite" { "Show the QR code at the gate. Tickets you open here stay available without a network." }
+        @if me.email_verified_at.is_none() {
+            form.hint #confirm-address method="post" action="/verify-email/send" {
+                (csrf_field(&viewer))
+                "Your address " strong { (me.email) } " is not confirmed yet: open the link we mailed there, so that tickets passed on to you can be accepted here. "
+                button.button type="submit" { "Send a new link" }
+            }
+        }
         @if !incoming.is_empty() {
             section.panel aria-labelledby="incoming" {
                 h2 #incoming { "Tickets offered to you" }
                 ul {
                     @for offer in &incoming {
                         @let event = offer_events.get(&offer.id);
-                        // An account newer than the offer accepts with the
-                        // secret from the offer's e-mail, carried here by its link.
-                        @let needed = ticketing::transfers::claim_needed(created_at, first_offer.unwrap_or(offer.created_at), offer);
+                        // An account that has not confirmed its address accepts
+                        // with the secret from the offer's e-mail, carried here
+                        // by its link.
+                        @let needed = ticketing::transfers::claim_needed(&me, offer);
                         @let claimed = claim.as_deref().filter(|c| ticketing::transfers::claim_matches(offer, c));
                         li {
                             form method="post" action={ "/transfers/" (offer.id) "/accept" } {

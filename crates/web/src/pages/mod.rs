@@ -69,6 +69,8 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/transfers/{transfer}/cancel", post(buyer::cancel_transfer))
         .route("/listings/{listing}/hold", post(buyer::hold_listing))
         .route("/signup", get(account::signup_form).post(account::signup))
+        .route("/verify-email", get(account::verify_email_page).post(account::verify_email))
+        .route("/verify-email/send", get(account::send_verification_form).post(account::send_verification))
         .route("/signin", get(account::signin_form).post(account::signin))
         .route("/signout", get(account::signout_form).post(account::signout))
         .route("/offline", get(offline_page))

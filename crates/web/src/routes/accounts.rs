@@ -3,11 +3,15 @@ use axum::extract::State;
 use axum::http::StatusCode;
 
 use crate::AppState;
-use crate::dto::{LoginRequest, MeResponse, MembershipDto, ProblemDto, RegisterRequest, TokenResponse, UserResponse};
+use crate::dto::{
+    LoginRequest, MeResponse, MembershipDto, ProblemDto, RegisterRequest, TokenResponse, UserResponse,
+    VerificationSentResponse, VerifyEmailRequest, VerifyEmailResponse,
+};
 use crate::extract::{ApiJson, AuthUser, BearerToken};
 use crate::problem::Problem;
 
-/// Create an account. Anyone can sign up; buyers need nothing more.
+/// Create an account. Anyone can sign up; buyers need nothing more. A link
+/// to confirm the address is mailed to it.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "accounts", request_body = RegisterRequest,
     responses((status = 201, body = UserResponse), (status = 409, body = ProblemDto, description = "e-mail taken"),
                (status = 422, body = ProblemDto)))]
@@ -54,6 +58,7 @@ pub async fn me(State(state): State<AppState>, AuthUser(user): AuthUser) -> Resu
     Ok(Json(MeResponse {
         id: *me.user.id.as_uuid(),
         email: me.user.email,
+        email_verified: me.user.email_verified_at.is_some(),
         name: me.user.name,
         memberships: me
             .memberships
@@ -61,4 +66,30 @@ pub async fn me(State(state): State<AppState>, AuthUser(user): AuthUser) -> Resu
             .map(|(org, role)| MembershipDto { organization_id: *org.as_uuid(), role: role.to_string() })
             .collect(),
     }))
+}
+
+/// Confirm an account's address with the secret from the link mailed to it
+/// (`/verify-email?token=...`). Needs no sign-in: the secret is the proof.
+/// The same link used again while it works answers the same.
+#[utoipa::path(post, path = "/api/v1/auth/verify-email", tag = "accounts", request_body = VerifyEmailRequest,
+    responses((status = 200, body = VerifyEmailResponse), (status = 422, body = ProblemDto, description = "unknown or expired link")))]
+pub async fn verify_email(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<VerifyEmailRequest>,
+) -> Result<Json<VerifyEmailResponse>, Problem> {
+    let user = state.ticketing.verify_email(&req.token).await?;
+    Ok(Json(VerifyEmailResponse { user_id: *user.as_uuid(), email_verified: true }))
+}
+
+/// Mail the signed-in account another link to confirm its address.
+#[utoipa::path(post, path = "/api/v1/me/email-verification", tag = "accounts", security(("bearer" = [])),
+    responses((status = 202, body = VerificationSentResponse), (status = 401, body = ProblemDto),
+               (status = 409, body = ProblemDto, description = "confirmed already"),
+               (status = 429, body = ProblemDto, description = "too many links today")))]
+pub async fn send_email_verification(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+) -> Result<(StatusCode, Json<VerificationSentResponse>), Problem> {
+    let sent_to = state.ticketing.send_email_verification(user).await?;
+    Ok((StatusCode::ACCEPTED, Json(VerificationSentResponse { sent_to })))
 }
