@@ -210,6 +210,27 @@ async fn free_claims(tx: &mut crate::WriteTx, hold: &str) -> Result<Vec<SeatId>>
     rows.into_iter().map(|(s,)| id(&s)).collect()
 }
 
+/// Releases every live hold of `event` (it was cancelled: nothing can be
+/// bought) with its seat claims and resale listings, inside the caller's
+/// transaction. A checkout already under way finds its hold released and is
+/// refunded, as for any hold that ends before it is paid.
+pub(crate) async fn release_event_holds(tx: &mut crate::WriteTx, event: EventId) -> Result<()> {
+    let e = event.to_string();
+    sqlx::query(
+        "UPDATE listings SET hold_id = NULL, held_until = NULL WHERE status = 'open' \
+         AND hold_id IN (SELECT id FROM holds WHERE event_id = $1 AND status = 'active')",
+    )
+    .bind(&e)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("DELETE FROM seat_claims WHERE event_id = $1 AND state = 'held'").bind(&e).execute(&mut **tx).await?;
+    sqlx::query("UPDATE holds SET status = 'released' WHERE event_id = $1 AND status = 'active'")
+        .bind(&e)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SeatStatus {
     Available,

@@ -565,6 +565,9 @@ impl Store {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
+        if to == domain::event::EventStatus::Cancelled {
+            crate::holds::release_event_holds(&mut tx, event).await?;
+        }
         crate::jobs::insert_job(&mut tx, job, now).await?;
         tx.commit().await?;
         self.cache.events.invalidate(&event);

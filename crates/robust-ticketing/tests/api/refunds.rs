@@ -289,9 +289,22 @@ async fn cancelling_an_event_refunds_every_order_revokes_every_ticket_and_tells_
     assert_eq!(app.post(&path, Some(owner), &partial).await.status(), StatusCode::CREATED);
     assert!(app.gateway.net_charged_minor() > 0);
 
+    // A buyer is half-way through buying when the event is cancelled.
+    let r = app.hold(&buyers[2].token, &f.event_id, &[&f.seats[3]], &[]).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let hold: Value = r.json().await.unwrap();
+    let hold_path = format!("/api/v1/holds/{}", hold["id"].as_str().unwrap());
+
     let r = app.post(&format!("/api/v1/events/{}/cancel", f.event_id), Some(owner), &json!({})).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "cancelled");
+    // Their hold ends with the event, and says so; paying it is refused.
+    let h: Value = app.get(&hold_path, Some(&buyers[2].token)).await.json().await.unwrap();
+    assert_eq!(h["status"], "released", "{h}");
+    let r = app.order(&buyers[2].token, hold["id"].as_str().unwrap(), "late-1", "tok_ok").await;
+    assert!(r.status().is_client_error(), "{}", r.status());
+    let seat = app.availability(&f.event_id).await;
+    assert!(!seat.to_string().contains("\"held\""), "no seat stays held: {seat}");
     // No more holds.
     let r = app.hold(&buyers[0].token, &f.event_id, &[&f.seats[4]], &[]).await;
     assert!(r.status().is_client_error(), "{}", r.status());
