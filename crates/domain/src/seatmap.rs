@@ -154,7 +154,7 @@ pub enum SeatMapError {
     #[error("GA area '{0}' needs a capacity between 1 and {GA_CAPACITY_MAX}")]
     BadGaCapacity(String),
     #[error(
-        "section '{0}': origin coordinates must be within ±{COORDINATE_ABS_MAX} and curve_radius between 1 and {COORDINATE_ABS_MAX}"
+        "section '{0}': its position (origin) must be within ±{COORDINATE_ABS_MAX} and its curve radius (curve_radius) between 1 and {COORDINATE_ABS_MAX}"
     )]
     BadGeometry(String),
     /// A curved row bending past a half circle turns its ends away from the

@@ -61,6 +61,9 @@ pub struct Config {
     /// How long compact availability uses one database read (with the live
     /// changes heard since) before reading again.
     pub availability_reread_millis: u64,
+    /// Whether ticket transfers are accepted in the app only by accounts
+    /// that confirmed their address (others use the offer's mailed link).
+    pub transfers_need_confirmed_address: bool,
 }
 
 impl Default for Config {
@@ -81,6 +84,7 @@ impl Default for Config {
             push: ticketing::push::PushSettings::default(),
             outbound: ticketing::outbound::OutboundPolicy::default(),
             availability_reread_millis: ticketing::availability::FRESH_MILLIS,
+            transfers_need_confirmed_address: false,
         }
     }
 }
@@ -213,6 +217,7 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>, payments: Payments) -
         password_hashing: config.password_hashing,
         outbound: config.outbound,
         availability_reread: std::time::Duration::from_millis(config.availability_reread_millis),
+        transfers_need_confirmed_address: config.transfers_need_confirmed_address,
         ..Settings::default()
     };
     let mailer = ticketing::mail::Mailer::new(&config.mail).context("invalid e-mail settings")?;

@@ -213,6 +213,10 @@ struct ServeArgs {
     /// (a closed network; by default only public addresses are reached).
     #[arg(long, env = "ALLOW_PRIVATE_OUTBOUND")]
     allow_private_outbound: bool,
+    /// Let only accounts that confirmed their address accept tickets passed
+    /// on to it in the app; others accept with the offer's mailed link.
+    #[arg(long, env = "TRANSFERS_NEED_CONFIRMED_ADDRESS")]
+    transfers_need_confirmed_address: bool,
     /// Argon2id memory per password hash, in KiB [default: 19456, the OWASP minimum].
     #[arg(long, env = "ARGON2_MEMORY_KIB")]
     argon2_memory_kib: Option<u32>,
@@ -241,6 +245,7 @@ struct FileConfig {
     rate_limit_account_burst: Option<u32>,
     trust_forwarded_for: Option<bool>,
     allow_private_outbound: Option<bool>,
+    transfers_need_confirmed_address: Option<bool>,
     smtp_url: Option<String>,
     mail_from: Option<String>,
     mail_templates_dir: Option<PathBuf>,
@@ -470,6 +475,8 @@ async fn main() -> anyhow::Result<()> {
                 } else {
                     ticketing::outbound::OutboundPolicy::PublicOnly
                 },
+                transfers_need_confirmed_address: args.transfers_need_confirmed_address
+                    || file.transfers_need_confirmed_address.unwrap_or(false),
                 mail: ticketing::mail::MailSettings {
                     smtp_url: args.smtp_url.or(file.smtp_url.clone()),
                     from: args.mail_from.or(file.mail_from.clone()).unwrap_or(defaults.mail.from.clone()),

@@ -153,6 +153,15 @@ impl Store {
         row.map(transfer).transpose()
     }
 
+    /// When the first offer ever made to `email` was made, if one was.
+    pub async fn first_transfer_to(&self, email: &str) -> Result<Option<Timestamp>> {
+        let (first,): (Option<i64>,) = sqlx::query_as("SELECT MIN(created_at) FROM transfers WHERE to_email = $1")
+            .bind(email)
+            .fetch_one(&mut *self.read().await?)
+            .await?;
+        first.map(ts).transpose()
+    }
+
     /// Offers made to `email` that are still open at `now`.
     pub async fn open_transfers_to(&self, email: &str, now: Timestamp) -> Result<Vec<TransferRecord>> {
         let rows: Vec<TransferRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(

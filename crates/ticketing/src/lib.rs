@@ -52,6 +52,10 @@ pub struct Settings {
     /// How long compact availability uses one database read, with the live
     /// changes heard since, before reading again (see `availability`).
     pub availability_reread: std::time::Duration,
+    /// Whether an account accepts a ticket passed on to its address in the
+    /// app only once it has confirmed the address, even if it existed
+    /// before any offer was made there (`transfers::claim_needed`).
+    pub transfers_need_confirmed_address: bool,
 }
 
 /// How long a bearer token stays valid: a working day, so gate staff sign in
@@ -66,6 +70,7 @@ impl Default for Settings {
             password_hashing: accounts::PasswordHashing::default(),
             outbound: outbound::OutboundPolicy::default(),
             availability_reread: std::time::Duration::from_millis(availability::FRESH_MILLIS),
+            transfers_need_confirmed_address: false,
         }
     }
 }

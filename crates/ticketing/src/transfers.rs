@@ -4,6 +4,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use domain::Timestamp;
 use domain::barcode::BarcodeClaims;
 use domain::checkin::TicketStatus;
 use domain::email::{Email, InvalidEmail};
@@ -22,13 +23,23 @@ fn claim_hash(secret: &str) -> String {
     crate::sha256_hex(secret)
 }
 
-/// Whether accepting `offer` needs the claim secret mailed to its address:
-/// unless the account has confirmed that address is theirs. Anyone may sign
-/// up with any address, before or after an offer is made to it, so an
-/// unconfirmed account proves nothing about whose mail it is; the secret
-/// does (and confirms the address: [`Ticketing::accept_transfer`]).
-pub fn claim_needed(account: &store::UserRecord, offer: &TransferRecord) -> bool {
-    offer.claim_hash.is_some() && account.email_verified_at.is_none()
+/// Whether accepting `offer` needs the claim secret mailed to its address.
+///
+/// Anyone may sign up with any address, so an account proves it reads the
+/// address's mail only once it has confirmed it (or brings the claim, which
+/// confirms it: [`Ticketing::accept_transfer`]). A confirmed account never
+/// needs the claim. An unconfirmed one needs it when it was made after the
+/// first offer ever made to that address (`first_offer`; to the
+/// millisecond): counting from the first offer means a withdrawn offer sent
+/// again does not let an account made in between skip the claim. An
+/// unconfirmed account that existed before any offer is the one its senders
+/// saw there, and accepts without the claim, unless the operator requires
+/// confirmed addresses (`strict`), which also stops someone who signed up
+/// with another's address before anything was sent there.
+pub fn claim_needed(account: &store::UserRecord, first_offer: Timestamp, offer: &TransferRecord, strict: bool) -> bool {
+    offer.claim_hash.is_some()
+        && account.email_verified_at.is_none()
+        && (strict || account.created_at > first_offer.min(offer.created_at))
 }
 
 /// Whether `claim` is the secret mailed with `offer`.
@@ -46,8 +57,8 @@ pub enum TransferError {
     PendingExists,
     #[error("this transfer offer has lapsed, was accepted already, or was cancelled")]
     NotOpen,
-    /// The account has not confirmed its address and brought no (or the
-    /// wrong) claim secret.
+    /// The account has to bring the claim secret ([`claim_needed`]) and
+    /// brought none, or the wrong one.
     #[error(
         "your account has not confirmed that {0} is yours: open the link in the e-mail with this offer to accept it"
     )]
@@ -106,8 +117,12 @@ impl Ticketing {
         // The recipient hears of it by e-mail, and in the app if they have
         // an account already, unless that account must claim the offer: the
         // claim then goes to the mailbox alone.
+        let first_offer = self.store.first_transfer_to(to.as_str()).await?.unwrap_or(now);
+        let strict = self.settings.transfers_need_confirmed_address;
         let to_whom = match self.store.user_by_email(&to).await? {
-            Some(u) if !claim_needed(&u, &offer) => crate::notifications::To::Account(self.recipient(u.id).await?),
+            Some(u) if !claim_needed(&u, first_offer, &offer, strict) => {
+                crate::notifications::To::Account(self.recipient(u.id).await?)
+            }
             _ => crate::notifications::To::Address {
                 email: to.as_str().to_owned(),
                 locale: crate::mail::LOCALE_DEFAULT.to_owned(),
@@ -162,8 +177,8 @@ impl Ticketing {
     }
 
     /// Accepts an offer made to the signed-in user's e-mail address; an
-    /// account that has not confirmed the address brings the `claim` secret
-    /// mailed with the offer.
+    /// account that has not confirmed the address may have to bring the
+    /// `claim` secret mailed with the offer ([`claim_needed`]).
     pub async fn accept_transfer(
         &self,
         user: UserId,
@@ -180,7 +195,8 @@ impl Ticketing {
         if offer.status != "pending" || offer.expires_at <= now {
             return Err(TransferError::NotOpen);
         }
-        if claim_needed(&me, &offer) {
+        let first_offer = self.store.first_transfer_to(&offer.to_email).await?.unwrap_or(offer.created_at);
+        if claim_needed(&me, first_offer, &offer, self.settings.transfers_need_confirmed_address) {
             if !claim.is_some_and(|c| claim_matches(&offer, c)) {
                 return Err(TransferError::ClaimRequired(offer.to_email));
             }

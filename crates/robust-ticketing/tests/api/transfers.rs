@@ -362,23 +362,18 @@ async fn offer_deadlines_are_shown_in_the_venue_time_zone() {
     assert!(html.contains(&format!("(by {local})")), "the confirmation gives the deadline as {local}");
 }
 
-/// Anyone may sign up with any address, before or after an offer is made
-/// to it, so an account that has not confirmed its address proves nothing
-/// about whose mail that is: it accepts only with the claim from the link in
-/// the offer's e-mail, which goes to the mailbox, not to the account's
-/// inbox. Without it the API answers 403 and the tickets page shows no
-/// Accept button; the link's page accepts, and the claim confirms the
-/// address. A confirmed account accepts in the app.
+/// Anyone may sign up with any address, so an account made after an offer
+/// that has not confirmed its address proves nothing about whose mail that
+/// is: it accepts only with the claim from the link in the offer's e-mail.
+/// Without it the API answers 403 and the tickets page shows no Accept
+/// button; the link's page accepts, and the claim confirms the address.
 #[tokio::test]
-async fn an_unconfirmed_account_accepts_an_offer_only_with_the_mailed_claim() {
+async fn an_account_made_after_an_offer_accepts_it_only_with_the_mailed_claim() {
     let smtp = crate::mail::SmtpServer::start().await;
     let url = smtp.url();
     let app = spawn_app_with(|c| c.mail.smtp_url = Some(url)).await;
     let f = app.fixture(1, 4, 10).await;
     let alice = app.signup("alice@example.org").await;
-    // Someone who guessed the address signs up with it before any offer.
-    let squatter = app.signup_unconfirmed("newcomer@example.org").await;
-    app.clock.advance(Duration::minutes(1));
     let order = app.buy(&alice.token, &f.event_id, &[&f.seats[0]], &[]).await;
     let ticket = order["tickets"][0]["id"].as_str().unwrap().to_owned();
     let r = offer(&app, &alice.token, &ticket, "newcomer@example.org").await;
@@ -391,6 +386,9 @@ async fn an_unconfirmed_account_accepts_an_offer_only_with_the_mailed_claim() {
     let claim = mail.text.split("claim=").nth(1).expect("a claim in the link").split(['#', '\n', '\r']).next().unwrap();
     let claim = claim.trim().to_owned();
 
+    // Someone who guessed the address signs up first.
+    app.clock.advance(Duration::minutes(1));
+    let squatter = app.signup_unconfirmed("newcomer@example.org").await;
     let incoming: Value = app.get("/api/v1/me/transfers", Some(&squatter.token)).await.json().await.unwrap();
     assert_eq!(incoming["items"][0]["id"], id.as_str(), "the offer is listed");
     let p = assert_problem(accept(&app, &squatter.token, &id).await, StatusCode::FORBIDDEN).await;
@@ -398,8 +396,6 @@ async fn an_unconfirmed_account_accepts_an_offer_only_with_the_mailed_claim() {
     let wrong =
         app.post(&format!("/api/v1/transfers/{id}/accept"), Some(&squatter.token), &json!({"claim": "guess"})).await;
     assert_problem(wrong, StatusCode::FORBIDDEN).await;
-    let inbox = crate::mail::notifications(&app, &squatter.token).await;
-    assert!(!inbox.to_string().contains("claim="), "the claim reached the account's inbox: {inbox}");
     let page = |path: String| {
         let r = app.client.get(app.url(&path)).header("cookie", format!("rt_session={}", squatter.token)).send();
         async move { r.await.unwrap().text().await.unwrap() }
@@ -410,22 +406,54 @@ async fn an_unconfirmed_account_accepts_an_offer_only_with_the_mailed_claim() {
     let mine: Value = app.get("/api/v1/me/tickets", Some(&alice.token)).await.json().await.unwrap();
     assert_eq!(mine["items"][0]["id"], ticket.as_str(), "still Alice's");
 
-    // Whoever reads that mailbox opens the link: the page can accept, and
-    // accepting confirms the address.
+    // Withdrawn and sent again: the account is older than this offer but
+    // not than the first one to its address, so it still needs the claim,
+    // and the new claim goes to the mailbox, not to the account's inbox.
+    assert_eq!(
+        app.delete(&format!("/api/v1/transfers/{id}"), Some(&alice.token)).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    app.clock.advance(Duration::minutes(1));
+    let again: Value = offer(&app, &alice.token, &ticket, "newcomer@example.org").await.json().await.unwrap();
+    let id = again["id"].as_str().unwrap().to_owned();
+    let p = assert_problem(accept(&app, &squatter.token, &id).await, StatusCode::FORBIDDEN).await;
+    assert_eq!(p["type"], "urn:robust-ticketing:problem:transfer-claim-required", "{p}");
+    let inbox = crate::mail::notifications(&app, &squatter.token).await;
+    assert!(!inbox.to_string().contains("claim="), "the claim reached the account's inbox: {inbox}");
+    let first_claim = claim;
+    let mails = smtp.wait_for(&app, 3).await;
+    let claim = mails
+        .iter()
+        .filter(|m| m.to == "newcomer@example.org")
+        .filter_map(|m| m.text.split("claim=").nth(1))
+        .map(|c| c.split(['#', '\n', '\r']).next().unwrap().trim().to_owned())
+        .find(|c| *c != first_claim)
+        .expect("the second offer's e-mail, with its own claim");
+
+    // Whoever reads that mailbox opens the link: the page can accept.
     let with = page(format!("/tickets?claim={claim}")).await;
     assert!(with.contains("Accept ticket") && with.contains(&format!("name=\"claim\" value=\"{claim}\"")), "{with}");
     let r = app.post(&format!("/api/v1/transfers/{id}/accept"), Some(&squatter.token), &json!({"claim": claim})).await;
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
     let me: Value = app.get("/api/v1/me", Some(&squatter.token)).await.json().await.unwrap();
-    assert_eq!(me["email_verified"], true, "{me}");
+    assert_eq!(me["email_verified"], true, "the claim came from the mailbox: {me}");
 
-    // A confirmed account, even one made after the offer, accepts in the
-    // app, with no body at all.
+    // An account made after an offer that confirmed its address accepts in
+    // the app.
+    let order = app.buy(&alice.token, &f.event_id, &[&f.seats[2]], &[]).await;
+    let r = offer(&app, &alice.token, order["tickets"][0]["id"].as_str().unwrap(), "dan@example.org").await;
+    let transfer: Value = r.json().await.unwrap();
+    app.clock.advance(Duration::minutes(1));
+    let dan = app.signup("dan@example.org").await;
+    let r = accept(&app, &dan.token, transfer["id"].as_str().unwrap()).await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+
+    // An account that existed before the offer accepts as before, with no
+    // body at all, confirmed or not.
+    let carol = app.signup_unconfirmed("carol@example.org").await;
     let order = app.buy(&alice.token, &f.event_id, &[&f.seats[1]], &[]).await;
     let r = offer(&app, &alice.token, order["tickets"][0]["id"].as_str().unwrap(), "carol@example.org").await;
     let transfer: Value = r.json().await.unwrap();
-    app.clock.advance(Duration::minutes(1));
-    let carol = app.signup("carol@example.org").await;
     let r = app
         .client
         .post(app.url(&format!("/api/v1/transfers/{}/accept", transfer["id"].as_str().unwrap())))
@@ -433,5 +461,37 @@ async fn an_unconfirmed_account_accepts_an_offer_only_with_the_mailed_claim() {
         .send()
         .await
         .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+}
+
+/// An operator may require confirmed addresses: then even an account that
+/// signed up with someone's address before anything was sent there accepts
+/// only with the claim mailed to it, and the claim goes to the mailbox, not
+/// to the account's inbox. A confirmed account accepts in the app.
+#[tokio::test]
+async fn with_confirmed_addresses_required_an_early_squatter_needs_the_mailed_claim() {
+    let app = spawn_app_with(|c| c.transfers_need_confirmed_address = true).await;
+    let f = app.fixture(1, 4, 10).await;
+    let alice = app.signup("alice@example.org").await;
+    let squatter = app.signup_unconfirmed("newcomer@example.org").await;
+    let bob = app.signup("bob@example.org").await;
+    app.clock.advance(Duration::minutes(1));
+    let order = app.buy(&alice.token, &f.event_id, &[&f.seats[0], &f.seats[1]], &[]).await;
+    let ticket = |i: usize| order["tickets"][i]["id"].as_str().unwrap().to_owned();
+
+    let r = offer(&app, &alice.token, &ticket(0), "newcomer@example.org").await;
+    let transfer: Value = r.json().await.unwrap();
+    let p =
+        assert_problem(accept(&app, &squatter.token, transfer["id"].as_str().unwrap()).await, StatusCode::FORBIDDEN)
+            .await;
+    assert_eq!(p["type"], "urn:robust-ticketing:problem:transfer-claim-required", "{p}");
+    let inbox = crate::mail::notifications(&app, &squatter.token).await;
+    assert!(!inbox.to_string().contains("claim="), "the claim reached the account's inbox: {inbox}");
+    let mine: Value = app.get("/api/v1/me/tickets", Some(&alice.token)).await.json().await.unwrap();
+    assert_eq!(mine["items"].as_array().unwrap().len(), 2, "still Alice's");
+
+    let r = offer(&app, &alice.token, &ticket(1), "bob@example.org").await;
+    let transfer: Value = r.json().await.unwrap();
+    let r = accept(&app, &bob.token, transfer["id"].as_str().unwrap()).await;
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
 }

@@ -1420,11 +1420,15 @@ pub async fn tickets_page(State(state): State<AppState>, viewer: Viewer, Query(q
             None => signin_redirect("/tickets"),
         };
     };
-    let me = match state.ticketing.store().user_by_id(user).await {
-        Ok(Some(me)) => me,
+    let (me, first_offer) = match state.ticketing.store().user_by_id(user).await {
+        Ok(Some(me)) => match state.ticketing.store().first_transfer_to(&me.email).await {
+            Ok(first) => (me, first),
+            Err(e) => return failure(&viewer, e.into()).await,
+        },
         Ok(None) => return signin_redirect("/tickets"),
         Err(e) => return failure(&viewer, e.into()).await,
     };
+    let strict = state.ticketing.settings().transfers_need_confirmed_address;
     let tickets = match state.ticketing.store().tickets_of(user).await {
         Ok(t) => t,
         Err(e) => return failure(&viewer, e.into()).await,
@@ -1455,10 +1459,10 @@ pub async fn tickets_page(State(state): State<AppState>, viewer: Viewer, Query(q
                 ul {
                     @for offer in &incoming {
                         @let event = offer_events.get(&offer.id);
-                        // An account that has not confirmed its address accepts
-                        // with the secret from the offer's e-mail, carried here
-                        // by its link.
-                        @let needed = ticketing::transfers::claim_needed(&me, offer);
+                        // An account that has not confirmed its address may
+                        // have to accept with the secret from the offer's
+                        // e-mail, carried here by its link.
+                        @let needed = ticketing::transfers::claim_needed(&me, first_offer.unwrap_or(offer.created_at), offer, strict);
                         @let claimed = claim.as_deref().filter(|c| ticketing::transfers::claim_matches(offer, c));
                         li {
                             form method="post" action={ "/transfers/" (offer.id) "/accept" } {
