@@ -171,7 +171,7 @@ pub enum RevokeTickets<'a> {
     AllValid,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct NewRefund<'a> {
     pub id: String,
     pub order: OrderId,
@@ -184,7 +184,13 @@ pub struct NewRefund<'a> {
     /// The job that moves the money.
     pub job: NewJob,
     pub notices: &'a [NewNotice],
+    /// The public log's entry for each ticket revoked, given its holder.
+    pub revoke_entry: RevokeEntry<'a>,
 }
+
+/// Makes the public log's `revoke` entry for a ticket of an event, given
+/// who holds it when it is revoked.
+pub type RevokeEntry<'a> = &'a (dyn Fn(TicketId, EventId, UserId) -> crate::NewLedgerEntry + Send + Sync);
 
 /// A refund as recorded, with the inventory it gave back.
 #[derive(Clone, Debug)]
@@ -398,19 +404,21 @@ impl Store {
         let mut freed_seats = Vec::new();
         let mut freed_areas = Vec::new();
         for t in &tickets {
-            let revoked: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+            let revoked: Option<(Option<String>, Option<String>, String)> = sqlx::query_as(
                 "UPDATE tickets SET status = 'revoked', revoked_at = $3 \
                  WHERE id = $1 AND order_id = $2 AND status = 'valid' AND checked_in_at IS NULL \
-                 RETURNING seat_id, ga_area_id",
+                 RETURNING seat_id, ga_area_id, holder_id",
             )
             .bind(t.to_string())
             .bind(&order_s)
             .bind(ms(now))
             .fetch_optional(&mut *tx)
             .await?;
-            let Some((seat, area)) = revoked else {
+            let Some((seat, area, holder)) = revoked else {
                 return Err(RecordRefundError::TicketNotRefundable(*t));
             };
+            let entry = (r.revoke_entry)(*t, id(&event_s)?, id(&holder)?);
+            crate::ledger::insert_ledger_entry(&mut tx, &entry, now).await?;
             if let Some(seat) = seat {
                 // The seat may be sold again: no claim row means free.
                 sqlx::query("DELETE FROM seat_claims WHERE event_id = $1 AND seat_id = $2 AND state = 'sold'")
@@ -525,14 +533,21 @@ impl Store {
 
     /// Revokes every ticket of an event that is still valid (after its
     /// orders were refunded: what is left came in by another way).
-    pub async fn revoke_event_tickets(&self, event: EventId, now: Timestamp) -> Result<u64> {
+    pub async fn revoke_event_tickets(
+        &self,
+        event: EventId,
+        now: Timestamp,
+        revoke_entry: RevokeEntry<'_>,
+    ) -> Result<u64> {
         let mut tx = self.write().await?;
-        let ids: Vec<(String,)> = sqlx::query_as("SELECT id FROM tickets WHERE event_id = $1 AND status = 'valid'")
-            .bind(event.to_string())
-            .fetch_all(&mut *tx)
-            .await?;
-        for (t,) in &ids {
+        let ids: Vec<(String, String)> =
+            sqlx::query_as("SELECT id, holder_id FROM tickets WHERE event_id = $1 AND status = 'valid'")
+                .bind(event.to_string())
+                .fetch_all(&mut *tx)
+                .await?;
+        for (t, holder) in &ids {
             release_ticket(&mut tx, t).await?;
+            crate::ledger::insert_ledger_entry(&mut tx, &revoke_entry(id(t)?, event, id(holder)?), now).await?;
         }
         let done = sqlx::query(
             "UPDATE tickets SET status = 'revoked', revoked_at = $2 WHERE event_id = $1 AND status = 'valid'",

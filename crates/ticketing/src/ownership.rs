@@ -1,4 +1,5 @@
-//! The public ownership log: every ticket issued and every check-in becomes
+//! The public ownership log: every ticket issued, passed on, resold, checked
+//! in or revoked (by a refund or a cancellation) becomes
 //! an RFC 6962 leaf (see the `ledger` crate for the encodings), appended in
 //! the same transaction as the fact itself and sequenced moments later.
 //!
@@ -60,6 +61,24 @@ fn kind_name(kind: EntryKind) -> &'static str {
     }
 }
 
+fn entry_with(
+    keys: &Keys,
+    kind: EntryKind,
+    ticket: TicketId,
+    event: EventId,
+    holder: UserId,
+    at: Timestamp,
+) -> NewLedgerEntry {
+    let entry = Entry {
+        kind,
+        ticket: TicketRef(*ticket.as_bytes()),
+        event: EventRef(*event.as_bytes()),
+        timestamp_ms: u64::try_from(at.timestamp_millis()).unwrap_or(0),
+        holder: HolderId::derive(&keys.holder, holder.as_bytes()),
+    };
+    NewLedgerEntry { kind: kind_name(kind), ticket, event, leaf_input: entry.encode().to_vec() }
+}
+
 fn random_secret() -> [u8; 32] {
     let mut b = [0u8; 32];
     rand::fill(&mut b);
@@ -91,15 +110,18 @@ impl Ticketing {
         holder: UserId,
         at: Timestamp,
     ) -> Result<NewLedgerEntry, StoreError> {
+        Ok(entry_with(self.ledger_keys().await?, kind, ticket, event, holder, at))
+    }
+
+    /// What writes the `revoke` entry of each ticket a refund or a
+    /// cancellation revokes at `at`: the store calls it inside that
+    /// transaction, where it knows who holds each ticket at that moment.
+    pub(crate) async fn revoke_entries(
+        &self,
+        at: Timestamp,
+    ) -> Result<impl Fn(TicketId, EventId, UserId) -> NewLedgerEntry + Send + Sync + '_, StoreError> {
         let keys = self.ledger_keys().await?;
-        let entry = Entry {
-            kind,
-            ticket: TicketRef(*ticket.as_bytes()),
-            event: EventRef(*event.as_bytes()),
-            timestamp_ms: u64::try_from(at.timestamp_millis()).unwrap_or(0),
-            holder: HolderId::derive(&keys.holder, holder.as_bytes()),
-        };
-        Ok(NewLedgerEntry { kind: kind_name(kind), ticket, event, leaf_input: entry.encode().to_vec() })
+        Ok(move |ticket, event, holder| entry_with(keys, EntryKind::Revoke, ticket, event, holder, at))
     }
 
     /// Brings this node's tree up to the sequenced size; returns the size.

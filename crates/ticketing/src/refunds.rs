@@ -292,6 +292,7 @@ impl Ticketing {
         let now = self.now();
         let refund_id = RefundId::new().to_string();
         let key = key.map_or_else(|| format!("refund:{refund_id}"), str::to_owned);
+        let revoke_entry = self.revoke_entries(now).await?;
         let refund = NewRefund {
             id: refund_id.clone(),
             order,
@@ -302,6 +303,7 @@ impl Ticketing {
             tickets,
             job: refund_job(&refund_id, now),
             notices: &[],
+            revoke_entry: &revoke_entry,
         };
         let recorded = self.store.record_refund(&refund, now).await?;
         self.after_refund_recorded(&recorded).await;
@@ -501,6 +503,7 @@ impl Ticketing {
             });
             let refund_id = RefundId::new().to_string();
             let now = self.now();
+            let revoke_entry = self.revoke_entries(now).await?;
             let recorded = self
                 .store
                 .record_refund(
@@ -514,6 +517,7 @@ impl Ticketing {
                         tickets: RevokeTickets::AllValid,
                         job: refund_job(&refund_id, now),
                         notices: std::slice::from_ref(&told),
+                        revoke_entry: &revoke_entry,
                     },
                     now,
                 )
@@ -528,7 +532,9 @@ impl Ticketing {
                 Err(e) => return Err(JobError::Retry(e.to_string())),
             }
         }
-        let revoked = self.store.revoke_event_tickets(event_id, self.now()).await?;
+        let now = self.now();
+        let revoke_entry = self.revoke_entries(now).await?;
+        let revoked = self.store.revoke_event_tickets(event_id, now, &revoke_entry).await?;
         tracing::info!(event = %event_id, revoked, "event cancelled: orders refunded, tickets revoked");
         Ok(())
     }

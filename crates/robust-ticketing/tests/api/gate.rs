@@ -171,6 +171,15 @@ async fn an_offline_admission_before_a_transfer_or_refund_stands_when_synced_aft
     let again = sync("gate-a", scans).await;
     assert_eq!(again["results"], v["results"]);
 
+    // The public log has the use, dated when it happened, before the
+    // refund's revocation; a passed-on ticket's use is not put in Bob's name.
+    let kinds = async |ticket: String| -> Vec<String> {
+        let h: Value = app.get(&format!("/api/v1/tickets/{ticket}/history"), None).await.json().await.unwrap();
+        h["entries"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(kinds(id(1)).await, ["issue", "check_in", "revoke"]);
+    assert_eq!(kinds(id(0)).await, ["issue", "transfer"]);
+
     // Bob's ticket 0 was used by Alice before it was his: refused online.
     let p = assert_problem(app.checkin(&gate.token, &f.event_id, &bobs[0]).await, StatusCode::CONFLICT).await;
     assert_eq!(p["checked_in_at"], json!(t0));

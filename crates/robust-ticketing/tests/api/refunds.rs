@@ -86,6 +86,15 @@ async fn an_organizer_refunds_one_ticket_which_is_revoked_and_its_seat_sold_agai
     let listed = manifest.to_string();
     assert!(listed.contains(refunded["id"].as_str().unwrap()), "the manifest lists it");
 
+    // The public log says so: whoever is offered it later can check.
+    let kinds = async |ticket: &Value| -> Vec<String> {
+        let path = format!("/api/v1/tickets/{}/history", ticket["id"].as_str().unwrap());
+        let h: Value = app.get(&path, None).await.json().await.unwrap();
+        h["entries"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(kinds(refunded).await, ["issue", "revoke"]);
+    assert_eq!(kinds(&order["tickets"][1]).await, ["issue"]);
+
     // The seat is for sale again, to someone else.
     let bob = app.signup("bob@example.org").await;
     app.buy(&bob.token, &f.event_id, &[&f.seats[0]], &[]).await;
@@ -320,6 +329,10 @@ async fn cancelling_an_event_refunds_every_order_revokes_every_ticket_and_tells_
         assert_eq!(o["status"], "refunded");
         assert_eq!(o["refunded_total"], o["total"]);
         for t in order["tickets"].as_array().unwrap() {
+            let path = format!("/api/v1/tickets/{}/history", t["id"].as_str().unwrap());
+            let h: Value = app.get(&path, None).await.json().await.unwrap();
+            let last = h["entries"].as_array().unwrap().last().unwrap()["kind"].clone();
+            assert_eq!(last, "revoke", "{h}");
             let p = assert_problem(
                 app.checkin(owner, &f.event_id, t["barcode"].as_str().unwrap()).await,
                 StatusCode::UNPROCESSABLE_ENTITY,
