@@ -89,6 +89,7 @@ pub fn decide_sync(
     ticket: Option<&TicketAtGate>,
     device: &str,
     scanned_at: Option<Timestamp>,
+    gates_opened_at: Timestamp,
 ) -> SyncOutcome {
     match decide(scanning_event, claims, ticket) {
         CheckinOutcome::Admitted => SyncOutcome::Admitted,
@@ -101,8 +102,11 @@ pub fn decide_sync(
                 SyncOutcome::Conflict { first_device: first }
             }
         }
+        // Only a scan made once the gates opened: a scan dated weeks before
+        // the event, just before the ticket was resold, is no admission
+        // anyone believes, and would let a gate cancel the buyer's ticket.
         CheckinOutcome::Revoked => match (ticket, scanned_at) {
-            (Some(t), Some(at)) => used_before_retirement(t, device, at),
+            (Some(t), Some(at)) if at >= gates_opened_at => used_before_retirement(t, device, at),
             _ => SyncOutcome::Refused(CheckinOutcome::Revoked),
         },
         other => SyncOutcome::Refused(other),
@@ -179,6 +183,9 @@ mod tests {
     use super::*;
     use chrono::Utc;
 
+    /// Gates open long before any scan of these tests.
+    const OPEN: Timestamp = chrono::DateTime::<Utc>::MIN_UTC;
+
     fn setup() -> (EventId, BarcodeClaims, TicketAtGate) {
         let event = EventId::new();
         let ticket = TicketId::new();
@@ -207,25 +214,25 @@ mod tests {
     fn offline_scans_conflict_when_two_devices_admit_one_ticket() {
         let (event, claims, mut t) = setup();
         let at = Utc::now();
-        assert_eq!(decide_sync(event, &claims, Some(&t), "gate-a", Some(at)), SyncOutcome::Admitted);
+        assert_eq!(decide_sync(event, &claims, Some(&t), "gate-a", Some(at), OPEN), SyncOutcome::Admitted);
         t.checked_in_at = Some(at);
         t.checked_in_device = Some("gate-a".into());
         assert_eq!(
-            decide_sync(event, &claims, Some(&t), "gate-a", Some(at)),
+            decide_sync(event, &claims, Some(&t), "gate-a", Some(at), OPEN),
             SyncOutcome::Admitted,
             "a re-sync is no conflict"
         );
         assert_eq!(
-            decide_sync(event, &claims, Some(&t), "gate-b", Some(at)),
+            decide_sync(event, &claims, Some(&t), "gate-b", Some(at), OPEN),
             SyncOutcome::Conflict { first_device: Some("gate-a".into()) }
         );
         t.checked_in_device = None;
         assert_eq!(
-            decide_sync(event, &claims, Some(&t), "gate-b", Some(at)),
+            decide_sync(event, &claims, Some(&t), "gate-b", Some(at), OPEN),
             SyncOutcome::Conflict { first_device: None }
         );
         assert_eq!(
-            decide_sync(EventId::new(), &claims, Some(&t), "gate-b", Some(at)),
+            decide_sync(EventId::new(), &claims, Some(&t), "gate-b", Some(at), OPEN),
             SyncOutcome::Refused(CheckinOutcome::WrongEvent)
         );
     }
@@ -238,12 +245,12 @@ mod tests {
         t.checked_in_device = Some("gate-a".into());
         let later = at + chrono::Duration::seconds(2);
         assert_eq!(
-            decide_sync(event, &claims, Some(&t), "gate-a", Some(later)),
+            decide_sync(event, &claims, Some(&t), "gate-a", Some(later), OPEN),
             SyncOutcome::Conflict { first_device: Some("gate-a".into()) }
         );
         // A time the server replaced cannot tell the two apart: the device's
         // report stands as the re-sent admission.
-        assert_eq!(decide_sync(event, &claims, Some(&t), "gate-a", None), SyncOutcome::Admitted);
+        assert_eq!(decide_sync(event, &claims, Some(&t), "gate-a", None, OPEN), SyncOutcome::Admitted);
     }
 
     #[test]
@@ -267,22 +274,27 @@ mod tests {
         // Without a known retirement time, or a believed scan time, the
         // old barcode is refused as before.
         assert_eq!(
-            decide_sync(event, &claims, Some(&t), "gate-a", Some(at)),
+            decide_sync(event, &claims, Some(&t), "gate-a", Some(at), OPEN),
             SyncOutcome::Refused(CheckinOutcome::Revoked)
         );
         t.retired = Some((later, Retirement::Reissued));
         assert_eq!(
-            decide_sync(event, &claims, Some(&t), "gate-a", None),
+            decide_sync(event, &claims, Some(&t), "gate-a", None, OPEN),
             SyncOutcome::Refused(CheckinOutcome::Revoked)
         );
         // Scanned before the re-issue: it let its holder in.
         assert_eq!(
-            decide_sync(event, &claims, Some(&t), "gate-a", Some(at)),
+            decide_sync(event, &claims, Some(&t), "gate-a", Some(at), OPEN),
             SyncOutcome::UsedBeforeRetirement(Retirement::Reissued)
+        );
+        // Scanned before the gates opened: nobody was let in then.
+        assert_eq!(
+            decide_sync(event, &claims, Some(&t), "gate-a", Some(at), at + chrono::Duration::seconds(1)),
+            SyncOutcome::Refused(CheckinOutcome::Revoked)
         );
         // Scanned after: refused, as the gate should have.
         assert_eq!(
-            decide_sync(event, &claims, Some(&t), "gate-a", Some(later)),
+            decide_sync(event, &claims, Some(&t), "gate-a", Some(later), OPEN),
             SyncOutcome::Refused(CheckinOutcome::Revoked)
         );
         // Recorded, a re-send by the same device is the same answer; any
@@ -290,18 +302,18 @@ mod tests {
         t.checked_in_at = Some(at);
         t.checked_in_device = Some("gate-a".into());
         assert_eq!(
-            decide_sync(event, &claims, Some(&t), "gate-a", Some(at)),
+            decide_sync(event, &claims, Some(&t), "gate-a", Some(at), OPEN),
             SyncOutcome::UsedBeforeRetirement(Retirement::Reissued)
         );
         assert_eq!(
-            decide_sync(event, &claims, Some(&t), "gate-b", Some(at - chrono::Duration::seconds(1))),
+            decide_sync(event, &claims, Some(&t), "gate-b", Some(at - chrono::Duration::seconds(1)), OPEN),
             SyncOutcome::Conflict { first_device: Some("gate-a".into()) }
         );
         // The new holder admitted online first: used twice.
         t.checked_in_device = None;
         t.checked_in_at = Some(later - chrono::Duration::seconds(1));
         assert_eq!(
-            decide_sync(event, &claims, Some(&t), "gate-a", Some(at)),
+            decide_sync(event, &claims, Some(&t), "gate-a", Some(at), OPEN),
             SyncOutcome::Conflict { first_device: None }
         );
         // Revoked tickets alike.
@@ -309,7 +321,7 @@ mod tests {
         t.status = TicketStatus::Revoked;
         t.retired = Some((later, Retirement::Revoked));
         assert_eq!(
-            decide_sync(event, &claims, Some(&t), "gate-a", Some(at)),
+            decide_sync(event, &claims, Some(&t), "gate-a", Some(at), OPEN),
             SyncOutcome::UsedBeforeRetirement(Retirement::Revoked)
         );
     }

@@ -192,6 +192,21 @@ impl Store {
         row.map(|(u,)| id(&u)).transpose()
     }
 
+    /// The account a live confirmation link (by its secret's hash) is for,
+    /// if that account still has the address it was sent to.
+    pub async fn email_verification(&self, token_hash: &str, now: Timestamp) -> Result<Option<UserRecord>> {
+        let row: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM users u JOIN email_verifications v ON v.user_id = u.id AND v.email = u.email \
+             WHERE v.token_hash = $1 AND v.expires_at > $2",
+            USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
+        )))
+        .bind(token_hash)
+        .bind(ms(now))
+        .fetch_optional(&mut *self.read().await?)
+        .await?;
+        row.map(user).transpose()
+    }
+
     /// Records that `user` showed they read mail sent to `email` (another
     /// secret mailed there came back), if that is still their address.
     pub async fn mark_email_verified(&self, user: UserId, email: &str, now: Timestamp) -> Result<()> {

@@ -85,6 +85,9 @@ pub struct OfflineScanAt<'a> {
     /// Whether `at` is the gate's own time; when its clock could not be
     /// believed, the server's time stands in.
     pub gate_clock_believed: bool,
+    /// When the event's gates opened: a scan of a barcode that has since
+    /// stopped admitting counts as a use only if made after.
+    pub gates_opened_at: Timestamp,
 }
 
 impl Store {
@@ -99,11 +102,11 @@ impl Store {
         scan: OfflineScanAt<'_>,
         ledger: Option<&crate::NewLedgerEntry>,
     ) -> Result<SyncRecord> {
-        let OfflineScanAt { scanner, device, at: scanned_at, gate_clock_believed } = scan;
+        let OfflineScanAt { scanner, device, at: scanned_at, gate_clock_believed, gates_opened_at } = scan;
         let reported_at = gate_clock_believed.then_some(scanned_at);
         let mut tx = self.write().await?;
         let mut ticket = read_ticket(&mut tx, claims).await?;
-        let mut outcome = decide_sync(event, claims, ticket.as_ref(), device, reported_at);
+        let mut outcome = decide_sync(event, claims, ticket.as_ref(), device, reported_at, gates_opened_at);
         let admits = match outcome {
             SyncOutcome::Admitted => Some(
                 "UPDATE tickets SET checked_in_at = $1, checked_in_device = $2 \
@@ -130,7 +133,7 @@ impl Store {
                 .await?;
             if admitted.rows_affected() != 1 {
                 ticket = read_ticket(&mut tx, claims).await?;
-                outcome = decide_sync(event, claims, ticket.as_ref(), device, reported_at);
+                outcome = decide_sync(event, claims, ticket.as_ref(), device, reported_at, gates_opened_at);
             } else {
                 close_market(&mut tx, claims).await?;
                 if let Some(t) = ticket.as_mut() {
@@ -166,6 +169,29 @@ impl Store {
             _ => ticket.and_then(|t| t.checked_in_at),
         };
         Ok(SyncRecord { outcome, checked_in_at })
+    }
+
+    /// When `ticket`'s barcode at `serial` was issued: with the ticket, or
+    /// when the serial before it was retired (a transfer or resale).
+    pub async fn barcode_issued_at(&self, ticket: TicketId, serial: u32) -> Result<Option<Timestamp>> {
+        let mut read = self.read().await?;
+        if serial > 1 {
+            let at: Option<(i64,)> =
+                sqlx::query_as("SELECT retired_at FROM retired_serials WHERE ticket_id = $1 AND serial = $2")
+                    .bind(ticket.to_string())
+                    .bind(i64::from(serial) - 1)
+                    .fetch_optional(&mut *read)
+                    .await?;
+            if let Some((at,)) = at {
+                return ts(at).map(Some);
+            }
+        }
+        // The first serial, or one re-issued before retirements were kept.
+        let created: Option<(i64,)> = sqlx::query_as("SELECT created_at FROM tickets WHERE id = $1")
+            .bind(ticket.to_string())
+            .fetch_optional(&mut *read)
+            .await?;
+        created.map(|(at,)| ts(at)).transpose()
     }
 
     /// Every ticket of the event with what a gate needs to judge it offline.

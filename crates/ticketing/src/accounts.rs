@@ -126,7 +126,7 @@ impl Ticketing {
         .expect("hashing with a random salt cannot fail");
         let id = UserId::new();
         let now = self.now();
-        let (secret, verification) = self.verification_notice(&email);
+        let (secret, verification) = self.verification_notice(&email, name);
         let token_hash = crate::sha256_hex(&secret);
         let expires_at = now + chrono::Duration::days(EMAIL_VERIFICATION_DAYS);
         let check = store::NewEmailVerification { token_hash: &token_hash, expires_at, notice: &verification };
@@ -146,7 +146,7 @@ impl Ticketing {
     }
 
     /// A fresh secret and the message that mails its link to `email`.
-    fn verification_notice(&self, email: &Email) -> (String, store::NewNotice) {
+    fn verification_notice(&self, email: &Email, account_name: &str) -> (String, store::NewNotice) {
         let mut bytes = [0u8; TOKEN_BYTES];
         rand::fill(&mut bytes);
         let secret = URL_SAFE_NO_PAD.encode(bytes);
@@ -159,7 +159,7 @@ impl Ticketing {
             },
             dedupe_key: format!("verify-email:{}", crate::sha256_hex(&secret)),
             link: format!("/verify-email?token={secret}"),
-            data: serde_json::json!({"days": EMAIL_VERIFICATION_DAYS}),
+            data: serde_json::json!({"days": EMAIL_VERIFICATION_DAYS, "account_name": account_name}),
         });
         (secret, notice)
     }
@@ -170,12 +170,22 @@ impl Ticketing {
             self.store.user_by_id(user).await?.ok_or_else(|| StoreError::Corrupt(format!("user {user} vanished")))?;
         let email = Email::parse(&me.email).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let now = self.now();
-        let (secret, notice) = self.verification_notice(&email);
+        let (secret, notice) = self.verification_notice(&email, &me.name);
         let token_hash = crate::sha256_hex(&secret);
         let expires_at = now + chrono::Duration::days(EMAIL_VERIFICATION_DAYS);
         let check = store::NewEmailVerification { token_hash: &token_hash, expires_at, notice: &notice };
         self.store.add_email_verification(user, &check, EMAIL_VERIFICATIONS_PER_DAY_MAX, now).await?;
         Ok(me.email)
+    }
+
+    /// The account a mailed confirmation link is for, while it works: its
+    /// page names the account, so whoever owns the address can tell whether
+    /// they made it.
+    pub async fn email_verification(&self, token: &str) -> Result<UserRecord, VerifyEmailError> {
+        if token.is_empty() || token.len() > VERIFICATION_TOKEN_LEN_MAX {
+            return Err(VerifyEmailError::UnknownLink);
+        }
+        self.store.email_verification(&crate::sha256_hex(token), self.now()).await?.ok_or(VerifyEmailError::UnknownLink)
     }
 
     /// Confirms the address a mailed link was sent to. Opening it again

@@ -27,6 +27,18 @@ pub const SYNC_SCANS_MAX: usize = 5_000;
 /// clock that was wrong (a device reset to 1970), and is taken as now.
 pub const SYNC_SCAN_AGE_MAX: chrono::Duration = chrono::Duration::days(7);
 
+/// How long before an event starts its gates may be letting people in.
+/// An offline scan of a barcode that was passed on, resold or revoked
+/// before the scan was synced counts as a use only if made after that: a
+/// gate cannot cancel a ticket sold weeks before the event by reporting an
+/// old scan of the seller's code.
+pub const GATES_OPEN_BEFORE_START: chrono::Duration = chrono::Duration::hours(12);
+
+/// How long after being taken off the team a scanner's device may still
+/// upload the scans it made before: long enough to come back online after a
+/// shift, not an open door for scans dated back to that moment.
+pub const REMOVED_SCANNER_SYNC_GRACE: chrono::Duration = chrono::Duration::hours(24);
+
 #[derive(Debug, thiserror::Error)]
 pub enum GateError {
     #[error("device_id must be 1 to {DEVICE_ID_LEN_MAX} printable characters")]
@@ -164,6 +176,8 @@ impl Ticketing {
         }
         let (record, removed_at) = self.sync_access(user, event).await?;
         let now = self.now();
+        let gates_opened_at = record.starts_at - GATES_OPEN_BEFORE_START;
+        let grace_over = removed_at.is_some_and(|at| now - at > REMOVED_SCANNER_SYNC_GRACE);
         let mut results = Vec::with_capacity(scans.len());
         for scan in scans {
             let mut scanned_at = chrono::SubsecRound::trunc_subsecs(scan.scanned_at, 3);
@@ -173,7 +187,7 @@ impl Ticketing {
             if scanned_at > now || scanned_at < now - SYNC_SCAN_AGE_MAX {
                 (scanned_at, believed) = (now, false);
             }
-            if removed_at.is_some_and(|at| scanned_at > at) {
+            if grace_over || removed_at.is_some_and(|at| scanned_at > at) {
                 self.store.log_rejected_scan(event, CheckinOutcome::Invalid, user, scanned_at).await?;
                 results.push(scanner_removed(scan.barcode));
                 continue;
@@ -183,13 +197,15 @@ impl Ticketing {
             let verified = self.verify_code(&scan.barcode, event, record.rotating_barcodes, scanned_at).await?;
             let result = match verified {
                 Ok(claims) => {
-                    if let Some(t) = self.store.ticket(claims.ticket).await?
-                        && scanned_at < t.created_at
+                    if let Some(issued) = self.store.barcode_issued_at(claims.ticket, claims.serial).await?
+                        && scanned_at < issued
                     {
                         (scanned_at, believed) = (now, false);
-                        // A scan dated before its ticket existed proves
-                        // nothing about when it was made: a scanner taken off
-                        // the team does not admit tickets sold after that.
+                        // A scan dated before its barcode existed (the
+                        // ticket's sale, or its re-issue to this holder)
+                        // proves nothing about when it was made: a scanner
+                        // taken off the team does not admit tickets sold after
+                        // that.
                         if removed_at.is_some() {
                             self.store.log_rejected_scan(event, CheckinOutcome::Invalid, user, scanned_at).await?;
                             results.push(scanner_removed(scan.barcode));
@@ -207,6 +223,7 @@ impl Ticketing {
                                 device,
                                 at: scanned_at,
                                 gate_clock_believed: believed,
+                                gates_opened_at,
                             },
                             entry.as_ref(),
                         )

@@ -28,9 +28,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// A JSON body that may be left out: no body at all is `T::default()`. For
-/// routes that took no body and gained optional fields, so that clients
-/// sending nothing keep working.
+/// A JSON body that may be left out: no body at all (or `null`) is
+/// `T::default()`. For routes that took no body and gained optional fields,
+/// so that clients sending nothing keep working.
 pub struct ApiJsonOrEmpty<T>(pub T);
 
 impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for ApiJsonOrEmpty<T> {
@@ -44,6 +44,9 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for ApiJsonOr
         }
         if !json {
             return Err(not_json());
+        }
+        if bytes.trim_ascii() == b"null" {
+            return Ok(ApiJsonOrEmpty(T::default()));
         }
         parse_json(&bytes).map(ApiJsonOrEmpty)
     }

@@ -730,4 +730,19 @@ async fn the_team_is_listed_and_members_are_removed_by_whoever_may_add_them() {
     let r = app.delete(&member(&admin_id), Some(&f.org.owner.token)).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     expect_problem(app.get(&members, Some(&admin.token)).await, StatusCode::FORBIDDEN, "a removed admin").await;
+    // A day after the removal the device has had its chance: even scans
+    // dated before the removal are refused (one could date any scan so).
+    let unused = app.buy(&buyer.token, &f.event_id, &[&f.seats[3]], &[]).await;
+    app.clock.advance(ticketing::gate::REMOVED_SCANNER_SYNC_GRACE);
+    let token = app.login(&gate.email).await;
+    let r = app
+        .post(
+            &format!("/api/v1/events/{}/checkins/sync", f.event_id),
+            Some(&token),
+            &json!({"device_id": "door-1", "scans": [
+                {"barcode": unused["tickets"][0]["barcode"], "scanned_at": removed_at - Duration::minutes(1)}]}),
+        )
+        .await;
+    let synced = json_ok(r, "a removed gate syncs a day later").await;
+    assert_eq!(synced["results"][0]["reason"], "scanner_removed", "{synced}");
 }

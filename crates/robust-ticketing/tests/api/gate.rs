@@ -103,15 +103,21 @@ async fn a_ticket_admitted_at_two_offline_gates_is_a_conflict_after_sync() {
 #[tokio::test]
 async fn an_offline_admission_before_a_transfer_or_refund_stands_when_synced_after_it() {
     let app = spawn_app().await;
-    let f = app.fixture(1, 4, 10).await;
+    let mut f = app.fixture(1, 4, 10).await;
+    // The sale is the day before the event; gates open 12 hours before it.
+    app.clock.advance(Duration::days(30) - Duration::hours(14));
+    f.org.owner.token = app.login(&f.org.owner.email).await;
     let gate = app.member(&f.org, "gate@example.org", "gate").await;
     let alice = app.signup("alice@example.org").await;
     let order = app.buy(&alice.token, &f.event_id, &[&f.seats[0], &f.seats[1], &f.seats[2]], &[]).await;
     let code = |i: usize| order["tickets"][i]["barcode"].as_str().unwrap().to_owned();
     let id = |i: usize| order["tickets"][i]["id"].as_str().unwrap().to_owned();
-    app.clock.advance(Duration::minutes(30));
-    // Gate A admits all three tickets offline, ten minutes ago.
+    // Two hours before the start, gate A admits all three tickets offline;
+    // ten minutes later the changes below are made online.
+    app.clock.advance(Duration::hours(11) + Duration::minutes(50));
     let t0 = chrono::SubsecRound::trunc_subsecs(app.clock.now() - Duration::minutes(10), 3);
+    let before_gates_opened = app.clock.now() - Duration::hours(11);
+    assert!(before_gates_opened > chrono::DateTime::parse_from_rfc3339(order["created_at"].as_str().unwrap()).unwrap());
 
     // Meanwhile (online) Alice passes tickets 0 and 2 on to Bob, and the
     // organizer refunds ticket 1.
@@ -153,6 +159,11 @@ async fn an_offline_admission_before_a_transfer_or_refund_stands_when_synced_aft
         assert_eq!(r.status(), StatusCode::OK);
         r.json().await.unwrap()
     };
+    // A scan dated before the gates opened, of a barcode passed on since,
+    // let nobody in: it cannot cancel the new holder's ticket.
+    let v = sync("gate-early", json!([{"barcode": code(0), "scanned_at": before_gates_opened}])).await;
+    assert_eq!(v["results"][0]["result"], "revoked", "{v}");
+
     let scans = json!([
         {"barcode": code(0), "scanned_at": t0},
         {"barcode": code(1), "scanned_at": t0 + Duration::seconds(1)},
@@ -198,6 +209,49 @@ async fn an_offline_admission_before_a_transfer_or_refund_stands_when_synced_aft
     let stats: Value =
         app.get(&format!("/api/v1/events/{}/stats", f.event_id), Some(&f.org.owner.token)).await.json().await.unwrap();
     assert_eq!(stats["checked_in"], 3, "{stats}");
+}
+
+/// A scan of a passed-on ticket's new barcode dated before that barcode
+/// existed proves nothing about when it was made: it counts as made when
+/// synced.
+#[tokio::test]
+async fn a_synced_scan_dated_before_its_barcode_was_issued_counts_as_synced_now() {
+    let app = spawn_app().await;
+    let mut f = app.fixture(1, 4, 10).await;
+    app.clock.advance(Duration::days(30) - Duration::hours(2));
+    f.org.owner.token = app.login(&f.org.owner.email).await;
+    let gate = app.member(&f.org, "gate@example.org", "gate").await;
+    let alice = app.signup("alice@example.org").await;
+    let bob = app.signup("bob@example.org").await;
+    let order = app.buy(&alice.token, &f.event_id, &[&f.seats[0]], &[]).await;
+    app.clock.advance(Duration::minutes(30));
+    let given = app.clock.now();
+    let ticket = order["tickets"][0]["id"].as_str().unwrap();
+    let r = app
+        .post(
+            &format!("/api/v1/tickets/{ticket}/transfers"),
+            Some(&alice.token),
+            &json!({"to_email": "bob@example.org"}),
+        )
+        .await;
+    let offer: Value = r.json().await.unwrap();
+    let r = app
+        .post(&format!("/api/v1/transfers/{}/accept", offer["id"].as_str().unwrap()), Some(&bob.token), &json!({}))
+        .await;
+    let bobs: Value = r.json().await.unwrap();
+    app.clock.advance(Duration::minutes(20));
+    let now = chrono::SubsecRound::trunc_subsecs(app.clock.now(), 3);
+    let r = app
+        .post(
+            &format!("/api/v1/events/{}/checkins/sync", f.event_id),
+            Some(&gate.token),
+            &json!({"device_id": "gate-a", "scans": [
+                {"barcode": bobs["ticket"]["barcode"], "scanned_at": given - Duration::minutes(5)}]}),
+        )
+        .await;
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["results"][0]["result"], "admitted", "{v}");
+    assert_eq!(v["results"][0]["checked_in_at"], json!(now), "{v}");
 }
 
 /// A gate whose clock was reset to 1970, or that dates a scan before the

@@ -454,10 +454,18 @@ async fn a_new_account_confirms_its_address_with_the_mailed_link() {
     let inbox = notifications(&app, &ada.token).await;
     assert!(!inbox.to_string().contains(&token), "{inbox}");
 
-    // The page only offers the button.
+    // The mail and the page name the account, so that whoever owns the
+    // address can tell whether they made it; the page only offers the button.
+    assert!(mail.text.contains("\"Test Person\""), "{}", mail.text);
     let page = app.client.get(app.url(&format!("/verify-email?token={token}"))).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
-    assert!(page.text().await.unwrap().contains("Confirm my address"));
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Confirm my address") && html.contains("Test Person") && html.contains("ada@example.org"));
+    for bad in ["/verify-email", "/verify-email?token=", "/verify-email?token=guess"] {
+        let page = app.client.get(app.url(bad)).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert!(!page.text().await.unwrap().contains("Confirm my address"), "{bad} offers to confirm");
+    }
     assert_eq!(me(&ada.token).await["email_verified"], false, "opening the link confirms nothing");
 
     // Bad links are 422 problems; the right one confirms, also again.
@@ -480,7 +488,7 @@ async fn a_new_account_confirms_its_address_with_the_mailed_link() {
     };
     let (status, html) = confirm(&token).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("Your address is confirmed"), "{html}");
+    assert!(html.contains("Your address is confirmed") && html.contains("ada@example.org"), "{html}");
     assert_eq!(me(&ada.token).await["email_verified"], true);
     let r = app.post("/api/v1/auth/verify-email", None, &json!({"token": token})).await;
     assert_eq!(r.status(), StatusCode::OK, "the same link again");

@@ -204,18 +204,31 @@ pub struct VerifyQuery {
 }
 
 /// The page the confirmation e-mail links to. Opening it changes nothing
-/// (mail scanners open links too); its button confirms.
-pub async fn verify_email_page(viewer: Viewer, Query(q): Query<VerifyQuery>) -> Response {
+/// (mail scanners open links too); its button confirms. It names the
+/// account, so that whoever owns the address can tell whether they made it.
+pub async fn verify_email_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<VerifyQuery>,
+) -> Response {
     let token = q.token.unwrap_or_default();
+    let account = match state.ticketing.email_verification(&token).await {
+        Ok(account) => account,
+        Err(e) => {
+            let (status, detail, _) = problem_detail(Problem::from(e)).await;
+            return page(&viewer, status, "Confirm your e-mail address", resend_markup(&viewer, &detail));
+        }
+    };
     let body = html! {
         section.panel.narrow {
             h1 { "Confirm your e-mail address" }
-            p { "Confirm that the address this link was mailed to is yours. Tickets passed on to it can then be accepted right in the app." }
+            p { "The account " strong { (account.name) } " was created with the address " strong { (account.email) } ". If that was you, confirm the address: tickets passed on to it can then be accepted right in the app." }
             form method="post" action="/verify-email" {
                 (csrf_field(&viewer))
                 input type="hidden" name="token" value=(token);
                 button.button.primary type="submit" { "Confirm my address" }
             }
+            p.hint { "If you did not create this account, do not confirm it: someone typed your address, by mistake or on purpose." }
         }
     };
     page(&viewer, StatusCode::OK, "Confirm your e-mail address", body)
@@ -225,12 +238,17 @@ pub async fn verify_email(State(state): State<AppState>, headers: HeaderMap, vie
     if !csrf_ok(&headers, form.csrf()) {
         return page(&viewer, StatusCode::FORBIDDEN, "Confirm your e-mail address", alert(CSRF_MESSAGE));
     }
-    match state.ticketing.verify_email(form.get("token").unwrap_or_default()).await {
+    let token = form.get("token").unwrap_or_default();
+    // The account the link is for, named on the answer: the one confirming
+    // may be signed in as someone else.
+    let account = state.ticketing.email_verification(token).await;
+    match state.ticketing.verify_email(token).await {
         Ok(_) => {
+            let address = account.map(|a| a.email).unwrap_or_default();
             let body = html! {
                 section.panel.narrow #email-verified {
                     h1 { "Your address is confirmed" }
-                    p { "Tickets passed on to it can now be accepted right in the app." }
+                    p { strong { (address) } " is confirmed. Tickets passed on to it can now be accepted right in the app." }
                     p { a.button.primary href="/tickets" { "My tickets" } " " a.button href="/" { "Events" } }
                 }
             };
