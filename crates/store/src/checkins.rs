@@ -62,6 +62,20 @@ pub struct SyncRecord {
     pub checked_in_at: Option<Timestamp>,
 }
 
+/// An offline scan whose sync needs a person to look at it: a ticket let in
+/// twice (`conflict`), or let in before it was passed on, resold or revoked
+/// (`used_before_reissue`, `used_before_revocation`).
+#[derive(Clone, Debug)]
+pub struct GateProblem {
+    pub ticket: TicketId,
+    pub result: String,
+    pub device: Option<String>,
+    pub scanned_at: Timestamp,
+}
+
+/// The sync results [`Store::gate_problems`] lists.
+const GATE_PROBLEM_RESULTS: &str = "'conflict', 'used_before_reissue', 'used_before_revocation'";
+
 /// One ticket as an offline gate needs to know it.
 #[derive(Clone, Debug)]
 pub struct GateTicket {
@@ -169,6 +183,23 @@ impl Store {
             _ => ticket.and_then(|t| t.checked_in_at),
         };
         Ok(SyncRecord { outcome, checked_in_at })
+    }
+
+    /// The latest `limit` offline scans of `event` whose sync needs a person
+    /// to look at them, newest first; a scan synced twice is listed once.
+    pub async fn gate_problems(&self, event: EventId, limit: u32) -> Result<Vec<GateProblem>> {
+        let rows: Vec<(String, String, Option<String>, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT DISTINCT ticket_id, result, device_id, scanned_at FROM checkins \
+             WHERE event_id = $1 AND ticket_id IS NOT NULL AND result IN ({GATE_PROBLEM_RESULTS}) \
+             ORDER BY scanned_at DESC, ticket_id LIMIT $2"
+        )))
+        .bind(event.to_string())
+        .bind(i64::from(limit))
+        .fetch_all(&mut *self.read().await?)
+        .await?;
+        rows.into_iter()
+            .map(|(t, result, device, at)| Ok(GateProblem { ticket: id(&t)?, result, device, scanned_at: ts(at)? }))
+            .collect()
     }
 
     /// When `ticket`'s barcode at `serial` was issued: with the ticket, or

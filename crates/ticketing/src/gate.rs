@@ -39,6 +39,10 @@ pub const GATES_OPEN_BEFORE_START: chrono::Duration = chrono::Duration::hours(12
 /// shift, not an open door for scans dated back to that moment.
 pub const REMOVED_SCANNER_SYNC_GRACE: chrono::Duration = chrono::Duration::hours(24);
 
+/// Offline scans needing a look listed at once: more than a console table
+/// should show; past that the newest matter.
+pub const GATE_PROBLEMS_LISTED: u32 = 500;
+
 #[derive(Debug, thiserror::Error)]
 pub enum GateError {
     #[error("device_id must be 1 to {DEVICE_ID_LEN_MAX} printable characters")]
@@ -257,6 +261,16 @@ impl Ticketing {
             self.publish_checkins(event).await;
         }
         Ok(results)
+    }
+
+    /// The offline scans of `event` that need someone to look at them
+    /// (newest first, at most `GATE_PROBLEMS_LISTED`), for its owners and
+    /// admins: the gate that synced them was told, the organizer should be.
+    pub async fn gate_problems(&self, user: UserId, event: EventId) -> Result<Vec<store::GateProblem>, GateError> {
+        let record = self.visible_event(Some(user), event).await?;
+        self.require_role(user, record.organization, |r| r.can_manage_events(), "only owners and admins see this")
+            .await?;
+        Ok(self.store.gate_problems(event, GATE_PROBLEMS_LISTED).await?)
     }
 
     /// Sales and check-in numbers, for the event's owners and admins.

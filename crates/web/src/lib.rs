@@ -223,6 +223,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(checkins::create))
         .routes(routes!(gate::manifest))
         .routes(routes!(gate::sync))
+        .routes(routes!(gate::problems))
         .routes(routes!(gate::stats))
         .routes(routes!(ledger::sth))
         .routes(routes!(ledger::entries))

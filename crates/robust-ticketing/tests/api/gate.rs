@@ -205,6 +205,30 @@ async fn an_offline_admission_before_a_transfer_or_refund_stands_when_synced_aft
     let v = sync("gate-c", json!([{"barcode": code(1), "scanned_at": app.clock.now() - Duration::seconds(5)}])).await;
     assert_eq!(v["results"][0]["result"], "revoked", "{v}");
 
+    // The organizer sees what needs a look, in the API and the console.
+    let problems: Value = app
+        .get(&format!("/api/v1/events/{}/checkins/problems", f.event_id), Some(&f.org.owner.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let listed: Vec<(String, String)> = problems["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["ticket_id"].as_str().unwrap().to_owned(), p["result"].as_str().unwrap().to_owned()))
+        .collect();
+    for expected in
+        [(id(0), "used_before_reissue"), (id(1), "used_before_revocation"), (id(2), "conflict"), (id(0), "conflict")]
+    {
+        let n = listed.iter().filter(|(t, r)| (t.as_str(), r.as_str()) == (expected.0.as_str(), expected.1)).count();
+        assert_eq!(n, 1, "{expected:?} once, re-sends included: {problems}");
+    }
+    let r = app.get(&format!("/api/v1/events/{}/checkins/problems", f.event_id), Some(&gate.token)).await;
+    assert_problem(r, StatusCode::FORBIDDEN).await;
+    let page = app.page(&format!("/console/events/{}/sales", f.event_id), &f.org.owner.token).await;
+    assert!(page.contains("Offline scans to look at") && page.contains("before it was refunded"), "{page}");
+
     // The organizer's numbers count the refunded ticket's use.
     let stats: Value =
         app.get(&format!("/api/v1/events/{}/stats", f.event_id), Some(&f.org.owner.token)).await.json().await.unwrap();

@@ -246,6 +246,12 @@ impl TestApp {
         req.send().await.expect("request sent")
     }
 
+    /// A web page as the account with bearer token `token` sees it.
+    pub async fn page(&self, path: &str, token: &str) -> String {
+        let r = self.client.get(self.url(path)).header("cookie", format!("rt_session={token}")).send().await.unwrap();
+        r.text().await.unwrap()
+    }
+
     /// The test's database, for what only a mailbox would see.
     pub async fn database(&self) -> &sqlx::AnyPool {
         self.pool

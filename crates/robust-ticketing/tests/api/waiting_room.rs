@@ -174,16 +174,7 @@ async fn early_arrivals_are_admitted_by_lottery_later_ones_in_arrival_order() {
     // Nobody is let in before the opening.
     assert_eq!(tend(&app).await, 0);
     // The organizer's console counts them, places or not.
-    let sales = app
-        .client
-        .get(app.url(&format!("/console/events/{event}/sales")))
-        .header("cookie", format!("rt_session={}", fx.org.owner.token))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let sales = app.page(&format!("/console/events/{event}/sales"), &fx.org.owner.token).await;
     let said = format!("{EARLY} waiting now ({EARLY} of them joined early and are placed by the lottery)");
     assert!(sales.contains(&said), "the console says how many wait: {said}");
 

@@ -170,6 +170,10 @@ async fn sales_page(
         Ok(f) => f,
         Err(e) => return failure(viewer, e.into()).await,
     };
+    let gate_problems = match state.ticketing.gate_problems(user, e.id).await {
+        Ok(p) => p,
+        Err(e) => return failure(viewer, e.into()).await,
+    };
     let currency = details
         .ticket_types
         .first()
@@ -223,6 +227,7 @@ async fn sales_page(
         }
         (super::ticket_types::panel(&details, map.as_ref(), open))
         (flags_panel(viewer, e.id, &e.timezone, &flags))
+        @if !gate_problems.is_empty() { (gate_problems_panel(&gate_problems, &e.timezone)) }
         (payout_panel(&payouts))
         @if e.status == EventStatus::Draft {
             section.panel.danger-zone aria-labelledby="delete-h" {
@@ -495,6 +500,42 @@ fn rule_label(rule: &str) -> &str {
         "hold-hoarding" => "Holds left to lapse",
         "card-testing" => "Declined payments",
         other => other,
+    }
+}
+
+/// Offline scans whose sync needs a person: said in words, with what to do.
+fn gate_problems_panel(problems: &[store::GateProblem], tz: &str) -> Markup {
+    let what = |result: &str| match result {
+        "used_before_reissue" => {
+            "Let in offline before it was passed on or resold: the new holder's ticket no longer admits. \
+             Check them in by hand if they come."
+        }
+        "used_before_revocation" => {
+            "Let in offline before it was refunded: the money went back for a ticket that was used, and its \
+             place may have been sold again."
+        }
+        _ => "Let in twice: at this gate and at another (or online) before.",
+    };
+    html! {
+        section.panel #gate-problems aria-labelledby="gate-problems-h" {
+            h2 #gate-problems-h { "Offline scans to look at" }
+            p.hint { "Gates without a network admitted these tickets; when they synced, the server found they should not all have been." }
+            div.table-wrap {
+                table #gate-problems-table {
+                    thead { tr { th scope="col" { "Ticket" } th scope="col" { "What happened" } th scope="col" { "Gate" } th scope="col" { "Scanned" } } }
+                    tbody {
+                        @for p in problems {
+                            tr {
+                                th scope="row" { code { (p.ticket.to_string().get(..8).unwrap_or_default()) } }
+                                td { (what(&p.result)) }
+                                td { (p.device.as_deref().unwrap_or("online")) }
+                                td { (local_time(p.scanned_at, tz)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 

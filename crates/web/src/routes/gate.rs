@@ -223,3 +223,46 @@ pub async fn stats(
         sales: s.sales_per_minute.into_iter().map(|(minute, count)| SalesMinuteDto { minute, count }).collect(),
     }))
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GateProblemDto {
+    pub ticket_id: Uuid,
+    /// conflict (the ticket was let in twice), used_before_reissue or
+    /// used_before_revocation (let in offline before it was passed on,
+    /// resold or refunded: its new holder's barcode no longer admits).
+    pub result: String,
+    /// The offline gate that reported it.
+    pub device_id: Option<String>,
+    pub scanned_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GateProblemsResponse {
+    pub items: Vec<GateProblemDto>,
+}
+
+/// Offline scans of this event that need someone to look at them, newest
+/// first (owners and admins): tickets let in twice, and tickets let in
+/// before they were passed on, resold or refunded.
+#[utoipa::path(get, path = "/api/v1/events/{event}/checkins/problems", tag = "check-in", security(("bearer" = [])),
+    params(("event" = Uuid, Path)),
+    responses((status = 200, body = GateProblemsResponse), (status = 401, body = ProblemDto), (status = 403, body = ProblemDto),
+               (status = 404, body = ProblemDto)))]
+pub async fn problems(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(event): ApiPath<Uuid>,
+) -> Result<Json<GateProblemsResponse>, Problem> {
+    let list = state.ticketing.gate_problems(user, EventId::from_uuid(event)).await?;
+    Ok(Json(GateProblemsResponse {
+        items: list
+            .into_iter()
+            .map(|p| GateProblemDto {
+                ticket_id: *p.ticket.as_uuid(),
+                result: p.result,
+                device_id: p.device,
+                scanned_at: p.scanned_at,
+            })
+            .collect(),
+    }))
+}
