@@ -77,6 +77,14 @@ pub struct ManifestTicket {
     pub rotating_secret: Option<[u8; 32]>,
 }
 
+/// An offline scan needing a look, with the place its ticket is for.
+#[derive(Clone, Debug)]
+pub struct GateProblemReport {
+    pub problem: store::GateProblem,
+    /// The ticket's type and seat or standing area, as messages name it.
+    pub place: String,
+}
+
 #[derive(Clone, Debug)]
 pub struct OfflineScan {
     pub barcode: String,
@@ -266,11 +274,16 @@ impl Ticketing {
     /// The offline scans of `event` that need someone to look at them
     /// (newest first, at most `GATE_PROBLEMS_LISTED`), for its owners and
     /// admins: the gate that synced them was told, the organizer should be.
-    pub async fn gate_problems(&self, user: UserId, event: EventId) -> Result<Vec<store::GateProblem>, GateError> {
+    pub async fn gate_problems(&self, user: UserId, event: EventId) -> Result<Vec<GateProblemReport>, GateError> {
         let record = self.visible_event(Some(user), event).await?;
         self.require_role(user, record.organization, |r| r.can_manage_events(), "only owners and admins see this")
             .await?;
-        Ok(self.store.gate_problems(event, GATE_PROBLEMS_LISTED).await?)
+        let mut reports = Vec::new();
+        for problem in self.store.gate_problems(event, GATE_PROBLEMS_LISTED).await? {
+            let place = self.store.ticket(problem.ticket).await?.map(|t| crate::refunds::ticket_label(&t));
+            reports.push(GateProblemReport { problem, place: place.unwrap_or_default() });
+        }
+        Ok(reports)
     }
 
     /// Sales and check-in numbers, for the event's owners and admins.

@@ -224,6 +224,7 @@ async fn an_offline_admission_before_a_transfer_or_refund_stands_when_synced_aft
         let n = listed.iter().filter(|(t, r)| (t.as_str(), r.as_str()) == (expected.0.as_str(), expected.1)).count();
         assert_eq!(n, 1, "{expected:?} once, re-sends included: {problems}");
     }
+    assert!(problems["items"][0]["place"].as_str().unwrap().starts_with("Seated"), "{problems}");
     let r = app.get(&format!("/api/v1/events/{}/checkins/problems", f.event_id), Some(&gate.token)).await;
     assert_problem(r, StatusCode::FORBIDDEN).await;
     let page = app.page(&format!("/console/events/{}/sales", f.event_id), &f.org.owner.token).await;

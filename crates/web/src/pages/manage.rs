@@ -504,7 +504,7 @@ fn rule_label(rule: &str) -> &str {
 }
 
 /// Offline scans whose sync needs a person: said in words, with what to do.
-fn gate_problems_panel(problems: &[store::GateProblem], tz: &str) -> Markup {
+fn gate_problems_panel(problems: &[ticketing::gate::GateProblemReport], tz: &str) -> Markup {
     let what = |result: &str| match result {
         "used_before_reissue" => {
             "Let in offline before it was passed on or resold: the new holder's ticket no longer admits. \
@@ -524,12 +524,12 @@ fn gate_problems_panel(problems: &[store::GateProblem], tz: &str) -> Markup {
                 table #gate-problems-table {
                     thead { tr { th scope="col" { "Ticket" } th scope="col" { "What happened" } th scope="col" { "Gate" } th scope="col" { "Scanned" } } }
                     tbody {
-                        @for p in problems {
+                        @for r in problems {
                             tr {
-                                th scope="row" { code { (p.ticket.to_string().get(..8).unwrap_or_default()) } }
-                                td { (what(&p.result)) }
-                                td { (p.device.as_deref().unwrap_or("online")) }
-                                td { (local_time(p.scanned_at, tz)) }
+                                th scope="row" title={ "Ticket " (r.problem.ticket) } { (r.place) }
+                                td { (what(&r.problem.result)) }
+                                td { (r.problem.device.as_deref().unwrap_or("online")) }
+                                td { (local_time(r.problem.scanned_at, tz)) }
                             }
                         }
                     }

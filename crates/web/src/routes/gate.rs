@@ -227,6 +227,8 @@ pub async fn stats(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct GateProblemDto {
     pub ticket_id: Uuid,
+    /// The ticket's type and seat or standing area.
+    pub place: String,
     /// conflict (the ticket was let in twice), used_before_reissue or
     /// used_before_revocation (let in offline before it was passed on,
     /// resold or refunded: its new holder's barcode no longer admits).
@@ -257,11 +259,12 @@ pub async fn problems(
     Ok(Json(GateProblemsResponse {
         items: list
             .into_iter()
-            .map(|p| GateProblemDto {
-                ticket_id: *p.ticket.as_uuid(),
-                result: p.result,
-                device_id: p.device,
-                scanned_at: p.scanned_at,
+            .map(|r| GateProblemDto {
+                ticket_id: *r.problem.ticket.as_uuid(),
+                place: r.place,
+                result: r.problem.result,
+                device_id: r.problem.device,
+                scanned_at: r.problem.scanned_at,
             })
             .collect(),
     }))
