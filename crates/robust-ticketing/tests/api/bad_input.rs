@@ -958,3 +958,26 @@ async fn control_characters_are_refused_and_errors_do_not_echo_megabytes() {
         .await;
     expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "an organization name with a bell").await;
 }
+
+/// A page address whose query does not parse (a parameter given twice, a
+/// number that is none) is answered with a 400 page, as other page errors
+/// are, not with bare text.
+#[tokio::test]
+async fn a_page_query_that_does_not_parse_is_a_400_page() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 4, 10).await;
+    let buyer = app.signup("buyer@example.org").await;
+    for path in [
+        "/verify-email?token=a&token=b".to_owned(),
+        "/tickets?claim=a&claim=b".to_owned(),
+        "/?q=a&q=b".to_owned(),
+        format!("/console/events/{}/orders?q=x&q=y", f.event_id),
+    ] {
+        let token = if path.starts_with("/console") { &f.org.owner.token } else { &buyer.token };
+        let r = app.client.get(app.url(&path)).header("cookie", format!("rt_session={token}")).send().await;
+        let r = r.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{path}");
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "{path}");
+        assert!(r.text().await.unwrap().contains("This address is not understood"), "{path}");
+    }
+}

@@ -1,13 +1,13 @@
 //! Sign up, sign in, sign out.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::layout::{self, Page, Section, alert, csrf_field, problem_detail, urlencode};
-use super::session::{self, Fields, Viewer, csrf_ok, local_path};
+use super::session::{self, Fields, PageQuery, Viewer, csrf_ok, local_path};
 use crate::AppState;
 use crate::problem::Problem;
 
@@ -72,7 +72,7 @@ fn signup_page(viewer: &Viewer, status: StatusCode, body: Markup) -> Response {
     layout::respond(status, Page { title: "Sign up", viewer, section: Section::SignUp, scripts: &[], body })
 }
 
-pub async fn signup_form(viewer: Viewer, Query(q): Query<NextQuery>) -> Response {
+pub async fn signup_form(viewer: Viewer, PageQuery(q): PageQuery<NextQuery>) -> Response {
     let next = local_path(q.next.as_deref());
     // Only a plausible address is put back into the form.
     let email = q.email.as_deref().and_then(|e| domain::email::Email::parse(e).ok());
@@ -80,7 +80,7 @@ pub async fn signup_form(viewer: Viewer, Query(q): Query<NextQuery>) -> Response
     signup_page(&viewer, StatusCode::OK, signup_markup(&viewer, &next, email, "", None))
 }
 
-pub async fn signin_form(viewer: Viewer, Query(q): Query<NextQuery>) -> Response {
+pub async fn signin_form(viewer: Viewer, PageQuery(q): PageQuery<NextQuery>) -> Response {
     let next = local_path(q.next.as_deref());
     page(&viewer, StatusCode::OK, "Sign in", signin_markup(&viewer, &next, "", None))
 }
@@ -209,7 +209,7 @@ pub struct VerifyQuery {
 pub async fn verify_email_page(
     State(state): State<AppState>,
     viewer: Viewer,
-    Query(q): Query<VerifyQuery>,
+    PageQuery(q): PageQuery<VerifyQuery>,
 ) -> Response {
     let token = q.token.unwrap_or_default();
     let account = match state.ticketing.email_verification(&token).await {

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
@@ -26,7 +26,7 @@ use super::layout::{
     self, Page, Section, alert, csrf_field, json_island, local_date, local_time, money, problem_detail,
     problem_detail_of, urlencode,
 };
-use super::session::{Fields, Viewer, csrf_ok};
+use super::session::{Fields, PageQuery, Viewer, csrf_ok};
 use crate::problem::Problem;
 use crate::{AppState, qr};
 use ticketing::seating::BEST_AVAILABLE_SEATS_MAX;
@@ -110,7 +110,7 @@ fn more_url(last: &store::EventSummary, query: Option<&str>, category: &str) -> 
     next
 }
 
-pub async fn home(State(state): State<AppState>, viewer: Viewer, Query(q): Query<HomeQuery>) -> Response {
+pub async fn home(State(state): State<AppState>, viewer: Viewer, PageQuery(q): PageQuery<HomeQuery>) -> Response {
     let query = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
     let category = q.category.as_deref().and_then(|c| c.parse::<Category>().ok());
     let after = q.after.as_deref().and_then(parse_after);
@@ -533,7 +533,7 @@ pub async fn seat_list(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(event): Path<String>,
-    Query(q): Query<SeatListQuery>,
+    PageQuery(q): PageQuery<SeatListQuery>,
 ) -> Response {
     let Ok(event) = event.parse::<Uuid>() else {
         return super::not_found_page_for(&viewer);
@@ -1411,7 +1411,11 @@ pub struct TicketsQuery {
     claim: Option<String>,
 }
 
-pub async fn tickets_page(State(state): State<AppState>, viewer: Viewer, Query(q): Query<TicketsQuery>) -> Response {
+pub async fn tickets_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    PageQuery(q): PageQuery<TicketsQuery>,
+) -> Response {
     let claim = q.claim.filter(|c| !c.is_empty());
     let Some(user) = viewer.user else {
         // The offer's link signs in (or up) and comes back with its claim.

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
@@ -19,7 +19,7 @@ use ticketing::events::CreateEventError;
 use ticketing::venues::{NewVenue, VenueEdit};
 
 use super::layout::{self, Page, Section, alert, csrf_field, local_time, money, notice, problem_detail};
-use super::session::{Fields, Viewer, csrf_ok};
+use super::session::{Fields, PageQuery, Viewer, csrf_ok};
 use crate::AppState;
 use crate::problem::Problem;
 use uuid::Uuid;
@@ -158,7 +158,7 @@ pub struct ConsoleQuery {
     invitation_withdrawn: Option<String>,
 }
 
-pub async fn home(State(state): State<AppState>, viewer: Viewer, Query(q): Query<ConsoleQuery>) -> Response {
+pub async fn home(State(state): State<AppState>, viewer: Viewer, PageQuery(q): PageQuery<ConsoleQuery>) -> Response {
     home_page(&state, &viewer, &q, None, StatusCode::OK).await
 }
 
@@ -960,7 +960,11 @@ async fn venue_choice(
     Ok((venues, chosen))
 }
 
-pub async fn event_form(State(state): State<AppState>, viewer: Viewer, Query(q): Query<EventFormQuery>) -> Response {
+pub async fn event_form(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    PageQuery(q): PageQuery<EventFormQuery>,
+) -> Response {
     let Some(user) = viewer.user else { return signin("/console/events/new") };
     let org = match managed_org(&state, &viewer).await {
         Ok(Some((org, _))) => org,

@@ -2,7 +2,7 @@
 //! address, see its tickets and refunds, and refund it in full, by ticket
 //! or by amount.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::checkin::TicketStatus;
@@ -19,7 +19,7 @@ use super::buyer::ticket_place;
 use super::console::{failure, page, parse_price};
 use super::layout::{alert, csrf_field, local_time, money, notice, problem_detail, urlencode};
 use super::manage::{managed, sales_path, stale};
-use super::session::{Fields, Viewer, csrf_ok};
+use super::session::{Fields, PageQuery, Viewer, csrf_ok};
 use crate::AppState;
 
 #[derive(Deserialize, Default)]
@@ -36,7 +36,7 @@ pub async fn list(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(event): Path<String>,
-    Query(q): Query<ListQuery>,
+    PageQuery(q): PageQuery<ListQuery>,
 ) -> Response {
     let back = format!("/console/events/{event}/orders");
     let (user, details) = match managed(&state, &viewer, &event, &back).await {
@@ -247,7 +247,7 @@ pub async fn show(
     State(state): State<AppState>,
     viewer: Viewer,
     Path((event, order)): Path<(String, String)>,
-    Query(q): Query<OrderQuery>,
+    PageQuery(q): PageQuery<OrderQuery>,
 ) -> Response {
     match managed_order(&state, &viewer, &event, &order).await {
         Ok((_, details, o, buyer)) => {

@@ -3,7 +3,7 @@
 //! and the two steps that cannot be taken back, publishing and cancelling,
 //! each behind a page that says what it will do.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use super::console::{capitalise, counts, failure, page, signin, status_label};
 use super::layout::{self, alert, csrf_field, json_island, local_time, money, notice, problem_detail};
-use super::session::{Fields, Viewer, csrf_ok};
+use super::session::{Fields, PageQuery, Viewer, csrf_ok};
 use crate::AppState;
 
 /// What the organizer sees after being sent back to the sales page.
@@ -103,7 +103,7 @@ pub async fn sales(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(event): Path<String>,
-    Query(q): Query<SalesQuery>,
+    PageQuery(q): PageQuery<SalesQuery>,
 ) -> Response {
     let top = if q.saved_details.is_some() {
         Some(notice("Saved: buyers see the new details at once."))

@@ -218,6 +218,29 @@ pub fn local_path(next: Option<&str>) -> String {
     }
 }
 
+/// A page's query string, parsed. One that does not parse (a parameter
+/// given twice, a number that is none) is answered with a page saying so,
+/// as every other page error is: axum's own answer is bare text.
+pub struct PageQuery<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + Send> FromRequestParts<AppState> for PageQuery<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Ok(axum::extract::Query(q)) = axum::extract::Query::<T>::try_from_uri(&parts.uri) {
+            return Ok(PageQuery(q));
+        }
+        let Ok(viewer) = Viewer::from_request_parts(parts, state).await;
+        Err(super::layout::error_page(
+            &viewer,
+            axum::http::StatusCode::BAD_REQUEST,
+            "This address is not understood",
+            "A part of the address after the question mark is given twice or has a value that cannot be used. \
+             Open the link again as it was sent, or start from the events.",
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
