@@ -240,6 +240,11 @@ impl Ticketing {
                             entry.as_ref(),
                         )
                         .await?;
+                    if record.outcome == SyncOutcome::UsedBeforeRetirement(domain::checkin::Retirement::Reissued)
+                        && let Err(e) = self.tell_holder_used_before(claims.ticket).await
+                    {
+                        tracing::warn!(ticket = %claims.ticket, error = %e, "the holder of a ticket used before it was theirs was not told");
+                    }
                     let known = !matches!(record.outcome, SyncOutcome::Refused(CheckinOutcome::Invalid));
                     SyncResult {
                         barcode: scan.barcode,
@@ -269,6 +274,26 @@ impl Ticketing {
             self.publish_checkins(event).await;
         }
         Ok(results)
+    }
+
+    /// Tells whoever holds `ticket` now that a gate let it in before it was
+    /// passed on to them, so they learn it before the gate does (once: a
+    /// re-sent scan tells nobody again).
+    async fn tell_holder_used_before(&self, ticket: TicketId) -> Result<(), StoreError> {
+        let Some(t) = self.store.ticket(ticket).await? else { return Ok(()) };
+        let Some(event) = self.store.event(t.event).await? else { return Ok(()) };
+        let notice = self.notice(crate::notifications::Notice {
+            kind: crate::notifications::MessageKind::TicketRevoked,
+            to: crate::notifications::To::Account(self.recipient(t.holder).await?),
+            dedupe_key: format!("used-before:{ticket}"),
+            link: "/tickets".into(),
+            data: serde_json::json!({
+                "event": crate::notifications::event_data(&event),
+                "ticket": {"place": crate::refunds::ticket_label(&t), "cancelled": false, "used_before": true},
+            }),
+        });
+        self.store.record_notices(&[notice], self.now()).await?;
+        Ok(())
     }
 
     /// The offline scans of `event` that need someone to look at them

@@ -398,7 +398,7 @@ mod tests {
         d["note"] = json!("The band is ill.");
         d["refunds_until_text"] = json!("2026-12-05 20:00 CET");
         d["resale"] = json!({"place": "Main R1 seat 3", "price": "49.50 EUR", "seller_receives": "47.03 EUR"});
-        d["ticket"] = json!({"place": "Main R1 seat 3", "cancelled": false});
+        d["ticket"] = json!({"place": "Main R1 seat 3", "cancelled": false, "used_before": true});
         d["account_name"] = json!("Ada");
         for kind in crate::notifications::MessageKind::ALL {
             let r = m.render(kind.as_str(), "en", &d).unwrap();

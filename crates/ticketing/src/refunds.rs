@@ -410,7 +410,11 @@ impl Ticketing {
                 link: "/tickets".into(),
                 data: json!({
                     "event": event_data(&event),
-                    "ticket": {"place": ticket_label(t), "cancelled": r.refund.reason == "event_cancelled"},
+                    "ticket": {
+                        "place": ticket_label(t),
+                        "cancelled": r.refund.reason == "event_cancelled",
+                        "used_before": false,
+                    },
                 }),
             }));
         }

@@ -181,6 +181,11 @@ async fn an_offline_admission_before_a_transfer_or_refund_stands_when_synced_aft
     // Sending the same scans again (a lost answer) says the same.
     let again = sync("gate-a", scans).await;
     assert_eq!(again["results"], v["results"]);
+    // Bob hears of it before the gate tells him, once.
+    let inbox = crate::mail::notifications(&app, &bob.token).await;
+    let told: Vec<&Value> =
+        inbox["items"].as_array().unwrap().iter().filter(|n| n["kind"] == "ticket_revoked").collect();
+    assert_eq!(told.len(), 1, "{inbox}");
 
     // The public log has the use, dated when it happened, before the
     // refund's revocation; a passed-on ticket's use is not put in Bob's name.
