@@ -206,6 +206,12 @@ struct ServeArgs {
     /// ... and how many of them at once [default: 10].
     #[arg(long, env = "RATE_LIMIT_ACCOUNT_BURST")]
     rate_limit_account_burst: Option<u32>,
+    /// Sign-ins, sign-ups and password requests a minute per client address; 0 switches the limit off [default: 20].
+    #[arg(long, env = "RATE_LIMIT_SIGN_IN_PER_MINUTE")]
+    rate_limit_sign_in_per_minute: Option<u32>,
+    /// ... and how many of them at once [default: 10].
+    #[arg(long, env = "RATE_LIMIT_SIGN_IN_BURST")]
+    rate_limit_sign_in_burst: Option<u32>,
     /// Take the client address from X-Forwarded-For (only behind a reverse proxy that sets it).
     #[arg(long, env = "TRUST_FORWARDED_FOR")]
     trust_forwarded_for: bool,
@@ -243,6 +249,8 @@ struct FileConfig {
     rate_limit_ip_burst: Option<u32>,
     rate_limit_account_per_minute: Option<u32>,
     rate_limit_account_burst: Option<u32>,
+    rate_limit_sign_in_per_minute: Option<u32>,
+    rate_limit_sign_in_burst: Option<u32>,
     trust_forwarded_for: Option<bool>,
     allow_private_outbound: Option<bool>,
     transfers_need_confirmed_address: Option<bool>,
@@ -468,6 +476,14 @@ async fn main() -> anyhow::Result<()> {
                         .rate_limit_account_burst
                         .or(file.rate_limit_account_burst)
                         .unwrap_or(defaults.rate_limits.account_burst),
+                    sign_in_per_minute: args
+                        .rate_limit_sign_in_per_minute
+                        .or(file.rate_limit_sign_in_per_minute)
+                        .unwrap_or(defaults.rate_limits.sign_in_per_minute),
+                    sign_in_burst: args
+                        .rate_limit_sign_in_burst
+                        .or(file.rate_limit_sign_in_burst)
+                        .unwrap_or(defaults.rate_limits.sign_in_burst),
                     trust_forwarded_for: args.trust_forwarded_for || file.trust_forwarded_for.unwrap_or(false),
                 },
                 outbound: if args.allow_private_outbound || file.allow_private_outbound.unwrap_or(false) {

@@ -37,6 +37,22 @@ pub enum SendVerificationError {
     Store(#[from] StoreError),
 }
 
+/// A link to set a new password, and the message that carries it.
+#[derive(Clone, Debug)]
+pub struct NewPasswordReset<'a> {
+    /// SHA-256 of the link's secret, hex.
+    pub token_hash: &'a str,
+    pub expires_at: Timestamp,
+    pub notice: &'a crate::NewNotice,
+}
+
+/// A new password to keep, and the notice that tells the account so.
+#[derive(Clone, Debug)]
+pub struct NewPassword<'a> {
+    pub password_hash: &'a str,
+    pub notice: &'a crate::NewNotice,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CreateUserError {
     #[error("an account with this e-mail address exists already")]
@@ -195,9 +211,15 @@ impl Store {
     /// The account a live confirmation link (by its secret's hash) is for,
     /// if that account still has the address it was sent to.
     pub async fn email_verification(&self, token_hash: &str, now: Timestamp) -> Result<Option<UserRecord>> {
+        self.user_of_link("email_verifications", token_hash, now).await
+    }
+
+    /// The account a live mailed link of `table` (by its secret's hash) is
+    /// for, if that account still has the address the link was sent to.
+    async fn user_of_link(&self, table: &'static str, token_hash: &str, now: Timestamp) -> Result<Option<UserRecord>> {
         let row: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {} FROM users u JOIN email_verifications v ON v.user_id = u.id AND v.email = u.email \
-             WHERE v.token_hash = $1 AND v.expires_at > $2",
+            "SELECT {} FROM users u JOIN {table} l ON l.user_id = u.id AND l.email = u.email \
+             WHERE l.token_hash = $1 AND l.expires_at > $2",
             USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
         )))
         .bind(token_hash)
@@ -219,6 +241,119 @@ impl Store {
             .bind(ms(now)),
         )
         .await?;
+        Ok(())
+    }
+
+    /// Mails `user` a link to set a new password, unless `per_day_max` such
+    /// links went out in the last day. Returns whether it was sent.
+    pub async fn add_password_reset(
+        &self,
+        user: UserId,
+        email: &str,
+        reset: &NewPasswordReset<'_>,
+        per_day_max: i64,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let mut tx = self.write().await?;
+        let (sent,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM password_resets WHERE user_id = $1 AND created_at > $2")
+                .bind(user.to_string())
+                .bind(ms(now - chrono::Duration::days(1)))
+                .fetch_one(&mut *tx)
+                .await?;
+        if sent >= per_day_max {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO password_resets (token_hash, user_id, email, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(reset.token_hash)
+        .bind(user.to_string())
+        .bind(email)
+        .bind(ms(now))
+        .bind(ms(reset.expires_at))
+        .execute(&mut *tx)
+        .await?;
+        crate::notifications::insert_notice(&mut tx, reset.notice, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The account a live password link (by its secret's hash) is for, if
+    /// that account still has the address it was sent to.
+    pub async fn password_reset(&self, token_hash: &str, now: Timestamp) -> Result<Option<UserRecord>> {
+        self.user_of_link("password_resets", token_hash, now).await
+    }
+
+    /// Sets the password of the account a live link (by its secret's hash)
+    /// is for, in one transaction: the link and every other one of the
+    /// account stop working, every session ends (whoever knew the old
+    /// password is signed out), and the address counts as confirmed (the
+    /// link was mailed there). `None`, and nothing changed, when the link
+    /// is unknown, used or expired.
+    pub async fn reset_password(
+        &self,
+        token_hash: &str,
+        new: &NewPassword<'_>,
+        now: Timestamp,
+    ) -> Result<Option<UserId>> {
+        let mut tx = self.write().await?;
+        // Deleting the link first makes it single-use under concurrent
+        // attempts on both backends: the second one finds no row.
+        let link: Option<(String, String)> = sqlx::query_as(
+            "DELETE FROM password_resets WHERE token_hash = $1 AND expires_at > $2 RETURNING user_id, email",
+        )
+        .bind(token_hash)
+        .bind(ms(now))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((user, email)) = link else { return Ok(None) };
+        let updated = sqlx::query(
+            "UPDATE users SET password_hash = $3, email_verified_at = COALESCE(email_verified_at, $4) \
+             WHERE id = $1 AND email = $2",
+        )
+        .bind(&user)
+        .bind(&email)
+        .bind(new.password_hash)
+        .bind(ms(now))
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            // The account's address is no longer the one the link went to.
+            return Ok(None);
+        }
+        sqlx::query("DELETE FROM password_resets WHERE user_id = $1").bind(&user).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(&user).execute(&mut *tx).await?;
+        crate::notifications::insert_notice(&mut tx, new.notice, now).await?;
+        tx.commit().await?;
+        self.cache.sessions.clear();
+        Ok(Some(id(&user)?))
+    }
+
+    /// Sets `user`'s password (the caller checked the current one): every
+    /// other session ends and pending password links stop working.
+    pub async fn change_password(
+        &self,
+        user: UserId,
+        new: &NewPassword<'_>,
+        keep_session: &[u8],
+        now: Timestamp,
+    ) -> Result<()> {
+        let mut tx = self.write().await?;
+        sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+            .bind(user.to_string())
+            .bind(new.password_hash)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+            .bind(user.to_string())
+            .bind(keep_session)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM password_resets WHERE user_id = $1").bind(user.to_string()).execute(&mut *tx).await?;
+        crate::notifications::insert_notice(&mut tx, new.notice, now).await?;
+        tx.commit().await?;
+        self.cache.sessions.clear();
         Ok(())
     }
 

@@ -82,6 +82,14 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
         self.generation.fetch_add(1, Ordering::AcqRel);
         entries.remove(key);
     }
+
+    /// Drops every entry: for a change that touches rows by something
+    /// other than their key (all of an account's sessions).
+    pub(crate) fn clear(&self) {
+        let mut entries = self.entries.lock().expect("read cache poisoned");
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.clear();
+    }
 }
 
 /// The caches a [`Store`](crate::Store) keeps, one per kind of row.

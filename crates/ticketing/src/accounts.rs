@@ -25,6 +25,12 @@ pub const EMAIL_VERIFICATION_DAYS: i64 = 7;
 pub const EMAIL_VERIFICATIONS_PER_DAY_MAX: i64 = 5;
 /// Longest confirmation secret looked at; anything longer is none of ours.
 const VERIFICATION_TOKEN_LEN_MAX: usize = 128;
+/// How long a link that sets a new password works. Short: whoever reads
+/// the mail it sits in can take the account with it.
+pub const PASSWORD_RESET_MINUTES: i64 = 60;
+/// Password links one account may be mailed in a day. Asking needs no
+/// sign-in, so this bounds what anyone can send to someone else's address.
+pub const PASSWORD_RESETS_PER_DAY_MAX: i64 = 5;
 
 /// Argon2id cost. The default follows the OWASP recommendation
 /// (19 MiB, 2 passes, 1 lane).
@@ -83,6 +89,34 @@ pub enum VerifyEmailError {
 pub use store::SendVerificationError;
 
 #[derive(Debug, thiserror::Error)]
+pub enum ResetPasswordError {
+    #[error("this password link is unknown, used already or has expired: ask for a new one")]
+    UnknownLink,
+    #[error(transparent)]
+    WeakPassword(#[from] PasswordPolicyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChangePasswordError {
+    #[error("the current password is wrong")]
+    WrongPassword,
+    #[error(transparent)]
+    WeakPassword(#[from] PasswordPolicyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RequestPasswordResetError {
+    #[error(transparent)]
+    InvalidEmail(#[from] InvalidEmail),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, thiserror::Error)]
 pub enum LoginError {
     /// Deliberately the same for unknown e-mail and wrong password.
     #[error("e-mail address or password is wrong")]
@@ -115,15 +149,7 @@ impl Ticketing {
         if !domain::text::is_name(name, NAME_LEN_MAX) {
             return Err(RegisterError::BadName);
         }
-        let hashing = self.settings.password_hashing;
-        let password = password.to_owned();
-        // argon2 is deliberately slow: keep it off the async worker threads.
-        let hash = tokio::task::spawn_blocking(move || {
-            hashing.argon2().hash_password(password.as_bytes()).map(|h| h.to_string())
-        })
-        .await
-        .expect("password hashing does not panic")
-        .expect("hashing with a random salt cannot fail");
+        let hash = self.hash_password(password).await;
         let id = UserId::new();
         let now = self.now();
         let (secret, verification) = self.verification_notice(&email, name);
@@ -200,21 +226,130 @@ impl Ticketing {
         }
     }
 
-    pub async fn login(&self, email: &str, password: &str) -> Result<Session, LoginError> {
-        let Ok(email) = Email::parse(email) else {
-            return Err(LoginError::BadCredentials);
-        };
-        let user = self.store.user_by_email(&email).await?;
+    async fn hash_password(&self, password: &str) -> String {
         let hashing = self.settings.password_hashing;
         let password = password.to_owned();
-        let stored = user.as_ref().map(|u| u.password_hash.clone());
-        let ok = tokio::task::spawn_blocking(move || match stored {
+        // argon2 is deliberately slow: keep it off the async worker threads.
+        tokio::task::spawn_blocking(move || hashing.argon2().hash_password(password.as_bytes()).map(|h| h.to_string()))
+            .await
+            .expect("password hashing does not panic")
+            .expect("hashing with a random salt cannot fail")
+    }
+
+    /// Whether `password` is the one `stored` is the hash of.
+    async fn password_matches(&self, password: &str, stored: Option<String>) -> bool {
+        let hashing = self.settings.password_hashing;
+        let password = password.to_owned();
+        tokio::task::spawn_blocking(move || match stored {
             // The parameters are read from the stored hash.
             Some(hash) => hashing.argon2().verify_password(password.as_bytes(), hash.as_str()).is_ok(),
             None => false,
         })
         .await
-        .expect("password verification does not panic");
+        .expect("password verification does not panic")
+    }
+
+    /// Mails a link to set a new password to the account with this
+    /// address, if there is one (at most [`PASSWORD_RESETS_PER_DAY_MAX`] a
+    /// day). The answer is the same either way, so asking does not tell
+    /// whether the address has an account.
+    pub async fn request_password_reset(&self, email: &str) -> Result<(), RequestPasswordResetError> {
+        let email = Email::parse(email)?;
+        let Some(user) = self.store.user_by_email(&email).await? else {
+            return Ok(());
+        };
+        let mut bytes = [0u8; TOKEN_BYTES];
+        rand::fill(&mut bytes);
+        let secret = URL_SAFE_NO_PAD.encode(bytes);
+        let token_hash = crate::sha256_hex(&secret);
+        let notice = self.notice(crate::notifications::Notice {
+            kind: crate::notifications::MessageKind::PasswordReset,
+            // The mailbox alone: the one asking cannot sign in.
+            to: crate::notifications::To::Address {
+                email: user.email.clone(),
+                locale: crate::mail::LOCALE_DEFAULT.to_owned(),
+            },
+            dedupe_key: format!("password-reset:{token_hash}"),
+            link: format!("/reset-password?token={secret}"),
+            data: serde_json::json!({"minutes": PASSWORD_RESET_MINUTES, "account_name": user.name}),
+        });
+        let expires_at = self.now() + chrono::Duration::minutes(PASSWORD_RESET_MINUTES);
+        let reset = store::NewPasswordReset { token_hash: &token_hash, expires_at, notice: &notice };
+        let sent = self
+            .store
+            .add_password_reset(user.id, &user.email, &reset, PASSWORD_RESETS_PER_DAY_MAX, self.now())
+            .await?;
+        if !sent {
+            tracing::info!(user = %user.id, "password link not sent: the day's limit was reached");
+        }
+        Ok(())
+    }
+
+    /// The account a mailed password link is for, while it works: its page
+    /// names the account.
+    pub async fn password_reset(&self, token: &str) -> Result<UserRecord, ResetPasswordError> {
+        if token.is_empty() || token.len() > VERIFICATION_TOKEN_LEN_MAX {
+            return Err(ResetPasswordError::UnknownLink);
+        }
+        self.store.password_reset(&crate::sha256_hex(token), self.now()).await?.ok_or(ResetPasswordError::UnknownLink)
+    }
+
+    /// Sets a new password with a mailed link: the link works once, every
+    /// session of the account ends, and the account is told.
+    pub async fn reset_password(&self, token: &str, password: &str) -> Result<UserId, ResetPasswordError> {
+        let account = self.password_reset(token).await?;
+        check_password_policy(password)?;
+        let hash = self.hash_password(password).await;
+        let notice = self.password_changed_notice(account.id).await?;
+        let new = store::NewPassword { password_hash: &hash, notice: &notice };
+        self.store
+            .reset_password(&crate::sha256_hex(token), &new, self.now())
+            .await?
+            .ok_or(ResetPasswordError::UnknownLink)
+    }
+
+    /// Changes the signed-in user's password, given the current one. The
+    /// session `keep` (the one asking) stays signed in; every other ends.
+    pub async fn change_password(
+        &self,
+        user: UserId,
+        keep: &str,
+        current: &str,
+        new_password: &str,
+    ) -> Result<(), ChangePasswordError> {
+        let me =
+            self.store.user_by_id(user).await?.ok_or_else(|| StoreError::Corrupt(format!("user {user} vanished")))?;
+        if !self.password_matches(current, Some(me.password_hash)).await {
+            return Err(ChangePasswordError::WrongPassword);
+        }
+        check_password_policy(new_password)?;
+        let hash = self.hash_password(new_password).await;
+        let notice = self.password_changed_notice(user).await?;
+        let new = store::NewPassword { password_hash: &hash, notice: &notice };
+        self.store.change_password(user, &new, &token_hash(keep), self.now()).await?;
+        Ok(())
+    }
+
+    /// Tells an account its password changed: if it was not its holder,
+    /// they learn it at once and can take the account back by mail.
+    async fn password_changed_notice(&self, user: UserId) -> Result<store::NewNotice, StoreError> {
+        let recipient = self.recipient(user).await?;
+        let at = self.now();
+        Ok(self.notice(crate::notifications::Notice {
+            kind: crate::notifications::MessageKind::PasswordChanged,
+            to: crate::notifications::To::Account(recipient),
+            dedupe_key: format!("password-changed:{user}:{}", domain::ids::NotificationId::new()),
+            link: "/forgot-password".to_owned(),
+            data: serde_json::json!({"at_text": at.format("%Y-%m-%d %H:%M UTC").to_string()}),
+        }))
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Result<Session, LoginError> {
+        let Ok(email) = Email::parse(email) else {
+            return Err(LoginError::BadCredentials);
+        };
+        let user = self.store.user_by_email(&email).await?;
+        let ok = self.password_matches(password, user.as_ref().map(|u| u.password_hash.clone())).await;
         let Some(user) = user.filter(|_| ok) else {
             return Err(LoginError::BadCredentials);
         };

@@ -167,6 +167,38 @@ impl Ticketing {
         self.store.live_holds_of(user, event, self.now()).await
     }
 
+    /// Releases `user`'s other live holds on `event` once they hold `kept`:
+    /// a buyer who chose places again wants the new ones instead, not both
+    /// (the web's one cart per event). A hold whose payment has started is
+    /// left alone: money may be on its way for it. Returns those released.
+    pub async fn release_earlier_holds(
+        &self,
+        user: UserId,
+        event: EventId,
+        kept: HoldId,
+    ) -> Result<Vec<HoldRecord>, StoreError> {
+        let mut released = Vec::new();
+        for hold in self.live_holds(user, event).await? {
+            if hold.id == kept {
+                continue;
+            }
+            let attempts = self.store.payment_attempts_for_hold(hold.id).await?;
+            if attempts
+                .iter()
+                .any(|a| matches!(a.status, store::AttemptStatus::Pending | store::AttemptStatus::Charged))
+            {
+                continue;
+            }
+            match self.release_hold(user, hold.id).await {
+                Ok(()) => released.push(hold),
+                // Ordered or gone meanwhile: nothing to release.
+                Err(ReleaseFailure::Ordered | ReleaseFailure::Denied(_)) => {}
+                Err(ReleaseFailure::Store(e)) => return Err(e),
+            }
+        }
+        Ok(released)
+    }
+
     pub async fn release_hold(&self, user: UserId, hold: HoldId) -> Result<(), ReleaseFailure> {
         let record = self.store.hold(hold).await?.filter(|h| h.user == user).ok_or(Denied::NotFound("hold"))?;
         match self.store.release_hold(hold, user).await {

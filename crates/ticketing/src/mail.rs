@@ -80,6 +80,12 @@ const EMBEDDED: &[(&str, &str)] = embedded!(
     "en/verify_email.subject",
     "en/verify_email.txt",
     "en/verify_email.html",
+    "en/password_reset.subject",
+    "en/password_reset.txt",
+    "en/password_reset.html",
+    "en/password_changed.subject",
+    "en/password_changed.txt",
+    "en/password_changed.html",
     "de/order_confirmation.subject",
     "de/order_confirmation.txt",
     "de/order_confirmation.html",
@@ -400,6 +406,8 @@ mod tests {
         d["resale"] = json!({"place": "Main R1 seat 3", "price": "49.50 EUR", "seller_receives": "47.03 EUR"});
         d["ticket"] = json!({"place": "Main R1 seat 3", "cancelled": false, "used_before": true});
         d["account_name"] = json!("Ada");
+        d["minutes"] = json!(60);
+        d["at_text"] = json!("2026-12-07 14:00 UTC");
         for kind in crate::notifications::MessageKind::ALL {
             let r = m.render(kind.as_str(), "en", &d).unwrap();
             assert!(!r.subject.is_empty() && !r.text.is_empty() && r.html.contains("<html"), "{kind:?}");

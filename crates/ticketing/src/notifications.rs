@@ -44,10 +44,14 @@ pub enum MessageKind {
     TicketRevoked,
     /// To a new account's address: the link that confirms it is theirs.
     VerifyEmail,
+    /// To an account's address: a link to set a new password.
+    PasswordReset,
+    /// To an account: its password was changed.
+    PasswordChanged,
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 10] = [
+    pub const ALL: [MessageKind; 12] = [
         MessageKind::OrderConfirmation,
         MessageKind::TransferOffer,
         MessageKind::Refund,
@@ -58,6 +62,8 @@ impl MessageKind {
         MessageKind::ResaleSold,
         MessageKind::TicketRevoked,
         MessageKind::VerifyEmail,
+        MessageKind::PasswordReset,
+        MessageKind::PasswordChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -72,6 +78,8 @@ impl MessageKind {
             MessageKind::ResaleSold => "resale_sold",
             MessageKind::TicketRevoked => "ticket_revoked",
             MessageKind::VerifyEmail => "verify_email",
+            MessageKind::PasswordReset => "password_reset",
+            MessageKind::PasswordChanged => "password_changed",
         }
     }
 }

@@ -50,6 +50,34 @@ pub struct RegisterRequest {
     pub name: String,
 }
 
+/// Ask for a link to set a new password, mailed to this address if an
+/// account has it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetRequest {
+    pub email: String,
+}
+
+/// The secret from a mailed password link, and the new password.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetConfirmRequest {
+    pub token: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasswordResetResponse {
+    pub user_id: Uuid,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    pub new_password: String,
+}
+
 /// The secret from the link mailed to confirm an address.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct VerifyEmailRequest {

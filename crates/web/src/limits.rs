@@ -1,6 +1,8 @@
-//! Rate limits: per client address on every API request, and per account on
-//! the requests that take inventory or money (holds, orders, joining a
-//! waiting room). Over the limit, the answer is 429 with `Retry-After`.
+//! Rate limits: per client address on every API request, per address again
+//! (far tighter) on the requests that check or set a password, and per
+//! account on the requests that take inventory or money (holds, orders,
+//! joining a waiting room). Over the limit, the answer is 429 with
+//! `Retry-After`: a problem document for the API, a page for a form.
 //!
 //! The limiters are GCRA token buckets (the `governor` crate) kept in this
 //! process: each node limits what it sees, so behind a load balancer with N
@@ -14,7 +16,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -35,6 +37,12 @@ pub const IP_BURST_DEFAULT: u32 = 100;
 pub const ACCOUNT_PER_MINUTE_DEFAULT: u32 = 60;
 /// ... and at once.
 pub const ACCOUNT_BURST_DEFAULT: u32 = 10;
+/// Sign-ins, sign-ups and password requests one address may make a minute,
+/// sustained: a person mistyping a password a few times is never slowed,
+/// a script guessing passwords is held to a few thousand guesses a day.
+pub const SIGN_IN_PER_MINUTE_DEFAULT: u32 = 20;
+/// ... and at once.
+pub const SIGN_IN_BURST_DEFAULT: u32 = 10;
 /// Keys not seen for this long are dropped from memory.
 pub const IDLE_KEY_SECS: u64 = 600;
 
@@ -45,6 +53,8 @@ pub struct RateLimitConfig {
     pub ip_burst: u32,
     pub account_per_minute: u32,
     pub account_burst: u32,
+    pub sign_in_per_minute: u32,
+    pub sign_in_burst: u32,
     /// Take the client address from the last `X-Forwarded-For` entry (set
     /// by a reverse proxy in front), not from the TCP peer.
     pub trust_forwarded_for: bool,
@@ -57,6 +67,8 @@ impl Default for RateLimitConfig {
             ip_burst: IP_BURST_DEFAULT,
             account_per_minute: ACCOUNT_PER_MINUTE_DEFAULT,
             account_burst: ACCOUNT_BURST_DEFAULT,
+            sign_in_per_minute: SIGN_IN_PER_MINUTE_DEFAULT,
+            sign_in_burst: SIGN_IN_BURST_DEFAULT,
             trust_forwarded_for: false,
         }
     }
@@ -66,7 +78,15 @@ impl RateLimitConfig {
     /// No limits: for load tests and test suites that race many buyers from
     /// one address.
     pub fn off() -> Self {
-        Self { ip_per_second: 0, ip_burst: 0, account_per_minute: 0, account_burst: 0, trust_forwarded_for: false }
+        Self {
+            ip_per_second: 0,
+            ip_burst: 0,
+            account_per_minute: 0,
+            account_burst: 0,
+            sign_in_per_minute: 0,
+            sign_in_burst: 0,
+            trust_forwarded_for: false,
+        }
     }
 }
 
@@ -77,6 +97,8 @@ type Keyed<K> = RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock>;
 pub struct RateLimits {
     per_ip: Option<Arc<Keyed<IpAddr>>>,
     per_account: Option<Arc<Keyed<UserId>>>,
+    /// Requests that check or set a password, per address.
+    sign_in: Option<Arc<Keyed<IpAddr>>>,
     trust_forwarded_for: bool,
 }
 
@@ -95,7 +117,11 @@ impl RateLimits {
             let period = Duration::from_secs(60) / config.account_per_minute;
             Arc::new(RateLimiter::dashmap(quota(period, config.account_burst)))
         });
-        Self { per_ip, per_account, trust_forwarded_for: config.trust_forwarded_for }
+        let sign_in = (config.sign_in_per_minute > 0).then(|| {
+            let period = Duration::from_secs(60) / config.sign_in_per_minute;
+            Arc::new(RateLimiter::dashmap(quota(period, config.sign_in_burst)))
+        });
+        Self { per_ip, per_account, sign_in, trust_forwarded_for: config.trust_forwarded_for }
     }
 
     /// Counts one inventory or money request of `user`.
@@ -117,8 +143,21 @@ impl RateLimits {
         }
     }
 
+    fn check_sign_in(&self, ip: IpAddr) -> Result<(), Problem> {
+        match &self.sign_in {
+            Some(limiter) => limiter
+                .check_key(&ip)
+                .map_err(|not_until| too_many(not_until.wait_time_from(DefaultClock::default().now()), "this address")),
+            None => Ok(()),
+        }
+    }
+
     /// Forgets clients that have gone quiet, so memory stays bounded.
     pub fn forget_idle(&self) {
+        if let Some(l) = &self.sign_in {
+            l.retain_recent();
+            l.shrink_to_fit();
+        }
         if let Some(l) = &self.per_ip {
             l.retain_recent();
             l.shrink_to_fit();
@@ -160,16 +199,64 @@ fn too_many(wait: Duration, whom: &str) -> Problem {
     .with_header_value(header::RETRY_AFTER, HeaderValue::from(secs))
 }
 
-/// Middleware: the per-address limit on `/api/` and `/app/api/` requests.
-/// Pages and static assets are not counted: a page load fetches many.
+/// The API paths and form addresses that check or set a password: each
+/// costs an argon2 hash, and each is a guess an attacker would make.
+const SIGN_IN_PATHS: [&str; 10] = [
+    "/api/v1/auth/login",
+    "/api/v1/auth/register",
+    "/api/v1/auth/password-reset",
+    "/api/v1/auth/password-reset/confirm",
+    "/api/v1/me/password",
+    "/signin",
+    "/signup",
+    "/forgot-password",
+    "/reset-password",
+    "/account/password",
+];
+
+fn is_sign_in(request: &Request) -> bool {
+    let path = request.uri().path();
+    let path = path.strip_prefix("/app").filter(|p| p.starts_with("/api/")).unwrap_or(path);
+    request.method() != axum::http::Method::GET
+        && request.method() != axum::http::Method::HEAD
+        && SIGN_IN_PATHS.contains(&path.trim_end_matches('/'))
+}
+
+/// Middleware: the per-address limit on `/api/` and `/app/api/` requests,
+/// and the sign-in limit on every request that checks or sets a password.
+/// Pages and static assets are not counted otherwise: a page load fetches
+/// many.
 pub async fn limit_by_address(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
-    if (path.starts_with("/api/") || path.starts_with("/app/api/"))
-        && let Some(ip) = state.limits.client_ip(&request)
+    let api = path.starts_with("/api/") || path.starts_with("/app/api/");
+    let ip = state.limits.client_ip(&request);
+    if api
+        && let Some(ip) = ip
         && let Err(problem) = state.limits.check_ip(ip)
     {
         metrics::counter!("http_rate_limited_total", "by" => "address").increment(1);
         return problem.into_response();
+    }
+    if is_sign_in(&request)
+        && let Some(ip) = ip
+        && let Err(problem) = state.limits.check_sign_in(ip)
+    {
+        metrics::counter!("http_rate_limited_total", "by" => "sign_in").increment(1);
+        if api {
+            return problem.into_response();
+        }
+        // A form: a page that says so, not a problem document shown as text.
+        let (mut parts, _) = request.into_parts();
+        let viewer =
+            crate::pages::session::Viewer::from_request_parts(&mut parts, &state).await.unwrap_or_else(|e| match e {});
+        let response = problem.into_response();
+        let retry_after = response.headers().get(header::RETRY_AFTER).cloned();
+        let (status, detail, _) = crate::pages::layout::problem_detail_of(response).await;
+        let mut page = crate::pages::layout::error_page(&viewer, status, "Too many attempts", &detail);
+        if let Some(v) = retry_after {
+            page.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return page;
     }
     next.run(request).await
 }

@@ -5,7 +5,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use ticketing::Denied;
-use ticketing::accounts::{LoginError, RegisterError, SendVerificationError, VerifyEmailError};
+use ticketing::accounts::{
+    ChangePasswordError, LoginError, RegisterError, RequestPasswordResetError, ResetPasswordError,
+    SendVerificationError, VerifyEmailError,
+};
 use ticketing::checkin::CheckinError;
 use ticketing::checkout::OrderError;
 use ticketing::events::{
@@ -167,6 +170,35 @@ impl From<VerifyEmailError> for Problem {
         match e {
             VerifyEmailError::UnknownLink => Problem::unprocessable("verification-link-unknown", e.to_string()),
             VerifyEmailError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<RequestPasswordResetError> for Problem {
+    fn from(e: RequestPasswordResetError) -> Self {
+        match e {
+            RequestPasswordResetError::InvalidEmail(_) => Problem::unprocessable("invalid-email", e.to_string()),
+            RequestPasswordResetError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<ResetPasswordError> for Problem {
+    fn from(e: ResetPasswordError) -> Self {
+        match e {
+            ResetPasswordError::UnknownLink => Problem::unprocessable("password-link-unknown", e.to_string()),
+            ResetPasswordError::WeakPassword(_) => Problem::unprocessable("weak-password", e.to_string()),
+            ResetPasswordError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<ChangePasswordError> for Problem {
+    fn from(e: ChangePasswordError) -> Self {
+        match e {
+            ChangePasswordError::WrongPassword => Problem::unprocessable("wrong-password", e.to_string()),
+            ChangePasswordError::WeakPassword(_) => Problem::unprocessable("weak-password", e.to_string()),
+            ChangePasswordError::Store(s) => s.into(),
         }
     }
 }

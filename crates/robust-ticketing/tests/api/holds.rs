@@ -528,3 +528,59 @@ async fn a_hold_refused_from_the_seat_list_keeps_the_picks_there() {
     let held: Value = app.get(&format!("/api/v1/events/{}/availability", f.event_id), None).await.json().await.unwrap();
     assert!(held["seats"].as_array().unwrap().iter().all(|s| s["status"] == "available"), "nothing was held");
 }
+
+/// A buyer who chooses places again on the web wants those instead of the
+/// ones held before, not both: the earlier hold is released (its places go
+/// back on sale) and the checkout says so. A hold whose payment may be on
+/// its way is left alone.
+#[tokio::test]
+async fn choosing_places_again_on_the_web_replaces_the_earlier_hold() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 10, 10).await;
+    let ada = app.signup("ada@example.org").await;
+    let csrf = "c".repeat(64);
+    let no_follow = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let choose = async |seat: &str| {
+        let r = no_follow
+            .post(app.url(&format!("/events/{}/hold", f.event_id)))
+            .header("cookie", format!("rt_session={}; rt_csrf={csrf}", ada.token))
+            .form(&[("csrf", csrf.as_str()), ("seat", seat)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        r.headers()["location"].to_str().unwrap().to_owned()
+    };
+    let seat_status = async |seat: &str| {
+        let a = app.availability(&f.event_id).await;
+        a["seats"].as_array().unwrap().iter().find(|s| s["id"] == seat).unwrap()["status"].clone()
+    };
+
+    let first = choose(&f.seats[0]).await;
+    assert!(first.starts_with("/checkout/") && !first.contains('?'), "{first}");
+    // A hold whose payment could not be confirmed (the gateway was down) stays.
+    let paying: Value = app.hold(&ada.token, &f.event_id, &[&f.seats[1]], &[]).await.json().await.unwrap();
+    let paying = paying["id"].as_str().unwrap();
+    let r = app.order(&ada.token, paying, "gateway-down", "tok_unavailable").await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let attempt: String = sqlx::query_scalar("SELECT status FROM payment_attempts WHERE hold_id = $1")
+        .bind(paying)
+        .fetch_one(app.database().await)
+        .await
+        .unwrap();
+    assert_eq!(attempt, "pending");
+
+    let second = choose(&f.seats[2]).await;
+    assert!(second.ends_with("?replaced=1"), "{second}");
+    assert_eq!(seat_status(&f.seats[1]).await, "held", "the hold being paid for is kept");
+    assert_eq!(seat_status(&f.seats[0]).await, "available", "the earlier place is on sale again");
+    assert_eq!(seat_status(&f.seats[2]).await, "held");
+    let page = app.page(&second, &ada.token).await;
+    assert!(page.contains("these replace them"), "{page}");
+    let r = app.get(&first.replace("/checkout/", "/api/v1/holds/"), Some(&ada.token)).await;
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "released");
+    // The API keeps every hold: a program may hold for several carts.
+    let r = app.hold(&ada.token, &f.event_id, &[&f.seats[3]], &[]).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(seat_status(&f.seats[2]).await, "held");
+}

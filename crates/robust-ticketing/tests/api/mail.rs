@@ -523,3 +523,229 @@ async fn a_new_account_confirms_its_address_with_the_mailed_link() {
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(me(&bob.token).await["email_verified"], true);
 }
+
+/// The subject of the message with a link to set a new password.
+const PASSWORD_LINK_SUBJECT: &str = "Set a new password for RobustTicketing";
+
+/// The secret of the newest password link mailed to `to`, waiting for it.
+async fn password_link(smtp: &SmtpServer, to: &str, already: usize) -> String {
+    for _ in 0..100 {
+        let mails: Vec<Delivered> =
+            smtp.every_message().into_iter().filter(|m| m.to == to && m.subject == PASSWORD_LINK_SUBJECT).collect();
+        if mails.len() > already {
+            let mut links: Vec<(String, String)> = mails
+                .iter()
+                .map(|m| {
+                    let line = m.text.lines().find(|l| l.contains("/reset-password?token=")).expect("the link");
+                    (m.message_id.clone(), line.split_once("token=").unwrap().1.trim().to_owned())
+                })
+                .collect();
+            // Message-IDs are time-ordered.
+            links.sort();
+            return links.pop().unwrap().1;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no password link reached {to}");
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+#[tokio::test]
+async fn a_forgotten_password_is_set_again_with_the_mailed_link() {
+    let smtp = SmtpServer::start().await;
+    let url = smtp.url();
+    let app = spawn_app_with(|c| c.mail.smtp_url = Some(url)).await;
+    let ada = app.signup_unconfirmed("ada@example.org").await;
+    let other_device = app.login("ada@example.org").await;
+    let ask = async |body: Value| app.post("/api/v1/auth/password-reset", None, &body).await;
+    let confirm = async |token: &str, password: &str| {
+        app.post("/api/v1/auth/password-reset/confirm", None, &json!({"token": token, "password": password})).await
+    };
+
+    // Asking tells nothing about whether the address has an account.
+    assert_eq!(ask(json!({"email": "nobody@example.org"})).await.status(), StatusCode::ACCEPTED);
+    assert_eq!(ask(json!({"email": "ADA@example.org"})).await.status(), StatusCode::ACCEPTED);
+    for bad in [json!({"email": "not an address"}), json!({}), json!({"email": "ada@example.org", "admin": true})] {
+        crate::helpers::assert_problem(ask(bad).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    let first = password_link(&smtp, "ada@example.org", 0).await;
+    assert_eq!(ask(json!({"email": "ada@example.org"})).await.status(), StatusCode::ACCEPTED);
+    let second = password_link(&smtp, "ada@example.org", 1).await;
+    assert_ne!(first, second);
+    let mail = smtp.every_message().into_iter().find(|m| m.subject == PASSWORD_LINK_SUBJECT).unwrap();
+    assert!(mail.text.contains("\"Test Person\""), "{}", mail.text);
+    assert!(mail.html.contains(&first) || mail.html.contains(&second), "the HTML part links the same page");
+    // Nothing went to an address without an account, and nothing about the
+    // link reaches the app, where whoever is signed in could read it.
+    assert!(smtp.every_message().iter().all(|m| m.to != "nobody@example.org"));
+    assert!(!notifications(&app, &ada.token).await.to_string().contains(&first));
+
+    // The page names the account and only offers the form; bad links get
+    // a 422 page that offers a new one.
+    let page = app.client.get(app.url(&format!("/reset-password?token={second}"))).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Test Person") && html.contains("Set my new password"), "{html}");
+    for bad in ["/reset-password", "/reset-password?token=", "/reset-password?token=guess"] {
+        let page = app.client.get(app.url(bad)).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        let html = page.text().await.unwrap();
+        assert!(!html.contains("Set my new password") && html.contains("/forgot-password"), "{bad}");
+    }
+
+    // A weak password or a wrong link changes nothing.
+    let p = crate::helpers::assert_problem(confirm(&second, "short").await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(p["type"].as_str().unwrap().ends_with("weak-password"), "{p}");
+    for bad in ["guess", "", &"x".repeat(10_000)] {
+        let p =
+            crate::helpers::assert_problem(confirm(bad, "a brand new secret").await, StatusCode::UNPROCESSABLE_ENTITY)
+                .await;
+        assert!(p["type"].as_str().unwrap().ends_with("password-link-unknown"), "{p}");
+    }
+    assert_eq!(app.get("/api/v1/me", Some(&other_device)).await.status(), StatusCode::OK);
+
+    // The link sets the password once, ends every session and every other
+    // link, and confirms the address it was mailed to.
+    let r = confirm(&second, "a brand new secret").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["user_id"], ada.id.as_str());
+    for token in [&ada.token, &other_device] {
+        assert_eq!(app.get("/api/v1/me", Some(token)).await.status(), StatusCode::UNAUTHORIZED);
+    }
+    for used in [&second, &first] {
+        let r = confirm(used, "another new secret").await;
+        crate::helpers::assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    let login = async |password: &str| {
+        app.post("/api/v1/auth/login", None, &json!({"email": "ada@example.org", "password": password})).await
+    };
+    assert_eq!(login(crate::helpers::PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
+    let r = login("a brand new secret").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let token = r.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
+    let me: Value = app.get("/api/v1/me", Some(&token)).await.json().await.unwrap();
+    assert_eq!(me["email_verified"], true, "the link was mailed to the address");
+    // The account is told, in the app and by mail.
+    let inbox = notifications(&app, &token).await;
+    assert_eq!(inbox["items"][0]["kind"], "password_changed", "{inbox}");
+    let told = loop {
+        if let Some(m) = smtp.every_message().into_iter().find(|m| m.subject.contains("password was changed")) {
+            break m;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(told.to, "ada@example.org");
+    assert!(told.text.contains("/forgot-password"), "{}", told.text);
+
+    // The web form: sets the password and signs in on this device.
+    assert_eq!(ask(json!({"email": "ada@example.org"})).await.status(), StatusCode::ACCEPTED);
+    let third = password_link(&smtp, "ada@example.org", 2).await;
+    let csrf = "c".repeat(64);
+    let form = async |password: &str| {
+        no_redirects()
+            .post(app.url("/reset-password"))
+            .header("cookie", format!("rt_csrf={csrf}"))
+            .form(&[("csrf", csrf.as_str()), ("token", third.as_str()), ("password", password)])
+            .send()
+            .await
+            .unwrap()
+    };
+    let r = form("short").await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("Set my new password"), "a weak password keeps the form");
+    let r = form("the third secret").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/account?password=reset");
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let session = cookie.split(';').next().unwrap().split_once('=').unwrap().1;
+    let account = app.page("/account?password=reset", session).await;
+    assert!(account.contains("Your new password is set") && account.contains("ada@example.org"), "{account}");
+    assert_eq!(app.get("/api/v1/me", Some(&token)).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(form("the fourth secret").await.status(), StatusCode::UNPROCESSABLE_ENTITY, "used once");
+
+    // A link works for an hour.
+    assert_eq!(ask(json!({"email": "ada@example.org"})).await.status(), StatusCode::ACCEPTED);
+    let late = password_link(&smtp, "ada@example.org", 3).await;
+    app.clock.advance(Span::minutes(ticketing::accounts::PASSWORD_RESET_MINUTES) + Span::seconds(1));
+    let p = crate::helpers::assert_problem(confirm(&late, "a late new secret").await, StatusCode::UNPROCESSABLE_ENTITY)
+        .await;
+    assert!(p["detail"].as_str().unwrap().contains("expired"), "{p}");
+
+    // Anyone may ask for someone else's address: a few links a day go out.
+    let bob = app.signup("bob@example.org").await;
+    for _ in 0..ticketing::accounts::PASSWORD_RESETS_PER_DAY_MAX + 2 {
+        assert_eq!(ask(json!({"email": "bob@example.org"})).await.status(), StatusCode::ACCEPTED);
+    }
+    let links: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM password_resets WHERE user_id = $1")
+        .bind(&bob.id)
+        .fetch_one(app.database().await)
+        .await
+        .unwrap();
+    assert_eq!(links, ticketing::accounts::PASSWORD_RESETS_PER_DAY_MAX);
+}
+
+#[tokio::test]
+async fn a_signed_in_account_changes_its_password_with_the_current_one() {
+    let app = spawn_app_with(|_| {}).await;
+    let ada = app.signup("ada@example.org").await;
+    let other_device = app.login("ada@example.org").await;
+    let change = async |token: &str, body: Value| {
+        app.client.put(app.url("/api/v1/me/password")).bearer_auth(token).json(&body).send().await.unwrap()
+    };
+    let r =
+        change(&ada.token, json!({"current_password": "not it at all", "new_password": "a brand new secret"})).await;
+    let p = crate::helpers::assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(p["type"].as_str().unwrap().ends_with("wrong-password"), "{p}");
+    let r = change(&ada.token, json!({"current_password": crate::helpers::PASSWORD, "new_password": "short"})).await;
+    let p = crate::helpers::assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(p["type"].as_str().unwrap().ends_with("weak-password"), "{p}");
+    let r = app
+        .client
+        .put(app.url("/api/v1/me/password"))
+        .json(&json!({"current_password": crate::helpers::PASSWORD, "new_password": "a brand new secret"}))
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::assert_problem(r, StatusCode::UNAUTHORIZED).await;
+    assert_eq!(app.get("/api/v1/me", Some(&other_device)).await.status(), StatusCode::OK, "nothing changed yet");
+
+    let r =
+        change(&ada.token, json!({"current_password": crate::helpers::PASSWORD, "new_password": "a brand new secret"}))
+            .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.get("/api/v1/me", Some(&ada.token)).await.status(), StatusCode::OK, "this session stays");
+    assert_eq!(app.get("/api/v1/me", Some(&other_device)).await.status(), StatusCode::UNAUTHORIZED);
+    let login = async |password: &str| {
+        app.post("/api/v1/auth/login", None, &json!({"email": "ada@example.org", "password": password})).await.status()
+    };
+    assert_eq!(login(crate::helpers::PASSWORD).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(login("a brand new secret").await, StatusCode::OK);
+    assert_eq!(notifications(&app, &ada.token).await["items"][0]["kind"], "password_changed");
+
+    // The account page: its form changes the password the same way.
+    let html = app.page("/account", &ada.token).await;
+    assert!(html.contains("Change your password") && html.contains("ada@example.org"), "{html}");
+    let csrf = "c".repeat(64);
+    let form = async |current: &str| {
+        no_redirects()
+            .post(app.url("/account/password"))
+            .header("cookie", format!("rt_csrf={csrf}; rt_session={}", ada.token))
+            .form(&[("csrf", csrf.as_str()), ("current_password", current), ("new_password", "the third secret")])
+            .send()
+            .await
+            .unwrap()
+    };
+    let r = form("wrong again").await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().to_lowercase().contains("the current password is wrong"));
+    let r = form("a brand new secret").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/account?password=changed");
+    assert_eq!(login("the third secret").await, StatusCode::OK);
+    // Signed out, the page sends to sign-in.
+    let r = no_redirects().get(app.url("/account")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+}

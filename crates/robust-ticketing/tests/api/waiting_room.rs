@@ -331,7 +331,7 @@ async fn rate_limits_answer_429_with_retry_after() {
             ip_burst: 20,
             account_per_minute: 6,
             account_burst: 3,
-            trust_forwarded_for: false,
+            ..web::limits::RateLimitConfig::off()
         };
     })
     .await;
@@ -375,6 +375,56 @@ async fn rate_limits_answer_429_with_retry_after() {
     let r = limited.expect("60 requests at once from one address were never limited");
     assert!(r.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
     assert_problem(r, StatusCode::TOO_MANY_REQUESTS).await;
+}
+
+/// Password guessing: sign-ins, sign-ups and password requests from one
+/// address are limited far more tightly than other requests, on the API
+/// and on the forms alike; everything else goes on.
+#[tokio::test]
+async fn password_guesses_from_one_address_are_limited() {
+    let app = spawn_app_with(|c| {
+        c.rate_limits = web::limits::RateLimitConfig {
+            sign_in_per_minute: 2,
+            sign_in_burst: 4,
+            ..web::limits::RateLimitConfig::off()
+        };
+    })
+    .await;
+    let guess = async |password: &str| {
+        app.post("/api/v1/auth/login", None, &json!({"email": "ada@example.org", "password": password})).await
+    };
+    // Sign-up and its sign-in count: two left.
+    let ada = app.signup("ada@example.org").await;
+    for _ in 0..2 {
+        assert_eq!(guess("not the password").await.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = guess(crate::helpers::PASSWORD).await;
+    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=30).contains(&retry), "Retry-After {retry}");
+    assert_eq!(problem_type(r, StatusCode::TOO_MANY_REQUESTS).await, "rate-limited");
+    for (path, body) in [
+        ("/api/v1/auth/password-reset", json!({"email": "ada@example.org"})),
+        ("/app/api/v1/auth/login", json!({"email": "ada@example.org", "password": "x"})),
+    ] {
+        assert_eq!(app.post(path, None, &body).await.status(), StatusCode::TOO_MANY_REQUESTS, "{path}");
+    }
+    // The sign-in form gets a page that says so.
+    let csrf = "c".repeat(64);
+    let r = app
+        .client
+        .post(app.url("/signin"))
+        .header("cookie", format!("rt_csrf={csrf}"))
+        .form(&[("csrf", csrf.as_str()), ("email", "ada@example.org"), ("password", "guess")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key("retry-after"));
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(r.text().await.unwrap().contains("Too many attempts"));
+    // Reading pages and the signed-in API are not held up.
+    assert_eq!(app.get("/signin", None).await.status(), StatusCode::OK);
+    assert_eq!(app.get("/api/v1/me", Some(&ada.token)).await.status(), StatusCode::OK);
 }
 
 #[tokio::test]

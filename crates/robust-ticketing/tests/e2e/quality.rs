@@ -55,6 +55,7 @@ async fn main_pages_have_no_serious_or_critical_axe_violations() {
         (format!("/events/{}/seats", event.id), "document.querySelector('.seat-row')"),
         ("/signin".to_owned(), "document.getElementById('email')"),
         ("/signup".to_owned(), "document.getElementById('email')"),
+        ("/forgot-password".to_owned(), "document.getElementById('email')"),
     ] {
         b.goto(&path).await;
         b.wait_for(ready, &path).await;
@@ -67,6 +68,7 @@ async fn main_pages_have_no_serious_or_critical_axe_violations() {
         (format!("/checkout/{}", hold["id"].as_str().unwrap()), "document.getElementById('pay-button')"),
         ("/console".to_owned(), "document.getElementById('org_name')"),
         ("/notifications".to_owned(), "document.querySelector('.notification-list')"),
+        ("/account".to_owned(), "document.getElementById('current_password')"),
     ] {
         b.goto(&path).await;
         b.wait_for(ready, &path).await;

@@ -1,4 +1,5 @@
-//! Sign up, sign in, sign out.
+//! Sign up, sign in, sign out; the account page; confirming an address
+//! and setting a new password by mailed links.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -6,7 +7,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::layout::{self, Page, Section, alert, csrf_field, problem_detail, urlencode};
+use super::layout::{self, Page, Section, alert, csrf_field, notice, problem_detail, urlencode};
 use super::session::{self, Fields, PageQuery, Viewer, csrf_ok, local_path};
 use crate::AppState;
 use crate::problem::Problem;
@@ -58,6 +59,7 @@ fn signin_markup(viewer: &Viewer, next: &str, email: &str, error: Option<&str>) 
                 input #password name="password" type="password" autocomplete="current-password" required;
                 button.button.primary type="submit" { "Sign in" }
             }
+            p { a href="/forgot-password" { "Forgot your password?" } }
             p { "New here? " a href={ "/signup?next=" (urlencode(next)) } { "Create an account" } }
         }
     }
@@ -331,6 +333,239 @@ pub async fn send_verification(
                 "Confirm your e-mail address",
                 html! { section.panel.narrow { h1 { "Confirm your e-mail address" } (alert(&detail)) p { a.button href="/tickets" { "My tickets" } } } },
             )
+        }
+    }
+}
+
+fn forgot_markup(viewer: &Viewer, email: &str, error: Option<&str>) -> Markup {
+    html! {
+        section.panel.narrow {
+            h1 { "Forgot your password?" }
+            p { "Give your account's e-mail address. We mail it a link to choose a new password." }
+            @if let Some(e) = error { (alert(e)) }
+            form.stack method="post" action="/forgot-password" {
+                (csrf_field(viewer))
+                label for="email" { "E-mail" }
+                input #email name="email" type="email" autocomplete="email" required value=(email);
+                button.button.primary type="submit" { "Mail me a link" }
+            }
+            p { a href="/signin" { "Back to sign in" } }
+        }
+    }
+}
+
+pub async fn forgot_password_form(viewer: Viewer) -> Response {
+    page(&viewer, StatusCode::OK, "Forgot your password?", forgot_markup(&viewer, "", None))
+}
+
+pub async fn forgot_password(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    form: Fields,
+) -> Response {
+    let email = form.text("email");
+    let again = |status, error: &str| {
+        page(&viewer, status, "Forgot your password?", forgot_markup(&viewer, &email, Some(error)))
+    };
+    if !csrf_ok(&headers, form.csrf()) {
+        return again(StatusCode::FORBIDDEN, CSRF_MESSAGE);
+    }
+    if let Err(e) = state.ticketing.request_password_reset(&email).await {
+        let (status, detail, _) = problem_detail(Problem::from(e)).await;
+        return again(status, &detail);
+    }
+    // The same answer whether or not an account has the address.
+    let body = html! {
+        section.panel.narrow #password-link-sent {
+            h1 { "Check your mail" }
+            p { "If an account has the address " strong { (email) } ", a link to choose a new password is on its way there. It works once, for "
+                (ticketing::accounts::PASSWORD_RESET_MINUTES) " minutes." }
+            p.hint { "Nothing arrived? Look in the spam folder, and check the address: it must be the one you signed up with." }
+            p { a.button href="/signin" { "Back to sign in" } }
+        }
+    };
+    page(&viewer, StatusCode::OK, "Check your mail", body)
+}
+
+fn reset_markup(viewer: &Viewer, token: &str, account: &store::UserRecord, error: Option<&str>) -> Markup {
+    html! {
+        section.panel.narrow {
+            h1 { "Choose a new password" }
+            p { "For the account " strong { (account.name) } " (" (account.email) "). Every device it is signed in on will be signed out." }
+            @if let Some(e) = error { (alert(e)) }
+            form.stack method="post" action="/reset-password" {
+                (csrf_field(viewer))
+                input type="hidden" name="token" value=(token);
+                // Lets a password manager file the new password under the account.
+                input type="hidden" name="username" autocomplete="username" value=(account.email);
+                label for="password" { "New password" }
+                input #password name="password" type="password" autocomplete="new-password" required minlength="8"
+                    aria-describedby="password-hint";
+                p #password-hint.hint { "At least 8 characters." }
+                button.button.primary type="submit" { "Set my new password" }
+            }
+        }
+    }
+}
+
+/// A link that does not work: say why, and offer a new one.
+fn link_failed(viewer: &Viewer, status: StatusCode, detail: &str) -> Response {
+    let body = html! {
+        section.panel.narrow {
+            h1 { "Choose a new password" }
+            (alert(detail))
+            p { a.button.primary href="/forgot-password" { "Mail me a new link" } }
+        }
+    };
+    page(viewer, status, "Choose a new password", body)
+}
+
+/// The page the password e-mail links to. Opening it changes nothing; its
+/// form sets the new password.
+pub async fn reset_password_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    PageQuery(q): PageQuery<VerifyQuery>,
+) -> Response {
+    let token = q.token.unwrap_or_default();
+    match state.ticketing.password_reset(&token).await {
+        Ok(account) => {
+            page(&viewer, StatusCode::OK, "Choose a new password", reset_markup(&viewer, &token, &account, None))
+        }
+        Err(e) => {
+            let (status, detail, _) = problem_detail(Problem::from(e)).await;
+            link_failed(&viewer, status, &detail)
+        }
+    }
+}
+
+/// Sets the new password and signs in with it on this device.
+pub async fn reset_password(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    form: Fields,
+) -> Response {
+    let token = form.get("token").unwrap_or_default();
+    let password = form.get("password").unwrap_or_default();
+    let account = match state.ticketing.password_reset(token).await {
+        Ok(account) => account,
+        Err(e) => {
+            let (status, detail, _) = problem_detail(Problem::from(e)).await;
+            return link_failed(&viewer, status, &detail);
+        }
+    };
+    let again = |status, error: &str| {
+        page(&viewer, status, "Choose a new password", reset_markup(&viewer, token, &account, Some(error)))
+    };
+    if !csrf_ok(&headers, form.csrf()) {
+        return again(StatusCode::FORBIDDEN, CSRF_MESSAGE);
+    }
+    if let Err(e) = state.ticketing.reset_password(token, password).await {
+        let weak = matches!(e, ticketing::accounts::ResetPasswordError::WeakPassword(_));
+        let (status, detail, _) = problem_detail(Problem::from(e)).await;
+        return if weak { again(status, &detail) } else { link_failed(&viewer, status, &detail) };
+    }
+    match start_session(&state, &viewer, &account.email, password, "/account?password=reset").await {
+        Ok(r) => r,
+        // Set, but the sign-in failed (the database went away meanwhile).
+        Err(_) => Redirect::to("/signin").into_response(),
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct AccountQuery {
+    /// What just happened, for a line at the top: `reset` or `changed`.
+    password: Option<String>,
+}
+
+fn account_markup(viewer: &Viewer, me: &ticketing::accounts::Me, note: Option<&str>, error: Option<&str>) -> Markup {
+    html! {
+        section.panel.narrow #account {
+            h1 { "Your account" }
+            @if let Some(n) = note { (notice(n)) }
+            dl.facts {
+                dt { "Name" } dd { (me.user.name) }
+                dt { "E-mail" }
+                dd {
+                    (me.user.email) " "
+                    @if me.user.email_verified_at.is_some() { span.badge.good { "confirmed" } }
+                    @else { span.badge { "not confirmed" } }
+                }
+            }
+            @if me.user.email_verified_at.is_none() {
+                p { "Confirm the address so that tickets passed on to it can be accepted right in the app." }
+                (resend_form(viewer))
+            }
+        }
+        section.panel.narrow #change-password {
+            h2 { "Change your password" }
+            @if let Some(e) = error { (alert(e)) }
+            form.stack method="post" action="/account/password" {
+                (csrf_field(viewer))
+                input type="hidden" name="username" autocomplete="username" value=(me.user.email);
+                label for="current_password" { "Current password" }
+                input #current_password name="current_password" type="password" autocomplete="current-password" required;
+                label for="new_password" { "New password" }
+                input #new_password name="new_password" type="password" autocomplete="new-password" required minlength="8"
+                    aria-describedby="new-password-hint";
+                p #new-password-hint.hint { "At least 8 characters. Every other device signed in to this account will be signed out." }
+                button.button.primary type="submit" { "Change password" }
+            }
+            p { a href="/forgot-password" { "Forgot your current password?" } }
+        }
+    }
+}
+
+async fn account_page(
+    state: &AppState,
+    viewer: &Viewer,
+    status: StatusCode,
+    note: Option<&str>,
+    error: Option<&str>,
+) -> Response {
+    let Some(user) = viewer.user else {
+        return Redirect::to(&format!("/signin?next={}", urlencode("/account"))).into_response();
+    };
+    match state.ticketing.me(user).await {
+        Ok(Some(me)) => page(viewer, status, "Your account", account_markup(viewer, &me, note, error)),
+        Ok(None) => Redirect::to("/signin").into_response(),
+        Err(e) => {
+            let (status, detail, _) = problem_detail(Problem::from(e)).await;
+            page(viewer, status, "Your account", alert(&detail))
+        }
+    }
+}
+
+pub async fn account(State(state): State<AppState>, viewer: Viewer, PageQuery(q): PageQuery<AccountQuery>) -> Response {
+    let note = match q.password.as_deref() {
+        Some("reset") => Some("Your new password is set, and every other device was signed out."),
+        Some("changed") => Some("Your password is changed, and every other device was signed out."),
+        _ => None,
+    };
+    account_page(&state, &viewer, StatusCode::OK, note, None).await
+}
+
+pub async fn change_password(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    form: Fields,
+) -> Response {
+    if !csrf_ok(&headers, form.csrf()) {
+        return account_page(&state, &viewer, StatusCode::FORBIDDEN, None, Some(CSRF_MESSAGE)).await;
+    }
+    let (Some(user), Some(token)) = (viewer.user, viewer.token.as_deref()) else {
+        return Redirect::to(&format!("/signin?next={}", urlencode("/account"))).into_response();
+    };
+    let current = form.get("current_password").unwrap_or_default();
+    let new = form.get("new_password").unwrap_or_default();
+    match state.ticketing.change_password(user, token, current, new).await {
+        Ok(()) => Redirect::to("/account?password=changed").into_response(),
+        Err(e) => {
+            let (status, detail, _) = problem_detail(Problem::from(e)).await;
+            account_page(&state, &viewer, status, None, Some(&detail)).await
         }
     }
 }

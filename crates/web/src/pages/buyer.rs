@@ -23,7 +23,7 @@ use ticketing::checkout::{IdempotencyKey, PlaceOrder};
 use uuid::Uuid;
 
 use super::layout::{
-    self, Page, Section, alert, csrf_field, json_island, local_date, local_time, money, problem_detail,
+    self, Page, Section, alert, csrf_field, json_island, local_date, local_time, money, notice, problem_detail,
     problem_detail_of, urlencode,
 };
 use super::session::{Fields, PageQuery, Viewer, csrf_ok};
@@ -707,7 +707,18 @@ pub async fn create_hold(
         None => state.ticketing.place_hold(user, id, request, admission).await,
     };
     match result {
-        Ok(hold) => Redirect::to(&format!("/checkout/{}", hold.id)).into_response(),
+        Ok(hold) => {
+            // One cart per event: the places chosen now replace any held before.
+            let replaced = match state.ticketing.release_earlier_holds(user, id, hold.id).await {
+                Ok(released) => released.len(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "earlier holds were not released; they expire by themselves");
+                    0
+                }
+            };
+            let query = if replaced > 0 { format!("?replaced={replaced}") } else { String::new() };
+            Redirect::to(&format!("/checkout/{}{query}", hold.id)).into_response()
+        }
         Err(ticketing::holds::HoldFailure::Refused(
             ticketing::waiting_room::AdmissionRefused::TokenRequired
             | ticketing::waiting_room::AdmissionRefused::Spent
@@ -785,8 +796,26 @@ fn line_labels(map: &SeatMapRecord) -> (HashMap<SeatId, String>, HashMap<GaAreaI
     (seats, areas)
 }
 
-pub async fn checkout(State(state): State<AppState>, viewer: Viewer, Path(hold): Path<String>) -> Response {
-    let mut response = render_checkout(&state, &viewer, &hold, None, StatusCode::OK).await;
+#[derive(Deserialize, Default)]
+pub struct CheckoutQuery {
+    /// Earlier holds on the event let go for this one (see `create_hold`).
+    replaced: Option<u32>,
+}
+
+pub async fn checkout(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(hold): Path<String>,
+    PageQuery(q): PageQuery<CheckoutQuery>,
+) -> Response {
+    let note = match q.replaced {
+        Some(1) => Some("The places you had on hold before for this event were released: these replace them."),
+        Some(n) if n > 1 => {
+            Some("The places you had in your other holds for this event were released: these replace them.")
+        }
+        _ => None,
+    };
+    let mut response = render_checkout(&state, &viewer, &hold, None, note, StatusCode::OK).await;
     // Back after paying asks again, and lands on the order, rather than
     // showing a checkout that looks unpaid.
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
@@ -798,6 +827,7 @@ async fn render_checkout(
     viewer: &Viewer,
     hold: &str,
     error: Option<&str>,
+    note: Option<&str>,
     status: StatusCode,
 ) -> Response {
     let Ok(hold_id) = hold.parse::<Uuid>() else {
@@ -849,6 +879,7 @@ async fn render_checkout(
             "Your tickets are held until " strong { (local_time(hold.expires_at, &e.timezone)) } "."
         }
         @if let Some(err) = error { (alert(err)) }
+        @if let Some(n) = note { (notice(n)) }
         section.panel aria-labelledby="pay-h" {
             h2 #pay-h { "Payment" }
             form.stack #pay-form method="post" action={ "/checkout/" (hold.id) "/pay" } {
@@ -934,6 +965,7 @@ pub async fn pay(
             &viewer,
             &hold,
             Some("This page was open too long. Please press Pay again."),
+            None,
             StatusCode::FORBIDDEN,
         )
         .await;
@@ -944,6 +976,7 @@ pub async fn pay(
             &viewer,
             &hold,
             Some("Please press Pay again."),
+            None,
             StatusCode::UNPROCESSABLE_ENTITY,
         )
         .await;
@@ -960,7 +993,7 @@ pub async fn pay(
         }
         Err(e) => {
             let (status, detail, _) = problem_detail(e.into()).await;
-            render_checkout(&state, &viewer, &hold, Some(&detail), status).await
+            render_checkout(&state, &viewer, &hold, Some(&detail), None, status).await
         }
     }
 }
@@ -979,7 +1012,7 @@ pub async fn release(
         return signin_redirect(&format!("/checkout/{hold_id}"));
     };
     if !csrf_ok(&headers, form.csrf()) {
-        return render_checkout(&state, &viewer, &hold, Some(STALE_FORM), StatusCode::FORBIDDEN).await;
+        return render_checkout(&state, &viewer, &hold, Some(STALE_FORM), None, StatusCode::FORBIDDEN).await;
     }
     let record = match state.ticketing.hold(user, HoldId::from_uuid(hold_id)).await {
         Ok(h) => h,
@@ -989,7 +1022,7 @@ pub async fn release(
         Ok(()) => Redirect::to(&format!("/events/{}", record.event)).into_response(),
         Err(e) => {
             let (status, detail, _) = problem_detail(e.into()).await;
-            render_checkout(&state, &viewer, &hold, Some(&detail), status).await
+            render_checkout(&state, &viewer, &hold, Some(&detail), None, status).await
         }
     }
 }

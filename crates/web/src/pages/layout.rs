@@ -77,6 +77,7 @@ pub fn render(page: Page<'_>) -> Markup {
                                     (nav("/console", "Console", Section::Console))
                                 }
                                 @if page.viewer.staff { (nav("/gate", "Scanner", Section::Gate)) }
+                                (nav("/account", "Account", Section::Account))
                                 form.inline method="post" action="/signout" {
                                     input type="hidden" name=(CSRF_FIELD) value=(page.viewer.csrf);
                                     button.link-button type="submit" { "Sign out" }

@@ -72,6 +72,10 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/verify-email", get(account::verify_email_page).post(account::verify_email))
         .route("/verify-email/send", get(account::send_verification_form).post(account::send_verification))
         .route("/signin", get(account::signin_form).post(account::signin))
+        .route("/forgot-password", get(account::forgot_password_form).post(account::forgot_password))
+        .route("/reset-password", get(account::reset_password_page).post(account::reset_password))
+        .route("/account", get(account::account))
+        .route("/account/password", post(account::change_password))
         .route("/signout", get(account::signout_form).post(account::signout))
         .route("/offline", get(offline_page))
         .route("/console", get(console::home))
@@ -149,6 +153,7 @@ fn form_page(path: &str) -> Option<String> {
         ["console", "events", event, "controls" | "flags", ..] => format!("/console/events/{event}/sales"),
         ["console", "events", event, "orders", order, "refund"] => format!("/console/events/{event}/orders/{order}"),
         ["console", ..] => "/console".to_owned(),
+        ["account", "password"] => "/account".to_owned(),
         _ => return None,
     };
     // Path segments are echoed into a local address only: no scheme, no

@@ -4,8 +4,9 @@ use axum::http::StatusCode;
 
 use crate::AppState;
 use crate::dto::{
-    LoginRequest, MeResponse, MembershipDto, ProblemDto, RegisterRequest, TokenResponse, UserResponse,
-    VerificationSentResponse, VerifyEmailRequest, VerifyEmailResponse,
+    ChangePasswordRequest, LoginRequest, MeResponse, MembershipDto, PasswordResetConfirmRequest, PasswordResetRequest,
+    PasswordResetResponse, ProblemDto, RegisterRequest, TokenResponse, UserResponse, VerificationSentResponse,
+    VerifyEmailRequest, VerifyEmailResponse,
 };
 use crate::extract::{ApiJson, AuthUser, BearerToken};
 use crate::problem::Problem;
@@ -92,4 +93,48 @@ pub async fn send_email_verification(
 ) -> Result<(StatusCode, Json<VerificationSentResponse>), Problem> {
     let sent_to = state.ticketing.send_email_verification(user).await?;
     Ok((StatusCode::ACCEPTED, Json(VerificationSentResponse { sent_to })))
+}
+
+/// Ask for a link to set a new password. It is mailed to the address if an
+/// account has it (a few a day at most); the answer is 202 either way.
+#[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "accounts", request_body = PasswordResetRequest,
+    responses((status = 202, description = "mailed, if an account has this address"),
+               (status = 422, body = ProblemDto, description = "not an e-mail address")))]
+pub async fn request_password_reset(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<PasswordResetRequest>,
+) -> Result<StatusCode, Problem> {
+    state.ticketing.request_password_reset(&req.email).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Set a new password with the secret from the mailed link
+/// (`/reset-password?token=...`). The link works once; the account is
+/// signed out everywhere and its address counts as confirmed.
+#[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "accounts",
+    request_body = PasswordResetConfirmRequest,
+    responses((status = 200, body = PasswordResetResponse),
+               (status = 422, body = ProblemDto, description = "unknown, used or expired link, or a weak password")))]
+pub async fn reset_password(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<PasswordResetConfirmRequest>,
+) -> Result<Json<PasswordResetResponse>, Problem> {
+    let user = state.ticketing.reset_password(&req.token, &req.password).await?;
+    Ok(Json(PasswordResetResponse { user_id: *user.as_uuid() }))
+}
+
+/// Change the signed-in account's password. This session stays signed in;
+/// every other one ends.
+#[utoipa::path(put, path = "/api/v1/me/password", tag = "accounts", security(("bearer" = [])),
+    request_body = ChangePasswordRequest,
+    responses((status = 204), (status = 401, body = ProblemDto),
+               (status = 422, body = ProblemDto, description = "wrong current password, or a weak new one")))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    BearerToken(token): BearerToken,
+    ApiJson(req): ApiJson<ChangePasswordRequest>,
+) -> Result<StatusCode, Problem> {
+    state.ticketing.change_password(user, &token, &req.current_password, &req.new_password).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
