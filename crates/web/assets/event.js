@@ -89,10 +89,30 @@ async function start() {
 
   const maxPick = Math.max(...data.zones.map((z) => z.max_per_order), 1);
   const seatName = (i) => `${seats[i].section} ${seats[i].row}${seats[i].label}`;
+  // A seat of a zone with several ticket types (an adult and a reduced
+  // price, say) gets a choice; the first, what it is sold as by default,
+  // is preselected. Choices made are kept while other seats are picked.
+  const typeOf = new Map();
+  const typeChoice = (i) => {
+    const types = zones.get(seats[i].zone)?.types ?? [];
+    if (types.length < 2) return null;
+    const id = `type-${seats[i].id}`;
+    const select = el('select', { id, name: `type_${seats[i].id}` });
+    for (const t of types) {
+      // The price first: on a phone a long name is cut off, the price must not be.
+      const option = el('option', { value: t.id, text: `${t.price} · ${t.name}` });
+      option.selected = typeOf.get(seats[i].id) === t.id;
+      select.append(option);
+    }
+    select.addEventListener('change', () => typeOf.set(seats[i].id, select.value));
+    return el('span', { class: 'pick-type' }, el('label', { for: id, text: seatName(i) }), select);
+  };
   function renderPicks() {
     const picked = [...chosen].sort((a, b) => a - b);
     savePicks(data.event_id, picked.map((i) => seats[i].id));
-    inputs.replaceChildren(...picked.map((i) => el('input', { type: 'hidden', name: 'seat', value: seats[i].id })));
+    const choices = picked.map(typeChoice).filter(Boolean);
+    inputs.replaceChildren(...picked.map((i) => el('input', { type: 'hidden', name: 'seat', value: seats[i].id })),
+      ...(choices.length ? [el('div', { id: 'pick-types' }, ...choices)] : []));
     submit.disabled = picked.length === 0;
     // The list view follows every change, the last seat unpicked included.
     syncList();

@@ -584,3 +584,97 @@ async fn choosing_places_again_on_the_web_replaces_the_earlier_hold() {
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(seat_status(&f.seats[2]).await, "held");
 }
+
+/// A zone with several ticket types (a full and a reduced price): the web
+/// offers the choice, on the map per seat and on the seat list for the
+/// seats ticked, and the hold is priced as chosen. Without a choice a seat
+/// is sold as the cheapest type on sale, as the API does.
+#[tokio::test]
+async fn a_buyer_on_the_web_chooses_the_ticket_type_of_each_seat() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 10, 10).await;
+    let r = app
+        .post(
+            &format!("/api/v1/events/{}/ticket-types", f.event_id),
+            Some(&f.org.owner.token),
+            &serde_json::json!({"name": "Premium seat", "price": {"amount": 9900, "currency": "EUR"}, "price_zone": "main"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    let premium = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let ada = app.signup("ada@example.org").await;
+
+    // The map's data offers both, the default first.
+    let page = app.page(&format!("/events/{}", f.event_id), &ada.token).await;
+    let island = page.split("id=\"event-data\"").nth(1).unwrap();
+    let island: Value = serde_json::from_str(&island[island.find('>').unwrap() + 1..island.find("</script>").unwrap()])
+        .expect("the page's data");
+    let types = island["zones"][0]["types"].as_array().unwrap();
+    let ids: Vec<&str> = types.iter().map(|t| t["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [f.seat_type.as_str(), premium.as_str()], "{island}");
+    // The seat list offers the choice for the seats ticked.
+    let list = app.page(&format!("/events/{}/seats", f.event_id), &ada.token).await;
+    assert!(list.contains("name=\"zone_type\"") && list.contains("Premium seat"), "{list}");
+
+    let csrf = "c".repeat(64);
+    let no_follow = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let hold = async |form: Vec<(String, String)>| {
+        let mut form = form;
+        form.push(("csrf".into(), csrf.clone()));
+        let r = no_follow
+            .post(app.url(&format!("/events/{}/hold", f.event_id)))
+            .header("cookie", format!("rt_session={}; rt_csrf={csrf}", ada.token))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let location = r.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
+        (status, location, r.text().await.unwrap())
+    };
+    let lines = async |location: &str| -> Vec<(String, i64)> {
+        let id = location.trim_start_matches("/checkout/").split('?').next().unwrap().to_owned();
+        let h: Value = app.get(&format!("/api/v1/holds/{id}"), Some(&ada.token)).await.json().await.unwrap();
+        let mut lines: Vec<(String, i64)> = h["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| (l["ticket_type_id"].as_str().unwrap().to_owned(), l["unit_price"]["amount"].as_i64().unwrap()))
+            .collect();
+        lines.sort();
+        lines
+    };
+    // On the map: one seat as premium, one left at the default.
+    let (status, location, _) = hold(vec![
+        ("seat".into(), f.seats[0].clone()),
+        ("seat".into(), f.seats[1].clone()),
+        (format!("type_{}", f.seats[0]), premium.clone()),
+    ])
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let mut want = vec![(premium.clone(), 9900), (f.seat_type.clone(), crate::helpers::SEAT_PRICE)];
+    want.sort();
+    assert_eq!(lines(&location.unwrap()).await, want);
+    // On the list: every ticked seat as the type chosen there.
+    let (status, location, _) = hold(vec![
+        ("from".into(), "list".into()),
+        ("seat".into(), f.seats[2].clone()),
+        ("seat".into(), f.seats[3].clone()),
+        ("zone_type".into(), premium.clone()),
+    ])
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(lines(&location.unwrap()).await, vec![(premium.clone(), 9900); 2]);
+    // A type that is not this zone's (the standing one) or not a type at
+    // all is refused, and the list keeps the choice.
+    for bad in [f.ga_type.clone(), "not-a-type".to_owned()] {
+        let (status, _, html) = hold(vec![
+            ("from".into(), "list".into()),
+            ("seat".into(), f.seats[4].clone()),
+            ("zone_type".into(), bad.clone()),
+        ])
+        .await;
+        assert!(status.is_client_error(), "{bad}: {status}");
+        assert!(html.contains("id=\"hold-error\""), "{bad}");
+    }
+}

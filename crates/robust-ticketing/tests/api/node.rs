@@ -34,6 +34,7 @@ pub async fn start_node(db_url: &str, port: u16, extra: &[&str]) -> Node {
         // Many buyers from one address, one account buying fast.
         .env("RATE_LIMIT_IP_PER_SECOND", "0")
         .env("RATE_LIMIT_ACCOUNT_PER_MINUTE", "0")
+        .env("RATE_LIMIT_SIGN_IN_PER_MINUTE", "0")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -476,3 +476,48 @@ async fn a_holder_lists_a_ticket_for_resale_from_my_tickets_and_withdraws_it() {
     assert_eq!(listings().await, json!([]));
     b.quit().await;
 }
+
+/// A price zone with two ticket types: each picked seat offers the choice
+/// on the map, the default (cheapest) preselected, and the checkout charges
+/// what was chosen.
+#[tokio::test]
+async fn a_buyer_chooses_each_seats_ticket_type_on_the_map() {
+    let _one = one_at_a_time().await;
+    let app = spawn_app().await;
+    let event = app.small_event("Two Prices").await;
+    let premium = app
+        .post(
+            &format!("/events/{}/ticket-types", event.id),
+            Some(&event.owner.token),
+            json!({"name": "Front-row package", "price": {"amount": 12000, "currency": "EUR"}, "price_zone": "stalls"}),
+        )
+        .await;
+    let b = Browser::start(&app.root, 390).await;
+    sign_up(&b, "Cleo", "/").await;
+    b.goto(&format!("/events/{}", event.id)).await;
+    b.wait_for("document.documentElement.dataset.seatmapReady === '1'", "the seat map").await;
+    b.click("#seatmap circle[data-i='4']").await;
+    b.click("#seatmap circle[data-i='5']").await;
+    b.wait_for("document.querySelectorAll('#pick-types select').length === 2", "a type choice per seat").await;
+    let first = b.js("return document.querySelector('#pick-types select').value", vec![]).await;
+    assert_ne!(first, premium["id"], "the default type comes first");
+    // The second seat as the package; picking a third keeps that choice.
+    b.js(
+        "const s = document.querySelectorAll('#pick-types select')[1]; s.value = arguments[0];
+         s.dispatchEvent(new Event('change'));",
+        vec![premium["id"].clone()],
+    )
+    .await;
+    b.click("#seatmap circle[data-i='6']").await;
+    b.wait_for("document.querySelectorAll('#pick-types select').length === 3", "three choices").await;
+    let kept = b.js("return document.querySelectorAll('#pick-types select')[1].value", vec![]).await;
+    assert_eq!(kept, premium["id"]);
+    if let Some(d) = screenshot_dir() {
+        b.screenshot(&d.join("ticket-types-390.png").display().to_string()).await;
+    }
+    b.click("#pick-submit").await;
+    b.wait_for("location.pathname.startsWith('/checkout/') && document.getElementById('pay-button')", "the checkout")
+        .await;
+    let total = b.text("#cart-total").await;
+    assert!(total.contains("210.00"), "two stalls seats at EUR 45.00 and one package at EUR 120.00: {total}");
+}

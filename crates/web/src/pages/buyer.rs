@@ -13,7 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use domain::event::{Admits, Category, EventStatus, TicketType};
 use domain::hold::{GaRequest, HoldLine, HoldRequest, SeatRequest};
-use domain::ids::{EventId, GaAreaId, HoldId, OrderId, SeatId, TicketId};
+use domain::ids::{EventId, GaAreaId, HoldId, OrderId, SeatId, TicketId, TicketTypeId};
 use domain::money::Money;
 use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
@@ -221,6 +221,17 @@ fn sale_window_note(t: &TicketType, now: DateTime<Utc>, tz: &str) -> String {
     }
 }
 
+/// The ticket types a seat of `zone` may be sold as at `now`, the one it
+/// gets by default first, then by price: offered to the buyer when there is
+/// more than one (an adult and a reduced price, say).
+fn zone_choices<'a>(types: &'a [TicketType], zone: &str, now: DateTime<Utc>) -> Vec<&'a TicketType> {
+    let mut choices: Vec<&TicketType> =
+        types.iter().filter(|t| matches!(&t.admits, Admits::PriceZone(z) if z == zone) && t.on_sale_at(now)).collect();
+    // Stable: on a tie the first added comes first, as `default_type` picks it.
+    choices.sort_by_key(|t| t.price.amount_minor());
+    choices
+}
+
 fn zone_class(zones: &[(String, &TicketType)], zone: &str) -> String {
     let i = zones.iter().position(|(z, _)| z == zone).unwrap_or(0);
     format!("z{}", i % ZONE_COLOURS)
@@ -307,6 +318,10 @@ async fn render_event(
         "zones": zones.iter().enumerate().map(|(i, (z, t))| json!({
             "zone": z, "class": format!("z{}", i % ZONE_COLOURS), "price": money(&t.price),
             "max_per_order": t.max_per_order, "on_sale": t.on_sale_at(now),
+            "types": match zone_choices(types, z, now).as_slice() {
+                [] | [_] => Vec::new(),
+                several => several.iter().map(|t| json!({"id": t.id.to_string(), "name": t.name, "price": money(&t.price)})).collect(),
+            },
         })).collect::<Vec<_>>(),
     });
     let max_pick = zones.iter().map(|(_, t)| t.max_per_order as usize).max().unwrap_or(1).min(BEST_AVAILABLE_SEATS_MAX);
@@ -417,7 +432,10 @@ async fn render_event(
                                     @for (i, (z, t)) in zones.iter().enumerate() {
                                         span.legend-item {
                                             span class={ "swatch z" (i % ZONE_COLOURS) } aria-hidden="true" {} (category_label(z)) " "
-                                            @if t.on_sale_at(now) { (money(&t.price)) } @else { "not on sale now" }
+                                            @if t.on_sale_at(now) {
+                                                @if zone_choices(types, z, now).len() > 1 { "from " }
+                                                (money(&t.price))
+                                            } @else { "not on sale now" }
                                         }
                                     }
                                     span.legend-item { span.swatch.taken aria-hidden="true" {} "Taken" }
@@ -538,17 +556,24 @@ pub async fn seat_list(
     let Ok(event) = event.parse::<Uuid>() else {
         return super::not_found_page_for(&viewer);
     };
-    render_seat_list(&state, &viewer, event, q.section.as_deref(), &HashSet::new(), None, StatusCode::OK).await
+    let nothing = Picked { seats: &HashSet::new(), zone_type: None };
+    render_seat_list(&state, &viewer, event, q.section.as_deref(), nothing, None, StatusCode::OK).await
 }
 
 /// The seat list of one section (the first when `section` names none), with
 /// `picked` ticked where still free and `error` said above it.
+/// What a buyer had chosen on the seat list, kept when a hold is refused.
+struct Picked<'a> {
+    seats: &'a HashSet<String>,
+    zone_type: Option<&'a str>,
+}
+
 async fn render_seat_list(
     state: &AppState,
     viewer: &Viewer,
     event: Uuid,
     section: Option<&str>,
-    picked: &HashSet<String>,
+    picked: Picked<'_>,
     error: Option<&str>,
     status: StatusCode,
 ) -> Response {
@@ -585,6 +610,15 @@ async fn render_seat_list(
                 // A refusal comes back to this list, with the picks kept.
                 input type="hidden" name="from" value="list";
                 input type="hidden" name="section" value=(s.id);
+                @let choices = zone_choices(&view.details.ticket_types, &s.price_zone, now);
+                @if choices.len() > 1 {
+                    label for="zone_type" { "Ticket type for the seats you tick" }
+                    select #zone_type name="zone_type" {
+                        @for t in &choices {
+                            option value=(t.id) selected[picked.zone_type == Some(t.id.to_string().as_str())] { (money(&t.price)) " · " (t.name) }
+                        }
+                    }
+                }
                 @for row in &s.rows {
                     fieldset.seat-row {
                         legend { (s.name) ", row " (row.label) }
@@ -594,7 +628,7 @@ async fn render_seat_list(
                                 @let free = on_sale && status_of.get(&seat.id) == Some(&SeatStatus::Available);
                                 label.seat-check.taken[!free] {
                                     input type="checkbox" name="seat" value=(seat.id) disabled[!free]
-                                        checked[free && picked.contains(&seat.id.to_string())];
+                                        checked[free && picked.seats.contains(&seat.id.to_string())];
                                     span { (seat.label) @if seat.accessible { " ♿" } }
                                     span.visually-hidden {
                                         ", row " (row.label)
@@ -619,11 +653,21 @@ async fn render_seat_list(
 type BestRequest = Option<(Option<String>, usize)>;
 
 fn parse_hold_form(form: &Fields) -> Result<(HoldRequest, BestRequest), String> {
+    let ticket_type = |raw: &str| {
+        raw.trim()
+            .parse::<Uuid>()
+            .map(TicketTypeId::from_uuid)
+            .map_err(|_| "One of the chosen ticket types is not one of this event's.".to_owned())
+    };
+    // The type for every seat without one of its own (the seat list's).
+    let zone_type = form.get("zone_type").filter(|t| !t.trim().is_empty()).map(ticket_type).transpose()?;
     let mut seats = Vec::new();
     for raw in form.all("seat") {
         let id: Uuid =
             raw.trim().parse().map_err(|_| "One of the chosen seats is not a seat of this event.".to_owned())?;
-        seats.push(SeatRequest { seat: SeatId::from_uuid(id), ticket_type: None });
+        // Chosen per seat on the map when its zone has several types.
+        let own = form.get(&format!("type_{id}")).filter(|t| !t.trim().is_empty()).map(ticket_type).transpose()?;
+        seats.push(SeatRequest { seat: SeatId::from_uuid(id), ticket_type: own.or(zone_type) });
     }
     let mut ga = Vec::new();
     for (k, v) in &form.0 {
@@ -754,7 +798,8 @@ async fn hold_refused(
     match (form.get("from"), event.parse::<Uuid>()) {
         (Some("list"), Ok(id)) => {
             let picked: HashSet<String> = form.all("seat").map(str::to_owned).collect();
-            render_seat_list(state, viewer, id, form.get("section"), &picked, Some(msg), status).await
+            let picked = Picked { seats: &picked, zone_type: form.get("zone_type") };
+            render_seat_list(state, viewer, id, form.get("section"), picked, Some(msg), status).await
         }
         _ => render_event(state, viewer, event, Some(msg), status).await,
     }
