@@ -487,11 +487,56 @@ pub fn validate_ticket_types(
     Ok(())
 }
 
+/// The ticket types of an event moved by `by`, with their sales times moved
+/// the same: those still ahead at `now`. A sale that opened or closed
+/// already stays as it was: moving its start would stop a running sale,
+/// moving its end would reopen a finished one. Returns only the types that
+/// change.
+pub fn moved_sales_windows(types: &[TicketType], by: Duration, now: Timestamp) -> Vec<TicketType> {
+    let ahead = |t: Option<Timestamp>| t.filter(|t| *t > now).map(|t| t + by);
+    types
+        .iter()
+        .filter_map(|t| {
+            let (start, end) = (ahead(t.sales_start), ahead(t.sales_end));
+            if start.is_none() && end.is_none() {
+                return None;
+            }
+            Some(TicketType { sales_start: start.or(t.sales_start), sales_end: end.or(t.sales_end), ..t.clone() })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
     use chrono::Utc;
+
+    #[test]
+    fn moving_an_event_moves_the_sales_times_still_ahead() {
+        let now = t(10);
+        let of = |start: Option<u32>, end: Option<u32>| TicketType {
+            id: TicketTypeId::new(),
+            name: "Seat".into(),
+            price: eur(100),
+            admits: Admits::PriceZone("main".into()),
+            max_per_order: 10,
+            sales_start: start.map(t),
+            sales_end: end.map(t),
+        };
+        let running = of(Some(8), Some(20));
+        let later = of(Some(12), None);
+        let over = of(Some(1), Some(9));
+        let open_ended = of(None, None);
+        let types = [running.clone(), later.clone(), over, open_ended];
+        let moved = moved_sales_windows(&types, Duration::hours(3), now);
+        assert_eq!(moved.len(), 2, "a sale over and one without times stay");
+        assert_eq!((moved[0].id, moved[0].sales_start, moved[0].sales_end), (running.id, Some(t(8)), Some(t(23))));
+        assert_eq!((moved[1].id, moved[1].sales_start, moved[1].sales_end), (later.id, Some(t(15)), None));
+        // Earlier: a start still ahead may come to lie behind; the sale opens.
+        let moved = moved_sales_windows(&[later], Duration::hours(-5), now);
+        assert_eq!(moved[0].sales_start, Some(t(7)));
+    }
 
     fn t(h: u32) -> Timestamp {
         Utc.with_ymd_and_hms(2030, 1, 1, h, 0, 0).unwrap()

@@ -656,7 +656,15 @@ impl Store {
     /// reminder is released, so one goes out again before the new date.
     /// False when the event is no longer published at the old dates:
     /// someone else moved or cancelled it first.
-    pub async fn reschedule_event(&self, r: &RescheduleRecord, job: &crate::NewJob, now: Timestamp) -> Result<bool> {
+    /// Moves the event and, with it, the sales times of `types` (as given),
+    /// in one transaction; `false` when the event changed meanwhile.
+    pub async fn reschedule_event(
+        &self,
+        r: &RescheduleRecord,
+        types: &[domain::event::TicketType],
+        job: &crate::NewJob,
+        now: Timestamp,
+    ) -> Result<bool> {
         let event_s = r.event.to_string();
         let mut tx = self.write().await?;
         let moved = sqlx::query(
@@ -688,10 +696,20 @@ impl Store {
         .bind(r.refunds_until.map(ms))
         .execute(&mut *tx)
         .await?;
+        for t in types {
+            sqlx::query("UPDATE ticket_types SET sales_start = $1, sales_end = $2 WHERE id = $3 AND event_id = $4")
+                .bind(t.sales_start.map(ms))
+                .bind(t.sales_end.map(ms))
+                .bind(t.id.to_string())
+                .bind(&event_s)
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query("DELETE FROM event_reminders WHERE event_id = $1").bind(&event_s).execute(&mut *tx).await?;
         crate::jobs::insert_job(&mut tx, job, now).await?;
         tx.commit().await?;
         self.cache.events.invalidate(&r.event);
+        self.cache.ticket_types.invalidate(&r.event);
         Ok(true)
     }
 

@@ -22,6 +22,21 @@ pub const EVENT_RESCHEDULED: &str = "event.rescheduled";
 /// Longest message to the holders, in characters: a few paragraphs.
 pub const RESCHEDULE_NOTE_LEN_MAX: usize = 2_000;
 
+/// Where an event moves, and what goes with it.
+#[derive(Clone, Copy, Debug)]
+pub struct Move<'a> {
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    /// What the organizer tells the holders.
+    pub note: &'a str,
+    /// Until when buyers from before the move may take their money back.
+    pub refunds_until: Option<Timestamp>,
+    /// Move the ticket types' sales times still ahead by as much as the
+    /// start moves (see `domain::event::moved_sales_windows`): a sale that
+    /// was to end at the old start then ends at the new one.
+    pub move_sales_windows: bool,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RescheduleError {
     #[error(transparent)]
@@ -79,11 +94,9 @@ impl Ticketing {
         &self,
         user: UserId,
         event: EventId,
-        starts_at: Timestamp,
-        ends_at: Timestamp,
-        note: &str,
-        refunds_until: Option<Timestamp>,
+        to: Move<'_>,
     ) -> Result<(EventRecord, RescheduleRecord), RescheduleError> {
+        let Move { starts_at, ends_at, note, refunds_until, move_sales_windows } = to;
         let mut record = self.visible_event(Some(user), event).await?;
         self.require_role(user, record.organization, |r| r.can_manage_events(), "only owners and admins move events")
             .await?;
@@ -109,8 +122,16 @@ impl Ticketing {
         if starts_at <= now {
             return Err(RescheduleError::InPast);
         }
-        if let Some(name) = self.type_on_sale_after(event, ends_at).await? {
-            return Err(RescheduleError::SalesAfterEvent(name));
+        let types = self.store.ticket_types(event).await?;
+        let moved_types = if move_sales_windows {
+            domain::event::moved_sales_windows(&types, starts_at - record.starts_at, now)
+        } else {
+            Vec::new()
+        };
+        let after = |t: &domain::event::TicketType| t.sales_start.is_some_and(|s| s >= ends_at);
+        let late = types.iter().map(|t| moved_types.iter().find(|m| m.id == t.id).unwrap_or(t)).find(|t| after(t));
+        if let Some(t) = late {
+            return Err(RescheduleError::SalesAfterEvent(t.name.clone()));
         }
         let refunds_until = refunds_until.map(|t| t.trunc_subsecs(3));
         if refunds_until.is_some_and(|t| t <= now || t > starts_at) {
@@ -130,7 +151,7 @@ impl Ticketing {
         };
         let payload = serde_json::to_string(&RescheduledJob { reschedule_id: moved.id.clone() }).expect("serialises");
         let job = crate::jobs::new_job(EVENT_RESCHEDULED, payload, now);
-        if !self.store.reschedule_event(&moved, &job, now).await? {
+        if !self.store.reschedule_event(&moved, &moved_types, &job, now).await? {
             return Err(RescheduleError::Concurrent);
         }
         record.starts_at = starts_at;

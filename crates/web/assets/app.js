@@ -28,3 +28,20 @@ if (document.querySelector('[data-signed-out]') && 'caches' in window) {
 for (const t of document.querySelectorAll('time[data-local]')) {
   if (!Number.isNaN(new Date(t.dateTime).getTime())) t.textContent = localTime(t.dateTime);
 }
+
+// A table of several columns becomes a list of cards on a narrow screen,
+// each value labelled with its column's heading (the style sheet lays them
+// out): a phone shows a whole row without swiping sideways. Without this
+// script the table scrolls sideways instead.
+for (const table of document.querySelectorAll('.table-wrap > table')) {
+  const heads = [...table.querySelectorAll('thead th')].map((th) => th.textContent.trim());
+  if (heads.length < 3) continue;
+  for (const row of table.querySelectorAll('tbody tr')) {
+    let column = 0;
+    for (const cell of row.children) {
+      cell.dataset.label = heads[column] ?? '';
+      column += cell.colSpan || 1;
+    }
+  }
+  table.classList.add('stacked');
+}

@@ -577,6 +577,11 @@ pub struct RescheduleRequest {
     /// `POST /orders/{order}/refund-request`.
     #[serde(default)]
     pub refunds_until: Option<DateTime<Utc>>,
+    /// Move the ticket types' sales times that are still ahead by as much
+    /// as the start moves (a sale set to end at the old start then ends at
+    /// the new one). A sale that opened or closed already stays as it was.
+    #[serde(default)]
+    pub move_sales_windows: bool,
 }
 
 /// A move of an event's dates.

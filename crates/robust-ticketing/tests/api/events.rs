@@ -973,3 +973,95 @@ async fn the_console_answers_publish_pressed_twice_and_leads_back_to_itself() {
     let page = r.text().await.unwrap();
     assert!(page.contains("href=\"/console\"") && page.contains("Back to the console"), "{page}");
 }
+
+/// A console form sent twice (a double click, a resent form after a slow
+/// answer) shows what the first one did, not an error page: deleting a
+/// venue, a draft, a ticket type, removing a member or withdrawing an
+/// invitation a second time lands on the list the thing is gone from.
+#[tokio::test]
+async fn a_console_delete_sent_twice_lands_on_the_list_not_an_error_page() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 4, 10).await;
+    let owner = Some(f.org.owner.token.as_str());
+    let (spare, _, _) = app.venue(&f.org, 1, 2, 1).await;
+    let starts = app.clock.now() + Duration::days(20);
+    let draft: Value = app
+        .post(
+            &format!("/api/v1/organizations/{}/events", f.org.id),
+            owner,
+            &json!({"venue_id": f.venue_id, "title": "Draft", "category": "concert", "starts_at": starts,
+                    "ends_at": starts + Duration::hours(2),
+                    "ticket_types": [{"name": "Seat", "price": {"amount": 100, "currency": "EUR"}, "price_zone": "main"}]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let extra: Value = app
+        .post(
+            &format!("/api/v1/events/{}/ticket-types", f.event_id),
+            owner,
+            &json!({"name": "Extra", "price": {"amount": 100, "currency": "EUR"}, "price_zone": "main"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let gate = app.member(&f.org, "gate@example.org", "gate").await;
+    let r = app
+        .post(
+            &format!("/api/v1/organizations/{}/invitations", f.org.id),
+            owner,
+            &json!({"email": "later@example.org", "role": "gate"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    let invitation = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+
+    let csrf = "c".repeat(64);
+    let no_follow = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let twice = async |path: String, fields: &[(&str, &str)]| {
+        let mut form = vec![("csrf", csrf.as_str())];
+        form.extend_from_slice(fields);
+        let mut answers = Vec::new();
+        for _ in 0..2 {
+            let r = no_follow
+                .post(app.url(&path))
+                .header("cookie", format!("rt_session={}; rt_csrf={csrf}", f.org.owner.token))
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::SEE_OTHER, "{path}: {}", r.text().await.unwrap());
+            answers.push(r.headers()["location"].to_str().unwrap().to_owned());
+        }
+        answers
+    };
+    assert_eq!(
+        twice(format!("/console/venues/{spare}/delete"), &[]).await,
+        ["/console?venue_deleted=1", "/console?gone=venue"]
+    );
+    let draft = draft["id"].as_str().unwrap();
+    assert_eq!(
+        twice(format!("/console/events/{draft}/delete"), &[("confirm", "yes")]).await,
+        ["/console?deleted=1", "/console?gone=event"]
+    );
+    let extra = extra["id"].as_str().unwrap();
+    let answers = twice(format!("/console/events/{}/ticket-types/{extra}/delete", f.event_id), &[]).await;
+    assert!(answers.iter().all(|a| a.ends_with("/sales#ticket-types")), "{answers:?}");
+    assert_eq!(
+        twice(format!("/console/team/{}/remove", gate.id), &[]).await,
+        ["/console?member_removed=1#team", "/console?member_removed=1#team"]
+    );
+    assert_eq!(
+        twice(format!("/console/team/invitations/{invitation}/withdraw"), &[]).await,
+        ["/console?invitation_withdrawn=1#team", "/console?invitation_gone=1#team"]
+    );
+    // Each lands on a page that says so.
+    let home = app.page("/console?gone=venue", &f.org.owner.token).await;
+    assert!(home.contains("That venue is deleted already"), "{home}");
+    let home = app.page("/console?invitation_gone=1", &f.org.owner.token).await;
+    assert!(home.contains("no longer open"), "{home}");
+    // A venue or draft that was never there is still a 404 for the API.
+    assert_problem(app.delete(&format!("/api/v1/venues/{spare}"), owner).await, StatusCode::NOT_FOUND).await;
+}

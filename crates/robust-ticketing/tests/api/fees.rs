@@ -118,3 +118,56 @@ async fn fees_out_of_range_or_by_the_wrong_people_are_refused() {
         app.get(&format!("/api/v1/organizations/{}/fees", f.org.id), Some(owner)).await.json().await.unwrap();
     assert_eq!((fees["percent_bp"].as_i64(), fees["fixed_per_ticket"].as_i64()), (Some(0), Some(0)));
 }
+
+/// The console shows the service fee to owners and admins; the owner sets
+/// it there, in per cent and cents, and the API reads what was saved.
+#[tokio::test]
+async fn the_owner_sets_the_service_fee_in_the_console() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 2, 5).await;
+    let admin = app.member(&f.org, "admin@example.org", "admin").await;
+    let csrf = "c".repeat(64);
+    let no_follow = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let save = async |token: &str, percent: &str, fixed: &str| {
+        no_follow
+            .post(app.url("/console/fees"))
+            .header("cookie", format!("rt_session={token}; rt_csrf={csrf}"))
+            .form(&[("csrf", csrf.as_str()), ("percent", percent), ("fixed", fixed)])
+            .send()
+            .await
+            .unwrap()
+    };
+    let home = app.page("/console", &f.org.owner.token).await;
+    assert!(home.contains("id=\"fees-form\"") && home.contains("0 % of the tickets"), "{home}");
+
+    let r = save(&f.org.owner.token, "2,5", "50").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/console?fees_saved=1#fees");
+    let fees: Value = app
+        .get(&format!("/api/v1/organizations/{}/fees", f.org.id), Some(&f.org.owner.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((fees["percent_bp"].as_i64(), fees["fixed_per_ticket"].as_i64()), (Some(250), Some(50)));
+    let home = app.page("/console?fees_saved=1", &f.org.owner.token).await;
+    assert!(home.contains("Service fee saved") && home.contains("2.5 % of the tickets"), "{home}");
+
+    // Out of range or not a number: a page that says why; nothing changes.
+    for (percent, fixed) in [("26", "0"), ("2.555", "0"), ("two", "0"), ("1", "-5"), ("1", "0.5"), ("1", "10001")] {
+        let r = save(&f.org.owner.token, percent, fixed).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{percent} {fixed}");
+        assert!(r.text().await.unwrap().contains("Service fee not saved"));
+    }
+    // An admin sees the fee but not the form, and cannot save it.
+    let home = app.page("/console", &admin.token).await;
+    assert!(home.contains("id=\"fees-now\"") && !home.contains("id=\"fees-form\""), "{home}");
+    assert_eq!(save(&admin.token, "0", "0").await.status(), StatusCode::FORBIDDEN);
+    let fees: Value = app
+        .get(&format!("/api/v1/organizations/{}/fees", f.org.id), Some(&f.org.owner.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(fees["percent_bp"].as_i64(), Some(250), "unchanged");
+}

@@ -259,3 +259,76 @@ async fn buyers_from_before_a_move_take_their_money_back_within_the_window_offer
     let p = assert_problem(request(carl_token, carls).await, StatusCode::CONFLICT).await;
     assert!(p["detail"].as_str().unwrap().contains("window has closed"), "{p}");
 }
+
+/// Sales set to end at the start, or to open a while before it, move with
+/// the event when the organizer asks: otherwise a postponed event's sale
+/// would close at the old date, and an earlier one would keep a release
+/// that opens after it is over (refused, since nobody could buy it).
+#[tokio::test]
+async fn sales_times_still_ahead_move_with_the_event_when_asked() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 4, 5).await;
+    let owner = f.org.owner.token.clone();
+    let old = starts_at(&app, &f).await;
+    let types = format!("/api/v1/events/{}/ticket-types", f.event_id);
+    let r = app
+        .client
+        .patch(app.url(&format!("{types}/{}", f.seat_type)))
+        .bearer_auth(&owner)
+        .json(&json!({"sales_end": old}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let late: Value = app
+        .post(
+            &types,
+            Some(&owner),
+            &json!({"name": "Late release", "price": {"amount": 100, "currency": "EUR"}, "price_zone": "main",
+                    "sales_start": old - Duration::hours(1)}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let late = late["id"].as_str().unwrap().to_owned();
+    let times = async || -> Vec<(String, Value, Value)> {
+        let event: Value = app.get(&format!("/api/v1/events/{}", f.event_id), None).await.json().await.unwrap();
+        let mut t: Vec<_> = event["ticket_types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["id"].as_str().unwrap().to_owned(), t["sales_start"].clone(), t["sales_end"].clone()))
+            .collect();
+        t.sort_by(|a, b| a.0.cmp(&b.0));
+        t
+    };
+    let before = times().await;
+
+    // Two days earlier, sales left alone: the late release would open after
+    // the event, so the move is refused and nothing changes.
+    let earlier = old - Duration::days(2);
+    let body = json!({"starts_at": earlier, "ends_at": earlier + Duration::hours(3)});
+    let p = assert_problem(reschedule(&app, &f, &owner, body).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(p["detail"].as_str().unwrap().contains("Late release"), "{p}");
+    assert_eq!(times().await, before);
+    // Asked to, the sales move along.
+    let body = json!({"starts_at": earlier, "ends_at": earlier + Duration::hours(3), "move_sales_windows": true});
+    assert_eq!(reschedule(&app, &f, &owner, body).await.status(), StatusCode::OK);
+    let at = |v: &Value| v.as_str().map(|s| s.parse::<DateTime<Utc>>().unwrap());
+    for (id, start, end) in times().await {
+        if id == f.seat_type {
+            assert_eq!((at(&start), at(&end)), (None, Some(earlier)), "the sale ends at the new start");
+        } else if id == late {
+            assert_eq!((at(&start), at(&end)), (Some(earlier - Duration::hours(1)), None));
+        } else {
+            assert_eq!((at(&start), at(&end)), (None, None), "a type without sales times keeps none");
+        }
+    }
+    // A move without the flag leaves them where they are now.
+    let later = earlier + Duration::days(1);
+    let r = reschedule(&app, &f, &owner, json!({"starts_at": later, "ends_at": later + Duration::hours(3)})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let seat = times().await.into_iter().find(|t| t.0 == f.seat_type).unwrap();
+    assert_eq!(at(&seat.2), Some(earlier));
+}

@@ -156,6 +156,12 @@ pub struct ConsoleQuery {
     venue_deleted: Option<String>,
     joined: Option<String>,
     invitation_withdrawn: Option<String>,
+    /// A delete sent twice (a double click, a resent form) found the thing
+    /// gone: `venue` or `event`.
+    gone: Option<String>,
+    /// An invitation withdrawn twice, or accepted meanwhile.
+    invitation_gone: Option<String>,
+    fees_saved: Option<String>,
 }
 
 pub async fn home(State(state): State<AppState>, viewer: Viewer, PageQuery(q): PageQuery<ConsoleQuery>) -> Response {
@@ -209,6 +215,9 @@ pub(super) async fn home_page(
         let c = counts(state, user, e.id).await.ok();
         rows.push((e, c));
     }
+    // Owners and admins see the fee; only the owner changes it.
+    let fees = state.ticketing.organization_fees(user, org).await.ok();
+    let owner = members.iter().any(|m| m.user == user && m.role == domain::auth::Role::Owner);
     let body = html! {
         div.page-head {
             div {
@@ -238,6 +247,11 @@ pub(super) async fn home_page(
         @if q.published.is_some() { (notice("Published: the event is on sale and listed on the home page.")) }
         @if q.deleted.is_some() { (notice("Draft deleted.")) }
         @if q.venue_deleted.is_some() { (notice("Venue deleted, with its seat map.")) }
+        @match q.gone.as_deref() {
+            Some("venue") => { (notice("That venue is deleted already.")) }
+            Some("event") => { (notice("That draft is deleted already.")) }
+            _ => {}
+        }
         @if q.joined.is_some() { (notice(&format!("Welcome to {org_name}: you are on the team."))) }
         @if venues.is_empty() {
             div.empty {
@@ -278,6 +292,7 @@ pub(super) async fn home_page(
                 }
             }
         }
+        @if let Some(fees) = fees { (fees_panel(viewer, fees, owner, q.fees_saved.is_some())) }
         @let said = if q.member_added.is_some() {
             Some("Added to the team. They see the scanner or the console when they next open a page.")
         } else if q.member_removed.is_some() {
@@ -286,6 +301,8 @@ pub(super) async fn home_page(
             Some("Role changed. It applies to their next page or scan.")
         } else if q.invitation_withdrawn.is_some() {
             Some("Invitation withdrawn: its link no longer works.")
+        } else if q.invitation_gone.is_some() {
+            Some("That invitation is no longer open: it was withdrawn or accepted already.")
         } else {
             None
         };
@@ -761,6 +778,10 @@ pub async fn delete_venue(
 ) -> Response {
     let (user, v, has_events) = match venue_page(&state, &viewer, &venue).await {
         Ok(found) => found,
+        // Deleted by the same form sent a moment ago (a double click).
+        Err(page) if page.status() == StatusCode::NOT_FOUND => {
+            return Redirect::to("/console?gone=venue").into_response();
+        }
         Err(page) => return page,
     };
     let again = |status, has_events, msg: &str| {
@@ -1135,9 +1156,110 @@ pub(super) fn capitalise(s: &str) -> String {
     c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
 }
 
+/// The service fee buyers pay on top of ticket prices: shown to owners and
+/// admins, set by the owner.
+fn fees_panel(viewer: &Viewer, fees: domain::fees::FeePolicy, owner: bool, saved: bool) -> Markup {
+    let percent = format!("{}.{:02}", fees.percent_bp() / 100, fees.percent_bp() % 100);
+    let percent = percent.trim_end_matches('0').trim_end_matches('.').to_owned();
+    html! {
+        section.panel #fees {
+            h2 { "Service fee" }
+            @if saved { (notice("Service fee saved. Holds placed from now on carry it; holds already placed keep the fee they showed.")) }
+            p { "Buyers pay it on top of the ticket prices, shown at checkout: "
+                strong #fees-now { (percent) " % of the tickets' prices, plus " (fees.fixed_minor_per_ticket()) " cents per paid ticket" } "." }
+            @if owner {
+                form.stack #fees-form method="post" action="/console/fees" {
+                    (csrf_field(viewer))
+                    div.row-fields {
+                        div {
+                            label for="fee_percent" { "Percentage" }
+                            input #fee_percent name="percent" type="text" inputmode="decimal" required value=(percent) aria-describedby="fee-percent-hint";
+                            p #fee-percent-hint.hint { "Of the tickets' prices: 0 to 25, e.g. 2.5" }
+                        }
+                        div {
+                            label for="fee_fixed" { "Cents per ticket" }
+                            input #fee_fixed name="fixed" type="number" min="0" max=(domain::fees::FEE_FIXED_MINOR_PER_TICKET_MAX) step="1" required
+                                value=(fees.fixed_minor_per_ticket()) aria-describedby="fee-fixed-hint";
+                            p #fee-fixed-hint.hint { "Per paid ticket, in the smallest unit of the event's currency: 50 is 0.50 EUR." }
+                        }
+                    }
+                    button.button.primary type="submit" { "Save the service fee" }
+                }
+            } @else {
+                p.hint { "Only the organization's owner changes it." }
+            }
+        }
+    }
+}
+
+/// "2.5" or "2,5" per cent as basis points (250); at most two decimals.
+fn percent_bp(text: &str) -> Option<i64> {
+    let text = text.trim().replace(',', ".");
+    let (whole, frac) = text.split_once('.').unwrap_or((&text, ""));
+    if whole.is_empty() && frac.is_empty()
+        || frac.len() > 2
+        || !(whole.chars().chain(frac.chars())).all(|c| c.is_ascii_digit())
+    {
+        return None;
+    }
+    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let frac: i64 = format!("{frac:0<2}").parse().ok()?;
+    whole.checked_mul(100)?.checked_add(frac)
+}
+
+pub async fn save_fees(State(state): State<AppState>, headers: HeaderMap, viewer: Viewer, form: Fields) -> Response {
+    let Some(user) = viewer.user else { return signin("/console") };
+    let back = |status, msg: &str| {
+        layout::error_page_in(
+            &viewer,
+            status,
+            "Service fee not saved",
+            msg,
+            Section::Console,
+            ("/console#fees", "Back to the console"),
+        )
+    };
+    if !csrf_ok(&headers, form.csrf()) {
+        return back(StatusCode::FORBIDDEN, "This page was open too long. Please save the fee again.");
+    }
+    let org = match managed_org(&state, &viewer).await {
+        Ok(Some((org, _))) => org,
+        Ok(None) => return Redirect::to("/console").into_response(),
+        Err(p) => return failure(&viewer, p).await,
+    };
+    let Some(percent) = percent_bp(&form.text("percent")) else {
+        return back(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Enter the percentage as a number with at most two decimals, e.g. 2.5.",
+        );
+    };
+    let Ok(fixed) = form.text("fixed").trim().parse::<i64>() else {
+        return back(StatusCode::UNPROCESSABLE_ENTITY, "Enter the fixed part as a whole number of cents, e.g. 50.");
+    };
+    match state.ticketing.set_organization_fees(user, org, percent, fixed).await {
+        Ok(_) => Redirect::to("/console?fees_saved=1#fees").into_response(),
+        Err(e) => {
+            let (status, detail, _) = problem_detail(e.into()).await;
+            back(status, &detail)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fee_percentage_reads_as_basis_points() {
+        for (typed, bp) in
+            [("2.5", Some(250)), ("2,50", Some(250)), (" 0 ", Some(0)), ("25", Some(2500)), (".5", Some(50))]
+        {
+            assert_eq!(percent_bp(typed), bp, "{typed}");
+        }
+        for bad in ["", ".", "2.555", "-1", "1e2", "two"] {
+            assert_eq!(percent_bp(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn prices_parse_by_currency_exponent() {

@@ -742,6 +742,8 @@ struct MoveForm {
     note: String,
     /// Until when buyers may refund themselves; empty for no window.
     refunds: String,
+    /// Move the ticket types' sales times still ahead along.
+    move_sales: bool,
 }
 
 /// A postponement: new dates, a message for the holders, and a tick that
@@ -758,6 +760,8 @@ pub async fn review_reschedule(State(state): State<AppState>, viewer: Viewer, Pa
         ends: local_input(e.ends_at, &e.timezone),
         note: String::new(),
         refunds: String::new(),
+        // A sale set to end at the start should end at the new start.
+        move_sales: true,
     };
     let sold = counts(&state, user, e.id).await.map_or(0, |c| c.sold);
     move_page(&viewer, &details, &form, sold, state.ticketing.now(), None, StatusCode::OK)
@@ -808,6 +812,13 @@ fn move_page(
                     label for="mv_refunds" { "Buyers may refund themselves until (" (e.timezone) ", optional)" }
                     input #mv_refunds name="refunds_until" type="datetime-local" min=(earliest) value=(form.refunds);
                     p.hint { "Left empty, refunds stay yours to give from the orders page. Set, every buyer from before the move gets a button for their money back until then." }
+                    @if details.ticket_types.iter().any(|t| t.sales_start.is_some_and(|s| s > now) || t.sales_end.is_some_and(|s| s > now)) {
+                        label.checkbox {
+                            input #mv_sales type="checkbox" name="move_sales" value="yes" checked[form.move_sales];
+                            " Move ticket sales times still ahead by as much as the start"
+                        }
+                        p.hint { "A sale set to end at the old start then ends at the new one. Sales that opened or closed already stay as they are." }
+                    }
                     label for="mv_note" { "Message to ticket holders (optional)" }
                     textarea #mv_note name="note" rows="4" maxlength=(ticketing::reschedule::RESCHEDULE_NOTE_LEN_MAX) { (form.note) }
                     label.checkbox { input #mv_confirm type="checkbox" name="confirm" value="yes" required; " Move the event and tell every ticket holder" }
@@ -841,6 +852,7 @@ pub async fn reschedule(
         ends: fields.text("ends"),
         note: fields.get("note").unwrap_or_default().trim().to_owned(),
         refunds: fields.text("refunds_until"),
+        move_sales: fields.get("move_sales") == Some("yes"),
     };
     let sold = counts(&state, user, e.id).await.map_or(0, |c| c.sold);
     let again = |msg: &str, status| move_page(&viewer, &details, &form, sold, state.ticketing.now(), Some(msg), status);
@@ -866,7 +878,14 @@ pub async fn reschedule(
             }
         }
     };
-    match state.ticketing.reschedule_event(user, e.id, starts_at, ends_at, &form.note, refunds_until).await {
+    let to = ticketing::reschedule::Move {
+        starts_at,
+        ends_at,
+        note: &form.note,
+        refunds_until,
+        move_sales_windows: form.move_sales,
+    };
+    match state.ticketing.reschedule_event(user, e.id, to).await {
         Ok(_) => Redirect::to(&format!("{}?rescheduled=1", sales_path(e.id))).into_response(),
         Err(err) => {
             let (status, detail, _) = problem_detail(err.into()).await;
@@ -1028,6 +1047,10 @@ pub async fn delete_draft(
     let (user, details) = match managed_form(&state, &viewer, &event, &back, &headers, &form, "delete the draft").await
     {
         Ok(m) => m,
+        // Deleted by the same form sent a moment ago (a double click).
+        Err(page) if page.status() == StatusCode::NOT_FOUND => {
+            return Redirect::to("/console?gone=event").into_response();
+        }
         Err(page) => return page,
     };
     if form.get("confirm") != Some("yes") {

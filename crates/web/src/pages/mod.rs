@@ -81,6 +81,7 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/console", get(console::home))
         .route("/console/organization", post(console::create_organization))
         .route("/console/organization/switch", post(console::switch_organization))
+        .route("/console/fees", post(console::save_fees))
         .route("/console/team", post(team::add))
         .route("/console/team/{member}/remove", post(team::remove))
         .route("/console/team/{member}/role", post(team::change_role))

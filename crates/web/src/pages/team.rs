@@ -268,7 +268,10 @@ pub async fn remove(
         Err(page) => return page,
     };
     match state.ticketing.remove_member(user, org, UserId::from_uuid(member)).await {
-        Ok(()) => Redirect::to("/console?member_removed=1#team").into_response(),
+        // Not a member (any more): removed by the same form a moment ago.
+        Ok(()) | Err(ticketing::organizations::RemoveMemberError::NotMember) => {
+            Redirect::to("/console?member_removed=1#team").into_response()
+        }
         Err(e) => failure(&viewer, e.into()).await,
     }
 }
@@ -307,6 +310,9 @@ pub async fn withdraw(
     };
     match state.ticketing.revoke_invitation(user, org, &invitation).await {
         Ok(()) => Redirect::to("/console?invitation_withdrawn=1#team").into_response(),
+        Err(ticketing::organizations::InvitationError::Denied(ticketing::Denied::NotFound(_))) => {
+            Redirect::to("/console?invitation_gone=1#team").into_response()
+        }
         Err(e) => failure(&viewer, e.into()).await,
     }
 }

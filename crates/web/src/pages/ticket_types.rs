@@ -440,6 +440,11 @@ pub async fn delete(
     let (user, details, map, t) =
         match posted_type(&state, &viewer, &headers, &fields, (&event, &ticket_type), "delete the ticket type").await {
             Ok(x) => x,
+            // Deleted by the same form sent a moment ago (a double click):
+            // back to the list, which no longer has it.
+            Err(page) if page.status() == StatusCode::NOT_FOUND => {
+                return Redirect::to(&format!("/console/events/{event}/sales#ticket-types")).into_response();
+            }
             Err(page) => return *page,
         };
     match state.ticketing.delete_ticket_type(user, details.event.id, t.id).await {

@@ -424,8 +424,14 @@ pub async fn reschedule(
 ) -> Result<Json<RescheduledDto>, Problem> {
     let event = EventId::from_uuid(event);
     let note = req.note.unwrap_or_default();
-    let (_, moved) =
-        state.ticketing.reschedule_event(user, event, req.starts_at, req.ends_at, &note, req.refunds_until).await?;
+    let to = ticketing::reschedule::Move {
+        starts_at: req.starts_at,
+        ends_at: req.ends_at,
+        note: &note,
+        refunds_until: req.refunds_until,
+        move_sales_windows: req.move_sales_windows,
+    };
+    let (_, moved) = state.ticketing.reschedule_event(user, event, to).await?;
     let details = state.ticketing.event_details(Some(user), event).await?;
     Ok(Json(RescheduledDto {
         event: EventResponse::new(&details.event, &details.ticket_types),
