@@ -16,6 +16,7 @@ use crate::problem::Problem;
 
 /// An amount in minor units (cents) of an ISO 4217 currency.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct MoneyDto {
     #[schema(example = 4500)]
     pub amount: i64,
@@ -80,6 +81,7 @@ pub struct ChangePasswordRequest {
 
 /// The secret from the link mailed to confirm an address.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct VerifyEmailRequest {
     pub token: String,
 }
@@ -140,6 +142,7 @@ pub struct MeResponse {
 // ---- organizations ----
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateOrganizationRequest {
     pub name: String,
 }
@@ -151,6 +154,7 @@ pub struct OrganizationResponse {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AddMemberRequest {
     pub email: String,
     /// `admin` or `gate`.
@@ -265,6 +269,7 @@ pub enum RowSeatsDto {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RowDto {
     pub label: String,
     pub seats: RowSeatsDto,
@@ -274,12 +279,14 @@ pub struct RowDto {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PointDto {
     pub x: f64,
     pub y: f64,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SectionDto {
     pub name: String,
     pub price_zone: String,
@@ -293,12 +300,14 @@ pub struct SectionDto {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct GaAreaDto {
     pub name: String,
     pub capacity: u32,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SeatMapDto {
     #[serde(default)]
     pub sections: Vec<SectionDto>,
@@ -337,6 +346,7 @@ impl From<SeatMapDto> for SeatMapSpec {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateVenueRequest {
     pub name: String,
     #[serde(default)]
@@ -427,6 +437,7 @@ pub struct SeatMapResponse {
 // ---- events ----
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TicketTypeRequest {
     pub name: String,
     pub price: MoneyDto,
@@ -450,6 +461,7 @@ fn default_max_per_order() -> u32 {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateEventRequest {
     pub venue_id: Uuid,
     pub title: String,
@@ -475,6 +487,7 @@ pub struct CreateEventRequest {
 }
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ResalePolicyDto {
     pub allowed: bool,
     /// Highest resale price in percent of face value (110 = face + 10 %).
@@ -500,6 +513,7 @@ impl From<&domain::resale::ResalePolicy> for ResalePolicyDto {
 }
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TransferPolicyDto {
     pub transferable: bool,
     /// Transfers close this many hours before the start.
@@ -922,6 +936,7 @@ pub enum SeatPick {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct GaPick {
     pub area_id: Uuid,
     pub quantity: u32,
@@ -932,6 +947,7 @@ pub struct GaPick {
 /// Let the server choose: the best `count` seats, adjacent where possible,
 /// front rows and centre first.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BestAvailableDto {
     pub count: u32,
     /// Only seats of this price zone; any zone when omitted.
@@ -940,6 +956,7 @@ pub struct BestAvailableDto {
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct HoldRequestDto {
     #[serde(default)]
     pub seats: Vec<SeatPick>,
@@ -1058,6 +1075,7 @@ impl HoldResponse {
 // ---- orders and tickets ----
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PaymentDto {
     /// `test` in the default installation.
     pub gateway: String,
@@ -1066,6 +1084,7 @@ pub struct PaymentDto {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct OrderRequest {
     pub hold_id: Uuid,
     pub payment: PaymentDto,
@@ -1392,6 +1411,7 @@ pub struct TicketListResponse {
 // ---- check-in ----
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CheckinRequest {
     /// The scanned barcode or live code, or the ticket's entry code as typed
     /// (case, spaces and dashes do not matter).

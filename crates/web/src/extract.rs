@@ -106,6 +106,11 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 fn json_problem(rejection: JsonRejection, body: &[u8]) -> Problem {
     match rejection {
+        // serde may meet an unknown field before the end of a body that is
+        // not JSON at all: that is still a syntax error, a 400.
+        JsonRejection::JsonDataError(_) if let Err(e) = serde_json::from_slice::<IgnoredAny>(body) => {
+            Problem::bad_request(format!("the body is not valid JSON: {e}"))
+        }
         JsonRejection::JsonDataError(e) => Problem::unprocessable("invalid-body", e.body_text()),
         // serde reports some wrong shapes (a `null` where an enum belongs)
         // as syntax errors; well-formed JSON of the wrong shape is a 422.

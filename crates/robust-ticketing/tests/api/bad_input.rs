@@ -981,3 +981,40 @@ async fn a_page_query_that_does_not_parse_is_a_400_page() {
         assert!(r.text().await.unwrap().contains("This address is not understood"), "{path}");
     }
 }
+
+/// A field the API does not know is a 422 naming it, not silently dropped:
+/// a typo in an optional field would otherwise create something other than
+/// what was meant (an event without its description, a venue without its
+/// standing area), and nothing is created.
+#[tokio::test]
+async fn unknown_fields_in_a_body_are_a_422_that_names_them() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 3, 10).await;
+    let buyer = app.signup("buyer@example.org").await;
+    let owner = Some(f.org.owner.token.as_str());
+    let mut event = event_body(&app, &f.venue_id, &f.ga_area);
+    event["descripton"] = json!("A typo");
+    let mut typed = event_body(&app, &f.venue_id, &f.ga_area);
+    typed["ticket_types"][0]["max_per_ordr"] = json!(2);
+    let mut venue = venue_body("Typo Hall");
+    venue["seat_map"]["ga_area"] = json!([{"name": "Floor", "capacity": 10}]);
+    let cases = [
+        (format!("/api/v1/organizations/{}/events", f.org.id), owner, event, "descripton"),
+        (format!("/api/v1/organizations/{}/events", f.org.id), owner, typed, "max_per_ordr"),
+        (format!("/api/v1/organizations/{}/venues", f.org.id), owner, venue, "ga_area"),
+        (
+            holds_path(&f.event_id),
+            Some(buyer.token.as_str()),
+            json!({"seats": [f.seats[0]], "seat": f.seats[1]}),
+            "seat",
+        ),
+    ];
+    for (path, token, body, field) in cases {
+        let r = app.post(&path, token, &body).await;
+        let p = expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY, &format!("{path} with {field}")).await;
+        assert!(p["detail"].as_str().unwrap().contains(&format!("`{field}`")), "{p}");
+    }
+    assert_eq!(org_event_ids(&app, &f.org).await, vec![f.event_id.clone()], "no event was created");
+    assert_eq!(venue_ids(&app, &f.org).await, vec![f.venue_id.clone()], "no venue was created");
+    assert_untouched(&app, &f, 10).await;
+}
