@@ -1065,3 +1065,70 @@ async fn a_console_delete_sent_twice_lands_on_the_list_not_an_error_page() {
     // A venue or draft that was never there is still a 404 for the API.
     assert_problem(app.delete(&format!("/api/v1/venues/{spare}"), owner).await, StatusCode::NOT_FOUND).await;
 }
+
+/// The venue builder marks wheelchair spaces by row and seat; the seat map
+/// carries them, and a space that is not a seat of its section is refused
+/// with the section's rows and seats named, making no venue.
+#[tokio::test]
+async fn the_venue_builder_marks_wheelchair_spaces() {
+    let app = spawn_app().await;
+    let org = app.org("owner@example.org").await;
+    let csrf = "c".repeat(64);
+    let cookie = format!("rt_session={}; rt_csrf={csrf}", org.owner.token);
+    let no_follow = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let send = async |spaces: &str| {
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("name", "Step-free Hall"),
+            ("timezone", "Europe/Berlin"),
+            ("section_name", "Stalls"),
+            ("section_zone", "stalls"),
+            ("section_rows", "3"),
+            ("section_seats", "6"),
+            ("section_shape", "straight"),
+            ("section_radius", ""),
+            ("section_accessible", spaces),
+        ];
+        no_follow
+            .post(app.url("/console/venues/new"))
+            .header("cookie", cookie.clone())
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+    };
+    let r = send("A7").await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("rows A to C, seats 1 to 6"));
+    let venues = || async {
+        let r = app.get(&format!("/api/v1/organizations/{}/venues", org.id), Some(&org.owner.token)).await;
+        r.json::<Value>()
+            .await
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["id"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert!(venues().await.is_empty());
+
+    assert_eq!(send("a1 A2, c6").await.status(), StatusCode::SEE_OTHER);
+    let venue = venues().await.pop().unwrap();
+    let map: Value = app.get(&format!("/api/v1/venues/{venue}/seat-map"), None).await.json().await.unwrap();
+    let marked: Vec<String> = map["sections"][0]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| {
+            let row = r["label"].as_str().unwrap().to_owned();
+            r["seats"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|s| s["accessible"] == true)
+                .map(move |s| format!("{row}{}", s["label"].as_str().unwrap()))
+        })
+        .collect();
+    assert_eq!(marked, ["A1", "A2", "C6"]);
+}

@@ -403,6 +403,8 @@ struct SectionInput {
     seats: String,
     shape: String,
     radius: String,
+    /// Wheelchair spaces as typed: row and seat, `A1 A2 D14`.
+    accessible: String,
 }
 
 #[derive(Clone, Default)]
@@ -426,13 +428,14 @@ struct VenueInput {
 impl VenueInput {
     fn from_form(f: &Fields) -> Self {
         let col = |n: &str| f.all(n).map(|v| v.trim().to_owned()).collect::<Vec<_>>();
-        let (names, zones, rows, seats, shapes, radii) = (
+        let (names, zones, rows, seats, shapes, radii, accessible) = (
             col("section_name"),
             col("section_zone"),
             col("section_rows"),
             col("section_seats"),
             col("section_shape"),
             col("section_radius"),
+            col("section_accessible"),
         );
         let at = |v: &Vec<String>, i: usize| v.get(i).cloned().unwrap_or_default();
         let sections = (0..names.len())
@@ -443,6 +446,7 @@ impl VenueInput {
                 seats: at(&seats, i),
                 shape: at(&shapes, i),
                 radius: at(&radii, i),
+                accessible: at(&accessible, i),
             })
             .collect();
         let (ga_names, ga_caps) = (col("ga_name"), col("ga_capacity"));
@@ -466,6 +470,7 @@ impl VenueInput {
             seats: "20".into(),
             shape: "curved".into(),
             radius: String::new(),
+            accessible: String::new(),
         }];
         sections.resize(BUILDER_SECTIONS_DEFAULT, SectionInput { shape: "straight".into(), ..Default::default() });
         Self {
@@ -492,6 +497,32 @@ pub fn row_label(mut i: usize) -> String {
     String::from_utf8(out).expect("ASCII letters")
 }
 
+/// Wheelchair spaces typed as row and seat (`A1 a2, D14`), checked against
+/// a section of `rows` rows of `seats` seats: the seat labels of each row
+/// (by its index) that are such spaces.
+fn wheelchair_spaces(typed: &str, rows: usize, seats: u32) -> Result<HashMap<usize, Vec<String>>, String> {
+    let mut spaces: HashMap<usize, Vec<String>> = HashMap::new();
+    for token in typed.split(|c: char| c.is_whitespace() || c == ',' || c == ';').filter(|t| !t.is_empty()) {
+        let token = token.to_ascii_uppercase();
+        let split = token.find(|c: char| c.is_ascii_digit()).unwrap_or(token.len());
+        let (row, seat) = token.split_at(split);
+        let index = (0..rows).find(|&r| row_label(r) == row);
+        let number = seat.parse::<u32>().ok().filter(|n| (1..=seats).contains(n));
+        let (Some(index), Some(number)) = (index, number) else {
+            return Err(format!(
+                "wheelchair space '{token}' is not a seat here: give the row and the seat, rows {} to {}, seats 1 to {seats} (e.g. A1).",
+                row_label(0),
+                row_label(rows.saturating_sub(1))
+            ));
+        };
+        let labels = spaces.entry(index).or_default();
+        if !labels.contains(&number.to_string()) {
+            labels.push(number.to_string());
+        }
+    }
+    Ok(spaces)
+}
+
 fn parse_venue(input: &VenueInput) -> Result<NewVenue, String> {
     let mut sections = Vec::new();
     for (i, s) in input.sections.iter().enumerate() {
@@ -515,11 +546,16 @@ fn parse_venue(input: &VenueInput) -> Result<NewVenue, String> {
         } else {
             None
         };
+        let mut accessible = wheelchair_spaces(&s.accessible, rows, seats).map_err(|e| format!("{label}: {e}"))?;
         sections.push(SectionSpec {
             name: s.name.clone(),
             price_zone: if s.zone.is_empty() { s.name.to_lowercase() } else { s.zone.clone() },
             rows: (0..rows)
-                .map(|r| RowSpec { label: row_label(r), seats: RowSeats::Count(seats), accessible: vec![] })
+                .map(|r| RowSpec {
+                    label: row_label(r),
+                    seats: RowSeats::Count(seats),
+                    accessible: accessible.remove(&r).unwrap_or_default(),
+                })
                 .collect(),
             origin: None,
             curve_radius,
@@ -619,6 +655,11 @@ fn section_fieldset(i: usize, s: &SectionInput) -> Markup {
                 }
                 div { label for={ "section_radius_" (i) } { "Curve radius" } input id={ "section_radius_" (i) } name="section_radius" type="number" min="1" step="any" inputmode="decimal" value=(s.radius) placeholder="40"; }
             }
+            // The hint is in the label: the builder copies a section's
+            // fields to add one, and an id it points at would repeat.
+            label for={ "section_accessible_" (i) } { "Wheelchair spaces (optional): row and seat of each, e.g. A1 A2" }
+            input id={ "section_accessible_" (i) } name="section_accessible" type="text" maxlength="2000" value=(s.accessible)
+                placeholder="A1 A2 D14";
         }
     }
 }
@@ -1306,5 +1347,18 @@ mod tests {
         assert!(venue.seat_map.sections[0].curve_radius.is_some());
         v.sections[0].rows = "ten".into();
         assert!(parse_venue(&v).unwrap_err().contains("rows"));
+    }
+
+    #[test]
+    fn wheelchair_spaces_are_typed_as_row_and_seat() {
+        let spaces = wheelchair_spaces("a1 A2, d14;A2", 4, 20).unwrap();
+        assert_eq!(spaces[&0], ["1", "2"]);
+        assert_eq!(spaces[&3], ["14"]);
+        assert_eq!(spaces.len(), 2);
+        assert!(wheelchair_spaces("", 4, 20).unwrap().is_empty());
+        for bad in ["E1", "A0", "A21", "A", "12", "A1B"] {
+            let e = wheelchair_spaces(bad, 4, 20).unwrap_err();
+            assert!(e.contains("rows A to D, seats 1 to 20"), "{bad}: {e}");
+        }
     }
 }
