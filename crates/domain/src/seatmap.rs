@@ -297,6 +297,20 @@ pub fn plan_seat_map(spec: &SeatMapSpec) -> Result<SeatMapPlan, SeatMapError> {
                 });
             }
         }
+        // A curved section's row ends bend towards the stage, above its
+        // origin: stacked under the one before, it moves down until its top
+        // clears that one's bottom by the gap. One placed by the organizer
+        // (an origin) stays where it was put.
+        if section.origin.is_none() {
+            let top = seats.iter().map(|s| s.y).fold(f64::INFINITY, f64::min);
+            if top < next_top {
+                let down = next_top - top;
+                for seat in &mut seats {
+                    seat.y = round2(seat.y + down);
+                }
+                max_y += down;
+            }
+        }
         next_top = next_top.max(max_y + SECTION_GAP);
         sections.push(PlannedSection {
             id: SectionId::new(),
@@ -388,6 +402,37 @@ mod tests {
         let seats = &plan.sections[0].seats;
         assert!(seats[0].y < seats[5].y, "ends sit closer to the stage");
         assert_eq!(seats[0].x, -seats[10].x);
+    }
+
+    #[test]
+    fn stacked_curved_sections_never_overlap() {
+        // Tightly curved long rows: their ends rise well above the row's
+        // middle, where a section stacked by its middle would reach up into
+        // the one before.
+        let curved = |name: &str| {
+            let mut s = section(name, (0..6).map(|r| row(&format!("R{r}"), 60)).collect());
+            s.curve_radius = Some(20.0);
+            s
+        };
+        let spec =
+            SeatMapSpec { sections: vec![curved("Stalls"), curved("Circle"), curved("Gallery")], ga_areas: vec![] };
+        let plan = plan_seat_map(&spec).unwrap();
+        for pair in plan.sections.windows(2) {
+            let bottom = pair[0].seats.iter().map(|s| s.y).fold(f64::NEG_INFINITY, f64::max);
+            let top = pair[1].seats.iter().map(|s| s.y).fold(f64::INFINITY, f64::min);
+            assert!(
+                top >= bottom + SECTION_GAP - 0.01,
+                "{} reaches up into {}: {top} < {bottom}",
+                pair[1].name,
+                pair[0].name
+            );
+        }
+        // A section placed by the organizer stays where it was put.
+        let mut placed = curved("Box");
+        placed.origin = Some((0.0, 1.0));
+        let plan = plan_seat_map(&SeatMapSpec { sections: vec![curved("Stalls"), placed], ga_areas: vec![] }).unwrap();
+        let middle = &plan.sections[1].seats[29..31];
+        assert!(middle.iter().any(|s| (s.y - 1.0).abs() < 0.1), "{middle:?}");
     }
 
     #[test]

@@ -58,6 +58,7 @@ function layout(sections) {
     if (!zoneOrder.includes(zone)) zoneOrder.push(zone);
     const oy = nextTop;
     let maxY = oy;
+    const first = seats.length;
     for (let r = 0; r < s.rows; r++) {
       const centre = (s.seats - 1) / 2;
       const off = r * ROW_PITCH;
@@ -69,6 +70,15 @@ function layout(sections) {
         maxY = Math.max(maxY, y);
         seats.push({ x, y, zone, sectionIndex: si });
       }
+    }
+    // As the server does: a curved section's row ends rise above its
+    // origin, so it moves down until it clears the section before.
+    let top = Infinity;
+    for (let k = first; k < seats.length; k++) top = Math.min(top, seats[k].y);
+    if (top < nextTop) {
+      const down = nextTop - top;
+      for (let k = first; k < seats.length; k++) seats[k].y += down;
+      maxY += down;
     }
     nextTop = Math.max(nextTop, maxY + SECTION_GAP);
   });
