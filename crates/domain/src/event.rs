@@ -491,19 +491,44 @@ pub fn validate_ticket_types(
 /// the same: those still ahead at `now`. A sale that opened or closed
 /// already stays as it was: moving its start would stop a running sale,
 /// moving its end would reopen a finished one. Returns only the types that
-/// change.
-pub fn moved_sales_windows(types: &[TicketType], by: Duration, now: Timestamp) -> Vec<TicketType> {
-    let ahead = |t: Option<Timestamp>| t.filter(|t| *t > now).map(|t| t + by);
-    types
-        .iter()
-        .filter_map(|t| {
-            let (start, end) = (ahead(t.sales_start), ahead(t.sales_end));
-            if start.is_none() && end.is_none() {
-                return None;
+/// change; refused whole when a moved window would make no sense (an end
+/// moved to before now or before its start, a time out of range).
+pub fn moved_sales_windows(
+    types: &[TicketType],
+    by: Duration,
+    now: Timestamp,
+) -> Result<Vec<TicketType>, EventSpecError> {
+    let mut moved = Vec::new();
+    for t in types {
+        let out_of_range = || EventSpecError::SalesTimeOutOfRange(t.name.clone());
+        let ahead = |time: Option<Timestamp>| -> Result<Option<Timestamp>, EventSpecError> {
+            match time.filter(|time| *time > now) {
+                Some(time) => {
+                    let to = time.checked_add_signed(by).ok_or_else(out_of_range)?;
+                    if !(SALES_YEAR_MIN..=SALES_YEAR_MAX).contains(&to.year()) {
+                        return Err(out_of_range());
+                    }
+                    Ok(Some(to))
+                }
+                None => Ok(None),
             }
-            Some(TicketType { sales_start: start.or(t.sales_start), sales_end: end.or(t.sales_end), ..t.clone() })
-        })
-        .collect()
+        };
+        let (start, end) = (ahead(t.sales_start)?, ahead(t.sales_end)?);
+        if start.is_none() && end.is_none() {
+            continue;
+        }
+        let t = TicketType { sales_start: start.or(t.sales_start), sales_end: end.or(t.sales_end), ..t.clone() };
+        if t.sales_end.is_some_and(|e| e <= now) {
+            return Err(EventSpecError::SalesOverAlready(t.name));
+        }
+        if let (Some(s), Some(e)) = (t.sales_start, t.sales_end)
+            && s >= e
+        {
+            return Err(EventSpecError::BadSalesWindow(t.name));
+        }
+        moved.push(t);
+    }
+    Ok(moved)
 }
 
 #[cfg(test)]
@@ -529,13 +554,22 @@ mod tests {
         let over = of(Some(1), Some(9));
         let open_ended = of(None, None);
         let types = [running.clone(), later.clone(), over, open_ended];
-        let moved = moved_sales_windows(&types, Duration::hours(3), now);
+        let moved = moved_sales_windows(&types, Duration::hours(3), now).unwrap();
         assert_eq!(moved.len(), 2, "a sale over and one without times stay");
         assert_eq!((moved[0].id, moved[0].sales_start, moved[0].sales_end), (running.id, Some(t(8)), Some(t(23))));
         assert_eq!((moved[1].id, moved[1].sales_start, moved[1].sales_end), (later.id, Some(t(15)), None));
         // Earlier: a start still ahead may come to lie behind; the sale opens.
-        let moved = moved_sales_windows(&[later], Duration::hours(-5), now);
+        let moved = moved_sales_windows(&[later], Duration::hours(-5), now).unwrap();
         assert_eq!(moved[0].sales_start, Some(t(7)));
+        // A running sale's end moved to before now, or before its start,
+        // or beyond the years a sale can be in: refused, not made up.
+        let refused = moved_sales_windows(std::slice::from_ref(&running), Duration::hours(-11), now);
+        assert!(matches!(refused, Err(EventSpecError::SalesOverAlready(_))), "{refused:?}");
+        let refused = moved_sales_windows(&[of(Some(8), Some(20))], Duration::days(3_000_000), now);
+        assert!(matches!(refused, Err(EventSpecError::SalesTimeOutOfRange(_))), "{refused:?}");
+        let upcoming = of(Some(11), Some(22));
+        let moved = moved_sales_windows(&[upcoming], Duration::hours(-10), now).unwrap();
+        assert_eq!((moved[0].sales_start, moved[0].sales_end), (Some(t(1)), Some(t(12))));
     }
 
     fn t(h: u32) -> Timestamp {

@@ -121,6 +121,17 @@ async fn insert_verification(
     Ok(())
 }
 
+/// Ends every live password link of `user`: they expire now. The rows stay
+/// a day for the count of links sent (`add_password_reset`).
+async fn end_password_links(tx: &mut crate::WriteTx, user: &str, now: Timestamp) -> Result<()> {
+    sqlx::query("UPDATE password_resets SET expires_at = $2 WHERE user_id = $1 AND expires_at > $2")
+        .bind(user)
+        .bind(ms(now))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 impl Store {
     /// Creates an account and mails the link that confirms its address, in
     /// one transaction.
@@ -264,6 +275,12 @@ impl Store {
         if sent >= per_day_max {
             return Ok(false);
         }
+        // Tidy links too old to count; correctness never depends on it.
+        sqlx::query("DELETE FROM password_resets WHERE user_id = $1 AND created_at <= $2")
+            .bind(user.to_string())
+            .bind(ms(now - chrono::Duration::days(2)))
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "INSERT INTO password_resets (token_hash, user_id, email, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -298,10 +315,11 @@ impl Store {
         now: Timestamp,
     ) -> Result<Option<UserId>> {
         let mut tx = self.write().await?;
-        // Deleting the link first makes it single-use under concurrent
-        // attempts on both backends: the second one finds no row.
+        // Ending the link first (it expires now) makes it single-use under
+        // concurrent attempts on both backends: the second one finds it
+        // expired. The row stays, so the day's count of links still holds.
         let link: Option<(String, String)> = sqlx::query_as(
-            "DELETE FROM password_resets WHERE token_hash = $1 AND expires_at > $2 RETURNING user_id, email",
+            "UPDATE password_resets SET expires_at = $2 WHERE token_hash = $1 AND expires_at > $2 RETURNING user_id, email",
         )
         .bind(token_hash)
         .bind(ms(now))
@@ -322,7 +340,7 @@ impl Store {
             // The account's address is no longer the one the link went to.
             return Ok(None);
         }
-        sqlx::query("DELETE FROM password_resets WHERE user_id = $1").bind(&user).execute(&mut *tx).await?;
+        end_password_links(&mut tx, &user, now).await?;
         sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(&user).execute(&mut *tx).await?;
         crate::notifications::insert_notice(&mut tx, new.notice, now).await?;
         tx.commit().await?;
@@ -350,7 +368,7 @@ impl Store {
             .bind(keep_session)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM password_resets WHERE user_id = $1").bind(user.to_string()).execute(&mut *tx).await?;
+        end_password_links(&mut tx, &user.to_string(), now).await?;
         crate::notifications::insert_notice(&mut tx, new.notice, now).await?;
         tx.commit().await?;
         self.cache.sessions.clear();
@@ -375,14 +393,35 @@ impl Store {
         row.map(user).transpose()
     }
 
+    /// Starts a session for `user_id`, whose password was checked against
+    /// `checked_hash`: only if that is still its password. A sign-in that
+    /// checked the old password while a new one was being set must not
+    /// outlive the new one, which ends every session. On PostgreSQL the
+    /// account's row is locked for the check, so a password change either
+    /// commits first (and the check fails) or waits and then ends this
+    /// session too; SQLite's one writer orders them anyway. `false` when
+    /// the password changed.
     pub async fn create_session(
         &self,
         token_hash: &[u8],
         user_id: UserId,
+        checked_hash: &str,
         now: Timestamp,
         expires_at: Timestamp,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let mut tx = self.write().await?;
+        let lock = match self.backend() {
+            crate::Backend::Postgres => " FOR SHARE",
+            crate::Backend::Sqlite => "",
+        };
+        let current: Option<(String,)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT password_hash FROM users WHERE id = $1{lock}")))
+                .bind(user_id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if current.is_none_or(|(hash,)| hash != checked_hash) {
+            return Ok(false);
+        }
         // Tidy expired sessions as we go; correctness never depends on it.
         sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(ms(now)).execute(&mut *tx).await?;
         sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
@@ -393,7 +432,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// The user a bearer token belongs to, if the session is still valid.
@@ -599,5 +638,40 @@ impl Store {
     pub async fn is_empty(&self) -> Result<bool> {
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(&mut *self.read().await?).await?;
         Ok(n == 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sign-in that checked a password which has since changed starts no
+    /// session: the new password ended every session, and this one would
+    /// outlive it.
+    #[tokio::test]
+    async fn a_session_starts_only_while_the_checked_password_is_current() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = std::env::var("STORE_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| format!("sqlite://{}/sessions.db", dir.path().display()));
+        let store = Store::connect(&url).await.unwrap();
+        let user = UserId::new();
+        let email = format!("{user}@example.org");
+        store
+            .write_one(
+                sqlx::query(
+                    "INSERT INTO users (id, email, name, password_hash, created_at) VALUES ($1, $2, 'A', 'new-hash', 0)",
+                )
+                .bind(user.to_string())
+                .bind(&email),
+            )
+            .await
+            .unwrap();
+        let now = chrono::Utc::now();
+        let until = now + chrono::Duration::hours(1);
+        let (stale, fresh) = (format!("{user}-stale").into_bytes(), format!("{user}-fresh").into_bytes());
+        assert!(!store.create_session(&stale, user, "old-hash", now, until).await.unwrap());
+        assert_eq!(store.session_user(&stale, now).await.unwrap(), None);
+        assert!(store.create_session(&fresh, user, "new-hash", now, until).await.unwrap());
+        assert_eq!(store.session_user(&fresh, now).await.unwrap(), Some(user));
     }
 }

@@ -188,6 +188,9 @@ pub enum ReleaseHoldError {
     NotFound,
     #[error("the hold has become an order and can no longer be released")]
     Ordered,
+    /// Released only if unpaid, and a payment for it has started.
+    #[error("a payment for the hold has started")]
+    Paying,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -517,6 +520,17 @@ impl Store {
     /// Releases the user's hold and frees its seats at once; returns the
     /// seats freed.
     pub async fn release_hold(&self, hold: HoldId, user: UserId) -> Result<Vec<SeatId>, ReleaseHoldError> {
+        self.release(hold, user, false).await
+    }
+
+    /// [`release_hold`](Self::release_hold), unless a payment for the hold
+    /// has started (any payment attempt): decided in the transaction that
+    /// releases it, so a checkout that recorded its attempt first keeps it.
+    pub async fn release_unpaid_hold(&self, hold: HoldId, user: UserId) -> Result<Vec<SeatId>, ReleaseHoldError> {
+        self.release(hold, user, true).await
+    }
+
+    async fn release(&self, hold: HoldId, user: UserId, unpaid_only: bool) -> Result<Vec<SeatId>, ReleaseHoldError> {
         let mut tx = self.write().await?;
         let row: Option<(String,)> = sqlx::query_as("SELECT status FROM holds WHERE id = $1 AND user_id = $2")
             .bind(hold.to_string())
@@ -529,11 +543,21 @@ impl Store {
             Some("ordered") => return Err(ReleaseHoldError::Ordered),
             Some(_) => {}
         }
-        sqlx::query("UPDATE holds SET status = 'released' WHERE id = $1 AND status = 'active'")
-            .bind(hold.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
+        let unpaid = if unpaid_only {
+            " AND NOT EXISTS (SELECT 1 FROM payment_attempts a WHERE a.hold_id = holds.id)"
+        } else {
+            ""
+        };
+        let released = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE holds SET status = 'released' WHERE id = $1 AND status = 'active'{unpaid}"
+        )))
+        .bind(hold.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
+        if unpaid_only && released.rows_affected() == 0 {
+            return Err(ReleaseHoldError::Paying);
+        }
         let freed = free_claims(&mut tx, &hold.to_string()).await?;
         sqlx::query("UPDATE listings SET hold_id = NULL, held_until = NULL WHERE hold_id = $1 AND status = 'open'")
             .bind(hold.to_string())

@@ -243,7 +243,12 @@ impl Ticketing {
         tokio::task::spawn_blocking(move || match stored {
             // The parameters are read from the stored hash.
             Some(hash) => hashing.argon2().verify_password(password.as_bytes(), hash.as_str()).is_ok(),
-            None => false,
+            // As long as a check: the answer's time does not tell whether
+            // the address has an account.
+            None => {
+                let _ = hashing.argon2().hash_password(password.as_bytes());
+                false
+            }
         })
         .await
         .expect("password verification does not panic")
@@ -349,7 +354,8 @@ impl Ticketing {
             return Err(LoginError::BadCredentials);
         };
         let user = self.store.user_by_email(&email).await?;
-        let ok = self.password_matches(password, user.as_ref().map(|u| u.password_hash.clone())).await;
+        let checked = user.as_ref().map(|u| u.password_hash.clone());
+        let ok = self.password_matches(password, checked.clone()).await;
         let Some(user) = user.filter(|_| ok) else {
             return Err(LoginError::BadCredentials);
         };
@@ -358,7 +364,11 @@ impl Ticketing {
         let token = URL_SAFE_NO_PAD.encode(bytes);
         let now = self.now();
         let expires_at = now + self.settings.session_ttl;
-        self.store.create_session(&token_hash(&token), user.id, now, expires_at).await?;
+        let checked = checked.expect("a user was found");
+        if !self.store.create_session(&token_hash(&token), user.id, &checked, now, expires_at).await? {
+            // The password changed while this one was checked.
+            return Err(LoginError::BadCredentials);
+        }
         Ok(Session { access_token: token, expires_in_secs: self.settings.session_ttl.num_seconds() })
     }
 

@@ -169,8 +169,9 @@ impl Ticketing {
 
     /// Releases `user`'s other live holds on `event` once they hold `kept`:
     /// a buyer who chose places again wants the new ones instead, not both
-    /// (the web's one cart per event). A hold whose payment has started is
-    /// left alone: money may be on its way for it. Returns those released.
+    /// (the web's one cart per event). A hold whose payment has started (any
+    /// payment attempt, decided in the releasing transaction) is left alone:
+    /// money may be on its way for it. Returns those released.
     pub async fn release_earlier_holds(
         &self,
         user: UserId,
@@ -182,18 +183,16 @@ impl Ticketing {
             if hold.id == kept {
                 continue;
             }
-            let attempts = self.store.payment_attempts_for_hold(hold.id).await?;
-            if attempts
-                .iter()
-                .any(|a| matches!(a.status, store::AttemptStatus::Pending | store::AttemptStatus::Charged))
-            {
-                continue;
-            }
-            match self.release_hold(user, hold.id).await {
-                Ok(()) => released.push(hold),
-                // Ordered or gone meanwhile: nothing to release.
-                Err(ReleaseFailure::Ordered | ReleaseFailure::Denied(_)) => {}
-                Err(ReleaseFailure::Store(e)) => return Err(e),
+            match self.store.release_unpaid_hold(hold.id, user).await {
+                Ok(freed) => {
+                    metrics::counter!("holds_released_total").increment(1);
+                    let (_, areas) = inventory_of(&hold.lines);
+                    self.publish(hold.event, &freed, store::SeatStatus::Available, &areas).await;
+                    released.push(hold);
+                }
+                // Being paid for, ordered or gone meanwhile: it stays as it is.
+                Err(ReleaseHoldError::Paying | ReleaseHoldError::Ordered | ReleaseHoldError::NotFound) => {}
+                Err(ReleaseHoldError::Store(e)) => return Err(e),
             }
         }
         Ok(released)
@@ -209,7 +208,9 @@ impl Ticketing {
                 Ok(())
             }
             Err(ReleaseHoldError::NotFound) => Err(Denied::NotFound("hold").into()),
-            Err(ReleaseHoldError::Ordered) => Err(ReleaseFailure::Ordered),
+            // Only an unpaid-only release answers Paying; either way the hold
+            // is the buyer's to finish.
+            Err(ReleaseHoldError::Ordered | ReleaseHoldError::Paying) => Err(ReleaseFailure::Ordered),
             Err(ReleaseHoldError::Store(e)) => Err(e.into()),
         }
     }

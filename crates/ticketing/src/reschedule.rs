@@ -124,7 +124,7 @@ impl Ticketing {
         }
         let types = self.store.ticket_types(event).await?;
         let moved_types = if move_sales_windows {
-            domain::event::moved_sales_windows(&types, starts_at - record.starts_at, now)
+            domain::event::moved_sales_windows(&types, starts_at - record.starts_at, now)?
         } else {
             Vec::new()
         };

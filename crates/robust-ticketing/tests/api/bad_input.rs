@@ -1008,12 +1008,27 @@ async fn unknown_fields_in_a_body_are_a_422_that_names_them() {
             json!({"seats": [f.seats[0]], "seat": f.seats[1]}),
             "seat",
         ),
+        (
+            format!("/api/v1/organizations/{}/webhooks", f.org.id),
+            owner,
+            json!({"url": "https://hooks.example.org/rt", "event_types": ["order.paid"], "zzz": 1}),
+            "zzz",
+        ),
     ];
     for (path, token, body, field) in cases {
         let r = app.post(&path, token, &body).await;
         let p = expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY, &format!("{path} with {field}")).await;
         assert!(p["detail"].as_str().unwrap().contains(&format!("`{field}`")), "{p}");
     }
+    let r = app
+        .client
+        .put(app.url(&format!("/api/v1/organizations/{}/payment-gateways", f.org.id)))
+        .bearer_auth(&f.org.owner.token)
+        .json(&json!({"gateways": ["test"], "fallback": true}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "payment gateways with fallback").await;
     assert_eq!(org_event_ids(&app, &f.org).await, vec![f.event_id.clone()], "no event was created");
     assert_eq!(venue_ids(&app, &f.org).await, vec![f.venue_id.clone()], "no venue was created");
     assert_untouched(&app, &f, 10).await;

@@ -685,6 +685,23 @@ async fn a_forgotten_password_is_set_again_with_the_mailed_link() {
         .await
         .unwrap();
     assert_eq!(links, ticketing::accounts::PASSWORD_RESETS_PER_DAY_MAX);
+    // Using one of them does not start the day's count again.
+    let used: String =
+        sqlx::query_scalar("SELECT link FROM notifications WHERE kind = 'password_reset' AND email = $1 LIMIT 1")
+            .bind("bob@example.org")
+            .fetch_one(app.database().await)
+            .await
+            .unwrap();
+    let used = used.split_once("token=").unwrap().1.to_owned();
+    assert_eq!(confirm(&used, "bob's new secret").await.status(), StatusCode::OK);
+    assert_eq!(ask(json!({"email": "bob@example.org"})).await.status(), StatusCode::ACCEPTED);
+    let sent: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM notifications WHERE kind = 'password_reset' AND email = $1")
+            .bind("bob@example.org")
+            .fetch_one(app.database().await)
+            .await
+            .unwrap();
+    assert_eq!(sent, ticketing::accounts::PASSWORD_RESETS_PER_DAY_MAX, "no sixth link that day");
 }
 
 #[tokio::test]

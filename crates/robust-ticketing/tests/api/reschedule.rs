@@ -325,6 +325,27 @@ async fn sales_times_still_ahead_move_with_the_event_when_asked() {
             assert_eq!((at(&start), at(&end)), (None, None), "a type without sales times keeps none");
         }
     }
+    // A running sale whose end would move to before now is not made up:
+    // the move is refused whole.
+    let running: Value = app
+        .post(
+            &types,
+            Some(&owner),
+            &json!({"name": "Running", "price": {"amount": 100, "currency": "EUR"}, "price_zone": "main",
+                    "sales_end": app.clock.now() + Duration::hours(2)}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(running["id"].is_string(), "{running}");
+    let before = times().await;
+    let sooner = earlier - Duration::days(10);
+    let body = json!({"starts_at": sooner, "ends_at": sooner + Duration::hours(3), "move_sales_windows": true});
+    let p = assert_problem(reschedule(&app, &f, &owner, body).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(p["detail"].as_str().unwrap().contains("Running"), "{p}");
+    assert_eq!(times().await, before, "nothing moved");
+    assert_eq!(starts_at(&app, &f).await, earlier);
     // A move without the flag leaves them where they are now.
     let later = earlier + Duration::days(1);
     let r = reschedule(&app, &f, &owner, json!({"starts_at": later, "ends_at": later + Duration::hours(3)})).await;

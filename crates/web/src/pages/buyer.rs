@@ -666,7 +666,14 @@ fn parse_hold_form(form: &Fields) -> Result<(HoldRequest, BestRequest), String> 
         let id: Uuid =
             raw.trim().parse().map_err(|_| "One of the chosen seats is not a seat of this event.".to_owned())?;
         // Chosen per seat on the map when its zone has several types.
-        let own = form.get(&format!("type_{id}")).filter(|t| !t.trim().is_empty()).map(ticket_type).transpose()?;
+        // The field is named after the seat as sent (a client may write it
+        // in capitals) or as parsed.
+        let own = form
+            .get(&format!("type_{}", raw.trim()))
+            .or_else(|| form.get(&format!("type_{id}")))
+            .filter(|t| !t.trim().is_empty())
+            .map(ticket_type)
+            .transpose()?;
         seats.push(SeatRequest { seat: SeatId::from_uuid(id), ticket_type: own.or(zone_type) });
     }
     let mut ga = Vec::new();

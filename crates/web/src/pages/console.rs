@@ -1274,8 +1274,13 @@ pub async fn save_fees(State(state): State<AppState>, headers: HeaderMap, viewer
             "Enter the percentage as a number with at most two decimals, e.g. 2.5.",
         );
     };
-    let Ok(fixed) = form.text("fixed").trim().parse::<i64>() else {
-        return back(StatusCode::UNPROCESSABLE_ENTITY, "Enter the fixed part as a whole number of cents, e.g. 50.");
+    if percent > i64::from(domain::fees::FEE_PERCENT_BP_MAX) {
+        return back(StatusCode::UNPROCESSABLE_ENTITY, "The percentage is at most 25.");
+    }
+    let max = domain::fees::FEE_FIXED_MINOR_PER_TICKET_MAX;
+    let Some(fixed) = form.text("fixed").trim().parse::<i64>().ok().filter(|f| (0..=max).contains(f)) else {
+        let msg = format!("Enter the cents per ticket as a whole number from 0 to {max}, e.g. 50.");
+        return back(StatusCode::UNPROCESSABLE_ENTITY, &msg);
     };
     match state.ticketing.set_organization_fees(user, org, percent, fixed).await {
         Ok(_) => Redirect::to("/console?fees_saved=1#fees").into_response(),

@@ -17,6 +17,7 @@ use crate::extract::{ApiJson, ApiPath, AuthUser};
 use crate::problem::Problem;
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct FeesRequest {
     /// Percentage of the order subtotal in basis points (250 = 2.5 %), 0 to 2500.
     #[schema(example = 250)]

@@ -50,6 +50,7 @@ pub async fn webhook(
 }
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PaymentGatewaysBody {
     /// Gateway names in the order checkout tries them: when one is
     /// unavailable (timeout, 5xx), the next of the same kind is tried.

@@ -33,6 +33,7 @@ impl From<ResaleFailure> for Problem {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ListingRequest {
     pub price: MoneyDto,
 }

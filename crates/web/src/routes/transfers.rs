@@ -43,12 +43,14 @@ impl From<TransferError> for Problem {
 /// What accepting may carry. Sent by an account made after the offer: the
 /// secret from the link in the offer's e-mail (`/tickets?claim=…`).
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AcceptRequest {
     #[serde(default)]
     pub claim: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TransferRequest {
     /// Whoever signs in with this address can accept.
     pub to_email: String,

@@ -12,6 +12,7 @@ use crate::extract::{ApiJson, ApiPath, AuthUser};
 use crate::problem::Problem;
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateWebhookRequest {
     /// Where to POST events (http or https).
     pub url: String,
