@@ -215,11 +215,13 @@ const SIGN_IN_PATHS: [&str; 10] = [
 ];
 
 fn is_sign_in(request: &Request) -> bool {
+    // Most requests are reads: they never get as far as the path.
+    if request.method() == axum::http::Method::GET || request.method() == axum::http::Method::HEAD {
+        return false;
+    }
     let path = request.uri().path();
     let path = path.strip_prefix("/app").filter(|p| p.starts_with("/api/")).unwrap_or(path);
-    request.method() != axum::http::Method::GET
-        && request.method() != axum::http::Method::HEAD
-        && SIGN_IN_PATHS.contains(&path.trim_end_matches('/'))
+    SIGN_IN_PATHS.contains(&path.trim_end_matches('/'))
 }
 
 /// Middleware: the per-address limit on `/api/` and `/app/api/` requests,
@@ -229,7 +231,8 @@ fn is_sign_in(request: &Request) -> bool {
 pub async fn limit_by_address(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
     let api = path.starts_with("/api/") || path.starts_with("/app/api/");
-    let ip = state.limits.client_ip(&request);
+    let sign_in = is_sign_in(&request);
+    let ip = if api || sign_in { state.limits.client_ip(&request) } else { None };
     if api
         && let Some(ip) = ip
         && let Err(problem) = state.limits.check_ip(ip)
@@ -237,7 +240,7 @@ pub async fn limit_by_address(State(state): State<AppState>, request: Request, n
         metrics::counter!("http_rate_limited_total", "by" => "address").increment(1);
         return problem.into_response();
     }
-    if is_sign_in(&request)
+    if sign_in
         && let Some(ip) = ip
         && let Err(problem) = state.limits.check_sign_in(ip)
     {
