@@ -137,6 +137,14 @@ pub struct Me {
     pub memberships: Vec<(OrganizationId, Role)>,
 }
 
+/// A fresh secret of [`TOKEN_BYTES`] random bytes, URL-safe: a bearer
+/// token, or the secret of a mailed link.
+fn new_secret() -> String {
+    let mut bytes = [0u8; TOKEN_BYTES];
+    rand::fill(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
 fn token_hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
@@ -173,9 +181,7 @@ impl Ticketing {
 
     /// A fresh secret and the message that mails its link to `email`.
     fn verification_notice(&self, email: &Email, account_name: &str) -> (String, store::NewNotice) {
-        let mut bytes = [0u8; TOKEN_BYTES];
-        rand::fill(&mut bytes);
-        let secret = URL_SAFE_NO_PAD.encode(bytes);
+        let secret = new_secret();
         let notice = self.notice(crate::notifications::Notice {
             kind: crate::notifications::MessageKind::VerifyEmail,
             // The mailbox alone: a link shown in the app would prove nothing.
@@ -263,9 +269,7 @@ impl Ticketing {
         let Some(user) = self.store.user_by_email(&email).await? else {
             return Ok(());
         };
-        let mut bytes = [0u8; TOKEN_BYTES];
-        rand::fill(&mut bytes);
-        let secret = URL_SAFE_NO_PAD.encode(bytes);
+        let secret = new_secret();
         let token_hash = crate::sha256_hex(&secret);
         let notice = self.notice(crate::notifications::Notice {
             kind: crate::notifications::MessageKind::PasswordReset,
@@ -359,9 +363,7 @@ impl Ticketing {
         let Some(user) = user.filter(|_| ok) else {
             return Err(LoginError::BadCredentials);
         };
-        let mut bytes = [0u8; TOKEN_BYTES];
-        rand::fill(&mut bytes);
-        let token = URL_SAFE_NO_PAD.encode(bytes);
+        let token = new_secret();
         let now = self.now();
         let expires_at = now + self.settings.session_ttl;
         let checked = checked.expect("a user was found");
