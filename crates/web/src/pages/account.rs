@@ -200,8 +200,9 @@ pub async fn signout(State(state): State<AppState>, headers: HeaderMap, viewer: 
     response
 }
 
+/// The secret of a mailed link (address confirmation, password reset).
 #[derive(Deserialize)]
-pub struct VerifyQuery {
+pub struct LinkQuery {
     token: Option<String>,
 }
 
@@ -211,7 +212,7 @@ pub struct VerifyQuery {
 pub async fn verify_email_page(
     State(state): State<AppState>,
     viewer: Viewer,
-    PageQuery(q): PageQuery<VerifyQuery>,
+    PageQuery(q): PageQuery<LinkQuery>,
 ) -> Response {
     let token = q.token.unwrap_or_default();
     let account = match state.ticketing.email_verification(&token).await {
@@ -426,7 +427,7 @@ fn link_failed(viewer: &Viewer, status: StatusCode, detail: &str) -> Response {
 pub async fn reset_password_page(
     State(state): State<AppState>,
     viewer: Viewer,
-    PageQuery(q): PageQuery<VerifyQuery>,
+    PageQuery(q): PageQuery<LinkQuery>,
 ) -> Response {
     let token = q.token.unwrap_or_default();
     match state.ticketing.password_reset(&token).await {
