@@ -410,10 +410,7 @@ impl Store {
         expires_at: Timestamp,
     ) -> Result<bool> {
         let mut tx = self.write().await?;
-        let lock = match self.backend() {
-            crate::Backend::Postgres => " FOR SHARE",
-            crate::Backend::Sqlite => "",
-        };
+        let lock = self.backend().share_lock();
         let current: Option<(String,)> =
             sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT password_hash FROM users WHERE id = $1{lock}")))
                 .bind(user_id.to_string())

@@ -71,6 +71,7 @@ impl AttemptToBegin {
 
 /// What the batch's transaction decided for one request.
 enum Written {
+    HoldGone,
     KeyTaken,
     Recorded,
     /// An attempt with this idempotency key existed: read it after commit.
@@ -91,6 +92,7 @@ impl Store {
                     let mut results = Vec::with_capacity(attempts.len());
                     for (a, w) in attempts.iter().zip(written) {
                         results.push(match w {
+                            Written::HoldGone => Ok(AttemptBegin::HoldGone),
                             Written::KeyTaken => Ok(AttemptBegin::KeyTaken),
                             Written::Recorded => a.recorded(),
                             Written::Existing => self.payment_attempt_by_key(&a.idempotency_key).await,
@@ -116,7 +118,7 @@ impl Store {
         turn: Turn,
     ) -> std::result::Result<Vec<Written>, Together> {
         let mut tx = self.write().await.map_err(Together::Failed)?;
-        match write_attempts(&mut tx, attempts).await {
+        match write_attempts(&mut tx, attempts, self.backend).await {
             Ok(written) => {
                 tx.commit_and(|| turn.end()).await.map_err(|e| Together::CommitFailed(e.into()))?;
                 Ok(written)
@@ -129,14 +131,28 @@ impl Store {
     }
 }
 
-async fn write_attempts(tx: &mut crate::WriteTx, attempts: &[AttemptToBegin]) -> Result<Vec<Written>> {
+async fn write_attempts(
+    tx: &mut crate::WriteTx,
+    attempts: &[AttemptToBegin],
+    backend: crate::Backend,
+) -> Result<Vec<Written>> {
+    // Holds released or expired since their checkouts read them get no
+    // attempt, so nothing is charged for them. Every `now` of the batch has
+    // passed when it runs, so the latest decides what has expired.
+    let holds: Vec<HoldId> = attempts.iter().map(|a| a.hold).collect();
+    let now = attempts.iter().map(|a| a.now).max().unwrap_or_default();
+    let live = crate::payments::live_holds(tx, backend, &holds, now).await?;
+    let attempts_live: Vec<bool> = attempts.iter().map(|a| live.contains(&a.hold)).collect();
+
     // Of requests claiming one key, the first in the batch is the one that
     // may insert it; the rest have lost it already, as they would have one
     // transaction later.
     let mut asked = HashSet::new();
     let claims: Vec<&AttemptToBegin> = attempts
         .iter()
-        .filter(|a| a.claim_order_key.is_some() && asked.insert((a.user, a.order_key.as_str())))
+        .zip(&attempts_live)
+        .filter(|(a, live)| **live && a.claim_order_key.is_some() && asked.insert((a.user, a.order_key.as_str())))
+        .map(|(a, _)| a)
         .collect();
     let mut claimed = HashSet::new();
     if !claims.is_empty() {
@@ -161,7 +177,9 @@ async fn write_attempts(tx: &mut crate::WriteTx, attempts: &[AttemptToBegin]) ->
     let mut owner_taken = HashSet::new();
     let proceeds: Vec<bool> = attempts
         .iter()
-        .map(|a| match a.claim_order_key {
+        .zip(&attempts_live)
+        .map(|(a, live)| match a.claim_order_key {
+            _ if !live => false,
             None => true,
             Some(_) => {
                 let key = (a.user.to_string(), a.order_key.clone());
@@ -204,7 +222,9 @@ async fn write_attempts(tx: &mut crate::WriteTx, attempts: &[AttemptToBegin]) ->
     Ok(attempts
         .iter()
         .zip(proceeds)
-        .map(|(a, go)| match (go, inserted.contains(&a.id.to_string())) {
+        .zip(attempts_live)
+        .map(|((a, go), live)| match (go, inserted.contains(&a.id.to_string())) {
+            _ if !live => Written::HoldGone,
             (false, _) => Written::KeyTaken,
             (true, true) => Written::Recorded,
             (true, false) => Written::Existing,

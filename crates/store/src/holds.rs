@@ -532,12 +532,19 @@ impl Store {
 
     async fn release(&self, hold: HoldId, user: UserId, unpaid_only: bool) -> Result<Vec<SeatId>, ReleaseHoldError> {
         let mut tx = self.write().await?;
-        let row: Option<(String,)> = sqlx::query_as("SELECT status FROM holds WHERE id = $1 AND user_id = $2")
-            .bind(hold.to_string())
-            .bind(user.to_string())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
+        // Locked first on PostgreSQL: a checkout recording its payment
+        // attempt share-locks the hold, so the check for attempts below
+        // runs after any such checkout has committed, and sees its attempt
+        // (see `payments::live_holds`).
+        let row: Option<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT status FROM holds WHERE id = $1 AND user_id = $2{}",
+            self.backend.update_lock()
+        )))
+        .bind(hold.to_string())
+        .bind(user.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
         match row.as_ref().map(|(s,)| s.as_str()) {
             None => return Err(ReleaseHoldError::NotFound),
             Some("ordered") => return Err(ReleaseHoldError::Ordered),

@@ -150,6 +150,26 @@ impl Backend {
             Err(StoreError::UnsupportedUrl(url.to_owned()))
         }
     }
+
+    /// What a `SELECT` inside a write transaction ends with to share-lock
+    /// the rows it reads, so that a concurrent update of them waits for this
+    /// transaction (and this one for it). SQLite has one writer at a time
+    /// and no row locks: nothing.
+    pub(crate) fn share_lock(self) -> &'static str {
+        match self {
+            Backend::Postgres => " FOR SHARE",
+            Backend::Sqlite => "",
+        }
+    }
+
+    /// [`share_lock`](Self::share_lock) for rows the transaction goes on to
+    /// change, taken before it decides how.
+    pub(crate) fn update_lock(self) -> &'static str {
+        match self {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        }
+    }
 }
 
 /// A handle on the database, cheap to clone: one reference count (every

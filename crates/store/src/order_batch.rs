@@ -172,10 +172,7 @@ async fn write_orders(
     let mut events: Vec<String> = orders.iter().map(|o| o.event.to_string()).collect();
     events.sort();
     events.dedup();
-    let share = match backend {
-        crate::Backend::Postgres => " FOR SHARE",
-        crate::Backend::Sqlite => "",
-    };
+    let share = backend.share_lock();
     let marks = (1..=events.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
     let sql = format!("SELECT id FROM events WHERE id IN ({marks}) AND status <> 'cancelled'{share}");
     let mut q = batch_query_as::<(String,)>(tx, sql);

@@ -457,10 +457,7 @@ impl Store {
         // share-locked, so a cancellation (an update of that row) waits for
         // checkouts in flight and its refund job then sees their orders;
         // checkouts do not block each other.
-        let share = match self.backend {
-            crate::Backend::Postgres => " FOR SHARE",
-            crate::Backend::Sqlite => "",
-        };
+        let share = self.backend.share_lock();
         let status: Option<(String,)> =
             sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT status FROM events WHERE id = $1{share}")))
                 .bind(&event_s)

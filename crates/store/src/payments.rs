@@ -97,6 +97,9 @@ pub enum AttemptBegin {
     /// The checkout's Idempotency-Key, to be claimed with the attempt, was
     /// claimed by another request first: nothing was written.
     KeyTaken,
+    /// The hold is no longer live (released, expired or ordered since the
+    /// checkout read it): nothing was written, and nothing may be charged.
+    HoldGone,
 }
 
 #[derive(Clone, Debug)]
@@ -204,6 +207,10 @@ impl Store {
         now: Timestamp,
     ) -> Result<AttemptBegin> {
         let mut tx = self.write().await?;
+        if !live_holds(&mut tx, self.backend, &[a.hold], now).await?.contains(&a.hold) {
+            tx.rollback().await?;
+            return Ok(AttemptBegin::HoldGone);
+        }
         if let Some(request_hash) = a.claim_order_key {
             // Of concurrent first uses of the key, exactly one inserts.
             let claimed = sqlx::query(
@@ -466,4 +473,38 @@ impl Store {
         self.cache.gateways.invalidate(&org);
         Ok(())
     }
+}
+
+/// Which of `holds` are live at `now`, read in the write transaction `tx`
+/// that is about to record payment attempts for them.
+///
+/// A checkout reads its hold before it records its attempt; the buyer may
+/// release the hold in between (choosing other places on the web does). On
+/// PostgreSQL the rows are share-locked, so a release (which locks its hold
+/// for update before it looks for attempts) either commits first and is
+/// seen here, or waits for this transaction and then sees its attempt. On
+/// SQLite transactions run one at a time. Either way a hold is never both
+/// released and paid for.
+pub(crate) async fn live_holds(
+    tx: &mut crate::WriteTx,
+    backend: crate::Backend,
+    holds: &[HoldId],
+    now: Timestamp,
+) -> Result<std::collections::HashSet<HoldId>> {
+    let mut ids: Vec<String> = holds.iter().map(ToString::to_string).collect();
+    // Sorted and once each: rows are locked in one order whoever locks them.
+    ids.sort();
+    ids.dedup();
+    let marks = (1..=ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        "SELECT id FROM holds WHERE id IN ({marks}) AND status = 'active' AND expires_at > ${}{}",
+        ids.len() + 1,
+        backend.share_lock()
+    );
+    let mut q = crate::batch::batch_query_as::<(String,)>(tx, sql);
+    for id in &ids {
+        q = q.bind(id.as_str());
+    }
+    let rows = q.bind(ms(now)).fetch_all(&mut **tx).await?;
+    rows.into_iter().map(|(hold,)| id(&hold)).collect()
 }

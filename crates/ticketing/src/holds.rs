@@ -171,7 +171,9 @@ impl Ticketing {
     /// a buyer who chose places again wants the new ones instead, not both
     /// (the web's one cart per event). A hold whose payment has started (any
     /// payment attempt, decided in the releasing transaction) is left alone:
-    /// money may be on its way for it. Returns those released.
+    /// money may be on its way for it. A checkout of a hold released here
+    /// records no attempt and charges nothing (see
+    /// `store::payments::live_holds`). Returns those released.
     pub async fn release_earlier_holds(
         &self,
         user: UserId,

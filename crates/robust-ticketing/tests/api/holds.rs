@@ -678,3 +678,85 @@ async fn a_buyer_on_the_web_chooses_the_ticket_type_of_each_seat() {
         assert!(html.contains("id=\"hold-error\""), "{bad}");
     }
 }
+
+/// A checkout reads its hold, then records its payment attempt, then
+/// charges. A hold released in between (the buyer chose other places on
+/// the web, or let it go through the API) gets no attempt, so nothing is
+/// charged for it: the single path and a batch both look at the hold in the
+/// transaction that records the attempt.
+#[tokio::test]
+async fn a_hold_released_before_its_payment_attempt_is_recorded_is_not_charged() {
+    use domain::ids::{HoldId, PaymentAttemptId, UserId};
+    use store::{AttemptBegin, NewPaymentAttempt};
+
+    let app = spawn_app().await;
+    let f = app.fixture(1, 10, 10).await;
+    let ada = app.signup("ada@example.org").await;
+    let user: UserId = ada.id.parse().unwrap();
+    let mut holds = Vec::new();
+    for seat in &f.seats[..6] {
+        let hold: Value = app.hold(&ada.token, &f.event_id, &[seat], &[]).await.json().await.unwrap();
+        holds.push(hold["id"].as_str().unwrap().parse::<HoldId>().unwrap());
+    }
+    // Every other hold is released after its checkout would have read it.
+    for hold in holds.iter().step_by(2) {
+        let r = app.delete(&format!("/api/v1/holds/{hold}"), Some(&ada.token)).await;
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    }
+
+    let store = app.ticketing().store().clone();
+    let begin = |hold: HoldId, n: usize| {
+        let store = store.clone();
+        let now = app.clock.now();
+        async move {
+            let (order_key, key) = (format!("order-{n}"), format!("attempt-{n}"));
+            let a = NewPaymentAttempt {
+                id: PaymentAttemptId::new(),
+                hold,
+                user,
+                gateway: "test",
+                amount: domain::money::Money::new(5000, "EUR".parse().unwrap()).unwrap(),
+                order_key: &order_key,
+                idempotency_key: &key,
+                claim_order_key: Some(b"request".as_slice()),
+            };
+            store.begin_payment_attempt(&a, now).await.unwrap()
+        }
+    };
+    // One at a time (the single path), then all at once (batches).
+    let alone = begin(holds[0], 0).await;
+    assert!(matches!(alone, AttemptBegin::HoldGone), "{alone:?}");
+    let alone = begin(holds[1], 1).await;
+    assert!(matches!(alone, AttemptBegin::Recorded(_)), "{alone:?}");
+    let tasks: Vec<_> = holds.iter().enumerate().skip(2).map(|(n, h)| tokio::spawn(begin(*h, n))).collect();
+    let mut together = Vec::new();
+    for t in tasks {
+        together.push(t.await.unwrap());
+    }
+    for (n, begun) in together.iter().enumerate() {
+        let released = n % 2 == 0;
+        assert_eq!(matches!(begun, AttemptBegin::HoldGone), released, "hold {}: {begun:?}", n + 2);
+        assert_eq!(matches!(begun, AttemptBegin::Recorded(_)), !released, "hold {}: {begun:?}", n + 2);
+    }
+
+    // Nothing was written for the released holds: no attempt, no key.
+    let db = app.database().await;
+    for (n, hold) in holds.iter().enumerate() {
+        let attempts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM payment_attempts WHERE hold_id = $1")
+            .bind(hold.to_string())
+            .fetch_one(db)
+            .await
+            .unwrap();
+        let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM idempotency_keys WHERE key = $1")
+            .bind(format!("order-{n}"))
+            .fetch_one(db)
+            .await
+            .unwrap();
+        assert_eq!((attempts, keys), if n % 2 == 0 { (0, 0) } else { (1, 1) }, "hold {n}");
+    }
+    // An expired hold is refused the same way.
+    app.clock.advance(Duration::seconds(HOLD_TTL_SECS as i64 + 1));
+    let late = begin(holds[1], 99).await;
+    assert!(matches!(late, AttemptBegin::HoldGone), "{late:?}");
+    assert!(app.gateway.charges().is_empty());
+}

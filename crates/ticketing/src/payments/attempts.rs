@@ -136,6 +136,9 @@ impl Ticketing {
                 AttemptBegin::Recorded(attempt) => *attempt,
                 // Another request with this Idempotency-Key got there first.
                 AttemptBegin::KeyTaken => return Err(OrderError::StillProcessing),
+                // Released or expired since the checkout read it: nothing is
+                // charged.
+                AttemptBegin::HoldGone => return Err(OrderError::HoldNotLive),
             };
             if let (Some(claim), Some(_)) = (claim, claim_order_key) {
                 claim.mark_claimed();
