@@ -96,9 +96,50 @@ pub fn check_password_policy(password: &str) -> Result<(), PasswordPolicyError> 
     Ok(())
 }
 
+/// Failed password checks one address may have in a window before its
+/// sign-ins are refused until the window ends. The per-address request limit
+/// stops a guesser on one network address; this stops one spread over many.
+/// Whoever owns the address can still get in at once by a mailed reset link,
+/// which clears the count: a stranger can slow an account's sign-ins, never
+/// take them away.
+pub const SIGN_IN_FAILURES_MAX: i64 = 10;
+/// The window the failures are counted in, from the first of them.
+pub const SIGN_IN_FAILURE_WINDOW_MINUTES: i64 = 15;
+
+/// Failed sign-ins recorded for an address: how many, since when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignInFailures {
+    pub count: i64,
+    pub since: crate::Timestamp,
+}
+
+impl SignInFailures {
+    /// The window these failures are counted in.
+    pub fn window() -> chrono::Duration {
+        chrono::Duration::minutes(SIGN_IN_FAILURE_WINDOW_MINUTES)
+    }
+
+    /// How long sign-ins to the address are refused from `now`, if they are.
+    pub fn refused_for(&self, now: crate::Timestamp) -> Option<chrono::Duration> {
+        let ends = self.since + Self::window();
+        (self.count >= SIGN_IN_FAILURES_MAX && ends > now).then(|| ends - now)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sign_ins_are_refused_after_too_many_failures_until_their_window_ends() {
+        let since = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let at = |minutes| since + chrono::Duration::minutes(minutes);
+        let under = SignInFailures { count: SIGN_IN_FAILURES_MAX - 1, since };
+        assert_eq!(under.refused_for(at(1)), None);
+        let full = SignInFailures { count: SIGN_IN_FAILURES_MAX, since };
+        assert_eq!(full.refused_for(at(1)), Some(chrono::Duration::minutes(SIGN_IN_FAILURE_WINDOW_MINUTES - 1)));
+        assert_eq!(full.refused_for(at(SIGN_IN_FAILURE_WINDOW_MINUTES)), None, "the window has ended");
+    }
 
     #[test]
     fn gate_staff_only_scan() {

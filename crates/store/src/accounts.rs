@@ -1,7 +1,7 @@
 //! Users, sessions, organizations and memberships.
 
 use domain::Timestamp;
-use domain::auth::Role;
+use domain::auth::{Role, SignInFailures};
 use domain::email::Email;
 use domain::ids::{OrganizationId, UserId};
 
@@ -430,6 +430,48 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    /// Failed sign-ins recorded for the address whose SHA-256 is
+    /// `email_hash`, in its current or last window.
+    pub async fn sign_in_failures(&self, email_hash: &[u8]) -> Result<Option<SignInFailures>> {
+        let row: Option<(i64, i64)> =
+            sqlx::query_as("SELECT failures, since FROM sign_in_failures WHERE email_hash = $1")
+                .bind(email_hash)
+                .fetch_optional(&mut *self.read().await?)
+                .await?;
+        row.map(|(count, since)| Ok(SignInFailures { count, since: ts(since)? })).transpose()
+    }
+
+    /// Counts a failed sign-in at `now` for the address whose SHA-256 is
+    /// `email_hash`: one more in its window, or the first of a new window
+    /// when the one counting began at `ended_before` or earlier. Windows
+    /// that ended are tidied on the way.
+    pub async fn record_sign_in_failure(
+        &self,
+        email_hash: &[u8],
+        now: Timestamp,
+        ended_before: Timestamp,
+    ) -> Result<()> {
+        let mut tx = self.write().await?;
+        sqlx::query("DELETE FROM sign_in_failures WHERE since <= $1").bind(ms(ended_before)).execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO sign_in_failures (email_hash, failures, since) VALUES ($1, 1, $2) \
+             ON CONFLICT (email_hash) DO UPDATE SET failures = sign_in_failures.failures + 1",
+        )
+        .bind(email_hash)
+        .bind(ms(now))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Forgets the failed sign-ins of the address whose SHA-256 is
+    /// `email_hash`: its owner signed in, or set a new password.
+    pub async fn clear_sign_in_failures(&self, email_hash: &[u8]) -> Result<()> {
+        self.write_one(sqlx::query("DELETE FROM sign_in_failures WHERE email_hash = $1").bind(email_hash)).await?;
+        Ok(())
     }
 
     /// The user a bearer token belongs to, if the session is still valid.

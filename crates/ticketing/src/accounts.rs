@@ -102,6 +102,8 @@ pub enum ResetPasswordError {
 pub enum ChangePasswordError {
     #[error("the current password is wrong")]
     WrongPassword,
+    #[error("{}", too_many_failures(*.0))]
+    TooManyFailures(chrono::Duration),
     #[error(transparent)]
     WeakPassword(#[from] PasswordPolicyError),
     #[error(transparent)]
@@ -121,6 +123,10 @@ pub enum LoginError {
     /// Deliberately the same for unknown e-mail and wrong password.
     #[error("e-mail address or password is wrong")]
     BadCredentials,
+    /// Too many wrong passwords for this address lately, from anywhere;
+    /// the same whether or not an account has it.
+    #[error("{}", too_many_failures(*.0))]
+    TooManyFailures(chrono::Duration),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -147,6 +153,21 @@ fn new_secret() -> String {
 
 fn token_hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
+}
+
+/// What a refused sign-in tells: when to try again, and the way in now.
+fn too_many_failures(wait: chrono::Duration) -> String {
+    let minutes = (wait.num_seconds() + 59) / 60;
+    format!(
+        "too many wrong passwords for this address; try again in {minutes} minute{}, or set a new password \
+         with a link by e-mail to sign in now",
+        if minutes == 1 { "" } else { "s" }
+    )
+}
+
+/// The key failed sign-ins are counted under: the address, hashed.
+fn address_key(email: &Email) -> [u8; 32] {
+    Sha256::digest(email.as_str().as_bytes()).into()
 }
 
 impl Ticketing {
@@ -311,10 +332,16 @@ impl Ticketing {
         let hash = self.hash_password(password).await;
         let notice = self.password_changed_notice(account.id).await?;
         let new = store::NewPassword { password_hash: &hash, notice: &notice };
-        self.store
+        let user = self
+            .store
             .reset_password(&crate::sha256_hex(token), &new, self.now())
             .await?
-            .ok_or(ResetPasswordError::UnknownLink)
+            .ok_or(ResetPasswordError::UnknownLink)?;
+        // The mailbox's owner is in: wrong guesses by others count no more.
+        if let Ok(email) = Email::parse(&account.email) {
+            self.store.clear_sign_in_failures(&address_key(&email)).await?;
+        }
+        Ok(user)
     }
 
     /// Changes the signed-in user's password, given the current one. The
@@ -328,7 +355,18 @@ impl Ticketing {
     ) -> Result<(), ChangePasswordError> {
         let me =
             self.store.user_by_id(user).await?.ok_or_else(|| StoreError::Corrupt(format!("user {user} vanished")))?;
+        // A session's holder guessing its password counts as a sign-in would.
+        let key = Email::parse(&me.email).map(|e| address_key(&e)).ok();
+        if let Some(key) = &key {
+            let failures = self.store.sign_in_failures(key).await?;
+            if let Some(wait) = failures.and_then(|f| f.refused_for(self.now())) {
+                return Err(ChangePasswordError::TooManyFailures(wait));
+            }
+        }
         if !self.password_matches(current, Some(me.password_hash)).await {
+            if let Some(key) = &key {
+                self.record_sign_in_failure(key).await?;
+            }
             return Err(ChangePasswordError::WrongPassword);
         }
         check_password_policy(new_password)?;
@@ -353,16 +391,31 @@ impl Ticketing {
         }))
     }
 
+    async fn record_sign_in_failure(&self, key: &[u8]) -> Result<(), StoreError> {
+        let now = self.now();
+        self.store.record_sign_in_failure(key, now, now - domain::auth::SignInFailures::window()).await
+    }
+
     pub async fn login(&self, email: &str, password: &str) -> Result<Session, LoginError> {
         let Ok(email) = Email::parse(email) else {
             return Err(LoginError::BadCredentials);
         };
+        let key = address_key(&email);
+        let failures = self.store.sign_in_failures(&key).await?;
+        // Refused before the password is looked at: a guess gets no answer.
+        if let Some(wait) = failures.and_then(|f| f.refused_for(self.now())) {
+            return Err(LoginError::TooManyFailures(wait));
+        }
         let user = self.store.user_by_email(&email).await?;
         let checked = user.as_ref().map(|u| u.password_hash.clone());
         let ok = self.password_matches(password, checked.clone()).await;
         let Some(user) = user.filter(|_| ok) else {
+            self.record_sign_in_failure(&key).await?;
             return Err(LoginError::BadCredentials);
         };
+        if failures.is_some() {
+            self.store.clear_sign_in_failures(&key).await?;
+        }
         let token = new_secret();
         let now = self.now();
         let expires_at = now + self.settings.session_ttl;

@@ -197,6 +197,7 @@ impl From<ChangePasswordError> for Problem {
     fn from(e: ChangePasswordError) -> Self {
         match e {
             ChangePasswordError::WrongPassword => Problem::unprocessable("wrong-password", e.to_string()),
+            ChangePasswordError::TooManyFailures(wait) => too_many_failures(wait, e.to_string()),
             ChangePasswordError::WeakPassword(_) => Problem::unprocessable("weak-password", e.to_string()),
             ChangePasswordError::Store(s) => s.into(),
         }
@@ -219,10 +220,19 @@ impl From<SendVerificationError> for Problem {
     }
 }
 
+/// 429 for an address with too many wrong passwords lately.
+fn too_many_failures(wait: chrono::Duration, detail: String) -> Problem {
+    // Whole seconds, rounded up, at least one.
+    let secs = (wait.num_milliseconds().max(1) as u64).div_ceil(1000);
+    Problem::new(StatusCode::TOO_MANY_REQUESTS, "too-many-failed-sign-ins", "Too many failed sign-ins", detail)
+        .with_header_value(header::RETRY_AFTER, HeaderValue::from(secs))
+}
+
 impl From<LoginError> for Problem {
     fn from(e: LoginError) -> Self {
         match e {
             LoginError::BadCredentials => Problem::unauthorized(e.to_string()),
+            LoginError::TooManyFailures(wait) => too_many_failures(wait, e.to_string()),
             LoginError::Store(s) => s.into(),
         }
     }

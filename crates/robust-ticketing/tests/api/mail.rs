@@ -766,3 +766,93 @@ async fn a_signed_in_account_changes_its_password_with_the_current_one() {
     let r = no_redirects().get(app.url("/account")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
 }
+
+/// Wrong passwords are counted per address, from wherever they come: after
+/// ten in a quarter of an hour that address's sign-ins are refused with a
+/// 429 until the quarter is over, whether or not an account has it and even
+/// with the right password. The owner gets in at once with a mailed link,
+/// which clears the count; other addresses are untouched.
+#[tokio::test]
+async fn wrong_passwords_spread_over_many_addresses_still_stop_at_the_account() {
+    use domain::auth::{SIGN_IN_FAILURE_WINDOW_MINUTES, SIGN_IN_FAILURES_MAX};
+    let smtp = SmtpServer::start().await;
+    let url = smtp.url();
+    let app = spawn_app_with(|c| c.mail.smtp_url = Some(url)).await;
+    let ada = app.signup_unconfirmed("ada@example.org").await;
+    app.signup_unconfirmed("bob@example.org").await;
+    let login = async |email: &str, password: &str| {
+        app.post("/api/v1/auth/login", None, &json!({"email": email, "password": password})).await
+    };
+    let refused = async |r: reqwest::Response| {
+        let retry: i64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        let p = crate::helpers::assert_problem(r, StatusCode::TOO_MANY_REQUESTS).await;
+        assert!(p["type"].as_str().unwrap().ends_with("too-many-failed-sign-ins"), "{p}");
+        assert!(p["detail"].as_str().unwrap().contains("set a new password"), "{p}");
+        retry
+    };
+
+    // The test's one client stands for many addresses: the per-address
+    // request limit is off here.
+    for address in ["ADA@example.org", "nobody@example.org"] {
+        for _ in 0..SIGN_IN_FAILURES_MAX {
+            assert_eq!(login(address, "a guess").await.status(), StatusCode::UNAUTHORIZED);
+        }
+    }
+    // Only a hash of each address is kept.
+    let counted = async || -> Vec<Vec<u8>> {
+        sqlx::query_scalar("SELECT email_hash FROM sign_in_failures").fetch_all(app.database().await).await.unwrap()
+    };
+    let kept = counted().await;
+    assert_eq!(kept.len(), 2);
+    assert!(kept.iter().all(|k| k.len() == 32 && !String::from_utf8_lossy(k).contains("example")));
+    let retry = refused(login("ada@example.org", crate::helpers::PASSWORD).await).await;
+    assert!((1..=SIGN_IN_FAILURE_WINDOW_MINUTES * 60).contains(&retry), "Retry-After {retry}");
+    // An address without an account answers alike: no way to tell them apart.
+    refused(login("nobody@example.org", "a guess").await).await;
+    assert_eq!(login("bob@example.org", crate::helpers::PASSWORD).await.status(), StatusCode::OK);
+    // Guessing through a session's password change counts too, and is refused.
+    let r = app
+        .client
+        .put(app.url("/api/v1/me/password"))
+        .bearer_auth(&ada.token)
+        .json(&json!({"current_password": crate::helpers::PASSWORD, "new_password": "a brand new secret"}))
+        .send()
+        .await
+        .unwrap();
+    refused(r).await;
+    // The sign-in form says so on its page.
+    let csrf = "c".repeat(64);
+    let r = no_redirects()
+        .post(app.url("/signin"))
+        .header("cookie", format!("rt_csrf={csrf}"))
+        .form(&[("csrf", csrf.as_str()), ("email", "ada@example.org"), ("password", crate::helpers::PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.text().await.unwrap().to_lowercase().contains("too many wrong passwords"));
+
+    // The quarter over, the right password works and the count starts again.
+    app.clock.advance(Span::minutes(SIGN_IN_FAILURE_WINDOW_MINUTES));
+    assert_eq!(login("ada@example.org", crate::helpers::PASSWORD).await.status(), StatusCode::OK);
+    for _ in 0..SIGN_IN_FAILURES_MAX - 1 {
+        assert_eq!(login("ada@example.org", "a guess").await.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(login("ada@example.org", crate::helpers::PASSWORD).await.status(), StatusCode::OK, "a success clears");
+    for _ in 0..SIGN_IN_FAILURES_MAX {
+        assert_eq!(login("ada@example.org", "a guess").await.status(), StatusCode::UNAUTHORIZED);
+    }
+    refused(login("ada@example.org", crate::helpers::PASSWORD).await).await;
+
+    // Locked out, the owner sets a new password by mail and is in at once.
+    let r = app.post("/api/v1/auth/password-reset", None, &json!({"email": "ada@example.org"})).await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let link = password_link(&smtp, "ada@example.org", 0).await;
+    let r = app
+        .post("/api/v1/auth/password-reset/confirm", None, &json!({"token": link, "password": "a brand new secret"}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(login("ada@example.org", "a brand new secret").await.status(), StatusCode::OK);
+    // Ada's count was cleared, nobody@'s tidied once its quarter was over.
+    assert!(counted().await.is_empty());
+}

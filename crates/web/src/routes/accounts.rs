@@ -26,7 +26,8 @@ pub async fn register(
 
 /// Sign in and get a bearer token.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "accounts", request_body = LoginRequest,
-    responses((status = 200, body = TokenResponse), (status = 401, body = ProblemDto)))]
+    responses((status = 200, body = TokenResponse), (status = 401, body = ProblemDto),
+        (status = 429, body = ProblemDto, description = "too many wrong passwords for this address lately, or too many requests from this client; see Retry-After")))]
 pub async fn login(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<LoginRequest>,
@@ -128,7 +129,8 @@ pub async fn reset_password(
 #[utoipa::path(put, path = "/api/v1/me/password", tag = "accounts", security(("bearer" = [])),
     request_body = ChangePasswordRequest,
     responses((status = 204), (status = 401, body = ProblemDto),
-               (status = 422, body = ProblemDto, description = "wrong current password, or a weak new one")))]
+               (status = 422, body = ProblemDto, description = "wrong current password, or a weak new one"),
+               (status = 429, body = ProblemDto, description = "too many wrong passwords for this address lately; see Retry-After")))]
 pub async fn change_password(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
