@@ -64,6 +64,17 @@ impl IdempotencyKey {
     }
 }
 
+/// The gateway an order of free tickets is recorded with: none was asked.
+pub const FREE_ORDER_GATEWAY: &str = "free";
+
+/// How an order is paid for.
+enum Payment {
+    /// A charge at a gateway, recorded as a payment attempt.
+    Charged(Paid),
+    /// Nothing to pay: every ticket is free and no fee applies.
+    Free,
+}
+
 #[derive(Clone, Debug)]
 pub struct PlaceOrder {
     pub hold: HoldId,
@@ -364,8 +375,8 @@ impl Ticketing {
         notices.extend(self.resale_sold_notices(&hold, &event).await?);
         // The money moves last: through the organization's gateways in
         // order, each try recorded as a payment attempt before it is made.
-        let paid = match paid {
-            Some(paid) => paid,
+        let payment = match paid {
+            Some(paid) => Payment::Charged(paid),
             None => {
                 // A buyer an organizer's review has yet to clear pays nothing.
                 // Accounts are blocked only on events with sale controls.
@@ -374,15 +385,24 @@ impl Ticketing {
                 {
                     return Err(OrderError::Refused(crate::waiting_room::AdmissionRefused::Blocked));
                 }
-                let paid = self.pay(user, &hold, event.organization, cmd, claim).await;
-                if let Err(OrderError::Declined(_)) = &paid {
-                    // Declines are what card testing looks like.
-                    self.run_velocity_rules(hold.event, user);
+                if hold.total.amount_minor() == 0 {
+                    // Free tickets: no gateway, no attempt, nothing to charge.
+                    self.claim_key_without_payment(user, cmd, claim).await?;
+                    Payment::Free
+                } else {
+                    let paid = self.pay(user, &hold, event.organization, cmd, claim).await;
+                    if let Err(OrderError::Declined(_)) = &paid {
+                        // Declines are what card testing looks like.
+                        self.run_velocity_rules(hold.event, user);
+                    }
+                    Payment::Charged(paid?)
                 }
-                paid?
             }
         };
-        let (gateway, charge) = (paid.gateway.clone(), paid.charge.clone());
+        let (gateway_name, reference, attempt) = match &payment {
+            Payment::Charged(paid) => (paid.gateway.name(), paid.charge.reference.as_str(), Some(paid.attempt)),
+            Payment::Free => (FREE_ORDER_GATEWAY, "", None),
+        };
 
         let complete = CompleteOrder {
             order: order_id,
@@ -391,8 +411,8 @@ impl Ticketing {
             event: hold.event,
             total: hold.total,
             fee: hold.fee,
-            gateway: gateway.name(),
-            payment_reference: &charge.reference,
+            gateway: gateway_name,
+            payment_reference: reference,
             tickets: &tickets,
             idempotency_key: cmd.idempotency_key.as_str(),
             outbox: &outbox,
@@ -401,13 +421,14 @@ impl Ticketing {
             lines: &hold.lines,
             // A resale seller is paid once the event has taken place.
             escrow_release_after: event.ends_at,
-            payment_attempt: Some(paid.attempt),
+            payment_attempt: attempt,
         };
         let completed_at = self.now();
         match self.store.complete_order(&complete, completed_at).await {
             Ok(()) => {}
             // A notification of this very charge completed the order first.
-            Err(CompleteOrderError::AlreadyOrdered(o)) if self.attempt_holds_order(paid.attempt, o).await? => {
+            Err(CompleteOrderError::AlreadyOrdered(o)) if matches!(attempt, Some(a) if self.attempt_holds_order(a, o).await?) =>
+            {
                 return self
                     .store
                     .order(o)
@@ -423,7 +444,9 @@ impl Ticketing {
                 )));
             }
             Err(e) => {
-                self.refund_attempt(gateway.as_ref(), paid.attempt, &charge, hold.total).await?;
+                if let Payment::Charged(paid) = &payment {
+                    self.refund_attempt(paid.gateway.as_ref(), paid.attempt, &paid.charge, hold.total).await?;
+                }
                 return Err(match e {
                     CompleteOrderError::HoldNotLive => OrderError::HoldNotLive,
                     CompleteOrderError::AlreadyOrdered(o) => OrderError::AlreadyOrdered(o),
@@ -437,6 +460,30 @@ impl Ticketing {
         let (seats, areas) = crate::holds::inventory_of(&hold.lines);
         self.publish(hold.event, &seats, store::SeatStatus::Sold, &areas).await;
         Ok(self.store.placed_order(&complete, completed_at).await?)
+    }
+
+    /// Claims the Idempotency-Key of a checkout that charges nothing (the
+    /// payment attempt claims it otherwise). A key someone else holds, or
+    /// used before, is `StillProcessing`: `place_order` then looks at the
+    /// key and replays, waits or refuses.
+    async fn claim_key_without_payment(
+        &self,
+        user: UserId,
+        cmd: &PlaceOrder,
+        claim: Option<&KeyClaim>,
+    ) -> Result<(), OrderError> {
+        let Some((claim, hash)) = claim.and_then(|c| c.to_claim().map(|h| (c, h))) else {
+            return Ok(());
+        };
+        match self.begin_idempotent(user, cmd.idempotency_key.as_str(), hash).await? {
+            IdempotencyBegin::Proceed => {
+                claim.mark_claimed();
+                Ok(())
+            }
+            IdempotencyBegin::Mismatch | IdempotencyBegin::Done(_) | IdempotencyBegin::InProgress => {
+                Err(OrderError::StillProcessing)
+            }
+        }
     }
 
     /// The jobs a paid order sets off, built before the order's transaction

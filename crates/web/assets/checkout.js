@@ -27,7 +27,7 @@ if (box) {
       setTimeout(() => location.reload(), 1500);
       return;
     }
-    text.textContent = `Your tickets are held for ${m}:${s} more. Pay before the time runs out.`;
+    text.textContent = `Your tickets are held for ${m}:${s} more. Finish before the time runs out.`;
     if (left <= 60) box.classList.add('urgent');
     // Screen readers hear the time each minute and in the last minute, not every second.
     const announce = left <= 60 ? (left % 15 === 0) : (left % 60 === 0);

@@ -206,3 +206,88 @@ async fn tickets_carry_signed_barcodes_and_qr_codes_that_encode_them() {
     // The QR encodes exactly the barcode: render it ourselves and compare.
     assert_eq!(png.as_ref(), web::qr::png(barcode).unwrap().as_slice());
 }
+
+/// Free tickets (price 0, no fee) are ordered without any payment: no
+/// gateway is asked and no attempt recorded, yet the order keeps every
+/// promise a paid one does: its Idempotency-Key replays it, its hold
+/// becomes one order only, its tickets admit once, and a cancellation
+/// revokes them.
+#[tokio::test]
+async fn free_tickets_are_ordered_without_a_payment() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 5, 50).await;
+    let owner = &f.org.owner.token;
+    let r = app
+        .client
+        .patch(app.url(&format!("/api/v1/events/{}/ticket-types/{}", f.event_id, f.ga_type)))
+        .bearer_auth(owner)
+        .json(&serde_json::json!({"price": {"amount": 0, "currency": "EUR"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let ada = app.signup("ada@example.org").await;
+    let hold: Value = app.hold(&ada.token, &f.event_id, &[], &[(&f.ga_area, 2)]).await.json().await.unwrap();
+    assert_eq!(hold["total"]["amount"], 0, "{hold}");
+    let hold_id = hold["id"].as_str().unwrap();
+
+    let r = app.order(&ada.token, hold_id, "free-1", "tok_ok").await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    let order: Value = r.json().await.unwrap();
+    assert_eq!(order["total"]["amount"], 0);
+    assert_eq!(order["tickets"].as_array().unwrap().len(), 2);
+    assert!(app.gateway.charges().is_empty(), "nothing was charged");
+    let attempts: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM payment_attempts").fetch_one(app.database().await).await.unwrap();
+    assert_eq!(attempts, 0);
+
+    // The key replays the order; another key finds the hold ordered.
+    let r = app.order(&ada.token, hold_id, "free-1", "tok_ok").await;
+    assert!(r.status().is_success(), "{}", r.status());
+    assert_eq!(r.json::<Value>().await.unwrap()["id"], order["id"]);
+    let r = app.order(&ada.token, hold_id, "free-2", "tok_ok").await;
+    assert_problem(r, StatusCode::CONFLICT).await;
+    // The same key with another hold is a different request.
+    let other: Value = app.hold(&ada.token, &f.event_id, &[], &[(&f.ga_area, 1)]).await.json().await.unwrap();
+    let r = app.order(&ada.token, other["id"].as_str().unwrap(), "free-1", "tok_ok").await;
+    assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+
+    // On the web the checkout asks for no card.
+    let page = app.page(&format!("/checkout/{}", other["id"].as_str().unwrap()), &ada.token).await;
+    assert!(page.contains("Get my tickets") && !page.contains("Test card"), "{page}");
+    let csrf = "c".repeat(64);
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(app.url(&format!("/checkout/{}/pay", other["id"].as_str().unwrap())))
+        .header("cookie", format!("rt_session={}; rt_csrf={csrf}", ada.token))
+        .form(&[("csrf", csrf.as_str()), ("idempotency_key", "free-web-1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(r.headers()["location"].to_str().unwrap().starts_with("/orders/"));
+
+    // The tickets admit once.
+    let barcode = order["tickets"][0]["barcode"].as_str().unwrap();
+    assert_eq!(app.checkin(owner, &f.event_id, barcode).await.status(), StatusCode::OK);
+    assert_eq!(app.checkin(owner, &f.event_id, barcode).await.status(), StatusCode::CONFLICT);
+
+    // A cancelled event revokes them; there is no money to return.
+    let r = app.post(&format!("/api/v1/events/{}/cancel", f.event_id), Some(owner), &serde_json::json!({})).await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    // The cancellation's job revokes them.
+    let revoked = async || {
+        let r = app.get(&format!("/api/v1/orders/{}", order["id"].as_str().unwrap()), Some(&ada.token)).await;
+        let after: Value = r.json().await.unwrap();
+        after["tickets"].as_array().unwrap().iter().all(|t| t["status"] != "valid")
+    };
+    let mut tries = 0;
+    while !revoked().await {
+        tries += 1;
+        assert!(tries < 100, "the free tickets were not revoked");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(app.gateway.charges().is_empty());
+}

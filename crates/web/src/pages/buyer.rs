@@ -924,6 +924,7 @@ async fn render_checkout(
     let type_name: HashMap<_, _> = details.ticket_types.iter().map(|t| (t.id, t.name.as_str())).collect();
     let remaining = (hold.expires_at - now).num_seconds().max(0);
     let key = Uuid::new_v4();
+    let free = hold.total.amount_minor() == 0;
     let body = html! {
         h1 { "Checkout" }
         (hold_summary(&hold, &e.title, &local_time(e.starts_at, &e.timezone), &seat_labels, &area_labels, &type_name))
@@ -933,17 +934,27 @@ async fn render_checkout(
         @if let Some(err) = error { (alert(err)) }
         @if let Some(n) = note { (notice(n)) }
         section.panel aria-labelledby="pay-h" {
-            h2 #pay-h { "Payment" }
-            form.stack #pay-form method="post" action={ "/checkout/" (hold.id) "/pay" } {
-                (csrf_field(viewer))
-                input type="hidden" name="idempotency_key" value=(key);
-                fieldset {
-                    legend { "Card (test gateway)" }
-                    p.hint { "This installation takes payments through the built-in test gateway. No card data is stored." }
-                    label.radio { input type="radio" name="token" value="tok_ok" checked; " Test card – payment approved" }
-                    label.radio { input type="radio" name="token" value="tok_declined"; " Test card – payment declined" }
+            @if free {
+                h2 #pay-h { "Free tickets" }
+                form.stack #pay-form method="post" action={ "/checkout/" (hold.id) "/pay" } {
+                    (csrf_field(viewer))
+                    input type="hidden" name="idempotency_key" value=(key);
+                    p.hint { "These tickets cost nothing: no payment is taken." }
+                    button.button.primary.big #pay-button type="submit" { "Get my tickets" }
                 }
-                button.button.primary.big #pay-button type="submit" { "Pay " (money(&hold.total)) }
+            } @else {
+                h2 #pay-h { "Payment" }
+                form.stack #pay-form method="post" action={ "/checkout/" (hold.id) "/pay" } {
+                    (csrf_field(viewer))
+                    input type="hidden" name="idempotency_key" value=(key);
+                    fieldset {
+                        legend { "Card (test gateway)" }
+                        p.hint { "This installation takes payments through the built-in test gateway. No card data is stored." }
+                        label.radio { input type="radio" name="token" value="tok_ok" checked; " Test card – payment approved" }
+                        label.radio { input type="radio" name="token" value="tok_declined"; " Test card – payment declined" }
+                    }
+                    button.button.primary.big #pay-button type="submit" { "Pay " (money(&hold.total)) }
+                }
             }
             form method="post" action={ "/checkout/" (hold.id) "/release" } {
                 (csrf_field(viewer))
