@@ -36,7 +36,9 @@ pub enum ResaleError {
     #[error("a resale price must be more than zero")]
     Free,
     #[error(
-        "resale policy out of range: cap 100 % to {RESALE_CAP_BPS_LIMIT} bps, royalty at most {RESALE_ROYALTY_BPS_LIMIT} bps"
+        "resale policy out of range: the price cap is 100 % to {} % of face value, the royalty at most {} %",
+        RESALE_CAP_BPS_LIMIT / (BPS_WHOLE / 100),
+        RESALE_ROYALTY_BPS_LIMIT / (BPS_WHOLE / 100)
     )]
     BadPolicy,
     #[error(transparent)]

@@ -268,10 +268,32 @@ pub enum RowSeatsDto {
     Labels(Vec<String>),
 }
 
+/// [`RowSeatsDto`] read with an error that says what a row's seats may be
+/// (serde's own, for an untagged enum, names only the type).
+fn row_seats<'de, D: serde::Deserializer<'de>>(d: D) -> Result<RowSeatsDto, D::Error> {
+    use serde::de::Error;
+    let expected = || D::Error::custom("a row's seats are a number of seats (0 or more) or a list of seat labels");
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Number(n) => {
+            n.as_u64().and_then(|n| u32::try_from(n).ok()).map(RowSeatsDto::Count).ok_or_else(expected)
+        }
+        serde_json::Value::Array(items) => items
+            .into_iter()
+            .map(|i| match i {
+                serde_json::Value::String(s) => Ok(s),
+                _ => Err(expected()),
+            })
+            .collect::<Result<_, _>>()
+            .map(RowSeatsDto::Labels),
+        _ => Err(expected()),
+    }
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RowDto {
     pub label: String,
+    #[serde(deserialize_with = "row_seats")]
     pub seats: RowSeatsDto,
     /// Labels of accessible (wheelchair) seats in this row.
     #[serde(default)]

@@ -1132,3 +1132,90 @@ async fn the_venue_builder_marks_wheelchair_spaces() {
         .collect();
     assert_eq!(marked, ["A1", "A2", "C6"]);
 }
+
+/// What an organizer gets wrong in the console's forms, and in the API's
+/// venue and event bodies, is told in their own terms: fields they can see,
+/// percent where they typed percent, no type names or minor units.
+#[tokio::test]
+async fn mistakes_in_venue_and_event_input_are_told_in_the_forms_own_words() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 4, 10).await;
+    let owner = &f.org.owner.token;
+    let csrf = "c".repeat(64);
+    let cookie = format!("rt_session={owner}; rt_csrf={csrf}");
+    let no_follow = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let post = async |path: &str, form: &[(&str, &str)]| {
+        let mut form = form.to_vec();
+        form.push(("csrf", csrf.as_str()));
+        let r = no_follow.post(app.url(path)).header("cookie", cookie.clone()).form(&form).send().await.unwrap();
+        (r.status(), r.text().await.unwrap())
+    };
+    let venue_form = |shape: &'static str, radius: &'static str| {
+        vec![
+            ("name", "Round Hall"),
+            ("timezone", "Europe/Berlin"),
+            ("section_name", "Stalls"),
+            ("section_zone", "stalls"),
+            ("section_rows", "2"),
+            ("section_seats", "5"),
+            ("section_shape", shape),
+            ("section_radius", radius),
+            ("section_accessible", ""),
+        ]
+    };
+    let (status, html) = post("/console/venues/new", &venue_form("hexagon", "")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("rows are straight or curved"), "{html}");
+    let (status, html) = post("/console/venues/new", &venue_form("curved", "0")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("curve radius is a number of seat widths from 1 to") && !html.contains("origin"), "{html}");
+
+    let venue = f.venue_id.as_str();
+    let event_form = |venue: &'static str, price: &'static str| {
+        vec![
+            ("venue", venue),
+            ("shown_venue", venue),
+            ("title", "Late Show"),
+            ("category", "concert"),
+            ("starts", "2027-03-01T20:00"),
+            ("ends", "2027-03-01T23:00"),
+            ("currency", "EUR"),
+            ("price_main", price),
+            ("form_key", ""),
+        ]
+    };
+    let nowhere = "00000000-0000-0000-0000-000000000000";
+    let (status, html) = post("/console/events/new", &event_form(nowhere, "45.00")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("not one of your organization") && !html.contains("You picked another venue"), "{html}");
+    let venue: &'static str = Box::leak(venue.to_owned().into_boxed_str());
+    let (status, html) = post("/console/events/new", &event_form(venue, "99999999999")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("more than a ticket may cost") && !html.contains("minor units"), "{html}");
+
+    // The API: a row's seats, and a resale policy in percent.
+    let r = app
+        .post(
+            &format!("/api/v1/organizations/{}/venues", f.org.id),
+            Some(owner),
+            &serde_json::json!({"name": "Minus", "timezone": "UTC",
+                "seat_map": {"sections": [{"name": "A", "price_zone": "a", "rows": [{"label": "1", "seats": -1}]}]}}),
+        )
+        .await;
+    let p = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(p["detail"].as_str().unwrap().contains("a row's seats are a number"), "{p}");
+    let starts = app.clock.now() + chrono::Duration::days(20);
+    let r = app
+        .post(
+            &format!("/api/v1/organizations/{}/events", f.org.id),
+            Some(owner),
+            &serde_json::json!({"venue_id": f.venue_id, "title": "Resold", "category": "concert",
+                "starts_at": starts, "ends_at": starts + chrono::Duration::hours(2),
+                "ticket_types": [{"name": "Seat", "price": {"amount": 5000, "currency": "EUR"}, "price_zone": "main"}],
+                "resale_policy": {"allowed": true, "max_price_percent": 400, "royalty_percent": 5}}),
+        )
+        .await;
+    let p = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let detail = p["detail"].as_str().unwrap();
+    assert!(detail.contains("300 %") && !detail.contains("bps"), "{p}");
+}

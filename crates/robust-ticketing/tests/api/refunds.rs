@@ -539,3 +539,22 @@ async fn the_holder_of_a_passed_on_ticket_is_told_when_its_order_is_refunded() {
     let mine = notifications(&app, &ada.token).await;
     assert!(!mine.to_string().contains("ticket_revoked"), "the buyer hears of the refund itself: {mine}");
 }
+
+/// The console offers to refund by price only tickets that have admitted
+/// nobody: a used ticket's refund would be refused.
+#[tokio::test]
+async fn the_console_offers_no_refund_of_a_ticket_that_was_used() {
+    let app = crate::helpers::spawn_app().await;
+    let f = app.fixture(1, 5, 10).await;
+    let ada = app.signup("ada@example.org").await;
+    let order = app.buy(&ada.token, &f.event_id, &[&f.seats[0], &f.seats[1]], &[]).await;
+    let (used, unused) = (&order["tickets"][0], &order["tickets"][1]);
+    let r = app.checkin(&f.org.owner.token, &f.event_id, used["barcode"].as_str().unwrap()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = app
+        .page(&format!("/console/events/{}/orders/{}", f.event_id, order["id"].as_str().unwrap()), &f.org.owner.token)
+        .await;
+    let offered = |t: &Value| page.contains(&format!("name=\"ticket\" value=\"{}\"", t["id"].as_str().unwrap()));
+    assert!(offered(unused), "{page}");
+    assert!(!offered(used), "{page}");
+}

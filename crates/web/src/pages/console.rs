@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use domain::event::{Admits, Category, EventSpec, EventStatus, TicketTypeSpec};
 use domain::ids::{EventId, OrganizationId, UserId, VenueId};
 use domain::money::{Currency, Money};
-use domain::seatmap::{GaAreaSpec, RowSeats, RowSpec, SeatMapSpec, SectionSpec};
+use domain::seatmap::{COORDINATE_ABS_MAX, GaAreaSpec, RowSeats, RowSpec, SeatMapSpec, SectionSpec};
 use maud::{Markup, html};
 use serde::Deserialize;
 use store::{EventRecord, SeatStatus};
@@ -536,15 +536,18 @@ fn parse_venue(input: &VenueInput) -> Result<NewVenue, String> {
         if rows == 0 || rows > domain::seatmap::ROWS_PER_SECTION_MAX {
             return Err(format!("{label}: a section has 1 to {} rows.", domain::seatmap::ROWS_PER_SECTION_MAX));
         }
-        let curve_radius = if s.shape == "curved" {
-            match s.radius.as_str() {
+        let curve_radius = match s.shape.as_str() {
+            "curved" => match s.radius.as_str() {
                 "" => Some(CURVE_RADIUS_DEFAULT),
-                r => Some(
-                    r.parse::<f64>().map_err(|_| format!("{label}: the curve radius is a number of seat widths."))?,
-                ),
-            }
-        } else {
-            None
+                r => {
+                    let radius = r.parse::<f64>().ok().filter(|r| (1.0..=COORDINATE_ABS_MAX).contains(r));
+                    Some(radius.ok_or_else(|| {
+                        format!("{label}: the curve radius is a number of seat widths from 1 to {COORDINATE_ABS_MAX}.")
+                    })?)
+                }
+            },
+            "" | "straight" => None,
+            _ => return Err(format!("{label}: rows are straight or curved.")),
         };
         let mut accessible = wheelchair_spaces(&s.accessible, rows, seats).map_err(|e| format!("{label}: {e}"))?;
         sections.push(SectionSpec {
@@ -1088,6 +1091,14 @@ pub async fn create_event(State(state): State<AppState>, headers: HeaderMap, vie
     if !csrf_ok(&headers, form.csrf()) {
         return again(StatusCode::FORBIDDEN, "This form was open too long. Please submit it again.");
     }
+    // A venue that is not one of the organization's (a stale or edited
+    // form): the list offers those that are.
+    if !input.venue.is_empty() && chosen.as_ref().is_none_or(|(v, _)| v.id.to_string() != input.venue) {
+        return again(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "That venue is not one of your organization's (it may have been deleted). Choose one from the list.",
+        );
+    }
     // The prices on the page were for the venue shown; another one picked
     // without "Use this venue" gets its own zones to price first.
     if form.text("shown_venue") != input.venue {
@@ -1152,7 +1163,12 @@ fn event_spec(input: &EventInput, venue: &store::VenueRecord, map: &store::SeatM
                 money(&Money::new(4500, currency).expect("in range"))
             )
         })?;
-        Money::new(minor, currency).map_err(|e| e.to_string())
+        Money::new(minor, currency).map_err(|_| {
+            format!(
+                "The price for {what} is more than a ticket may cost (at most {}).",
+                money(&Money::new(domain::money::AMOUNT_MINOR_MAX, currency).expect("the largest amount"))
+            )
+        })
     };
     let mut ticket_types = Vec::new();
     let mut seen = std::collections::HashSet::new();

@@ -117,7 +117,10 @@ fn order_page(
     let tz = &e.timezone;
     let left = o.total.amount_minor() - refunded_so_far(o);
     let currency = o.total.currency();
-    let valid: Vec<&TicketRecord> = o.tickets.iter().filter(|t| t.status == TicketStatus::Valid).collect();
+    // A ticket that admitted someone is not refunded by its price: the
+    // refund would be refused (an amount still can be given back).
+    let refundable: Vec<&TicketRecord> =
+        o.tickets.iter().filter(|t| t.status == TicketStatus::Valid && t.checked_in_at.is_none()).collect();
     let body = html! {
         p { a href=(orders_path(details)) { "← Orders of " (e.title) } }
         h1 { "Order " (o.id.reference()) }
@@ -178,14 +181,14 @@ fn order_page(
             section.panel.danger-zone #refund aria-labelledby="refund-h" {
                 h2 #refund-h { "Refund" }
                 p.hint { "The buyer is told by e-mail. A refund cannot be taken back." }
-                @if !valid.is_empty() {
+                @if !refundable.is_empty() {
                     form.stack #refund-tickets method="post" action=(action) {
                         (csrf_field(viewer))
                         input type="hidden" name="refund_key" value=(Uuid::new_v4());
                         input type="hidden" name="mode" value="tickets";
                         fieldset {
                             legend { "Tickets, at their price; they stop admitting" }
-                            @for t in &valid {
+                            @for t in &refundable {
                                 label.checkbox { input type="checkbox" name="ticket" value=(t.id); " " (ticket_place(t)) " · " (money(&t.price)) }
                             }
                         }
