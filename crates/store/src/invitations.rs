@@ -62,6 +62,10 @@ pub enum AcceptInvitationError {
     Expired,
     #[error("this account is a member of the organization already")]
     AlreadyMember,
+    /// The invitation was sent to another address (given) than the
+    /// accepting account's.
+    #[error("this invitation was sent to another address")]
+    OtherAddress(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -239,9 +243,9 @@ impl Store {
         now: Timestamp,
     ) -> Result<(OrganizationId, Role), AcceptInvitationError> {
         let mut tx = self.write().await?;
-        let taken: Option<(String, String)> = sqlx::query_as(
+        let taken: Option<(String, String, String)> = sqlx::query_as(
             "UPDATE invitations SET status = 'accepted', accepted_by = $2, closed_at = $3 \
-             WHERE token_hash = $1 AND status = 'open' AND expires_at > $3 RETURNING organization_id, role",
+             WHERE token_hash = $1 AND status = 'open' AND expires_at > $3 RETURNING organization_id, role, email",
         )
         .bind(token_hash)
         .bind(user.to_string())
@@ -249,7 +253,7 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await
         .map_err(StoreError::from)?;
-        let Some((org, role)) = taken else {
+        let Some((org, role, invited)) = taken else {
             let row: Option<(String, Option<String>, String, String)> = sqlx::query_as(
                 "SELECT status, accepted_by, organization_id, role FROM invitations WHERE token_hash = $1",
             )
@@ -285,6 +289,17 @@ impl Store {
             // Dropping the transaction rolls it back: the link stays usable
             // for the account it was meant for.
             return Err(AcceptInvitationError::AlreadyMember);
+        }
+        // A link passed on, forwarded or leaked gives nobody else the role:
+        // only the account with the address it was sent to joins by it.
+        // (Both addresses are stored as parsed: trimmed, lower case.)
+        let email: Option<(String,)> = sqlx::query_as("SELECT email FROM users WHERE id = $1")
+            .bind(user.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        if email.is_none_or(|(email,)| email != invited) {
+            return Err(AcceptInvitationError::OtherAddress(invited));
         }
         tx.commit().await.map_err(StoreError::from)?;
         let role = role.parse().map_err(|_| StoreError::Corrupt(format!("unknown role '{role}'")))?;

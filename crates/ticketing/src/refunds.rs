@@ -546,9 +546,14 @@ impl Ticketing {
 
 /// How a ticket is named in messages: seat or standing area.
 pub(crate) fn ticket_label(t: &store::TicketRecord) -> String {
-    match (&t.seat_labels, &t.ga_area_name) {
-        (Some((section, row, seat)), _) => format!("{} · {section} {row} {seat}", t.ticket_type_name),
-        (None, Some(area)) => format!("{} · {area}", t.ticket_type_name),
-        (None, None) => t.ticket_type_name.clone(),
-    }
+    // The place as the buyer's tickets and the gate name it, after the
+    // ticket type unless that only repeats the section or area's name.
+    let (place, named_alike) = match (&t.seat_labels, &t.ga_area_name) {
+        (Some((section, row, seat)), _) => {
+            (format!("{section}, row {row}, seat {seat}"), *section == t.ticket_type_name)
+        }
+        (None, Some(area)) => (area.clone(), *area == t.ticket_type_name),
+        (None, None) => return t.ticket_type_name.clone(),
+    };
+    if named_alike { place } else { format!("{} · {place}", t.ticket_type_name) }
 }

@@ -309,6 +309,12 @@ impl From<InvitationError> for Problem {
                 Problem::new(StatusCode::GONE, "invitation-closed", "The invitation is closed", e.to_string())
             }
             InvitationError::AlreadyMember => Problem::conflict("already-member", e.to_string()),
+            InvitationError::OtherAddress(_) => Problem::new(
+                StatusCode::FORBIDDEN,
+                "invitation-for-another-address",
+                "The invitation is for another address",
+                e.to_string(),
+            ),
             InvitationError::Denied(d) => d.into(),
             InvitationError::Store(s) => s.into(),
         }

@@ -557,4 +557,14 @@ async fn the_console_offers_no_refund_of_a_ticket_that_was_used() {
     let offered = |t: &Value| page.contains(&format!("name=\"ticket\" value=\"{}\"", t["id"].as_str().unwrap()));
     assert!(offered(unused), "{page}");
     assert!(!offered(used), "{page}");
+
+    // The sales page shows the revenue as served, not only once its
+    // script has asked for it.
+    let stats: Value =
+        app.get(&format!("/api/v1/events/{}/stats", f.event_id), Some(&f.org.owner.token)).await.json().await.unwrap();
+    let minor = stats["revenue"]["amount"].as_i64().unwrap();
+    assert!(minor > 0, "{stats}");
+    let page = app.page(&format!("/console/events/{}/sales", f.event_id), &f.org.owner.token).await;
+    let shown = format!("id=\"stat-revenue\">EUR {}.{:02}<", minor / 100, minor % 100);
+    assert!(page.contains(&shown), "{shown} in {page}");
 }

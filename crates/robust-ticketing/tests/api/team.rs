@@ -275,15 +275,17 @@ async fn who_may_invite_and_what_an_invitation_needs() {
 }
 
 #[tokio::test]
-async fn two_people_with_one_link_at_once_make_one_member() {
+async fn a_link_raced_by_many_makes_one_member_its_person() {
     let app = spawn_app().await;
     let org = app.org("owner@example.org").await;
     let sent = invited(&app, &org, "shared@example.org", "gate").await;
     let secret = secret(&sent);
+    // The link was passed around: five others try it as its person does.
     let mut people = Vec::new();
-    for i in 0..6 {
+    for i in 0..5 {
         people.push(app.signup(&format!("p{i}@example.org")).await);
     }
+    people.insert(2, app.signup("shared@example.org").await);
     let mut set = tokio::task::JoinSet::new();
     for p in &people {
         let req = app
@@ -295,8 +297,13 @@ async fn two_people_with_one_link_at_once_make_one_member() {
     }
     let statuses: Vec<StatusCode> = set.join_all().await;
     assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "{statuses:?}");
-    assert!(statuses.iter().all(|s| *s == StatusCode::OK || *s == StatusCode::GONE), "{statuses:?}");
-    assert_eq!(team(&app, &org).await.len(), 2);
+    assert!(
+        statuses.iter().all(|s| [StatusCode::OK, StatusCode::GONE, StatusCode::FORBIDDEN].contains(s)),
+        "{statuses:?}"
+    );
+    let members = team(&app, &org).await;
+    assert_eq!(members.len(), 2, "{members:?}");
+    assert!(members.contains(&("shared@example.org".to_owned(), "gate".to_owned())), "{members:?}");
 }
 
 #[tokio::test]
@@ -405,4 +412,39 @@ async fn a_withdrawn_invitation_not_yet_mailed_is_not_mailed() {
     }
     db.close().await;
     assert_eq!(status, ["none", "queued", "none"]);
+}
+
+/// An invitation link that was forwarded or leaked makes nobody else a
+/// member: only the account with the address it was sent to joins by it,
+/// and the link stays open for that account. Whoever else tries learns
+/// which address to sign in with, masked.
+#[tokio::test]
+async fn only_the_invited_address_joins_by_the_link() {
+    let app = spawn_app().await;
+    let org = app.org("owner@example.org").await;
+    let sent = invited(&app, &org, "new.admin@example.org", "admin").await;
+    let stranger = app.signup("stranger@example.org").await;
+    let p = assert_problem(accept(&app, &secret(&sent), &stranger).await, StatusCode::FORBIDDEN).await;
+    assert!(p["type"].as_str().unwrap().ends_with("invitation-for-another-address"), "{p}");
+    let detail = p["detail"].as_str().unwrap();
+    assert!(detail.contains("n…@example.org") && !detail.contains("new.admin"), "{p}");
+    assert!(!team(&app, &org).await.iter().any(|(e, _)| e == "stranger@example.org"));
+    assert_eq!(open_invitations(&app, &org).await.len(), 1, "still open for its person");
+
+    // The page's button says the same.
+    let csrf = "c".repeat(64);
+    let r = app
+        .client
+        .post(app.url(&format!("/invitations/{}", secret(&sent))))
+        .header("cookie", format!("rt_session={}; rt_csrf={csrf}", stranger.token))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.text().await.unwrap().contains("sign in with that address"));
+
+    let person = app.signup_unconfirmed("New.Admin@example.org").await;
+    assert_eq!(accept(&app, &secret(&sent), &person).await.status(), StatusCode::OK);
+    assert!(team(&app, &org).await.contains(&("new.admin@example.org".to_owned(), "admin".to_owned())));
 }

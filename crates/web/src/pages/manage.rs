@@ -153,6 +153,12 @@ async fn sales_page(
         Ok(r) => r,
         Err(e) => return failure(viewer, e.into()).await,
     };
+    // The same figure the live stats bring, shown without waiting for them
+    // (and without JavaScript).
+    let revenue = match state.ticketing.event_stats(user, e.id).await {
+        Ok((s, currency)) => domain::money::Money::new(s.revenue_minor, currency).ok(),
+        Err(e) => return failure(viewer, e.into()).await,
+    };
     let controls = match state.ticketing.sale_controls(user, e.id).await {
         Ok(c) => c,
         Err(e) => return failure(viewer, e.into()).await,
@@ -211,7 +217,9 @@ async fn sales_page(
             div.stat { span.stat-label { "Sold" } span.stat-value #stat-sold { (c.sold) } }
             div.stat { span.stat-label { "Held now" } span.stat-value #stat-held { (c.held) } }
             div.stat { span.stat-label { "Capacity" } span.stat-value #stat-capacity { (c.capacity) } }
-            div.stat { span.stat-label { "Revenue" } span.stat-value #stat-revenue { "–" } }
+            div.stat { span.stat-label { "Revenue" } span.stat-value #stat-revenue {
+                @if let Some(r) = &revenue { (money(r)) } @else { "–" }
+            } }
         }
         section.panel aria-labelledby="chart-h" {
             h2 #chart-h { "Tickets sold per minute" }
