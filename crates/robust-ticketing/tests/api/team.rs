@@ -431,7 +431,13 @@ async fn only_the_invited_address_joins_by_the_link() {
     assert!(!team(&app, &org).await.iter().any(|(e, _)| e == "stranger@example.org"));
     assert_eq!(open_invitations(&app, &org).await.len(), 1, "still open for its person");
 
-    // The page's button says the same.
+    // The page offers no button to them, and says why.
+    let page = app.page(&format!("/invitations/{}", secret(&sent)), &stranger.token).await;
+    assert!(
+        page.contains("only an account with that address can join") && !page.contains(">Join Test Org</button>"),
+        "{page}"
+    );
+    // A form sent anyway is refused the same way.
     let csrf = "c".repeat(64);
     let r = app
         .client

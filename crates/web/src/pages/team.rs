@@ -341,17 +341,26 @@ pub async fn invitation_page(State(state): State<AppState>, viewer: Viewer, Path
             }
             p.hint { "The link works until " time datetime=(invitation.expires_at.to_rfc3339()) data-local { (local_time(invitation.expires_at, "UTC")) } "." }
             @if let Some(name) = &viewer.name {
-                form.stack method="post" action=(here) {
-                    (csrf_field(&viewer))
-                    p { "You are signed in as " strong { (name) } @if let Some(email) = &my_email { " (" (email) ")" } ". Joining adds this account to the team." }
-                    @if my_email.as_deref().is_some_and(|e| e != invitation.email) {
-                        div.alert.alert-warn role="note" #other-address {
-                            p { "The invitation went to " strong { (invitation.email) } ", not to this account's address. Join only if it is meant for you, or sign in with that address." }
+                @if my_email.as_deref().is_some_and(|e| e != invitation.email) {
+                    // Only the account with the invited address may join.
+                    div.alert.alert-warn role="note" #other-address {
+                        p {
+                            "You are signed in as " strong { (name) } @if let Some(email) = &my_email { " (" (email) ")" } ". "
+                            "The invitation went to " strong { (invitation.email) } ": only an account with that address can join by it."
                         }
                     }
-                    button.button.primary type="submit" { "Join " (invitation.organization_name) }
+                    p.actions {
+                        a.button.primary href="/signout" { "Sign out" }
+                        " then open the link again and sign in, or create an account, with " (invitation.email) "."
+                    }
+                } @else {
+                    form.stack method="post" action=(here) {
+                        (csrf_field(&viewer))
+                        p { "You are signed in as " strong { (name) } @if let Some(email) = &my_email { " (" (email) ")" } ". Joining adds this account to the team." }
+                        button.button.primary type="submit" { "Join " (invitation.organization_name) }
+                    }
+                    p.hint { "Not you? " a href="/signout" { "Sign out" } " first, then open the link again." }
                 }
-                p.hint { "Not you? " a href="/signout" { "Sign out" } " first, then open the link again." }
             } @else {
                 p { "Sign in, or create an account, to join." }
                 p.actions {
