@@ -567,4 +567,5 @@ async fn the_console_offers_no_refund_of_a_ticket_that_was_used() {
     let page = app.page(&format!("/console/events/{}/sales", f.event_id), &f.org.owner.token).await;
     let shown = format!("id=\"stat-revenue\">EUR {}.{:02}<", minor / 100, minor % 100);
     assert!(page.contains(&shown), "{shown} in {page}");
+    assert!(page.contains("id=\"stat-sold\">2<") && page.contains("id=\"stat-held\">0<"), "{page}");
 }

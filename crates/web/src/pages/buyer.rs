@@ -958,7 +958,7 @@ async fn render_checkout(
             }
             form method="post" action={ "/checkout/" (hold.id) "/release" } {
                 (csrf_field(viewer))
-                button.link-button type="submit" { "Cancel and release these seats" }
+                button.link-button type="submit" { "Cancel and release these places" }
             }
         }
     };

@@ -145,20 +145,17 @@ async fn sales_page(
         Err(page) => return page,
     };
     let e = &details.event;
-    let c = match counts(state, user, e.id).await {
-        Ok(c) => c,
-        Err(p) => return failure(viewer, p).await,
-    };
     let payouts = match state.ticketing.payout_report(user, e.id).await {
         Ok(r) => r,
         Err(e) => return failure(viewer, e.into()).await,
     };
-    // The same figure the live stats bring, shown without waiting for them
+    // The figures the live stats bring, shown without waiting for them
     // (and without JavaScript).
-    let revenue = match state.ticketing.event_stats(user, e.id).await {
-        Ok((s, currency)) => domain::money::Money::new(s.revenue_minor, currency).ok(),
+    let (stats, revenue_currency) = match state.ticketing.event_stats(user, e.id).await {
+        Ok(s) => s,
         Err(e) => return failure(viewer, e.into()).await,
     };
+    let revenue = domain::money::Money::new(stats.revenue_minor, revenue_currency).ok();
     let controls = match state.ticketing.sale_controls(user, e.id).await {
         Ok(c) => c,
         Err(e) => return failure(viewer, e.into()).await,
@@ -214,9 +211,9 @@ async fn sales_page(
             }
         }
         div.stat-grid #sales-stats {
-            div.stat { span.stat-label { "Sold" } span.stat-value #stat-sold { (c.sold) } }
-            div.stat { span.stat-label { "Held now" } span.stat-value #stat-held { (c.held) } }
-            div.stat { span.stat-label { "Capacity" } span.stat-value #stat-capacity { (c.capacity) } }
+            div.stat { span.stat-label { "Sold" } span.stat-value #stat-sold { (stats.sold) } }
+            div.stat { span.stat-label { "Held now" } span.stat-value #stat-held { (stats.held) } }
+            div.stat { span.stat-label { "Capacity" } span.stat-value #stat-capacity { (stats.capacity) } }
             div.stat { span.stat-label { "Revenue" } span.stat-value #stat-revenue {
                 @if let Some(r) = &revenue { (money(r)) } @else { "–" }
             } }
