@@ -331,7 +331,8 @@ impl Ticketing {
     /// A buyer who cannot come on a moved event's new date takes their money
     /// back within the window the organizer offered: every ticket of the
     /// order still valid and still theirs (one passed on is the new
-    /// holder's), at the price paid. Asking again answers the same refund.
+    /// holder's), at the price paid, and the service fee too when that is
+    /// every ticket of the order. Asking again answers the same refund.
     pub async fn refund_after_move(&self, user: UserId, order: OrderId) -> Result<Refunded, MoveRefundError> {
         let record = match self.store.order(order).await? {
             Some(o) if o.user == user => o,
@@ -350,22 +351,28 @@ impl Ticketing {
             })
             .map(|t| t.id)
             .collect();
+        // The whole order given back: everything left of what was paid, its
+        // service fee included (the buyer did not choose the new date). Part
+        // of it (a ticket passed on, or used): those tickets' prices.
+        let whole_order = tickets.len() == record.tickets.len();
         let mut amount = Money::zero(record.total.currency());
         for t in record.tickets.iter().filter(|t| tickets.contains(&t.id)) {
             amount = amount.checked_add(t.price).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         }
+        let mut amount = (!whole_order).then_some(amount);
         // An organizer's earlier refund by amount may leave less than the
         // tickets cost: then what is left is what comes back.
         for _ in 0..2 {
             let tickets = RevokeTickets::Listed(&tickets);
-            let recorded =
-                self.record_asked_refund(order, Some(amount), "event_moved", Some(&key), user, tickets).await;
+            let recorded = self.record_asked_refund(order, amount, "event_moved", Some(&key), user, tickets).await;
             return match recorded {
                 Ok(refunded) => Ok(refunded),
                 Err(RecordRefundError::Exists(r)) => Ok(Refunded { refund: *r, replayed: true }),
                 Err(RecordRefundError::ExceedsRemaining { remaining }) => {
-                    amount =
-                        Money::new(remaining, amount.currency()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    amount = Some(
+                        Money::new(remaining, record.total.currency())
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    );
                     continue;
                 }
                 Err(RecordRefundError::NothingLeft | RecordRefundError::TicketNotRefundable(_)) => {

@@ -353,3 +353,31 @@ async fn sales_times_still_ahead_move_with_the_event_when_asked() {
     let seat = times().await.into_iter().find(|t| t.0 == f.seat_type).unwrap();
     assert_eq!(at(&seat.2), Some(earlier));
 }
+
+/// A buyer who gives back a whole order after a move gets everything they
+/// paid, the service fee included: they did not choose the new date.
+#[tokio::test]
+async fn a_whole_order_given_back_after_a_move_returns_its_service_fee_too() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 10, 10).await;
+    let r =
+        crate::fees::put_fees(&app, &f.org.id, &f.org.owner.token, &json!({"percent_bp": 500, "fixed_per_ticket": 50}))
+            .await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let ada = app.signup("ada@example.org").await;
+    let order = app.buy(&ada.token, &f.event_id, &[&f.seats[0], &f.seats[1]], &[]).await;
+    let total = order["total"]["amount"].as_i64().unwrap();
+    assert!(total > 2 * crate::helpers::SEAT_PRICE, "a fee was charged: {order}");
+
+    let new = starts_at(&app, &f).await + Duration::days(10);
+    app.clock.advance(Duration::minutes(1));
+    let until = app.clock.now() + Duration::days(3);
+    let body = json!({"starts_at": new, "ends_at": new + Duration::hours(3), "refunds_until": until});
+    assert_eq!(reschedule(&app, &f, &f.org.owner.token, body).await.status(), StatusCode::OK);
+    let r = app
+        .post(&format!("/api/v1/orders/{}/refund-request", order["id"].as_str().unwrap()), Some(&ada.token), &json!({}))
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let refund: Value = r.json().await.unwrap();
+    assert_eq!(refund["amount"]["amount"], total, "{refund}");
+}
