@@ -96,17 +96,21 @@ pub fn check_password_policy(password: &str) -> Result<(), PasswordPolicyError> 
     Ok(())
 }
 
-/// Failed password checks one address may have in a window before its
-/// sign-ins are refused until the window ends. The per-address request limit
-/// stops a guesser on one network address; this stops one spread over many.
-/// Whoever owns the address can still get in at once by a mailed reset link,
-/// which clears the count: a stranger can slow an account's sign-ins, never
-/// take them away.
+/// Password checks one address may have in a window without a success
+/// before its sign-ins are refused until the window ends. The per-address
+/// request limit stops a guesser on one network address; this stops one
+/// spread over many. Whoever owns the address can still get in at once by a
+/// mailed reset link, which clears the count: a stranger can slow an
+/// account's sign-ins, never take them away.
 pub const SIGN_IN_FAILURES_MAX: i64 = 10;
 /// The window the failures are counted in, from the first of them.
 pub const SIGN_IN_FAILURE_WINDOW_MINUTES: i64 = 15;
 
-/// Failed sign-ins recorded for an address: how many, since when.
+/// Password checks counted for an address since its last success: how
+/// many (the one being made included), since when.
+///
+/// A check is counted before the password is looked at, so that checks
+/// made at once cannot all pass a count none of them has added to yet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SignInFailures {
     pub count: i64,
@@ -114,15 +118,16 @@ pub struct SignInFailures {
 }
 
 impl SignInFailures {
-    /// The window these failures are counted in.
+    /// The window these checks are counted in.
     pub fn window() -> chrono::Duration {
         chrono::Duration::minutes(SIGN_IN_FAILURE_WINDOW_MINUTES)
     }
 
-    /// How long sign-ins to the address are refused from `now`, if they are.
+    /// How long sign-ins to the address are refused from `now`, if the check
+    /// this count includes may not be made.
     pub fn refused_for(&self, now: crate::Timestamp) -> Option<chrono::Duration> {
         let ends = self.since + Self::window();
-        (self.count >= SIGN_IN_FAILURES_MAX && ends > now).then(|| ends - now)
+        (self.count > SIGN_IN_FAILURES_MAX && ends > now).then(|| ends - now)
     }
 }
 
@@ -134,9 +139,9 @@ mod tests {
     fn sign_ins_are_refused_after_too_many_failures_until_their_window_ends() {
         let since = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
         let at = |minutes| since + chrono::Duration::minutes(minutes);
-        let under = SignInFailures { count: SIGN_IN_FAILURES_MAX - 1, since };
-        assert_eq!(under.refused_for(at(1)), None);
-        let full = SignInFailures { count: SIGN_IN_FAILURES_MAX, since };
+        let last_allowed = SignInFailures { count: SIGN_IN_FAILURES_MAX, since };
+        assert_eq!(last_allowed.refused_for(at(1)), None);
+        let full = SignInFailures { count: SIGN_IN_FAILURES_MAX + 1, since };
         assert_eq!(full.refused_for(at(1)), Some(chrono::Duration::minutes(SIGN_IN_FAILURE_WINDOW_MINUTES - 1)));
         assert_eq!(full.refused_for(at(SIGN_IN_FAILURE_WINDOW_MINUTES)), None, "the window has ended");
     }

@@ -432,39 +432,31 @@ impl Store {
         Ok(true)
     }
 
-    /// Failed sign-ins recorded for the address whose SHA-256 is
-    /// `email_hash`, in its current or last window.
-    pub async fn sign_in_failures(&self, email_hash: &[u8]) -> Result<Option<SignInFailures>> {
-        let row: Option<(i64, i64)> =
-            sqlx::query_as("SELECT failures, since FROM sign_in_failures WHERE email_hash = $1")
-                .bind(email_hash)
-                .fetch_optional(&mut *self.read().await?)
-                .await?;
-        row.map(|(count, since)| Ok(SignInFailures { count, since: ts(since)? })).transpose()
-    }
-
-    /// Counts a failed sign-in at `now` for the address whose SHA-256 is
-    /// `email_hash`: one more in its window, or the first of a new window
-    /// when the one counting began at `ended_before` or earlier. Windows
+    /// Counts a password check about to be made at `now` for the address
+    /// whose SHA-256 is `email_hash`, and answers the count with it: one
+    /// more in its window, or the first of a new window when the one
+    /// counting began at `ended_before` or earlier. Counting and reading are
+    /// one statement, so checks made at once each see the others. Windows
     /// that ended are tidied on the way.
-    pub async fn record_sign_in_failure(
+    pub async fn count_sign_in_attempt(
         &self,
         email_hash: &[u8],
         now: Timestamp,
         ended_before: Timestamp,
-    ) -> Result<()> {
+    ) -> Result<SignInFailures> {
         let mut tx = self.write().await?;
         sqlx::query("DELETE FROM sign_in_failures WHERE since <= $1").bind(ms(ended_before)).execute(&mut *tx).await?;
-        sqlx::query(
+        let (count, since): (i64, i64) = sqlx::query_as(
             "INSERT INTO sign_in_failures (email_hash, failures, since) VALUES ($1, 1, $2) \
-             ON CONFLICT (email_hash) DO UPDATE SET failures = sign_in_failures.failures + 1",
+             ON CONFLICT (email_hash) DO UPDATE SET failures = sign_in_failures.failures + 1 \
+             RETURNING failures, since",
         )
         .bind(email_hash)
         .bind(ms(now))
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(SignInFailures { count, since: ts(since)? })
     }
 
     /// Forgets the failed sign-ins of the address whose SHA-256 is

@@ -357,17 +357,16 @@ impl Ticketing {
             self.store.user_by_id(user).await?.ok_or_else(|| StoreError::Corrupt(format!("user {user} vanished")))?;
         // A session's holder guessing its password counts as a sign-in would.
         let key = Email::parse(&me.email).map(|e| address_key(&e)).ok();
-        if let Some(key) = &key {
-            let failures = self.store.sign_in_failures(key).await?;
-            if let Some(wait) = failures.and_then(|f| f.refused_for(self.now())) {
-                return Err(ChangePasswordError::TooManyFailures(wait));
-            }
+        if let Some(key) = &key
+            && let Some(wait) = self.count_sign_in_attempt(key).await?
+        {
+            return Err(ChangePasswordError::TooManyFailures(wait));
         }
         if !self.password_matches(current, Some(me.password_hash)).await {
-            if let Some(key) = &key {
-                self.record_sign_in_failure(key).await?;
-            }
             return Err(ChangePasswordError::WrongPassword);
+        }
+        if let Some(key) = &key {
+            self.store.clear_sign_in_failures(key).await?;
         }
         check_password_policy(new_password)?;
         let hash = self.hash_password(new_password).await;
@@ -391,9 +390,12 @@ impl Ticketing {
         }))
     }
 
-    async fn record_sign_in_failure(&self, key: &[u8]) -> Result<(), StoreError> {
+    /// Counts a password check for the address `key`; how long it is
+    /// refused, when it may not be made.
+    async fn count_sign_in_attempt(&self, key: &[u8]) -> Result<Option<chrono::Duration>, StoreError> {
         let now = self.now();
-        self.store.record_sign_in_failure(key, now, now - domain::auth::SignInFailures::window()).await
+        let counted = self.store.count_sign_in_attempt(key, now, now - domain::auth::SignInFailures::window()).await?;
+        Ok(counted.refused_for(now))
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Result<Session, LoginError> {
@@ -401,21 +403,18 @@ impl Ticketing {
             return Err(LoginError::BadCredentials);
         };
         let key = address_key(&email);
-        let failures = self.store.sign_in_failures(&key).await?;
-        // Refused before the password is looked at: a guess gets no answer.
-        if let Some(wait) = failures.and_then(|f| f.refused_for(self.now())) {
+        // Counted before the password is looked at, and refused then: a
+        // guess past the limit gets no answer, however many are sent at once.
+        if let Some(wait) = self.count_sign_in_attempt(&key).await? {
             return Err(LoginError::TooManyFailures(wait));
         }
         let user = self.store.user_by_email(&email).await?;
         let checked = user.as_ref().map(|u| u.password_hash.clone());
         let ok = self.password_matches(password, checked.clone()).await;
         let Some(user) = user.filter(|_| ok) else {
-            self.record_sign_in_failure(&key).await?;
             return Err(LoginError::BadCredentials);
         };
-        if failures.is_some() {
-            self.store.clear_sign_in_failures(&key).await?;
-        }
+        self.store.clear_sign_in_failures(&key).await?;
         let token = new_secret();
         let now = self.now();
         let expires_at = now + self.settings.session_ttl;

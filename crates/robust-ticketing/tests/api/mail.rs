@@ -856,3 +856,32 @@ async fn wrong_passwords_spread_over_many_addresses_still_stop_at_the_account() 
     // Ada's count was cleared, nobody@'s tidied once its quarter was over.
     assert!(counted().await.is_empty());
 }
+
+/// Guesses sent all at once are counted each before any password is looked
+/// at: however many arrive together, at most the limit are checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn wrong_passwords_sent_at_once_are_checked_no_more_than_the_limit() {
+    use domain::auth::SIGN_IN_FAILURES_MAX;
+    let app = spawn_app_with(|_| {}).await;
+    app.signup("ada@example.org").await;
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..40 {
+        let req = app
+            .client
+            .post(app.url("/api/v1/auth/login"))
+            .json(&json!({"email": "ada@example.org", "password": "a guess"}));
+        set.spawn(async move { req.send().await.unwrap().status() });
+    }
+    let statuses = set.join_all().await;
+    let checked = statuses.iter().filter(|s| **s != StatusCode::TOO_MANY_REQUESTS).count();
+    assert!(checked as i64 <= SIGN_IN_FAILURES_MAX, "{checked} passwords checked: {statuses:?}");
+    assert!(
+        statuses.iter().all(|s| [StatusCode::UNAUTHORIZED, StatusCode::TOO_MANY_REQUESTS].contains(s)),
+        "{statuses:?}"
+    );
+    // Then even the right password waits for the window to end.
+    let r = app
+        .post("/api/v1/auth/login", None, &json!({"email": "ada@example.org", "password": crate::helpers::PASSWORD}))
+        .await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+}
