@@ -269,6 +269,12 @@ async fn free_tickets_are_ordered_without_a_payment() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert!(r.headers()["location"].to_str().unwrap().starts_with("/orders/"));
 
+    // The buyer's order page confirms it (nothing was refunded) and offers
+    // no sale of a ticket that has no price.
+    let page = app.page(&format!("/orders/{}", order["id"].as_str().unwrap()), &ada.token).await;
+    assert!(page.contains("is confirmed: the tickets are free") && !page.contains("Refunded"), "{page}");
+    assert!(!page.contains("Sell this ticket"), "{page}");
+
     // The tickets admit once.
     let barcode = order["tickets"][0]["barcode"].as_str().unwrap();
     assert_eq!(app.checkin(owner, &f.event_id, barcode).await.status(), StatusCode::OK);

@@ -1312,7 +1312,8 @@ fn ticket_card(
                 } @else if market.offered && !revoked && t.checked_in_at.is_none() {
                     p.muted.offered { "Offered to someone. Withdraw the offer (under \"Tickets you are giving away\") to sell it or send it elsewhere." }
                 } @else if !revoked && t.checked_in_at.is_none() {
-                    @if let Some((policy, cap)) = market.resale {
+                    // A free ticket has nothing to sell it for: it can be given away.
+                    @if let Some((policy, cap)) = market.resale.filter(|(_, cap)| cap.amount_minor() > 0) {
                         details.sell {
                             summary { "Sell this ticket" }
                             form method="post" action={ "/tickets/" (t.id) "/sell" } {
@@ -1411,8 +1412,10 @@ pub async fn order_page(State(state): State<AppState>, viewer: Viewer, Path(orde
         order.refunds.iter().filter(|r| r.status != store::RefundStatus::Failed).map(|r| r.amount.amount_minor()).sum();
     let back = domain::money::Money::new(refunded, order.total.currency()).unwrap_or(order.total);
     // Refunded in full, or of all that was left (a ticket resold on the
-    // market paid its seller back another way).
-    let whole = refunded >= order.total.amount_minor() || order.status == "refunded";
+    // market paid its seller back another way). An order of free tickets
+    // had nothing to give back.
+    let free = order.total.amount_minor() == 0;
+    let whole = (!free && refunded >= order.total.amount_minor()) || order.status == "refunded";
     // A ticket used at the gate stays as it was, whatever came back.
     let used_kept = held.iter().any(|t| t.status == domain::checkin::TicketStatus::Valid);
     let tz = order.tickets.first().and_then(|t| facts.get(&t.event)).map_or("UTC", |f| f.timezone.as_str());
@@ -1441,7 +1444,8 @@ pub async fn order_page(State(state): State<AppState>, viewer: Viewer, Path(orde
                     @else { "Its tickets no longer admit." } }
             } @else {
                 h1 { "You're going!" }
-                p { "Order " strong { (order.id.reference()) } " is paid: " strong { (money(&order.total)) } ". "
+                p { "Order " strong { (order.id.reference()) }
+                @if free { " is confirmed: the tickets are free. " } @else { " is paid: " strong { (money(&order.total)) } ". " }
                 @if !held.is_empty() {
                     "Your " (held.len()) @if held.len() == 1 { " ticket is" } @else { " tickets are" } " below and under My tickets, also offline." }
                 }
