@@ -66,6 +66,10 @@ pub enum AcceptInvitationError {
     /// accepting account's.
     #[error("this invitation was sent to another address")]
     OtherAddress(String),
+    /// The account has the invited address but was made after the
+    /// invitation and has not confirmed it: whoever made it may not own it.
+    #[error("the account's address is not confirmed")]
+    AddressUnconfirmed,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -243,9 +247,10 @@ impl Store {
         now: Timestamp,
     ) -> Result<(OrganizationId, Role), AcceptInvitationError> {
         let mut tx = self.write().await?;
-        let taken: Option<(String, String, String)> = sqlx::query_as(
+        let taken: Option<(String, String, String, i64)> = sqlx::query_as(
             "UPDATE invitations SET status = 'accepted', accepted_by = $2, closed_at = $3 \
-             WHERE token_hash = $1 AND status = 'open' AND expires_at > $3 RETURNING organization_id, role, email",
+             WHERE token_hash = $1 AND status = 'open' AND expires_at > $3 \
+             RETURNING organization_id, role, email, created_at",
         )
         .bind(token_hash)
         .bind(user.to_string())
@@ -253,7 +258,7 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await
         .map_err(StoreError::from)?;
-        let Some((org, role, invited)) = taken else {
+        let Some((org, role, invited, sent_at)) = taken else {
             let row: Option<(String, Option<String>, String, String)> = sqlx::query_as(
                 "SELECT status, accepted_by, organization_id, role FROM invitations WHERE token_hash = $1",
             )
@@ -292,14 +297,23 @@ impl Store {
         }
         // A link passed on, forwarded or leaked gives nobody else the role:
         // only the account with the address it was sent to joins by it.
-        // (Both addresses are stored as parsed: trimmed, lower case.)
-        let email: Option<(String,)> = sqlx::query_as("SELECT email FROM users WHERE id = $1")
-            .bind(user.to_string())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
-        if email.is_none_or(|(email,)| email != invited) {
-            return Err(AcceptInvitationError::OtherAddress(invited));
+        // (Both addresses are stored as parsed: trimmed, lower case.) An
+        // account made after the invitation must have confirmed the address
+        // first, as for a ticket passed on: otherwise whoever got hold of
+        // the link could register the address and join.
+        let account: Option<(String, Option<i64>, i64)> =
+            sqlx::query_as("SELECT email, email_verified_at, created_at FROM users WHERE id = $1")
+                .bind(user.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StoreError::from)?;
+        match account {
+            Some((email, verified, created)) if email == invited => {
+                if verified.is_none() && created >= sent_at {
+                    return Err(AcceptInvitationError::AddressUnconfirmed);
+                }
+            }
+            _ => return Err(AcceptInvitationError::OtherAddress(invited)),
         }
         tx.commit().await.map_err(StoreError::from)?;
         let role = role.parse().map_err(|_| StoreError::Corrupt(format!("unknown role '{role}'")))?;

@@ -73,12 +73,16 @@ pub enum InvitationError {
     Expired,
     #[error("this account is a member of the organization already")]
     AlreadyMember,
-    /// Shown with the address masked: whoever holds the link learns only
-    /// which account to sign in with.
+    /// The address is the one the invitation's page shows whoever holds
+    /// the link.
     #[error(
         "this invitation was sent to {0}; sign in with that address to accept it, or ask for an invitation to yours"
     )]
     OtherAddress(String),
+    #[error(
+        "confirm this account's address first, with the link mailed to it (your account page sends a new one); then accept the invitation"
+    )]
+    AddressUnconfirmed,
     #[error(transparent)]
     Denied(#[from] Denied),
     #[error(transparent)]
@@ -329,7 +333,8 @@ impl Ticketing {
             Err(AcceptInvitationError::Revoked) => Err(InvitationError::Revoked),
             Err(AcceptInvitationError::Expired) => Err(InvitationError::Expired),
             Err(AcceptInvitationError::AlreadyMember) => Err(InvitationError::AlreadyMember),
-            Err(AcceptInvitationError::OtherAddress(email)) => Err(InvitationError::OtherAddress(masked(&email))),
+            Err(AcceptInvitationError::OtherAddress(email)) => Err(InvitationError::OtherAddress(email)),
+            Err(AcceptInvitationError::AddressUnconfirmed) => Err(InvitationError::AddressUnconfirmed),
             Err(AcceptInvitationError::Store(e)) => Err(e.into()),
         }
     }
@@ -394,17 +399,5 @@ impl Ticketing {
             Err(AddMemberError::AlreadyMember) => Err(AddMemberFailure::AlreadyMember),
             Err(AddMemberError::Store(e)) => Err(e.into()),
         }
-    }
-}
-
-/// `a…@example.org` for `alice@example.org`: enough for its owner to know
-/// it, not enough to tell a stranger.
-fn masked(email: &str) -> String {
-    match email.split_once('@') {
-        Some((local, domain)) => {
-            let first: String = local.chars().take(1).collect();
-            format!("{first}…@{domain}")
-        }
-        None => "another address".to_owned(),
     }
 }

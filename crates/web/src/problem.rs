@@ -309,6 +309,9 @@ impl From<InvitationError> for Problem {
                 Problem::new(StatusCode::GONE, "invitation-closed", "The invitation is closed", e.to_string())
             }
             InvitationError::AlreadyMember => Problem::conflict("already-member", e.to_string()),
+            InvitationError::AddressUnconfirmed => {
+                Problem::new(StatusCode::FORBIDDEN, "email-unconfirmed", "Confirm your address first", e.to_string())
+            }
             InvitationError::OtherAddress(_) => Problem::new(
                 StatusCode::FORBIDDEN,
                 "invitation-for-another-address",
