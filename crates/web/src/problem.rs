@@ -552,7 +552,10 @@ impl From<HoldFailure> for Problem {
                 let areas: Vec<String> = c.ga_areas.iter().map(|a| a.to_string()).collect();
                 let mut detail = String::from("nothing was held: ");
                 if !seats.is_empty() {
-                    detail.push_str(&format!("{} of the seats are taken", seats.len()));
+                    detail.push_str(&match seats.len() {
+                        1 => "a seat asked for is taken".to_owned(),
+                        n => format!("{n} of the seats asked for are taken"),
+                    });
                 }
                 if !areas.is_empty() {
                     if !seats.is_empty() {

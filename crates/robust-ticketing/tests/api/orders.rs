@@ -274,6 +274,9 @@ async fn free_tickets_are_ordered_without_a_payment() {
     let page = app.page(&format!("/orders/{}", order["id"].as_str().unwrap()), &ada.token).await;
     assert!(page.contains("is confirmed: the tickets are free") && !page.contains("Refunded"), "{page}");
     assert!(!page.contains("Sell this ticket"), "{page}");
+    // My tickets leads to it.
+    let tickets = app.page("/tickets", &ada.token).await;
+    assert!(tickets.contains(&format!("href=\"/orders/{}\"", order["id"].as_str().unwrap())), "{tickets}");
 
     // The tickets admit once.
     let barcode = order["tickets"][0]["barcode"].as_str().unwrap();

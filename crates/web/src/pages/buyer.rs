@@ -1349,6 +1349,7 @@ fn tickets_by_event(
     facts: &HashMap<EventId, EventFacts>,
     secrets: &HashMap<TicketId, [u8; 32]>,
     on_market: &OnMarket,
+    orders: &HashMap<EventId, Vec<OrderId>>,
 ) -> Markup {
     let mut order: Vec<EventId> = Vec::new();
     let mut groups: HashMap<EventId, Vec<&TicketRecord>> = HashMap::new();
@@ -1373,6 +1374,16 @@ fn tickets_by_event(
                     p.badge.bad { "Cancelled – every order is refunded" }
                 } @else {
                     p { a href={ "/events/" (event) "/calendar.ics" } download { "Add to calendar" } }
+                }
+                @if let Some(mine) = orders.get(event) {
+                    p.muted.order-links {
+                        @if mine.len() == 1 { "Your order " } @else { "Your orders " }
+                        @for (i, o) in mine.iter().enumerate() {
+                            @if i > 0 { ", " }
+                            a href={ "/orders/" (o) } { (o.reference()) }
+                        }
+                        " (receipt, refunds)"
+                    }
                 }
                 @let resale = facts.get(event).and_then(|f| f.resale.as_ref());
                 ul.tickets {
@@ -1475,7 +1486,7 @@ pub async fn order_page(State(state): State<AppState>, viewer: Viewer, Path(orde
             }
             p { a.button.primary href="/tickets" { "My tickets" } }
         }
-        div data-offline-tickets="1" { (tickets_by_event(&viewer, &held, &facts, &secrets, &on_market)) }
+        div data-offline-tickets="1" { (tickets_by_event(&viewer, &held, &facts, &secrets, &on_market, &HashMap::new())) }
     };
     let title = if whole { "Order refunded" } else { "Order confirmed" };
     page(&viewer, StatusCode::OK, title, Section::Tickets, &["tickets.js"], body)
@@ -1540,6 +1551,11 @@ pub async fn tickets_page(
     let facts = event_facts(&state, user, &tickets).await;
     let secrets = rotating_secrets(&state, &tickets).await;
     let on_market = on_market(&state, user).await;
+    // The user's own orders, by event: receipts and refunds are on their pages.
+    let mut orders: HashMap<EventId, Vec<OrderId>> = HashMap::new();
+    for o in state.ticketing.store().orders_of(user).await.unwrap_or_default() {
+        orders.entry(o.event).or_default().push(o.id);
+    }
     let incoming = state.ticketing.incoming_transfers(user).await.unwrap_or_default();
     let outgoing = state.ticketing.outgoing_transfers(user).await.unwrap_or_default();
     let offered: Vec<_> = incoming.iter().chain(&outgoing).collect();
@@ -1626,10 +1642,10 @@ pub async fn tickets_page(
             p #reminders-state.hint aria-live="polite" {}
         }
         div #tickets data-offline-tickets="1" {
-            (tickets_by_event(&viewer, &upcoming, &facts, &secrets, &on_market))
+            (tickets_by_event(&viewer, &upcoming, &facts, &secrets, &on_market, &orders))
             @if !past.is_empty() {
                 h2 { "Past events" }
-                (tickets_by_event(&viewer, &past, &facts, &secrets, &on_market))
+                (tickets_by_event(&viewer, &past, &facts, &secrets, &on_market, &orders))
             }
         }
     };
