@@ -252,7 +252,9 @@ async fn free_tickets_are_ordered_without_a_payment() {
     let r = app.order(&ada.token, other["id"].as_str().unwrap(), "free-1", "tok_ok").await;
     assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
 
-    // On the web the checkout asks for no card.
+    // On the web a free type reads "Free", and the checkout asks for no card.
+    let event_page = app.page(&format!("/events/{}", f.event_id), &ada.token).await;
+    assert!(event_page.contains("Free (") && event_page.contains("Free</"), "{event_page}");
     let page = app.page(&format!("/checkout/{}", other["id"].as_str().unwrap()), &ada.token).await;
     assert!(page.contains("Get my tickets") && !page.contains("Test card"), "{page}");
     let csrf = "c".repeat(64);

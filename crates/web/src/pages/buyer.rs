@@ -23,7 +23,7 @@ use ticketing::checkout::{IdempotencyKey, PlaceOrder};
 use uuid::Uuid;
 
 use super::layout::{
-    self, Page, Section, alert, csrf_field, json_island, local_date, local_time, money, notice, problem_detail,
+    self, Page, Section, alert, csrf_field, json_island, local_date, local_time, money, notice, price, problem_detail,
     problem_detail_of, urlencode,
 };
 use super::session::{Fields, PageQuery, Viewer, csrf_ok};
@@ -165,7 +165,10 @@ pub async fn home(State(state): State<AppState>, viewer: Viewer, PageQuery(q): P
                                     h3 { (e.title) }
                                     p.muted { time datetime=(e.starts_at.to_rfc3339()) { (local_time(e.starts_at, &e.timezone)) } }
                                     p.muted { (e.venue_name) }
-                                    @if let Some(p) = &s.min_price { p.price { "from " strong { (money(p)) } } }
+                                    @if let Some(p) = &s.min_price {
+                                        @if p.amount_minor() == 0 { p.price { strong { "Free" } " tickets" } }
+                                        @else { p.price { "from " strong { (money(p)) } } }
+                                    }
                                     span.visually-hidden { (when) }
                                 }
                             }
@@ -316,11 +319,11 @@ async fn render_event(
         "signed_in": viewer.signed_in(),
         "my_held": my_held,
         "zones": zones.iter().enumerate().map(|(i, (z, t))| json!({
-            "zone": z, "class": format!("z{}", i % ZONE_COLOURS), "price": money(&t.price),
+            "zone": z, "class": format!("z{}", i % ZONE_COLOURS), "price": price(&t.price),
             "max_per_order": t.max_per_order, "on_sale": t.on_sale_at(now),
             "types": match zone_choices(types, z, now).as_slice() {
                 [] | [_] => Vec::new(),
-                several => several.iter().map(|t| json!({"id": t.id.to_string(), "name": t.name, "price": money(&t.price)})).collect(),
+                several => several.iter().map(|t| json!({"id": t.id.to_string(), "name": t.name, "price": price(&t.price)})).collect(),
             },
         })).collect::<Vec<_>>(),
     });
@@ -382,7 +385,7 @@ async fn render_event(
                                             @let current = zones.iter().any(|(_, c)| c.id == t.id) && t.on_sale_at(now);
                                             td { span class={ "swatch " (zone_class(&zones, z)) } aria-hidden="true" {} (category_label(z)) " seats" }
                                             td {
-                                                (money(&t.price))
+                                                (price(&t.price))
                                                 @if !current {
                                                     br; span.muted.small { (sale_window_note(t, now, &e.timezone)) }
                                                 }
@@ -393,7 +396,7 @@ async fn render_event(
                                             @let current = t.on_sale_at(now);
                                             td { (ga_name.get(a).copied().unwrap_or("Standing")) " (standing)" }
                                             td {
-                                                (money(&t.price))
+                                                (price(&t.price))
                                                 @if !current { br; span.muted.small { (sale_window_note(t, now, &e.timezone)) } }
                                             }
                                             td { @if current { (ga_remaining.get(a).copied().unwrap_or(0)) } @else { "–" } }
@@ -434,7 +437,7 @@ async fn render_event(
                                             span class={ "swatch z" (i % ZONE_COLOURS) } aria-hidden="true" {} (category_label(z)) " "
                                             @if t.on_sale_at(now) {
                                                 @if zone_choices(types, z, now).len() > 1 { "from " }
-                                                (money(&t.price))
+                                                (price(&t.price))
                                             } @else { "not on sale now" }
                                         }
                                     }
@@ -474,7 +477,7 @@ async fn render_event(
                                     label for="best_zone" { "Area" }
                                     select #best_zone name="best_zone" {
                                         option value="" { "Any area" }
-                                        @for (z, t) in zones.iter().filter(|(_, t)| t.on_sale_at(now)) { option value=(z) { (category_label(z)) " – " (money(&t.price)) } }
+                                        @for (z, t) in zones.iter().filter(|(_, t)| t.on_sale_at(now)) { option value=(z) { (category_label(z)) " – " (price(&t.price)) } }
                                     }
                                 }
                                 button.button.primary type="submit" { "Find seats" }
@@ -490,7 +493,7 @@ async fn render_event(
                             @for (a, t) in &ga_types {
                                 @let left = ga_remaining.get(a).copied().unwrap_or(0);
                                 div.row-fields {
-                                    label for={ "ga_" (a) } { (ga_name.get(a).copied().unwrap_or("Standing")) " – " (money(&t.price)) " (" (left) " left)" }
+                                    label for={ "ga_" (a) } { (ga_name.get(a).copied().unwrap_or("Standing")) " – " (price(&t.price)) " (" (left) " left)" }
                                     input.qty id={ "ga_" (a) } name={ "ga_" (a) } type="number" min="0"
                                         max=(left.min(t.max_per_order).min(GA_QUANTITY_FORM_MAX)) value="0" inputmode="numeric" disabled[left == 0];
                                 }
@@ -584,7 +587,7 @@ async fn render_seat_list(
     let e = &view.details.event;
     let now = state.ticketing.now();
     let zones = zones(&view.details.ticket_types, now);
-    let price: HashMap<&str, String> = zones.iter().map(|(z, t)| (z.as_str(), money(&t.price))).collect();
+    let zone_price: HashMap<&str, String> = zones.iter().map(|(z, t)| (z.as_str(), price(&t.price))).collect();
     // Zones whose ticket types are all outside their sales window.
     let closed: HashSet<&str> = zones.iter().filter(|(_, t)| !t.on_sale_at(now)).map(|(z, _)| z.as_str()).collect();
     let status_of: HashMap<SeatId, SeatStatus> = view.availability.seats.iter().copied().collect();
@@ -599,7 +602,7 @@ async fn render_seat_list(
                 a href={ "/events/" (e.id) "/seats?section=" (s.id) } aria-current=[section.is_some_and(|x| x.id == s.id).then_some("page")] {
                     (s.name)
                     @if closed.contains(s.price_zone.as_str()) { " · not on sale now" }
-                    @else if let Some(p) = price.get(s.price_zone.as_str()) { " · " (p) }
+                    @else if let Some(p) = zone_price.get(s.price_zone.as_str()) { " · " (p) }
                 }
             }
         }
@@ -615,7 +618,7 @@ async fn render_seat_list(
                     label for="zone_type" { "Ticket type for the seats you tick" }
                     select #zone_type name="zone_type" {
                         @for t in &choices {
-                            option value=(t.id) selected[picked.zone_type == Some(t.id.to_string().as_str())] { (money(&t.price)) " · " (t.name) }
+                            option value=(t.id) selected[picked.zone_type == Some(t.id.to_string().as_str())] { (price(&t.price)) " · " (t.name) }
                         }
                     }
                 }
@@ -993,7 +996,7 @@ fn hold_summary(
                                 }
                             }
                             td { (types.get(&line.ticket_type()).copied().unwrap_or("Ticket")) }
-                            td.num { (money(&line.unit_price())) @if line.units() > 1 { " each" } }
+                            td.num { (price(&line.unit_price())) @if line.units() > 1 && line.unit_price().amount_minor() > 0 { " each" } }
                         }
                     }
                 }
@@ -1277,7 +1280,7 @@ fn ticket_card(
             }
             div.ticket-info {
                 p.ticket-place { strong { (place) } }
-                p { (t.ticket_type_name) " · " (money(&t.price)) }
+                p { (t.ticket_type_name) " · " (price(&t.price)) }
                 p.muted { (local_time(t.event_starts_at, timezone)) }
                 @if revoked {
                     p.badge.bad { "Revoked – this ticket no longer admits" }

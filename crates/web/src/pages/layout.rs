@@ -200,6 +200,12 @@ pub fn money(m: &Money) -> String {
     money_parts(m.amount_minor(), m.currency().as_str(), m.currency().exponent())
 }
 
+/// A ticket's price as a buyer reads it: "Free" when it costs nothing.
+/// Totals and refunds stay amounts ([`money`]).
+pub fn price(m: &Money) -> String {
+    if m.amount_minor() == 0 { "Free".to_owned() } else { money(m) }
+}
+
 pub fn money_parts(amount_minor: i64, currency: &str, exponent: u8) -> String {
     if exponent == 0 {
         return format!("{currency} {amount_minor}");
