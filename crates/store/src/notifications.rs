@@ -201,6 +201,46 @@ pub struct RecordedRefund {
     pub freed_areas: Vec<GaAreaId>,
 }
 
+/// Free tickets of an order an organizer cancels.
+pub struct CancelFreeTickets<'a> {
+    pub order: OrderId,
+    pub tickets: RevokeTickets<'a>,
+    /// The public log's entry for each ticket revoked, given its holder.
+    pub revoke_entry: RevokeEntry<'a>,
+    /// A notice for the holder of each ticket that may be cancelled; those
+    /// of the tickets cancelled are written.
+    pub notices: &'a [(TicketId, NewNotice)],
+}
+
+/// Tickets cancelled, with the inventory they gave back.
+#[derive(Clone, Debug)]
+pub struct CancelledTickets {
+    pub event: EventId,
+    pub tickets: Vec<TicketId>,
+    pub freed_seats: Vec<SeatId>,
+    pub freed_areas: Vec<GaAreaId>,
+    /// No valid ticket is left and nothing was paid: the order is closed.
+    pub order_closed: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CancelTicketsError {
+    #[error("order not found")]
+    UnknownOrder,
+    #[error("the order has no free ticket left that may be cancelled")]
+    NothingToCancel,
+    #[error("ticket {0} is not a valid, unused, free ticket of this order")]
+    NotCancellable(TicketId),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for CancelTicketsError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RecordRefundError {
     #[error("a refund with this key exists already")]
@@ -401,37 +441,12 @@ impl Store {
         .bind(ms(now))
         .execute(&mut *tx)
         .await?;
-        let mut freed_seats = Vec::new();
-        let mut freed_areas = Vec::new();
+        let mut freed = Freed::default();
         for t in &tickets {
-            let revoked: Option<(Option<String>, Option<String>, String)> = sqlx::query_as(
-                "UPDATE tickets SET status = 'revoked', revoked_at = $3 \
-                 WHERE id = $1 AND order_id = $2 AND status = 'valid' AND checked_in_at IS NULL \
-                 RETURNING seat_id, ga_area_id, holder_id",
-            )
-            .bind(t.to_string())
-            .bind(&order_s)
-            .bind(ms(now))
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some((seat, area, holder)) = revoked else {
+            let revoke = RevokeOne { order: &order_s, event: &event_s, ticket: *t, free_only: false };
+            if !revoke_order_ticket(&mut tx, &revoke, r.revoke_entry, &mut freed, now).await? {
                 return Err(RecordRefundError::TicketNotRefundable(*t));
-            };
-            let entry = (r.revoke_entry)(*t, id(&event_s)?, id(&holder)?);
-            crate::ledger::insert_ledger_entry(&mut tx, &entry, now).await?;
-            if let Some(seat) = seat {
-                // The seat may be sold again: no claim row means free.
-                sqlx::query("DELETE FROM seat_claims WHERE event_id = $1 AND seat_id = $2 AND state = 'sold'")
-                    .bind(&event_s)
-                    .bind(&seat)
-                    .execute(&mut *tx)
-                    .await?;
-                freed_seats.push(id(&seat)?);
             }
-            if let Some(area) = area {
-                freed_areas.push(id(&area)?);
-            }
-            release_ticket(&mut tx, &t.to_string()).await?;
             sqlx::query("INSERT INTO refund_tickets (refund_id, ticket_id) VALUES ($1, $2)")
                 .bind(&r.id)
                 .bind(t.to_string())
@@ -446,8 +461,7 @@ impl Store {
             insert_notice(&mut tx, n, now).await?;
         }
         tx.commit().await?;
-        freed_areas.sort_unstable();
-        freed_areas.dedup();
+        let Freed { seats: freed_seats, areas: freed_areas } = freed.sorted();
         let refund = RefundRecord {
             id: r.id.clone(),
             order: r.order,
@@ -461,6 +475,72 @@ impl Store {
             refunded_at: None,
         };
         Ok(RecordedRefund { refund, event: id(&event_s)?, freed_seats, freed_areas })
+    }
+
+    /// Cancels free tickets of an order (an organizer's decision; there is
+    /// no money to give back): each revoked as a refund revokes it, with the
+    /// holders' notices, in one transaction. With no tickets listed, every
+    /// free ticket of the order that is still valid and unused. An order
+    /// with no valid ticket left and nothing paid is closed.
+    pub async fn cancel_free_tickets(
+        &self,
+        c: &CancelFreeTickets<'_>,
+        now: Timestamp,
+    ) -> Result<CancelledTickets, CancelTicketsError> {
+        let order_s = c.order.to_string();
+        let mut tx = self.write().await?;
+        // Serialised with refunds of the order by the same row lock.
+        let order: Option<(String, i64)> =
+            sqlx::query_as("UPDATE orders SET status = status WHERE id = $1 RETURNING event_id, total_amount")
+                .bind(&order_s)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((event_s, total)) = order else {
+            return Err(CancelTicketsError::UnknownOrder);
+        };
+        let tickets: Vec<TicketId> = match c.tickets {
+            RevokeTickets::Listed(list) => list.to_vec(),
+            RevokeTickets::AllValid => {
+                let rows: Vec<(String,)> = sqlx::query_as(
+                    "SELECT id FROM tickets WHERE order_id = $1 AND status = 'valid' AND checked_in_at IS NULL \
+                     AND price_amount = 0 ORDER BY id",
+                )
+                .bind(&order_s)
+                .fetch_all(&mut *tx)
+                .await?;
+                rows.iter().map(|(t,)| id(t)).collect::<Result<_>>()?
+            }
+        };
+        if tickets.is_empty() {
+            return Err(CancelTicketsError::NothingToCancel);
+        }
+        let mut freed = Freed::default();
+        for t in &tickets {
+            let revoke = RevokeOne { order: &order_s, event: &event_s, ticket: *t, free_only: true };
+            if !revoke_order_ticket(&mut tx, &revoke, c.revoke_entry, &mut freed, now).await? {
+                return Err(CancelTicketsError::NotCancellable(*t));
+            }
+        }
+        let (left,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM tickets WHERE order_id = $1 AND status = 'valid'")
+            .bind(&order_s)
+            .fetch_one(&mut *tx)
+            .await?;
+        let closed = left == 0 && total == 0;
+        if closed {
+            sqlx::query("UPDATE orders SET status = 'refunded' WHERE id = $1").bind(&order_s).execute(&mut *tx).await?;
+        }
+        for n in c.notices.iter().filter(|(t, _)| tickets.contains(t)) {
+            insert_notice(&mut tx, &n.1, now).await?;
+        }
+        tx.commit().await?;
+        let Freed { seats, areas } = freed.sorted();
+        Ok(CancelledTickets {
+            event: id(&event_s)?,
+            tickets,
+            freed_seats: seats,
+            freed_areas: areas,
+            order_closed: closed,
+        })
     }
 
     /// The refund with what its job needs, if it is still pending.
@@ -719,6 +799,73 @@ impl Store {
 
 /// A revoked ticket leaves the market: its open listing is withdrawn and a
 /// pending transfer offer cancelled.
+/// One ticket of an order to revoke.
+struct RevokeOne<'a> {
+    order: &'a str,
+    event: &'a str,
+    ticket: TicketId,
+    /// Only if it has no price (a cancellation without a refund).
+    free_only: bool,
+}
+
+/// What revoking tickets put back on sale.
+#[derive(Default)]
+struct Freed {
+    seats: Vec<SeatId>,
+    areas: Vec<GaAreaId>,
+}
+
+impl Freed {
+    fn sorted(mut self) -> Self {
+        self.areas.sort_unstable();
+        self.areas.dedup();
+        self
+    }
+}
+
+/// Revokes a ticket of an order if it is still valid and unused: the public
+/// log records it, its seat may be sold again, its open listing and pending
+/// transfer end. False when the ticket is not one that may be revoked.
+async fn revoke_order_ticket(
+    tx: &mut crate::WriteTx,
+    r: &RevokeOne<'_>,
+    revoke_entry: RevokeEntry<'_>,
+    freed: &mut Freed,
+    now: Timestamp,
+) -> Result<bool> {
+    // A ticket used at the gate keeps its place: someone sat in that seat.
+    let free_only = if r.free_only { " AND price_amount = 0" } else { "" };
+    let revoked: Option<(Option<String>, Option<String>, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE tickets SET status = 'revoked', revoked_at = $3 \
+         WHERE id = $1 AND order_id = $2 AND status = 'valid' AND checked_in_at IS NULL{free_only} \
+         RETURNING seat_id, ga_area_id, holder_id"
+    )))
+    .bind(r.ticket.to_string())
+    .bind(r.order)
+    .bind(ms(now))
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((seat, area, holder)) = revoked else {
+        return Ok(false);
+    };
+    let entry = revoke_entry(r.ticket, id(r.event)?, id(&holder)?);
+    crate::ledger::insert_ledger_entry(tx, &entry, now).await?;
+    if let Some(seat) = seat {
+        // The seat may be sold again: no claim row means free.
+        sqlx::query("DELETE FROM seat_claims WHERE event_id = $1 AND seat_id = $2 AND state = 'sold'")
+            .bind(r.event)
+            .bind(&seat)
+            .execute(&mut **tx)
+            .await?;
+        freed.seats.push(id(&seat)?);
+    }
+    if let Some(area) = area {
+        freed.areas.push(id(&area)?);
+    }
+    release_ticket(tx, &r.ticket.to_string()).await?;
+    Ok(true)
+}
+
 async fn release_ticket(tx: &mut crate::WriteTx, ticket: &str) -> Result<()> {
     sqlx::query("UPDATE listings SET status = 'withdrawn', hold_id = NULL, held_until = NULL WHERE ticket_id = $1 AND status = 'open'")
         .bind(ticket)

@@ -39,8 +39,9 @@ pub enum MessageKind {
     EventRescheduled,
     /// To a seller: their listed ticket was bought.
     ResaleSold,
-    /// To someone a ticket was passed on to: the order it was bought with
-    /// was refunded, so it no longer admits.
+    /// To a ticket's holder: it no longer admits. The order it was bought
+    /// with was refunded (told to holders it was passed on to), or it was
+    /// free and the organizer cancelled it.
     TicketRevoked,
     /// To a new account's address: the link that confirms it is theirs.
     VerifyEmail,

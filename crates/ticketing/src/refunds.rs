@@ -40,6 +40,8 @@ pub const REFUND_KEY_LEN_MAX: usize = 255;
 pub enum RefundError {
     #[error("the amount must be positive")]
     NonPositiveAmount,
+    #[error("nothing was paid for these tickets, so there is no money to refund: cancel them instead")]
+    FreeTickets,
     #[error("the amount's currency differs from the order's")]
     CurrencyMismatch,
     #[error("only {remaining} minor units are left to refund on this order")]
@@ -60,6 +62,43 @@ pub enum RefundError {
     Store(#[from] StoreError),
 }
 from_visible!(RefundError);
+
+#[derive(Debug, thiserror::Error)]
+pub enum CancelTicketsError {
+    #[error("a cancellation may name at most {REFUND_TICKETS_MAX} tickets")]
+    TooManyTickets,
+    #[error("this order has no free ticket left that may be cancelled")]
+    NothingToCancel,
+    #[error("ticket {0} has a price: refund it instead, which cancels it too")]
+    HasPrice(TicketId),
+    #[error("ticket {0} is not a valid ticket of this order: it was cancelled, refunded, passed on or used already")]
+    NotCancellable(TicketId),
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+from_visible!(CancelTicketsError);
+
+/// Why a ticket stopped admitting, as its holder is told.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Revoked {
+    /// Its order was refunded by the organizer.
+    Refunded,
+    /// The event was cancelled and its order refunded.
+    EventCancelled,
+    /// It was free, and the organizer cancelled it.
+    Cancelled,
+}
+
+/// Free tickets an organizer cancelled.
+#[derive(Clone, Debug)]
+pub struct Cancelled {
+    pub order: OrderId,
+    pub tickets: Vec<TicketId>,
+    /// No valid ticket is left: the order is closed.
+    pub order_closed: bool,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum MoveRefundError {
@@ -180,19 +219,14 @@ impl Ticketing {
         order: OrderId,
         req: RefundRequest,
     ) -> Result<Refunded, RefundError> {
-        let record = self.store.order(order).await?.ok_or(Denied::NotFound("order"))?;
-        let event = self.store.event(record.event).await?.ok_or(Denied::NotFound("order"))?;
-        match self.store.role_in(user, event.organization).await? {
-            Some(role) if role.can_manage_events() => {}
-            // The buyer sees the order, so it exists for them; refunds are
-            // the organizer's to give.
-            None if record.user == user => {
-                return Err(Denied::Forbidden("refunds are made by the event's organizer; ask them for one").into());
-            }
-            // Someone else's order does not exist, as far as outsiders know.
-            None => return Err(Denied::NotFound("order").into()),
-            Some(_) => return Err(Denied::Forbidden("only owners and admins refund orders").into()),
-        }
+        let record = self
+            .order_to_manage(
+                user,
+                order,
+                "refunds are made by the event's organizer; ask them for one",
+                "only owners and admins refund orders",
+            )
+            .await?;
         if req.tickets.len() > REFUND_TICKETS_MAX {
             return Err(RefundError::TooManyTickets);
         }
@@ -223,11 +257,14 @@ impl Ticketing {
                 }
                 // Free tickets: nothing to pay back (and `None` would mean "all").
                 if sum.amount_minor() <= 0 {
-                    return Err(RefundError::NonPositiveAmount);
+                    return Err(RefundError::FreeTickets);
                 }
                 Some(sum)
             }
         };
+        if record.total.amount_minor() == 0 {
+            return Err(RefundError::FreeTickets);
+        }
         let revoke = if tickets.is_empty() && req.amount.is_none() {
             RevokeTickets::AllValid
         } else {
@@ -275,6 +312,88 @@ impl Ticketing {
                 }),
             };
         }
+    }
+
+    /// An order, for an owner or admin of its event's organization, who may
+    /// refund or cancel it. Its buyer is told `to_buyer`, other members
+    /// `to_member`; to anyone else it does not exist.
+    async fn order_to_manage(
+        &self,
+        user: UserId,
+        order: OrderId,
+        to_buyer: &'static str,
+        to_member: &'static str,
+    ) -> Result<OrderRecord, crate::VisibleError> {
+        let record = self.store.order(order).await?.ok_or(Denied::NotFound("order"))?;
+        let event = self.store.event(record.event).await?.ok_or(Denied::NotFound("order"))?;
+        match self.store.role_in(user, event.organization).await? {
+            Some(role) if role.can_manage_events() => Ok(record),
+            // The buyer sees the order, so it exists for them.
+            None if record.user == user => Err(Denied::Forbidden(to_buyer).into()),
+            None => Err(Denied::NotFound("order").into()),
+            Some(_) => Err(Denied::Forbidden(to_member).into()),
+        }
+    }
+
+    /// An organizer (owner or admin) cancels free tickets of an order: with
+    /// nothing paid there is nothing to refund, but a ticket given away by
+    /// mistake, or to someone who cannot come, must stop admitting and its
+    /// place go back on sale. With no tickets named, every free ticket of
+    /// the order still valid and unused. Each holder is told.
+    pub async fn cancel_free_tickets(
+        &self,
+        user: UserId,
+        order: OrderId,
+        tickets: Vec<TicketId>,
+    ) -> Result<Cancelled, CancelTicketsError> {
+        let record = self
+            .order_to_manage(
+                user,
+                order,
+                "tickets are cancelled by the event's organizer; ask them",
+                "only owners and admins cancel tickets",
+            )
+            .await?;
+        if tickets.len() > REFUND_TICKETS_MAX {
+            return Err(CancelTicketsError::TooManyTickets);
+        }
+        let mut tickets = tickets;
+        tickets.sort_unstable();
+        tickets.dedup();
+        for t in &tickets {
+            match record.tickets.iter().find(|rt| rt.id == *t) {
+                None => return Err(CancelTicketsError::NotCancellable(*t)),
+                Some(rt) if rt.price.amount_minor() > 0 => return Err(CancelTicketsError::HasPrice(*t)),
+                Some(_) => {}
+            }
+        }
+        let event = self.store.event(record.event).await?.ok_or(Denied::NotFound("order"))?;
+        // A notice for every free ticket that could go; the store writes
+        // those of the tickets it cancels, with them.
+        let mut notices = Vec::new();
+        for t in record
+            .tickets
+            .iter()
+            .filter(|t| t.status == domain::checkin::TicketStatus::Valid && t.price.amount_minor() == 0)
+        {
+            notices.push((t.id, self.revoked_notice(t, &event, Revoked::Cancelled).await?));
+        }
+        let now = self.now();
+        let revoke_entry = self.revoke_entries(now).await?;
+        let listed = if tickets.is_empty() { RevokeTickets::AllValid } else { RevokeTickets::Listed(&tickets) };
+        let cancel =
+            store::CancelFreeTickets { order, tickets: listed, revoke_entry: &revoke_entry, notices: &notices };
+        let done = self.store.cancel_free_tickets(&cancel, now).await.map_err(|e| match e {
+            store::CancelTicketsError::UnknownOrder => Denied::NotFound("order").into(),
+            store::CancelTicketsError::NothingToCancel => CancelTicketsError::NothingToCancel,
+            store::CancelTicketsError::NotCancellable(t) => CancelTicketsError::NotCancellable(t),
+            store::CancelTicketsError::Store(s) => s.into(),
+        })?;
+        metrics::counter!("tickets_cancelled_total").increment(done.tickets.len() as u64);
+        if !done.freed_seats.is_empty() || !done.freed_areas.is_empty() {
+            self.publish(done.event, &done.freed_seats, store::SeatStatus::Available, &done.freed_areas).await;
+        }
+        Ok(Cancelled { order, tickets: done.tickets, order_closed: done.order_closed })
     }
 
     /// Records a refund someone asked for (an organizer, or a buyer after a
@@ -410,25 +529,37 @@ impl Ticketing {
         let Some(event) = self.store.event(r.event).await? else { return Ok(()) };
         let mut notices = Vec::new();
         for t in order.tickets.iter().filter(|t| r.refund.tickets.contains(&t.id) && t.holder != order.user) {
-            notices.push(self.notice(Notice {
-                kind: MessageKind::TicketRevoked,
-                to: To::Account(self.recipient(t.holder).await?),
-                dedupe_key: format!("revoked:{}", t.id),
-                link: "/tickets".into(),
-                data: json!({
-                    "event": event_data(&event),
-                    "ticket": {
-                        "place": ticket_label(t),
-                        "cancelled": r.refund.reason == "event_cancelled",
-                        "used_before": false,
-                    },
-                }),
-            }));
+            let why = if r.refund.reason == "event_cancelled" { Revoked::EventCancelled } else { Revoked::Refunded };
+            notices.push(self.revoked_notice(t, &event, why).await?);
         }
         if !notices.is_empty() {
             self.store.record_notices(&notices, self.now()).await?;
         }
         Ok(())
+    }
+
+    /// The notice telling a ticket's holder that it no longer admits, and why.
+    async fn revoked_notice(
+        &self,
+        t: &store::TicketRecord,
+        event: &store::EventRecord,
+        why: Revoked,
+    ) -> Result<store::NewNotice, StoreError> {
+        Ok(self.notice(Notice {
+            kind: MessageKind::TicketRevoked,
+            to: To::Account(self.recipient(t.holder).await?),
+            dedupe_key: format!("revoked:{}", t.id),
+            link: "/tickets".into(),
+            data: json!({
+                "event": event_data(event),
+                "ticket": {
+                    "place": ticket_label(t),
+                    "withdrawn": why == Revoked::Cancelled,
+                    "cancelled": why == Revoked::EventCancelled,
+                    "used_before": false,
+                },
+            }),
+        }))
     }
 
     /// The `refund.execute` job: pays the money back through the order's

@@ -1338,6 +1338,35 @@ pub struct RefundRequestDto {
     pub amount: Option<MoneyDto>,
 }
 
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelTicketsDto {
+    /// Free tickets of the order to cancel. Without it: every free ticket of
+    /// the order that is still valid and unused.
+    #[serde(default)]
+    pub ticket_ids: Vec<Uuid>,
+}
+
+/// Free tickets cancelled: they no longer admit, their places are on sale
+/// again, and each holder was told.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CancelledTicketsResponse {
+    pub order_id: Uuid,
+    pub ticket_ids: Vec<Uuid>,
+    /// No valid ticket is left: the order is closed (`refunded`, with nothing paid).
+    pub order_closed: bool,
+}
+
+impl From<&ticketing::refunds::Cancelled> for CancelledTicketsResponse {
+    fn from(c: &ticketing::refunds::Cancelled) -> Self {
+        Self {
+            order_id: *c.order.as_uuid(),
+            ticket_ids: c.tickets.iter().map(|t| *t.as_uuid()).collect(),
+            order_closed: c.order_closed,
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RefundResponse {
     pub id: String,

@@ -203,6 +203,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(orders::get))
         .routes(routes!(orders::mine))
         .routes(routes!(refunds::create))
+        .routes(routes!(refunds::cancel_free))
         .routes(routes!(refunds::request_after_move))
         .routes(routes!(refunds::of_event))
         .routes(routes!(refunds::of_event_one))

@@ -23,7 +23,7 @@ use ticketing::organizations::{
     ViewTeamError,
 };
 use ticketing::payments::attempts::{GatewayListError, NotificationFailure};
-use ticketing::refunds::{EventOrdersError, MoveRefundError, RefundError};
+use ticketing::refunds::{CancelTicketsError, EventOrdersError, MoveRefundError, RefundError};
 use ticketing::reschedule::RescheduleError;
 use ticketing::venues::{CreateVenueError, DeleteVenueError, EditVenueError, ViewVenueError};
 use ticketing::waiting_room::{AdmissionRefused, QueueError, SaleControlsError};
@@ -681,8 +681,22 @@ impl From<RefundError> for Problem {
             RefundError::BadKey => Problem::bad_request(e.to_string()),
             RefundError::KeyReused => Problem::unprocessable("idempotency-key-reused", e.to_string()),
             RefundError::NothingLeft => Problem::conflict("fully-refunded", e.to_string()),
+            RefundError::FreeTickets => Problem::conflict("free-tickets", e.to_string()),
             RefundError::Denied(d) => d.into(),
             RefundError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<CancelTicketsError> for Problem {
+    fn from(e: CancelTicketsError) -> Self {
+        match e {
+            CancelTicketsError::TooManyTickets => Problem::unprocessable("invalid-cancellation", e.to_string()),
+            CancelTicketsError::NothingToCancel => Problem::conflict("nothing-to-cancel", e.to_string()),
+            CancelTicketsError::HasPrice(_) => Problem::conflict("ticket-has-a-price", e.to_string()),
+            CancelTicketsError::NotCancellable(_) => Problem::conflict("ticket-not-cancellable", e.to_string()),
+            CancelTicketsError::Denied(d) => d.into(),
+            CancelTicketsError::Store(s) => s.into(),
         }
     }
 }

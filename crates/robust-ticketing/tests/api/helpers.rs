@@ -389,6 +389,19 @@ impl TestApp {
         Fixture { org, venue_id, event_id, seats, ga_area, seat_type, ga_type }
     }
 
+    /// Sets a ticket type's price in EUR minor units (0: free tickets).
+    pub async fn set_price(&self, owner: &str, event: &str, ticket_type: &str, amount: i64) {
+        let r = self
+            .client
+            .patch(self.url(&format!("/api/v1/events/{event}/ticket-types/{ticket_type}")))
+            .bearer_auth(owner)
+            .json(&json!({"price": {"amount": amount, "currency": "EUR"}}))
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    }
+
     pub async fn hold(&self, token: &str, event: &str, seats: &[&str], ga: &[(&str, i64)]) -> Response {
         let ga: Vec<Value> = ga.iter().map(|(a, q)| json!({"area_id": a, "quantity": q})).collect();
         self.post(&format!("/api/v1/events/{event}/holds"), Some(token), &json!({"seats": seats, "ga": ga})).await

@@ -217,15 +217,7 @@ async fn free_tickets_are_ordered_without_a_payment() {
     let app = spawn_app().await;
     let f = app.fixture(1, 5, 50).await;
     let owner = &f.org.owner.token;
-    let r = app
-        .client
-        .patch(app.url(&format!("/api/v1/events/{}/ticket-types/{}", f.event_id, f.ga_type)))
-        .bearer_auth(owner)
-        .json(&serde_json::json!({"price": {"amount": 0, "currency": "EUR"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    app.set_price(owner, &f.event_id, &f.ga_type, 0).await;
     let ada = app.signup("ada@example.org").await;
     let hold: Value = app.hold(&ada.token, &f.event_id, &[], &[(&f.ga_area, 2)]).await.json().await.unwrap();
     assert_eq!(hold["total"]["amount"], 0, "{hold}");

@@ -569,3 +569,134 @@ async fn the_console_offers_no_refund_of_a_ticket_that_was_used() {
     assert!(page.contains(&shown), "{shown} in {page}");
     assert!(page.contains("id=\"stat-sold\">2<") && page.contains("id=\"stat-held\">0<"), "{page}");
 }
+
+/// Free tickets have nothing to refund, so the organizer cancels them: one
+/// by one or all at once, each stopping at the gate, its place on sale
+/// again, the public log recording it and its holder told.
+#[tokio::test]
+async fn an_organizer_cancels_free_tickets_which_stop_admitting_and_go_back_on_sale() {
+    let app = crate::helpers::spawn_app().await;
+    let f = app.fixture(1, 5, 10).await;
+    let owner = &f.org.owner.token;
+    app.set_price(owner, &f.event_id, &f.seat_type, 0).await;
+    let ada = app.signup("ada@example.org").await;
+    let order = app.buy(&ada.token, &f.event_id, &[&f.seats[0], &f.seats[1], &f.seats[2]], &[]).await;
+    let order_id = order["id"].as_str().unwrap();
+    let ticket = |i: usize| order["tickets"][i]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/orders/{order_id}/cancellations");
+
+    // A refund is not how: there is no money.
+    let r = app.post(&format!("/api/v1/orders/{order_id}/refunds"), Some(owner), &json!({})).await;
+    let problem = assert_problem(r, StatusCode::CONFLICT).await;
+    assert!(problem["detail"].as_str().unwrap().contains("cancel them instead"), "{problem}");
+    let r =
+        app.post(&format!("/api/v1/orders/{order_id}/refunds"), Some(owner), &json!({"ticket_ids": [ticket(0)]})).await;
+    assert_problem(r, StatusCode::CONFLICT).await;
+    // The buyer asks the organizer; a stranger finds no such order.
+    let r = app.post(&path, Some(&ada.token), &json!({"ticket_ids": [ticket(0)]})).await;
+    assert_problem(r, StatusCode::FORBIDDEN).await;
+    let eve = app.signup("eve@example.org").await;
+    assert_problem(app.post(&path, Some(&eve.token), &json!({})).await, StatusCode::NOT_FOUND).await;
+    // A ticket of another order is not this order's to cancel; a bad body is told.
+    let r = app.post(&path, Some(owner), &json!({"ticket_ids": [uuid::Uuid::new_v4()]})).await;
+    assert_problem(r, StatusCode::CONFLICT).await;
+    assert_problem(app.post(&path, Some(owner), &json!({"ticket_ids": "all"})).await, StatusCode::UNPROCESSABLE_ENTITY)
+        .await;
+
+    // One ticket goes.
+    let r = app.post(&path, Some(owner), &json!({"ticket_ids": [ticket(0)]})).await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let done: Value = r.json().await.unwrap();
+    assert_eq!(done["ticket_ids"], json!([ticket(0)]));
+    assert_eq!(done["order_closed"], false);
+    let barcode = order["tickets"][0]["barcode"].as_str().unwrap();
+    let p = assert_problem(app.checkin(owner, &f.event_id, barcode).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(p["result"], "revoked");
+    // Its seat is for sale again, to someone else; the others are not.
+    app.buy(&eve.token, &f.event_id, &[&f.seats[0]], &[]).await;
+    assert_problem(app.hold(&eve.token, &f.event_id, &[&f.seats[1]], &[]).await, StatusCode::CONFLICT).await;
+    let history: Value = app.get(&format!("/api/v1/tickets/{}/history", ticket(0)), None).await.json().await.unwrap();
+    let kinds: Vec<&str> = history["entries"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["issue", "revoke"], "{history}");
+    let told = notifications(&app, &ada.token).await;
+    let revoked = told["items"].as_array().unwrap().iter().filter(|n| n["kind"] == "ticket_revoked").count();
+    assert_eq!(revoked, 1, "{told}");
+    // Cancelled once: again, it is refused; the others are untouched.
+    let r = app.post(&path, Some(owner), &json!({"ticket_ids": [ticket(0)]})).await;
+    assert_problem(r, StatusCode::CONFLICT).await;
+
+    // A used ticket stays; the rest go when none is named.
+    let used = order["tickets"][1]["barcode"].as_str().unwrap();
+    assert_eq!(app.checkin(owner, &f.event_id, used).await.status(), StatusCode::OK);
+    let r = app.post(&path, Some(owner), &json!({"ticket_ids": [ticket(1)]})).await;
+    assert_problem(r, StatusCode::CONFLICT).await;
+    let r = app.post(&path, Some(owner), &json!({})).await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let done: Value = r.json().await.unwrap();
+    assert_eq!(done["ticket_ids"], json!([ticket(2)]));
+    assert_eq!(done["order_closed"], false, "a used ticket is still the order's");
+    assert_problem(app.post(&path, Some(owner), &json!({})).await, StatusCode::CONFLICT).await;
+
+    // A paid ticket is refunded, not cancelled.
+    let bob = app.signup("bob@example.org").await;
+    let paid = app.buy(&bob.token, &f.event_id, &[], &[(&f.ga_area, 1)]).await;
+    let r = app
+        .post(
+            &format!("/api/v1/orders/{}/cancellations", paid["id"].as_str().unwrap()),
+            Some(owner),
+            &json!({"ticket_ids": [paid["tickets"][0]["id"]]}),
+        )
+        .await;
+    let problem = assert_problem(r, StatusCode::CONFLICT).await;
+    assert!(problem["detail"].as_str().unwrap().contains("refund it instead"), "{problem}");
+}
+
+/// On the console, free tickets are offered for cancellation, not refund;
+/// an order whose every ticket was cancelled reads so to organizer and buyer.
+#[tokio::test]
+async fn the_console_cancels_free_tickets_and_the_order_reads_cancelled() {
+    let app = crate::helpers::spawn_app().await;
+    let f = app.fixture(1, 5, 10).await;
+    let owner = &f.org.owner.token;
+    app.set_price(owner, &f.event_id, &f.ga_type, 0).await;
+    let ada = app.signup("ada@example.org").await;
+    let order = app.buy(&ada.token, &f.event_id, &[], &[(&f.ga_area, 2)]).await;
+    let order_id = order["id"].as_str().unwrap();
+    let page_path = format!("/console/events/{}/orders/{order_id}", f.event_id);
+    let page = app.page(&page_path, owner).await;
+    assert!(page.contains("Cancel free tickets") && page.contains("Nothing: the tickets are free"), "{page}");
+    assert!(!page.contains("id=\"refund\""), "nothing to refund: {page}");
+
+    let csrf = "c".repeat(64);
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let post = async |fields: &[(&str, &str)]| {
+        let mut form = vec![("csrf", csrf.as_str())];
+        form.extend_from_slice(fields);
+        client
+            .post(app.url(&format!("{page_path}/cancel")))
+            .header("cookie", format!("rt_session={owner}; rt_csrf={csrf}"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+    };
+    // Nothing ticked: told so, nothing cancelled.
+    let r = post(&[]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("Tick the tickets to cancel."));
+    let (a, b) = (order["tickets"][0]["id"].as_str().unwrap(), order["tickets"][1]["id"].as_str().unwrap());
+    let r = post(&[("ticket", a), ("ticket", b)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(to.ends_with("?cancelled=1"), "{to}");
+    let page = app.page(&to, owner).await;
+    assert!(page.contains("Tickets cancelled.") && !page.contains("Cancel the ticked tickets"), "{page}");
+    assert_eq!(page.matches(">Cancelled<").count(), 2, "{page}");
+    let list = app.page(&format!("/console/events/{}/orders", f.event_id), owner).await;
+    assert!(list.contains("Cancelled"), "{list}");
+    let mine = app.page(&format!("/orders/{order_id}"), &ada.token).await;
+    assert!(mine.contains("was cancelled by the organizer") && !mine.contains("paid back"), "{mine}");
+    // Both places are on sale again: the whole area can be held.
+    let bob = app.signup("bob@example.org").await;
+    assert_eq!(app.hold(&bob.token, &f.event_id, &[], &[(&f.ga_area, 10)]).await.status(), StatusCode::CREATED);
+}

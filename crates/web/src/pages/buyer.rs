@@ -1451,7 +1451,12 @@ pub async fn order_page(State(state): State<AppState>, viewer: Viewer, Path(orde
         section.panel.confirmation {
             // The order's reference, as in the confirmation e-mail and the
             // organizer's console, which finds the order by it.
-            @if whole {
+            @if whole && free {
+                h1 { "Cancelled" }
+                p { "Order " strong { (order.id.reference()) } " was cancelled by the organizer. Its tickets were free, so there was nothing to pay back. "
+                    @if used_kept { "Its unused tickets no longer admit; those already used at the gate stay as they were." }
+                    @else { "Its tickets no longer admit." } }
+            } @else if whole {
                 h1 { "Refunded" }
                 p { "Order " strong { (order.id.reference()) } " was refunded: " strong { (money(&back)) } " paid back. "
                     @if used_kept { "Its unused tickets no longer admit; those already used at the gate stay as they were." }

@@ -81,7 +81,14 @@ pub async fn list(
                                 td.num { (o.tickets) }
                                 td.num { (money(&o.total)) }
                                 td.num { @if o.refunded.amount_minor() > 0 { (money(&o.refunded)) } @else { "–" } }
-                                td { @if o.status == "refunded" { "Refunded" } @else { "Paid" } }
+                                td {
+                                    @match (o.status == "refunded", o.total.amount_minor() == 0) {
+                                        (true, true) => "Cancelled",
+                                        (true, false) => "Refunded",
+                                        (false, true) => "Free",
+                                        (false, false) => "Paid",
+                                    }
+                                }
                                 td.actions {
                                     a.button.small href={ (orders_path(&details)) "/" (o.id) }
                                         aria-label={ "Open the order of " (o.buyer_email) } { "Open" }
@@ -103,14 +110,22 @@ fn refunded_so_far(o: &OrderRecord) -> i64 {
     o.refunds.iter().filter(|r| r.status != store::RefundStatus::Failed).map(|r| r.amount.amount_minor()).sum()
 }
 
-/// The order page; `error` says why the last refund was refused.
+/// What the organizer just did to the order, told at the top of its page.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Done {
+    Nothing,
+    Refunded,
+    Cancelled,
+}
+
+/// The order page; `error` says why the last refund or cancellation was refused.
 fn order_page(
     viewer: &Viewer,
     details: &EventDetails,
     buyer: Option<&store::UserRecord>,
     o: &OrderRecord,
     error: Option<&str>,
-    refunded: bool,
+    done: Done,
     status: StatusCode,
 ) -> Response {
     let e = &details.event;
@@ -119,19 +134,27 @@ fn order_page(
     let currency = o.total.currency();
     // A ticket that admitted someone is not refunded by its price: the
     // refund would be refused (an amount still can be given back).
-    let refundable: Vec<&TicketRecord> =
+    let unused: Vec<&TicketRecord> =
         o.tickets.iter().filter(|t| t.status == TicketStatus::Valid && t.checked_in_at.is_none()).collect();
+    // Free tickets have no money to give back: they are cancelled instead.
+    let (free, refundable): (Vec<&TicketRecord>, Vec<&TicketRecord>) =
+        unused.into_iter().partition(|t| t.price.amount_minor() == 0);
     let body = html! {
         p { a href=(orders_path(details)) { "← Orders of " (e.title) } }
         h1 { "Order " (o.id.reference()) }
-        @if refunded { (notice("Refund recorded. The buyer is told by e-mail, and the money goes back the way they paid. Tickets it covers no longer admit.")) }
+        @if done == Done::Refunded { (notice("Refund recorded. The buyer is told by e-mail, and the money goes back the way they paid. Tickets it covers no longer admit.")) }
+        @if done == Done::Cancelled { (notice("Tickets cancelled. They no longer admit, their places are on sale again, and each holder is told by e-mail.")) }
         @if let Some(msg) = error { (alert(msg)) }
         section.panel {
             dl.facts {
                 @if let Some(b) = buyer { dt { "Buyer" } dd { (b.name) " · " (b.email) } }
                 dt { "Placed" } dd { (local_time(o.created_at, tz)) }
-                dt { "Paid" } dd { (money(&o.total)) " (fee " (money(&o.fee)) ") by " (o.gateway) }
-                dt { "Left to refund" } dd #left-to-refund { (money(&Money::new(left.max(0), currency).unwrap_or(o.total))) }
+                @if o.total.amount_minor() == 0 {
+                    dt { "Paid" } dd { "Nothing: the tickets are free" }
+                } @else {
+                    dt { "Paid" } dd { (money(&o.total)) " (fee " (money(&o.fee)) ") by " (o.gateway) }
+                    dt { "Left to refund" } dd #left-to-refund { (money(&Money::new(left.max(0), currency).unwrap_or(o.total))) }
+                }
             }
         }
         section.panel aria-labelledby="tickets-h" {
@@ -146,7 +169,8 @@ fn order_page(
                                 td { (t.ticket_type_name) }
                                 td.num { (money(&t.price)) }
                                 td {
-                                    @if t.status == TicketStatus::Revoked { "Revoked" }
+                                    @if t.status == TicketStatus::Revoked && t.price.amount_minor() == 0 { "Cancelled" }
+                                    @else if t.status == TicketStatus::Revoked { "Revoked" }
                                     @else if let Some(at) = t.checked_in_at { "Checked in " (local_time(at, tz)) }
                                     @else { "Valid" }
                                 }
@@ -218,6 +242,22 @@ fn order_page(
                 }
             }
         }
+        @if !free.is_empty() {
+            section.panel.danger-zone #cancel aria-labelledby="cancel-h" {
+                h2 #cancel-h { "Cancel free tickets" }
+                p.hint { "Nothing was paid for these, so nothing is refunded. Each holder is told by e-mail; a cancellation cannot be taken back." }
+                form.stack #cancel-tickets method="post" action=(format!("{}/{}/cancel", orders_path(details), o.id)) {
+                    (csrf_field(viewer))
+                    fieldset {
+                        legend { "Tickets to cancel; they stop admitting and their places go back on sale" }
+                        @for t in &free {
+                            label.checkbox { input type="checkbox" name="ticket" value=(t.id); " " (ticket_place(t)) " · " (t.ticket_type_name) }
+                        }
+                    }
+                    button.button.danger type="submit" { "Cancel the ticked tickets" }
+                }
+            }
+        }
     };
     page(viewer, status, &format!("Order · {}", e.title), &[], body)
 }
@@ -244,6 +284,7 @@ async fn managed_order(
 #[derive(Deserialize, Default)]
 pub struct OrderQuery {
     refunded: Option<String>,
+    cancelled: Option<String>,
 }
 
 pub async fn show(
@@ -254,7 +295,12 @@ pub async fn show(
 ) -> Response {
     match managed_order(&state, &viewer, &event, &order).await {
         Ok((_, details, o, buyer)) => {
-            order_page(&viewer, &details, buyer.as_ref(), &o, None, q.refunded.is_some(), StatusCode::OK)
+            let done = match (q.refunded.is_some(), q.cancelled.is_some()) {
+                (true, _) => Done::Refunded,
+                (false, true) => Done::Cancelled,
+                (false, false) => Done::Nothing,
+            };
+            order_page(&viewer, &details, buyer.as_ref(), &o, None, done, StatusCode::OK)
         }
         Err(page) => page,
     }
@@ -303,7 +349,7 @@ pub async fn refund(
     if !csrf_ok(&headers, form.csrf()) {
         return stale(&viewer, "press Refund");
     }
-    let again = |msg: &str, status| order_page(&viewer, &details, buyer.as_ref(), &o, Some(msg), false, status);
+    let again = |msg: &str, status| order_page(&viewer, &details, buyer.as_ref(), &o, Some(msg), Done::Nothing, status);
     let request = match refund_request(&form, &o) {
         Ok(r) => r,
         Err(msg) => return again(&msg, StatusCode::UNPROCESSABLE_ENTITY),
@@ -314,6 +360,37 @@ pub async fn refund(
             let left = Money::new(remaining, o.total.currency()).map(|m| money(&m)).unwrap_or_default();
             again(&format!("Only {left} is left to refund on this order."), StatusCode::UNPROCESSABLE_ENTITY)
         }
+        Err(e) => {
+            let (status, detail, _) = problem_detail(e.into()).await;
+            again(&detail, status)
+        }
+    }
+}
+
+/// The organizer cancels ticked free tickets of the order.
+pub async fn cancel(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    Path((event, order)): Path<(String, String)>,
+    form: Fields,
+) -> Response {
+    let (user, details, o, buyer) = match managed_order(&state, &viewer, &event, &order).await {
+        Ok(x) => x,
+        Err(page) => return page,
+    };
+    if !csrf_ok(&headers, form.csrf()) {
+        return stale(&viewer, "press Cancel");
+    }
+    let again = |msg: &str, status| order_page(&viewer, &details, buyer.as_ref(), &o, Some(msg), Done::Nothing, status);
+    let tickets: Vec<TicketId> =
+        form.all("ticket").filter_map(|t| t.parse::<Uuid>().ok()).map(TicketId::from_uuid).collect();
+    // Named here: an empty list would mean every free ticket.
+    if tickets.is_empty() {
+        return again("Tick the tickets to cancel.", StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    match state.ticketing.cancel_free_tickets(user, o.id, tickets).await {
+        Ok(_) => Redirect::to(&format!("{}/{}?cancelled=1", orders_path(&details), o.id)).into_response(),
         Err(e) => {
             let (status, detail, _) = problem_detail(e.into()).await;
             again(&detail, status)

@@ -102,6 +102,7 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/console/events/{event}/orders", get(event_orders::list))
         .route("/console/events/{event}/orders/{order}", get(event_orders::show))
         .route("/console/events/{event}/orders/{order}/refund", post(event_orders::refund))
+        .route("/console/events/{event}/orders/{order}/cancel", post(event_orders::cancel))
         .route("/console/events/{event}/ticket-types/new", get(ticket_types::new_form).post(ticket_types::add))
         .route(
             "/console/events/{event}/ticket-types/{ticket_type}",

@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::dto::{
-    EventOrderDto, EventOrderListResponse, EventOrdersQuery, OrderResponse, ProblemDto, RefundRequestDto,
-    RefundResponse,
+    CancelTicketsDto, CancelledTicketsResponse, EventOrderDto, EventOrderListResponse, EventOrdersQuery, OrderResponse,
+    ProblemDto, RefundRequestDto, RefundResponse,
 };
 use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
 use crate::problem::Problem;
@@ -62,6 +62,29 @@ pub async fn create(
         response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(response)
+}
+
+/// Cancel free tickets of an order (owners and admins of the event's
+/// organization): nothing was paid, so nothing is refunded, but the tickets
+/// stop admitting at once, their places go back on sale, the public log
+/// records each, and every holder is told. Tickets with a price are
+/// cancelled by refunding them.
+#[utoipa::path(post, path = "/api/v1/orders/{order}/cancellations", tag = "orders", security(("bearer" = [])),
+    params(("order" = Uuid, Path)),
+    request_body = CancelTicketsDto,
+    responses((status = 200, body = CancelledTicketsResponse),
+               (status = 401, body = ProblemDto), (status = 403, body = ProblemDto), (status = 404, body = ProblemDto),
+               (status = 409, body = ProblemDto, description = "no free ticket left, or a ticket named has a price or was cancelled already"),
+               (status = 422, body = ProblemDto)))]
+pub async fn cancel_free(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(order): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<CancelTicketsDto>,
+) -> Result<Json<CancelledTicketsResponse>, Problem> {
+    let tickets = req.ticket_ids.iter().map(|t| TicketId::from_uuid(*t)).collect();
+    let cancelled = state.ticketing.cancel_free_tickets(user, OrderId::from_uuid(order), tickets).await?;
+    Ok(Json(CancelledTicketsResponse::from(&cancelled)))
 }
 
 /// The buyer's own refund, offered when the event moved: every ticket of the
