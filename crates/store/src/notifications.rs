@@ -204,12 +204,12 @@ pub struct RecordedRefund {
 /// Free tickets of an order an organizer cancels.
 pub struct CancelFreeTickets<'a> {
     pub order: OrderId,
-    pub tickets: RevokeTickets<'a>,
+    /// Each must be a valid, unused, free ticket of the order.
+    pub tickets: &'a [TicketId],
     /// The public log's entry for each ticket revoked, given its holder.
     pub revoke_entry: RevokeEntry<'a>,
-    /// A notice for the holder of each ticket that may be cancelled; those
-    /// of the tickets cancelled are written.
-    pub notices: &'a [(TicketId, NewNotice)],
+    /// The holders' notices, written with the cancellation.
+    pub notices: &'a [NewNotice],
 }
 
 /// Tickets cancelled, with the inventory they gave back.
@@ -227,8 +227,6 @@ pub struct CancelledTickets {
 pub enum CancelTicketsError {
     #[error("order not found")]
     UnknownOrder,
-    #[error("the order has no free ticket left that may be cancelled")]
-    NothingToCancel,
     #[error("ticket {0} is not a valid, unused, free ticket of this order")]
     NotCancellable(TicketId),
     #[error(transparent)]
@@ -479,9 +477,8 @@ impl Store {
 
     /// Cancels free tickets of an order (an organizer's decision; there is
     /// no money to give back): each revoked as a refund revokes it, with the
-    /// holders' notices, in one transaction. With no tickets listed, every
-    /// free ticket of the order that is still valid and unused. An order
-    /// with no valid ticket left and nothing paid is closed.
+    /// holders' notices, in one transaction; all or none. An order with no
+    /// valid ticket left and nothing paid is closed.
     pub async fn cancel_free_tickets(
         &self,
         c: &CancelFreeTickets<'_>,
@@ -498,24 +495,8 @@ impl Store {
         let Some((event_s, total)) = order else {
             return Err(CancelTicketsError::UnknownOrder);
         };
-        let tickets: Vec<TicketId> = match c.tickets {
-            RevokeTickets::Listed(list) => list.to_vec(),
-            RevokeTickets::AllValid => {
-                let rows: Vec<(String,)> = sqlx::query_as(
-                    "SELECT id FROM tickets WHERE order_id = $1 AND status = 'valid' AND checked_in_at IS NULL \
-                     AND price_amount = 0 ORDER BY id",
-                )
-                .bind(&order_s)
-                .fetch_all(&mut *tx)
-                .await?;
-                rows.iter().map(|(t,)| id(t)).collect::<Result<_>>()?
-            }
-        };
-        if tickets.is_empty() {
-            return Err(CancelTicketsError::NothingToCancel);
-        }
         let mut freed = Freed::default();
-        for t in &tickets {
+        for t in c.tickets {
             let revoke = RevokeOne { order: &order_s, event: &event_s, ticket: *t, free_only: true };
             if !revoke_order_ticket(&mut tx, &revoke, c.revoke_entry, &mut freed, now).await? {
                 return Err(CancelTicketsError::NotCancellable(*t));
@@ -529,14 +510,14 @@ impl Store {
         if closed {
             sqlx::query("UPDATE orders SET status = 'refunded' WHERE id = $1").bind(&order_s).execute(&mut *tx).await?;
         }
-        for n in c.notices.iter().filter(|(t, _)| tickets.contains(t)) {
-            insert_notice(&mut tx, &n.1, now).await?;
+        for n in c.notices {
+            insert_notice(&mut tx, n, now).await?;
         }
         tx.commit().await?;
         let Freed { seats, areas } = freed.sorted();
         Ok(CancelledTickets {
             event: id(&event_s)?,
-            tickets,
+            tickets: c.tickets.to_vec(),
             freed_seats: seats,
             freed_areas: areas,
             order_closed: closed,

@@ -367,25 +367,33 @@ impl Ticketing {
                 Some(_) => {}
             }
         }
+        let cancellable = |t: &&store::TicketRecord| {
+            t.status == domain::checkin::TicketStatus::Valid && t.checked_in_at.is_none() && t.price.amount_minor() == 0
+        };
+        // None named: those that may go now. The store checks each again
+        // under the order's lock (a gate may let one in meanwhile).
+        if tickets.is_empty() {
+            tickets = record.tickets.iter().filter(cancellable).map(|t| t.id).collect();
+        }
+        if tickets.is_empty() {
+            return Err(CancelTicketsError::NothingToCancel);
+        }
         let event = self.store.event(record.event).await?.ok_or(Denied::NotFound("order"))?;
-        // A notice for every free ticket that could go; the store writes
-        // those of the tickets it cancels, with them.
+        // One notice per holder, naming all of their tickets that go.
+        let mut by_holder: std::collections::BTreeMap<UserId, Vec<&store::TicketRecord>> = Default::default();
+        for t in record.tickets.iter().filter(|t| tickets.contains(&t.id)) {
+            by_holder.entry(t.holder).or_default().push(t);
+        }
         let mut notices = Vec::new();
-        for t in record
-            .tickets
-            .iter()
-            .filter(|t| t.status == domain::checkin::TicketStatus::Valid && t.price.amount_minor() == 0)
-        {
-            notices.push((t.id, self.revoked_notice(t, &event, Revoked::Cancelled).await?));
+        for held in by_holder.values() {
+            notices.push(self.revoked_notice(held, &event, Revoked::Cancelled).await?);
         }
         let now = self.now();
         let revoke_entry = self.revoke_entries(now).await?;
-        let listed = if tickets.is_empty() { RevokeTickets::AllValid } else { RevokeTickets::Listed(&tickets) };
         let cancel =
-            store::CancelFreeTickets { order, tickets: listed, revoke_entry: &revoke_entry, notices: &notices };
+            store::CancelFreeTickets { order, tickets: &tickets, revoke_entry: &revoke_entry, notices: &notices };
         let done = self.store.cancel_free_tickets(&cancel, now).await.map_err(|e| match e {
             store::CancelTicketsError::UnknownOrder => Denied::NotFound("order").into(),
-            store::CancelTicketsError::NothingToCancel => CancelTicketsError::NothingToCancel,
             store::CancelTicketsError::NotCancellable(t) => CancelTicketsError::NotCancellable(t),
             store::CancelTicketsError::Store(s) => s.into(),
         })?;
@@ -530,7 +538,7 @@ impl Ticketing {
         let mut notices = Vec::new();
         for t in order.tickets.iter().filter(|t| r.refund.tickets.contains(&t.id) && t.holder != order.user) {
             let why = if r.refund.reason == "event_cancelled" { Revoked::EventCancelled } else { Revoked::Refunded };
-            notices.push(self.revoked_notice(t, &event, why).await?);
+            notices.push(self.revoked_notice(&[t], &event, why).await?);
         }
         if !notices.is_empty() {
             self.store.record_notices(&notices, self.now()).await?;
@@ -538,22 +546,27 @@ impl Ticketing {
         Ok(())
     }
 
-    /// The notice telling a ticket's holder that it no longer admits, and why.
+    /// The notice telling the holder of `tickets` (one or more, all theirs)
+    /// that they no longer admit, and why.
     async fn revoked_notice(
         &self,
-        t: &store::TicketRecord,
+        tickets: &[&store::TicketRecord],
         event: &store::EventRecord,
         why: Revoked,
     ) -> Result<store::NewNotice, StoreError> {
+        let first = tickets.first().ok_or_else(|| StoreError::Corrupt("a notice of no ticket".into()))?;
+        let places: Vec<String> = tickets.iter().map(|t| ticket_label(t)).collect();
         Ok(self.notice(Notice {
             kind: MessageKind::TicketRevoked,
-            to: To::Account(self.recipient(t.holder).await?),
-            dedupe_key: format!("revoked:{}", t.id),
+            to: To::Account(self.recipient(first.holder).await?),
+            // A ticket is revoked once: its id keys the notice.
+            dedupe_key: format!("revoked:{}", first.id),
             link: "/tickets".into(),
             data: json!({
                 "event": event_data(event),
                 "ticket": {
-                    "place": ticket_label(t),
+                    "place": places.join("; "),
+                    "count": tickets.len(),
                     "withdrawn": why == Revoked::Cancelled,
                     "cancelled": why == Revoked::EventCancelled,
                     "used_before": false,

@@ -696,6 +696,12 @@ async fn the_console_cancels_free_tickets_and_the_order_reads_cancelled() {
     assert!(list.contains("Cancelled"), "{list}");
     let mine = app.page(&format!("/orders/{order_id}"), &ada.token).await;
     assert!(mine.contains("was cancelled by the organizer") && !mine.contains("paid back"), "{mine}");
+    // One notice for both tickets, not one each.
+    let told = notifications(&app, &ada.token).await;
+    let revoked: Vec<&Value> =
+        told["items"].as_array().unwrap().iter().filter(|n| n["kind"] == "ticket_revoked").collect();
+    assert_eq!(revoked.len(), 1, "{told}");
+    assert!(revoked[0]["title"].as_str().unwrap().contains("Your 2 tickets for Test Gig no longer admit"), "{told}");
     // Both places are on sale again: the whole area can be held.
     let bob = app.signup("bob@example.org").await;
     assert_eq!(app.hold(&bob.token, &f.event_id, &[], &[(&f.ga_area, 10)]).await.status(), StatusCode::CREATED);

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::buyer::ticket_place;
 use super::console::{failure, page, parse_price};
-use super::layout::{alert, csrf_field, local_time, money, notice, problem_detail, urlencode};
+use super::layout::{alert, csrf_field, local_time, money, notice, price, problem_detail, urlencode};
 use super::manage::{managed, sales_path, stale};
 use super::session::{Fields, PageQuery, Viewer, csrf_ok};
 use crate::AppState;
@@ -167,7 +167,7 @@ fn order_page(
                             tr {
                                 th scope="row" { (ticket_place(t)) }
                                 td { (t.ticket_type_name) }
-                                td.num { (money(&t.price)) }
+                                td.num { (price(&t.price)) }
                                 td {
                                     @if t.status == TicketStatus::Revoked && t.price.amount_minor() == 0 { "Cancelled" }
                                     @else if t.status == TicketStatus::Revoked { "Revoked" }
