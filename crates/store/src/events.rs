@@ -34,6 +34,9 @@ pub struct EventRecord {
 pub struct EventSummary {
     pub event: EventRecord,
     pub min_price: Option<Money>,
+    /// The lowest price above zero: what the paid tickets start at when
+    /// some are free.
+    pub min_paid_price: Option<Money>,
 }
 
 #[derive(Clone, Debug)]
@@ -133,6 +136,7 @@ struct ListedRow {
     #[sqlx(flatten)]
     event: EventRow,
     min_price: Option<i64>,
+    min_paid_price: Option<i64>,
     price_currency: Option<String>,
 }
 
@@ -542,6 +546,8 @@ impl Store {
                     AND (t.sales_start IS NULL OR t.sales_start <= $2) AND (t.sales_end IS NULL OR t.sales_end > $3)), \
                  (SELECT MIN(price_amount) FROM ticket_types t WHERE t.event_id = e.id \
                     AND (t.sales_end IS NULL OR t.sales_end > $4))) AS min_price, \
+               (SELECT MIN(price_amount) FROM ticket_types t WHERE t.event_id = e.id AND t.price_amount > 0 \
+                    AND (t.sales_end IS NULL OR t.sales_end > $4)) AS min_paid_price, \
                (SELECT currency FROM ticket_types t WHERE t.event_id = e.id LIMIT 1) AS price_currency \
              FROM events e JOIN venues v ON v.id = e.venue_id \
              WHERE e.status = 'published' AND e.ends_at > $1{matches} \
@@ -578,11 +584,12 @@ impl Store {
         let rows = query.fetch_all(&mut *self.read().await?).await?;
         rows.into_iter()
             .map(|r| {
-                let min_price = match (r.min_price, r.price_currency.as_deref()) {
-                    (Some(a), Some(c)) => Some(money(a, c)?),
-                    _ => None,
+                let price = |amount: Option<i64>| match (amount, r.price_currency.as_deref()) {
+                    (Some(a), Some(c)) => money(a, c).map(Some),
+                    _ => Ok(None),
                 };
-                Ok(EventSummary { event: event_record(r.event)?, min_price })
+                let (min_price, min_paid_price) = (price(r.min_price)?, price(r.min_paid_price)?);
+                Ok(EventSummary { event: event_record(r.event)?, min_price, min_paid_price })
             })
             .collect()
     }

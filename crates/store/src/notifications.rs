@@ -204,8 +204,9 @@ pub struct RecordedRefund {
 /// Free tickets of an order an organizer cancels.
 pub struct CancelFreeTickets<'a> {
     pub order: OrderId,
-    /// Each must be a valid, unused, free ticket of the order.
-    pub tickets: &'a [TicketId],
+    /// Each must be a valid, unused, free ticket of the order, held by the
+    /// account given with it (whom its notice is for).
+    pub tickets: &'a [(TicketId, UserId)],
     /// The public log's entry for each ticket revoked, given its holder.
     pub revoke_entry: RevokeEntry<'a>,
     /// The holders' notices, written with the cancellation.
@@ -229,6 +230,8 @@ pub enum CancelTicketsError {
     UnknownOrder,
     #[error("ticket {0} is not a valid, unused, free ticket of this order")]
     NotCancellable(TicketId),
+    #[error("a ticket was passed on meanwhile; nothing was cancelled")]
+    HolderChanged,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -442,7 +445,7 @@ impl Store {
         let mut freed = Freed::default();
         for t in &tickets {
             let revoke = RevokeOne { order: &order_s, event: &event_s, ticket: *t, free_only: false };
-            if !revoke_order_ticket(&mut tx, &revoke, r.revoke_entry, &mut freed, now).await? {
+            if revoke_order_ticket(&mut tx, &revoke, r.revoke_entry, &mut freed, now).await?.is_none() {
                 return Err(RecordRefundError::TicketNotRefundable(*t));
             }
             sqlx::query("INSERT INTO refund_tickets (refund_id, ticket_id) VALUES ($1, $2)")
@@ -496,10 +499,13 @@ impl Store {
             return Err(CancelTicketsError::UnknownOrder);
         };
         let mut freed = Freed::default();
-        for t in c.tickets {
+        for (t, holder) in c.tickets {
             let revoke = RevokeOne { order: &order_s, event: &event_s, ticket: *t, free_only: true };
-            if !revoke_order_ticket(&mut tx, &revoke, c.revoke_entry, &mut freed, now).await? {
-                return Err(CancelTicketsError::NotCancellable(*t));
+            match revoke_order_ticket(&mut tx, &revoke, c.revoke_entry, &mut freed, now).await? {
+                None => return Err(CancelTicketsError::NotCancellable(*t)),
+                // The notices are for the holders the caller read.
+                Some(now_held_by) if now_held_by != *holder => return Err(CancelTicketsError::HolderChanged),
+                Some(_) => {}
             }
         }
         let (left,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM tickets WHERE order_id = $1 AND status = 'valid'")
@@ -517,7 +523,7 @@ impl Store {
         let Freed { seats, areas } = freed.sorted();
         Ok(CancelledTickets {
             event: id(&event_s)?,
-            tickets: c.tickets.to_vec(),
+            tickets: c.tickets.iter().map(|(t, _)| *t).collect(),
             freed_seats: seats,
             freed_areas: areas,
             order_closed: closed,
@@ -806,14 +812,15 @@ impl Freed {
 
 /// Revokes a ticket of an order if it is still valid and unused: the public
 /// log records it, its seat may be sold again, its open listing and pending
-/// transfer end. False when the ticket is not one that may be revoked.
+/// transfer end. Its holder, or `None` when the ticket is not one that may
+/// be revoked.
 async fn revoke_order_ticket(
     tx: &mut crate::WriteTx,
     r: &RevokeOne<'_>,
     revoke_entry: RevokeEntry<'_>,
     freed: &mut Freed,
     now: Timestamp,
-) -> Result<bool> {
+) -> Result<Option<UserId>> {
     // A ticket used at the gate keeps its place: someone sat in that seat.
     let free_only = if r.free_only { " AND price_amount = 0" } else { "" };
     let revoked: Option<(Option<String>, Option<String>, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -827,9 +834,10 @@ async fn revoke_order_ticket(
     .fetch_optional(&mut **tx)
     .await?;
     let Some((seat, area, holder)) = revoked else {
-        return Ok(false);
+        return Ok(None);
     };
-    let entry = revoke_entry(r.ticket, id(r.event)?, id(&holder)?);
+    let holder: UserId = id(&holder)?;
+    let entry = revoke_entry(r.ticket, id(r.event)?, holder);
     crate::ledger::insert_ledger_entry(tx, &entry, now).await?;
     if let Some(seat) = seat {
         // The seat may be sold again: no claim row means free.
@@ -844,7 +852,7 @@ async fn revoke_order_ticket(
         freed.areas.push(id(&area)?);
     }
     release_ticket(tx, &r.ticket.to_string()).await?;
-    Ok(true)
+    Ok(Some(holder))
 }
 
 async fn release_ticket(tx: &mut crate::WriteTx, ticket: &str) -> Result<()> {

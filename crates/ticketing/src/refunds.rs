@@ -67,11 +67,17 @@ from_visible!(RefundError);
 pub enum CancelTicketsError {
     #[error("a cancellation may name at most {REFUND_TICKETS_MAX} tickets")]
     TooManyTickets,
+    #[error(
+        "ticket_ids is empty: name the tickets to cancel, or leave it out to cancel every free ticket of the order"
+    )]
+    NoneNamed,
+    #[error("ticket {0} is not a ticket of this order")]
+    NotInOrder(TicketId),
     #[error("this order has no free ticket left that may be cancelled")]
     NothingToCancel,
     #[error("ticket {0} has a price: refund it instead, which cancels it too")]
     HasPrice(TicketId),
-    #[error("ticket {0} is not a valid ticket of this order: it was cancelled, refunded, passed on or used already")]
+    #[error("ticket {0} no longer admits or was used at the gate already: it was cancelled, refunded or checked in")]
     NotCancellable(TicketId),
     #[error(transparent)]
     Denied(#[from] Denied),
@@ -89,6 +95,21 @@ enum Revoked {
     EventCancelled,
     /// It was free, and the organizer cancelled it.
     Cancelled,
+}
+
+/// Tries of a cancellation whose tickets change hands meanwhile.
+const CANCEL_ATTEMPTS_MAX: u32 = 3;
+
+/// How one try of a cancellation ended without cancelling.
+enum TryCancel {
+    HolderChanged,
+    Failed(CancelTicketsError),
+}
+
+impl<E: Into<CancelTicketsError>> From<E> for TryCancel {
+    fn from(e: E) -> Self {
+        TryCancel::Failed(e.into())
+    }
 }
 
 /// Free tickets an organizer cancelled.
@@ -344,8 +365,43 @@ impl Ticketing {
         &self,
         user: UserId,
         order: OrderId,
-        tickets: Vec<TicketId>,
+        tickets: Option<Vec<TicketId>>,
     ) -> Result<Cancelled, CancelTicketsError> {
+        let named = tickets.is_some();
+        let mut tickets = tickets.unwrap_or_default();
+        tickets.sort_unstable();
+        tickets.dedup();
+        if named && tickets.is_empty() {
+            return Err(CancelTicketsError::NoneNamed);
+        }
+        if tickets.len() > REFUND_TICKETS_MAX {
+            return Err(CancelTicketsError::TooManyTickets);
+        }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.try_cancel_free_tickets(user, order, named.then_some(tickets.as_slice())).await {
+                // A ticket was passed on between the read and the write:
+                // read again, so that its new holder is the one told.
+                Err(TryCancel::HolderChanged) if attempt < CANCEL_ATTEMPTS_MAX => continue,
+                Err(TryCancel::HolderChanged) => {
+                    return Err(
+                        StoreError::Corrupt("tickets kept changing hands during the cancellation".into()).into()
+                    );
+                }
+                Err(TryCancel::Failed(e)) => return Err(e),
+                Ok(done) => return Ok(done),
+            }
+        }
+    }
+
+    /// One try of [`Self::cancel_free_tickets`]; `named` is deduplicated.
+    async fn try_cancel_free_tickets(
+        &self,
+        user: UserId,
+        order: OrderId,
+        named: Option<&[TicketId]>,
+    ) -> Result<Cancelled, TryCancel> {
         let record = self
             .order_to_manage(
                 user,
@@ -353,35 +409,36 @@ impl Ticketing {
                 "tickets are cancelled by the event's organizer; ask them",
                 "only owners and admins cancel tickets",
             )
-            .await?;
-        if tickets.len() > REFUND_TICKETS_MAX {
-            return Err(CancelTicketsError::TooManyTickets);
-        }
-        let mut tickets = tickets;
-        tickets.sort_unstable();
-        tickets.dedup();
-        for t in &tickets {
+            .await
+            .map_err(CancelTicketsError::from)?;
+        for t in named.unwrap_or_default() {
             match record.tickets.iter().find(|rt| rt.id == *t) {
-                None => return Err(CancelTicketsError::NotCancellable(*t)),
-                Some(rt) if rt.price.amount_minor() > 0 => return Err(CancelTicketsError::HasPrice(*t)),
+                None => return Err(CancelTicketsError::NotInOrder(*t).into()),
+                Some(rt) if rt.price.amount_minor() > 0 => return Err(CancelTicketsError::HasPrice(*t).into()),
                 Some(_) => {}
             }
         }
-        let cancellable = |t: &&store::TicketRecord| {
-            t.status == domain::checkin::TicketStatus::Valid && t.checked_in_at.is_none() && t.price.amount_minor() == 0
-        };
         // None named: those that may go now. The store checks each again
         // under the order's lock (a gate may let one in meanwhile).
-        if tickets.is_empty() {
-            tickets = record.tickets.iter().filter(cancellable).map(|t| t.id).collect();
+        let going: Vec<&store::TicketRecord> = match named {
+            Some(named) => record.tickets.iter().filter(|t| named.contains(&t.id)).collect(),
+            None => record
+                .tickets
+                .iter()
+                .filter(|t| {
+                    t.status == domain::checkin::TicketStatus::Valid
+                        && t.checked_in_at.is_none()
+                        && t.price.amount_minor() == 0
+                })
+                .collect(),
+        };
+        if going.is_empty() {
+            return Err(CancelTicketsError::NothingToCancel.into());
         }
-        if tickets.is_empty() {
-            return Err(CancelTicketsError::NothingToCancel);
-        }
-        let event = self.store.event(record.event).await?.ok_or(Denied::NotFound("order"))?;
+        let event = self.store.event(record.event).await?.ok_or(CancelTicketsError::from(Denied::NotFound("order")))?;
         // One notice per holder, naming all of their tickets that go.
         let mut by_holder: std::collections::BTreeMap<UserId, Vec<&store::TicketRecord>> = Default::default();
-        for t in record.tickets.iter().filter(|t| tickets.contains(&t.id)) {
+        for t in &going {
             by_holder.entry(t.holder).or_default().push(t);
         }
         let mut notices = Vec::new();
@@ -390,11 +447,13 @@ impl Ticketing {
         }
         let now = self.now();
         let revoke_entry = self.revoke_entries(now).await?;
+        let tickets: Vec<(TicketId, UserId)> = going.iter().map(|t| (t.id, t.holder)).collect();
         let cancel =
             store::CancelFreeTickets { order, tickets: &tickets, revoke_entry: &revoke_entry, notices: &notices };
         let done = self.store.cancel_free_tickets(&cancel, now).await.map_err(|e| match e {
-            store::CancelTicketsError::UnknownOrder => Denied::NotFound("order").into(),
-            store::CancelTicketsError::NotCancellable(t) => CancelTicketsError::NotCancellable(t),
+            store::CancelTicketsError::HolderChanged => TryCancel::HolderChanged,
+            store::CancelTicketsError::UnknownOrder => CancelTicketsError::from(Denied::NotFound("order")).into(),
+            store::CancelTicketsError::NotCancellable(t) => CancelTicketsError::NotCancellable(t).into(),
             store::CancelTicketsError::Store(s) => s.into(),
         })?;
         metrics::counter!("tickets_cancelled_total").increment(done.tickets.len() as u64);
@@ -444,7 +503,8 @@ impl Ticketing {
         user: UserId,
         order: &OrderRecord,
     ) -> Result<Option<RescheduleRecord>, StoreError> {
-        if order.user != user || order.status != "paid" {
+        // Free tickets have nothing to give back.
+        if order.user != user || order.status != "paid" || order.total.amount_minor() == 0 {
             return Ok(None);
         }
         let now = self.now();

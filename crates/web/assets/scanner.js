@@ -72,7 +72,7 @@ const REASONS = {
   already_checked_in: ['Already checked in', 'This ticket was admitted before. Do not let it in again.'],
   invalid: ['Invalid ticket', 'The code is unreadable, forged or altered.'],
   wrong_event: ['Wrong event', 'This ticket is for a different event.'],
-  revoked: ['Revoked', 'This ticket was refunded or re-issued. It does not admit.'],
+  revoked: ['Revoked', 'This ticket was refunded, cancelled or re-issued. It does not admit.'],
 };
 // Why a code was refused, beyond "invalid" (the server's `reason`).
 const REFUSALS = {

@@ -1341,10 +1341,10 @@ pub struct RefundRequestDto {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelTicketsDto {
-    /// Free tickets of the order to cancel. Without it: every free ticket of
-    /// the order that is still valid and unused.
+    /// Free tickets of the order to cancel (1 to 100). Left out: every free
+    /// ticket of the order that is still valid and unused.
     #[serde(default)]
-    pub ticket_ids: Vec<Uuid>,
+    pub ticket_ids: Option<Vec<Uuid>>,
 }
 
 /// Free tickets cancelled: they no longer admit, their places are on sale

@@ -89,7 +89,15 @@ async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Pr
 }
 
 /// `bytes` as JSON of `T`: a syntax error is a 400, the wrong shape a 422.
+///
+/// Every body of the API is an object. serde would also take an array for
+/// one, its fields in order: `[]` would then be a body with every field
+/// left out, which for some requests means "all" (cancel every free
+/// ticket). A client sending an array made a mistake, so it is refused.
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    if bytes.trim_ascii_start().first() == Some(&b'[') && serde_json::from_slice::<IgnoredAny>(bytes).is_ok() {
+        return Err(Problem::unprocessable("invalid-body", "the body must be a JSON object, not an array"));
+    }
     match axum::Json::<T>::from_bytes(bytes) {
         Ok(axum::Json(v)) => Ok(v),
         Err(rejection) => Err(json_problem(rejection, bytes)),

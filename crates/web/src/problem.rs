@@ -691,7 +691,9 @@ impl From<RefundError> for Problem {
 impl From<CancelTicketsError> for Problem {
     fn from(e: CancelTicketsError) -> Self {
         match e {
-            CancelTicketsError::TooManyTickets => Problem::unprocessable("invalid-cancellation", e.to_string()),
+            CancelTicketsError::TooManyTickets | CancelTicketsError::NoneNamed | CancelTicketsError::NotInOrder(_) => {
+                Problem::unprocessable("invalid-cancellation", e.to_string())
+            }
             CancelTicketsError::NothingToCancel => Problem::conflict("nothing-to-cancel", e.to_string()),
             CancelTicketsError::HasPrice(_) => Problem::conflict("ticket-has-a-price", e.to_string()),
             CancelTicketsError::NotCancellable(_) => Problem::conflict("ticket-not-cancellable", e.to_string()),

@@ -247,6 +247,11 @@ async fn free_tickets_are_ordered_without_a_payment() {
     // On the web a free type reads "Free", and the checkout asks for no card.
     let event_page = app.page(&format!("/events/{}", f.event_id), &ada.token).await;
     assert!(event_page.contains("Free (") && event_page.contains("Free</"), "{event_page}");
+    // The event's card says that some are free and what the others cost.
+    let home = app.page("/", &ada.token).await;
+    let paid =
+        format!("<strong>Free</strong> or from <strong>EUR {}.{:02}</strong>", SEAT_PRICE / 100, SEAT_PRICE % 100);
+    assert!(home.contains(&paid), "{home}");
     let page = app.page(&format!("/checkout/{}", other["id"].as_str().unwrap()), &ada.token).await;
     assert!(page.contains("Get my tickets") && !page.contains("Test card"), "{page}");
     let csrf = "c".repeat(64);

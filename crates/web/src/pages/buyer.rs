@@ -165,9 +165,11 @@ pub async fn home(State(state): State<AppState>, viewer: Viewer, PageQuery(q): P
                                     h3 { (e.title) }
                                     p.muted { time datetime=(e.starts_at.to_rfc3339()) { (local_time(e.starts_at, &e.timezone)) } }
                                     p.muted { (e.venue_name) }
-                                    @if let Some(p) = &s.min_price {
-                                        @if p.amount_minor() == 0 { p.price { strong { "Free" } " tickets" } }
-                                        @else { p.price { "from " strong { (money(p)) } } }
+                                    @match (&s.min_price, &s.min_paid_price) {
+                                        (Some(p), _) if p.amount_minor() > 0 => { p.price { "from " strong { (money(p)) } } }
+                                        (Some(_), Some(paid)) => { p.price { strong { "Free" } " or from " strong { (money(paid)) } } }
+                                        (Some(_), None) => { p.price { strong { "Free" } " tickets" } }
+                                        (None, _) => {}
                                     }
                                     span.visually-hidden { (when) }
                                 }
@@ -1283,7 +1285,8 @@ fn ticket_card(
                 p { (t.ticket_type_name) " · " (price(&t.price)) }
                 p.muted { (local_time(t.event_starts_at, timezone)) }
                 @if revoked {
-                    p.badge.bad { "Revoked – this ticket no longer admits" }
+                    @if t.price.amount_minor() == 0 { p.badge.bad { "Cancelled – this ticket no longer admits" } }
+                @else { p.badge.bad { "Revoked – this ticket no longer admits" } }
                 } @else if let Some(at) = t.checked_in_at {
                     p.badge { "Checked in " (local_time(at, timezone)) }
                 } @else {
@@ -1430,8 +1433,14 @@ pub async fn order_page(State(state): State<AppState>, viewer: Viewer, Path(orde
     // had nothing to give back.
     let free = order.total.amount_minor() == 0;
     let whole = (!free && refunded >= order.total.amount_minor()) || order.status == "refunded";
-    // A ticket used at the gate stays as it was, whatever came back.
-    let used_kept = held.iter().any(|t| t.status == domain::checkin::TicketStatus::Valid);
+    let valid = |t: &&TicketRecord| t.status == domain::checkin::TicketStatus::Valid;
+    // Tickets that still let someone in; one used at the gate stays as it
+    // was, whatever came back.
+    let admitting = held.iter().filter(valid).filter(|t| t.checked_in_at.is_none()).count();
+    let used_kept = held.iter().filter(valid).any(|t| t.checked_in_at.is_some());
+    let event_cancelled = order.tickets.first().and_then(|t| facts.get(&t.event)).is_some_and(|f| f.cancelled);
+    // Passed on and still valid: the new holder's to show.
+    let passed_on: Vec<&TicketRecord> = passed_on.iter().filter(valid).collect();
     let tz = order.tickets.first().and_then(|t| facts.get(&t.event)).map_or("UTC", |f| f.timezone.as_str());
     let offer = if whole { None } else { state.ticketing.refund_offer(user, &order).await.ok().flatten() };
     let body = html! {
@@ -1451,22 +1460,36 @@ pub async fn order_page(State(state): State<AppState>, viewer: Viewer, Path(orde
         section.panel.confirmation {
             // The order's reference, as in the confirmation e-mail and the
             // organizer's console, which finds the order by it.
-            @if whole && free {
+            @let still = html! {
+                @if admitting > 0 {
+                    (admitting) @if admitting == 1 { " of its tickets still admits: the one marked Valid below." }
+                    @else { " of its tickets still admit: those marked Valid below." }
+                } @else if used_kept { "Its unused tickets no longer admit; those already used at the gate stay as they were." }
+                @else { "Its tickets no longer admit." }
+            };
+            @if event_cancelled && admitting == 0 {
+                h1 { "Event cancelled" }
+                p { "The event of order " strong { (order.id.reference()) } " was cancelled. "
+                    @if free { "Its tickets were free, so there is nothing to pay back. " }
+                    @else if refunded > 0 { strong { (money(&back)) } " was paid back. " }
+                    @else { "The money is being paid back. " }
+                    (still) }
+            } @else if whole && free {
                 h1 { "Cancelled" }
-                p { "Order " strong { (order.id.reference()) } " was cancelled by the organizer. Its tickets were free, so there was nothing to pay back. "
-                    @if used_kept { "Its unused tickets no longer admit; those already used at the gate stay as they were." }
-                    @else { "Its tickets no longer admit." } }
+                p { "Order " strong { (order.id.reference()) } " was cancelled by the organizer. Its tickets were free, so there was nothing to pay back. " (still) }
             } @else if whole {
                 h1 { "Refunded" }
-                p { "Order " strong { (order.id.reference()) } " was refunded: " strong { (money(&back)) } " paid back. "
-                    @if used_kept { "Its unused tickets no longer admit; those already used at the gate stay as they were." }
-                    @else { "Its tickets no longer admit." } }
+                p { "Order " strong { (order.id.reference()) } " was refunded: " strong { (money(&back)) } " paid back. " (still) }
+            } @else if admitting == 0 && !held.is_empty() && !used_kept {
+                h1 { "Cancelled" }
+                p { "The tickets of order " strong { (order.id.reference()) } " you held were cancelled by the organizer: they no longer admit." }
+                @if refunded > 0 { p { strong { (money(&back)) } " of it was refunded." } }
             } @else {
                 h1 { "You're going!" }
                 p { "Order " strong { (order.id.reference()) }
                 @if free { " is confirmed: the tickets are free. " } @else { " is paid: " strong { (money(&order.total)) } ". " }
-                @if !held.is_empty() {
-                    "Your " (held.len()) @if held.len() == 1 { " ticket is" } @else { " tickets are" } " below and under My tickets, also offline." }
+                @if admitting > 0 {
+                    "Your " (admitting) @if admitting == 1 { " ticket is" } @else { " tickets are" } " below and under My tickets, also offline." }
                 }
                 @if refunded > 0 { p { strong { (money(&back)) } " of it was refunded." } }
             }

@@ -110,6 +110,16 @@ fn refunded_so_far(o: &OrderRecord) -> i64 {
     o.refunds.iter().filter(|r| r.status != store::RefundStatus::Failed).map(|r| r.amount.amount_minor()).sum()
 }
 
+/// `detail` with the order's ticket ids it names replaced by their places:
+/// an organizer knows "Main, row A, seat 2", not a ticket's id.
+fn with_places(detail: String, o: &OrderRecord) -> String {
+    o.tickets.iter().fold(detail, |d, t| {
+        let place = ticket_place(t);
+        d.replace(&format!("Ticket {}", t.id), &format!("The ticket for {place}"))
+            .replace(&format!("ticket {}", t.id), &format!("the ticket for {place}"))
+    })
+}
+
 /// What the organizer just did to the order, told at the top of its page.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Done {
@@ -362,7 +372,7 @@ pub async fn refund(
         }
         Err(e) => {
             let (status, detail, _) = problem_detail(e.into()).await;
-            again(&detail, status)
+            again(&with_places(detail, &o), status)
         }
     }
 }
@@ -389,11 +399,11 @@ pub async fn cancel(
     if tickets.is_empty() {
         return again("Tick the tickets to cancel.", StatusCode::UNPROCESSABLE_ENTITY);
     }
-    match state.ticketing.cancel_free_tickets(user, o.id, tickets).await {
+    match state.ticketing.cancel_free_tickets(user, o.id, Some(tickets)).await {
         Ok(_) => Redirect::to(&format!("{}/{}?cancelled=1", orders_path(&details), o.id)).into_response(),
         Err(e) => {
             let (status, detail, _) = problem_detail(e.into()).await;
-            again(&detail, status)
+            again(&with_places(detail, &o), status)
         }
     }
 }

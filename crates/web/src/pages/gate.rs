@@ -221,7 +221,7 @@ pub async fn scan(
             CheckinOutcome::Revoked => ScanResult {
                 admitted: false,
                 heading: "Revoked",
-                reason: "This ticket was refunded or re-issued. It does not admit.".into(),
+                reason: "This ticket was refunded, cancelled or re-issued. It does not admit.".into(),
             },
         },
         Err(e) => {

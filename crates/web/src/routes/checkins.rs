@@ -99,7 +99,7 @@ pub async fn create(
         }
         CheckinOutcome::Revoked => Err(Problem::unprocessable(
             "ticket-revoked",
-            "this ticket has been revoked (refunded or re-issued); it does not admit",
+            "this ticket has been revoked (refunded, cancelled or re-issued); it does not admit",
         )
         .with("result", result)
         .with("ticket_id", ticket_id)),

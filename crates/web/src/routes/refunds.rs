@@ -82,7 +82,7 @@ pub async fn cancel_free(
     ApiPath(order): ApiPath<Uuid>,
     ApiJson(req): ApiJson<CancelTicketsDto>,
 ) -> Result<Json<CancelledTicketsResponse>, Problem> {
-    let tickets = req.ticket_ids.iter().map(|t| TicketId::from_uuid(*t)).collect();
+    let tickets = req.ticket_ids.map(|ids| ids.into_iter().map(TicketId::from_uuid).collect());
     let cancelled = state.ticketing.cancel_free_tickets(user, OrderId::from_uuid(order), tickets).await?;
     Ok(Json(CancelledTicketsResponse::from(&cancelled)))
 }
