@@ -1238,7 +1238,8 @@ pub struct EventOrderDto {
     pub reference: String,
     pub buyer_email: String,
     pub buyer_name: String,
-    /// paid, or refunded (in full).
+    /// paid, or refunded (in full; for an order of free tickets: every
+    /// ticket was cancelled).
     pub status: String,
     pub total: MoneyDto,
     /// Refunds made or under way.
@@ -1276,7 +1277,8 @@ pub struct OrderResponse {
     /// The order's reference for people (`A1B2-C3D4-E5F6`: the end of its
     /// id), as receipts and e-mails show it.
     pub reference: String,
-    /// paid or refunded.
+    /// paid, or refunded (in full; for an order of free tickets: every
+    /// ticket was cancelled).
     pub status: String,
     pub event_id: Uuid,
     pub hold_id: Uuid,
