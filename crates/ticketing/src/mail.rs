@@ -98,6 +98,30 @@ const EMBEDDED: &[(&str, &str)] = embedded!(
     "de/event_rescheduled.subject",
     "de/event_rescheduled.txt",
     "de/event_rescheduled.html",
+    "de/transfer_offer.subject",
+    "de/transfer_offer.txt",
+    "de/transfer_offer.html",
+    "de/refund.subject",
+    "de/refund.txt",
+    "de/refund.html",
+    "de/event_reminder.subject",
+    "de/event_reminder.txt",
+    "de/event_reminder.html",
+    "de/resale_sold.subject",
+    "de/resale_sold.txt",
+    "de/resale_sold.html",
+    "de/ticket_revoked.subject",
+    "de/ticket_revoked.txt",
+    "de/ticket_revoked.html",
+    "de/verify_email.subject",
+    "de/verify_email.txt",
+    "de/verify_email.html",
+    "de/password_reset.subject",
+    "de/password_reset.txt",
+    "de/password_reset.html",
+    "de/password_changed.subject",
+    "de/password_changed.txt",
+    "de/password_changed.html",
 );
 
 /// How to send mail, from the configuration.
@@ -409,9 +433,92 @@ mod tests {
         d["minutes"] = json!(60);
         d["at_text"] = json!("2026-12-07 14:00 UTC");
         for kind in crate::notifications::MessageKind::ALL {
-            let r = m.render(kind.as_str(), "en", &d).unwrap();
-            assert!(!r.subject.is_empty() && !r.text.is_empty() && r.html.contains("<html"), "{kind:?}");
-            assert!(!r.subject.contains('\n'));
+            for locale in LOCALES {
+                let r = m.render(kind.as_str(), locale, &d).unwrap();
+                assert!(!r.subject.is_empty() && !r.text.is_empty() && r.html.contains("<html"), "{kind:?} {locale}");
+                assert!(!r.subject.contains('\n'));
+                assert!(r.html.contains(&format!("<html lang=\"{locale}\">")), "{kind:?} {locale}");
+                for part in [&r.subject, &r.text, &r.html] {
+                    assert!(!part.contains("{{") && !part.contains("{%"), "{kind:?} {locale}: {part}");
+                }
+            }
+            // Every built-in locale has its own copy of every part: none
+            // falls back to English.
+            for (locale, part) in LOCALES.iter().flat_map(|l| PARTS.iter().map(move |p| (l, p))) {
+                let name = format!("{locale}/{}.{part}", kind.as_str());
+                assert!(EMBEDDED.iter().any(|(n, _)| *n == name), "{name} is not built in");
+            }
+            let (en, de) = (m.render(kind.as_str(), "en", &d).unwrap(), m.render(kind.as_str(), "de", &d).unwrap());
+            assert_ne!(en.subject, de.subject, "{kind:?}: no German subject");
+            assert_ne!(en.text, de.text, "{kind:?}: no German text");
+            assert_ne!(en.html, de.html, "{kind:?}: no German HTML");
+        }
+    }
+
+    #[test]
+    fn a_revoked_ticket_reads_sensibly_in_every_case() {
+        let m = Mailer::unconfigured();
+        let mut d = data();
+        let cases = [
+            (
+                "withdrawn",
+                json!({"place": "Main R1 seat 3; Main R1 seat 4", "count": 2, "withdrawn": true,
+                                 "cancelled": false, "used_before": false}),
+            ),
+            ("used_before", json!({"place": "Main R1 seat 3", "cancelled": false, "used_before": true})),
+            (
+                "cancelled",
+                json!({"place": "Main R1 seat 3", "count": 1, "withdrawn": false, "cancelled": true,
+                                 "used_before": false}),
+            ),
+            (
+                "refunded",
+                json!({"place": "Main R1 seat 3", "count": 1, "withdrawn": false, "cancelled": false,
+                                "used_before": false}),
+            ),
+        ];
+        // What each case must say, and what only another case says.
+        let says = |case: &str, locale: &str| -> &'static [&'static str] {
+            match (case, locale) {
+                ("withdrawn", "en") => &["Your 2 tickets for", "the organizer cancelled them. They were free"],
+                ("withdrawn", _) => &["Ihre 2 Tickets für", "Der Veranstalter hat sie storniert. Sie waren kostenlos"],
+                ("used_before", "en") => &["Your ticket for", "a gate without a network let it in"],
+                ("used_before", _) => &["Ihr Ticket für", "Einlass ohne Netzverbindung bereits entwertet"],
+                ("cancelled", "en") => &["Your ticket for", "the event was cancelled", "The money went back"],
+                ("cancelled", _) => &["Ihr Ticket für", "Die Veranstaltung wurde abgesagt", "Das Geld ging"],
+                (_, "en") => &["Your ticket for", "refunded by the organizer", "The money went back"],
+                _ => &["Ihr Ticket für", "Der Veranstalter hat die zugehörige Bestellung", "Das Geld ging"],
+            }
+        };
+        for (case, ticket) in &cases {
+            d["ticket"] = ticket.clone();
+            for locale in LOCALES {
+                let r = m.render("ticket_revoked", locale, &d).unwrap();
+                // The HTML's words, tags dropped and whitespace collapsed.
+                let mut html_text = String::new();
+                for piece in r.html.split('<') {
+                    html_text.push(' ');
+                    html_text.push_str(piece.split_once('>').map_or(piece, |(_, words)| words));
+                }
+                let html_text = html_text.split_whitespace().collect::<Vec<_>>().join(" ").replace(" .", ".");
+                let whole = format!("{}\n{}", r.subject, r.text);
+                for want in says(case, locale) {
+                    let lower = want.to_lowercase();
+                    assert!(whole.to_lowercase().contains(&lower), "{case} {locale}: no '{want}' in {whole}");
+                    assert!(html_text.to_lowercase().contains(&lower), "{case} {locale}: no '{want}' in {html_text}");
+                }
+                for (other, _) in cases.iter().filter(|(c, _)| c != case) {
+                    let theirs = says(other, locale)[1].to_lowercase();
+                    assert!(!whole.to_lowercase().contains(&theirs), "{case} {locale}: says '{theirs}': {whole}");
+                }
+                for part in [&r.subject, &r.text, &r.html] {
+                    for bad in ["{{", "}}", "{%", "%}", " .", " ,", " ;", " :", "()", "..", ". .", ":.", "<p></p>"] {
+                        assert!(!part.contains(bad), "{case} {locale}: '{bad}' in {part}");
+                    }
+                }
+                assert!(!r.text.contains("\n\n\n"), "{case} {locale}: {}", r.text);
+                assert!(r.text.contains("Main R1 seat 3") && r.text.contains("http://t.example/app/tickets"));
+            }
         }
     }
 
@@ -444,11 +551,19 @@ mod tests {
     fn falls_back_to_english_and_sanitises_the_locale() {
         let m = Mailer::unconfigured();
         assert_eq!(m.render_subject("order_confirmation", "de", &data()).unwrap(), "Ihre Tickets für Gig & Friends");
-        // No German refund template: English.
+        assert!(m.render_subject("order_confirmation", "xx", &data()).unwrap().starts_with("Your tickets"));
+        // A locale that has some messages gets the others in English.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("fr")).unwrap();
+        std::fs::write(dir.path().join("fr/refund.subject"), "Remboursement de {{ refund.amount }}").unwrap();
+        let m = Mailer::new(&MailSettings { templates_dir: Some(dir.path().to_owned()), ..MailSettings::default() })
+            .unwrap();
         let mut d = data();
         d["refund"] = json!({"amount": "1.00 EUR", "tickets": []});
-        assert!(m.render_subject("refund", "de", &d).unwrap().starts_with("Refund of"));
-        assert!(m.render_subject("order_confirmation", "xx", &data()).unwrap().starts_with("Your tickets"));
+        let r = m.render("refund", "fr", &d).unwrap();
+        assert_eq!(r.subject, "Remboursement de 1.00 EUR");
+        assert!(r.text.contains("we have refunded 1.00 EUR"), "{}", r.text);
+        assert!(m.render_subject("order_confirmation", "fr", &d).unwrap().starts_with("Your tickets"));
         assert_eq!(normalize_locale("../../etc"), "en");
     }
 

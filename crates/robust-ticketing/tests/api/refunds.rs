@@ -805,6 +805,9 @@ async fn the_buyers_order_page_tells_which_tickets_still_admit() {
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
     let page = app.page(&format!("/orders/{gift_id}"), &ada.token).await;
     assert!(page.contains("id=\"passed-on\""), "{page}");
+    // The organizer sees whom it was passed on to before cancelling it.
+    let console = app.page(&format!("/console/events/{}/orders/{gift_id}", f.event_id), owner).await;
+    assert!(console.contains("passed on to bob@example.org"), "{console}");
     let r = app
         .post(&format!("/api/v1/orders/{gift_id}/cancellations"), Some(owner), &json!({"ticket_ids": [passed]}))
         .await;

@@ -128,16 +128,19 @@ enum Done {
     Cancelled,
 }
 
+/// An order of an event the viewer manages, with who holds its tickets.
+struct Managed {
+    user: domain::ids::UserId,
+    details: EventDetails,
+    order: OrderRecord,
+    buyer: Option<store::UserRecord>,
+    /// The addresses of holders other than the buyer (tickets passed on).
+    holders: std::collections::HashMap<domain::ids::UserId, String>,
+}
+
 /// The order page; `error` says why the last refund or cancellation was refused.
-fn order_page(
-    viewer: &Viewer,
-    details: &EventDetails,
-    buyer: Option<&store::UserRecord>,
-    o: &OrderRecord,
-    error: Option<&str>,
-    done: Done,
-    status: StatusCode,
-) -> Response {
+fn order_page(viewer: &Viewer, m: &Managed, error: Option<&str>, done: Done, status: StatusCode) -> Response {
+    let (details, o, buyer) = (&m.details, &m.order, m.buyer.as_ref());
     let e = &details.event;
     let tz = &e.timezone;
     let left = o.total.amount_minor() - refunded_so_far(o);
@@ -175,7 +178,10 @@ fn order_page(
                     tbody {
                         @for t in &o.tickets {
                             tr {
-                                th scope="row" { (ticket_place(t)) }
+                                th scope="row" {
+                                    (ticket_place(t))
+                                    @if let Some(to) = m.holders.get(&t.holder) { br; small.muted { "passed on to " (to) } }
+                                }
                                 td { (t.ticket_type_name) }
                                 td.num { (price(&t.price)) }
                                 td {
@@ -274,12 +280,7 @@ fn order_page(
 
 /// The event and the order, if the viewer manages the event and the order
 /// is one of its orders; otherwise the page to show instead.
-async fn managed_order(
-    state: &AppState,
-    viewer: &Viewer,
-    event: &str,
-    order: &str,
-) -> Result<(domain::ids::UserId, EventDetails, OrderRecord, Option<store::UserRecord>), Response> {
+async fn managed_order(state: &AppState, viewer: &Viewer, event: &str, order: &str) -> Result<Managed, Response> {
     let back = format!("/console/events/{event}/orders/{order}");
     let (user, details) = managed(state, viewer, event, &back).await?;
     let Ok(order) = order.parse::<Uuid>() else { return Err(super::not_found_page_for(viewer)) };
@@ -287,8 +288,17 @@ async fn managed_order(
         Ok(o) => o,
         Err(e) => return Err(failure(viewer, e.into()).await),
     };
-    let buyer = state.ticketing.store().user_by_id(o.user).await.ok().flatten();
-    Ok((user, details, o, buyer))
+    let store = state.ticketing.store();
+    let buyer = store.user_by_id(o.user).await.ok().flatten();
+    let mut holders = std::collections::HashMap::new();
+    for t in o.tickets.iter().filter(|t| t.holder != o.user) {
+        if !holders.contains_key(&t.holder)
+            && let Ok(Some(u)) = store.user_by_id(t.holder).await
+        {
+            holders.insert(t.holder, u.email);
+        }
+    }
+    Ok(Managed { user, details, order: o, buyer, holders })
 }
 
 #[derive(Deserialize, Default)]
@@ -304,13 +314,13 @@ pub async fn show(
     PageQuery(q): PageQuery<OrderQuery>,
 ) -> Response {
     match managed_order(&state, &viewer, &event, &order).await {
-        Ok((_, details, o, buyer)) => {
+        Ok(m) => {
             let done = match (q.refunded.is_some(), q.cancelled.is_some()) {
                 (true, _) => Done::Refunded,
                 (false, true) => Done::Cancelled,
                 (false, false) => Done::Nothing,
             };
-            order_page(&viewer, &details, buyer.as_ref(), &o, None, done, StatusCode::OK)
+            order_page(&viewer, &m, None, done, StatusCode::OK)
         }
         Err(page) => page,
     }
@@ -352,27 +362,28 @@ pub async fn refund(
     Path((event, order)): Path<(String, String)>,
     form: Fields,
 ) -> Response {
-    let (user, details, o, buyer) = match managed_order(&state, &viewer, &event, &order).await {
-        Ok(x) => x,
+    let m = match managed_order(&state, &viewer, &event, &order).await {
+        Ok(m) => m,
         Err(page) => return page,
     };
+    let (user, details, o) = (m.user, &m.details, &m.order);
     if !csrf_ok(&headers, form.csrf()) {
         return stale(&viewer, "press Refund");
     }
-    let again = |msg: &str, status| order_page(&viewer, &details, buyer.as_ref(), &o, Some(msg), Done::Nothing, status);
-    let request = match refund_request(&form, &o) {
+    let again = |msg: &str, status| order_page(&viewer, &m, Some(msg), Done::Nothing, status);
+    let request = match refund_request(&form, o) {
         Ok(r) => r,
         Err(msg) => return again(&msg, StatusCode::UNPROCESSABLE_ENTITY),
     };
     match state.ticketing.refund_order(user, o.id, request).await {
-        Ok(_) => Redirect::to(&format!("{}/{}?refunded=1", orders_path(&details), o.id)).into_response(),
+        Ok(_) => Redirect::to(&format!("{}/{}?refunded=1", orders_path(details), o.id)).into_response(),
         Err(RefundError::ExceedsRemaining { remaining }) => {
             let left = Money::new(remaining, o.total.currency()).map(|m| money(&m)).unwrap_or_default();
             again(&format!("Only {left} is left to refund on this order."), StatusCode::UNPROCESSABLE_ENTITY)
         }
         Err(e) => {
             let (status, detail, _) = problem_detail(e.into()).await;
-            again(&with_places(detail, &o), status)
+            again(&with_places(detail, o), status)
         }
     }
 }
@@ -385,14 +396,15 @@ pub async fn cancel(
     Path((event, order)): Path<(String, String)>,
     form: Fields,
 ) -> Response {
-    let (user, details, o, buyer) = match managed_order(&state, &viewer, &event, &order).await {
-        Ok(x) => x,
+    let m = match managed_order(&state, &viewer, &event, &order).await {
+        Ok(m) => m,
         Err(page) => return page,
     };
+    let (user, details, o) = (m.user, &m.details, &m.order);
     if !csrf_ok(&headers, form.csrf()) {
         return stale(&viewer, "press Cancel");
     }
-    let again = |msg: &str, status| order_page(&viewer, &details, buyer.as_ref(), &o, Some(msg), Done::Nothing, status);
+    let again = |msg: &str, status| order_page(&viewer, &m, Some(msg), Done::Nothing, status);
     let tickets: Vec<TicketId> =
         form.all("ticket").filter_map(|t| t.parse::<Uuid>().ok()).map(TicketId::from_uuid).collect();
     // Named here: an empty list would mean every free ticket.
@@ -400,10 +412,10 @@ pub async fn cancel(
         return again("Tick the tickets to cancel.", StatusCode::UNPROCESSABLE_ENTITY);
     }
     match state.ticketing.cancel_free_tickets(user, o.id, Some(tickets)).await {
-        Ok(_) => Redirect::to(&format!("{}/{}?cancelled=1", orders_path(&details), o.id)).into_response(),
+        Ok(_) => Redirect::to(&format!("{}/{}?cancelled=1", orders_path(details), o.id)).into_response(),
         Err(e) => {
             let (status, detail, _) = problem_detail(e.into()).await;
-            again(&with_places(detail, &o), status)
+            again(&with_places(detail, o), status)
         }
     }
 }
