@@ -108,7 +108,9 @@ struct PushJob {
 /// The endpoint, checked: https, or http to a loopback address (a push
 /// service on this machine, as in tests). No credentials in the URL.
 fn parse_endpoint(raw: &str) -> Result<reqwest::Url, PushSubscriptionError> {
-    if raw.is_empty() || raw.len() > PUSH_ENDPOINT_LEN_MAX {
+    // Kept as sent, so nothing the parser would drop or encode (spaces, a
+    // NUL, a line break) may be in it.
+    if raw.is_empty() || raw.len() > PUSH_ENDPOINT_LEN_MAX || raw.bytes().any(|b| b.is_ascii_control() || b == b' ') {
         return Err(PushSubscriptionError::BadEndpoint);
     }
     let url = reqwest::Url::parse(raw).map_err(|_| PushSubscriptionError::BadEndpoint)?;

@@ -119,7 +119,12 @@ impl Ticketing {
     ) -> Result<WebhookEndpointRecord, WebhookError> {
         self.require_role(user, org, |r| r.can_manage_events(), "only owners and admins manage webhooks").await?;
         let url = url.trim();
-        if url.len() > WEBHOOK_URL_LEN_MAX || !names_a_host(url) {
+        // Kept as typed, so nothing the parser would drop or encode (a
+        // NUL, a line break) may be in it.
+        if url.len() > WEBHOOK_URL_LEN_MAX
+            || !names_a_host(url)
+            || url.bytes().any(|b| b.is_ascii_control() || b == b' ')
+        {
             return Err(WebhookError::BadUrl);
         }
         let parsed = reqwest::Url::parse(url).map_err(|_| WebhookError::BadUrl)?;

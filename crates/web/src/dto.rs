@@ -903,7 +903,7 @@ pub struct EventListQuery {
     /// Only events starting before this time.
     pub to: Option<DateTime<Utc>>,
     pub cursor: Option<String>,
-    /// Page size, 1 to 100 (default 20).
+    /// Page size, at least 1 (default 20); more than 100 gives 100.
     pub limit: Option<u32>,
 }
 

@@ -377,6 +377,10 @@ async fn webhook_endpoints_are_validated_and_for_organizers_only() {
         json!({"url": "ftp://x.org"}),
         json!({"url": "not a url"}),
         json!({"url": "https://x.org", "event_types": ["order.eaten"]}),
+        // Kept as typed: nothing a parser would drop or encode.
+        json!({"url": "https://x.org/h\u{0}evil"}),
+        json!({"url": "https://x.org/h\r\nX-Injected: 1"}),
+        json!({"url": "https://x.org/a b"}),
     ] {
         let r = app.post(&path, Some(&f.org.owner.token), &bad).await;
         assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;

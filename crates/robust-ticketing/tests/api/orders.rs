@@ -299,3 +299,42 @@ async fn free_tickets_are_ordered_without_a_payment() {
     }
     assert!(app.gateway.charges().is_empty());
 }
+
+/// Checkouts of one hold racing with different keys: one pays, and every
+/// other is told that the hold was ordered, with the order, not that it
+/// expired: it is only milliseconds old.
+#[tokio::test]
+async fn checkouts_racing_for_one_hold_are_told_it_was_ordered() {
+    let app = spawn_app().await;
+    let f = app.fixture(1, 5, 10).await;
+    let ada = app.signup("ada@example.org").await;
+    let hold: Value = app.hold(&ada.token, &f.event_id, &[&f.seats[0]], &[]).await.json().await.unwrap();
+    let hold_id = hold["id"].as_str().unwrap().to_owned();
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(12));
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..12 {
+        let (client, url, token, hold_id, barrier) =
+            (app.client.clone(), app.url("/api/v1/orders"), ada.token.clone(), hold_id.clone(), barrier.clone());
+        set.spawn(async move {
+            barrier.wait().await;
+            let r = client
+                .post(url)
+                .bearer_auth(token)
+                .header("Idempotency-Key", format!("race-{i}"))
+                .json(&serde_json::json!({"hold_id": hold_id, "payment": {"gateway": "test", "token": "tok_ok"}}))
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        });
+    }
+    let results = set.join_all().await;
+    let paid: Vec<_> = results.iter().filter(|(s, _)| *s == StatusCode::CREATED).collect();
+    assert_eq!(paid.len(), 1, "{results:?}");
+    for (status, body) in results.iter().filter(|(s, _)| *s != StatusCode::CREATED) {
+        assert_eq!(*status, StatusCode::CONFLICT, "{body}");
+        assert!(body["type"].as_str().unwrap().ends_with("hold-ordered"), "{body}");
+        assert_eq!(body["order_id"], paid[0].1["id"], "{body}");
+    }
+    assert_eq!(app.gateway.charges().len(), 1);
+}

@@ -136,9 +136,12 @@ impl Ticketing {
                 AttemptBegin::Recorded(attempt) => *attempt,
                 // Another request with this Idempotency-Key got there first.
                 AttemptBegin::KeyTaken => return Err(OrderError::StillProcessing),
-                // Released or expired since the checkout read it: nothing is
-                // charged.
-                AttemptBegin::HoldGone => return Err(OrderError::HoldNotLive),
+                // Ordered by a concurrent checkout, released or expired
+                // since this one read it: nothing is charged.
+                AttemptBegin::HoldGone => {
+                    let order = self.store.order_for_hold(hold.id).await?;
+                    return Err(order.map_or(OrderError::HoldNotLive, OrderError::AlreadyOrdered));
+                }
             };
             if let (Some(claim), Some(_)) = (claim, claim_order_key) {
                 claim.mark_claimed();

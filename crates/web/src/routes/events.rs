@@ -120,7 +120,10 @@ pub async fn list(
     };
     let after = q.cursor.as_deref().filter(|c| !c.is_empty()).map(decode_cursor).transpose()?;
     if q.limit == Some(0) {
-        return Err(Problem::bad_request("'limit' must be between 1 and 100"));
+        return Err(Problem::bad_request(format!(
+            "'limit' must be at least 1 (pages hold at most {})",
+            ticketing::events::EVENTS_PAGE_SIZE_MAX
+        )));
     }
     let filter = EventFilter { query: q.q, category, from: q.from, to: q.to, after, limit: q.limit.unwrap_or(0) };
     let (items, more) = state.ticketing.list_events(filter).await?;
