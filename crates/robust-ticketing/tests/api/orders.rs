@@ -336,5 +336,8 @@ async fn checkouts_racing_for_one_hold_are_told_it_was_ordered() {
         assert!(body["type"].as_str().unwrap().ends_with("hold-ordered"), "{body}");
         assert_eq!(body["order_id"], paid[0].1["id"], "{body}");
     }
-    assert_eq!(app.gateway.charges().len(), 1);
+    // Only the order's money is kept. (On PostgreSQL racing checkouts may
+    // each record an attempt and charge before one wins; every other charge
+    // is given back before its answer.)
+    assert_eq!(app.gateway.net_charged_minor(), paid[0].1["total"]["amount"].as_i64().unwrap());
 }
