@@ -355,6 +355,29 @@ fn refund_request(form: &Fields, o: &OrderRecord) -> Result<RefundRequest, Strin
     }
 }
 
+/// The order a console form is about, once its CSRF token checks out;
+/// otherwise the page to show instead (`pressed` says what to do again).
+async fn order_form(
+    state: &AppState,
+    viewer: &Viewer,
+    headers: &HeaderMap,
+    form: &Fields,
+    (event, order): (&str, &str),
+    pressed: &str,
+) -> Result<Managed, Response> {
+    let m = managed_order(state, viewer, event, order).await?;
+    if !csrf_ok(headers, form.csrf()) {
+        return Err(stale(viewer, pressed));
+    }
+    Ok(m)
+}
+
+/// The order page again, saying why the organizer's request was refused.
+async fn refused(viewer: &Viewer, m: &Managed, problem: crate::problem::Problem) -> Response {
+    let (status, detail, _) = problem_detail(problem).await;
+    order_page(viewer, m, Some(&with_places(detail, &m.order)), Done::Nothing, status)
+}
+
 pub async fn refund(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -362,14 +385,11 @@ pub async fn refund(
     Path((event, order)): Path<(String, String)>,
     form: Fields,
 ) -> Response {
-    let m = match managed_order(&state, &viewer, &event, &order).await {
+    let m = match order_form(&state, &viewer, &headers, &form, (&event, &order), "press Refund").await {
         Ok(m) => m,
         Err(page) => return page,
     };
     let (user, details, o) = (m.user, &m.details, &m.order);
-    if !csrf_ok(&headers, form.csrf()) {
-        return stale(&viewer, "press Refund");
-    }
     let again = |msg: &str, status| order_page(&viewer, &m, Some(msg), Done::Nothing, status);
     let request = match refund_request(&form, o) {
         Ok(r) => r,
@@ -381,10 +401,7 @@ pub async fn refund(
             let left = Money::new(remaining, o.total.currency()).map(|m| money(&m)).unwrap_or_default();
             again(&format!("Only {left} is left to refund on this order."), StatusCode::UNPROCESSABLE_ENTITY)
         }
-        Err(e) => {
-            let (status, detail, _) = problem_detail(e.into()).await;
-            again(&with_places(detail, o), status)
-        }
+        Err(e) => refused(&viewer, &m, e.into()).await,
     }
 }
 
@@ -396,14 +413,11 @@ pub async fn cancel(
     Path((event, order)): Path<(String, String)>,
     form: Fields,
 ) -> Response {
-    let m = match managed_order(&state, &viewer, &event, &order).await {
+    let m = match order_form(&state, &viewer, &headers, &form, (&event, &order), "press Cancel").await {
         Ok(m) => m,
         Err(page) => return page,
     };
     let (user, details, o) = (m.user, &m.details, &m.order);
-    if !csrf_ok(&headers, form.csrf()) {
-        return stale(&viewer, "press Cancel");
-    }
     let again = |msg: &str, status| order_page(&viewer, &m, Some(msg), Done::Nothing, status);
     let tickets: Vec<TicketId> =
         form.all("ticket").filter_map(|t| t.parse::<Uuid>().ok()).map(TicketId::from_uuid).collect();
@@ -413,9 +427,6 @@ pub async fn cancel(
     }
     match state.ticketing.cancel_free_tickets(user, o.id, Some(tickets)).await {
         Ok(_) => Redirect::to(&format!("{}/{}?cancelled=1", orders_path(details), o.id)).into_response(),
-        Err(e) => {
-            let (status, detail, _) = problem_detail(e.into()).await;
-            again(&with_places(detail, o), status)
-        }
+        Err(e) => refused(&viewer, &m, e.into()).await,
     }
 }
